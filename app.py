@@ -1,0 +1,45 @@
+"""Prompt Workbench: home page with the model picker and a plain prompt box."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui.common import decoding_controls, show_prompt, sidebar_model, stream_completion
+
+st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
+
+PAGES = [
+    ("pages/1_Prompt_Builder.py", "Prompt Builder", "zero/one/few-shot and chain-of-thought prompts"),
+    ("pages/2_Demonstrations.py", "Demonstrations", "pick and order examples by embedding retrieval"),
+    ("pages/3_Auto-CoT.py", "Auto-CoT", "chain-of-thought demonstrations written by the model"),
+    ("pages/4_Decoding_Lab.py", "Decoding Lab", "decoding settings side by side, next-token probabilities"),
+    ("pages/5_Evaluate.py", "Evaluate", "strategies × labelled data, accuracy with confidence"),
+    ("pages/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
+]
+
+st.title("🧪 Prompt Workbench")
+st.write("Prompt engineering against a **local** language model. Pick a model in the sidebar, then a page.")
+
+backend = sidebar_model()
+
+cols = st.columns(3)
+for i, (path, title, blurb) in enumerate(p for p in PAGES if Path(p[0]).exists()):
+    with cols[i % 3]:
+        st.page_link(path, label=title)
+        st.caption(blurb)
+
+st.subheader("Plain prompt")
+prompt = st.text_area("Prompt", "The capital of France is", height=120, key="home_prompt")
+as_chat = False
+if backend is not None and backend.is_chat:
+    as_chat = st.toggle("Send as one user turn through the model's chat template", True, key="home_chat")
+cfg = decoding_controls("home")
+
+if st.button("Generate", type="primary", disabled=backend is None or cfg is None, key="home_go"):
+    if not prompt.strip():
+        st.error("The prompt is empty; type some text to complete.", icon="⚠️")
+    else:
+        text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
+        show_prompt(text, backend.count_tokens(text), backend.context_window)
+        st.markdown("**Completion**")
+        stream_completion(backend, text, cfg)

@@ -1,0 +1,189 @@
+"""A classroom against one server: N browser sessions click Generate at the same instant.
+
+One Streamlit server (the default model, loaded once) and one headless Chromium
+with N contexts, each its own Streamlit session with its own prompt. All sessions
+click at the same wall-clock moment; each page times, in the browser, the queue
+message, the first streamed text and the summary line. Checks: no error in any
+session, every session gets the greedy answer to ITS prompt, queued sessions see
+their place, and the server's memory stays bounded. Baseline: the raw library call
+(``Backend.complete``) for the same prompts in this process, one after another.
+
+    python bench/classroom.py [--sessions 30] [--max-new-tokens 16]
+
+Prints JSON. Loopback only; stops by itself (every wait has a timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.e2e.harness import (
+    GENERATION_TIMEOUT_MS,
+    Server,
+    arm_generation,
+    chromium_available,
+    generation_result,
+    launch_browser,
+    memory_kib,
+    new_page,
+    normalise,
+    open_page,
+    serve,
+    set_number,
+    set_text_area,
+    wait_ready,
+)
+from workbench.backends import DEFAULT_MODEL, load_backend
+from workbench.decoding import DecodingConfig
+
+SESSIONS = 30  # a class
+MAX_NEW_TOKENS = 16  # a short answer each; 30 of them queue on one model
+ARM_MS_PER_SESSION = 150  # time to arm one page before the common click instant
+
+
+def prompt_for(i: int) -> str:
+    """A different counting prompt per session, so a swapped answer is caught."""
+    return f"Count: {3 * i + 1}, {3 * i + 2}, {3 * i + 3},"
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def greedy_answers(n: int, max_new_tokens: int, runs: int = 3) -> tuple[list[str], dict]:
+    """Expected answers and the raw library call's timing for the same prompts (median of ``runs``)."""
+    backend = load_backend(DEFAULT_MODEL, "llama.cpp")
+    cfg = DecodingConfig(max_new_tokens=max_new_tokens)
+    answers = [backend.complete(prompt_for(i), cfg).text for i in range(n)]
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for i in range(n):
+            backend.complete(prompt_for(i), cfg)
+        times.append(time.perf_counter() - start)
+    backend.close()
+    per_call = statistics.median(times) / n
+    return answers, {"raw_call_median_s": round(per_call, 4), "raw_serial_all_sessions_s": round(per_call * n, 3)}
+
+
+def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tokens: int = MAX_NEW_TOKENS,
+                  expected: list[str] | None = None) -> dict:
+    """Drive ``sessions`` simultaneous generations; returns per-session results and the summary figures."""
+    warm = new_page(browser)  # load the model once and note the server's memory with it loaded
+    open_page(warm, server.url)
+    set_text_area(warm, "Prompt", prompt_for(0))
+    set_number(warm, "max_new_tokens", max_new_tokens)
+    arm_generation(warm, time.time() * 1000)
+    generation_result(warm)
+    warm.context.close()
+    rss_warm = memory_kib(server.pid)
+    mem_before = mem_available_mib()
+
+    start = time.perf_counter()
+    pages = [new_page(browser) for _ in range(sessions)]
+    for pg in pages:
+        pg.goto(server.url, wait_until="commit")
+    for i, pg in enumerate(pages):
+        wait_ready(pg)
+        set_text_area(pg, "Prompt", prompt_for(i))
+        set_number(pg, "max_new_tokens", max_new_tokens)
+    for pg in pages:
+        wait_ready(pg)
+    opened_s = time.perf_counter() - start
+    browser_mib = mem_before - mem_available_mib()
+
+    at = time.time() * 1000 + max(2000, ARM_MS_PER_SESSION * sessions)
+    for pg in pages:
+        arm_generation(pg, at)
+    results = [generation_result(pg, timeout_ms=GENERATION_TIMEOUT_MS + 1000 * sessions) for pg in pages]
+    wall_s = time.perf_counter() - start - opened_s
+    for pg in pages:
+        pg.context.close()
+
+    for i, r in enumerate(results):
+        r["session"] = i
+        r["expected"] = expected[i] if expected else None
+        r["correct"] = expected is None or normalise(r["text"] or "") == normalise(expected[i])
+    firsts = [r["first"] / 1000 for r in results if r["first"] is not None]
+    dones = [r["done"] / 1000 for r in results if r["done"] is not None]
+    queued = [r["queue"] for r in results if r["queue"] is not None]
+    summary = {
+        "sessions": sessions,
+        "max_new_tokens": max_new_tokens,
+        "completed": len(dones),
+        "errors": sum(bool(r["problems"]) for r in results),
+        "wrong_answers": sum(not r["correct"] for r in results),
+        "saw_queue_position": len(queued),
+        "max_queue_position": max(queued, default=0),
+        "time_to_first_token_s": _stats(firsts),
+        "time_to_completion_s": _stats(dones),
+        "all_answered_s": round(wall_s, 2),
+        "pages_opened_s": round(opened_s, 2),
+        "server_rss_mib": {"after_warmup": round(rss_warm / 1024, 1),
+                           "after_class": round(memory_kib(server.pid) / 1024, 1),
+                           "peak": round(memory_kib(server.pid, "VmHWM") / 1024, 1)},
+        "browser_mib_for_sessions": round(browser_mib, 1),
+    }
+    return {"summary": summary, "results": results}
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {}
+    return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3),
+            "max": round(max(values), 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=SESSIONS)
+    parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
+    parser.add_argument("--details", action="store_true", help="also print every session's result")
+    args = parser.parse_args()
+    if not chromium_available():
+        sys.exit("Chromium not found at /usr/bin/chromium; install it with `apt-get install chromium`.")
+    from playwright.sync_api import sync_playwright
+
+    expected, baseline = greedy_answers(args.sessions, args.max_new_tokens)
+    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as server, sync_playwright() as pw:
+        browser = launch_browser(pw)
+        rss_idle = memory_kib(server.pid)
+        out = run_classroom(browser, server, args.sessions, args.max_new_tokens, expected)
+        browser.close()
+    out["summary"]["server_rss_mib"]["before_model"] = round(rss_idle / 1024, 1)
+    report = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
+              "baseline_raw_library": baseline, **out["summary"]}
+    if args.details:
+        report["results"] = out["results"]
+    print(json.dumps(report, indent=2))
+    if report["errors"] or report["wrong_answers"] or report["completed"] != args.sessions:
+        sys.exit(1)
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Prompt Builder: build a zero/one/few-shot or chain-of-thought prompt, see exactly what is sent, run it."""
+
+import streamlit as st
+
+from ui.builder import run_and_show, show_rendered, spec_editor
+from ui.common import decoding_controls, sidebar_model, user_errors
+from workbench.prompts import fit_to_window, render, reserved_tokens
+
+st.set_page_config(page_title="Prompt Builder", page_icon="🧱", layout="wide")
+backend = sidebar_model()
+st.title("Prompt Builder")
+st.caption("Task description + K demonstrations + query (GPT-3); Manual-CoT rationales; Zero-shot-CoT's two calls.")
+
+left, right = st.columns(2, gap="large")
+with left:
+    spec, demos, as_chat = spec_editor("pb", backend)
+with right:
+    query = st.text_area("Input (the query)", key="pb_query", height=100)
+    cfg = decoding_controls("pbdec")
+    rendered = None
+    if spec is not None and cfg is not None and query.strip():
+        with user_errors():
+            if backend is None:
+                rendered, reserved = render(spec, demos, query), cfg.max_new_tokens
+            else:
+                reserved = reserved_tokens(spec, cfg, backend)
+                rendered = fit_to_window(spec, demos, query, backend, reserved, as_chat=as_chat)
+            show_rendered(rendered, backend.context_window if backend else None, reserved)
+    elif not query.strip():
+        st.info("Type an input to see the prompt.")
+    if st.button("Run", type="primary", key="pb_run", disabled=rendered is None or backend is None):
+        run_and_show(spec, demos, query, backend, cfg, as_chat)

@@ -1,0 +1,45 @@
+"""Decoding Lab: decoding configs side by side, the next-token distribution raw vs warped, self-consistency."""
+
+import streamlit as st
+
+from ui.common import sidebar_model
+from ui.decoding_lab import (
+    config_inputs,
+    explorer_panel,
+    prompt_inputs,
+    run_and_store_grid,
+    self_consistency_panel,
+    show_grid,
+)
+
+st.set_page_config(page_title="Decoding Lab", page_icon="🎛️", layout="wide")
+backend = sidebar_model()
+st.title("🎛️ Decoding Lab")
+st.caption("Same prompt, different decoding settings: see what temperature, top-k, top-p and min-p do.")
+
+prompts, spec = prompt_inputs(backend)
+compare_tab, explore_tab, sc_tab = st.tabs(["Compare configs", "Probability explorer", "Self-consistency"])
+
+with compare_tab:
+    configs = config_inputs(spec)
+    runs = int(st.number_input("Run each config N times (sampled configs; seeds seed, seed+1, …)", 1, 16, 1,
+                               key="lab_runs"))
+    ready = backend is not None and configs is not None and bool(prompts)
+    if st.button("Run", type="primary", key="lab_go", disabled=not ready):
+        run_and_store_grid(backend, prompts, configs, runs)
+    if not prompts:
+        st.info("Type a prompt (or an input for the spec) to compare configs.")
+    if st.session_state.get("lab_grid") is not None:
+        show_grid(st.session_state["lab_grid"])
+
+with explore_tab:
+    if backend is not None and "A" in prompts:
+        explorer_panel(backend, prompts["A"])
+    else:
+        st.info("Load a model and type prompt A to see its next-token distribution.")
+
+with sc_tab:
+    if backend is not None and "A" in prompts:
+        self_consistency_panel(backend, prompts["A"], spec)
+    else:
+        st.info("Load a model and type prompt A to sample reasoning paths.")

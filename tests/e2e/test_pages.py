@@ -1,0 +1,24 @@
+"""Visual check: every page (found in pages/ at collection time) opens without a Python exception.
+
+Each page is saved at 1280x800 (what a classroom laptop shows) and at its full
+height into artifacts/screenshots/ for a reviewer; nothing may stick out sideways.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.harness import exceptions, horizontal_overflow, open_page, page_files, screenshot
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("script", page_files())
+def test_page_opens_cleanly(page, app, script):
+    open_page(page, app, script)
+    screenshot(page, ARTIFACTS / f"{Path(script).stem}.png")
+    assert exceptions(page) == []
+    assert horizontal_overflow(page) == 0, "the page is wider than 1280 px: something is cut off at the side"

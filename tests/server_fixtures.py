@@ -1,0 +1,187 @@
+"""Real and tiny HTTP servers on loopback for the openai-compatible backend's tests.
+
+``llama_server`` starts the real ``python -m llama_cpp.server`` (llama-cpp-python[server])
+with a GGUF model on a free port and stops it; ``FakeServer`` is a stdlib
+``http.server`` whose answers a test scripts (hang, 503 then success, bad JSON).
+Every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+#: Seconds a llama.cpp server may take to load the model and answer /v1/models.
+SERVER_START_S = 90.0
+#: Seconds a stopped server may take to exit on SIGTERM before it is killed.
+SERVER_STOP_S = 10.0
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A running llama.cpp server: ``url`` is its OpenAI base URL, ``model`` its model name."""
+
+    process: subprocess.Popen
+    url: str
+    model: str
+    log: Path
+
+    @property
+    def ref(self) -> str:
+        return f"{self.url}#{self.model}"
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies at once, mid-request, as in a crash."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(SERVER_STOP_S)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(SERVER_STOP_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url + "/models", timeout=1) as r:
+            return r.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+@contextmanager
+def llama_server(model_path: str, model: str = "model", n_ctx: int = 2048, *extra: str) -> Iterator[ServerProcess]:
+    """Run ``python -m llama_cpp.server`` on a free loopback port until the block ends."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--model_alias", model,
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+           *extra]
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    server = ServerProcess(process, f"http://127.0.0.1:{port}/v1", model, log)
+    try:
+        deadline = time.monotonic() + SERVER_START_S
+        while not _answers(server.url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"llama.cpp server did not start on port {port}:\n{tail}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        server.stop()
+        log.unlink(missing_ok=True)
+
+
+#: A scripted answer: (status, headers, body bytes). Or a callable that writes the answer itself.
+Reply = tuple[int, dict, bytes]
+
+
+class FakeServer:
+    """A loopback HTTP server whose replies a test scripts; it records every request's path and headers.
+
+    ``handler(method, path, body)`` returns a :data:`Reply`, or None to hang until
+    the server is closed (bounded by ``hang_s``).
+    """
+
+    def __init__(self, handler: Callable[[str, str, dict | None], Reply | None], hang_s: float = 10.0):
+        self.handler = handler
+        self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []  # the headers of each request, in order
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(size)) if size else None
+                outer.headers.append(dict(self.headers.items()))
+                outer.requests.append(self.path)
+                reply = outer.handler(self.command, self.path, body)
+                if reply is None:
+                    outer.release.wait(hang_s)
+                    return
+                status, headers, payload = reply
+                self.send_response(status)
+                for k, v in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> FakeServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)
+
+
+def json_reply(data: dict, status: int = 200, headers: dict | None = None) -> Reply:
+    return status, headers or {}, json.dumps(data).encode()
+
+
+def fake_openai(completions: Callable[[dict], Reply | None]) -> Callable[[str, str, dict | None], Reply | None]:
+    """A handler for a minimal OpenAI-compatible server with a llama-cpp-python tokenizer.
+
+    It serves model "fake"; tokens are one per whitespace-separated word; ``completions``
+    decides what ``POST /v1/completions`` answers.
+    """
+
+    def handle(method: str, path: str, body: dict | None) -> Reply | None:
+        if path == "/v1/models":
+            return json_reply({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        if path == "/extras/tokenize":
+            return json_reply({"tokens": list(range(1, len(body["input"].split()) + 1))})
+        if path == "/extras/detokenize":
+            return json_reply({"text": " ".join("w" for _ in body["tokens"])})
+        if path == "/v1/completions":
+            return completions(body)
+        return json_reply({"detail": "Not Found"}, 404)
+
+    return handle
+
+
+def completion_reply(text: str = " ok", logprobs: dict | None = None) -> Reply:
+    return json_reply({
+        "object": "text_completion",
+        "choices": [{"text": text, "index": 0, "logprobs": logprobs, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3},
+    })

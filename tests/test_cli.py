@@ -1,0 +1,61 @@
+"""The CLI end to end in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_generate_prints_a_real_completion():
+    res = cli("generate", "--model", "gemma-3-270m", "--prompt", "The capital of France is", "--max-new-tokens", "8")
+    assert res.returncode == 0, res.stderr
+    assert "France" in res.stdout
+    assert "tokens/s" in res.stderr and "gemma-3-270m" in res.stderr
+
+
+def test_generate_json_record():
+    res = cli("generate", "--model", "smollm2-135m-instruct", "--chat", "--prompt", "Name a fruit.",
+              "--max-new-tokens", "6", "--json", "--temperature", "0.8", "--seed", "4", "-n", "2")
+    assert res.returncode == 0, res.stderr
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["sample"] for r in records] == [0, 1]
+    assert [r["seed"] for r in records] == [4, 5]
+    assert records[0]["decoding"]["do_sample"] is True
+    assert records[0]["prompt"].startswith("<|im_start|>")
+    assert all(0 < r["completion_tokens"] and r["text"].strip() for r in records)
+
+
+def test_models_lists_backends():
+    res = cli("models", "--json")
+    rows = {r["id"]: r for r in json.loads(res.stdout)}
+    assert rows["gemma-3-270m"]["backend"] == "llama.cpp"
+    assert rows["smollm2-135m-instruct"]["kind"] == "chat"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nope", "--prompt", "x"], "Unknown model 'nope'"),
+        (["--prompt", "x", "--temperature", "-1"], "temperature must be >= 0"),
+        (["--prompt", "x", "--top-p", "0"], "top_p must be in (0, 1]"),
+        (["--prompt", "x", "--max-new-tokens", "99999"], "beyond the model's context window"),
+        (["--prompt", "   "], "The prompt is empty"),
+        (["--prompt", "x", "--num-beams", "2"], "Beam search needs the transformers backend"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    res = cli("generate", *args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert len([line for line in res.stderr.splitlines() if line.startswith("error:")]) == 1

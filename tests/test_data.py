@@ -1,0 +1,235 @@
+"""Loading pools: formats, column mapping, sample pools, and every bad-file case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.data import (
+    MAX_POOL_BYTES,
+    ColumnMapping,
+    Example,
+    Pool,
+    load_pool,
+    load_sample,
+    sample_pools,
+)
+from workbench.errors import DataError
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(*args, **kwargs) -> str:
+    with pytest.raises(DataError) as info:
+        load_pool(*args, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# ---- formats ---------------------------------------------------------------------------
+
+
+def test_jsonl_in_shared_schema(tmp_path):
+    path = write(
+        tmp_path,
+        "pool.jsonl",
+        '{"id": "a", "question": "2+2?", "answer": 4, "rationale": "2+2=4."}\n'
+        "\n"
+        '{"id": "b", "question": "Pick one", "answer": "B", "choices": {"A": "no", "B": "yes"}}\n',
+    )
+    pool = load_pool(path)
+    assert pool.name == "pool"
+    assert pool.examples == (
+        Example(id="a", input="2+2?", answer="4", rationale="2+2=4."),
+        Example(id="b", input="Pick one", answer="B", choices={"A": "no", "B": "yes"}),
+    )
+
+
+def test_csv_with_mapping_and_generated_ids(tmp_path):
+    path = write(tmp_path, "reviews.csv", 'text,sentiment\n"great, really",pos\nawful,neg\nfine,pos\nbad,neg\n')
+    pool = load_pool(path, ColumnMapping(input="text", answer="sentiment"))
+    assert [ex.id for ex in pool] == ["row-1", "row-2", "row-3", "row-4"]
+    assert pool[0] == Example(id="row-1", input="great, really", answer="pos", label="pos")
+    assert pool.labels() == ("pos", "neg")
+
+
+def test_tsv_and_explicit_label_column(tmp_path):
+    path = write(tmp_path, "q.tsv", "id\tquestion\tanswer\tlabel\nq1\tWho?\tAda\thuman\nq2\tWhere?\tRome\tlocation\n")
+    pool = load_pool(path)
+    assert [(ex.id, ex.input, ex.answer, ex.label) for ex in pool] == [
+        ("q1", "Who?", "Ada", "human"),
+        ("q2", "Where?", "Rome", "location"),
+    ]
+
+
+def test_json_array_and_csv_choices_as_json_text(tmp_path):
+    rows = [{"id": "x", "question": "Q", "answer": "A", "choices": {"A": "one", "B": "two"}}]
+    assert load_pool(write(tmp_path, "p.json", json.dumps(rows)))[0].choices == {"A": "one", "B": "two"}
+    csv_path = write(tmp_path, "c.csv", 'question,answer,choices\nQ,A,"{""A"": ""one""}"\n')
+    assert load_pool(csv_path)[0].choices == {"A": "one"}
+
+
+def test_upload_tuple_format_override_and_bom():
+    data = "\ufeffquestion,answer\nhello,world\n".encode()
+    pool = load_pool(("upload.txt", data), fmt="csv", name="mine")
+    assert pool.name == "mine"
+    assert pool.examples == (Example(id="row-1", input="hello", answer="world"),)
+
+
+def test_optional_field_switched_off(tmp_path):
+    path = write(tmp_path, "p.jsonl", '{"question": "q", "answer": "a", "rationale": "r"}\n')
+    assert load_pool(path, ColumnMapping(rationale=None))[0].rationale is None
+
+
+def test_label_from_answer_only_for_classification_like_pools(tmp_path):
+    rows = "".join(json.dumps({"question": f"q{i}", "answer": str(i)}) + "\n" for i in range(6))
+    assert load_pool(write(tmp_path, "open.jsonl", rows)).labels() == ()
+
+
+def test_content_hash_ignores_name_and_tracks_content():
+    a = Pool("a", (Example("1", "x", "y"),))
+    b = Pool("b", (Example("1", "x", "y"),))
+    c = Pool("a", (Example("1", "x", "z"),))
+    assert a.content_hash == b.content_hash
+    assert a.content_hash != c.content_hash
+    assert len(a.content_hash) == 64
+
+
+# ---- sample pools ----------------------------------------------------------------------
+
+
+def test_sample_pools_load_and_stay_small():
+    pools = sample_pools()
+    assert set(pools) == {"sentiment", "arithmetic", "last_letters", "trec_questions", "translation_en_fr"}
+    sizes = {name: len(load_sample(name)) for name in pools}
+    assert sizes == {"sentiment": 40, "arithmetic": 30, "last_letters": 20, "trec_questions": 30,
+                     "translation_en_fr": 20}
+    assert all(path.stat().st_size < 20_000 for path in pools.values())
+
+
+def test_sample_labels():
+    assert load_sample("sentiment").labels() == ("positive", "negative")
+    assert set(load_sample("trec_questions").labels()) == {
+        "abbreviation", "entity", "description", "human", "location", "number"}
+    assert load_sample("arithmetic").labels() == ()
+    assert all(ex.rationale for ex in load_sample("arithmetic"))
+
+
+def test_last_letters_answers_are_right():
+    for ex in load_sample("last_letters"):
+        words = ex.input.split('"')[1].split()
+        assert ex.answer == "".join(w[-1] for w in words)
+
+
+def test_unknown_sample():
+    with pytest.raises(DataError, match="sentiment"):
+        load_sample("nope")
+
+
+def test_shared_sst2_loads():
+    path = SHARED / "sst2_dev.jsonl"
+    if not path.exists():
+        pytest.skip("../shared/datasets is absent")
+    pool = load_pool(path)
+    assert len(pool) == 872
+    assert set(pool.labels()) == {"positive", "negative"}
+
+
+# ---- bad files -------------------------------------------------------------------------
+
+
+def test_not_utf8(tmp_path):
+    path = write(tmp_path, "latin.csv", "question,answer\ncaf\xe9,ok\n".encode("latin-1"))
+    assert error_of(path) == "latin.csv is not UTF-8 text (byte 0xe9 at offset 19); save it as UTF-8"
+
+
+def test_ragged_csv_row(tmp_path):
+    path = write(tmp_path, "r.csv", "question,answer\na,b\nc,d,e\n")
+    assert error_of(path) == "r.csv line 3: 3 fields but the header has 2; check quoting and delimiters"
+
+
+def test_missing_mapped_column_lists_available(tmp_path):
+    path = write(tmp_path, "m.csv", "text,label\na,b\n")
+    assert error_of(path) == "m.csv has no column 'question' for the input; available columns: text, label"
+
+
+def test_explicitly_mapped_optional_column_must_exist(tmp_path):
+    path = write(tmp_path, "m.jsonl", '{"question": "q", "answer": "a"}\n')
+    message = error_of(path, ColumnMapping(rationale="why"))
+    assert message == "m.jsonl has no column 'why' for the rationale; available columns: question, answer"
+
+
+def test_column_missing_in_a_later_jsonl_row(tmp_path):
+    path = write(tmp_path, "m.jsonl", '{"question": "q", "answer": "a"}\n{"question": "r"}\n')
+    assert error_of(path) == "m.jsonl line 2 has no column 'answer' for the answer"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("e.csv", "", "e.csv is empty"),
+        ("e.jsonl", "\n  \n", "e.jsonl is empty"),
+        ("h.csv", "question,answer\n", "h.csv has no rows"),
+        ("a.json", "[]", "a.json has no rows"),
+    ],
+)
+def test_empty_files(tmp_path, name, text, expected):
+    assert error_of(write(tmp_path, name, text)) == expected
+
+
+def test_duplicate_ids(tmp_path):
+    path = write(tmp_path, "d.jsonl", "".join(
+        json.dumps({"id": i, "question": "q", "answer": "a"}) + "\n" for i in ("x", "y", "x")))
+    assert error_of(path) == "d.jsonl line 3: duplicate id 'x' (first on line 1)"
+
+
+def test_invalid_json_line(tmp_path):
+    path = write(tmp_path, "b.jsonl", '{"question": "q", "answer": "a"}\n{"question": "q2", \n')
+    assert error_of(path).startswith("b.jsonl line 2 is not valid JSON (")
+
+
+def test_invalid_json_array(tmp_path):
+    assert error_of(write(tmp_path, "b.json", '[{"question": 1,]')).startswith("b.json is not valid JSON (line 1")
+    assert error_of(write(tmp_path, "o.json", '{"question": "q"}')).startswith("o.json: expected a JSON array")
+    assert error_of(write(tmp_path, "s.json", '["q"]')) == "s.json item 1: expected an object, found str"
+
+
+def test_too_large_is_refused_before_reading(tmp_path):
+    path = write(tmp_path, "big.csv", "question,answer\n" + "x,y\n" * 300)
+    assert error_of(path, max_bytes=1000) == "big.csv is 1.22 kB, over the 1 kB limit; use a smaller file"
+    upload = ("huge.jsonl", b" " * (MAX_POOL_BYTES + 600_000))
+    assert error_of(upload) == "huge.jsonl is 50.6 MB, over the 50 MB limit; use a smaller file"
+
+
+def test_empty_input_row(tmp_path):
+    path = write(tmp_path, "e.csv", "question,answer\nq,a\n  ,b\n")
+    assert error_of(path) == "e.csv line 3: empty input in column 'question'"
+
+
+def test_bad_choices(tmp_path):
+    path = write(tmp_path, "c.jsonl", '{"question": "q", "answer": "a", "choices": ["x", "y"]}\n')
+    assert error_of(path).startswith("c.jsonl line 1: column 'choices' must be an object")
+
+
+def test_unknown_extension_missing_file_and_folder(tmp_path):
+    assert error_of(write(tmp_path, "p.xlsx", "x")).startswith("p.xlsx: cannot tell the format")
+    assert error_of(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'} does not exist"
+    assert error_of(tmp_path).endswith("is a folder; choose a CSV, TSV, JSON or JSONL file")
+
+
+def test_error_on_last_row_loads_nothing(tmp_path):
+    good = "".join(json.dumps({"question": f"q{i}", "answer": "a"}) + "\n" for i in range(50))
+    path = write(tmp_path, "late.jsonl", good + "{broken\n")
+    assert error_of(path).startswith("late.jsonl line 51 is not valid JSON")

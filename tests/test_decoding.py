@@ -1,0 +1,79 @@
+"""DecodingConfig validation and presets: exact messages for each bad value."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.decoding import PRESETS, DecodingConfig, preset
+from workbench.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"temperature": -0.5}, "temperature must be >= 0"),
+        ({"top_p": 0}, r"top_p must be in \(0, 1\]"),
+        ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+        ({"top_k": -1}, "top_k must be >= 0"),
+        ({"min_p": 1.0}, r"min_p must be in \[0, 1\)"),
+        ({"typical_p": 0}, r"typical_p must be in \(0, 1\]"),
+        ({"repetition_penalty": 0}, "repetition_penalty must be > 0"),
+        ({"no_repeat_ngram_size": -2}, "no_repeat_ngram_size must be >= 0"),
+        ({"num_beams": 0}, "num_beams must be between 1 and 16"),
+        ({"max_new_tokens": 0}, "max_new_tokens must be at least 1"),
+        ({"n": 3}, "need sampling on"),
+        ({"n": 0, "do_sample": True}, "n must be between 1 and 64"),
+        ({"do_sample": True, "temperature": 0}, "temperature 0 with sampling"),
+        ({"do_sample": True, "num_beams": 2}, "beam search with sampling"),
+        ({"seed": -1}, "seed must be a whole number"),
+        ({"stop": ("",)}, "stop strings must be non-empty"),
+        ({"top_k": 2.5}, "top_k must be a whole number"),
+        ({"temperature": "hot"}, "temperature must be a number"),
+    ],
+)
+def test_bad_values_say_what_to_change(changes, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        DecodingConfig(**changes)
+    assert "\n" not in str(info.value)
+
+
+def test_defaults_are_greedy_and_hashable():
+    cfg = DecodingConfig()
+    assert cfg.greedy and cfg.n == 1 and cfg.num_beams == 1
+    assert hash(cfg) == hash(DecodingConfig())
+
+
+def test_stop_list_becomes_tuple_and_round_trips():
+    cfg = DecodingConfig(stop=["\n\n", "Q:"], do_sample=True, temperature=0.7, seed=3)
+    assert cfg.stop == ("\n\n", "Q:")
+    assert DecodingConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_from_dict_names_unknown_keys():
+    with pytest.raises(ConfigError, match=r"Unknown decoding setting.*temprature"):
+        DecodingConfig.from_dict({"temprature": 0.7})
+
+
+def test_replace_validates_again():
+    with pytest.raises(ConfigError):
+        DecodingConfig().replace(top_p=0)
+
+
+def test_check_fits():
+    cfg = DecodingConfig(max_new_tokens=100)
+    cfg.check_fits(prompt_tokens=900, context_window=1024)
+    with pytest.raises(ConfigError, match="lower max_new_tokens to 24"):
+        cfg.check_fits(prompt_tokens=1000, context_window=1024)
+    with pytest.raises(ConfigError, match="shorten the prompt or drop demonstrations"):
+        cfg.check_fits(prompt_tokens=1030, context_window=1024)
+    with pytest.raises(ConfigError, match="beyond the model's context window"):
+        DecodingConfig(max_new_tokens=5000).check_fits(prompt_tokens=10, context_window=4096)
+
+
+def test_presets():
+    assert set(PRESETS) == {"Greedy", "Precise", "Balanced", "Creative"}
+    assert preset("greedy").greedy
+    assert preset("Creative", seed=5).seed == 5
+    assert PRESETS["Precise"].temperature < PRESETS["Balanced"].temperature < PRESETS["Creative"].temperature
+    with pytest.raises(ConfigError, match="Unknown preset 'wild'; choose one of: Greedy"):
+        preset("wild")

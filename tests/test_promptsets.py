@@ -1,0 +1,524 @@
+"""Prompt sets: schema, validation messages, hostile files, lossless round trip, exports, library, classroom sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import real_backend
+from workbench import promptsets as ps
+from workbench.data import Example, sample_pools
+from workbench.decoding import DecodingConfig
+from workbench.errors import DataError
+from workbench.prompts import PromptSpec, render
+from workbench.retrieval import ORDERS, SELECTORS
+from workbench.store import open_store
+
+MINIMAL = {"schema_version": 1, "name": "tiny", "steps": [{"title": "only"}]}
+
+
+def doc(**step_changes) -> dict:
+    """A minimal valid document whose single step has some fields changed."""
+    return {"schema_version": 1, "name": "tiny", "steps": [{"title": "only", **step_changes}]}
+
+
+def refused(data, source: str = "set.yaml") -> str:
+    with pytest.raises(DataError) as err:
+        ps.from_dict(data, source)
+    return str(err.value)
+
+
+def refused_text(text: str | bytes, source: str = "set.yaml", **kw) -> str:
+    with pytest.raises(DataError) as err:
+        ps.loads(text, source=source, **kw)
+    return str(err.value)
+
+
+# ---- schema and canonical form --------------------------------------------------------------
+
+
+def test_minimal_document_takes_defaults_and_exports_every_field():
+    pset = ps.from_dict(MINIMAL)
+    assert pset == ps.PromptSet(name="tiny", steps=(ps.Step(title="only"),))
+    assert pset.to_dict() == {
+        "schema_version": 1, "name": "tiny", "description": "", "notes": "", "tags": [],
+        "steps": [{"title": "only", "notes": "", "model": "", "spec": PromptSpec().to_dict(), "demos": [],
+                   "decoding": DecodingConfig().to_dict()}],
+        "tests": [],
+    }
+
+
+def test_inline_demos_selector_and_tests_are_read():
+    data = {
+        "schema_version": 1, "name": " Sentiment ", "tags": ["a", "b"],
+        "steps": [
+            {"title": "few", "demos": [{"question": "good", "answer": "positive"},
+                                       {"id": "x", "question": "bad", "answer": "negative", "label": "neg"}]},
+            {"title": "nearest", "select": {"name": "knn", "k": 2, "pool": "sentiment"}},
+        ],
+        "tests": [{"input": "fine", "expected": "positive"}, {"input": "Pick", "choices": {"A": "one"}}],
+    }
+    pset = ps.from_dict(data)
+    assert pset.name == "Sentiment"
+    assert pset.steps[0].demos == (Example("demo-1", "good", "positive"), Example("x", "bad", "negative", label="neg"))
+    assert pset.steps[1].select == ps.SelectorSpec(name="knn", k=2, pool="sentiment")
+    assert pset.tests == (ps.TestCase("fine", "positive"), ps.TestCase("Pick", None, {"A": "one"}))
+    assert pset.tests[1].query("q") == Example("q", "Pick", "", choices={"A": "one"})
+
+
+def test_small_set_exports_exact_json():
+    pset = ps.PromptSet(name="n", steps=(ps.Step(title="t", demos=(Example("d", "2+2", "4"),)),),
+                        tests=(ps.TestCase("1+1", "2"),))
+    data = json.loads(ps.to_json(pset))
+    assert data["steps"][0]["demos"] == [{"id": "d", "question": "2+2", "answer": "4"}]
+    assert data["tests"] == [{"input": "1+1", "expected": "2"}]
+    assert ps.to_json(pset).endswith("}\n")
+    assert list(data) == ["schema_version", "name", "description", "notes", "tags", "steps", "tests"]
+
+
+def test_multiline_text_is_a_literal_block_and_bare_newlines_are_escaped():
+    pset = ps.from_dict(doc(spec={"instruction": "line one\nline two", "separator": "\n\n"}))
+    text = ps.to_yaml(pset)
+    assert "    instruction: |-\n      line one\n      line two\n" in text
+    assert '    separator: "\\n\\n"\n' in text
+
+
+# ---- field-level validation messages --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "message"), [
+    ({"decoding": {"top_p": 1.5}}, "set.yaml: steps[0].decoding.top_p: must be in (0, 1] (got 1.5); 1 turns it off."),
+    ({"decoding": {"temperature": "hot"}}, "set.yaml: steps[0].decoding.temperature: input should be a valid number."),
+    ({"decoding": {"max_new_tokens": True}}, "set.yaml: steps[0].decoding.max_new_tokens: input should be a valid "
+                                             "integer."),
+    ({"decodng": {}}, "set.yaml: steps[0].decodng: unknown field; remove it or check its spelling."),
+    ({"spec": {"reasoning": "magic"}}, "set.yaml: steps[0].spec: Unknown reasoning mode 'magic'; choose one of none, "
+                                       "manual_cot, zero_shot_cot, auto_cot."),
+    ({"spec": {"labels": "positive"}}, "set.yaml: steps[0].spec.labels: input should be a valid list."),
+    ({"demos": [{"question": "q"}]}, "set.yaml: steps[0].demos[0].answer: missing; add it."),
+    ({"select": {"name": "psychic", "k": 2, "pool": "sentiment"}},
+     "set.yaml: steps[0].select.name: input should be 'random', 'knn', 'bm25', 'mmr', 'cluster', 'label_balanced' "
+     "or 'fixed'."),
+    ({"select": {"name": "knn", "k": 1000, "pool": "sentiment"}},
+     "set.yaml: steps[0].select.k: input should be less than or equal to 64."),
+    ({"select": {"name": "knn", "k": 2, "pool": "../../etc/passwd"}},
+     "set.yaml: steps[0].select.pool: unknown pool '../../etc/passwd'; a prompt set selects from a shipped pool: "
+     + ", ".join(sample_pools()) + "."),
+    ({"demos": [{"question": "q", "answer": "a"}], "select": {"name": "knn", "k": 2, "pool": "sentiment"}},
+     "set.yaml: steps[0]: give inline demos or a select spec, not both."),
+    ({"spec": {"reasoning": "manual_cot"}, "demos": [{"id": "d1", "question": "q", "answer": "a"}]},
+     "set.yaml: steps[0].demos[0]: Demonstration 'd1' has no rationale, which manual_cot needs; write one or set "
+     "reasoning to none."),
+    ({"model": "http://example.com/v1#gpt"}, "set.yaml: steps[0].model: a prompt set may not name a server URL (it "
+     "would send your prompts there); use a registry id or leave it empty and pick the server in the sidebar."),
+])
+def test_bad_fields_are_one_line_errors_naming_the_field(step, message):
+    assert refused(doc(**step)) == message
+
+
+def test_top_level_problems_are_named():
+    assert refused({**MINIMAL, "colour": "red"}) == "set.yaml: colour: unknown field; remove it or check its spelling."
+    assert refused({**MINIMAL, "steps": []}) == "set.yaml: steps: list should have at least 1 item after " \
+                                                "validation, not 0."
+    assert refused({**MINIMAL, "name": "two\nlines"}) == ("set.yaml: name must be one non-empty line of at most "
+                                                          "120 characters.")
+    assert refused(["not", "a", "mapping"]) == ("set.yaml: expected a mapping with schema_version, name and steps, "
+                                                "got list.")
+
+
+def test_schema_versions_say_which_version_is_expected():
+    assert refused({**MINIMAL, "schema_version": 2}) == (
+        "set.yaml: schema_version 2 is not supported (written by a newer workbench; upgrade it); "
+        "this workbench reads schema_version 1.")
+    assert refused({**MINIMAL, "schema_version": 0}) == (
+        "set.yaml: schema_version 0 is not supported; this workbench reads schema_version 1.")
+    no_version = {k: v for k, v in MINIMAL.items() if k != "schema_version"}
+    assert refused(no_version) == "set.yaml: schema_version is missing; add 'schema_version: 1' at the top."
+
+
+def test_migration_hook_upgrades_old_documents(monkeypatch):
+    def v0_to_v1(d):  # a made-up version 0 called steps "prompts"
+        d = dict(d)
+        d["steps"] = d.pop("prompts")
+        d["schema_version"] = 1
+        return d
+
+    monkeypatch.setitem(ps.MIGRATIONS, 0, v0_to_v1)
+    old = {"schema_version": 0, "name": "old", "prompts": [{"title": "t"}]}
+    assert ps.from_dict(old).steps == (ps.Step(title="t"),)
+
+
+def test_invalid_yaml_and_json_name_the_line():
+    assert refused_text("name: [unclosed\nsteps: 1\n") .startswith("set.yaml line 3: not valid YAML")
+    assert refused_text('{"name": }', source="set.json") == "set.json line 1: not valid JSON (Expecting value)."
+    assert refused_text("  \n") == "set.yaml is empty."
+    assert refused_text(b"\xff\xfe", source="x.yaml") == "x.yaml is not UTF-8 text (offset 0); save it as UTF-8."
+
+
+# ---- hostile files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("payload", [
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/new:subprocess.Popen [['touch', '{marker}']]",
+    "!!python/name:os.system",
+    "!!python/module:os",
+])
+def test_python_tags_are_refused_and_nothing_runs(tmp_path, payload):
+    marker = tmp_path / "pwned"
+    text = f"schema_version: 1\nname: evil\nsteps:\n  - title: t\n    notes: {payload.format(marker=marker)}\n"
+    message = refused_text(text)
+    assert message.startswith("set.yaml line 5: the Python tag !!python/")
+    assert message.endswith("is refused; prompt-set files are plain data and never create Python objects.")
+    assert not marker.exists()
+
+
+def test_python_tag_at_the_top_level_is_refused():
+    assert refused_text("!!python/object:workbench.promptsets.PromptSet {name: x}").startswith(
+        "set.yaml line 1: the Python tag !!python/object:workbench.promptsets.PromptSet is refused")
+
+
+def test_custom_tags_are_refused_but_core_tags_are_fine():
+    assert refused_text("schema_version: 1\nname: !shell ls\nsteps: []\n") == (
+        "set.yaml line 2: the YAML tag '!shell' is not allowed; write plain values.")
+    ok = ps.loads("schema_version: !!int 1\nname: !!str tagged\nsteps:\n  - title: t\n")
+    assert ok.name == "tagged"
+
+
+def test_billion_laughs_aliases_are_refused():
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+    assert refused_text("\n".join(lines)) == (
+        "set.yaml line 1: YAML anchors and aliases (&name, *name) are not allowed in prompt-set files; "
+        "write the value out.")
+
+
+def test_huge_files_are_refused_before_parsing(tmp_path):
+    big = "schema_version: 1\nname: big\nnotes: " + "x" * 1_200_000 + "\nsteps: [{title: t}]\n"
+    assert refused_text(big) == ("set.yaml is 1,200,044 bytes; prompt-set files are limited to 1,000,000 bytes "
+                                 "(max_bytes).")
+    path = tmp_path / "big.yaml"
+    path.write_text(big)
+    with pytest.raises(DataError, match=r"^big.yaml is 1,200,044 bytes; .* \(max_bytes\)\.$"):
+        ps.load(path)
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ("[" * 200_000 + "]" * 200_000, "deep.yaml"),
+    ("a:\n" + "".join("  " * i + "- \n" for i in range(1, 60)), "deep.yaml"),
+    ("[" * 200_000 + "]" * 200_000, "deep.json"),
+])
+def test_deep_nesting_is_refused_without_recursion(text, source):
+    assert "nested deeper than 10 levels (limit max_depth)" in refused_text(text, source=source)
+
+
+def test_moderately_deep_json_is_refused_after_parsing():
+    deep: dict = {"x": "y"}
+    for _ in range(30):
+        deep = {"x": deep}
+    message = refused_text(json.dumps({**MINIMAL, "notes": deep}), source="s.json")
+    assert message == ("s.json: notes.x.x.x.x.x.x.x.x.x.x: nested deeper than 10 levels (limit max_depth).")
+
+
+def test_ten_thousand_demonstrations_are_refused_with_a_message():
+    demos = [{"question": f"q{i}", "answer": "a"} for i in range(10_000)]
+    text = json.dumps(doc(demos=demos))
+    assert len(text.encode()) < ps.DEFAULT_LIMITS.max_bytes  # it is the count that is refused, not the size
+    assert refused_text(text, source="many.json") == (
+        "many.json: steps[0].demos: 10,000 demonstrations; a prompt set may hold at most 1,000 (limit max_demos).")
+    # The limit is a named parameter: a caller that trusts the file can raise it.
+    assert len(ps.loads(text, source="many.json", limits=ps.Limits(max_demos=10_000)).steps[0].demos) == 10_000
+
+
+def test_long_strings_and_long_lists_are_bounded():
+    message = refused(doc(notes="n" * 20_001))
+    assert message == "set.yaml: steps[0].notes: text of 20,001 characters; the limit is 20,000 (max_string)."
+    message = refused({**MINIMAL, "tags": ["t"] * 1001})
+    assert message == "set.yaml: tags: 1,001 items; a prompt set may hold at most 1,000 (limit max_items)."
+
+
+@pytest.mark.parametrize("template", [
+    "{input.__class__.__mro__}", "{input.__init__.__globals__}", "{0}", "{input!r}", "{input:>99999999}",
+    "{input[0]}", "{__import__}",
+])
+def test_templates_that_reach_python_objects_are_refused(template):
+    message = refused(doc(spec={"query_template": "Q: {input} " + template}))
+    assert message.startswith("set.yaml: steps[0].spec: The query template ")
+    assert "\n" not in message
+
+
+def test_jinja_style_templates_are_kept_as_literal_text():
+    pset = ps.from_dict(doc(spec={"query_template": "{{ config.__class__ }} {{7*7}} Q: {input}"}))
+    text = render(pset.steps[0].spec, (), "hi").text
+    assert text == "{ config.__class__ } {7*7} Q: hi"
+
+
+def test_values_are_never_substituted_twice():
+    pset = ps.from_dict(doc(demos=[{"question": "{answer.__class__}", "answer": "{input}"}]))
+    text = render(pset.steps[0].spec, pset.steps[0].demos, "{0.__globals__}").text
+    assert text == "Q: {answer.__class__}\nA: {input}\n\nQ: {0.__globals__}\nA:"
+
+
+# ---- lossless round trip (property test) ------------------------------------------------------
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+LINE = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"), min_size=1, max_size=24)
+NAME = LINE.map(str.strip).filter(bool)
+NON_BLANK = TEXT.filter(lambda s: s.strip())
+TEMPLATES = ("Q: {input}\nA: {answer}", "Review: {input}\nSentiment: {answer}", "{{literal}} {input} -> {answer}")
+QUERIES = ("Q: {input}\nA:", "{input}", "Input: {input} {choices}\nOutput:")
+
+
+@st.composite
+def specs(draw) -> PromptSpec:
+    fmt = draw(st.sampled_from(["free", "number", "yes_no", "choice", "label"]))
+    labels = draw(st.lists(LINE, min_size=1, max_size=3)) if fmt == "label" else draw(st.lists(LINE, max_size=2))
+    return PromptSpec(
+        instruction=draw(TEXT), demo_template=draw(st.sampled_from(TEMPLATES)),
+        query_template=draw(st.sampled_from(QUERIES)), separator=draw(TEXT), answer_prefix=draw(TEXT),
+        reasoning=draw(st.sampled_from(["none", "zero_shot_cot"])), cot_trigger=draw(NON_BLANK),
+        answer_format=fmt, answer_trigger=draw(st.none() | TEXT), labels=tuple(labels),
+        chat_layout=draw(st.sampled_from(["turns", "inline"])), system=draw(TEXT),
+        stop=tuple(draw(st.lists(LINE, max_size=3))),
+    )
+
+
+@st.composite
+def decodings(draw) -> DecodingConfig:
+    common = {"max_new_tokens": draw(st.integers(1, 4096)), "seed": draw(st.none() | st.integers(0, 2**31)),
+              "stop": tuple(draw(st.lists(LINE, max_size=2))), "top_k": draw(st.integers(0, 100)),
+              "repetition_penalty": draw(st.floats(0.01, 3)), "min_p": draw(st.floats(0, 0.99))}
+    if draw(st.booleans()):
+        return DecodingConfig(**common)
+    return DecodingConfig(do_sample=True, temperature=draw(st.floats(0.01, 5)), top_p=draw(st.floats(0.01, 1)),
+                          typical_p=draw(st.floats(0.01, 1)), n=draw(st.integers(1, 8)), **common)
+
+
+CHOICES = st.none() | st.dictionaries(LINE, TEXT, max_size=3)
+examples = st.builds(Example, id=TEXT, input=TEXT, answer=TEXT, rationale=st.none() | TEXT,
+                     label=st.none() | TEXT, choices=CHOICES)
+selectors = st.builds(ps.SelectorSpec, name=st.sampled_from(list(SELECTORS)), k=st.integers(0, 64),
+                      pool=st.sampled_from(list(sample_pools())), order=st.sampled_from(list(ORDERS)),
+                      seed=st.integers(0, 10**6), mmr_lambda=st.floats(0, 1),
+                      indices=st.lists(st.integers(0, 100), max_size=3).map(tuple))
+
+
+@st.composite
+def steps(draw) -> ps.Step:
+    select = draw(st.none() | selectors)
+    demos = () if select is not None else tuple(draw(st.lists(examples, max_size=3)))
+    return ps.Step(title=draw(NON_BLANK.filter(bool)), spec=draw(specs()), demos=demos, select=select,
+                   decoding=draw(decodings()), model=draw(st.sampled_from(["", "gemma-3-270m", "/models/x.gguf"])),
+                   notes=draw(TEXT))
+
+
+prompt_sets = st.builds(
+    ps.PromptSet, name=NAME, steps=st.lists(steps(), min_size=1, max_size=3).map(tuple), description=TEXT,
+    notes=TEXT, tags=st.lists(LINE, max_size=3).map(tuple),
+    tests=st.lists(st.builds(ps.TestCase, input=TEXT.filter(bool), expected=st.none() | TEXT, choices=CHOICES),
+                   max_size=3).map(tuple),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prompt_sets)
+def test_export_import_export_is_byte_identical(pset):
+    for fmt in ps.FORMATS:
+        text = ps.dumps(pset, fmt)
+        again = ps.loads(text, fmt, source=f"set.{fmt}")
+        assert again == pset
+        assert ps.dumps(again, fmt) == text
+
+
+def test_yaml_export_is_plain_data():
+    pset = ps.classroom_sets()["zero_vs_few_shot"]
+    assert yaml.safe_load(ps.to_yaml(pset)) == pset.to_dict()
+    assert "!!" not in ps.to_yaml(pset)
+
+
+# ---- JSONL and CSV exports --------------------------------------------------------------------
+
+
+def tiny_set(**spec) -> ps.PromptSet:
+    step = ps.Step(title="t", spec=PromptSpec(instruction="Add.", **spec), demos=(Example("d", "1+1", "2"),))
+    return ps.PromptSet(name="adder", steps=(step,), tests=(ps.TestCase("2+2", "4"), ps.TestCase("3+3")))
+
+
+def test_jsonl_raw_prompts_are_exact():
+    lines = ps.render_jsonl(tiny_set()).splitlines()
+    assert [json.loads(x) for x in lines] == [
+        {"prompt": "Add.\n\nQ: 1+1\nA: 2\n\nQ: 2+2\nA:"},
+        {"prompt": "Add.\n\nQ: 1+1\nA: 2\n\nQ: 3+3\nA:"},
+    ]
+
+
+def test_jsonl_chat_messages_and_prefill():
+    pset = tiny_set(reasoning="zero_shot_cot", system="Be brief.")
+    first = json.loads(ps.render_jsonl(pset, shape="chat").splitlines()[0])
+    assert first == {"messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Add.\n\nQ: 1+1"},
+        {"role": "assistant", "content": "A: 2"},
+        {"role": "user", "content": "Q: 2+2\nA:"},
+        {"role": "assistant", "content": "Let's think step by step."},
+    ]}
+
+
+def test_jsonl_meta_and_given_inputs():
+    line = ps.render_jsonl(tiny_set(), [ps.TestCase("5+5", "10")], meta=True)
+    row = json.loads(line)
+    assert row["prompt"].endswith("Q: 5+5\nA:")
+    assert row["meta"] == {"set": "adder", "step": 0, "title": "t", "input": "5+5", "expected": "10", "model": "",
+                           "decoding": DecodingConfig().to_dict()}
+    with pytest.raises(DataError, match="Unknown JSONL shape 'xml'"):
+        ps.render_jsonl(tiny_set(), shape="xml")
+    with pytest.raises(DataError, match="has no test inputs"):
+        ps.render_jsonl(ps.PromptSet(name="e", steps=(ps.Step("t"),)))
+
+
+# ---- library ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store():
+    s = open_store(":memory:")
+    yield s
+    s.close()
+
+
+def test_import_never_overwrites_and_suggests_a_free_name(store):
+    pset = tiny_set()
+    assert ps.import_set(store, pset) == "adder"
+    with pytest.raises(DataError) as err:
+        ps.import_set(store, pset)
+    assert str(err.value) == ("A prompt set named 'adder' already exists; import it as 'adder (2)' or choose "
+                              "another name.")
+    assert ps.import_set(store, pset, "adder (2)") == "adder (2)"
+    assert ps.free_name(store, "adder") == "adder (3)"
+    assert ps.free_name(store, "adder (2)") == "adder (3)"
+    assert ps.free_name(store, "other") == "other"
+    assert [v.version for v in store.versions("adder")] == [1]
+
+
+def test_save_versions_diff_and_restore(store):
+    pset = tiny_set()
+    assert ps.save(store, pset) == 1
+    assert ps.save(store, dataclasses_replace(pset, notes="now with notes")) == 2
+    diff = ps.diff_versions(store, "adder", 1, 2)
+    assert diff.splitlines()[:2] == ["--- adder v1", "+++ adder v2"]
+    assert "-notes: ''" in diff and "+notes: now with notes" in diff
+    assert ps.diff_versions(store, "adder", 2, 2) == ""
+    assert store.restore("adder", 1) == 3
+    assert ps.get(store, "adder") == (pset, 3)
+
+
+def test_renamed_and_duplicated_sets_carry_the_library_name(store):
+    ps.save(store, tiny_set(), new=True)
+    store.rename("adder", "sums")
+    assert ps.get(store, "SUMS")[0].name == "sums"
+    store.duplicate("sums", "sums copy")
+    copy, version = ps.get(store, "sums copy")
+    assert (copy.name, version, copy.steps) == ("sums copy", 1, tiny_set().steps)
+    store.delete("sums copy")
+    assert [s.name for s in store.list_sets()] == ["sums"]
+    store.undelete("sums copy")
+    assert [s.name for s in store.list_sets("copy")] == ["sums copy"]
+
+
+def dataclasses_replace(pset, **changes):
+    import dataclasses
+
+    return dataclasses.replace(pset, **changes)
+
+
+# ---- classroom sets: load, render with the default models, run one ------------------------------
+
+CLASSROOM = ps.classroom_sets()
+
+
+@pytest.fixture(scope="module")
+def indexes():
+    return ps.default_index_factory()
+
+
+def test_at_least_six_classroom_sets_each_with_an_explanation():
+    assert len(CLASSROOM) >= 6
+    for key, pset in CLASSROOM.items():
+        assert "classroom" in pset.tags, key
+        assert len(pset.notes) > 200 and pset.description, key
+        assert pset.tests, key
+        assert all(step.notes and step.model for step in pset.steps), key
+    topics = " ".join(p.name.lower() for p in CLASSROOM.values())
+    for topic in ("zero-shot vs few-shot", "order", "nearest vs random", "temperature and top-p",
+                  "zero-shot-cot vs manual-cot", "self-consistency"):
+        assert topic in topics
+
+
+@pytest.mark.parametrize("key", sorted(CLASSROOM))
+def test_every_classroom_set_renders_with_its_default_model(key, indexes):
+    pset = CLASSROOM[key]
+    assert ps.loads(ps.to_yaml(pset)) == pset
+    for step in pset.steps:
+        backend = real_backend(step.model)
+        for i, case in enumerate(pset.tests):
+            demos, scores = ps.step_demos(step, case.query(), indexes)
+            rendered = render(step.spec, demos, case.query(), backend)
+            assert case.input in rendered.text
+            assert 0 < rendered.tokens + step.decoding.max_new_tokens < backend.context_window
+            if step.select is not None:
+                assert len(demos) == step.select.k and len(scores) == step.select.k, (key, i)
+                assert all(d.input != case.input for d in demos)
+
+
+def test_nearest_step_shows_more_demos_of_the_right_type_than_random(indexes):
+    pset = CLASSROOM["nearest_vs_random"]
+    random_step, nearest_step = pset.steps
+    hits = {"random": 0, "nearest": 0}
+    for case in pset.tests:
+        for name, step in (("random", random_step), ("nearest", nearest_step)):
+            demos, _ = ps.step_demos(step, case.input, indexes)
+            hits[name] += sum(d.answer == case.expected for d in demos)
+    assert hits["nearest"] > hits["random"]
+
+
+def test_a_classroom_step_runs_briefly_and_csv_lists_it(gemma):
+    pset = CLASSROOM["zero_vs_few_shot"]
+    few_shot = pset.steps[1]
+    result = ps.run_step(few_shot, pset.tests[0], gemma, index=1)
+    assert result.answer == "positive" and result.correct is True
+    assert result.runs[0].rendered.text.count("Sentiment:") == 7
+    csv_text = ps.results_csv([result])
+    header, row = csv_text.splitlines()
+    assert header == "step,title,model,input,expected,answer,correct,samples,seconds,output"
+    assert row.startswith("1,Few-shot (6 demonstrations),gemma-3-270m,\"The jokes land, the songs are catchy, and I "
+                          "left the cinema smiling.\",positive,positive,True,1,")
+
+
+def test_self_consistency_votes_over_samples(gemma):
+    step = CLASSROOM["self_consistency"].steps[1]
+    step = dataclasses_replace(step, decoding=step.decoding.replace(n=3, max_new_tokens=24))
+    seen = []
+    result = ps.run_step(step, ps.TestCase("Ana has 3 apples and buys 2 more. How many apples does she have?", "5"),
+                         gemma, runner=lambda i, name, prompt, cfg: seen.append((i, cfg.seed, cfg.n))
+                         or gemma.generate([prompt], cfg)[0][0])
+    assert seen == [(0, 0, 1), (1, 1, 1), (2, 2, 1)]
+    assert len(result.runs) == 3 and result.vote is not None
+    assert sum(count for _, count in result.vote.counts) == sum(r.answer is not None for r in result.runs)
+    assert result.answer == result.vote.winner
+
+
+def test_load_reports_missing_files(tmp_path):
+    with pytest.raises(DataError, match=r"nothing.yaml does not exist; give a prompt-set .yaml or .json file."):
+        ps.load(tmp_path / "nothing.yaml")
+    with pytest.raises(DataError, match="is a folder"):
+        ps.load(tmp_path)
+
+
+def test_shipped_files_are_under_the_byte_limit():
+    for path in Path(ps.CLASSROOM_DIR).glob("*.yaml"):
+        assert path.stat().st_size < ps.DEFAULT_LIMITS.max_bytes

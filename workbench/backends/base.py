@@ -1,0 +1,334 @@
+"""The backend contract every model implementation fulfils.
+
+A backend wraps one loaded model. Subclasses implement a handful of small
+primitives (``_tokenize``, ``_generate``, ``_stream``, ``_logits``,
+``_continuation_logprobs``); this base class adds validation, the per-model lock
+and everything derivable from the primitives, so each backend stays small and
+both behave the same way in front of the user.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from workbench.decoding import DecodingConfig
+from workbench.errors import ConfigError, PromptError
+
+if TYPE_CHECKING:
+    from workbench.backends.registry import ModelSpec
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One completion and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop": end of text or a stop string; "length": max_new_tokens reached
+    seconds: float
+    seed: int | None = None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        """One line for the CLI and the UI."""
+        return (
+            f"{self.completion_tokens} tokens in {self.seconds:.2f} s "
+            f"({self.tokens_per_second:.1f} tokens/s, prompt {self.prompt_tokens} tokens, "
+            f"finish: {self.finish_reason})"
+        )
+
+
+@dataclass(frozen=True)
+class TokenProb:
+    """A candidate next token with its probability under the raw model."""
+
+    token_id: int
+    text: str
+    prob: float
+    logit: float
+
+
+class ModelLock:
+    """A lock that knows how many callers wait for it.
+
+    One llama.cpp model must not be called from two threads at once; Streamlit
+    runs each session in its own thread, so every model call holds this lock and
+    a waiting session can show how many requests are ahead of it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Callers currently blocked on the lock."""
+        return self._waiting
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    @contextmanager
+    def hold(self, on_wait: Callable[[int], None] | None = None):
+        """Hold the lock; ``on_wait(position)`` is called once if the caller must queue."""
+        if not self._lock.acquire(blocking=False):
+            with self._count:
+                self._waiting += 1
+                position = self._waiting
+            if on_wait is not None:
+                on_wait(position)
+            try:
+                self._lock.acquire()
+            finally:
+                with self._count:
+                    self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+class TextStream:
+    """Iterate to receive text pieces as they are generated; then read ``generation``.
+
+    Closing the stream early (``close()`` or leaving a ``for`` loop) stops the
+    model and frees it for other users.
+    """
+
+    def __init__(self, pieces: Iterator[str], finish: Callable[[], Generation]):
+        self._pieces = pieces
+        self._finish = finish
+        self.generation: Generation | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+        self.generation = self._finish()
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+    def text(self) -> str:
+        """Consume the whole stream and return the full text."""
+        return "".join(self)
+
+
+class Backend(ABC):
+    """A loaded model. Thread-safe: calls on one backend are serialised by ``lock``."""
+
+    #: Short name shown to users ("llama.cpp", "transformers").
+    name: str = "backend"
+
+    def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None):
+        self.spec = spec
+        self.context_window = context_window
+        self.chat_template = chat_template
+        self.lock = ModelLock()
+
+    # ---- what a subclass provides -------------------------------------------------
+    @property
+    @abstractmethod
+    def device(self) -> str:
+        """Where the model runs, for the sidebar ("cpu", "cuda:0")."""
+
+    @property
+    @abstractmethod
+    def bos_text(self) -> str:
+        """The text of the beginning-of-sequence token, "" if the model has none."""
+
+    @abstractmethod
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
+        """Token ids of ``text`` (special tokens in the text are parsed)."""
+
+    @abstractmethod
+    def token_text(self, token_id: int) -> str:
+        """The text one token stands for."""
+
+    @abstractmethod
+    def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
+        """``cfg.n`` generations for each prompt."""
+
+    @abstractmethod
+    def _stream(self, prompt_ids: list[int], cfg: DecodingConfig) -> Iterator[tuple[str, Generation | None]]:
+        """Yield ``(piece, None)`` while generating and ``("", generation)`` last."""
+
+    @abstractmethod
+    def _logits(self, ids: list[int]) -> np.ndarray:
+        """Raw next-token logits (float32, vocabulary-sized) after ``ids``."""
+
+    @abstractmethod
+    def _continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
+        """Sum of log-probabilities of each continuation's tokens after the prompt."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free the model's memory (optional)."""
+
+    # ---- the public contract ------------------------------------------------------
+    @property
+    def is_chat(self) -> bool:
+        return self.spec.is_chat
+
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids as the model sees the text: BOS is added unless the text has it."""
+        add_bos = bool(self.bos_text) and not text.startswith(self.bos_text)
+        return self._tokenize(text, add_bos)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        cfg: DecodingConfig,
+        on_wait: Callable[[int], None] | None = None,
+    ) -> list[list[Generation]]:
+        """``cfg.n`` generations per prompt, in prompt order."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        ids = [self._checked_ids(p, cfg) for p in prompts]
+        with self.lock.hold(on_wait):
+            return self._generate(ids, cfg)
+
+    def complete(self, prompt: str, cfg: DecodingConfig | None = None) -> Generation:
+        """One generation for one prompt (the first sample when ``cfg.n > 1``)."""
+        return self.generate([prompt], cfg or DecodingConfig())[0][0]
+
+    def stream(
+        self,
+        prompt: str,
+        cfg: DecodingConfig,
+        on_wait: Callable[[int], None] | None = None,
+    ) -> TextStream:
+        """Stream one completion; the model is held until the stream ends or is closed."""
+        if cfg.n != 1:
+            raise ConfigError("Streaming shows one sample; set n=1 or use generate for several.")
+        ids = self._checked_ids(prompt, cfg)
+        result: list[Generation] = []
+
+        def pieces() -> Iterator[str]:
+            with self.lock.hold(on_wait):
+                for piece, gen in self._stream(ids, cfg):
+                    if gen is not None:
+                        result.append(gen)
+                    elif piece:
+                        yield piece
+
+        return TextStream(pieces(), lambda: result[-1])
+
+    def next_token_logits(self, prompt: str | Sequence[int]) -> np.ndarray:
+        """Raw logits for the next token after a prompt (text or token ids)."""
+        ids = self._ids_for(prompt)
+        with self.lock.hold():
+            return self._logits(ids)
+
+    def next_token_distribution(self, prompt: str | Sequence[int], top: int = 20) -> list[TokenProb]:
+        """The ``top`` most likely next tokens with their probabilities, most likely first."""
+        logits = self.next_token_logits(prompt).astype(np.float64)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-logits, kind="stable")[:top]
+        return [TokenProb(int(i), self.token_text(int(i)), float(probs[i]), float(logits[i])) for i in order]
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> list[float]:
+        """Log-likelihood of each continuation after the prompt (sum over its tokens).
+
+        Continuations are tokenised on their own (no BOS), so "positive" and
+        " positive" are different continuations, as they are to the model.
+        """
+        if not continuations:
+            raise ConfigError("score needs at least one continuation.")
+        prompt_ids = self._ids_for(prompt)
+        cont_ids = [self._tokenize(c, add_bos=False) for c in continuations]
+        for c, ids in zip(continuations, cont_ids, strict=True):
+            if not ids:
+                raise PromptError(f"Continuation {c!r} has no tokens; give a non-empty label word.")
+        longest = max(len(c) for c in cont_ids)
+        if len(prompt_ids) + longest > self.context_window:
+            raise PromptError(
+                f"The prompt ({len(prompt_ids)} tokens) plus the longest continuation ({longest}) "
+                f"exceeds the context window of {self.context_window} tokens; shorten the prompt."
+            )
+        with self.lock.hold():
+            return self._continuation_logprobs(prompt_ids, cont_ids)
+
+    def format_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
+        """Render chat messages with the model's own chat template (the exact text sent)."""
+        from workbench.chat import render_chat_template
+
+        if not self.chat_template:
+            raise PromptError(
+                f"Model {self.spec.id} has no chat template; use raw completion prompts for it."
+            )
+        return render_chat_template(
+            self.chat_template,
+            messages,
+            bos_token=self.bos_text,
+            eos_token=self.eos_text,
+            add_generation_prompt=add_generation_prompt,
+        )
+
+    @property
+    def eos_text(self) -> str:
+        return ""
+
+    # ---- helpers ------------------------------------------------------------------
+    def _ids_for(self, prompt: str | Sequence[int]) -> list[int]:
+        if isinstance(prompt, str):
+            if not prompt.strip():
+                raise PromptError("The prompt is empty; type some text to complete.")
+            ids = self.tokenize(prompt)
+        else:
+            ids = [int(i) for i in prompt]
+        if len(ids) >= self.context_window:
+            raise PromptError(
+                f"The prompt has {len(ids)} tokens but the context window is "
+                f"{self.context_window}; shorten it or drop demonstrations."
+            )
+        return ids
+
+    def _checked_ids(self, prompt: str, cfg: DecodingConfig) -> list[int]:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptError("The prompt is empty; type some text to complete.")
+        ids = self.tokenize(prompt)
+        cfg.check_fits(len(ids), self.context_window)
+        return ids
+
+
+def truncate_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest stop string; return the text and whether one was found.
+
+    >>> truncate_at_stop("4\\nQ: next", ["\\nQ:"])
+    ('4', True)
+    """
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def sample_seeds(cfg: DecodingConfig) -> list[int | None]:
+    """The seed of each of the ``cfg.n`` samples: seed, seed+1, ... (None stays None)."""
+    return [None if cfg.seed is None else cfg.seed + i for i in range(cfg.n)]
+
+
+class Timer:
+    """Wall-clock seconds since creation (perf_counter)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start

@@ -1,0 +1,229 @@
+"""transformers backend (torch): Hugging Face model folders or GGUF files, CUDA when present.
+
+This is the "local GPU model" path; on a CPU it works too, only slower to load
+and to decode than llama.cpp. Weights come from safetensors or GGUF only and
+``trust_remote_code`` is never set.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from workbench.backends.base import Backend, Generation, Timer, sample_seeds, truncate_at_stop
+from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
+from workbench.decoding import DecodingConfig
+from workbench.errors import ModelError
+
+
+def load_transformers(
+    spec: ModelSpec,
+    context_window: int = DEFAULT_CONTEXT_WINDOW,
+    device: str | None = None,
+) -> TransformersBackend:
+    """Load a model with transformers; a ModelError names the path if it cannot."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError:
+        raise ModelError(
+            "The transformers backend needs torch and transformers; run `pip install -r requirements.txt`."
+        ) from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path = Path(spec.path)
+    kwargs: dict = {"trust_remote_code": False}
+    if spec.is_gguf:
+        folder, kwargs["gguf_file"] = str(path.parent), path.name
+    else:
+        folder, kwargs["use_safetensors"] = str(path), True
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
+    except ImportError as err:
+        raise ModelError(f"Loading {path.name} needs a missing package ({err}); run `pip install -r requirements.txt`.") from None
+    except (OSError, ValueError, RuntimeError, KeyError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ModelError(f"transformers could not load {spec.path}: {first}") from None
+    model.to(device).eval()
+    template = None
+    if spec.is_chat:
+        template = _gguf_chat_template(path) if spec.is_gguf else tokenizer.chat_template
+    window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
+    return TransformersBackend(spec, model, tokenizer, window, template)
+
+
+def _gguf_chat_template(path: Path) -> str | None:
+    """The chat template stored in a GGUF header (the same text llama.cpp uses)."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(path)).fields.get("tokenizer.chat_template")
+    if field is None:
+        return None
+    return bytes(field.parts[field.data[0]]).decode("utf-8")
+
+
+class _StopFlag:
+    """A stopping criterion that ends generation when a stream is closed."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersBackend(Backend):
+    """A causal LM in transformers. Build it with :func:`load_transformers`."""
+
+    name = "transformers"
+
+    def __init__(self, spec: ModelSpec, model, tokenizer, context_window: int, chat_template: str | None):
+        super().__init__(spec, context_window, chat_template)
+        self.model = model
+        self.tokenizer = tokenizer
+        bos = tokenizer.bos_token_id
+        probe = tokenizer("a")["input_ids"]
+        self._bos_id = bos if bos is not None and probe[:1] == [bos] else None
+        self._bos_text = tokenizer.convert_ids_to_tokens(bos) if self._bos_id is not None else ""
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    @property
+    def bos_text(self) -> str:
+        return self._bos_text
+
+    @property
+    def eos_text(self) -> str:
+        return self.tokenizer.eos_token or ""
+
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ([self._bos_id] if add_bos and self._bos_id is not None else []) + list(ids)
+
+    def token_text(self, token_id: int) -> str:
+        return self.tokenizer.decode([token_id])
+
+    # ---- generation -----------------------------------------------------------------
+    def _generation_config(self, cfg: DecodingConfig):
+        from transformers import GenerationConfig
+
+        sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                        min_p=cfg.min_p or None, typical_p=cfg.typical_p) if cfg.do_sample else {}
+        return GenerationConfig(
+            do_sample=cfg.do_sample,
+            num_beams=cfg.num_beams,
+            max_new_tokens=cfg.max_new_tokens,
+            repetition_penalty=cfg.repetition_penalty,
+            no_repeat_ngram_size=cfg.no_repeat_ngram_size,
+            stop_strings=list(cfg.stop) or None,
+            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+            eos_token_id=self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id,
+            **sampling,
+        )
+
+    def _run(self, ids: list[int], cfg: DecodingConfig, seed: int | None, **extra):
+        import torch
+
+        input_ids = torch.tensor([ids], device=self.model.device)
+        with torch.inference_mode(), torch.random.fork_rng(devices=_cuda_devices(self.model)):
+            if seed is not None:
+                torch.manual_seed(seed)  # inside fork_rng: the global RNG is restored afterwards
+            return self.model.generate(
+                input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                generation_config=self._generation_config(cfg),
+                tokenizer=self.tokenizer,
+                **extra,
+            )
+
+    def _record(self, ids: list[int], new_ids: list[int], cfg: DecodingConfig, seconds: float, seed):
+        text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
+        text, stopped = truncate_at_stop(text, cfg.stop)
+        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        ended = stopped or bool(new_ids and new_ids[-1] in eos_ids)
+        finish = "stop" if ended or len(new_ids) < cfg.max_new_tokens else "length"
+        return Generation(text, len(ids), len(new_ids), finish, seconds, seed if cfg.do_sample else None)
+
+    def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
+        out = []
+        for ids in prompt_ids:
+            row = []
+            for seed in sample_seeds(cfg):
+                timer = Timer()
+                seq = self._run(ids, cfg, seed)[0].tolist()
+                row.append(self._record(ids, seq[len(ids):], cfg, timer.seconds(), seed))
+            out.append(row)
+        return out
+
+    def _stream(self, prompt_ids: list[int], cfg: DecodingConfig) -> Iterator[tuple[str, Generation | None]]:
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        flag = _StopFlag()
+        result: dict = {}
+        timer = Timer()
+
+        def work():
+            try:
+                result["seq"] = self._run(prompt_ids, cfg, cfg.seed, streamer=streamer,
+                                          stopping_criteria=StoppingCriteriaList([flag]))[0].tolist()
+            except BaseException as err:
+                result["error"] = err
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        sent = ""
+        try:
+            for piece in streamer:
+                candidate, stopped = truncate_at_stop(sent + piece, cfg.stop)
+                if candidate[len(sent):]:
+                    yield candidate[len(sent):], None
+                sent = candidate
+                if stopped:
+                    flag.event.set()
+                    break
+        finally:
+            flag.event.set()
+            thread.join()
+        if "error" in result:
+            raise result["error"]
+        new_ids = result["seq"][len(prompt_ids):]
+        yield "", self._record(prompt_ids, new_ids, cfg, timer.seconds(), cfg.seed)
+
+    # ---- probabilities --------------------------------------------------------------
+    def _forward(self, ids: list[int]):
+        import torch
+
+        with torch.inference_mode():
+            x = torch.tensor([ids], device=self.model.device)
+            return self.model(x).logits[0].float()
+
+    def _logits(self, ids: list[int]) -> np.ndarray:
+        return self._forward(ids)[-1].cpu().numpy().astype(np.float32)
+
+    def _continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
+        import torch
+
+        results = []
+        for cont in continuations:
+            logits = self._forward(prompt_ids + cont)
+            logprobs = torch.log_softmax(logits[len(prompt_ids) - 1 : -1], dim=-1)
+            picked = logprobs[torch.arange(len(cont)), torch.tensor(cont, device=logits.device)]
+            results.append(float(picked.sum()))
+        return results
+
+
+def _cuda_devices(model) -> list[int]:
+    return [model.device.index or 0] if model.device.type == "cuda" else []

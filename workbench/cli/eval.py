@@ -1,0 +1,96 @@
+"""``eval``: run prompting strategies on a labelled dataset, print accuracies, store the run.
+
+    python -m workbench eval --dataset sentiment --strategies zero,knn4,random4 --limit 20 --answer score
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from workbench.cli.common import add_model_args, backend_from_args, pool_from_arg
+from workbench.errors import ConfigError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="compare prompting strategies on a labelled dataset (accuracy, 95%% CI)")
+    p.add_argument("--dataset", required=True, help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL file")
+    p.add_argument("--pool", default=None,
+                   help="where demonstrations come from (default: the dataset itself, never the query's own row)")
+    p.add_argument("--strategies", default="zero,knn4,random4",
+                   help="comma-separated: zero, knnK, randomK, diverseK, bm25_K, mmrK, balancedK, zscot, "
+                        "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +scN (default %(default)s)")
+    p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
+    p.add_argument("--answer", choices=("generate", "score"), default="generate",
+                   help="generate and extract, or score each label word (classification); CoT always generates")
+    p.add_argument("--calibrate", action="store_true", help="contextual calibration of label scores (with --answer "
+                                                            "score)")
+    p.add_argument("--label-words", default="", help='label words to score, e.g. "positive= great,negative= '
+                                                     'terrible" (default: a space and the label)')
+    p.add_argument("--k", type=int, default=None, help="override the number of demonstrations of every strategy")
+    p.add_argument("--seed", type=int, default=0, help="random selection and sampling seed (default 0)")
+    p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
+                   help="continue a stored run (same dataset and strategies); done items are skipped")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_model_args(p)
+    p.set_defaults(run=run_eval)
+
+
+def format_table(summaries) -> str:
+    """A plain-text accuracy table, one line per strategy (raw accuracy shown for calibrated ones)."""
+    header = ("strategy", "n", "accuracy", "95% CI", "raw acc", "items/s")
+    rows = [header]
+    for s in summaries:
+        raw = "" if s.raw_accuracy is None else f"{s.raw_accuracy:.1%}"
+        rows.append((s.strategy, str(s.n), f"{s.accuracy:.1%}", f"{s.ci_low:.1%}–{s.ci_high:.1%}", raw,
+                     f"{s.items_per_second:.2f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run_eval(args) -> int:
+    from tqdm import tqdm
+
+    from workbench.evaluate import Strategy, default_spec, evaluate, parse_label_words, parse_strategies
+    from workbench.store import open_store
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
+    dataset = pool_from_arg(args.dataset)
+    pool = pool_from_arg(args.pool) if args.pool else None
+    store = open_store()
+    if args.resume is not None:
+        meta = store.get_run(args.resume).meta
+        strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
+        limit = meta.get("limit")
+    else:
+        spec = default_spec(dataset, pool)
+        strategies = parse_strategies(args.strategies, spec, pool or dataset, answer=args.answer,
+                                      calibrate=args.calibrate, label_words=parse_label_words(args.label_words),
+                                      k=args.k, seed=args.seed)
+        limit = args.limit
+    backend = backend_from_args(args)
+    bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
+
+    def progress(p) -> None:
+        bar.total = p.total
+        bar.n = p.done
+        bar.set_postfix_str(p.strategy, refresh=False)
+        bar.refresh()
+
+    try:
+        run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
+                       progress=None if bar is None else progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
+                          "strategies": [s.to_dict() for s in run.summaries]}, indent=2))
+    else:
+        print(format_table(run.summaries))
+        print(f"run {run.run_id} ({run.status}) stored in {store.path}", file=sys.stderr)
+    return 0

@@ -1,0 +1,240 @@
+"""``sets list|show|export|import|run``: the prompt-set library and the classroom demo sets, headless.
+
+A SET argument is a saved set's name, a classroom set (its file stem, e.g.
+``zero_vs_few_shot``, or its title), or a path to a ``.yaml``/``.json`` prompt-set file.
+
+    python -m workbench sets list --search order
+    python -m workbench sets export zero_vs_few_shot --format jsonl --shape chat
+    python -m workbench sets import shared.yaml          # a taken name gets "name (2)", never overwritten
+    python -m workbench sets run zero_vs_few_shot --max-new-tokens 8 --csv results.csv
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from workbench.errors import ConfigError, DataError
+
+#: What ``sets export --format`` writes.
+EXPORT_FORMATS = ("yaml", "json", "jsonl")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sets", help="prompt sets: list, show, export, import and run (library + classroom demos)")
+    cmds = p.add_subparsers(dest="sets_command", required=True, metavar="ACTION")
+
+    c = cmds.add_parser("list", help="classroom sets and saved sets, filtered by name or tag")
+    c.add_argument("--search", default="", help="keep sets whose name or a tag contains this text")
+    c.add_argument("--deleted", action="store_true", help="also list deleted library sets")
+    c.add_argument("--json", action="store_true", help="one JSON object per line")
+    c.set_defaults(run=list_cmd)
+
+    c = cmds.add_parser("show", help="a set's explanation, steps and (with --prompts) its rendered prompts")
+    _set_arg(c)
+    c.add_argument("--prompts", action="store_true", help="also print every step's prompt for every test input")
+    c.set_defaults(run=show_cmd)
+
+    c = cmds.add_parser("export", help="a set as YAML/JSON, or its rendered prompts as JSONL")
+    _set_arg(c)
+    c.add_argument("--format", choices=EXPORT_FORMATS, default="yaml", help="default %(default)s")
+    c.add_argument("--shape", choices=("raw", "chat"), default="raw",
+                   help='JSONL: {"prompt": text} (raw) or {"messages": [...]} (chat); default %(default)s')
+    c.add_argument("--input", action="append", help="JSONL: render for this input (repeatable; default: the "
+                                                    "set's test inputs)")
+    c.add_argument("--meta", action="store_true", help='JSONL: add a "meta" object (set, step, input, expected...)')
+    c.add_argument("-o", "--output", help="write to this file (default: stdout)")
+    c.set_defaults(run=export_cmd)
+
+    c = cmds.add_parser("import", help="add a prompt-set file to the library (a taken name gets a free one)")
+    c.add_argument("file", metavar="FILE", help="a .yaml or .json prompt-set file ('-' reads stdin)")
+    c.add_argument("--name", help="save under this name (default: the name in the file)")
+    c.set_defaults(run=import_cmd)
+
+    c = cmds.add_parser("run", help="run every step on the test inputs; print answers and accuracy")
+    _set_arg(c)
+    c.add_argument("--step", type=int, action="append", help="run only this step (1-based, repeatable)")
+    c.add_argument("--input", action="append", help="run on this input instead of the test inputs (repeatable)")
+    c.add_argument("--limit", type=int, help="run on the first N test inputs")
+    c.add_argument("--model", help="run every step on this model (default: each step's own, else gemma-3-270m)")
+    c.add_argument("--backend", default="auto", help="auto, llama.cpp or transformers (default %(default)s)")
+    c.add_argument("--max-new-tokens", type=int, help="cap every step's max_new_tokens (quick runs)")
+    c.add_argument("--csv", metavar="FILE", help="write the results as CSV ('-' for stdout)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    c.set_defaults(run=run_cmd)
+
+
+def _set_arg(c) -> None:
+    c.add_argument("set", metavar="SET", help="a saved set's name, a classroom set, or a .yaml/.json file")
+    c.add_argument("--version", type=int, help="a saved set's version (default: the latest)")
+
+
+def _open(args):
+    """The set SET names, and a label saying where it came from."""
+    from workbench import promptsets as ps
+    from workbench.store import open_store
+
+    with open_store() as store:
+        return ps.find_set(store, args.set, args.version)
+
+
+def _out(text: str, path: str | None) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"Cannot write {path}: {err.strerror}.") from None
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def list_cmd(args) -> int:
+    from workbench import promptsets as ps
+    from workbench.store import open_store
+
+    with open_store() as store:
+        rows = ps.library_entries(store, args.search, include_deleted=args.deleted)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False))
+        return 0
+    if not rows:
+        print(f"no prompt sets match {args.search!r}", file=sys.stderr)
+        return 0
+    table = [("source", "name", "version", "steps/tags", "description")]
+    for r in rows:
+        version = "" if r["version"] is None else f"v{r['version']}" + (" (deleted)" if r["deleted"] else "")
+        table.append((r["source"], r["ref"], version, ", ".join(r["tags"]), r["description"]))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    return 0
+
+
+def show_cmd(args) -> int:
+    from workbench import promptsets as ps
+
+    pset, origin = _open(args)
+    print(f"# {pset.name}")
+    print(f"({origin}; tags: {', '.join(pset.tags) or 'none'})")
+    if pset.description:
+        print(pset.description)
+    if pset.notes:
+        print()
+        print(pset.notes.rstrip())
+    indexes = ps.default_index_factory() if args.prompts else None
+    for i, step in enumerate(pset.steps, start=1):
+        print()
+        print(f"## Step {i}: {step.title}")
+        print(f"model: {step.model or '(the one you pick)'} · {ps.describe_demos(step)} · "
+              f"decoding: {ps.describe_decoding(step.decoding)}")
+        if step.notes:
+            print(step.notes.rstrip())
+        if args.prompts:
+            for j, case in enumerate(pset.tests, start=1):
+                print(f"--- prompt for test input {j} ---")
+                print(ps.render_step(step, case, indexes=indexes).text)
+    if pset.tests:
+        print()
+        print("## Test inputs")
+        for j, case in enumerate(pset.tests, start=1):
+            expected = "" if case.expected is None else f"   [expected: {case.expected}]"
+            print(f"{j}. {case.input}{expected}")
+    return 0
+
+
+def export_cmd(args) -> int:
+    from workbench import promptsets as ps
+
+    pset, _ = _open(args)
+    if args.format == "jsonl":
+        inputs = None if not args.input else [ps.TestCase(text) for text in args.input]
+        text = ps.render_jsonl(pset, inputs, shape=args.shape, indexes=ps.default_index_factory(), meta=args.meta)
+    else:
+        text = ps.dumps(pset, args.format)
+    _out(text, args.output)
+    return 0
+
+
+def import_cmd(args) -> int:
+    from workbench import promptsets as ps
+    from workbench.store import open_store
+
+    if args.file == "-":
+        pset = ps.loads(sys.stdin.buffer.read(), source="stdin")
+    else:
+        pset = ps.load(args.file)
+    wanted = (args.name or pset.name).strip()
+    with open_store() as store:
+        name = ps.import_set(store, pset, args.name, rename=True)
+        version = store.versions(name)[-1].version
+    if name.casefold() != wanted.casefold():
+        print(f"note: a prompt set named {wanted!r} already exists; imported as {name!r} (nothing was overwritten).",
+              file=sys.stderr)
+    print(f"imported {name!r} (version {version}, {len(pset.steps)} steps, {len(pset.tests)} test inputs)")
+    return 0
+
+
+def _pick(items: tuple, picks: list[int] | None, what: str) -> list[int]:
+    if not picks:
+        return list(range(len(items)))
+    for p in picks:
+        if not 1 <= p <= len(items):
+            raise ConfigError(f"--{what} {p} does not exist; the set has {len(items)} {what}s (1-{len(items)}).")
+    return [p - 1 for p in dict.fromkeys(picks)]
+
+
+def run_cmd(args) -> int:
+    import dataclasses
+
+    from workbench import promptsets as ps
+    from workbench.backends import DEFAULT_MODEL, load_backend
+
+    pset, origin = _open(args)
+    if args.max_new_tokens is not None:
+        pset = ps.capped(pset, args.max_new_tokens)
+    steps = _pick(pset.steps, args.step, "step")
+    if args.input:
+        inputs = tuple(ps.TestCase(text) for text in args.input)
+    else:
+        if args.limit is not None and args.limit < 1:
+            raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
+        inputs = pset.tests[: args.limit]
+    chosen = dataclasses.replace(pset, steps=tuple(pset.steps[i] for i in steps))
+    loaded: dict[str, object] = {}
+
+    def backends(model: str):
+        model = args.model or model or DEFAULT_MODEL
+        if model not in loaded:
+            loaded[model] = load_backend(model, args.backend)
+        return loaded[model]
+
+    progress = None
+    if not args.no_progress:
+        from workbench.cli.common import tqdm_progress
+
+        progress = tqdm_progress(f"{pset.name}")
+    try:
+        results = ps.run_set(chosen, backends, inputs, default_model=args.model or DEFAULT_MODEL,
+                             indexes=ps.default_index_factory(), progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    results = [dataclasses.replace(r, step=steps[r.step]) for r in results]  # step numbers of the whole set
+    print(f"# {pset.name} ({origin})")
+    for r in results:
+        mark = {True: "correct", False: "wrong", None: ""}[r.correct]
+        expected = "" if r.case.expected is None else f"   [expected {r.case.expected}: {mark}]"
+        answer = r.answer if r.answer is not None else "(none found)"
+        votes = "" if r.vote is None else f"   votes: {', '.join(f'{a}×{n}' for a, n in r.vote.counts)}"
+        print(f"step {r.step + 1} · {r.title} · {r.model} | {r.case.input}")
+        print(f"  -> {answer}{expected}{votes}   ({r.seconds:.2f} s)")
+        print(f"     output: {' '.join(r.output.split())[:200]}")
+    for step, title, right, total in ps.accuracy_by_step(results):
+        print(f"step {step + 1} · {title}: {right}/{total} correct")
+    if args.csv:
+        _out(ps.results_csv(results), args.csv)
+    return 0

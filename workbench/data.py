@@ -1,0 +1,379 @@
+"""Pools of examples loaded from CSV, TSV, JSON or JSONL, with a column mapping.
+
+A *pool* is the list of labelled examples that demonstrations are chosen from
+(and, for evaluation, the dataset a strategy is run on). Loading is all or
+nothing: :func:`load_pool` returns a complete :class:`Pool` or raises one
+:class:`~workbench.errors.DataError` whose one-line message names the file, the
+line and the column to fix.
+
+The shared schema is ``{"id", "question", "answer"}`` plus optional
+``"rationale"``, ``"choices"`` (label -> text) and ``"label"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Protocol
+
+from workbench.errors import DataError
+
+#: Largest file :func:`load_pool` reads; bigger uploads are refused before parsing.
+MAX_POOL_BYTES = 50_000_000
+#: A pool without a label column is treated as classification (label = answer) when it
+#: has at most this many distinct answers ...
+MAX_LABEL_CLASSES = 20
+#: ... and each answer is shared by at least this many examples on average.
+MIN_EXAMPLES_PER_LABEL = 2
+
+FORMATS = ("csv", "tsv", "json", "jsonl")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One row of a pool: the input, its answer, and optional rationale / label / choices."""
+
+    id: str
+    input: str
+    answer: str
+    rationale: str | None = None  # chain-of-thought text shown before the answer, if any
+    label: str | None = None  # class for label-balanced selection; the answer for classification pools
+    choices: dict[str, str] | None = field(default=None, hash=False)  # multiple choice: label -> text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The example in the shared schema (``input`` is written as ``question``)."""
+        row: dict[str, Any] = {"id": self.id, "question": self.input, "answer": self.answer}
+        for name in ("rationale", "label", "choices"):
+            if getattr(self, name) is not None:
+                row[name] = getattr(self, name)
+        return row
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which column of the file holds each field. Defaults follow the shared schema.
+
+    ``input`` and ``answer`` must exist. ``id``, ``rationale``, ``label`` and ``choices``
+    are optional while they keep their default names; a column the user names
+    explicitly must exist. ``None`` switches an optional field off.
+    """
+
+    id: str | None = "id"  # missing ids become "row-1", "row-2", ... (1-based row number)
+    input: str = "question"  # the text a demonstration shows and a query is matched against
+    answer: str = "answer"  # what the model should produce
+    rationale: str | None = "rationale"  # optional chain-of-thought text
+    label: str | None = "label"  # optional class; without it, label = answer for classification pools
+    choices: str | None = "choices"  # optional dict (or JSON object text in CSV) of label -> choice text
+
+    def required(self) -> dict[str, str]:
+        """Field name -> column for every column that must be present in the file."""
+        defaults = ColumnMapping.__dataclass_fields__
+        out = {"input": self.input, "answer": self.answer}
+        for name in ("id", "rationale", "label", "choices"):
+            column = getattr(self, name)
+            if column is not None and column != defaults[name].default:
+                out[name] = column
+        return out
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A named, immutable list of examples."""
+
+    name: str
+    examples: tuple[Example, ...]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __iter__(self) -> Iterator[Example]:
+        return iter(self.examples)
+
+    def __getitem__(self, i: int) -> Example:
+        return self.examples[i]
+
+    @cached_property
+    def content_hash(self) -> str:
+        """sha256 of the examples in canonical JSON; the name does not count (cache key)."""
+        h = hashlib.sha256()
+        for ex in self.examples:
+            h.update(json.dumps(ex.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            h.update(b"\n")
+        return h.hexdigest()
+
+    def inputs(self) -> list[str]:
+        return [ex.input for ex in self.examples]
+
+    def labels(self) -> tuple[str, ...]:
+        """Distinct labels in order of first appearance; empty when the pool has none."""
+        return tuple(dict.fromkeys(ex.label for ex in self.examples if ex.label is not None))
+
+
+class Upload(Protocol):
+    """What Streamlit's ``UploadedFile`` offers: a name and the bytes."""
+
+    name: str
+
+    def getvalue(self) -> bytes: ...
+
+
+Source = str | os.PathLike | tuple[str, bytes] | Upload
+
+
+def load_pool(
+    source: Source,
+    mapping: ColumnMapping = ColumnMapping(),  # frozen, so sharing the default is safe
+    fmt: str | None = None,
+    name: str | None = None,
+    max_bytes: int = MAX_POOL_BYTES,
+) -> Pool:
+    """Load a pool from a path, a ``(filename, bytes)`` upload or an uploaded file object.
+
+    ``fmt`` ("csv", "tsv", "json", "jsonl") overrides detection by file extension.
+    Raises :class:`DataError` with a one-line message; never returns a partial pool.
+    """
+    filename, data = _read_source(source, max_bytes)
+    fmt = fmt or _detect_format(filename)
+    if fmt not in FORMATS:
+        raise DataError(f"{filename}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{filename} is not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); save it as UTF-8"
+        ) from None
+    if not text.strip():
+        raise DataError(f"{filename} is empty")
+    rows = _PARSERS[fmt](filename, text)
+    if not rows:
+        raise DataError(f"{filename} has no rows")
+    examples = _to_examples(filename, rows, mapping, where="item" if fmt == "json" else "line")
+    return Pool(name=name or Path(filename).stem, examples=tuple(examples))
+
+
+def sample_pools() -> dict[str, Path]:
+    """The sample pools shipped with the workbench: name -> file."""
+    return {p.stem: p for p in sorted(_SAMPLES_DIR.glob("*.jsonl"))}
+
+
+def load_sample(name: str) -> Pool:
+    """Load one shipped sample pool by name (see :func:`sample_pools`)."""
+    pools = sample_pools()
+    if name not in pools:
+        raise DataError(f"no sample pool named {name!r}; choose one of {', '.join(pools)}")
+    return load_pool(pools[name], name=name)
+
+
+# ---- reading ---------------------------------------------------------------------------
+
+
+def _read_source(source: Source, max_bytes: int) -> tuple[str, bytes]:
+    if isinstance(source, tuple):
+        filename, data = source
+        _check_size(filename, len(data), max_bytes)
+        return filename, bytes(data)
+    if hasattr(source, "getvalue"):
+        data = source.getvalue()
+        _check_size(source.name, len(data), max_bytes)
+        return source.name, data
+    path = Path(source)
+    try:
+        _check_size(path.name, path.stat().st_size, max_bytes)
+        return path.name, path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; choose a CSV, TSV, JSON or JSONL file") from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _check_size(filename: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise DataError(f"{filename} is {_human(size)}, over the {_human(max_bytes)} limit; use a smaller file")
+
+
+def _human(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.3g} MB" if n_bytes >= 1e6 else f"{n_bytes / 1e3:.3g} kB"
+
+
+def _detect_format(filename: str) -> str:
+    ext = Path(filename).suffix.lower()
+    if ext not in _EXTENSIONS:
+        raise DataError(f"{filename}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .tsv, .json or .jsonl")
+    return _EXTENSIONS[ext]
+
+
+# A parsed row: (line number for messages, {column: value}).
+_Row = tuple[int, dict[str, Any]]
+
+
+def _parse_delimited(filename: str, text: str, delimiter: str) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+        while not any(h.strip() for h in header):
+            header = next(reader)
+    except StopIteration:
+        raise DataError(f"{filename} is empty") from None
+    except csv.Error as err:
+        raise DataError(f"{filename} line {reader.line_num}: {err}") from None
+    header = [h.strip() for h in header]
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise DataError(f"{filename}: the header names column {h!r} twice; rename one")
+        seen.add(h)
+    rows: list[_Row] = []
+    try:
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank line
+            if len(record) != len(header):
+                raise DataError(
+                    f"{filename} line {reader.line_num}: {len(record)} fields but the header has {len(header)}; "
+                    "check quoting and delimiters"
+                )
+            rows.append((reader.line_num, dict(zip(header, record, strict=True))))
+    except csv.Error as err:
+        raise DataError(f"{filename} line {reader.line_num}: {err}") from None
+    return rows
+
+
+def _parse_json(filename: str, text: str) -> list[_Row]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{filename} is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})") from None
+    if isinstance(data, dict):
+        raise DataError(f"{filename}: expected a JSON array of objects, found one object; wrap the rows in [ ]")
+    if not isinstance(data, list):
+        raise DataError(f"{filename}: expected a JSON array of objects, found {type(data).__name__}")
+    rows: list[_Row] = []
+    for i, item in enumerate(data, start=1):
+        if not isinstance(item, dict):
+            raise DataError(f"{filename} item {i}: expected an object, found {type(item).__name__}")
+        rows.append((i, item))
+    return rows
+
+
+def _parse_jsonl(filename: str, text: str) -> list[_Row]:
+    rows: list[_Row] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{filename} line {lineno} is not valid JSON ({err.msg} at column {err.colno})") from None
+        if not isinstance(item, dict):
+            raise DataError(f"{filename} line {lineno}: expected a JSON object, found {type(item).__name__}")
+        rows.append((lineno, item))
+    return rows
+
+
+_PARSERS = {
+    "csv": lambda f, t: _parse_delimited(f, t, ","),
+    "tsv": lambda f, t: _parse_delimited(f, t, "\t"),
+    "json": _parse_json,
+    "jsonl": _parse_jsonl,
+}
+
+
+# ---- rows -> examples ------------------------------------------------------------------
+
+
+def _to_examples(filename: str, rows: list[_Row], mapping: ColumnMapping, where: str) -> list[Example]:
+    required = mapping.required()
+    columns = list(dict.fromkeys(k for _, row in rows for k in row))
+    for fname, column in required.items():
+        if column not in columns:
+            raise DataError(
+                f"{filename} has no column {column!r} for the {fname}; available columns: {', '.join(columns)}"
+            )
+    examples: list[Example] = []
+    first_line: dict[str, int] = {}
+    for n, (lineno, row) in enumerate(rows, start=1):
+        for fname, column in required.items():
+            if column not in row:
+                raise DataError(f"{filename} {where} {lineno} has no column {column!r} for the {fname}")
+        text = _text(row.get(mapping.input))
+        if not text.strip():
+            raise DataError(f"{filename} {where} {lineno}: empty input in column {mapping.input!r}")
+        ex_id = _text(row.get(mapping.id)) if mapping.id else ""
+        ex_id = ex_id.strip() or f"row-{n}"
+        if ex_id in first_line:
+            raise DataError(f"{filename} {where} {lineno}: duplicate id {ex_id!r} (first on {where} {first_line[ex_id]})")
+        first_line[ex_id] = lineno
+        examples.append(
+            Example(
+                id=ex_id,
+                input=text,
+                answer=_text(row.get(mapping.answer)).strip(),
+                rationale=_optional(row, mapping.rationale),
+                label=_optional(row, mapping.label),
+                choices=_choices(filename, where, lineno, row, mapping.choices),
+            )
+        )
+    if not any(ex.label is not None for ex in examples) and _looks_like_classification(examples):
+        examples = [_with_label(ex, ex.answer) for ex in examples]
+    return examples
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _optional(row: Mapping[str, Any], column: str | None) -> str | None:
+    if column is None:
+        return None
+    value = _text(row.get(column)).strip()
+    return value or None
+
+
+def _choices(filename: str, where: str, lineno: int, row: Mapping[str, Any], column: str | None) -> dict[str, str] | None:
+    if column is None or row.get(column) in (None, ""):
+        return None
+    value = row[column]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, dict):
+        raise DataError(
+            f'{filename} {where} {lineno}: column {column!r} must be an object of label -> text, e.g. {{"A": "yes"}}'
+        )
+    return {str(k): _text(v) for k, v in value.items()}
+
+
+def _looks_like_classification(examples: list[Example]) -> bool:
+    answers = {ex.answer for ex in examples}
+    return (
+        "" not in answers
+        and len(answers) <= MAX_LABEL_CLASSES
+        and len(examples) >= MIN_EXAMPLES_PER_LABEL * len(answers)
+    )
+
+
+def _with_label(ex: Example, label: str) -> Example:
+    values = {f.name: getattr(ex, f.name) for f in fields(ex)}
+    values["label"] = label
+    return Example(**values)

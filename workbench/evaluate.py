@@ -1,0 +1,849 @@
+"""Evaluate prompting strategies on a labelled dataset: runs, metrics, calibration, order sensitivity.
+
+A :class:`Strategy` is a prompt spec + how demonstrations are chosen (selector, K,
+order) + decoding settings + how the answer is read: **generate** (free text, then
+:func:`workbench.answers.extract`) or **score** (one :meth:`Backend.score` call with
+every label word after the prompt; the pattern-verbalizer idea, never off-label).
+Label scoring may be **calibrated** (Zhao et al. 2021, "Calibrate before use"): the
+label probabilities of content-free inputs ("N/A", "", "[MASK]") after the same
+demonstrations estimate the prompt's bias ``p_cf``; predictions are corrected with
+``W = diag(p_cf)^-1``. Raw and calibrated predictions are both kept.
+
+:func:`evaluate` runs strategies × items, writing every item's record to the
+:class:`~workbench.store.Store` as soon as it is done, so an interrupted run resumes
+where it stopped (pass its ``run_id``). :func:`order_sensitivity` evaluates one set of
+K demonstrations under P seeded permutations (Lu et al. 2022).
+
+    >>> parse_strategy_name("knn4")
+    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import permutations as all_permutations
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from workbench.answers import AnswerFormat, is_correct, majority_vote, normalise, wilson_interval
+from workbench.data import Example, Pool
+from workbench.decoding import DecodingConfig
+from workbench.errors import ConfigError, DataError
+from workbench.prompts import (
+    PromptSpec,
+    answer_prompt,
+    extract_answer,
+    fit_to_window,
+    reserved_tokens,
+    run_prompt,
+    stage_config,
+)
+
+if TYPE_CHECKING:
+    from workbench.backends import Backend
+    from workbench.retrieval import Embedder, PoolIndex
+    from workbench.store import Store
+
+#: How a strategy reads the answer.
+ANSWER_MODES = ("generate", "score")
+#: Content-free inputs of contextual calibration (Zhao et al. 2021, Section 5).
+CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")
+#: Demonstrations when a few-shot name gives no number ("knn" = "knn4").
+DEFAULT_K = 4
+#: Chain-of-thought exemplars when "manualcot" / "autocot" gives no number (Wei et al. 2022; Auto-CoT k=8).
+DEFAULT_COT_K = 8
+#: Token budget of a direct answer (a label, a number).
+ANSWER_MAX_NEW_TOKENS = 16
+#: Token budget of a chain of thought (Kojima et al. 2022 give the reasoning call 128 tokens).
+REASONING_MAX_NEW_TOKENS = 128
+#: Decoding of a direct answer: greedy (deterministic), a short budget.
+ANSWER_DECODING = DecodingConfig(max_new_tokens=ANSWER_MAX_NEW_TOKENS)
+#: Self-consistency sampling temperature (Wang et al. 2022 use T=0.7 with GPT-3, no top-k).
+SC_TEMPERATURE = 0.7
+#: Stop strings of chain-of-thought generations: the model would go on to write the next question.
+COT_STOPS = ("\n\n", "\nQ:")
+#: Base names the strategy parser knows, with the retrieval selector each uses (None: no demonstrations).
+BASES: dict[str, str | None] = {
+    "zero": None,
+    "random": "random",
+    "knn": "knn",
+    "diverse": "cluster",
+    "cluster": "cluster",
+    "bm25": "bm25",
+    "mmr": "mmr",
+    "balanced": "label_balanced",
+    "zscot": None,
+    "manualcot": "fixed",
+    "autocot": "autocot",
+    "sc": None,
+}
+#: Order of demonstrations for each selector: similarity-based ones put the most similar last.
+DEFAULT_ORDER = {"random": "as_selected", "fixed": "as_selected", "autocot": "as_selected",
+                 "label_balanced": "as_selected"}
+#: Record fields shown in per-item tables, in order.
+RECORD_FIELDS = ("id", "input", "prompt", "output", "extracted", "gold", "correct", "rule", "seconds")
+#: The marker that stands for the query while a content-free prompt is rendered (the renderer refuses "").
+_CF_MARK = "\u2063CONTENT-FREE\u2063"
+#: A gold answer that is a number: "7", "-3", "1,250.50", "$4".
+_NUMBER = re.compile(r"-?\$?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?|-?\.\d+")
+
+
+# --------------------------------------------------------------------------- strategies
+
+@dataclass(frozen=True)
+class Strategy:
+    """One way to prompt: spec, demonstration choice, decoding and how the answer is read."""
+
+    name: str  # unique within a run; shown in tables and charts
+    spec: PromptSpec  # templates, reasoning mode, answer format and labels
+    selector: str | None = None  # None = zero-shot; a retrieval selector name, "fixed" (``demos``) or "autocot"
+    k: int = 0  # demonstrations per prompt
+    order: str = "similar_last"  # a retrieval.ORDERS name
+    decoding: DecodingConfig = ANSWER_DECODING  # greedy, a short answer
+    answer: str = "generate"  # one of ANSWER_MODES
+    label_words: tuple[tuple[str, str], ...] = ()  # (label, word scored after the prompt); () = " " + label
+    calibrate: bool = False  # contextual calibration of label scores (score mode only)
+    samples: int = 1  # self-consistency: sampled reasoning paths, majority vote (1 = off)
+    seed: int = 0  # random selector seed; sampling seeds derive from decoding.seed
+    demos: tuple[Example, ...] = ()  # the demonstrations of a "fixed" selector, in order
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_words", tuple((str(a), str(b)) for a, b in dict(self.label_words).items()))
+        object.__setattr__(self, "demos", tuple(self.demos))
+        if not self.name.strip():
+            raise ConfigError("A strategy needs a name.")
+        if self.answer not in ANSWER_MODES:
+            raise ConfigError(f"Unknown answer mode {self.answer!r}; use 'generate' or 'score'.")
+        if self.k < 0:
+            raise ConfigError(f"{self.name}: K must be 0 or more, not {self.k}.")
+        if self.samples < 1:
+            raise ConfigError(f"{self.name}: self-consistency needs at least 1 sample, not {self.samples}.")
+        if self.answer == "score":
+            if not self.spec.labels:
+                raise ConfigError(f"{self.name}: label scoring needs a fixed label set; use --answer generate "
+                                  "for this dataset.")
+            if self.spec.reasoning != "none" or self.samples > 1:
+                raise ConfigError(f"{self.name}: label scoring reads one answer after the prompt; chain-of-thought "
+                                  "and self-consistency need --answer generate.")
+            unknown = [lab for lab, _ in self.label_words if lab not in self.spec.labels]
+            if unknown:
+                raise ConfigError(f"{self.name}: label words given for {unknown}, which are not labels "
+                                  f"{list(self.spec.labels)}.")
+            if any(not w.strip() for _, w in self.label_words):
+                raise ConfigError(f"{self.name}: every label word must be non-empty text.")
+        if self.calibrate and self.answer != "score":
+            raise ConfigError(f"{self.name}: calibration corrects label scores; add +score (or --answer score).")
+
+    @property
+    def words(self) -> dict[str, str]:
+        """Label -> the continuation scored for it (default: a space and the label)."""
+        given = dict(self.label_words)
+        return {lab: given.get(lab, " " + lab) for lab in self.spec.labels}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (run metadata in the store)."""
+        return {
+            "name": self.name, "spec": self.spec.to_dict(), "selector": self.selector, "k": self.k,
+            "order": self.order, "decoding": self.decoding.to_dict(), "answer": self.answer,
+            "label_words": [list(p) for p in self.label_words], "calibrate": self.calibrate,
+            "samples": self.samples, "seed": self.seed, "demos": [d.to_dict() for d in self.demos],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Strategy:
+        """Inverse of :meth:`to_dict` (resuming a stored run)."""
+        d = dict(data)
+        d["spec"] = PromptSpec.from_dict(d["spec"])
+        d["decoding"] = DecodingConfig.from_dict(d["decoding"])
+        d["label_words"] = tuple(tuple(p) for p in d.get("label_words", ()))
+        d["demos"] = tuple(_example(row) for row in d.get("demos", ()))
+        return cls(**d)
+
+
+def _example(row: Mapping[str, Any]) -> Example:
+    return Example(id=row["id"], input=row["question"], answer=row["answer"], rationale=row.get("rationale"),
+                   label=row.get("label"), choices=row.get("choices"))
+
+
+@dataclass(frozen=True)
+class StrategyName:
+    """A parsed short name such as ``knn4``, ``bm25_4``, ``manualcot+sc5`` or ``knn4+score+cal``."""
+
+    base: str  # a key of BASES
+    k: int  # demonstrations (0 for zero-shot styles)
+    samples: int  # self-consistency samples
+    answer: str | None  # "generate" / "score" when the name says so, else None (the run's default)
+    calibrate: bool | None  # True when the name says "+cal", else None (the run's default)
+
+
+def _split_base(part: str) -> tuple[str, str] | None:
+    """("bm25", "4") for "bm25_4": the longest known base the part starts with, and the number after it."""
+    for base in sorted(BASES, key=len, reverse=True):
+        if part.startswith(base):
+            rest = part[len(base):].removeprefix("_")
+            if rest == "" or rest.isdigit():
+                return base, rest
+    return None
+
+
+def parse_strategy_name(name: str) -> StrategyName:
+    """``BASE[K]`` then ``+`` modifiers: ``scN`` (self-consistency), ``score``/``gen``, ``cal``."""
+    parts = [p.strip().lower() for p in name.strip().split("+")]
+    if not parts or not parts[0]:
+        raise ConfigError("Empty strategy name; use e.g. zero, knn4, random4, diverse4, bm25_4, zscot, sc5.")
+    split = _split_base(parts[0])
+    if split is None:
+        raise ConfigError(f"Unknown strategy {name!r}; start it with one of {', '.join(BASES)} (e.g. knn4).")
+    base, n = split
+    samples, k = 1, 0
+    if base == "sc":
+        samples = int(n) if n else 5
+        if samples < 2:
+            raise ConfigError(f"{name!r}: self-consistency needs at least 2 samples (e.g. sc5).")
+    elif base in ("zero", "zscot"):
+        if n:
+            raise ConfigError(f"{name!r}: {base} takes no number; use e.g. knn{n} for {n} demonstrations.")
+    else:
+        k = int(n) if n else (DEFAULT_COT_K if base in ("manualcot", "autocot") else DEFAULT_K)
+        if k < 1:
+            raise ConfigError(f"{name!r}: K must be at least 1; use 'zero' for no demonstrations.")
+    answer: str | None = None
+    calibrate: bool | None = None
+    for mod in parts[1:]:
+        if mod in ("score", "gen", "generate"):
+            answer = "score" if mod == "score" else "generate"
+        elif mod in ("cal", "calibrate", "calibrated"):
+            calibrate = True
+        elif (sc := re.fullmatch(r"sc(\d+)", mod)) and int(sc[1]) >= 2:
+            samples = int(sc[1])
+        else:
+            raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen or cal.")
+    return StrategyName(base, k, samples, answer, calibrate)
+
+
+def _has_rationales(pool: Pool | None) -> bool:
+    return pool is not None and any((ex.rationale or "").strip() for ex in pool)
+
+
+def make_strategy(
+    name: str,
+    spec: PromptSpec,
+    pool: Pool | None = None,
+    *,
+    answer: str = "generate",
+    calibrate: bool = False,
+    label_words: Mapping[str, str] | None = None,
+    k: int | None = None,
+    seed: int = 0,
+) -> Strategy:
+    """The strategy a short name describes, on top of a dataset's base ``spec``.
+
+    ``answer``/``calibrate`` are the run's defaults; a name's ``+score``/``+gen``/``+cal``
+    overrides them. Chain-of-thought strategies always generate. ``k`` overrides the
+    number in the name. ``pool`` supplies Manual-CoT exemplars (its first K rows with a
+    rationale).
+    """
+    parsed = parse_strategy_name(name)
+    base, samples = parsed.base, parsed.samples
+    if base == "sc":  # self-consistency over a chain of thought: manual if the pool has rationales
+        base = "manualcot" if _has_rationales(pool) else "zscot"
+    n = parsed.k if parsed.base != "sc" else (DEFAULT_COT_K if base == "manualcot" else 0)
+    if k is not None and n:
+        n = k
+    reasoning = {"zscot": "zero_shot_cot", "manualcot": "manual_cot", "autocot": "auto_cot"}.get(base, "none")
+    cot = reasoning != "none" or samples > 1
+    mode = parsed.answer or ("generate" if cot else answer)
+    cal = bool(parsed.calibrate if parsed.calibrate is not None else (calibrate and mode == "score"))
+    strat_spec = spec.replace(reasoning=reasoning, stop=COT_STOPS) if reasoning != "none" else spec
+    cfg = DecodingConfig(max_new_tokens=REASONING_MAX_NEW_TOKENS if reasoning != "none" else ANSWER_MAX_NEW_TOKENS)
+    if samples > 1:
+        cfg = cfg.replace(do_sample=True, temperature=SC_TEMPERATURE, n=samples, seed=seed)
+    selector = BASES[base]
+    demos: tuple[Example, ...] = ()
+    if base == "manualcot":
+        if not _has_rationales(pool):
+            raise ConfigError(f"{name!r} needs demonstrations with a rationale; the pool has none (use zscot or "
+                              "autocot, or a pool with a rationale column).")
+        demos = tuple(ex for ex in pool if (ex.rationale or "").strip())[: n + 1]  # one spare: the query may be one
+    return Strategy(
+        name=name.strip(), spec=strat_spec, selector=selector, k=n, order=DEFAULT_ORDER.get(selector, "similar_last"),
+        decoding=cfg, answer=mode, label_words=tuple((label_words or {}).items()) if mode == "score" else (),
+        calibrate=cal, samples=samples, seed=seed, demos=demos,
+    )
+
+
+def parse_strategies(text: str | Sequence[str], spec: PromptSpec, pool: Pool | None = None, **options: Any
+                     ) -> list[Strategy]:
+    """Comma-separated short names (or a list of them) -> strategies; names must be unique."""
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    if not names:
+        raise ConfigError("No strategies given; use e.g. --strategies zero,knn4,random4.")
+    seen = [n.lower() for n in names]
+    dupes = sorted({n for n in seen if seen.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"Strategy {dupes[0]!r} is listed twice; give each strategy once.")
+    return [make_strategy(n, spec, pool, **options) for n in names]
+
+
+def parse_label_words(text: str) -> dict[str, str]:
+    """``"positive= great, negative= terrible"`` -> {"positive": " great", "negative": " terrible"}.
+
+    The word is taken exactly after "=" (so a leading space is kept); ``\\n`` stands for a newline.
+    """
+    out: dict[str, str] = {}
+    for item in (p for p in text.split(",") if p.strip()):
+        if "=" not in item:
+            raise ConfigError(f"Label word {item.strip()!r} needs the form label=word, e.g. positive= great.")
+        label, word = item.split("=", 1)
+        word = word.rstrip().replace("\\n", "\n")
+        if not label.strip() or not word.strip():
+            raise ConfigError(f"Label word {item.strip()!r} needs a label and a word, e.g. positive= great.")
+        out[label.strip()] = word
+    return out
+
+
+# --------------------------------------------------------------------------- the dataset's base spec
+
+def infer_format(dataset: Pool) -> tuple[AnswerFormat, tuple[str, ...]]:
+    """The answer format the gold answers suggest, and its label set (letters for choices)."""
+    answers = [ex.answer for ex in dataset]
+    if any(ex.choices for ex in dataset):
+        letters = dict.fromkeys(k for ex in dataset for k in (ex.choices or {}))
+        return AnswerFormat.CHOICE, tuple(letters)
+    labels = dataset.labels()
+    if labels and all(a in labels for a in answers):
+        if {a.casefold() for a in answers} <= {"yes", "no"}:
+            return AnswerFormat.YES_NO, ()
+        return AnswerFormat.LABEL, labels
+    if answers and all(_NUMBER.fullmatch(a.strip()) for a in answers):
+        return AnswerFormat.NUMBER, ()
+    return AnswerFormat.FREE, ()
+
+
+def default_spec(dataset: Pool, pool: Pool | None = None) -> PromptSpec:
+    """A plain prompt spec for a dataset: Q/A lines, or Input/Label lines with an instruction for labels."""
+    fmt, labels = infer_format(dataset)
+    rationales = [ex.rationale for ex in (pool or dataset) if ex.rationale]
+    cot_demo = "Q: {input}\nA: {rationale} The answer is {answer}."
+    if rationales and all(re.search(r"answer is\s*\S+\.?\s*$", r, re.IGNORECASE) for r in rationales):
+        cot_demo = "Q: {input}\nA: {rationale}"  # the rationales already end with "The answer is X."
+    if fmt is AnswerFormat.LABEL:
+        return PromptSpec(
+            instruction=f"Classify each input as one of: {', '.join(labels)}.",
+            demo_template="Input: {input}\nLabel: {answer}", query_template="Input: {input}\nLabel:",
+            cot_demo_template="Input: {input}\nLabel: {rationale} The answer is {answer}.",
+            answer_format=fmt.value, labels=labels, stop=("\n",),
+        )
+    if fmt is AnswerFormat.CHOICE:
+        return PromptSpec(demo_template="Q: {input} Answer Choices: {choices}\nA: {answer}",
+                          query_template="Q: {input} Answer Choices: {choices}\nA:",
+                          cot_demo_template="Q: {input} Answer Choices: {choices}\nA: {rationale} The answer is "
+                                            "{answer}.",
+                          answer_format=fmt.value, labels=labels, stop=("\n",))
+    return PromptSpec(cot_demo_template=cot_demo, answer_format=fmt.value, stop=("\n",))
+
+
+# --------------------------------------------------------------------------- calibration (pure)
+
+def label_probs(logliks: Sequence[float]) -> list[float]:
+    """Log-likelihoods of the label words -> probabilities normalised over the label set."""
+    top = max(logliks)
+    weights = [math.exp(x - top) for x in logliks]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def content_free_prior(logliks: Sequence[Sequence[float]]) -> list[float]:
+    """``p_cf``: the label probabilities of the content-free inputs, averaged, normalised.
+
+    As in Zhao et al.'s code: the raw probabilities are averaged over the inputs and then
+    normalised (one shared shift before exponentiating changes nothing after normalising).
+    """
+    if not logliks:
+        raise ConfigError("Calibration needs at least one content-free input.")
+    top = max(max(row) for row in logliks)
+    rows = [[math.exp(x - top) for x in row] for row in logliks]
+    mean = [sum(col) / len(rows) for col in zip(*rows, strict=True)]
+    total = sum(mean)
+    return [m / total for m in mean]
+
+
+def calibrate(probs: Sequence, p_cf: Sequence) -> list:
+    """Contextual calibration: ``W p`` with ``W = diag(p_cf)^-1`` (b = 0), renormalised to sum to 1.
+
+    Pure arithmetic, so exact inputs (``fractions.Fraction``) give exact outputs.
+    """
+    if len(probs) != len(p_cf):
+        raise ConfigError(f"{len(probs)} label probabilities but {len(p_cf)} content-free ones.")
+    if any(q <= 0 for q in p_cf):
+        raise ConfigError("A content-free probability is 0; calibration would divide by zero.")
+    scaled = [p / q for p, q in zip(probs, p_cf, strict=True)]
+    total = sum(scaled)
+    return [s / total for s in scaled]
+
+
+def argmax(values: Sequence) -> int:
+    """Index of the largest value; ties go to the first (label order)."""
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+# --------------------------------------------------------------------------- metrics (pure)
+
+@dataclass(frozen=True)
+class StrategySummary:
+    """Accuracy of one strategy with its 95% Wilson interval (raw too, for calibrated strategies)."""
+
+    strategy: str
+    n: int
+    correct: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    seconds: float  # summed per-item wall time
+    raw_correct: int | None = None  # calibrated strategies: correct before calibration
+    raw_accuracy: float | None = None
+    raw_ci_low: float | None = None
+    raw_ci_high: float | None = None
+
+    @property
+    def items_per_second(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["items_per_second"] = round(self.items_per_second, 3)
+        return d
+
+
+def summarize(records: Sequence[Mapping[str, Any]]) -> list[StrategySummary]:
+    """Per strategy (in first-seen order): accuracy, Wilson CI, time; raw accuracy where calibrated."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        groups.setdefault(r["strategy"], []).append(r)
+    out = []
+    for name, rows in groups.items():
+        n, correct = len(rows), sum(bool(r.get("correct")) for r in rows)
+        lo, hi = wilson_interval(correct, n)
+        extra: dict[str, Any] = {}
+        if rows and all("raw_correct" in r for r in rows):
+            rc = sum(bool(r["raw_correct"]) for r in rows)
+            rlo, rhi = wilson_interval(rc, n)
+            extra = {"raw_correct": rc, "raw_accuracy": rc / n, "raw_ci_low": rlo, "raw_ci_high": rhi}
+        out.append(StrategySummary(name, n, correct, correct / n if n else 0.0, lo, hi,
+                                   round(sum(float(r.get("seconds", 0.0)) for r in rows), 4), **extra))
+    return out
+
+
+def chart_rows(summaries: Sequence[StrategySummary]) -> list[dict[str, Any]]:
+    """One bar per strategy (two for calibrated ones: raw and calibrated), with CI bounds."""
+    rows = []
+    for s in summaries:
+        if s.raw_accuracy is not None:
+            rows.append({"strategy": f"{s.strategy} (raw)", "accuracy": s.raw_accuracy, "ci_low": s.raw_ci_low,
+                         "ci_high": s.raw_ci_high, "n": s.n})
+        rows.append({"strategy": s.strategy, "accuracy": s.accuracy, "ci_low": s.ci_low, "ci_high": s.ci_high,
+                     "n": s.n})
+    return rows
+
+
+def item_table(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per item: id, input, gold, then each strategy's answer and whether it was right."""
+    rows: dict[int, dict[str, Any]] = {}
+    for r in records:
+        row = rows.setdefault(r["item_index"], {"item": r["item_index"], "id": r.get("id"), "input": r.get("input"),
+                                                 "gold": r.get("gold")})
+        row[f"{r['strategy']}"] = r.get("extracted")
+        row[f"{r['strategy']} ✓"] = bool(r.get("correct"))
+    return [rows[i] for i in sorted(rows)]
+
+
+def disagreements(records: Sequence[Mapping[str, Any]], by: str = "answer") -> list[int]:
+    """Item indexes where the strategies' answers differ (``by="answer"``, normalised) or where some
+    strategies are right and others wrong (``by="correct"``). Items run by one strategy only never count."""
+    if by not in ("answer", "correct"):
+        raise ConfigError(f"Disagreement is by 'answer' or 'correct', not {by!r}.")
+    seen: dict[int, list] = {}
+    for r in records:
+        value = bool(r.get("correct")) if by == "correct" else normalise(r.get("extracted"), r.get("format", "free"))
+        seen.setdefault(r["item_index"], []).append(value)
+    return sorted(i for i, values in seen.items() if len(values) > 1 and len(set(values)) > 1)
+
+
+def spread(accuracies: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (n-1; 0 for one value), min and max of accuracies."""
+    if not accuracies:
+        raise ConfigError("No accuracies to summarise.")
+    values = [float(a) for a in accuracies]
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+def seeded_permutations(k: int, count: int, seed: int = 0) -> list[tuple[int, ...]]:
+    """``count`` distinct permutations of ``range(k)`` (fewer when k! is smaller), drawn with a local RNG."""
+    total = math.factorial(k)
+    if count >= total:
+        perms = list(all_permutations(range(k)))
+        rng = np.random.default_rng(seed)
+        return [perms[i] for i in rng.permutation(total)]
+    rng = np.random.default_rng(seed)
+    out: list[tuple[int, ...]] = []
+    while len(out) < count:
+        p = tuple(int(i) for i in rng.permutation(k))
+        if p not in out:
+            out.append(p)
+    return out
+
+
+# --------------------------------------------------------------------------- the runner
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: items done (over all strategies), the current strategy, time and ETA."""
+
+    done: int
+    total: int
+    strategy: str
+    elapsed_s: float  # this session's wall time (resumed items excluded)
+    eta_s: float | None  # estimated seconds left; None until one item has run
+    run_id: int | None = None  # the stored run (a page keeps it to offer "resume" after a cancel)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """A finished (or cancelled) run: its id in the store, status and per-strategy summaries."""
+
+    run_id: int
+    status: str  # "finished" or "cancelled"
+    summaries: tuple[StrategySummary, ...]
+    records: tuple[dict, ...] = field(repr=False)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def content_free_prompt(strategy: Strategy, demos: Sequence[Example], content_free: str, backend: Backend) -> str:
+    """The prompt with ``content_free`` in place of the query, after the same demonstrations."""
+    text = fit_to_window(strategy.spec, demos, _CF_MARK, backend, _label_budget(strategy, backend)).text
+    return text.replace(_CF_MARK, content_free)
+
+
+def _label_budget(strategy: Strategy, backend: Backend) -> int:
+    return max(backend.count_tokens(w) for w in strategy.words.values())  # counts a BOS too: one spare
+
+
+def _verbalize(demos: Sequence[Example], words: Mapping[str, str]) -> tuple[Example, ...]:
+    """Demonstrations showing the label word (stripped) in place of the label, as scoring expects."""
+    out = []
+    for d in demos:
+        label = d.answer if d.answer in words else d.label
+        if label in words and words[label].strip() != d.answer:
+            d = dataclasses.replace(d, answer=words[label].strip())
+        out.append(d)
+    return tuple(out)
+
+
+class _Runner:
+    """Runs one strategy item by item; holds its selector and the calibration cache."""
+
+    def __init__(self, strategy: Strategy, pool: Pool, backend: Backend, index: PoolIndex | None):
+        self.s, self.pool, self.backend = strategy, pool, backend
+        self.selector = None
+        if strategy.selector not in (None, "fixed", "autocot") and strategy.k:
+            from workbench.retrieval import make_selector
+
+            self.selector = make_selector(strategy.selector, index, seed=strategy.seed)
+        self._priors: dict[tuple, list[float]] = {}
+        self._labels = [ex.label for ex in pool]
+
+    def demos_for(self, query: Example) -> tuple[tuple[Example, ...], tuple[float, ...] | None, str]:
+        """Demonstrations for a query (never the query itself), their relevance scores, and why."""
+        s = self.s
+        if s.k == 0 or s.selector is None:
+            return (), None, "zero-shot"
+        if s.selector in ("fixed", "autocot"):
+            demos = tuple(d for d in s.demos if _key(d.input) != _key(query.input))[: s.k]
+            return demos, None, "fixed demonstrations"
+        from workbench.retrieval import order
+
+        sel = order(self.selector.select(query.input, s.k), s.order, seed=s.seed,
+                    labels=self._labels)
+        return tuple(self.pool[i] for i in sel.indices), sel.scores, sel.reason
+
+    def run(self, index: int, query: Example) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        demos, scores, reason = self.demos_for(query)
+        if self.s.answer == "score":
+            record = self._score(query, demos, scores)
+        elif self.s.samples > 1:
+            record = self._self_consistency(index, query, demos, scores)
+        else:
+            run = run_prompt(self.s.spec, demos, query, self.backend, self.s.decoding, scores=scores)
+            output = run.stages[-1].output
+            if len(run.stages) == 2:  # Zero-shot-CoT: the reasoning, the answer trigger, then the answer
+                output = answer_prompt(self.s.spec, "", run.stages[0].output) + output
+            record = {"prompt": run.rendered.text, "output": output, "extracted": run.answer,
+                      "rule": run.extraction.rule, "dropped": run.rendered.dropped,
+                      "demos": [d.id for d in run.rendered.demos]}
+        fmt = self.s.spec.answer_format
+        record["correct"] = is_correct(record["extracted"], query.answer, fmt)
+        if "raw_extracted" in record:
+            record["raw_correct"] = is_correct(record["raw_extracted"], query.answer, fmt)
+        record.setdefault("demos", [d.id for d in demos])
+        return {"id": query.id, "input": query.input, **record, "gold": query.answer, "format": fmt,
+                "selection": reason, "seconds": round(time.perf_counter() - t0, 4)}
+
+    def _score(self, query: Example, demos: tuple[Example, ...], scores) -> dict[str, Any]:
+        words = self.s.words
+        labels = list(words)
+        demos = _verbalize(demos, words)
+        rendered = fit_to_window(self.s.spec, demos, query, self.backend, _label_budget(self.s, self.backend),
+                                 scores)
+        logliks = self.backend.score(rendered.text, [words[lab] for lab in labels])
+        probs = label_probs(logliks)
+        raw = labels[argmax(probs)]
+        record: dict[str, Any] = {
+            "prompt": rendered.text, "output": " ".join(f"{lab}: {ll:.3f}" for lab, ll in zip(labels, logliks, strict=True)),
+            "extracted": raw, "rule": "label_score", "dropped": rendered.dropped,
+            "demos": [d.id for d in rendered.demos], "logliks": dict(zip(labels, logliks, strict=True)),
+            "probs": dict(zip(labels, probs, strict=True)),
+        }
+        if self.s.calibrate:
+            p_cf = self._prior(rendered.demos)
+            cal = calibrate(probs, p_cf)
+            record.update({"raw_extracted": raw, "extracted": labels[argmax(cal)], "rule": "calibrated_label_score",
+                           "p_cf": dict(zip(labels, p_cf, strict=True)), "calibrated_probs": dict(zip(labels, cal, strict=True))})
+        return record
+
+    def _prior(self, demos: tuple[Example, ...]) -> list[float]:
+        key = tuple(d.id for d in demos)
+        if key not in self._priors:
+            words = list(self.s.words.values())
+            rows = [self.backend.score(content_free_prompt(self.s, demos, cf, self.backend), words)
+                    for cf in CONTENT_FREE_INPUTS]
+            self._priors[key] = content_free_prior(rows)
+        return self._priors[key]
+
+    def _self_consistency(self, index: int, query: Example, demos, scores) -> dict[str, Any]:
+        spec, base = self.s.spec, self.s.decoding
+        # Seeds depend on the item, not on call order: a resumed run samples the same paths.
+        cfg = base.replace(seed=(base.seed or 0) + index * self.s.samples)
+        rendered = fit_to_window(spec, demos, query, self.backend, reserved_tokens(spec, cfg, self.backend), scores)
+        two_stage = spec.reasoning == "zero_shot_cot"
+        gens = self.backend.generate([rendered.text], stage_config(spec, cfg, "reasoning" if two_stage else "answer"))[0]
+        outputs = []
+        for g in gens:
+            if two_stage:
+                step = stage_config(spec, cfg, "answer").replace(do_sample=False, n=1)
+                ans = self.backend.generate([answer_prompt(spec, rendered.text, g.text)], step)[0][0]
+                outputs.append(answer_prompt(spec, "", g.text) + ans.text)
+            else:
+                outputs.append(g.text)
+        extractions = [extract_answer(spec, o if not two_stage else o.rsplit(spec.final_answer_trigger, 1)[-1])
+                       for o in outputs]
+        answers = [e.answer for e in extractions]
+        vote = majority_vote(normalise(a, spec.answer_format) for a in answers)
+        winner = next((a for a in answers if a is not None and normalise(a, spec.answer_format) == vote.winner), None)
+        return {"prompt": rendered.text, "output": outputs[0], "extracted": winner, "rule": "majority_vote",
+                "samples": answers, "agreement": round(vote.agreement, 4), "outputs": outputs,
+                "dropped": rendered.dropped, "demos": [d.id for d in rendered.demos]}
+
+
+def prepare_strategies(
+    strategies: Sequence[Strategy],
+    pool: Pool,
+    backend: Backend,
+    index_fn: Callable[[], PoolIndex],
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[Strategy]:
+    """Fill in demonstrations that must be built before a run: Auto-CoT writes its rationales here."""
+    out = []
+    for s in strategies:
+        if s.selector == "autocot" and not s.demos:
+            from workbench.autocot import AutoCoTConfig, build_demos, zero_shot_cot_reasoner
+
+            index = index_fn()
+            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format)
+            result = build_demos(list(pool), index.vectors, reason, AutoCoTConfig(k=s.k, seed=s.seed),
+                                 progress=progress, should_stop=should_stop)
+            s = dataclasses.replace(s, demos=tuple(result.examples()))
+        out.append(s)
+    return out
+
+
+def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend: Backend,
+             limit: int | None) -> dict[str, Any]:
+    """What a run is: model, backend, dataset and pool (name, size, hash), strategies, versions."""
+    import platform
+
+    import workbench
+
+    return {
+        "kind": "evaluate", "model": backend.spec.id, "backend": backend.name,
+        "dataset": {"name": dataset.name, "size": len(dataset), "hash": dataset.content_hash},
+        "pool": {"name": pool.name, "size": len(pool), "hash": pool.content_hash},
+        "limit": limit, "strategies": [s.to_dict() for s in strategies],
+        "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
+    }
+
+
+def evaluate(
+    dataset: Pool,
+    pool: Pool | None,
+    strategies: Sequence[Strategy],
+    backend: Backend,
+    store: Store,
+    run_id: int | None = None,
+    limit: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    embedder: Embedder | None = None,
+    index_cache_dir: str | None = None,
+) -> EvalRun:
+    """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
+
+    ``pool`` is where demonstrations come from (default: the dataset itself; selection
+    never shows an item its own row). ``run_id`` resumes a stored run: items already
+    recorded are skipped. ``should_stop()`` is checked between items; a stop, an error or
+    an interrupt finishes the run as "cancelled"/"failed" with the items done so far.
+    ``embedder`` (default: :func:`~workbench.retrieval.load_embedder`) is only loaded when
+    a strategy needs the pool embedded.
+    """
+    from workbench.errors import WorkbenchError
+
+    strategies = list(strategies)
+    if not strategies:
+        raise ConfigError("Choose at least one strategy to evaluate.")
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names):
+        raise ConfigError("Strategy names must be unique within a run.")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"limit must be at least 1, not {limit}.")
+    if len(dataset) == 0:
+        raise DataError("The dataset is empty.")
+    pool = dataset if pool is None else pool
+    items = list(dataset)[: limit or len(dataset)]
+
+    index_holder: list[PoolIndex] = []
+
+    def index_fn() -> PoolIndex:
+        if not index_holder:
+            from workbench.retrieval import build_index, load_embedder
+
+            index_holder.append(build_index(pool, embedder or load_embedder(), cache_dir=index_cache_dir))
+        return index_holder[0]
+
+    if run_id is None:
+        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
+        run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit))
+    else:
+        meta = store.get_run(run_id).meta
+        if meta.get("dataset", {}).get("hash") != dataset.content_hash:
+            raise DataError(f"Run {run_id} was made on another dataset; load the same file to resume it.")
+        stored = {d["name"]: d for d in meta.get("strategies", [])}
+        # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
+        strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)
+                      if s.name in stored and not s.demos else s for s in strategies]
+        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
+
+    needs_index = any(s.selector not in (None, "fixed", "autocot") and s.k for s in strategies)
+    index = index_fn() if needs_index else None
+    if index is not None:
+        index.embed_many([ex.input for ex in items])  # one batched pass instead of one per item
+
+    done_sets = {s.name: store.completed(run_id, s.name) for s in strategies}
+    total = len(items) * len(strategies)
+    done = sum(len([i for i in done_sets[s.name] if i < len(items)]) for s in strategies)
+    ran, t_start = 0, time.perf_counter()
+    status = "finished"
+    try:
+        for s in strategies:
+            runner = _Runner(s, pool, backend, index)
+            for i, ex in enumerate(items):
+                if i in done_sets[s.name]:
+                    continue
+                if should_stop is not None and should_stop():
+                    status = "cancelled"
+                    break
+                store.add_result(run_id, s.name, i, runner.run(i, ex))
+                ran, done = ran + 1, done + 1
+                if progress is not None:
+                    elapsed = time.perf_counter() - t_start
+                    progress(Progress(done, total, s.name, elapsed, elapsed / ran * (total - done), run_id))
+            if status == "cancelled":
+                break
+    except WorkbenchError:
+        status = "failed"
+        raise
+    except BaseException:  # KeyboardInterrupt, a Streamlit rerun: what is stored stays, resumable
+        status = "cancelled"
+        raise
+    finally:
+        records = [r for r in store.results(run_id) if r["strategy"] in names and r["item_index"] < len(items)]
+        summaries = summarize(records)
+        store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items)}, status)
+    return EvalRun(run_id, status, tuple(summaries), tuple(records))
+
+
+def order_sensitivity(
+    dataset: Pool,
+    pool: Pool | None,
+    strategy: Strategy,
+    backend: Backend,
+    store: Store,
+    permutations: int = 8,
+    seed: int = 0,
+    demos: Sequence[Example] | None = None,
+    **options: Any,
+) -> tuple[EvalRun, dict[str, float]]:
+    """The same K demonstrations under ``permutations`` seeded orders: accuracy mean ± std, min, max.
+
+    ``demos`` default: K pool examples drawn with ``seed`` (label-balanced when the pool
+    has labels, so every order shows every class). ``options`` go to :func:`evaluate`.
+    """
+    pool = dataset if pool is None else pool
+    k = strategy.k or DEFAULT_K
+    if demos is None:
+        # Draw outside the evaluated items when the pool has room, so every item sees all K demonstrations.
+        limit = options.get("limit")
+        evaluated = {_key(ex.input) for ex in list(dataset)[: limit or len(dataset)]}
+        others = tuple(ex for ex in pool if _key(ex.input) not in evaluated)
+        demos = draw_demos(Pool(pool.name, others) if len(others) >= k else pool, k, seed)
+    demos = tuple(demos)
+    if not demos:
+        raise DataError("Order sensitivity needs demonstrations; the pool is empty.")
+    variants = [
+        dataclasses.replace(strategy, name=f"{strategy.name} order {j + 1}", selector="fixed", k=len(demos),
+                            order="as_selected", demos=tuple(demos[i] for i in perm))
+        for j, perm in enumerate(seeded_permutations(len(demos), permutations, seed))
+    ]
+    run = evaluate(dataset, pool, variants, backend, store, **options)
+    return run, spread([s.accuracy for s in run.summaries])
+
+
+def draw_demos(pool: Pool, k: int, seed: int = 0) -> tuple[Example, ...]:
+    """K pool examples drawn with a local RNG; round-robin over labels when the pool has them."""
+    rng = np.random.default_rng(seed)
+    labels = pool.labels()
+    if not labels:
+        return tuple(pool[int(i)] for i in rng.choice(len(pool), size=min(k, len(pool)), replace=False))
+    by_label = {lab: [int(i) for i in rng.permutation([j for j, ex in enumerate(pool) if ex.label == lab])]
+                for lab in labels}
+    chosen: list[int] = []
+    while len(chosen) < k and any(by_label.values()):
+        for lab in labels:
+            if by_label[lab] and len(chosen) < k:
+                chosen.append(by_label[lab].pop())
+    return tuple(pool[i] for i in chosen)
