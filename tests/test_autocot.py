@@ -128,7 +128,7 @@ def test_build_demos_on_hand_made_vectors_one_demo_per_cluster():
     result = build_demos(pool, v, reason, AutoCoTConfig(k=2))
     assert sorted(d.question for d in result.demos) == ["q1", "q4"]  # the middle of each group
     assert len(set(result.assignments[:3])) == 1 and len(set(result.assignments[3:])) == 1
-    assert [ex.rationale for ex in result.examples()] == [d.rationale for d in result.demos]
+    assert [ex.rationale for ex in result.examples()] == [f"Let's think step by step. {d.rationale}" for d in result.demos]
 
 
 def test_json_round_trip_and_paper_format(tmp_path):

@@ -154,7 +154,7 @@ def test_migration_hook_upgrades_old_documents(monkeypatch):
 
 
 def test_invalid_yaml_and_json_name_the_line():
-    assert refused_text("name: [unclosed\nsteps: 1\n") .startswith("set.yaml line 3: not valid YAML")
+    assert refused_text("name: [unclosed\nsteps: 1\n").startswith("set.yaml line 2: not valid YAML")
     assert refused_text('{"name": }', source="set.json") == "set.json line 1: not valid JSON (Expecting value)."
     assert refused_text("  \n") == "set.yaml is empty."
     assert refused_text(b"\xff\xfe", source="x.yaml") == "x.yaml is not UTF-8 text (offset 0); save it as UTF-8."
@@ -200,11 +200,11 @@ def test_billion_laughs_aliases_are_refused():
 
 def test_huge_files_are_refused_before_parsing(tmp_path):
     big = "schema_version: 1\nname: big\nnotes: " + "x" * 1_200_000 + "\nsteps: [{title: t}]\n"
-    assert refused_text(big) == ("set.yaml is 1,200,044 bytes; prompt-set files are limited to 1,000,000 bytes "
+    assert refused_text(big) == ("set.yaml is 1,200,056 bytes; prompt-set files are limited to 1,000,000 bytes "
                                  "(max_bytes).")
     path = tmp_path / "big.yaml"
     path.write_text(big)
-    with pytest.raises(DataError, match=r"^big.yaml is 1,200,044 bytes; .* \(max_bytes\)\.$"):
+    with pytest.raises(DataError, match=r"^big.yaml is 1,200,056 bytes; .* \(max_bytes\)\.$"):
         ps.load(path)
 
 
@@ -233,6 +233,42 @@ def test_ten_thousand_demonstrations_are_refused_with_a_message():
         "many.json: steps[0].demos: 10,000 demonstrations; a prompt set may hold at most 1,000 (limit max_demos).")
     # The limit is a named parameter: a caller that trusts the file can raise it.
     assert len(ps.loads(text, source="many.json", limits=ps.Limits(max_demos=10_000)).steps[0].demos) == 10_000
+
+
+@pytest.mark.parametrize("source", ["set.yaml", "set.json"])
+def test_repeated_keys_are_refused(source):
+    text = ('{"schema_version": 1, "name": "shown", "name": "used", "steps": [{"title": "t"}]}' if source.endswith("json")
+            else "schema_version: 1\nname: shown\nsteps:\n  - title: t\nname: used\n")
+    message = refused_text(text, source=source)
+    assert "the key 'name' appears twice in one" in message and "\n" not in message
+
+
+def test_repeated_keys_in_different_mappings_are_fine():
+    pset = ps.loads("schema_version: 1\nname: n\nsteps:\n  - {title: a, notes: x}\n  - {title: b, notes: y}\n")
+    assert [s.title for s in pset.steps] == ["a", "b"]
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ("schema_version: 1\nname: x\nsteps: [{title: t, decoding: {max_new_tokens: " + "9" * 5000 + "}}]\n", "n.yaml"),
+    ('{"schema_version": 1, "name": "x", "steps": [{"title": "t", "decoding": {"top_k": ' + "9" * 5000 + "}}]}",
+     "n.json"),
+])
+def test_numbers_with_thousands_of_digits_are_refused(text, source):
+    assert refused_text(text, source=source) == (
+        f"{source}: a number has thousands of digits; prompt-set numbers are small, write a sensible value.")
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ("schema_version: 1\nname: x\nsteps: [{title: t, decoding: {temperature: .inf}}]\n", "f.yaml"),
+    ('{"schema_version": 1, "name": "x", "steps": [{"title": "t", "decoding": {"top_p": NaN}}]}', "f.json"),
+])
+def test_non_finite_numbers_are_refused(text, source):
+    assert refused_text(text, source=source).endswith("is not a finite number; write a plain number.")
+
+
+def test_binary_and_set_tags_are_refused():
+    assert refused_text("schema_version: 1\nname: !!binary aGk=\nsteps: []\n") == (
+        "set.yaml line 2: the YAML tag '!!binary' is not allowed; write plain values.")
 
 
 def test_long_strings_and_long_lists_are_bounded():
@@ -362,8 +398,8 @@ def test_jsonl_chat_messages_and_prefill():
     first = json.loads(ps.render_jsonl(pset, shape="chat").splitlines()[0])
     assert first == {"messages": [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "Add.\n\nQ: 1+1"},
-        {"role": "assistant", "content": "A: 2"},
+        {"role": "user", "content": "Add.\n\nQ: 1+1\nA:"},  # a demo's user turn is the query template
+        {"role": "assistant", "content": "2"},
         {"role": "user", "content": "Q: 2+2\nA:"},
         {"role": "assistant", "content": "Let's think step by step."},
     ]}
@@ -430,6 +466,59 @@ def test_renamed_and_duplicated_sets_carry_the_library_name(store):
     assert [s.name for s in store.list_sets("copy")] == ["sums copy"]
 
 
+def test_import_with_rename_takes_the_next_free_name(store):
+    assert ps.import_set(store, tiny_set(), rename=True) == "adder"
+    assert ps.import_set(store, tiny_set(), rename=True) == "adder (2)"
+    assert ps.import_set(store, tiny_set(), "ADDER", rename=True) == "ADDER (3)"  # names compare case-blind
+    assert ps.get(store, "adder (2)")[0] == tiny_set().renamed("adder (2)")
+    assert [v.version for v in store.versions("adder")] == [1]  # the first import was never touched
+
+
+def test_find_set_by_library_name_classroom_key_title_or_file(store, tmp_path):
+    ps.save(store, tiny_set())
+    ps.save(store, dataclasses_replace(tiny_set(), notes="v2"))
+    assert ps.find_set(store, "adder") == (dataclasses_replace(tiny_set(), notes="v2"), "library, version 2")
+    assert ps.find_set(store, "adder", 1) == (tiny_set(), "library, version 1")
+    assert ps.find_set(store, "demo_order")[1] == "classroom set demo_order"
+    assert ps.find_set(store, "effect of DEMONSTRATION order")[0] == CLASSROOM["demo_order"]
+    path = tmp_path / "mine.json"
+    path.write_text(ps.to_json(tiny_set()), encoding="utf-8")
+    assert ps.find_set(store, str(path)) == (tiny_set(), "file mine.json")
+    with pytest.raises(DataError, match=r"^No prompt set named 'nope' in the library or the classroom sets"):
+        ps.find_set(store, "nope")
+    with pytest.raises(DataError, match="versions belong to saved sets"):
+        ps.find_set(store, "demo_order", 2)
+    with pytest.raises(DataError, match="has no version 9"):
+        ps.find_set(store, "adder", 9)
+
+
+def test_library_entries_search_classroom_and_saved_sets_by_name_or_tag(store):
+    ps.save(store, dataclasses_replace(tiny_set(), tags=("maths",)), note="first")
+    rows = ps.library_entries(store)
+    assert [r["ref"] for r in rows] == [*CLASSROOM, "adder"]
+    assert rows[-1] == {"source": "library", "ref": "adder", "name": "adder", "version": 1, "tags": ["maths"],
+                        "description": "first", "deleted": False}
+    assert [r["ref"] for r in ps.library_entries(store, "MATHS")] == ["adder"]
+    assert [r["ref"] for r in ps.library_entries(store, "self-consistency")] == ["self_consistency"]
+    assert [r["ref"] for r in ps.library_entries(store, "retrieval")] == ["nearest_vs_random"]  # a tag
+
+
+def test_capped_lowers_only_larger_budgets():
+    pset = ps.capped(CLASSROOM["zero_shot_cot_vs_manual_cot"], 8)
+    assert [s.decoding.max_new_tokens for s in pset.steps] == [8, 8, 8]
+    assert ps.capped(pset, 100) == pset
+    with pytest.raises(DataError, match="at least 1"):
+        ps.capped(pset, 0)
+
+
+def test_descriptions_of_steps():
+    order, sc = CLASSROOM["nearest_vs_random"].steps[1], CLASSROOM["self_consistency"].steps[1]
+    assert ps.describe_demos(order) == "4 demonstrations by knn from the trec_questions pool, order similar_last"
+    assert ps.describe_demos(ps.Step("t")) == "zero-shot (no demonstrations)"
+    assert ps.describe_decoding(sc.decoding) == "sampled, temperature 0.7, top_k 40, n 7, max_new_tokens 64, seed 0"
+    assert ps.describe_decoding(DecodingConfig(max_new_tokens=4)) == "greedy, max_new_tokens 4"
+
+
 def dataclasses_replace(pset, **changes):
     import dataclasses
 
@@ -475,6 +564,24 @@ def test_every_classroom_set_renders_with_its_default_model(key, indexes):
                 assert all(d.input != case.input for d in demos)
 
 
+@pytest.mark.parametrize("key", sorted(CLASSROOM))
+def test_every_classroom_set_runs_on_its_default_models(key, indexes):
+    pset = ps.capped(CLASSROOM[key], 2)  # two new tokens per call: it runs, quickly
+    seen = []
+    results = ps.run_set(pset, real_backend, pset.tests[:1], indexes=indexes,
+                         progress=lambda done, total: seen.append((done, total)))
+    n = len(pset.steps)
+    assert seen == [(i, n) for i in range(1, n + 1)]
+    assert [(r.step, r.model) for r in results] == [(i, s.model) for i, s in enumerate(pset.steps)]
+    for r, step in zip(results, pset.steps, strict=True):
+        assert len(r.runs) == step.decoding.n
+        assert pset.tests[0].input in r.runs[0].rendered.text
+        assert all(0 < stage.generation.completion_tokens <= 2 for run in r.runs for stage in run.stages)
+        assert (r.correct is None) == (pset.tests[0].expected is None)
+    header, *rows = ps.results_csv(results).splitlines()
+    assert len(rows) == n
+
+
 def test_nearest_step_shows_more_demos_of_the_right_type_than_random(indexes):
     pset = CLASSROOM["nearest_vs_random"]
     random_step, nearest_step = pset.steps
@@ -495,13 +602,13 @@ def test_a_classroom_step_runs_briefly_and_csv_lists_it(gemma):
     csv_text = ps.results_csv([result])
     header, row = csv_text.splitlines()
     assert header == "step,title,model,input,expected,answer,correct,samples,seconds,output"
-    assert row.startswith("1,Few-shot (6 demonstrations),gemma-3-270m,\"The jokes land, the songs are catchy, and I "
+    assert row.startswith("2,Few-shot (6 demonstrations),gemma-3-270m,\"The jokes land, the songs are catchy, and I "
                           "left the cinema smiling.\",positive,positive,True,1,")
 
 
 def test_self_consistency_votes_over_samples(gemma):
     step = CLASSROOM["self_consistency"].steps[1]
-    step = dataclasses_replace(step, decoding=step.decoding.replace(n=3, max_new_tokens=24))
+    step = dataclasses_replace(step, decoding=step.decoding.replace(n=3, max_new_tokens=12))
     seen = []
     result = ps.run_step(step, ps.TestCase("Ana has 3 apples and buys 2 more. How many apples does she have?", "5"),
                          gemma, runner=lambda i, name, prompt, cfg: seen.append((i, cfg.seed, cfg.n))

@@ -660,6 +660,12 @@ class _Runner:
                 "dropped": rendered.dropped, "demos": [d.id for d in rendered.demos]}
 
 
+def needs_index(strategies: Sequence[Strategy]) -> bool:
+    """True when a strategy selects demonstrations by embedding (or Auto-CoT clusters): the pool must be indexed."""
+    return any((s.selector not in (None, "fixed", "autocot") and s.k) or (s.selector == "autocot" and not s.demos)
+               for s in strategies)
+
+
 def prepare_strategies(
     strategies: Sequence[Strategy],
     pool: Pool,
@@ -711,6 +717,7 @@ def evaluate(
     should_stop: Callable[[], bool] | None = None,
     embedder: Embedder | None = None,
     index_cache_dir: str | None = None,
+    index: PoolIndex | None = None,
 ) -> EvalRun:
     """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
 
@@ -719,7 +726,7 @@ def evaluate(
     recorded are skipped. ``should_stop()`` is checked between items; a stop, an error or
     an interrupt finishes the run as "cancelled"/"failed" with the items done so far.
     ``embedder`` (default: :func:`~workbench.retrieval.load_embedder`) is only loaded when
-    a strategy needs the pool embedded.
+    a strategy needs the pool embedded; ``index`` is a ready index of ``pool`` (a page's cache).
     """
     from workbench.errors import WorkbenchError
 
@@ -736,7 +743,9 @@ def evaluate(
     pool = dataset if pool is None else pool
     items = list(dataset)[: limit or len(dataset)]
 
-    index_holder: list[PoolIndex] = []
+    if index is not None and index.pool.content_hash != pool.content_hash:
+        raise DataError("The index given was built on another pool; index the demonstration pool itself.")
+    index_holder: list[PoolIndex] = [] if index is None else [index]
 
     def index_fn() -> PoolIndex:
         if not index_holder:
@@ -752,14 +761,16 @@ def evaluate(
         meta = store.get_run(run_id).meta
         if meta.get("dataset", {}).get("hash") != dataset.content_hash:
             raise DataError(f"Run {run_id} was made on another dataset; load the same file to resume it.")
+        if meta.get("pool", {}).get("hash") not in (None, pool.content_hash):
+            raise DataError(f"Run {run_id} took its demonstrations from another pool; choose the same pool to "
+                            "resume it.")
         stored = {d["name"]: d for d in meta.get("strategies", [])}
         # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
         strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)
                       if s.name in stored and not s.demos else s for s in strategies]
         strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
 
-    needs_index = any(s.selector not in (None, "fixed", "autocot") and s.k for s in strategies)
-    index = index_fn() if needs_index else None
+    index = index_fn() if needs_index(strategies) else None
     if index is not None:
         index.embed_many([ex.input for ex in items])  # one batched pass instead of one per item
 

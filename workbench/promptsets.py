@@ -35,6 +35,7 @@ import dataclasses
 import difflib
 import io
 import json
+import math
 import re
 import typing
 from collections.abc import Callable, Sequence
@@ -69,6 +70,7 @@ CLASSROOM_DIR = Path(__file__).resolve().parents[1] / "prompts" / "classroom"
 #: YAML tags a file may spell out explicitly (the core schema); any other tag is refused.
 _PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map"))
 _PYTHON_TAG = "tag:yaml.org,2002:python/"
+_YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _SERVER_URL = re.compile(r"^\s*https?://", re.IGNORECASE)
 
 
@@ -288,12 +290,24 @@ def _field_error(where: str, err: WorkbenchError, fields: Sequence[str]) -> Data
 # ---- safety scans -----------------------------------------------------------------------------
 
 
+def _tag_name(tag: str) -> str:
+    """'tag:yaml.org,2002:binary' -> '!!binary' (as a user writes it); other tags as they are."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
 def _scan_yaml(text: str, source: str, limits: Limits) -> None:
-    """Walk the YAML event stream (no objects built): refuse tags, aliases and deep nesting."""
+    """Walk the YAML event stream (no objects built): refuse tags, aliases, deep nesting and repeated keys."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    depth = 0
+    # One entry per open collection: [is_mapping, next node is a key, keys seen so far].
+    stack: list[list[Any]] = []
+
+    def node_done() -> None:
+        if stack and stack[-1][0]:
+            stack[-1][1] = not stack[-1][1]
+
     for event in yaml.parse(text, Loader=loader):
         line = event.start_mark.line + 1 if event.start_mark is not None else 0
         tag = getattr(event, "tag", None)
@@ -303,22 +317,45 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> None:
         ):
             if tag.startswith(_PYTHON_TAG) or tag.startswith("!!python"):
                 raise DataError(
-                    f"{source} line {line}: the Python tag !!{tag.removeprefix('tag:yaml.org,2002:')} is refused; "
+                    f"{source} line {line}: the Python tag {_tag_name(tag)} is refused; "
                     "prompt-set files are plain data and never create Python objects."
                 )
-            raise DataError(f"{source} line {line}: the YAML tag {tag!r} is not allowed; write plain values.")
+            raise DataError(f"{source} line {line}: the YAML tag {_tag_name(tag)!r} is not allowed; "
+                            "write plain values.")
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise DataError(
                 f"{source} line {line}: YAML anchors and aliases (&name, *name) are not allowed in prompt-set "
                 "files; write the value out."
             )
-        if isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            depth += 1
-            if depth > limits.max_depth:
+        if isinstance(event, yaml.ScalarEvent):
+            if stack and stack[-1][0] and stack[-1][1]:
+                if event.value in stack[-1][2]:
+                    raise DataError(f"{source} line {line}: the key {event.value!r} appears twice in one mapping; "
+                                    "keep one (a reader would silently use only the last).")
+                stack[-1][2].add(event.value)
+            node_done()
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, set()])
+            if len(stack) > limits.max_depth:
                 raise DataError(f"{source} line {line}: nested deeper than {limits.max_depth} levels "
                                 "(limit max_depth); prompt-set files are shallow.")
         elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            depth -= 1
+            stack.pop()
+            node_done()
+
+
+def _unique_keys(source: str):
+    """A json object_pairs_hook refusing repeated keys (json would silently keep the last)."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise DataError(f"{source}: the key {key!r} appears twice in one object; keep one "
+                                "(a reader would silently use only the last).")
+            out[key] = value
+        return out
+
+    return hook
 
 
 def _check_tree(data: Any, source: str, limits: Limits) -> None:
@@ -334,6 +371,8 @@ def _check_tree(data: Any, source: str, limits: Limits) -> None:
                 raise DataError(f"{where}: text of {len(obj):,} characters; the limit is {limits.max_string:,} "
                                 "(max_string).")
             continue
+        if isinstance(obj, float) and not math.isfinite(obj):
+            raise DataError(f"{where}: {obj} is not a finite number; write a plain number.")
         if not isinstance(obj, list | dict):
             continue
         key = loc[-1] if loc else None
@@ -458,6 +497,7 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError as err:
             raise DataError(f"{source} is not UTF-8 text (offset {err.start}); save it as UTF-8.") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
     fmt = fmt or _detect(source, text)
     if fmt not in FORMATS:
         raise DataError(f"Unknown prompt-set format {fmt!r}; use one of {', '.join(FORMATS)}.")
@@ -465,11 +505,13 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
         raise DataError(f"{source} is empty.")
     if fmt == "json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys(source))
         except RecursionError:
             raise DataError(f"{source}: nested deeper than {limits.max_depth} levels (limit max_depth).") from None
         except json.JSONDecodeError as err:
             raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
+        except ValueError as err:  # e.g. an integer of more than 4,300 digits
+            raise _value_error(source, err) from None
     else:
         import yaml
 
@@ -480,7 +522,16 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
             mark = getattr(err, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             raise DataError(f"{source}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
+        except ValueError as err:
+            raise _value_error(source, err) from None
     return from_dict(data, source, limits)
+
+
+def _value_error(source: str, err: ValueError) -> DataError:
+    if "digits" in str(err):
+        return DataError(f"{source}: a number has thousands of digits; prompt-set numbers are small, write a "
+                         "sensible value.")
+    return DataError(f"{source}: a value cannot be read ({err}).")
 
 
 def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
@@ -517,7 +568,11 @@ def _yaml_dumper():
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
         # Literal blocks for multi-line text, "\n" escapes for bare newlines; the emitter falls back when needed.
-        style = "|" if "\n" in value.strip("\n") else ('"' if "\n" in value else None)
+        # YAML's other line breaks (NEL, LS, PS, CR) are normalised by readers unless escaped: always quote them.
+        if _YAML_BREAKS.search(value):
+            style: str | None = '"'
+        else:
+            style = "|" if "\n" in value.strip("\n") else ('"' if "\n" in value else None)
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
@@ -726,8 +781,8 @@ RESULT_COLUMNS = ("step", "title", "model", "input", "expected", "answer", "corr
 
 
 def result_row(r: StepRun) -> dict[str, Any]:
-    """One result as a flat row (CSV, tables)."""
-    return {"step": r.step, "title": r.title, "model": r.model, "input": r.case.input,
+    """One result as a flat row (CSV, tables); steps are numbered from 1 as the pages and the CLI show them."""
+    return {"step": r.step + 1, "title": r.title, "model": r.model, "input": r.case.input,
             "expected": "" if r.case.expected is None else r.case.expected,
             "answer": "" if r.answer is None else r.answer,
             "correct": "" if r.correct is None else r.correct, "samples": len(r.runs),

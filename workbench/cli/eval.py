@@ -54,7 +54,14 @@ def format_table(summaries) -> str:
 def run_eval(args) -> int:
     from tqdm import tqdm
 
-    from workbench.evaluate import Strategy, default_spec, evaluate, parse_label_words, parse_strategies
+    from workbench.evaluate import (
+        Strategy,
+        default_spec,
+        disagreements,
+        evaluate,
+        parse_label_words,
+        parse_strategies,
+    )
     from workbench.store import open_store
 
     if args.limit is not None and args.limit < 1:
@@ -74,16 +81,26 @@ def run_eval(args) -> int:
         limit = args.limit
     backend = backend_from_args(args)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
+    active: list[int] = []  # the stored run, known from the first progress report
 
     def progress(p) -> None:
-        bar.total = p.total
-        bar.n = p.done
-        bar.set_postfix_str(p.strategy, refresh=False)
-        bar.refresh()
+        active[:] = [p.run_id]
+        if bar is not None:
+            bar.total = p.total
+            bar.n = p.done
+            bar.set_postfix_str(p.strategy, refresh=False)
+            bar.refresh()
 
     try:
         run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
-                       progress=None if bar is None else progress)
+                       progress=progress)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+        if active:
+            print(f"run {active[0]} cancelled; finished items are stored: continue with --resume {active[0]}",
+                  file=sys.stderr)
+        raise
     finally:
         if bar is not None:
             bar.close()
@@ -92,5 +109,8 @@ def run_eval(args) -> int:
                           "strategies": [s.to_dict() for s in run.summaries]}, indent=2))
     else:
         print(format_table(run.summaries))
+        if len(run.summaries) > 1:
+            items = len({r["item_index"] for r in run.records})
+            print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
         print(f"run {run.run_id} ({run.status}) stored in {store.path}", file=sys.stderr)
     return 0

@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.backends import BACKENDS
 from workbench.errors import ConfigError, DataError
 
 #: What ``sets export --format`` writes.
@@ -33,7 +34,9 @@ def register(sub) -> None:
 
     c = cmds.add_parser("show", help="a set's explanation, steps and (with --prompts) its rendered prompts")
     _set_arg(c)
-    c.add_argument("--prompts", action="store_true", help="also print every step's prompt for every test input")
+    c.add_argument("--prompts", action="store_true",
+                   help="also print the exact text each step sends its model for every test input")
+    c.add_argument("--backend", default="auto", choices=BACKENDS, help="with --prompts: how the models are loaded")
     c.set_defaults(run=show_cmd)
 
     c = cmds.add_parser("export", help="a set as YAML/JSON, or its rendered prompts as JSONL")
@@ -58,7 +61,7 @@ def register(sub) -> None:
     c.add_argument("--input", action="append", help="run on this input instead of the test inputs (repeatable)")
     c.add_argument("--limit", type=int, help="run on the first N test inputs")
     c.add_argument("--model", help="run every step on this model (default: each step's own, else gemma-3-270m)")
-    c.add_argument("--backend", default="auto", help="auto, llama.cpp or transformers (default %(default)s)")
+    c.add_argument("--backend", default="auto", choices=BACKENDS, help="default: llama.cpp for GGUF on the CPU")
     c.add_argument("--max-new-tokens", type=int, help="cap every step's max_new_tokens (quick runs)")
     c.add_argument("--csv", metavar="FILE", help="write the results as CSV ('-' for stdout)")
     c.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -91,6 +94,21 @@ def _out(text: str, path: str | None) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _loader(backend: str, override: str | None = None):
+    """``backends(model_id)``: each model loaded once; ``override`` replaces every step's model."""
+    from workbench.backends import DEFAULT_MODEL, load_backend
+
+    loaded: dict[str, object] = {}
+
+    def backends(model: str):
+        model = override or model or DEFAULT_MODEL
+        if model not in loaded:
+            loaded[model] = load_backend(model, backend)
+        return loaded[model]
+
+    return backends
+
+
 def list_cmd(args) -> int:
     from workbench import promptsets as ps
     from workbench.store import open_store
@@ -104,7 +122,7 @@ def list_cmd(args) -> int:
     if not rows:
         print(f"no prompt sets match {args.search!r}", file=sys.stderr)
         return 0
-    table = [("source", "name", "version", "steps/tags", "description")]
+    table = [("source", "name", "version", "tags", "description")]
     for r in rows:
         version = "" if r["version"] is None else f"v{r['version']}" + (" (deleted)" if r["deleted"] else "")
         table.append((r["source"], r["ref"], version, ", ".join(r["tags"]), r["description"]))
@@ -126,6 +144,7 @@ def show_cmd(args) -> int:
         print()
         print(pset.notes.rstrip())
     indexes = ps.default_index_factory() if args.prompts else None
+    backends = _loader(args.backend)
     for i, step in enumerate(pset.steps, start=1):
         print()
         print(f"## Step {i}: {step.title}")
@@ -136,7 +155,7 @@ def show_cmd(args) -> int:
         if args.prompts:
             for j, case in enumerate(pset.tests, start=1):
                 print(f"--- prompt for test input {j} ---")
-                print(ps.render_step(step, case, indexes=indexes).text)
+                print(ps.render_step(step, case, backends(step.model), indexes=indexes).text)
     if pset.tests:
         print()
         print("## Test inputs")
@@ -191,7 +210,7 @@ def run_cmd(args) -> int:
     import dataclasses
 
     from workbench import promptsets as ps
-    from workbench.backends import DEFAULT_MODEL, load_backend
+    from workbench.backends import DEFAULT_MODEL
 
     pset, origin = _open(args)
     if args.max_new_tokens is not None:
@@ -204,14 +223,7 @@ def run_cmd(args) -> int:
             raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
         inputs = pset.tests[: args.limit]
     chosen = dataclasses.replace(pset, steps=tuple(pset.steps[i] for i in steps))
-    loaded: dict[str, object] = {}
-
-    def backends(model: str):
-        model = args.model or model or DEFAULT_MODEL
-        if model not in loaded:
-            loaded[model] = load_backend(model, args.backend)
-        return loaded[model]
-
+    backends = _loader(args.backend, args.model)
     progress = None
     if not args.no_progress:
         from workbench.cli.common import tqdm_progress
