@@ -21,8 +21,8 @@ from tests.server_fixtures import (
     llama_server,
 )
 from workbench.backends import load_backend
+from workbench.backends.base import ModelLock
 from workbench.backends.openai_compat import (
-    ConcurrentLock,
     OpenAICompatBackend,
     ServerConfig,
     backoff_delays,
@@ -149,8 +149,8 @@ def test_run_bounded_keeps_order_and_bound():
         run_bounded(lambda x: 1 // x, [1, 0, 2], 2)
 
 
-def test_concurrent_lock_admits_slots_then_queues():
-    lock, waited, entered = ConcurrentLock(2), [], threading.Event()
+def test_lock_with_two_slots_admits_two_then_queues():
+    lock, waited, entered = ModelLock(slots=2), [], threading.Event()
 
     def third() -> None:
         with lock.hold(waited.append):

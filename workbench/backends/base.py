@@ -61,17 +61,19 @@ class TokenProb:
 
 
 class ModelLock:
-    """A lock that knows how many callers wait for it.
+    """A lock (``slots`` holders at once) that knows how many callers wait for it.
 
     One llama.cpp model must not be called from two threads at once; Streamlit
     runs each session in its own thread, so every model call holds this lock and
-    a waiting session can show how many requests are ahead of it.
+    a waiting session can show how many requests are ahead of it. A server backend
+    lets several requests in at once (``slots`` > 1): the server batches them.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, slots: int = 1) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
         self._count = threading.Lock()
         self._waiting = 0
+        self._holders = 0
 
     @property
     def waiting(self) -> int:
@@ -80,26 +82,30 @@ class ModelLock:
 
     @property
     def busy(self) -> bool:
-        return self._lock.locked()
+        return self._holders > 0
 
     @contextmanager
     def hold(self, on_wait: Callable[[int], None] | None = None):
-        """Hold the lock; ``on_wait(position)`` is called once if the caller must queue."""
-        if not self._lock.acquire(blocking=False):
+        """Hold a slot; ``on_wait(position)`` is called once if the caller must queue."""
+        if not self._slots.acquire(blocking=False):
             with self._count:
                 self._waiting += 1
                 position = self._waiting
             if on_wait is not None:
                 on_wait(position)
             try:
-                self._lock.acquire()
+                self._slots.acquire()
             finally:
                 with self._count:
                     self._waiting -= 1
+        with self._count:
+            self._holders += 1
         try:
             yield
         finally:
-            self._lock.release()
+            with self._count:
+                self._holders -= 1
+            self._slots.release()
 
 
 class TextStream:

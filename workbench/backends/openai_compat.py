@@ -37,7 +37,6 @@ import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -229,41 +228,6 @@ def run_bounded(fn: Callable[[T], R], items: Sequence[T], max_workers: int) -> l
             for f in futures:
                 f.cancel()
             raise
-
-
-class ConcurrentLock(ModelLock):
-    """A ModelLock that lets ``slots`` callers in at once: a server serves many users itself."""
-
-    def __init__(self, slots: int) -> None:
-        super().__init__()
-        self._slots = threading.BoundedSemaphore(slots)
-        self._holders = 0
-
-    @property
-    def busy(self) -> bool:
-        return self._holders > 0
-
-    @contextmanager
-    def hold(self, on_wait: Callable[[int], None] | None = None):
-        if not self._slots.acquire(blocking=False):
-            with self._count:
-                self._waiting += 1
-                position = self._waiting
-            if on_wait is not None:
-                on_wait(position)
-            try:
-                self._slots.acquire()
-            finally:
-                with self._count:
-                    self._waiting -= 1
-        with self._count:
-            self._holders += 1
-        try:
-            yield
-        finally:
-            with self._count:
-                self._holders -= 1
-            self._slots.release()
 
 
 @dataclass(frozen=True)
@@ -496,7 +460,7 @@ class OpenAICompatBackend(Backend):
         self.config = config
         self.client = ServerClient(config)
         self.route = route
-        self.lock = ConcurrentLock(config.max_concurrency)
+        self.lock = ModelLock(slots=config.max_concurrency)
         self._memo: OrderedDict[tuple[int, ...], str] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._token_texts: dict[int, str] = {}
