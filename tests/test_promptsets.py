@@ -466,6 +466,14 @@ def test_renamed_and_duplicated_sets_carry_the_library_name(store):
     assert [s.name for s in store.list_sets("copy")] == ["sums copy"]
 
 
+def test_free_names_fit_the_name_limit(store):
+    long = "x" * 120
+    ps.save(store, tiny_set().renamed(long))
+    assert ps.free_name(store, long) == "x" * 116 + " (2)"
+    assert ps.free_name(store, long + " too long") == "x" * 116 + " (2)"
+    assert ps.import_set(store, tiny_set(), long, rename=True) == "x" * 116 + " (2)"
+
+
 def test_import_with_rename_takes_the_next_free_name(store):
     assert ps.import_set(store, tiny_set(), rename=True) == "adder"
     assert ps.import_set(store, tiny_set(), rename=True) == "adder (2)"
@@ -579,7 +587,7 @@ def test_every_classroom_set_runs_on_its_default_models(key, indexes):
         assert all(0 < stage.generation.completion_tokens <= 2 for run in r.runs for stage in run.stages)
         assert (r.correct is None) == (pset.tests[0].expected is None)
     header, *rows = ps.results_csv(results).splitlines()
-    assert len(rows) == n
+    assert header.startswith("step,title,model,input") and len(rows) == n
 
 
 def test_nearest_step_shows_more_demos_of_the_right_type_than_random(indexes):

@@ -803,14 +803,18 @@ def results_csv(results: Sequence[StepRun]) -> str:
 
 
 def free_name(store: Store, name: str) -> str:
-    """``name`` if no set holds it, else the first free "name (2)", "name (3)", ..."""
-    if not store.exists(name):
+    """``name`` if no set holds it, else the first free "name (2)", "name (3)", ... (shortened to fit the limit)."""
+    name = " ".join(name.split())[:MAX_NAME_LENGTH].strip()
+    if not name or not store.exists(name):
         return name
     base = re.sub(r" \(\d+\)$", "", name)
     n = 2
-    while store.exists(f"{base} ({n})"):
+    while True:
+        suffix = f" ({n})"
+        candidate = base[: MAX_NAME_LENGTH - len(suffix)].rstrip() + suffix
+        if not store.exists(candidate):
+            return candidate
         n += 1
-    return f"{base} ({n})"
 
 
 def save(store: Store, pset: PromptSet, note: str = "", *, new: bool = False) -> int:
@@ -838,8 +842,18 @@ def import_set(store: Store, pset: PromptSet, name: str | None = None, note: str
 def get(store: Store, name: str, version: int | None = None) -> tuple[PromptSet, int]:
     """A library set (default: its latest version) and the version number; its name is the library's."""
     document, found = store.get_set(name, version)
-    info = next(s for s in store.list_sets(include_deleted=True) if s.name.casefold() == name.strip().casefold())
-    return from_dict(document, f"{info.name} v{found}").renamed(info.name), found
+    names = [s.name for s in store.list_sets(include_deleted=True)]
+    wanted = name.strip()
+    # The store compares names as SQLite's NOCASE does: ASCII letters only.
+    real = wanted if wanted in names else next((n for n in names if _ascii_fold(n) == _ascii_fold(wanted)), wanted)
+    return from_dict(document, f"{real} v{found}").renamed(real), found
+
+
+def _ascii_fold(text: str) -> str:
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def diff_versions(store: Store, name: str, old: int, new: int) -> str:

@@ -18,6 +18,19 @@ from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError
 
+#: Environment variable that sets llama.cpp's CPU threads (default: every core). On a machine
+#: shared with other busy processes, 1 avoids llama.cpp's spinning thread barriers.
+THREADS_ENV = "WORKBENCH_THREADS"
+
+
+def _default_threads() -> int:
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{THREADS_ENV} must be a whole number of threads (1 or more), not {value!r}.")
+    return int(value)
+
 
 def load_llamacpp(
     spec: ModelSpec,
@@ -35,7 +48,7 @@ def load_llamacpp(
         llm = llama_cpp.Llama(
             model_path=spec.path,
             n_ctx=context_window,
-            n_threads=threads or os.cpu_count(),
+            n_threads=threads or _default_threads(),
             n_batch=512,
             logits_all=False,
             last_n_tokens_size=context_window,  # repetition penalty sees the whole text, as in HF

@@ -1,0 +1,37 @@
+"""Library: classroom demo sets and saved prompt sets: read, run, present, version, import and export."""
+
+import streamlit as st
+
+from ui import library as lib
+from ui.common import sidebar_model
+
+st.set_page_config(page_title="Library", page_icon="📚", layout="wide")
+backend = sidebar_model()
+store = lib.library_store()
+presenting = st.sidebar.toggle("Presentation view", key="lib_present",
+                               help="Large type, one concept per screen, the model's output live: for a projector.")
+if not presenting:
+    st.title("📚 Library")
+    lib.show_flash(store)
+opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
+if presenting and opened is not None:
+    lib.presentation(opened, backend)
+    st.stop()
+
+if opened is None:
+    lib.overview(store)
+else:
+    lib.header(opened)
+    steps_tab, run_tab, manage_tab, versions_tab, export_tab = st.tabs(
+        ["Steps & prompts", "Run", "Save & manage", "Versions", "Export"])
+    with steps_tab:
+        lib.steps_view(opened, backend)
+    with run_tab:
+        lib.run_view(opened, backend)
+    with manage_tab:
+        lib.manage_view(store, opened)
+    with versions_tab:
+        lib.versions_view(store, opened)
+    with export_tab:
+        lib.export_view(opened)
+lib.importer(store)

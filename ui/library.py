@@ -1,0 +1,565 @@
+"""Library page widgets: pick a classroom or saved prompt set, read it, run it, present it, manage and export it.
+
+Every widget key starts with ``lib_``. Actions that change the library (save a copy, rename,
+delete, restore, import) run as button callbacks, so the set they produce is already the
+open one when the page draws; their outcome is shown once as a "flash" message.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from ui.builder import show_rendered
+from ui.common import cached_backend, pool_index, user_errors
+from workbench import promptsets as ps
+from workbench.backends import SERVER_BACKEND, Backend
+from workbench.errors import ModelError, WorkbenchError
+from workbench.prompts import reserved_tokens
+from workbench.store import Store, default_db_path, open_store
+
+CLASSROOM = "classroom:"
+SAVED = "library:"
+#: Widget state that belongs to the open set; dropped when another set is opened.
+PER_SET_KEYS = ("lib_copy_name", "lib_rename_name", "lib_yaml", "lib_note", "lib_diff_a", "lib_diff_b",
+                "lib_restore_v", "lib_confirm_delete", "lib_screen", "lib_preview", "lib_present_input", "lib_live")
+#: Presentation view: large type for a projector.
+PRESENTATION_CSS = """<style>
+[data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li { font-size: 1.7rem; line-height: 1.5; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 3.4rem; }
+[data-testid="stMainBlockContainer"] h2 { font-size: 2.6rem; }
+[data-testid="stMainBlockContainer"] h3 { font-size: 2.1rem; }
+[data-testid="stMainBlockContainer"] pre, [data-testid="stMainBlockContainer"] code { font-size: 1.3rem !important; }
+</style>"""
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The set on screen: a classroom set (``saved`` None) or a saved one at its latest version."""
+
+    ref: str  # CLASSROOM + file stem, or SAVED + library name
+    pset: ps.PromptSet
+    saved: str | None = None  # the library name of a saved set
+    version: int | None = None  # its latest version
+
+    @property
+    def origin(self) -> str:
+        if self.saved is None:
+            return f"Classroom set `{self.ref.removeprefix(CLASSROOM)}` (shipped with the workbench)"
+        return f"Saved set · version {self.version}"
+
+
+# --------------------------------------------------------------------------- library and flash messages
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return open_store(path)
+
+
+def library_store() -> Store:
+    """The server's prompt-set library (one SQLite connection per database file)."""
+    return _store(str(default_db_path()))
+
+
+@st.cache_resource(show_spinner=False)
+def classroom() -> dict[str, ps.PromptSet]:
+    """The classroom demo sets shipped in prompts/classroom/, by file stem (read once per server)."""
+    return ps.classroom_sets()
+
+
+def _flash(kind: str, message: str) -> None:
+    st.session_state["lib_flash"] = (kind, message)
+
+
+def show_flash(store: Store) -> None:
+    """The last action's outcome, once; a deleted set offers Undo."""
+    kind, message = st.session_state.pop("lib_flash", (None, None))
+    if kind == "error":
+        st.error(message, icon="⚠️")
+    elif kind == "success":
+        st.success(message, icon="✅")
+    elif kind == "info":
+        st.info(message, icon="ℹ️")
+    deleted = st.session_state.get("lib_deleted")
+    if deleted:
+        c1, c2 = st.columns([4, 1])
+        c1.caption(f"Deleted {deleted!r}.")
+        c2.button("Undo delete", key="lib_undo", on_click=_undelete, args=(store, deleted))
+
+
+def _select(ref: str | None) -> None:
+    """Open another set (callbacks only: before the picker is drawn)."""
+    _on_pick()
+    st.session_state["lib_pick"] = ref
+
+
+def _run_action(action, success: str, ref: str | None = None) -> None:
+    try:
+        action()
+    except WorkbenchError as err:
+        _flash("error", str(err))
+        return
+    _flash("success", success)
+    if ref is not None:
+        _select(ref)
+
+
+# --------------------------------------------------------------------------- picking a set
+
+def _label(store: Store, ref: str) -> str:
+    if ref.startswith(CLASSROOM):
+        pset = classroom().get(ref.removeprefix(CLASSROOM))
+        return f"🎓 {pset.name}" if pset else ref
+    return f"💾 {ref.removeprefix(SAVED)}"
+
+
+def _on_pick() -> None:
+    for key in (*PER_SET_KEYS, "lib_deleted"):
+        st.session_state.pop(key, None)
+
+
+def picker(store: Store, in_sidebar: bool = False) -> str | None:
+    """Search and pick a set (a row on the page, or the sidebar while presenting); returns its ref or None."""
+    ss = st.session_state
+    if in_sidebar:
+        st.sidebar.markdown("### Prompt set")
+        search_box, pick_box = st.sidebar, st.sidebar
+    else:
+        search_box, pick_box = st.columns([1, 2])
+    search = search_box.text_input("Search by name or tag", key="lib_search",
+                                   placeholder="e.g. order, sentiment, cot")
+    options = [CLASSROOM + key for key, pset in classroom().items() if ps.matches(pset, search)]
+    options += [SAVED + info.name for info in store.list_sets(search)]
+    found = len(options)
+    current = ss.get("lib_pick")
+    if current is not None and current not in options:
+        alive = (current.startswith(CLASSROOM) and current.removeprefix(CLASSROOM) in classroom()) or (
+            current.startswith(SAVED) and store.exists(current.removeprefix(SAVED))
+            and not _is_deleted(store, current.removeprefix(SAVED)))
+        if alive:
+            options.insert(0, current)  # the open set stays open while the search hides it
+        else:
+            ss["lib_pick"] = None
+    return pick_box.selectbox(f"Open a set ({found} found · 🎓 classroom demo · 💾 saved)", options,
+                              index=None, key="lib_pick", placeholder="Choose a prompt set",
+                              format_func=lambda ref: _label(store, ref), on_change=_on_pick)
+
+
+def _is_deleted(store: Store, name: str) -> bool:
+    return not any(s.name.casefold() == name.casefold() for s in store.list_sets())
+
+
+def overview(store: Store) -> None:
+    """Every set as a table (when none is open)."""
+    rows = [{"kind": "classroom demo" if r["source"] == "classroom" else "saved", "set": r["name"],
+             "version": "" if r["version"] is None else f"v{r['version']}", "tags": ", ".join(r["tags"]),
+             "about": r["description"]} for r in ps.library_entries(store)]
+    st.info("Open a set above. Classroom demos ship with the workbench, ready to run; saved sets are yours.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={"tags": st.column_config.TextColumn(width="medium"),
+                                "about": st.column_config.TextColumn(width="large")})
+
+
+def open_set(store: Store, ref: str | None) -> Opened | None:
+    """The picked set, or None (with the reason shown)."""
+    if ref is None:
+        return None
+    with user_errors():
+        if ref.startswith(CLASSROOM):
+            return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
+        pset, version = ps.get(store, ref.removeprefix(SAVED))
+        return Opened(ref, pset, pset.name, version)
+    return None
+
+
+# --------------------------------------------------------------------------- models and inputs
+
+def model_controls() -> int:
+    """Whose model runs each step, and a cap on max_new_tokens; returns the cap (0 = none)."""
+    c1, c2 = st.columns([3, 2])
+    c1.toggle("Each step on the model it names (off: the sidebar model for every step)", value=True,
+              key="lib_own_models")
+    cap = c2.number_input("Cap max_new_tokens (0 = as the set says)", 0, 4096, 0, key="lib_cap",
+                          help="Quick runs in class: every step generates at most this many tokens.")
+    return int(cap)
+
+
+def step_backend(step: ps.Step, sidebar: Backend | None) -> Backend:
+    """The model a step runs on: its own (loaded once per server) or the sidebar's."""
+    backend_name = st.session_state.get("backend_choice", "auto")
+    if st.session_state.get("lib_own_models", True) and step.model and backend_name != SERVER_BACKEND:
+        return cached_backend(step.model, backend_name)
+    if sidebar is None:
+        raise ModelError("Pick a model in the sidebar (this step names none, or own models are off).")
+    return sidebar
+
+
+def indexes(pool: str):
+    """Selector steps: the shipped pool's index, built with a progress bar the first time."""
+    return pool_index(ps.pool_by_name(pool))
+
+
+def inputs_of(pset: ps.PromptSet) -> list[ps.TestCase]:
+    """The set's test inputs plus the user's own (``lib_custom``)."""
+    custom = st.session_state.get("lib_custom", "").strip()
+    return [*pset.tests, *([ps.TestCase(custom)] if custom else [])]
+
+
+def _short(text: str, n: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# --------------------------------------------------------------------------- reading a set
+
+def header(opened: Opened) -> None:
+    pset = opened.pset
+    st.header(pset.name)
+    tags = " · ".join(f"`{t}`" for t in pset.tags)
+    st.caption(f"{opened.origin} · {len(pset.steps)} step(s) · {len(pset.tests)} test input(s)"
+               + (f" · {tags}" if tags else ""))
+    if pset.description:
+        st.markdown(f"*{pset.description}*")
+    if pset.notes:
+        st.markdown(pset.notes)
+
+
+def steps_view(opened: Opened, sidebar: Backend | None) -> None:
+    """Each step: what it shows, its settings, and the exact prompt for a chosen input."""
+    pset = opened.pset
+    st.text_input("Your own input (added to the test inputs)", key="lib_custom")
+    inputs = inputs_of(pset)
+    if not inputs:
+        st.info("This set has no test inputs; type your own input above to see its prompts.")
+        return
+    i = st.selectbox("Show the prompts for", range(len(inputs)), key="lib_preview",
+                     format_func=lambda j: _short(inputs[j].input))
+    case = inputs[min(i or 0, len(inputs) - 1)]
+    for n, step in enumerate(pset.steps, start=1):
+        st.subheader(f"Step {n}: {step.title}")
+        if step.notes:
+            st.markdown(step.notes)
+        st.caption(f"model {step.model or 'picked in the sidebar'} · {ps.describe_demos(step)} · "
+                   f"{ps.describe_decoding(step.decoding)}")
+        with user_errors():
+            backend = step_backend(step, sidebar)
+            rendered = ps.render_step(step, case, backend, indexes=indexes)
+            show_rendered(rendered, backend.context_window, reserved_tokens(step.spec, step.decoding, backend))
+
+
+# --------------------------------------------------------------------------- running
+
+def run_view(opened: Opened, sidebar: Backend | None) -> None:
+    """Run every step on every input with a progress bar; results table and accuracy per step."""
+    cap = model_controls()
+    inputs = inputs_of(opened.pset)
+    runs = len(opened.pset.steps) * len(inputs)
+    if st.button(f"Run all steps on {len(inputs)} input(s) ({runs} runs)", type="primary", key="lib_run",
+                 disabled=not inputs):
+        run_all(opened, sidebar, inputs, cap)
+    held = st.session_state.get("lib_results")
+    if held is not None and held[0] == opened.ref:
+        show_results(held[1])
+    elif not inputs:
+        st.info("Type your own input in the Steps tab to run this set.")
+
+
+def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCase], cap: int) -> None:
+    pset = ps.capped(opened.pset, cap) if cap else opened.pset
+    total, done, results = len(pset.steps) * len(inputs), 0, []
+    bar = st.progress(0.0, text="Starting…")
+    last = st.empty()
+    start = time.perf_counter()
+    with user_errors():
+        try:
+            for i, step in enumerate(pset.steps):
+                backend = step_backend(step, sidebar)
+                for j, case in enumerate(inputs, start=1):
+                    bar.progress(done / total, text=f"Step {i + 1}/{len(pset.steps)} · {step.title} · "
+                                                    f"input {j}/{len(inputs)}")
+                    result = ps.run_step(step, case, backend, index=i, model=backend.spec.id, indexes=indexes)
+                    results.append(result)
+                    done += 1
+                    last.caption(f"Last output (step {i + 1}, input {j}): {_short(result.output, 160)}")
+        finally:
+            if results:
+                st.session_state["lib_results"] = (opened.ref, results)
+    bar.progress(done / max(total, 1), text=f"{done}/{total} runs in {time.perf_counter() - start:.1f} s")
+    last.empty()
+
+
+def show_results(results: Sequence[ps.StepRun]) -> None:
+    scores = ps.accuracy_by_step(results)
+    if scores:
+        cols = st.columns(min(len(scores), 4))
+        for n, (step, title, right, total) in enumerate(scores):
+            cols[n % len(cols)].metric(f"Step {step + 1} · {_short(title, 30)}", f"{right}/{total} correct")
+    frame = pd.DataFrame([ps.result_row(r) for r in results], columns=list(ps.RESULT_COLUMNS))
+    frame["correct"] = [{True: "✅", False: "❌", None: ""}[r.correct] for r in results]
+    shown = ["step", "input", "answer", "expected", "correct", "output", "title", "model", "samples", "seconds"]
+    st.dataframe(frame[shown], hide_index=True, width="stretch",
+                 column_config={"step": st.column_config.NumberColumn(width="small"),
+                                "input": st.column_config.TextColumn(width="medium"),
+                                "output": st.column_config.TextColumn(width="medium")})
+
+
+# --------------------------------------------------------------------------- presentation
+
+def _move(delta: int, last: int) -> None:
+    ss = st.session_state
+    ss["lib_screen"] = max(0, min(last, ss.get("lib_screen", 0) + delta))
+    ss.pop("lib_live", None)
+
+
+def presentation(opened: Opened, sidebar: Backend | None) -> None:
+    """Large type, one concept per screen: the set's idea, then one step per screen with live model output."""
+    st.html(PRESENTATION_CSS)
+    pset = opened.pset
+    last = len(pset.steps)
+    screen = max(0, min(last, st.session_state.get("lib_screen", 0)))
+    c1, c2, c3 = st.columns([1, 4, 1])
+    c1.button("◀ Back", key="lib_prev", on_click=_move, args=(-1, last), disabled=screen == 0, width="stretch")
+    c3.button("Next ▶", key="lib_next", on_click=_move, args=(1, last), disabled=screen == last, width="stretch")
+    c2.progress(screen / max(last, 1), text=f"Screen {screen + 1} of {last + 1}")
+    if screen == 0:
+        st.title(pset.name)
+        if pset.description:
+            st.markdown(f"### {pset.description}")
+        st.markdown(pset.notes)
+        return
+    step = pset.steps[screen - 1]
+    st.title(f"Step {screen}: {step.title}")
+    if step.notes:
+        st.markdown(step.notes)
+    st.caption(f"{step.model or 'sidebar model'} · {ps.describe_demos(step)} · {ps.describe_decoding(step.decoding)}")
+    inputs = inputs_of(pset)
+    if not inputs:
+        st.info("This set has no test inputs; leave the presentation view and type your own input.")
+        return
+    i = st.selectbox("Input", range(len(inputs)), key="lib_present_input", format_func=lambda j: _short(inputs[j].input))
+    case = inputs[min(i or 0, len(inputs) - 1)]
+    with user_errors():
+        backend = step_backend(step, sidebar)
+        rendered = ps.render_step(step, case, backend, indexes=indexes)
+        with st.expander(f"The prompt ({rendered.tokens} tokens, {len(rendered.demos)} demonstrations)",
+                         expanded=not rendered.demos):
+            st.code(rendered.text, language=None, wrap_lines=True)
+        held = st.session_state.get("lib_live")
+        if st.button("▶ Run it live", type="primary", key="lib_present_run"):
+            st.session_state["lib_live"] = (opened.ref, screen, i, live_run(step, case, backend, screen - 1))
+        elif held is not None and held[:3] == (opened.ref, screen, i):
+            show_answer(held[3], outputs=True)
+
+
+def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> ps.StepRun:
+    """Run one step on one input, streaming every sample's text into the page as the model writes it."""
+    several = step.decoding.n > 1
+
+    def runner(sample: int, stage: str, prompt: str, cfg):
+        if stage == "answer" and step.spec.reasoning == "zero_shot_cot":
+            st.markdown("*Answer step: the reasoning plus the answer trigger*")
+        elif several:
+            st.markdown(f"**Sample {sample + 1} of {step.decoding.n}** (seed {cfg.seed})")
+        waiting = st.empty()
+        stream = backend.stream(prompt, cfg, on_wait=lambda pos: waiting.info(
+            f"The model is busy; you are number {pos} in the queue…"))
+        st.write_stream(stream)
+        waiting.empty()
+        return stream.generation
+
+    result = ps.run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner)
+    show_answer(result)
+    return result
+
+
+def show_answer(result: ps.StepRun, outputs: bool = False) -> None:
+    if outputs:  # after a rerun: the text the model wrote, no longer streaming
+        for run in result.runs:
+            st.markdown(" ".join(f"`{stage.name}`: {stage.output}" for stage in run.stages))
+    answer = result.answer if result.answer is not None else "(no answer found)"
+    verdict = {True: " ✅", False: f" ❌ (expected {result.case.expected})", None: ""}[result.correct]
+    st.markdown(f"## Answer: {answer}{verdict}")
+    if result.vote is not None:
+        st.markdown("Votes: " + ", ".join(f"**{a}** × {n}" for a, n in result.vote.counts)
+                    + f" · agreement {result.vote.agreement:.0%}")
+
+
+# --------------------------------------------------------------------------- managing sets
+
+def manage_view(store: Store, opened: Opened) -> None:
+    """Save a copy / duplicate, rename, delete (with confirmation), edit as a new version."""
+    ss = st.session_state
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    suggestion = ps.free_name(store, opened.pset.name if opened.saved is None else f"{opened.saved} copy")
+    c1.text_input("Name of the copy", value=suggestion, key="lib_copy_name")
+    c2.button("Save a copy to my library" if opened.saved is None else "Duplicate", key="lib_save_copy",
+              on_click=_save_copy, args=(store, opened), width="stretch")
+    if opened.saved is None:
+        st.caption("Classroom sets are read-only: save a copy to rename, edit and version it.")
+        return
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.text_input("New name", value=opened.saved, key="lib_rename_name")
+    c2.button("Rename", key="lib_rename", on_click=_rename, args=(store, opened.saved), width="stretch")
+    with st.expander("Edit as YAML (saving adds a new version)"):
+        st.text_area("Prompt set (YAML)", value=ps.to_yaml(opened.pset), height=360, key="lib_yaml")
+        st.text_input("What changed (version note)", key="lib_note")
+        st.button("Save as a new version", key="lib_save_version", on_click=_save_version, args=(store, opened.saved))
+    if ss.get("lib_confirm_delete") == opened.saved:
+        st.warning(f"Delete {opened.saved!r}? It leaves the library; you can undo right after.", icon="🗑️")
+        c1, c2 = st.columns(2)
+        c1.button("Yes, delete it", key="lib_delete_yes", type="primary", on_click=_delete, args=(store, opened.saved))
+        c2.button("Cancel", key="lib_delete_no", on_click=ss.pop, args=("lib_confirm_delete", None))
+    else:
+        st.button("Delete…", key="lib_delete", on_click=ss.__setitem__, args=("lib_confirm_delete", opened.saved))
+
+
+def _save_copy(store: Store, opened: Opened) -> None:
+    name = st.session_state.get("lib_copy_name", "").strip()
+
+    def act() -> None:
+        if opened.saved is None:
+            key = opened.ref.removeprefix(CLASSROOM)
+            ps.save(store, opened.pset.renamed(name), f"Copy of the classroom set {key}", new=True)
+        else:
+            store.duplicate(opened.saved, name)
+
+    _run_action(act, f"Saved a copy as {name!r}; it is open now.", SAVED + name)
+
+
+def _rename(store: Store, old: str) -> None:
+    new = st.session_state.get("lib_rename_name", "").strip()
+    _run_action(lambda: store.rename(old, new), f"Renamed {old!r} to {new!r}.", SAVED + new)
+
+
+def _save_version(store: Store, name: str) -> None:
+    ss = st.session_state
+    text, note = ss.get("lib_yaml", ""), ss.get("lib_note", "").strip() or "Edited in the Library"
+    try:
+        version = ps.save(store, ps.loads(text, "yaml", source="edited set").renamed(name), note)
+    except WorkbenchError as err:
+        _flash("error", str(err))
+        return
+    _select(SAVED + name)
+    _flash("success", f"Saved version {version} of {name!r}.")
+
+
+def _delete(store: Store, name: str) -> None:
+    try:
+        store.delete(name)
+    except WorkbenchError as err:
+        _flash("error", str(err))
+        return
+    _select(None)
+    st.session_state["lib_deleted"] = name
+
+
+def _undelete(store: Store, name: str) -> None:
+    st.session_state.pop("lib_deleted", None)
+    _run_action(lambda: store.undelete(name), f"{name!r} is back.", SAVED + name)
+
+
+# --------------------------------------------------------------------------- versions
+
+def versions_view(store: Store, opened: Opened) -> None:
+    """Every version, a diff of any two, and restoring one (as a new version)."""
+    if opened.saved is None:
+        st.caption("Classroom sets have no history; save a copy to start one.")
+        return
+    versions = store.versions(opened.saved)
+    st.dataframe(pd.DataFrame([{"version": v.version, "saved at": v.created_at, "note": v.note,
+                                "tags": ", ".join(v.tags)} for v in versions]), hide_index=True, width="stretch")
+    numbers = [v.version for v in versions]
+    if len(numbers) < 2:
+        st.caption("One version so far: edit and save to start a history.")
+        return
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Compare version", numbers, index=len(numbers) - 2, key="lib_diff_a")
+    b = c2.selectbox("with version", numbers, index=len(numbers) - 1, key="lib_diff_b")
+    with user_errors():
+        diff = ps.diff_versions(store, opened.saved, a, b)
+        st.code(diff or "The two versions are identical.", language="diff")
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.selectbox("Restore version", numbers[:-1], index=len(numbers) - 2, key="lib_restore_v")
+    c2.button("Restore", key="lib_restore", on_click=_restore, args=(store, opened.saved), width="stretch")
+
+
+def _restore(store: Store, name: str) -> None:
+    version = int(st.session_state.get("lib_restore_v") or 0)
+    try:
+        new = store.restore(name, version)
+    except WorkbenchError as err:
+        _flash("error", str(err))
+        return
+    _select(SAVED + name)
+    _flash("success", f"Restored version {version} of {name!r} as version {new}.")
+
+
+# --------------------------------------------------------------------------- export and import
+
+def slug(name: str) -> str:
+    """A file name for a set: letters, digits, - and _ only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:60] or "prompt_set"
+
+
+def export_view(opened: Opened) -> None:
+    """Downloads: the set as YAML / JSON, its rendered prompts as JSONL, the last run's results as CSV."""
+    pset, name = opened.pset, slug(opened.pset.name)
+    c1, c2 = st.columns(2)
+    c1.download_button("⬇ YAML (the set)", ps.to_yaml(pset), f"{name}.yaml", "application/x-yaml", key="lib_dl_yaml",
+                       width="stretch")
+    c2.download_button("⬇ JSON (the set)", ps.to_json(pset), f"{name}.json", "application/json", key="lib_dl_json",
+                       width="stretch")
+    st.markdown("**Rendered prompts (JSONL)**, one line per step and input, for batch inference elsewhere")
+    c1, c2 = st.columns(2)
+    shape = c1.radio("Shape", ps.JSONL_SHAPES, horizontal=True, key="lib_jsonl_shape",
+                     format_func={"raw": 'raw text {"prompt": …}', "chat": 'chat {"messages": […]}'}.get)
+    meta = c2.toggle('Add "meta" (set, step, input, expected)', key="lib_jsonl_meta")
+    with user_errors():
+        jsonl = ps.render_jsonl(pset, inputs_of(pset), shape=shape, indexes=indexes, meta=meta)
+        st.download_button(f"⬇ JSONL ({shape})", jsonl, f"{name}.{shape}.jsonl", "application/jsonl",
+                           key="lib_dl_jsonl")
+    held = st.session_state.get("lib_results")
+    if held is not None and held[0] == opened.ref:
+        st.download_button("⬇ Results (CSV)", ps.results_csv(held[1]), f"{name}.results.csv", "text/csv",
+                           key="lib_dl_csv")
+    else:
+        st.caption("Run the set to export its results as CSV.")
+
+
+def importer(store: Store) -> None:
+    """Upload a YAML/JSON prompt set; it is checked first, and never overwrites a saved set."""
+    with st.expander("Import a prompt set (YAML or JSON)", expanded=st.session_state.get("lib_pick") is None):
+        upload = st.file_uploader("A prompt-set file someone shared", type=["yaml", "yml", "json"], key="lib_upload",
+                                  on_change=st.session_state.pop, args=("lib_import_name", None))
+        if upload is None:
+            return
+        with user_errors():
+            pset = ps.loads(upload.getvalue(), source=upload.name)
+            st.success(f"{upload.name}: {pset.name!r} · {len(pset.steps)} step(s) · {len(pset.tests)} test "
+                       "input(s) · checked, nothing in it runs.", icon="✅")
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            name = c1.text_input("Save as", value=pset.name, key="lib_import_name").strip()
+            c2.button("Import", key="lib_import", type="primary", on_click=_import, args=(store, pset),
+                      width="stretch")
+            if name and store.exists(name):
+                st.info(f"{name!r} is taken; the import will be saved as {ps.free_name(store, name)!r}.")
+
+
+def _import(store: Store, pset: ps.PromptSet) -> None:
+    wanted = st.session_state.get("lib_import_name", "").strip() or pset.name
+    try:
+        name = ps.import_set(store, pset, wanted, rename=True)
+    except WorkbenchError as err:
+        _flash("error", str(err))
+        return
+    _select(SAVED + name)
+    if name.casefold() != wanted.casefold():
+        _flash("info", f"A set named {wanted!r} already exists, so the import was saved as {name!r}; "
+                       "nothing was overwritten.")
+    else:
+        _flash("success", f"Imported {name!r}; it is open now.")
