@@ -8,7 +8,8 @@ import pytest
 
 from workbench.backends import EMBEDDED, choose_backend, load_backend, resolve_model
 from workbench.backends.registry import ModelSpec
-from workbench.errors import ModelError
+from workbench.decoding import DecodingConfig
+from workbench.errors import ConfigError, ModelError
 
 
 def test_embedded_models_resolve_to_files():
@@ -66,3 +67,11 @@ def test_choose_backend():
         choose_backend(folder, "llama.cpp")
     with pytest.raises(ModelError, match="Unknown backend 'vllm'"):
         choose_backend(gguf, "vllm")
+
+
+def test_bad_thread_count_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_THREADS", "two")
+    with pytest.raises(ConfigError, match=r"WORKBENCH_THREADS must be a whole number .* not 'two'"):
+        load_backend("smollm2-135m-instruct", "llama.cpp")
+    monkeypatch.setenv("WORKBENCH_THREADS", "1")
+    assert load_backend("smollm2-135m-instruct", "llama.cpp").complete("1, 2, 3,", DecodingConfig(max_new_tokens=2)).text
