@@ -822,7 +822,10 @@ def order_sensitivity(
     """The same K demonstrations under ``permutations`` seeded orders: accuracy mean ± std, min, max.
 
     ``demos`` default: K pool examples drawn with ``seed`` (label-balanced when the pool
-    has labels, so every order shows every class). ``options`` go to :func:`evaluate`.
+    has labels, so every order shows every class), outside the evaluated items when the pool
+    has enough others, so every item sees all K. ``options`` go to :func:`evaluate`. The
+    spread is over the final accuracy (calibrated when the strategy calibrates; the raw
+    accuracies are in the summaries).
     """
     pool = dataset if pool is None else pool
     k = strategy.k or DEFAULT_K

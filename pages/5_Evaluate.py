@@ -1,0 +1,30 @@
+"""Evaluate: which prompting strategy is better on my data? Accuracy with a 95% CI, per item, stored runs."""
+
+import streamlit as st
+
+from ui import evaluate as ev
+from ui.common import pool_picker, sidebar_model, user_errors
+
+st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
+backend = sidebar_model()
+st.title("📊 Evaluate")
+st.caption("Strategies × a labelled dataset: accuracy with a 95% Wilson interval, every item's prompt, output and "
+           "extracted answer, order sensitivity (Lu et al. 2022) and contextual calibration (Zhao et al. 2021). "
+           "Every run is stored and can be resumed and exported.")
+
+dataset = pool_picker("ev_data", default="sentiment")
+pool = ev.demonstration_pool(dataset) if dataset is not None else None
+plan = None
+if pool is not None:
+    with user_errors():
+        plan = ev.settings(dataset, pool)
+if plan is not None and backend is not None:
+    with user_errors():
+        ev.run_controls(plan, backend)
+with user_errors():
+    ev.results()
+if plan is not None and backend is not None:
+    with user_errors():
+        ev.order_section(plan, backend)
+with user_errors():
+    ev.history(plan, backend)

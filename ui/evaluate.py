@@ -1,0 +1,394 @@
+"""Evaluate page widgets: strategies and answer mode, a run with progress/ETA/cancel, results, order sensitivity,
+run history with export.
+
+Results are always read back from the store (never kept only in session state), so a
+cancelled run, a past run and a resumed run show the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from workbench.data import Pool
+from workbench.errors import DataError
+from workbench.evaluate import (
+    DEFAULT_K,
+    Strategy,
+    chart_rows,
+    default_spec,
+    disagreements,
+    evaluate,
+    item_table,
+    needs_index,
+    order_sensitivity,
+    parse_strategies,
+    spread,
+    summarize,
+)
+from workbench.store import Store, default_db_path, open_store
+
+#: Strategy families offered in the picker, with a one-line description.
+FAMILIES = {
+    "zero": "zero-shot: the query alone",
+    "random": "K random demonstrations (seeded)",
+    "knn": "K nearest demonstrations (MiniLM + FAISS)",
+    "diverse": "K diverse: one per k-means cluster",
+    "bm25": "K best lexical matches (BM25)",
+    "mmr": "K relevant but not redundant (MMR)",
+    "balanced": "K nearest of every label in turn",
+    "zscot": "Zero-shot-CoT (\u201cLet's think step by step.\u201d)",
+    "manualcot": "Manual-CoT: K demonstrations with rationales",
+    "autocot": "Auto-CoT: K model-written rationales (slow to build)",
+    "sc": "self-consistency: sampled chains of thought, majority vote",
+}
+#: Families that take K demonstrations.
+WITH_K = ("random", "knn", "diverse", "bm25", "mmr", "balanced", "manualcot", "autocot")
+#: Answer modes as the page names them.
+ANSWER_MODES = {"generate": "Generate + extract the answer", "score": "Label scoring (one forward pass per label)"}
+#: Longest wait (seconds) for a cancelled run to finish its item in flight before the page goes on.
+STOP_WAIT_S = 60.0
+#: Per-item table columns, in order (raw_* appear for calibrated strategies).
+ITEM_COLUMNS = ("strategy", "item", "input", "prompt", "output", "extracted", "gold", "correct")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the settings describe: the run the Run button starts."""
+
+    dataset: Pool
+    pool: Pool  # where demonstrations come from (the dataset itself by default)
+    strategies: tuple[Strategy, ...]
+    limit: int | None
+    k: int
+    seed: int
+
+
+@st.cache_resource
+def _store(path: str) -> Store:
+    return open_store(path)
+
+
+def store() -> Store:
+    """The server's run store (one connection per database path, shared by every session)."""
+    return _store(str(default_db_path()))
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def strategy_names(families: list[str], k: int, samples: int, extra: str) -> list[str]:
+    """Short names for the chosen families (``knn`` + K 4 -> ``knn4``) plus any typed by hand."""
+    names = [f"{f}{k}" if f in WITH_K else f"sc{samples}" if f == "sc" else f for f in families]
+    return names + [n.strip() for n in extra.split(",") if n.strip()]
+
+
+def demonstration_pool(dataset: Pool) -> Pool | None:
+    """Where demonstrations come from: the dataset itself (never an item's own row) or another pool.
+
+    None while the other pool is not loaded yet.
+    """
+    from ui.common import pool_picker
+
+    if not st.toggle("Take demonstrations from another pool", key="ev_other_pool",
+                     help="Off: from the dataset itself; an item never sees its own row as a demonstration."):
+        return dataset
+    return pool_picker("ev_pool", default=dataset.name)
+
+
+def settings(dataset: Pool, pool: Pool) -> Plan:
+    """Strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination."""
+    spec = default_spec(dataset, pool)
+    c1, c2, c3 = st.columns([3, 1, 1])
+    families = c1.multiselect("Strategies", list(FAMILIES), default=["zero", "knn"], key="ev_strategies",
+                              format_func=lambda f: f"{f}: {FAMILIES[f]}")
+    k = int(c2.number_input("K demonstrations", 1, 32, DEFAULT_K, key="ev_k"))
+    samples = int(c3.number_input("Self-consistency samples", 2, 40, 5, key="ev_sc", disabled="sc" not in families))
+    extra = st.text_input("More strategies by name (optional)", key="ev_more",
+                          placeholder="e.g. knn8+cal, random2+gen, manualcot4+sc5",
+                          help="BASE[K] then +score, +gen, +cal or +scN, comma-separated.")
+    labels = spec.labels if spec.answer_format == "label" else ()
+    c1, c2, c3 = st.columns(3)
+    modes = list(ANSWER_MODES) if labels else ["generate"]  # label scoring needs a fixed label set
+    answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=len(modes) - 1,
+                      help="Label scoring picks the label word the model finds most likely after the prompt: never "
+                           "an off-label answer. Chain-of-thought strategies always generate.")
+    limit = int(c2.number_input("Items (0 = all)", 0, len(dataset), min(20, len(dataset)), key="ev_limit"))
+    seed = int(c3.number_input("Seed (random demos, sampling)", 0, 2**31 - 1, 0, key="ev_seed"))
+    words: dict[str, str] = {}
+    calibrate = False
+    if answer == "score":
+        if not labels:
+            raise DataError(f"{dataset.name} has no fixed label set, so label scoring cannot apply; "
+                            "choose Generate + extract.")
+        st.caption("Label words scored after the prompt (the leading space matters: ' great' is one token, "
+                   "'great' another). Demonstrations show the word as their answer.")
+        for col, (i, label) in zip(st.columns(min(len(labels), 6)) * len(labels), enumerate(labels), strict=False):
+            words[label] = col.text_input(label, " " + label, key=f"ev_word_{i}")
+        calibrate = st.toggle("Contextual calibration (Zhao et al. 2021)", key="ev_cal",
+                              help="Estimate the prompt's label bias from content-free inputs ('N/A', '', "
+                                   "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "
+                                   "answers are both kept.")
+    names = strategy_names(families, k, samples, extra)
+    strategies = parse_strategies(names, spec, pool, answer=answer, calibrate=calibrate,
+                                  label_words=words, seed=seed) if names else []
+    with st.expander("Prompt spec used for this dataset"):
+        st.caption(f"Answer format **{spec.answer_format}**" + (f" · labels {', '.join(labels)}" if labels else ""))
+        st.code(f"{spec.instruction}\n\n{spec.demo_template}\n\n{spec.query_template}".strip(), language=None)
+    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _clock(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _index(plan: Plan, strategies) -> object | None:
+    from ui.common import pool_index
+
+    return pool_index(plan.pool) if needs_index(strategies) else None
+
+
+def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, limit: int | None = None) -> int:
+    """Run (or resume) with a progress bar and ETA; a click anywhere (Cancel) stops it between items."""
+    strategies = list(plan.strategies if strategies is None else strategies)
+    index = _index(plan, strategies)
+    bar = st.progress(0.0, text="Preparing (demonstrations, embeddings)…")
+
+    def progress(p) -> None:
+        st.session_state["ev_active"] = p.run_id
+        eta = "" if p.eta_s is None else f" · about {_clock(p.eta_s)} left"
+        bar.progress(p.fraction, text=f"{p.done}/{p.total} items · {p.strategy}{eta}")
+
+    run = evaluate(plan.dataset, plan.pool, strategies, backend, store(), run_id=run_id,
+                   limit=plan.limit if run_id is None else limit, progress=progress,
+                   index=index)
+    st.session_state.pop("ev_active", None)
+    bar.progress(1.0, text=f"Run {run.run_id} {run.status}: {sum(s.n for s in run.summaries)} results")
+    st.session_state["ev_run_id"] = run.run_id
+    return run.run_id
+
+
+def _stopped(run_id: int, timeout_s: float = STOP_WAIT_S):
+    """The run once its interrupted script has stored the item in flight and marked it cancelled.
+
+    Streamlit starts the new script run at once while the interrupted one finishes its item in another thread.
+    """
+    info = store().get_run(run_id)
+    if info.status == "running":
+        with st.spinner("Stopping after the item in flight…"):
+            deadline = time.monotonic() + timeout_s
+            while info.status == "running" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                info = store().get_run(run_id)
+    return info
+
+
+def run_controls(plan: Plan, backend) -> None:
+    """Run and Cancel. Cancel reruns the page, which stops the run after the item in flight."""
+    cancelled = st.session_state.pop("ev_active", None)
+    c1, c2, _ = st.columns([1, 1, 4])
+    start = c1.button("Run", type="primary", key="ev_run", disabled=not plan.strategies)
+    c2.button("Cancel", key="ev_cancel", help="Stop after the item in flight. Finished items stay stored; "
+                                              "resume the run from the history below.")
+    if cancelled is not None and not start:
+        info = _stopped(cancelled)
+        st.warning(f"Run {cancelled} was cancelled with {info.n_results} results stored; resume it from the run "
+                   "history below.", icon="⏹️")
+        st.session_state["ev_run_id"] = cancelled
+    if not plan.strategies:
+        st.info("Choose at least one strategy.")
+    if start:
+        execute(plan, backend)
+
+
+# --------------------------------------------------------------------------- results
+
+
+def accuracy_chart(summaries) -> alt.LayerChart:
+    """Accuracy per strategy with its 95% Wilson interval as error bars; raw bars beside calibrated ones."""
+    rows = chart_rows(summaries)
+    for r in rows:
+        r["kind"] = "raw (before calibration)" if r["strategy"].endswith(" (raw)") else "accuracy"
+        r["label"] = f"{r['accuracy']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}] n={r['n']}"
+    df = pd.DataFrame(rows)
+    base = alt.Chart(df).encode(x=alt.X("strategy:N", sort=None, title=None, axis=alt.Axis(labelAngle=-30),
+                                        scale=alt.Scale(paddingInner=0.35)))
+    bars = base.mark_bar().encode(
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy"),
+        color=alt.Color("kind:N", legend=alt.Legend(title=None, orient="bottom")),
+        tooltip=["strategy", alt.Tooltip("label:N", title="accuracy [95% CI]")],
+    )
+    errors = base.mark_errorbar(ticks={"size": 14}, color="black").encode(
+        y=alt.Y("ci_low:Q", title="accuracy"), y2="ci_high:Q")
+    return (bars + errors).properties(height=320)
+
+
+def summary_table(summaries) -> pd.DataFrame:
+    rows = []
+    for s in summaries:
+        row = {"strategy": s.strategy, "n": s.n, "accuracy": f"{s.accuracy:.1%}",
+               "95% CI": f"{s.ci_low:.1%} – {s.ci_high:.1%}"}
+        if s.raw_accuracy is not None:
+            row["raw accuracy"] = f"{s.raw_accuracy:.1%}"
+            row["raw 95% CI"] = f"{s.raw_ci_low:.1%} – {s.raw_ci_high:.1%}"
+        row["items/s"] = round(s.items_per_second, 2)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def item_rows(records) -> pd.DataFrame:
+    """One row per strategy × item with the prompt, raw output, extracted answer, gold and verdict."""
+    calibrated = any("raw_extracted" in r for r in records)
+    rows = []
+    for r in records:
+        row = {"strategy": r["strategy"], "item": r["item_index"], "input": r.get("input"), "prompt": r.get("prompt"),
+               "output": r.get("output"), "extracted": r.get("extracted"), "gold": r.get("gold"),
+               "correct": bool(r.get("correct"))}
+        if calibrated:
+            row["raw extracted"] = r.get("raw_extracted")
+            row["raw correct"] = r.get("raw_correct")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *(("raw extracted", "raw correct") if calibrated else ())])
+
+
+def results() -> None:
+    """The chosen run (just finished, cancelled or picked in the history): chart, tables, disagreements."""
+    run_id = st.session_state.get("ev_run_id")
+    if run_id is None:
+        return
+    s = store()
+    try:
+        info = s.get_run(run_id)
+    except DataError:
+        st.session_state.pop("ev_run_id", None)
+        return
+    records = s.results(run_id)
+    st.subheader(f"Run {run_id}")
+    meta = info.meta
+    st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
+               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}")
+    if not records:
+        st.info("No items finished in this run yet.")
+        return
+    summaries = summarize(records)
+    st.altair_chart(accuracy_chart(summaries), width="stretch")
+    st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
+    st.markdown("**Per item**")
+    c1, c2, c3 = st.columns([2, 2, 1])
+    only = c1.toggle("Only items where strategies disagree", key="ev_only_disagree", disabled=len(summaries) < 2)
+    by = c2.radio("Disagree on", ["answer", "correct"], horizontal=True, key="ev_disagree_by",
+                  format_func={"answer": "the answer", "correct": "right vs wrong"}.get, disabled=not only)
+    shown = records
+    if only:
+        keep = set(disagreements(records, by=by))
+        shown = [r for r in records if r["item_index"] in keep]
+        c3.caption(f"{len(keep)} of {len({r['item_index'] for r in records})} items disagree")
+    if len(summaries) > 1:
+        st.dataframe(pd.DataFrame(item_table(shown)), hide_index=True, key="ev_side_by_side")
+    st.dataframe(item_rows(shown), hide_index=True, key="ev_items",
+                 column_config={"prompt": st.column_config.TextColumn(width="medium")})
+
+
+# --------------------------------------------------------------------------- order sensitivity
+
+
+def order_section(plan: Plan, backend) -> None:
+    """The same K demonstrations under P seeded orders: accuracy mean ± std, min, max (Lu et al. 2022)."""
+    st.subheader("Order sensitivity")
+    st.caption("Lu et al. 2022: the same demonstrations in another order moved SST-2 accuracy from near chance to "
+               "above 90%. One seeded draw of K demonstrations (every label when the data has labels), P orders.")
+    usable = [s for s in plan.strategies if s.spec.reasoning == "none" and s.samples == 1]
+    if not usable:
+        st.info("Order sensitivity needs a strategy without chain-of-thought (e.g. zero or knn).")
+        return
+    c1, c2 = st.columns([2, 1])
+    name = c1.selectbox("Answer like", [s.name for s in usable], key="ev_os_strategy",
+                        help="Its answer mode (generate / label scoring, calibration) is used; the demonstrations "
+                             f"are K={plan.k} fixed ones.")
+    perms = int(c2.number_input("Orders P", 2, 24, 8, key="ev_os_perms"))
+    if st.button("Measure order sensitivity", key="ev_os_run"):
+        strategy = dataclasses.replace(next(s for s in usable if s.name == name), k=plan.k)
+        bar = st.progress(0.0, text="Orders…")
+
+        def progress(p) -> None:
+            bar.progress(p.fraction, text=f"{p.done}/{p.total} · {p.strategy}")
+
+        run, _ = order_sensitivity(plan.dataset, plan.pool, strategy, backend, store(), permutations=perms,
+                                       seed=plan.seed, limit=plan.limit, progress=progress)
+        bar.empty()
+        st.session_state["ev_os"] = run.run_id
+    run_id = st.session_state.get("ev_os")
+    if run_id is not None:
+        order_results(run_id)
+
+
+def order_results(run_id: int) -> None:
+    summaries = summarize(store().results(run_id))
+    if not summaries:
+        return
+    stats = spread([s.accuracy for s in summaries])
+    cols = st.columns(4)
+    cols[0].metric("mean ± std", f"{stats['mean']:.1%} ± {stats['std']:.1%}")
+    cols[1].metric("min", f"{stats['min']:.1%}")
+    cols[2].metric("max", f"{stats['max']:.1%}")
+    cols[3].metric("orders × items", f"{len(summaries)} × {summaries[0].n}")
+    if all(s.raw_accuracy is not None for s in summaries):
+        raw = spread([s.raw_accuracy for s in summaries])
+        st.caption(f"Before calibration: {raw['mean']:.1%} ± {raw['std']:.1%}, min {raw['min']:.1%}, "
+                   f"max {raw['max']:.1%}")
+    st.altair_chart(accuracy_chart(summaries), width="stretch")
+    st.caption(f"Stored as run {run_id}.")
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _accuracies(summary: dict | None) -> str:
+    if not summary:
+        return ""
+    return " · ".join(f"{s['strategy']} {s['accuracy']:.0%}" for s in summary.get("strategies", []))
+
+
+def history(plan: Plan | None, backend) -> None:
+    """Every stored run; show, export (CSV / JSON), resume a cancelled one, delete."""
+    st.subheader("Run history")
+    s = store()
+    runs = [r for r in s.list_runs() if r.meta.get("kind", "evaluate") == "evaluate"]
+    if not runs:
+        st.caption("No runs yet.")
+        return
+    df = pd.DataFrame([{"run": r.run_id, "started": r.created_at[:19].replace("T", " "), "status": r.status,
+                        "model": r.meta.get("model"), "dataset": r.meta.get("dataset", {}).get("name"),
+                        "results": r.n_results, "accuracy": _accuracies(r.summary)} for r in runs])
+    st.dataframe(df, hide_index=True, key="ev_history")
+    by_id = {r.run_id: r for r in runs}
+    pick = st.selectbox("Run", list(by_id), key="ev_pick",
+                        format_func=lambda i: f"run {i} · {by_id[i].meta.get('dataset', {}).get('name')} · "
+                                              f"{by_id[i].created_at[:16].replace('T', ' ')}")
+    c1, c2, c3, c4, c5 = st.columns(5)
+    if c1.button("Show", key="ev_show"):
+        st.session_state["ev_run_id"] = pick
+    c2.download_button("CSV", s.export_run_csv(pick), f"evaluate-run-{pick}.csv", "text/csv", key="ev_csv")
+    c3.download_button("JSON", s.export_run_json(pick), f"evaluate-run-{pick}.json", "application/json",
+                       key="ev_json")
+    info = by_id[pick]
+    can_resume = info.status != "finished" and plan is not None and backend is not None
+    if c4.button("Resume", key="ev_resume", disabled=not can_resume,
+                 help="Continue a cancelled run with the dataset chosen above (it must be the same file)."):
+        strategies = [Strategy.from_dict(d) for d in info.meta.get("strategies", [])]
+        execute(plan, backend, strategies=strategies, run_id=pick, limit=info.meta.get("limit"))
+        st.rerun()  # show the resumed run in the results above
+    if c5.button("Delete", key="ev_delete"):
+        s.delete_run(pick)
+        if st.session_state.get("ev_run_id") == pick:
+            st.session_state.pop("ev_run_id")
+        st.rerun()
