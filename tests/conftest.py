@@ -16,11 +16,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _isolated_dirs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("workbench-home")
-    os.environ["WORKBENCH_DATA_DIR"] = str(base / "data")
-    os.environ["WORKBENCH_CACHE_DIR"] = str(base / "cache")
+def _isolated_cache(tmp_path_factory):
+    """One embedding cache for the session (re-embedding a pool per test would cost minutes)."""
+    os.environ["WORKBENCH_CACHE_DIR"] = str(tmp_path_factory.mktemp("workbench-cache"))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_store(tmp_path, monkeypatch):
+    """A store of its own for every test, so what one test saves never shows up in another."""
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "data"))
 
 
 @cache

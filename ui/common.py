@@ -14,6 +14,7 @@ from workbench.backends import BACKENDS, DEFAULT_MODEL, EMBEDDED, SERVER_BACKEND
 from workbench.backends.openai_compat import format_ref
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError
+from workbench.store import Store, default_db_path, open_store
 
 LOCAL_PATH = "Local path…"
 
@@ -22,6 +23,16 @@ LOCAL_PATH = "Local path…"
 def cached_backend(model: str, backend: str) -> Backend:
     """One loaded model per (model, backend) for the whole server; calls are serialised by its lock."""
     return load_backend(model, backend)
+
+
+@st.cache_resource(show_spinner=False)
+def _store_at(path: str) -> Store:
+    return open_store(path)
+
+
+def app_store() -> Store:
+    """The server's store (prompt sets and runs): one SQLite connection per database file, shared by sessions."""
+    return _store_at(str(default_db_path()))
 
 
 @contextmanager

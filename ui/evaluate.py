@@ -15,6 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from ui.common import app_store
 from workbench.data import Pool
 from workbench.errors import DataError
 from workbench.evaluate import (
@@ -31,7 +32,7 @@ from workbench.evaluate import (
     spread,
     summarize,
 )
-from workbench.store import Store, default_db_path, open_store
+from workbench.store import Store
 
 #: Strategy families offered in the picker, with a one-line description.
 FAMILIES = {
@@ -69,14 +70,9 @@ class Plan:
     seed: int
 
 
-@st.cache_resource
-def _store(path: str) -> Store:
-    return open_store(path)
-
-
 def store() -> Store:
-    """The server's run store (one connection per database path, shared by every session)."""
-    return _store(str(default_db_path()))
+    """The server's store (see ``ui.common.app_store``)."""
+    return app_store()
 
 
 # --------------------------------------------------------------------------- settings

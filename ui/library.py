@@ -16,12 +16,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.builder import show_rendered
-from ui.common import cached_backend, pool_index, user_errors
+from ui.common import app_store, cached_backend, pool_index, user_errors
 from workbench import promptsets as ps
 from workbench.backends import SERVER_BACKEND, Backend
 from workbench.errors import ModelError, WorkbenchError
 from workbench.prompts import reserved_tokens
-from workbench.store import Store, default_db_path, open_store
+from workbench.store import Store
 
 CLASSROOM = "classroom:"
 SAVED = "library:"
@@ -56,14 +56,9 @@ class Opened:
 
 # --------------------------------------------------------------------------- library and flash messages
 
-@st.cache_resource(show_spinner=False)
-def _store(path: str) -> Store:
-    return open_store(path)
-
-
 def library_store() -> Store:
-    """The server's prompt-set library (one SQLite connection per database file)."""
-    return _store(str(default_db_path()))
+    """The server's store (see ``ui.common.app_store``)."""
+    return app_store()
 
 
 @st.cache_resource(show_spinner=False)
