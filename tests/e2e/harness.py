@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,10 @@ CHROMIUM_ARGS = (
 INSTALL_HINT = "Chromium not found at {path}; install it with `apt-get install chromium` (CI's .ci/run does this)."
 #: The size every screenshot is taken at (a classroom laptop).
 VIEWPORT = {"width": 1280, "height": 800}
+#: llama.cpp threads of the servers started here. The browser runs on the same cores as the server, and
+#: llama.cpp's busy-waiting threads slow down several times over when another process needs one of
+#: "their" cores (measured: 8 sessions answered in 62 s with 2 threads on 2 cores, 14 s with 1).
+SERVER_THREADS = os.environ.get("WORKBENCH_THREADS", "1")
 SERVER_START_TIMEOUT_S = 60.0  # streamlit imports pandas/altair; slow on a busy 2-core machine
 PAGE_READY_TIMEOUT_MS = 90_000  # first load of the JS bundle plus the first script run
 GENERATION_TIMEOUT_MS = 240_000  # a short generation, possibly queued behind a class
@@ -52,9 +56,31 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS), headless=True)
 
 
-def new_page(browser):
-    """A page in its own context (own cookies, own Streamlit session) at the screenshot size."""
-    return browser.new_context(viewport=VIEWPORT).new_page()
+#: Counts the app's script runs (``window.__wbRuns.started``) so an action can wait for the rerun it causes.
+RUN_COUNTER_JS = """
+window.__wbRuns = {started: 0, state: null};
+new MutationObserver(() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app && app.dataset.testScriptState;
+    if (state && state !== window.__wbRuns.state) {
+        if (state === 'running') window.__wbRuns.started += 1;
+        window.__wbRuns.state = state;
+    }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
+"""
+
+
+def new_context(browser):
+    """A browser context (own cookies and cache) whose pages count their script runs, at the screenshot size."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(RUN_COUNTER_JS)
+    return context
+
+
+def new_page(browser, context=None):
+    """A page, by default in a context of its own. Every page (tab) is its own Streamlit session either way;
+    tabs of one context share the HTTP cache, so a class of tabs loads the app's scripts once."""
+    return (context or new_context(browser)).new_page()
 
 
 # ---- the server ----------------------------------------------------------------------
@@ -68,11 +94,12 @@ def free_port() -> int:
 
 @dataclass(frozen=True)
 class Server:
-    """A running ``streamlit run``: its base URL, process id and log file."""
+    """A running ``streamlit run``: its base URL, process id, log file and data folder (its store)."""
 
     url: str
     pid: int
     log: Path
+    data_dir: Path | None = None  # WORKBENCH_DATA_DIR of the server: workbench.db lives here
 
 
 @contextmanager
@@ -81,7 +108,7 @@ def serve(data_dir: Path, app: str = "app.py") -> Iterator[Server]:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir / "data"), WORKBENCH_CACHE_DIR=str(data_dir / "cache"),
-               HF_HUB_OFFLINE="1")
+               HF_HUB_OFFLINE="1", WORKBENCH_THREADS=SERVER_THREADS)
     log = data_dir / "streamlit.log"
     cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
@@ -91,7 +118,7 @@ def serve(data_dir: Path, app: str = "app.py") -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc, log)
-        yield Server(url, proc.pid, log)
+        yield Server(url, proc.pid, log, Path(env["WORKBENCH_DATA_DIR"]))
     finally:
         proc.terminate()
         try:
@@ -114,6 +141,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
             pass
         time.sleep(0.2)
     raise RuntimeError(f"streamlit did not answer {url}/_stcore/health in {SERVER_START_TIMEOUT_S} s")
+
+
+def alive(server: Server) -> bool:
+    """The server answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def memory_kib(pid: int, field: str = "VmRSS") -> int:
@@ -164,27 +200,56 @@ def wait_ready(page, timeout_ms: int = PAGE_READY_TIMEOUT_MS) -> None:
     )
 
 
-def set_text_area(page, label: str, text: str) -> None:
-    """Replace a text area's (or text input's) content and commit it, as a user leaving the box does."""
-    box = page.get_by_label(label, exact=True)
-    box.fill(text)
-    box.blur()
+def script_runs(page) -> int:
+    """How many script runs this page has started so far."""
+    return page.evaluate("() => window.__wbRuns ? window.__wbRuns.started : 0")
 
 
-def set_number(page, label: str, value: float) -> None:
-    """Set a number input (opening the expander that holds it if needed) and commit it."""
-    box = page.get_by_label(label, exact=True)
+def wait_rerun(page, before: int, start_timeout_ms: int = 3_000) -> None:
+    """Wait until a script run after the first ``before`` ones has started and finished.
+
+    An action that changes nothing starts no run; after ``start_timeout_ms`` the wait gives up on it.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("(n) => window.__wbRuns && window.__wbRuns.started > n", arg=before,
+                               timeout=start_timeout_ms)
+    except PlaywrightTimeout:
+        pass
+    wait_ready(page)
+
+
+@contextmanager
+def rerun(page, start_timeout_ms: int = 3_000):
+    """Around an action that reruns the script: afterwards wait until that rerun has finished."""
+    before = script_runs(page)
+    yield
+    wait_rerun(page, before, start_timeout_ms)
+
+
+def set_text_area(page, label: str, text: str, wait: bool = True) -> None:
+    """Replace a text area's (or text input's) content and commit it, as a user leaving the box does.
+
+    ``wait`` False: return at once instead of waiting for the rerun (see :func:`wait_rerun`).
+    """
+    box = page.get_by_role("textbox", name=label, exact=True)
+    with rerun(page) if wait else nullcontext():
+        box.fill(text)
+        box.blur()
+
+
+def set_number(page, label: str, value: float, nth: int = 0, wait: bool = True) -> None:
+    """Set a number input (opening the expander that holds it if needed) and commit it.
+
+    ``nth`` picks among several inputs with the same label (the Decoding Lab's config columns).
+    """
+    box = page.get_by_label(label, exact=True).nth(nth)
     if not box.is_visible():
-        open_expander(page, _expander_of(page, label))
-    box.fill(str(value))
-    box.press("Enter")
-
-
-def _expander_of(page, label: str) -> str:
-    """The title of the expander around the widget labelled ``label``."""
-    return page.get_by_label(label, exact=True).evaluate(
-        """e => e.closest('[data-testid="stExpander"]').querySelector('summary').textContent.trim()"""
-    )
+        box.locator("xpath=ancestor::details[1]/summary").click()
+    with rerun(page) if wait else nullcontext():
+        box.fill(str(value))
+        box.press("Enter")
 
 
 def open_expander(page, title: str) -> None:
@@ -193,10 +258,78 @@ def open_expander(page, title: str) -> None:
         summary.click()
 
 
-def select_option(page, label: str, option: str) -> None:
-    """Pick an option of an st.selectbox by its label."""
+def select_option(page, label: str | re.Pattern, option: str | re.Pattern) -> None:
+    """Pick an option of an st.selectbox by its label (text, or a pattern for a label that changes)."""
     page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    with rerun(page):
+        page.get_by_role("option", name=option, exact=isinstance(option, str)).first.click()
+
+
+def multiselect(page, label: str, options: list[str]) -> None:
+    """Make an st.multiselect hold exactly ``options`` (each matched at the start of its text)."""
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has=page.get_by_text(label, exact=True))
+    clear = box.get_by_role("button", name="Clear all")  # one click removes every chosen option
+    if clear.count():
+        with rerun(page):
+            clear.first.click()
+    for option in options:
+        box.locator("input").click()
+        with rerun(page):
+            page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+    page.keyboard.press("Escape")
+
+
+def toggle(page, label: str, on: bool = True) -> None:
+    """Set an st.toggle / st.checkbox."""
+    box = page.get_by_label(label, exact=True)
+    if box.is_checked() != on:
+        with rerun(page):
+            box.locator("xpath=ancestor::label[1]").click()
+
+
+def choose_radio(page, option: str) -> None:
+    """Pick an st.radio option by its text."""
+    with rerun(page):
+        page.locator('[data-testid="stRadioOption"], label[data-baseweb="radio"]').filter(
+            has_text=re.compile("^" + re.escape(option) + "$")).first.click()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def navigate(page, title: str) -> None:
+    """Go to another page through the sidebar's navigation, as a user does: the session (and its state) stays."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=re.compile("^" + re.escape(title) + "$")).click()
+    page.wait_for_function(
+        "(t) => document.querySelector('h1') && document.querySelector('h1').textContent.includes(t)",
+        arg=title, timeout=PAGE_READY_TIMEOUT_MS)
+    wait_ready(page)
+
+
+def download(page, name: str, timeout_ms: int = PAGE_READY_TIMEOUT_MS) -> tuple[str, bytes]:
+    """Click a download button; the file's suggested name and its bytes."""
+    with page.expect_download(timeout=timeout_ms) as info:
+        page.get_by_role("button", name=name, exact=True).click()
+    dl = info.value
+    return dl.suggested_filename, Path(dl.path()).read_bytes()
+
+
+def grid_rows(page, nth: int = 0, timeout_ms: int = 30_000) -> list[dict[str, str]]:
+    """The rows of an st.dataframe / st.data_editor as the grid's accessible table shows them (visible rows)."""
+    grid = page.locator('[data-testid="stDataFrame"]').nth(nth)
+    table = grid.locator('table[role="grid"]')
+    table.wait_for(state="attached", timeout=timeout_ms)
+    return table.evaluate(
+        """t => { const head = [...t.querySelectorAll('thead th')].map(e => e.textContent.trim());
+                  return [...t.querySelectorAll('tbody tr')].map(r => Object.fromEntries(
+                      [...r.querySelectorAll('td')].map((c, i) => [head[i] ?? String(i), c.textContent.trim()]))); }"""
+    )
+
+
+def code_blocks(page) -> list[str]:
+    """The text of every st.code block (including those in closed expanders)."""
+    return page.locator('[data-testid="stCode"] code').evaluate_all("els => els.map(e => e.textContent)")
 
 
 def click_button(page, name: str) -> None:
@@ -228,10 +361,11 @@ def exceptions(page) -> list[str]:
 
 
 def horizontal_overflow(page) -> int:
-    """How many pixels the main area is wider than the window (0: nothing cut off at the side)."""
+    """How many pixels the document or the main area is wider than the window (0: nothing cut off at the side)."""
     return page.evaluate(
         """() => { const m = document.querySelector('[data-testid="stMain"]') || document.body;
-                   return Math.max(0, m.scrollWidth - m.clientWidth); }"""
+                   const d = document.documentElement;
+                   return Math.max(0, m.scrollWidth - m.clientWidth, d.scrollWidth - window.innerWidth); }"""
     )
 
 
@@ -265,6 +399,7 @@ const completionAfter = (heading) => {
     if (!marks.length) return null;
     let box = marks[marks.length - 1].closest('[data-testid="stElementContainer"]');
     for (box = box.nextElementSibling; box; box = box.nextElementSibling) {
+        if (box.querySelector('[data-testid="stAlert"]')) continue;  // the queue message, not the answer
         const md = box.querySelector('[data-testid="stMarkdownContainer"]');
         if (md && !box.querySelector('[data-testid="stCaptionContainer"]')) return md.textContent;
     }
@@ -276,7 +411,8 @@ const completionAfter = (heading) => {
 #: button, then record when the queue message, the first streamed text and the summary
 #: line appear. Results land in ``window.__wb``; times are ms after the click.
 ARM_JS = "([at, button, heading]) => {" + COMPLETION_JS + """
-    const w = window.__wb = {t0: null, queue: null, queueAt: null, first: null, done: null, states: 0};
+    const w = window.__wb = {t0: null, queue: null, queueAt: null, first: null, done: null, states: 0,
+                            summary: null};
     let last = null;
     const check = () => {
         if (w.t0 === null || w.done !== null) return;
@@ -289,9 +425,9 @@ ARM_JS = "([at, button, heading]) => {" + COMPLETION_JS + """
         }
         const got = completionAfter(heading);
         if (got && got !== last) { last = got; w.states += 1; if (w.first === null) w.first = now; }
-        const done = main && [...main.querySelectorAll('[data-testid="stCaptionContainer"]')]
-            .some(e => /tokens\\/s/.test(e.textContent));
-        if (done && got !== null) w.done = now;
+        const line = main && [...main.querySelectorAll('[data-testid="stCaptionContainer"]')]
+            .find(e => /tokens\\/s/.test(e.textContent));
+        if (line && got !== null) { w.done = now; w.summary = line.textContent.trim(); }
     };
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
     setTimeout(() => {
@@ -308,14 +444,27 @@ def arm_generation(page, at_ms: float, button: str = "Generate", heading: str = 
     page.evaluate(ARM_JS, [at_ms, button, heading])
 
 
-def generation_result(page, timeout_ms: int = GENERATION_TIMEOUT_MS) -> dict:
-    """Wait for the armed generation's summary line; its timings, queue position and text."""
-    page.wait_for_function(
-        """() => window.__wb && (window.__wb.done !== null
-            || document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))""",
-        timeout=timeout_ms,
-    )
+def generation_result(page, timeout_ms: int = GENERATION_TIMEOUT_MS, strict: bool = True) -> dict:
+    """Wait for the armed generation's summary line (or an error); its timings, queue position and text.
+
+    ``strict`` False: a generation still unfinished after ``timeout_ms`` is returned as it stands, with
+    ``timed_out`` set, instead of raising.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            """() => window.__wb && (window.__wb.done !== null
+                || document.querySelector('[data-testid="stException"], [data-testid="stAlertContentError"]'))""",
+            timeout=timeout_ms,
+        )
+        timed_out = False
+    except PlaywrightTimeout:
+        if strict:
+            raise
+        timed_out = True
     result = page.evaluate("() => window.__wb")
     result["text"] = completion_after(page)
     result["problems"] = page_problems(page)
+    result["timed_out"] = timed_out
     return result

@@ -1,0 +1,52 @@
+"""Auto-CoT in a real browser: two clusters over a handful of arithmetic questions, rationales by the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.harness import (
+    click_button,
+    download,
+    grid_rows,
+    open_page,
+    page_problems,
+    set_number,
+    wait_for_text,
+    wait_ready,
+)
+from workbench.autocot import demos_from_json
+from workbench.data import load_sample
+
+pytestmark = pytest.mark.e2e
+
+K = 2
+QUESTIONS = 6
+
+
+def test_autocot_builds_one_demo_per_cluster(page, app):
+    pool = load_sample("arithmetic")  # the page's default pool
+    used = {e.input for e in list(pool)[:QUESTIONS]}
+
+    open_page(page, app, "pages/3_Auto-CoT.py")
+    set_number(page, "Demonstrations k (clusters)", K)
+    set_number(page, "Questions used from the pool (0 = all)", QUESTIONS)
+    set_number(page, "max_new_tokens per rationale", 16)
+    set_number(page, "Rationales tried per cluster", 1)
+    click_button(page, "Build demonstrations")
+    wait_for_text(page, f"Done: {K} demonstrations")
+    wait_ready(page)
+    assert page_problems(page) == []
+
+    assert page.locator('[data-testid="stVegaLiteChart"]').first.is_visible(), "no cluster scatter plot"
+    for c in range(K):
+        assert page.get_by_text(f"Cluster {c}:").first.is_visible()
+    rows = grid_rows(page)  # the editable table (its columns right of the rationale are scrolled away)
+    assert len(rows) == K
+    assert all(r["question"] in used for r in rows), "a demonstration came from outside the questions used"
+
+    name, data = download(page, "Export demo file (JSON)")
+    assert name == "autocot_demos.json"
+    demos = demos_from_json(data)
+    assert [d.question for d in demos] == [r["question"] for r in rows]
+    assert sorted(d.cluster for d in demos) == list(range(K)), "not one demonstration per cluster"
+    assert all(d.rationale.strip() for d in demos), "a demonstration has no rationale"

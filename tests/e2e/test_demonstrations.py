@@ -1,0 +1,72 @@
+"""Demonstrations in a real browser: the Prompt Builder's spec, nearest demonstrations for a query, their scores, run.
+
+The query is a near copy of one review in the sample pool (one word changed), so the
+nearest demonstration must be that review, by far, and in the default "most similar
+last" order it comes last, right before the query.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.e2e.harness import (
+    click_button,
+    code_blocks,
+    grid_rows,
+    navigate,
+    open_expander,
+    open_page,
+    page_problems,
+    set_number,
+    set_text_area,
+    wait_for_text,
+    wait_ready,
+)
+from workbench.data import load_sample
+
+pytestmark = pytest.mark.e2e
+
+INSTRUCTION = "Say whether each review below is positive or negative (e2e)."
+K = 3
+
+
+def test_nearest_demonstrations_with_scores_then_run(page, app):
+    pool = load_sample("sentiment")
+    twin = pool[1].input  # "A dull, plodding mess that forgets its own plot halfway through."
+    query = twin.replace("A dull, plodding", "A dull and plodding")
+    assert query != twin
+
+    open_page(page, app, "pages/1_Prompt_Builder.py")
+    set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
+    wait_ready(page)
+    navigate(page, "Demonstrations")  # same session: the spec travels with it
+    wait_for_text(page, "Why:")
+    set_text_area(page, "Query", query)
+    set_number(page, "K demonstrations", K)
+    set_number(page, "max_new_tokens", 4)
+    wait_ready(page)
+    assert page.get_by_label("Selector", exact=True).input_value().startswith("knn")
+
+    rows = grid_rows(page)
+    assert [int(r["position"]) for r in rows] == list(range(1, K + 1))
+    scores = [float(r["score"]) for r in rows]
+    assert scores == sorted(scores), f"most similar last: scores must rise, got {scores}"
+    assert rows[-1]["input"] == twin, "the pool's near copy of the query is not the nearest demonstration"
+    assert scores[-1] > 0.9 and scores[-1] - scores[-2] > 0.2, f"the near copy should stand out: {scores}"
+    assert all(-1.0 <= s <= 1.0 + 1e-6 for s in scores)
+    by_input = {e.input: e.answer for e in pool}
+    assert all(by_input[r["input"]] == r["answer"] for r in rows), "a demonstration lost its label"
+
+    open_expander(page, "Plain text (to copy)")
+    sent = code_blocks(page)[-1]
+    assert sent.startswith(INSTRUCTION), "the Prompt Builder's spec did not reach the Demonstrations page"
+    positions = [sent.index(r["input"]) for r in rows]
+    assert positions == sorted(positions), "the demonstrations are not sent in the table's order"
+    assert sent.rstrip().endswith(json.dumps(query)[1:-1] + "\nSentiment:")
+
+    click_button(page, "Run")
+    wait_for_text(page, "Answer:")
+    wait_ready(page)
+    assert page_problems(page) == []

@@ -1,0 +1,98 @@
+"""Evaluate in a real browser: two strategies on 10 items with a chart; a long run cancelled mid-way.
+
+The server's run store (SQLite, in the server's data folder) is read directly to check
+what the page says: the results exported, and that a cancelled run really stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from tests.e2e.harness import (
+    click_button,
+    download,
+    grid_rows,
+    open_page,
+    page_problems,
+    set_number,
+    wait_ready,
+)
+from workbench.store import DB_FILENAME, open_store
+
+pytestmark = pytest.mark.e2e
+
+ITEMS = 10
+STRATEGIES = ["zero", "knn4"]  # the page's default families (zero-shot, K nearest) at the default K
+
+
+def _store(server):
+    return open_store(server.data_dir / DB_FILENAME)
+
+
+def test_two_strategies_on_ten_items_with_chart(page, app, server):
+    open_page(page, app, "pages/5_Evaluate.py")
+    set_number(page, "Items (0 = all)", ITEMS)
+    click_button(page, "Run")
+    heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
+    heading.wait_for(timeout=300_000)
+    wait_ready(page)
+    assert page_problems(page) == []
+    run_id = int(heading.inner_text().split()[1])
+
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    assert chart.is_visible(), "no accuracy chart"
+    box = chart.bounding_box()
+    assert box["width"] > 200 and box["height"] > 200, f"the chart is squashed: {box}"
+    summary = grid_rows(page)  # the summary table under the chart
+    assert [r["strategy"] for r in summary] == STRATEGIES
+    assert all(r["n"] == str(ITEMS) for r in summary)
+
+    info = _store(server).get_run(run_id)
+    assert info.status == "finished" and info.n_results == ITEMS * len(STRATEGIES)
+
+    name, data = download(page, "JSON")  # the history's export of the picked (newest) run
+    assert name == f"evaluate-run-{run_id}.json"
+    doc = json.loads(data)
+    assert doc["run"]["run_id"] == run_id
+    results = doc["results"]
+    assert len(results) == ITEMS * len(STRATEGIES)
+    for row in summary:
+        mine = [r for r in results if r["strategy"] == row["strategy"]]
+        assert sorted(r["item_index"] for r in mine) == list(range(ITEMS))
+        accuracy = sum(bool(r["correct"]) for r in mine) / len(mine)
+        assert row["accuracy"] == f"{accuracy:.1%}", "the table's accuracy is not the exported results'"
+
+
+def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
+    open_page(page, app, "pages/5_Evaluate.py")
+    set_number(page, "Items (0 = all)", 0)  # all 40 items x 2 strategies, label scoring: an item is short
+    click_button(page, "Run")
+    bar = page.locator('[data-testid="stProgress"]').first
+    page.wait_for_function(
+        """() => { const b = document.querySelector('[data-testid="stProgress"]');
+                   const m = b && b.textContent.match(/^(\\d+)\\/(\\d+) items/);
+                   return m && +m[1] >= 2; }""", timeout=300_000)
+    done, total = map(int, re.match(r"(\d+)/(\d+) items", bar.inner_text()).groups())
+    assert total == 80
+    start = time.perf_counter()
+    click_button(page, "Cancel")
+    warning = page.get_by_text(re.compile(r"^Run \d+ was cancelled with \d+ results stored"))
+    warning.wait_for(timeout=60_000)
+    stopped_s = time.perf_counter() - start
+    record_property("cancel_seconds", round(stopped_s, 3))
+    print(f"cancel: stopped {stopped_s:.2f} s after the click, {done} items done at the click")
+    run_id, stored = map(int, re.match(r"Run (\d+) was cancelled with (\d+)", warning.inner_text()).groups())
+
+    info = _store(server).get_run(run_id)
+    assert info.status == "cancelled"
+    assert info.n_results == stored
+    # The item in flight at the click may still be stored; nothing after it runs.
+    assert done <= stored <= done + 2, f"{stored - done} items ran after Cancel"
+    time.sleep(2)
+    assert _store(server).get_run(run_id).n_results == stored, "the run went on after it was cancelled"
+    wait_ready(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
