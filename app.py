@@ -17,7 +17,7 @@ PAGES = [
     ("pages/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
 ]
 
-st.title("🧪 Prompt Workbench")
+st.title("Prompt Workbench")
 st.write("Prompt engineering against a **local** language model. Pick a model in the sidebar, then a page.")
 
 backend = sidebar_model()

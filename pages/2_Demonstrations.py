@@ -10,7 +10,7 @@ from workbench.retrieval import choose_demos
 
 st.set_page_config(page_title="Demonstrations", page_icon="🎯", layout="wide")
 backend = sidebar_model()
-st.title("🎯 Demonstrations")
+st.title("Demonstrations")
 st.caption("Which examples are shown, and in what order, changes in-context learning (Liu et al. 2021; "
            "Lu et al. 2022). Retrieval: all-MiniLM-L6-v2 embeddings in a FAISS index, cached on disk.")
 

@@ -14,7 +14,7 @@ from ui.decoding_lab import (
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🎛️", layout="wide")
 backend = sidebar_model()
-st.title("🎛️ Decoding Lab")
+st.title("Decoding Lab")
 st.caption("Same prompt, different decoding settings: see what temperature, top-k, top-p and min-p do.")
 
 prompts, spec = prompt_inputs(backend)

@@ -7,7 +7,7 @@ from ui.common import pool_picker, sidebar_model, user_errors
 
 st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
 backend = sidebar_model()
-st.title("📊 Evaluate")
+st.title("Evaluate")
 st.caption("Strategies × a labelled dataset: accuracy with a 95% Wilson interval, every item's prompt, output and "
            "extracted answer, order sensitivity (Lu et al. 2022) and contextual calibration (Zhao et al. 2021). "
            "Every run is stored and can be resumed and exported.")

@@ -11,7 +11,7 @@ store = lib.library_store()
 presenting = st.sidebar.toggle("Presentation view", key="lib_present",
                                help="Large type, one concept per screen, the model's output live: for a projector.")
 if not presenting:
-    st.title("📚 Library")
+    st.title("Library")
     lib.show_flash(store)
 opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
 if presenting and opened is not None:
