@@ -120,10 +120,11 @@ def bench(backend_name: str, model: str, runs: int, prompt_tokens: int, max_new:
         cold_t.append(ttft(backend, prompt, first))
     lab_s, naive_s = statistics.median(lab_t), statistics.median(naive_t)
     same = [a == b for a, b in zip(out["lab"], out["naive"], strict=True)]
+    prompt_len, device = backend.count_tokens(prompt), backend.device
     backend.close()
     return {
-        "backend": backend_name, "model": model, "device": backend.device,
-        "prompt_tokens": backend.count_tokens(prompt), "configs": len(configs), "max_new_tokens": max_new,
+        "backend": backend_name, "model": model, "device": device,
+        "prompt_tokens": prompt_len, "configs": len(configs), "max_new_tokens": max_new,
         "new_tokens_per_grid": out["tokens"],
         "lab_median_s": round(lab_s, 3), "naive_median_s": round(naive_s, 3),
         "speedup": round(naive_s / lab_s, 2),

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import real_backend
 from workbench.decoding import DecodingConfig
-from workbench.errors import ConfigError, PromptError
+from workbench.errors import ConfigError, ModelError, PromptError
 
 MODELS = ["gemma-3-270m", "smollm2-135m-instruct"]
 GREEDY = DecodingConfig(max_new_tokens=10)
@@ -127,6 +127,20 @@ def test_closing_a_stream_frees_the_model(gemma):
     it.close()
     assert not gemma.lock.busy
     assert "five" in gemma.complete("One, two, three, four,", GREEDY).text
+
+
+def test_a_closed_model_refuses_calls_instead_of_crashing():
+    """llama.cpp segfaults when a freed model is used; the backend must say so in one line instead."""
+    from workbench.backends import load_backend
+
+    backend = load_backend("smollm2-135m-instruct", "llama.cpp")  # its own instance: the shared ones stay open
+    assert backend.count_tokens("Hello") > 0
+    backend.close()
+    backend.close()  # twice is harmless
+    for call in (lambda: backend.count_tokens("Hello"), lambda: backend.complete("Hello", GREEDY),
+                 lambda: backend.score("Hello", [" world"]), lambda: backend.next_token_logits([1, 2])):
+        with pytest.raises(ModelError, match="has been closed; load it again"):
+            call()
 
 
 def test_concurrent_callers_queue_and_all_finish(gemma):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.decoding import DecodingConfig
-from workbench.errors import ConfigError, PromptError
+from workbench.errors import ConfigError, ModelError, PromptError
 
 if TYPE_CHECKING:
     from workbench.backends.registry import ModelSpec
@@ -145,6 +145,7 @@ class Backend(ABC):
         self.context_window = context_window
         self.chat_template = chat_template
         self.lock = ModelLock()
+        self.closed = False  # set by close()
 
     # ---- what a subclass provides -------------------------------------------------
     @property
@@ -181,8 +182,18 @@ class Backend(ABC):
     def _continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
         """Sum of log-probabilities of each continuation's tokens after the prompt."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Free the model's memory (optional)."""
+    def _release(self) -> None:  # noqa: B027 - optional hook
+        """Free the model's native memory (optional)."""
+
+    def close(self) -> None:
+        """Free the model's memory; later calls raise ModelError instead of touching freed native memory."""
+        if not self.closed:
+            self.closed = True
+            self._release()
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ModelError(f"Model {self.spec.id} has been closed; load it again to use it.")
 
     # ---- the public contract ------------------------------------------------------
     @property
@@ -191,6 +202,7 @@ class Backend(ABC):
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids as the model sees the text: BOS is added unless the text has it."""
+        self._check_open()
         add_bos = bool(self.bos_text) and not text.startswith(self.bos_text)
         return self._tokenize(text, add_bos)
 
@@ -294,6 +306,7 @@ class Backend(ABC):
 
     # ---- helpers ------------------------------------------------------------------
     def _ids_for(self, prompt: str | Sequence[int]) -> list[int]:
+        self._check_open()
         if isinstance(prompt, str):
             if not prompt.strip():
                 raise PromptError("The prompt is empty; type some text to complete.")

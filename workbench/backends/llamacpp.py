@@ -213,5 +213,5 @@ class LlamaCppBackend(Backend):
             results.append(total)
         return results
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.llm.close()
