@@ -486,6 +486,17 @@ class SpecFile:
                 "spec": self.spec.to_dict(), "demos": [d.to_dict() for d in self.demos]}
 
 
+def demo_file_model(config):
+    """One demonstration as files hold it (``question``/``answer``/...), a Pydantic model with the caller's config."""
+    from pydantic import create_model
+
+    return create_model(
+        "DemoModel", __config__=config,
+        id=(str | None, None), question=(str, ...), answer=(str, ...), rationale=(str | None, None),
+        label=(str | None, None), choices=(dict[str, str] | None, None),
+    )
+
+
 @cache
 def _file_model():
     """Pydantic models of the file layout (extra keys forbidden), built once from PromptSpec's fields."""
@@ -498,14 +509,7 @@ def _file_model():
         **{f.name: (hints[f.name], f.default) for f in dataclasses.fields(PromptSpec)},
     )
 
-    class DemoModel(BaseModel):
-        model_config = forbid
-        id: str | None = None
-        question: str
-        answer: str
-        rationale: str | None = None
-        label: str | None = None
-        choices: dict[str, str] | None = None
+    demo_model = demo_file_model(forbid)
 
     class FileModel(BaseModel):
         model_config = forbid
@@ -513,7 +517,7 @@ def _file_model():
         description: str = ""
         example: str = ""
         spec: spec_model = Field(default_factory=spec_model)  # type: ignore[valid-type]
-        demos: list[DemoModel] = Field(default_factory=list)
+        demos: list[demo_model] = Field(default_factory=list)  # type: ignore[valid-type]
 
     return FileModel
 

@@ -48,7 +48,7 @@ from workbench.answers import Vote, is_correct, majority_vote, normalise
 from workbench.data import Example, load_sample, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_text, render, run_prompt
+from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_file_model, demo_text, render, run_prompt
 from workbench.retrieval import ORDERS, SELECTORS
 from workbench.store import MAX_NAME_LENGTH
 
@@ -203,14 +203,7 @@ def _models():
     spec_model = from_dataclass("PromptSpecModel", PromptSpec)
     decoding_model = from_dataclass("DecodingModel", DecodingConfig)
 
-    class DemoModel(BaseModel):
-        model_config = forbid
-        id: str | None = None
-        question: str
-        answer: str
-        rationale: str | None = None
-        label: str | None = None
-        choices: dict[str, str] | None = None
+    DemoModel = demo_file_model(forbid)
 
     class SelectModel(BaseModel):
         model_config = forbid
