@@ -143,6 +143,29 @@ def test_a_closed_model_refuses_calls_instead_of_crashing():
             call()
 
 
+def test_transformers_reuses_the_prompt_cache_and_matches_plain_generate():
+    """Configs sharing a prompt reuse its KV cache; the text is what a plain ``model.generate`` gives."""
+    import torch
+
+    backend = real_backend("gemma-3-270m", "transformers")
+    prompt = "Q: Tom has 3 apples and buys 5 more. How many apples does he have?\nA:"
+    ids = backend.tokenize(prompt)
+    first = backend.complete(prompt, GREEDY).text
+    assert backend._prefix == tuple(ids[:-1])
+    kept = backend._prefix_cache
+    sampled = [backend.complete(prompt, DecodingConfig(do_sample=True, temperature=0.8, seed=3, max_new_tokens=10))
+               for _ in range(2)]
+    assert backend._prefix_cache is kept, "a second call with the same prompt recomputed its cache"
+    assert sampled[0].text == sampled[1].text  # the kept cache is copied, never consumed
+    assert backend.complete(prompt, GREEDY).text == first
+
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        out = backend.model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=GREEDY.max_new_tokens,
+                                     do_sample=False)
+    assert backend.tokenizer.decode(out[0, len(ids):], skip_special_tokens=True) == first
+
+
 def test_concurrent_callers_queue_and_all_finish(gemma):
     results, waited = {}, []
     hold = threading.Event()

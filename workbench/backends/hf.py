@@ -93,6 +93,8 @@ class TransformersBackend(Backend):
         probe = tokenizer("a")["input_ids"]
         self._bos_id = bos if bos is not None and probe[:1] == [bos] else None
         self._bos_text = tokenizer.convert_ids_to_tokens(bos) if self._bos_id is not None else ""
+        self._prefix: tuple[int, ...] | None = None  # the prompt whose KV cache is kept (all but its last token)
+        self._prefix_cache = None
 
     @property
     def device(self) -> str:
@@ -131,9 +133,31 @@ class TransformersBackend(Backend):
             **sampling,
         )
 
+    def _cached_prompt(self, ids: list[int]):
+        """A fresh copy of the KV cache of ``ids[:-1]``, computed once per prompt.
+
+        Configs and samples that share a prompt (the Decoding Lab grid, Generate again) then
+        skip re-reading it, as llama.cpp does with its prefix cache. The last token is left out
+        so that ``generate`` still has one token to run and return logits for.
+        """
+        import copy
+
+        import torch
+        from transformers import DynamicCache
+
+        prefix = tuple(ids[:-1])
+        if prefix != self._prefix:
+            cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                self.model(torch.tensor([prefix], device=self.model.device), past_key_values=cache, use_cache=True)
+            self._prefix, self._prefix_cache = prefix, cache
+        return copy.deepcopy(self._prefix_cache)
+
     def _run(self, ids: list[int], cfg: DecodingConfig, seed: int | None, **extra):
         import torch
 
+        if cfg.num_beams == 1 and len(ids) > 1:  # beam search expands the cache per beam: no reuse there
+            extra["past_key_values"] = self._cached_prompt(ids)
         input_ids = torch.tensor([ids], device=self.model.device)
         with torch.inference_mode(), torch.random.fork_rng(devices=_cuda_devices(self.model)):
             if seed is not None:
