@@ -3,11 +3,11 @@
 import streamlit as st
 
 from ui import library as lib
-from ui.common import sidebar_model
+from ui.common import app_store, sidebar_model
 
 st.set_page_config(page_title="Library", page_icon="📚", layout="wide")
 backend = sidebar_model()
-store = lib.library_store()
+store = app_store()
 presenting = st.sidebar.toggle("Presentation view", key="lib_present",
                                help="Large type, one concept per screen, the model's output live: for a projector.")
 if not presenting:

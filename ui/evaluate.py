@@ -32,7 +32,6 @@ from workbench.evaluate import (
     spread,
     summarize,
 )
-from workbench.store import Store
 
 #: Strategy families offered in the picker, with a one-line description.
 FAMILIES = {
@@ -68,11 +67,6 @@ class Plan:
     limit: int | None
     k: int
     seed: int
-
-
-def store() -> Store:
-    """The server's store (see ``ui.common.app_store``)."""
-    return app_store()
 
 
 # --------------------------------------------------------------------------- settings
@@ -164,7 +158,7 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
         eta = "" if p.eta_s is None else f" · about {_clock(p.eta_s)} left"
         bar.progress(p.fraction, text=f"{p.done}/{p.total} items · {p.strategy}{eta}")
 
-    run = evaluate(plan.dataset, plan.pool, strategies, backend, store(), run_id=run_id,
+    run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
                    limit=plan.limit if run_id is None else limit, progress=progress,
                    index=index)
     st.session_state.pop("ev_active", None)
@@ -178,13 +172,13 @@ def _stopped(run_id: int, timeout_s: float = STOP_WAIT_S):
 
     Streamlit starts the new script run at once while the interrupted one finishes its item in another thread.
     """
-    info = store().get_run(run_id)
+    info = app_store().get_run(run_id)
     if info.status == "running":
         with st.spinner("Stopping after the item in flight…"):
             deadline = time.monotonic() + timeout_s
             while info.status == "running" and time.monotonic() < deadline:
                 time.sleep(0.2)
-                info = store().get_run(run_id)
+                info = app_store().get_run(run_id)
     return info
 
 
@@ -261,7 +255,7 @@ def results() -> None:
     run_id = st.session_state.get("ev_run_id")
     if run_id is None:
         return
-    s = store()
+    s = app_store()
     try:
         info = s.get_run(run_id)
     except DataError:
@@ -318,7 +312,7 @@ def order_section(plan: Plan, backend) -> None:
         def progress(p) -> None:
             bar.progress(p.fraction, text=f"{p.done}/{p.total} · {p.strategy}")
 
-        run, _ = order_sensitivity(plan.dataset, plan.pool, strategy, backend, store(), permutations=perms,
+        run, _ = order_sensitivity(plan.dataset, plan.pool, strategy, backend, app_store(), permutations=perms,
                                        seed=plan.seed, limit=plan.limit, progress=progress)
         bar.empty()
         st.session_state["ev_os"] = run.run_id
@@ -328,7 +322,7 @@ def order_section(plan: Plan, backend) -> None:
 
 
 def order_results(run_id: int) -> None:
-    summaries = summarize(store().results(run_id))
+    summaries = summarize(app_store().results(run_id))
     if not summaries:
         return
     stats = spread([s.accuracy for s in summaries])
@@ -357,7 +351,7 @@ def _accuracies(summary: dict | None) -> str:
 def history(plan: Plan | None, backend) -> None:
     """Every stored run; show, export (CSV / JSON), resume a cancelled one, delete."""
     st.subheader("Run history")
-    s = store()
+    s = app_store()
     runs = [r for r in s.list_runs() if r.meta.get("kind", "evaluate") == "evaluate"]
     if not runs:
         st.caption("No runs yet.")

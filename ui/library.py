@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.builder import show_rendered
-from ui.common import app_store, cached_backend, pool_index, user_errors
+from ui.common import cached_backend, pool_index, user_errors
 from workbench import promptsets as ps
 from workbench.backends import SERVER_BACKEND, Backend
 from workbench.errors import ModelError, WorkbenchError
@@ -55,11 +55,6 @@ class Opened:
 
 
 # --------------------------------------------------------------------------- library and flash messages
-
-def library_store() -> Store:
-    """The server's store (see ``ui.common.app_store``)."""
-    return app_store()
-
 
 @st.cache_resource(show_spinner=False)
 def classroom() -> dict[str, ps.PromptSet]:
