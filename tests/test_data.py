@@ -233,3 +233,81 @@ def test_error_on_last_row_loads_nothing(tmp_path):
     good = "".join(json.dumps({"question": f"q{i}", "answer": "a"}) + "\n" for i in range(50))
     path = write(tmp_path, "late.jsonl", good + "{broken\n")
     assert error_of(path).startswith("late.jsonl line 51 is not valid JSON")
+
+
+# ---- hostile files: bounded, one line each (issue 20) ------------------------------------
+
+
+def deep_choices(depth: int) -> str:
+    return '{"A": ' + "[" * depth + "]" * depth + "}"
+
+
+def csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("deep.jsonl", '{"question": "q", "answer": "a", "choices": ' + deep_choices(100_000) + "}\n"),
+    ("deep.json", '[{"question": "q", "answer": "a", "choices": ' + deep_choices(100_000) + "}]"),
+    ("deep.csv", "question,answer,choices\nq,a," + csv_cell(deep_choices(30_000)) + "\n"),
+    ("deep.jsonl", '{"question": "q", "answer": "a", "choices": ' + deep_choices(50) + "}\n"),
+    ("deep.json", "[" * 100_000 + "]" * 100_000),
+])
+def test_deeply_nested_rows_are_refused_without_recursion(tmp_path, name, text):
+    message = error_of(write(tmp_path, name, text))
+    assert "nested deeper than 10 levels (limit max_depth)" in message
+    assert message.startswith(name)
+
+
+def test_the_depth_message_names_the_line_and_column(tmp_path):
+    path = write(tmp_path, "d.jsonl", '{"question": "q", "answer": "a"}\n'
+                                     '{"question": "q2", "answer": "a", "choices": ' + deep_choices(12) + "}\n")
+    assert error_of(path) == ("d.jsonl line 2: choices.A" + "[0]" * 9 + ": nested deeper than 10 levels "
+                              "(limit max_depth).")
+    csv_path = write(tmp_path, "d.csv", "question,answer,choices\nq,a," + csv_cell(deep_choices(5_000)) + "\n")
+    assert error_of(csv_path) == "d.csv line 2 column 'choices': nested deeper than 10 levels (limit max_depth)."
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("n.jsonl", '{"question": "q", "answer": ' + "9" * 5000 + "}\n"),
+    ("n.json", '[{"question": "q", "answer": "a", "id": ' + "9" * 5000 + "}]"),
+    ("n.csv", 'question,answer,choices\nq,a,"{""A"": ' + "9" * 5000 + '}"\n'),
+])
+def test_numbers_with_thousands_of_digits_are_refused(tmp_path, name, text):
+    assert error_of(write(tmp_path, name, text)).endswith("a number has thousands of digits; write a sensible value.")
+
+
+def test_non_finite_numbers_long_texts_and_repeated_keys_are_refused(tmp_path):
+    assert error_of(write(tmp_path, "f.jsonl", '{"question": "q", "answer": NaN}\n')) == (
+        "f.jsonl line 1: answer: nan is not a finite number; write a plain number.")
+    long_row = json.dumps({"question": "q" * 100_001, "answer": "a"})
+    assert error_of(write(tmp_path, "l.jsonl", long_row + "\n")) == (
+        "l.jsonl line 1: question: text of 100,001 characters; the limit is 100,000 (max_string).")
+    assert error_of(write(tmp_path, "k.jsonl", '{"question": "q", "answer": "a", "answer": "b"}\n')) == (
+        "k.jsonl line 1: the key 'answer' appears twice in one object; keep one (a reader would silently use "
+        "only the last).")
+    many = json.dumps({"question": "q", "answer": "a", "choices": {str(i): "x" for i in range(1001)}})
+    assert error_of(write(tmp_path, "c.jsonl", many + "\n")) == (
+        "c.jsonl line 1: choices: 1,001 items; a row may hold at most 1,000 (limit max_items).")
+
+
+def test_jsonl_lines_end_at_newline_only(tmp_path):
+    path = write(tmp_path, "u.jsonl", json.dumps({"question": "a\u2028b\x85c", "answer": "x"}, ensure_ascii=False)
+                 + "\n")
+    assert load_pool(path)[0].input == "a\u2028b\x85c"
+
+
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("g.csv", "question,answer\nq1,a\nq2,  \n", "line 3"),
+    ("g.jsonl", '{"question": "q1", "answer": "a"}\n{"question": "q2", "answer": null}\n', "line 2"),
+    ("g.json", '[{"question": "q1", "answer": ""}]', "item 1"),
+])
+def test_rows_with_an_empty_gold_answer_are_refused(tmp_path, name, text, where):
+    assert error_of(write(tmp_path, name, text)) == (
+        f"{name} {where}: empty answer in column 'answer'; fill in the gold answer or remove the row")
+
+
+def test_an_empty_answer_in_a_mapped_column_names_that_column(tmp_path):
+    path = write(tmp_path, "m.csv", "text,gold\nq,\n")
+    assert error_of(path, ColumnMapping(input="text", answer="gold")) == (
+        "m.csv line 2: empty answer in column 'gold'; fill in the gold answer or remove the row")

@@ -255,7 +255,7 @@ def test_repeated_keys_in_different_mappings_are_fine():
 ])
 def test_numbers_with_thousands_of_digits_are_refused(text, source):
     assert refused_text(text, source=source) == (
-        f"{source}: a number has thousands of digits; prompt-set numbers are small, write a sensible value.")
+        f"{source}: a number has thousands of digits; write a sensible value.")
 
 
 @pytest.mark.parametrize(("text", "source"), [

@@ -24,9 +24,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from workbench.errors import DataError
+from workbench.safeload import Bounds, check_tree, parse_json
 
 #: Largest file :func:`load_pool` reads; bigger uploads are refused before parsing.
 MAX_POOL_BYTES = 50_000_000
+#: Bounds on each row (and on a CSV cell's JSON ``choices``): rows nest a few levels (row -> choices -> text),
+#: a text longer than 100,000 characters fits no context window, and no row has 1,000 columns.
+ROW_BOUNDS = Bounds(max_depth=10, max_string=100_000, max_items=1_000)
 #: A pool without a label column is treated as classification (label = answer) when it
 #: has at most this many distinct answers ...
 MAX_LABEL_CLASSES = 20
@@ -251,7 +255,7 @@ def _parse_delimited(filename: str, text: str, delimiter: str) -> list[_Row]:
 
 def _parse_json(filename: str, text: str) -> list[_Row]:
     try:
-        data = json.loads(text)
+        data = parse_json(text, filename, ROW_BOUNDS.max_depth)
     except json.JSONDecodeError as err:
         raise DataError(f"{filename} is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})") from None
     if isinstance(data, dict):
@@ -268,11 +272,12 @@ def _parse_json(filename: str, text: str) -> list[_Row]:
 
 def _parse_jsonl(filename: str, text: str) -> list[_Row]:
     rows: list[_Row] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also cut at U+2028 and other characters valid in JSON text.
+    for lineno, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = parse_json(line, f"{filename} line {lineno}", ROW_BOUNDS.max_depth)
         except json.JSONDecodeError as err:
             raise DataError(f"{filename} line {lineno} is not valid JSON ({err.msg} at column {err.colno})") from None
         if not isinstance(item, dict):
@@ -303,6 +308,7 @@ def _to_examples(filename: str, rows: list[_Row], mapping: ColumnMapping, where:
     examples: list[Example] = []
     first_line: dict[str, int] = {}
     for n, (lineno, row) in enumerate(rows, start=1):
+        check_tree(row, f"{filename} {where} {lineno}", ROW_BOUNDS, holder="a row")
         for fname, column in required.items():
             if column not in row:
                 raise DataError(f"{filename} {where} {lineno} has no column {column!r} for the {fname}")
@@ -314,11 +320,15 @@ def _to_examples(filename: str, rows: list[_Row], mapping: ColumnMapping, where:
         if ex_id in first_line:
             raise DataError(f"{filename} {where} {lineno}: duplicate id {ex_id!r} (first on {where} {first_line[ex_id]})")
         first_line[ex_id] = lineno
+        answer = _text(row.get(mapping.answer)).strip()
+        if not answer:
+            raise DataError(f"{filename} {where} {lineno}: empty answer in column {mapping.answer!r}; "
+                            "fill in the gold answer or remove the row")
         examples.append(
             Example(
                 id=ex_id,
                 input=text,
-                answer=_text(row.get(mapping.answer)).strip(),
+                answer=answer,
                 rationale=_optional(row, mapping.rationale),
                 label=_optional(row, mapping.label),
                 choices=_choices(filename, where, lineno, row, mapping.choices),
@@ -352,11 +362,13 @@ def _choices(filename: str, where: str, lineno: int, row: Mapping[str, Any], col
     if column is None or row.get(column) in (None, ""):
         return None
     value = row[column]
-    if isinstance(value, str):
+    if isinstance(value, str):  # CSV/TSV: JSON object text in the cell, read as untrusted JSON
+        source = f"{filename} {where} {lineno} column {column!r}"
         try:
-            value = json.loads(value)
+            value = parse_json(value, source, ROW_BOUNDS.max_depth)
         except json.JSONDecodeError:
             value = None
+        check_tree(value, source, ROW_BOUNDS, holder="a row")
     if not isinstance(value, dict):
         raise DataError(
             f'{filename} {where} {lineno}: column {column!r} must be an object of label -> text, e.g. {{"A": "yes"}}'
@@ -367,8 +379,7 @@ def _choices(filename: str, where: str, lineno: int, row: Mapping[str, Any], col
 def _looks_like_classification(examples: list[Example]) -> bool:
     answers = {ex.answer for ex in examples}
     return (
-        "" not in answers
-        and len(answers) <= MAX_LABEL_CLASSES
+        len(answers) <= MAX_LABEL_CLASSES
         and len(examples) >= MIN_EXAMPLES_PER_LABEL * len(answers)
     )
 

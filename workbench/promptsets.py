@@ -35,7 +35,6 @@ import dataclasses
 import difflib
 import io
 import json
-import math
 import re
 import typing
 from collections.abc import Callable, Sequence
@@ -50,6 +49,8 @@ from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
 from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_file_model, demo_text, render, run_prompt
 from workbench.retrieval import ORDERS, SELECTORS
+from workbench.safeload import Bounds, check_tree, parse_json, value_error
+from workbench.safeload import path as _path
 from workbench.store import MAX_NAME_LENGTH
 
 if TYPE_CHECKING:
@@ -250,14 +251,6 @@ def _models():
     return SetModel
 
 
-def _path(loc: Sequence[Any]) -> str:
-    """('steps', 0, 'decoding', 'top_p') -> 'steps[0].decoding.top_p'."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def _pydantic_message(err: dict[str, Any]) -> str:
     where = _path(err["loc"])
     kind = err["type"]
@@ -337,53 +330,20 @@ def _scan_yaml(text: str, source: str, limits: Limits) -> None:
             node_done()
 
 
-def _unique_keys(source: str):
-    """A json object_pairs_hook refusing repeated keys (json would silently keep the last)."""
-    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in out:
-                raise DataError(f"{source}: the key {key!r} appears twice in one object; keep one "
-                                "(a reader would silently use only the last).")
-            out[key] = value
-        return out
-
-    return hook
-
-
 def _check_tree(data: Any, source: str, limits: Limits) -> None:
-    """Bound depth, string lengths and list sizes of parsed data (iterative: no recursion on hostile input)."""
-    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
-    while stack:
-        obj, loc = stack.pop()
-        where = f"{source}: {_path(loc)}"
-        if len(loc) > limits.max_depth:
-            raise DataError(f"{where}: nested deeper than {limits.max_depth} levels (limit max_depth).")
-        if isinstance(obj, str):
-            if len(obj) > limits.max_string:
-                raise DataError(f"{where}: text of {len(obj):,} characters; the limit is {limits.max_string:,} "
-                                "(max_string).")
-            continue
-        if isinstance(obj, float) and not math.isfinite(obj):
-            raise DataError(f"{where}: {obj} is not a finite number; write a plain number.")
-        if not isinstance(obj, list | dict):
-            continue
+    """Bound depth, string lengths and list sizes of parsed data (see :func:`workbench.safeload.check_tree`)."""
+    def collection_limit(loc: tuple[Any, ...], obj: list | dict) -> tuple[int, str, str]:
         key = loc[-1] if loc else None
-        bound, what, limit_name = limits.max_items, "items", "max_items"
         if isinstance(obj, list) and key == "demos":
-            bound, what, limit_name = limits.max_demos, "demonstrations", "max_demos"
-        elif isinstance(obj, list) and key == "steps" and len(loc) == 1:
-            bound, what, limit_name = limits.max_steps, "steps", "max_steps"
-        elif isinstance(obj, list) and key == "tests" and len(loc) == 1:
-            bound, what, limit_name = limits.max_tests, "test inputs", "max_tests"
-        if len(obj) > bound:
-            raise DataError(f"{where}: {len(obj):,} {what}; a prompt set may hold at most {bound:,} "
-                            f"(limit {limit_name}).")
-        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
-        for k, v in items:
-            if isinstance(k, str) and len(k) > limits.max_string:
-                raise DataError(f"{where}: a key of {len(k):,} characters; the limit is {limits.max_string:,}.")
-            stack.append((v, (*loc, k)))
+            return limits.max_demos, "demonstrations", "max_demos"
+        if isinstance(obj, list) and key == "steps" and len(loc) == 1:
+            return limits.max_steps, "steps", "max_steps"
+        if isinstance(obj, list) and key == "tests" and len(loc) == 1:
+            return limits.max_tests, "test inputs", "max_tests"
+        return limits.max_items, "items", "max_items"
+
+    bounds = Bounds(max_depth=limits.max_depth, max_string=limits.max_string, max_items=limits.max_items)
+    check_tree(data, source, bounds, collection_limit, holder="a prompt set")
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -498,13 +458,9 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
         raise DataError(f"{source} is empty.")
     if fmt == "json":
         try:
-            data = json.loads(text, object_pairs_hook=_unique_keys(source))
-        except RecursionError:
-            raise DataError(f"{source}: nested deeper than {limits.max_depth} levels (limit max_depth).") from None
+            data = parse_json(text, source, limits.max_depth)
         except json.JSONDecodeError as err:
             raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
-        except ValueError as err:  # e.g. an integer of more than 4,300 digits
-            raise _value_error(source, err) from None
     else:
         import yaml
 
@@ -515,16 +471,9 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
             mark = getattr(err, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""
             raise DataError(f"{source}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
-        except ValueError as err:
-            raise _value_error(source, err) from None
+        except ValueError as err:  # e.g. an integer of more than 4,300 digits
+            raise value_error(source, err) from None
     return from_dict(data, source, limits)
-
-
-def _value_error(source: str, err: ValueError) -> DataError:
-    if "digits" in str(err):
-        return DataError(f"{source}: a number has thousands of digits; prompt-set numbers are small, write a "
-                         "sensible value.")
-    return DataError(f"{source}: a value cannot be read ({err}).")
 
 
 def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:

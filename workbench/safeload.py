@@ -1,0 +1,119 @@
+"""Bounded reading of untrusted JSON: the one implementation the prompt-set and data loaders share.
+
+A hostile or broken file must end in a loaded value or one :class:`DataError` line, never
+another exception and never unbounded work. :func:`parse_json` refuses repeated keys,
+nesting too deep for the parser (``RecursionError``) and integers of thousands of digits
+(``ValueError``); :func:`check_tree` then bounds depth, text length, collection sizes and
+non-finite numbers of the parsed value without recursion.
+
+    >>> check_tree(parse_json('{"a": [1]}', "f.json"), "f.json", Bounds(max_depth=1))
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: f.json: a[0]: nested deeper than 1 levels (limit max_depth).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import DataError
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Bounds on a parsed value; a value beyond one is refused with a message naming the limit."""
+
+    max_depth: int = 10  # nested lists/objects below the top level
+    max_string: int = 20_000  # characters in any one text or key
+    max_items: int = 1_000  # entries of any one list or object (unless ``collection_limit`` says otherwise)
+
+
+#: ``collection_limit(loc, obj)``: (bound, what the entries are, the limit's name) for one list or object.
+CollectionLimit = Callable[[tuple[Any, ...], list | dict], tuple[int, str, str]]
+
+
+def path(loc: Sequence[Any]) -> str:
+    """('steps', 0, 'decoding', 'top_p') -> 'steps[0].decoding.top_p'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def unique_keys(source: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A json ``object_pairs_hook`` refusing repeated keys (json would silently keep the last)."""
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise DataError(f"{source}: the key {key!r} appears twice in one object; keep one "
+                                "(a reader would silently use only the last).")
+            out[key] = value
+        return out
+
+    return hook
+
+
+def too_deep(source: str, max_depth: int) -> DataError:
+    return DataError(f"{source}: nested deeper than {max_depth} levels (limit max_depth).")
+
+
+def value_error(source: str, err: ValueError) -> DataError:
+    """The one line for a ValueError a parser raises on a value (an integer of more than 4,300 digits)."""
+    if "digits" in str(err):
+        return DataError(f"{source}: a number has thousands of digits; write a sensible value.")
+    return DataError(f"{source}: a value cannot be read ({err}).")
+
+
+def parse_json(text: str, source: str, max_depth: int = Bounds.max_depth) -> Any:
+    """``json.loads`` that raises DataError for repeated keys, deep nesting and huge integers.
+
+    A syntax error is left as :class:`json.JSONDecodeError`: each caller words it with its own
+    line and column convention.
+    """
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys(source))
+    except RecursionError:
+        raise too_deep(source, max_depth) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as err:
+        raise value_error(source, err) from None
+
+
+def _default_limit(bounds: Bounds) -> CollectionLimit:
+    return lambda loc, obj: (bounds.max_items, "items", "max_items")
+
+
+def check_tree(data: Any, source: str, bounds: Bounds = Bounds(),  # frozen, so sharing the default is safe
+               collection_limit: CollectionLimit | None = None, holder: str = "a file") -> None:
+    """Bound depth, text lengths, collection sizes and finiteness of parsed data (iterative: no recursion)."""
+    limit_of = collection_limit or _default_limit(bounds)
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        obj, loc = stack.pop()
+        where = f"{source}: {path(loc)}"
+        if len(loc) > bounds.max_depth:
+            raise DataError(f"{where}: nested deeper than {bounds.max_depth} levels (limit max_depth).")
+        if isinstance(obj, str):
+            if len(obj) > bounds.max_string:
+                raise DataError(f"{where}: text of {len(obj):,} characters; the limit is {bounds.max_string:,} "
+                                "(max_string).")
+            continue
+        if isinstance(obj, float) and not math.isfinite(obj):
+            raise DataError(f"{where}: {obj} is not a finite number; write a plain number.")
+        if not isinstance(obj, list | dict):
+            continue
+        bound, what, limit_name = limit_of(loc, obj)
+        if len(obj) > bound:
+            raise DataError(f"{where}: {len(obj):,} {what}; {holder} may hold at most {bound:,} "
+                            f"(limit {limit_name}).")
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        for k, v in items:
+            if isinstance(k, str) and len(k) > bounds.max_string:
+                raise DataError(f"{where}: a key of {len(k):,} characters; the limit is {bounds.max_string:,}.")
+            stack.append((v, (*loc, k)))
