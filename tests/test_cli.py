@@ -51,6 +51,12 @@ def test_models_lists_backends():
         (["--prompt", "x", "--max-new-tokens", "99999"], "beyond the model's context window"),
         (["--prompt", "   "], "The prompt is empty"),
         (["--prompt", "x", "--num-beams", "2"], "Beam search needs the transformers backend"),
+        (["--prompt", "x", "--temperature", "inf"], "--temperature must be a finite number (got inf)."),
+        (["--prompt", "x", "--repetition-penalty", "inf"], "--repetition-penalty must be a finite number (got inf)."),
+        (["--prompt", "x", "--top-p", "nan"], "--top-p must be a finite number (got nan)."),
+        (["--prompt", "x", "--context-window", "0"], "--context-window must be at least 16 tokens (got 0); "
+                                                     "leave it out for the default of 4096."),
+        (["--prompt", "x", "--context-window", "-5"], "--context-window must be at least 16 tokens (got -5)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):
@@ -59,3 +65,27 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert message in res.stderr
     assert "Traceback" not in res.stderr
     assert len([line for line in res.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def decoding_of(*flags: str):
+    from workbench.cli import build_parser
+    from workbench.cli.common import decoding_from_args
+
+    return decoding_from_args(build_parser().parse_args(["generate", "--prompt", "x", *flags]))
+
+
+@pytest.mark.parametrize(("typed", "stop"), [
+    ("\\", "\\"),  # a lone backslash stays a backslash (unicode_escape raised UnicodeDecodeError)
+    ("é", "é"),  # non-ASCII text stays as typed (unicode_escape made it "Ã©")
+    ("\\n", "\n"), ("\\t", "\t"), ("a\\\\b", "a\\b"),
+    ("\\\\n", "\\n"),  # an escaped backslash, then a plain n
+    ("\\x41\\u00e9\\", "\\x41\\u00e9\\"),  # other escapes are kept as typed
+    ("Q:", "Q:"),
+])
+def test_stop_understands_three_escapes_and_keeps_everything_else(typed, stop):
+    assert decoding_of("--stop", typed).stop == (stop,)
+
+
+def test_finite_decoding_flags_still_work():
+    cfg = decoding_of("--temperature", "0.5", "--repetition-penalty", "1.3", "--stop", "\\n", "--stop", "###")
+    assert (cfg.temperature, cfg.repetition_penalty, cfg.do_sample, cfg.stop) == (0.5, 1.3, True, ("\n", "###"))

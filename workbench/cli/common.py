@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 
 from workbench.backends import BACKENDS, DEFAULT_MODEL
 from workbench.decoding import PRESETS, DecodingConfig, preset
+from workbench.errors import ConfigError
+
+#: Smallest --context-window accepted: room for a short prompt and a few new tokens.
+MIN_CONTEXT_WINDOW = 16
+#: The escapes ``--stop`` understands; any other text (a lone backslash, "é") is kept as typed.
+STOP_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+_STOP_ESCAPE = re.compile(r"\\([nt\\])")
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registry id or local path (default {DEFAULT_MODEL})")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="default: llama.cpp for GGUF on CPU")
-    parser.add_argument("--context-window", type=int, default=None, help="tokens (default 4096)")
+    parser.add_argument("--context-window", type=int, default=None,
+                        help=f"tokens, at least {MIN_CONTEXT_WINDOW} (default 4096)")
 
 
 def add_decoding_args(parser: argparse.ArgumentParser) -> None:
@@ -27,11 +37,12 @@ def add_decoding_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--no-repeat-ngram-size", type=int)
     g.add_argument("--num-beams", type=int)
     g.add_argument("--max-new-tokens", type=int)
-    g.add_argument("--stop", action="append", help="stop string (repeatable)")
+    g.add_argument("--stop", action="append", help=r"stop string (repeatable); \n, \t and \\ are escapes")
     g.add_argument("--seed", type=int)
     g.add_argument("-n", "--n", dest="n", type=int, help="samples per prompt")
 
 
+_FLOATS = ("temperature", "top_p", "min_p", "typical_p", "repetition_penalty")
 _FIELDS = ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
            "no_repeat_ngram_size", "num_beams", "max_new_tokens", "seed", "n")
 
@@ -39,8 +50,11 @@ _FIELDS = ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p", "
 def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
     """The DecodingConfig the flags describe (validated; errors say which flag to change)."""
     changes = {name: getattr(args, name) for name in _FIELDS if getattr(args, name, None) is not None}
+    for name in _FLOATS:
+        if name in changes and not math.isfinite(changes[name]):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number (got {changes[name]}).")
     if args.stop:
-        changes["stop"] = tuple(s.encode().decode("unicode_escape") for s in args.stop)
+        changes["stop"] = tuple(parse_stop(s) for s in args.stop)
     # Setting a sampling knob without --do-sample means the user wants sampling.
     if "do_sample" not in changes and any(k in changes for k in ("temperature", "top_k", "top_p", "min_p", "typical_p")):
         changes["do_sample"] = changes.get("temperature", 1.0) != 0
@@ -48,10 +62,19 @@ def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
     return base.replace(**changes)
 
 
+def parse_stop(text: str) -> str:
+    r"""A ``--stop`` value as the stop string: ``\n``, ``\t`` and ``\\`` are escapes, all else stays as typed."""
+    return _STOP_ESCAPE.sub(lambda m: STOP_ESCAPES[m.group(1)], text)
+
+
 def backend_from_args(args: argparse.Namespace):
     from workbench.backends import DEFAULT_CONTEXT_WINDOW, load_backend
 
-    return load_backend(args.model, args.backend, args.context_window or DEFAULT_CONTEXT_WINDOW)
+    window = args.context_window
+    if window is not None and window < MIN_CONTEXT_WINDOW:
+        raise ConfigError(f"--context-window must be at least {MIN_CONTEXT_WINDOW} tokens (got {window}); "
+                          f"leave it out for the default of {DEFAULT_CONTEXT_WINDOW}.")
+    return load_backend(args.model, args.backend, DEFAULT_CONTEXT_WINDOW if window is None else window)
 
 
 def pool_from_arg(value: str):
