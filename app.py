@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import decoding_controls, show_prompt, sidebar_model, stream_completion
+from ui.common import decoding_controls, show_prompt, sidebar_model, stream_completion, user_errors
 
 st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
 
@@ -39,7 +39,8 @@ if st.button("Generate", type="primary", disabled=backend is None or cfg is None
     if not prompt.strip():
         st.error("The prompt is empty; type some text to complete.", icon="⚠️")
     else:
-        text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
-        show_prompt(text, backend.count_tokens(text), backend.context_window)
-        st.markdown("**Completion**")
-        stream_completion(backend, text, cfg)
+        with user_errors("Generating"):
+            text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
+            show_prompt(text, backend.count_tokens(text), backend.context_window)
+            st.markdown("**Completion**")
+            stream_completion(backend, text, cfg)

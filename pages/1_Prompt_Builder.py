@@ -19,7 +19,7 @@ with right:
     cfg = decoding_controls("pbdec")
     rendered = None
     if spec is not None and cfg is not None and query.strip():
-        with user_errors():
+        with user_errors("Rendering the prompt"):
             if backend is None:
                 rendered, reserved = render(spec, demos, query), cfg.max_new_tokens
             else:
@@ -29,4 +29,5 @@ with right:
     elif not query.strip():
         st.info("Type an input to see the prompt.")
     if st.button("Run", type="primary", key="pb_run", disabled=rendered is None or backend is None):
-        run_and_show(spec, demos, query, backend, cfg, as_chat)
+        with user_errors("Running the prompt"):
+            run_and_show(spec, demos, query, backend, cfg, as_chat)

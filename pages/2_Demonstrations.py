@@ -19,7 +19,7 @@ if pool is None or backend is None:
     st.stop()
 spec = st.session_state.get("spec") or starter_specs()["sentiment"].spec
 st.caption(f"Prompt spec: the Prompt Builder's current spec ({spec.reasoning}, answer format {spec.answer_format}).")
-with user_errors():
+with user_errors("Choosing the demonstrations"):
     index = pool_index(pool)
     st.caption(f"{len(pool)} examples · {index.kind} index · labels: {', '.join(map(str, pool.labels())) or '—'}")
     query = dm.query_input("dm", pool)
@@ -32,10 +32,11 @@ with user_errors():
         show_rendered(rendered, backend.context_window, cfg.max_new_tokens)
         st.session_state["demos"] = demos
         if st.button("Run", type="primary", key="dm_run"):
-            run_and_show(spec, demos, query, backend, cfg, None)
+            with user_errors("Running the prompt"):
+                run_and_show(spec, demos, query, backend, cfg, None)
         if st.button("Compare random vs nearest vs diverse", key="dm_compare"):
             for column, name in zip(st.columns(len(dm.COMPARED)), dm.COMPARED, strict=True):
-                with column:
+                with column, user_errors(f"Running with {name} demonstrations"):
                     st.markdown(f"**{name}**")
                     chosen, _ = choose_demos(index, query, **{**opts, "selector": name})
                     st.caption(" · ".join(d.answer for d in chosen))

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import sidebar_model
+from ui.common import sidebar_model, user_errors
 from ui.decoding_lab import (
     config_inputs,
     explorer_panel,
@@ -26,20 +26,24 @@ with compare_tab:
                                key="lab_runs"))
     ready = backend is not None and configs is not None and bool(prompts)
     if st.button("Run", type="primary", key="lab_go", disabled=not ready):
-        run_and_store_grid(backend, prompts, configs, runs)
+        with user_errors("Running the configs"):
+            run_and_store_grid(backend, prompts, configs, runs)
     if not prompts:
         st.info("Type a prompt (or an input for the spec) to compare configs.")
     if st.session_state.get("lab_grid") is not None:
-        show_grid(st.session_state["lab_grid"])
+        with user_errors("Showing the results"):
+            show_grid(st.session_state["lab_grid"])
 
 with explore_tab:
     if backend is not None and "A" in prompts:
-        explorer_panel(backend, prompts["A"])
+        with user_errors("The probability explorer"):
+            explorer_panel(backend, prompts["A"])
     else:
         st.info("Load a model and type prompt A to see its next-token distribution.")
 
 with sc_tab:
     if backend is not None and "A" in prompts:
-        self_consistency_panel(backend, prompts["A"], spec)
+        with user_errors("Self-consistency"):
+            self_consistency_panel(backend, prompts["A"], spec)
     else:
         st.info("Load a model and type prompt A to sample reasoning paths.")

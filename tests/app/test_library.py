@@ -210,3 +210,50 @@ def test_every_classroom_set_opens_and_presents_step_by_step():
             assert at.title[0].value == f"Step {i}: {step.title}"
         assert at.button(key="lib_next").disabled
         at.toggle(key="lib_present").set_value(False).run()
+
+
+def imported(at: AppTest, pset: ps.PromptSet) -> AppTest:
+    at.get("file_uploader")[0].set_value(("shared.yaml", ps.to_yaml(pset).encode(), "application/x-yaml")).run()
+    at.button(key="lib_import").click().run()
+    assert not at.exception
+    return at
+
+
+BEACON = "![pixel](http://beacon.invalid/p.png)"
+
+
+def test_imported_notes_show_image_syntax_as_text_and_load_nothing():
+    base = CLASSROOM["zero_vs_few_shot"]
+    step = dataclasses.replace(base.steps[0], title=f"Step {BEACON}", notes=f"See {BEACON}")
+    pset = dataclasses.replace(base.renamed("Beacon set"), description=f"About {BEACON}",
+                               notes=f"Look {BEACON} and <img src='http://beacon.invalid/h.png'>", steps=(step,))
+    at = imported(page(), pset)
+    assert not at.error
+    shown = [*texts(at), *(h.value for h in at.header), *(h.value for h in at.subheader)]
+    assert any("beacon.invalid/p.png" in t for t in shown)  # the notes are there ...
+    assert not [t for t in shown if BEACON in t]  # ... but no Markdown image
+    assert any(t.startswith("Look !\\[pixel](http://beacon.invalid/p.png) and <img") for t in texts(at))
+
+
+def test_a_bug_in_an_import_is_one_line(monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("/srv/secret/workbench.db is locked")
+
+    monkeypatch.setattr(ps, "import_set", broken)
+    at = imported(page(), CLASSROOM["self_consistency"].renamed("Will fail"))
+    assert [e.value for e in at.error] == ["Importing the set failed: an unexpected OSError (a bug in the workbench); "
+                                           "the details are in the server log."]
+
+
+def test_a_classroom_server_refuses_a_sets_local_model_path_without_saying_whether_it_exists(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_CLASSROOM", "1")
+    (tmp_path / "real.gguf").write_bytes(b"GGUF")
+    base = CLASSROOM["zero_vs_few_shot"]
+    refusals = []
+    for i, path in enumerate((tmp_path / "real.gguf", tmp_path / "missing.gguf")):
+        step = dataclasses.replace(base.steps[0], model=str(path))
+        at = imported(page(), dataclasses.replace(base.renamed(f"Paths {i}"), steps=(step,)))
+        refusals.append([e.value for e in at.error])
+    assert refusals[0] == refusals[1] == ["This server loads only the models it allows; pick one of: gemma-3-270m, "
+                                          "smollm2-135m-instruct (the teacher sets them with "
+                                          "WORKBENCH_ALLOWED_MODELS)."]

@@ -103,12 +103,15 @@ class Server:
 
 
 @contextmanager
-def serve(data_dir: Path, app: str = "app.py") -> Iterator[Server]:
-    """Run the app on a free loopback port until the block ends; the store lives in ``data_dir``."""
+def serve(data_dir: Path, app: str = "app.py", env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Run the app on a free loopback port until the block ends; the store lives in ``data_dir``.
+
+    ``env``: extra environment variables of the server (e.g. a fault to inject).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = dict(os.environ, WORKBENCH_DATA_DIR=str(data_dir / "data"), WORKBENCH_CACHE_DIR=str(data_dir / "cache"),
-               HF_HUB_OFFLINE="1", WORKBENCH_THREADS=SERVER_THREADS)
+               HF_HUB_OFFLINE="1", WORKBENCH_THREADS=SERVER_THREADS, **(env or {}))
     log = data_dir / "streamlit.log"
     cmd = [sys.executable, "-m", "streamlit", "run", app, "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--server.fileWatcherType", "none",
@@ -330,6 +333,13 @@ def grid_rows(page, nth: int = 0, timeout_ms: int = 30_000) -> list[dict[str, st
 def code_blocks(page) -> list[str]:
     """The text of every st.code block (including those in closed expanders)."""
     return page.locator('[data-testid="stCode"] code').evaluate_all("els => els.map(e => e.textContent)")
+
+
+def upload(page, label: str, name: str, data: bytes, mime: str = "application/octet-stream") -> None:
+    """Give an st.file_uploader (found by its label) one file, as a user dropping it there."""
+    box = page.locator('[data-testid="stFileUploader"]').filter(has=page.get_by_text(label, exact=True))
+    with rerun(page):
+        box.locator('input[type="file"]').set_input_files({"name": name, "mimeType": mime, "buffer": data})
 
 
 def click_button(page, name: str) -> None:

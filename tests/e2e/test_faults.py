@@ -1,4 +1,5 @@
-"""Faults in a real browser against one server: a session that leaves mid-generation, a model that cannot load.
+"""Faults in a real browser against one server: a session that leaves mid-generation, a model that cannot load,
+an unexpected error (a bug) on a page.
 
 (Cancelling a long evaluation is in test_evaluate.py.)
 """
@@ -11,19 +12,23 @@ import pytest
 
 from tests.conftest import real_backend
 from tests.e2e.harness import (
+    ROOT,
     alive,
     arm_generation,
+    exceptions,
     generation_result,
     new_page,
     normalise,
     open_page,
     page_problems,
     select_option,
+    serve,
     set_number,
     set_text_area,
     wait_for_text,
     wait_ready,
 )
+from ui.common import FAULT_ENV
 from workbench.decoding import DecodingConfig
 
 pytestmark = pytest.mark.e2e
@@ -105,3 +110,23 @@ def test_a_model_that_fails_to_load_hurts_only_its_own_session(browser, app, ser
         for pg in (victim, other):
             if not pg.is_closed():
                 pg.context.close()
+
+
+def test_an_unexpected_error_is_one_red_line_and_its_traceback_goes_to_the_server_log(browser, tmp_path):
+    aimed = "Rendering the prompt"  # the Prompt Builder's preview; the fault names ui/common.py in its message
+    with serve(tmp_path, env={FAULT_ENV: aimed}) as srv:
+        page = new_page(browser)
+        try:
+            open_page(page, srv.url, "pages/1_Prompt_Builder.py")
+            set_text_area(page, "Input (the query)", "The movie was great.")
+            wait_for_text(page, f"{aimed} failed", timeout_ms=60_000)
+            assert exceptions(page) == [], "a traceback box instead of one red line"
+            [line] = page_problems(page)
+            assert line.endswith(f"{aimed} failed: an unexpected RuntimeError (a bug in the workbench); "
+                                 "the details are in the server log.")
+            shown = page.locator("body").inner_text()
+            assert "Traceback" not in shown and "ui/common.py" not in shown and str(ROOT) not in shown
+        finally:
+            page.context.close()
+        log = srv.log.read_text()
+        assert "Traceback (most recent call last)" in log and f"fault injected by {FAULT_ENV}" in log

@@ -1,16 +1,29 @@
-"""Library in a real browser: open a classroom demo set and download it as JSON, YAML and rendered JSONL.
+"""Library in a real browser: open a classroom demo set and download it as JSON, YAML and rendered JSONL;
+import a shared set whose notes try to load images from elsewhere.
 
 Each downloaded file is parsed and must be the shipped set (or its rendered prompts) exactly.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
 import pytest
 
-from tests.e2e.harness import download, open_page, open_tab, page_problems, select_option, wait_ready
+from tests.e2e.harness import (
+    click_button,
+    download,
+    open_page,
+    open_tab,
+    page_problems,
+    rerun,
+    select_option,
+    upload,
+    wait_for_text,
+    wait_ready,
+)
 from workbench import promptsets as ps
 
 pytestmark = pytest.mark.e2e
@@ -43,3 +56,24 @@ def test_open_a_classroom_set_and_export_it(page, app):
     few_shot = lines[len(shipped.tests)]["prompt"]  # step 2, first input: six demonstrations, then the review
     assert few_shot.count("Sentiment:") == 7 and few_shot.rstrip().endswith(
         f"Review: {shipped.tests[0].input}\nSentiment:")
+
+
+def test_an_imported_sets_notes_load_nothing_from_other_hosts(page, app):
+    beacon = "http://beacon.invalid"  # never resolves; the browser's request for it is what counts
+    base = ps.classroom_sets()[SET]
+    step = dataclasses.replace(base.steps[0], notes=f"Step notes ![step]({beacon}/step.png)")
+    shared = dataclasses.replace(base.renamed("Beacon notes"), steps=(step,), description=f"![d]({beacon}/d.png)",
+                                 notes=f"Look ![pixel]({beacon}/notes.png) <img src=\"{beacon}/raw.png\">\n\n"
+                                       f"![ref][r]\n\n[r]: {beacon}/ref.png")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    open_page(page, app, "pages/6_Library.py")
+    upload(page, "A prompt-set file someone shared", "shared.yaml", ps.to_yaml(shared).encode(), "application/x-yaml")
+    with rerun(page):
+        click_button(page, "Import")
+    page.get_by_role("heading", name="Beacon notes").wait_for()
+    wait_ready(page)
+    assert [url for url in requested if url.startswith(beacon)] == []
+    assert page.locator(f'img[src^="{beacon}"]').count() == 0
+    assert page_problems(page) == []
+    wait_for_text(page, f"Step notes ![step]({beacon}/step.png)", timeout_ms=30_000)  # the notes, as text
