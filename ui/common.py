@@ -86,7 +86,11 @@ def sidebar_model() -> Backend | None:
     """Model picker in the sidebar; returns the loaded backend or None (with the error shown)."""
     with st.sidebar:
         st.markdown("### Model")
-        policy = model_policy()
+        try:
+            policy = model_policy()
+        except WorkbenchError as err:  # a mistyped WORKBENCH_CLASSROOM: nothing loads until it is fixed
+            _show_error(str(err))
+            return None
         options = list(policy.models) if policy.pinned else [*EMBEDDED, LOCAL_PATH]
         if st.session_state.get("model_choice") not in options:
             st.session_state["model_choice"] = DEFAULT_MODEL if DEFAULT_MODEL in options else options[0]

@@ -122,3 +122,11 @@ def test_binding_beyond_loopback_pins_by_default(monkeypatch):
         config.set_option("server.address", before)
     assert "Local path…" not in at.selectbox(key="model_choice").options
     assert "Local path…" in run().selectbox(key="model_choice").options
+
+
+def test_a_mistyped_classroom_switch_is_one_line(monkeypatch):
+    monkeypatch.setenv(CLASSROOM_ENV, "yes please")
+    at = run()
+    assert not at.exception
+    assert [e.value for e in at.sidebar.error] == [
+        "WORKBENCH_CLASSROOM must be 1 (pin models and servers) or 0 (do not); got 'yes please'."]

@@ -201,7 +201,7 @@ class ModelPolicy:
     Checking never looks at the disk or the network, so a refusal says nothing about what exists there.
     """
 
-    pinned: bool = False
+    pinned: bool = False  # False: any model or server (one user on loopback)
     models: tuple[str, ...] = ()  # registry ids or paths
     servers: tuple[str, ...] = ()  # server references; one without a model allows any model on that server
 
