@@ -2,8 +2,10 @@
 
 ``llama_server`` starts the real ``python -m llama_cpp.server`` (llama-cpp-python[server])
 with a GGUF model on a free port and stops it; ``FakeServer`` is a stdlib
-``http.server`` whose answers a test scripts (hang, 503 then success, bad JSON).
-Every wait is bounded.
+``http.server`` whose answers a test scripts (hang, 503 then success, bad JSON), and
+the bad server's tricks: a body trickled one byte at a time (:func:`trickle_reply`),
+keep-alive comments forever (:func:`endless_sse`), any odd reply shape.
+``fake_llama_cpp`` answers as llama.cpp's own ``llama-server`` does. Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 #: Seconds a llama.cpp server may take to load the model and answer /v1/models.
 SERVER_START_S = 90.0
@@ -97,8 +100,10 @@ def llama_server(model_path: str, model: str = "model", n_ctx: int = 2048, *extr
         log.unlink(missing_ok=True)
 
 
-#: A scripted answer: (status, headers, body bytes). Or a callable that writes the answer itself.
-Reply = tuple[int, dict, bytes]
+#: Writes a body itself, for as long as it likes: ``writer(wfile, release)``; stop when ``release`` is set.
+Writer = Callable[[BinaryIO, threading.Event], None]
+#: A scripted answer: (status, headers, body bytes or a Writer).
+Reply = tuple[int, dict, bytes | Writer]
 
 
 class FakeServer:
@@ -112,6 +117,7 @@ class FakeServer:
         self.handler = handler
         self.requests: list[str] = []
         self.headers: list[dict[str, str]] = []  # the headers of each request, in order
+        self.bodies: list[dict | None] = []  # the JSON body of each request, in order
         self.release = threading.Event()
         outer = self
 
@@ -121,6 +127,7 @@ class FakeServer:
                 body = json.loads(self.rfile.read(size)) if size else None
                 outer.headers.append(dict(self.headers.items()))
                 outer.requests.append(self.path)
+                outer.bodies.append(body)
                 reply = outer.handler(self.command, self.path, body)
                 if reply is None:
                     outer.release.wait(hang_s)
@@ -129,6 +136,13 @@ class FakeServer:
                 self.send_response(status)
                 for k, v in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(k, v)
+                if callable(payload):
+                    self.end_headers()
+                    try:
+                        payload(self.wfile, outer.release)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client gave up: what the tests want
+                    return
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -158,14 +172,18 @@ def json_reply(data: dict, status: int = 200, headers: dict | None = None) -> Re
     return status, headers or {}, json.dumps(data).encode()
 
 
-def fake_openai(completions: Callable[[dict], Reply | None]) -> Callable[[str, str, dict | None], Reply | None]:
+def fake_openai(
+    completions: Callable[[dict], Reply | None], replies: dict[str, Reply] | None = None
+) -> Callable[[str, str, dict | None], Reply | None]:
     """A handler for a minimal OpenAI-compatible server with a llama-cpp-python tokenizer.
 
     It serves model "fake"; tokens are one per whitespace-separated word; ``completions``
-    decides what ``POST /v1/completions`` answers.
+    decides what ``POST /v1/completions`` answers; ``replies`` replace the answer of any path.
     """
 
     def handle(method: str, path: str, body: dict | None) -> Reply | None:
+        if path in (replies or {}):
+            return replies[path]
         if path == "/v1/models":
             return json_reply({"object": "list", "data": [{"id": "fake", "object": "model"}]})
         if path == "/extras/tokenize":
@@ -185,3 +203,71 @@ def completion_reply(text: str = " ok", logprobs: dict | None = None) -> Reply:
         "choices": [{"text": text, "index": 0, "logprobs": logprobs, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3},
     })
+
+
+def raw_reply(payload: bytes, status: int = 200, headers: dict | None = None) -> Reply:
+    """Any bytes as the body (odd JSON shapes, HTML, invalid UTF-8)."""
+    return status, headers or {}, payload
+
+
+def trickle_reply(payload: bytes, every_s: float = 0.05) -> Reply:
+    """A reply whose body arrives one byte every ``every_s`` (each wait far below any read timeout)."""
+
+    def write(out: BinaryIO, release: threading.Event) -> None:
+        for byte in payload:
+            if release.wait(every_s):
+                return
+            out.write(bytes([byte]))
+            out.flush()
+
+    return 200, {"Content-Length": str(len(payload))}, write
+
+
+def endless_sse(every_s: float = 0.05) -> Reply:
+    """A stream of server-sent keep-alive comments that never ends (until the server closes)."""
+
+    def write(out: BinaryIO, release: threading.Event) -> None:
+        while not release.wait(every_s):
+            out.write(b": keep-alive\n\n")
+            out.flush()
+
+    return 200, {"Content-Type": "text/event-stream", "Connection": "close"}, write
+
+
+def sse_reply(*events: object) -> Reply:
+    """A finished stream: one ``data:`` event per item (JSON unless bytes), then ``[DONE]``."""
+    body = b"".join(
+        b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n" for e in events
+    ) + b"data: [DONE]\n\n"
+    return 200, {"Content-Type": "text/event-stream"}, body
+
+
+def fake_llama_cpp(
+    completions: Callable[[dict], Reply | None], n_ctx: int = 4096, chat_template: str | None = None
+) -> Callable[[str, str, dict | None], Reply | None]:
+    """A handler that answers as llama.cpp's own ``llama-server`` does (tools/server README).
+
+    ``/v1/models`` says ``owned_by: llamacpp`` and ``meta.n_ctx``; ``/tokenize`` reads
+    ``content`` (and answers no tokens for a body without it, as the real server does);
+    ``/detokenize`` answers ``content``; ``/props`` has the window per slot and the chat
+    template; there is no ``/extras``. It serves model "llama"; one token per word.
+    """
+
+    def handle(method: str, path: str, body: dict | None) -> Reply | None:
+        if path == "/v1/models":
+            return json_reply({"object": "list", "data": [
+                {"id": "llama", "object": "model", "created": 1, "owned_by": "llamacpp",
+                 "meta": {"vocab_type": 2, "n_vocab": 32000, "n_ctx": n_ctx * 2, "n_ctx_train": 8192}}]})
+        if path == "/tokenize":
+            words = (body or {}).get("content", "").split()
+            return json_reply({"tokens": list(range(1, len(words) + 1))})
+        if path == "/detokenize":
+            return json_reply({"content": " ".join("w" for _ in body["tokens"])})
+        if path == "/props":
+            return json_reply({"default_generation_settings": {"n_ctx": n_ctx, "params": {"top_k": 40, "min_p": 0.05}},
+                               "total_slots": 2, "chat_template": chat_template or "", "build_info": "b1-fake"})
+        if path == "/v1/completions":
+            return completions(body)
+        return json_reply({"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}, 404)
+
+    return handle

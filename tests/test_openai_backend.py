@@ -1,11 +1,14 @@
 """The openai-compatible backend against a REAL llama.cpp server (llama-cpp-python[server]) on loopback.
 
 The backend contract tests of tests/test_backends.py run unchanged against it; fault
-tests kill a real server mid-stream and script tiny stdlib servers (hang, 503, bad JSON).
+tests kill a real server mid-stream and script tiny stdlib servers (hang, 503, bad JSON,
+a trickled body, endless keep-alives, every odd reply shape, llama.cpp's own server).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 
@@ -15,10 +18,15 @@ from tests import test_backends as contract
 from tests.server_fixtures import (
     FakeServer,
     completion_reply,
+    endless_sse,
+    fake_llama_cpp,
     fake_openai,
     free_port,
     json_reply,
     llama_server,
+    raw_reply,
+    sse_reply,
+    trickle_reply,
 )
 from workbench.backends import load_backend
 from workbench.backends.base import ModelLock
@@ -30,6 +38,7 @@ from workbench.backends.openai_compat import (
     format_ref,
     iter_sse_data,
     parse_ref,
+    retry_after,
     run_bounded,
     sampling_fields,
 )
@@ -102,22 +111,50 @@ def test_backoff_doubles_and_is_capped():
 
 def test_sampling_fields_send_extras_only_when_needed():
     greedy = DecodingConfig(max_new_tokens=5, stop=("\n",))
-    assert sampling_fields(greedy, 0, explicit_extras=False) == {
+    assert sampling_fields(greedy, 0, "vllm") == sampling_fields(greedy, 0, "openai") == {
         "max_tokens": 5, "temperature": 0.0, "top_p": 1.0, "stop": ["\n"]}
     # llama-cpp-python's own defaults are top_k=40, min_p=0.05, repeat_penalty=1.1: send the off values
-    assert sampling_fields(greedy, 0, explicit_extras=True) == {
+    assert sampling_fields(greedy, 0, "llama-cpp-python") == {
         "max_tokens": 5, "temperature": 0.0, "top_p": 1.0, "stop": ["\n"],
         "top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0}
+    # llama-server's too (top_k 40, min_p 0.05); its penalty window is the last 64 tokens unless told -1
+    # and its sampler order is the one the workbench shows (llama.cpp's own chain unless the config says)
+    assert sampling_fields(greedy, 0, "llama.cpp") == {
+        "max_tokens": 5, "temperature": 0.0, "top_p": 1.0, "stop": ["\n"],
+        "top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "repeat_last_n": -1,
+        "samplers": ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]}
     sample = DecodingConfig(do_sample=True, temperature=0.7, top_k=40, top_p=0.9, min_p=0.05,
                             repetition_penalty=1.2, max_new_tokens=8)
-    assert sampling_fields(sample, 3, explicit_extras=False) == {
+    assert sampling_fields(sample, 3, "vllm") == {
         "max_tokens": 8, "temperature": 0.7, "top_p": 0.9, "seed": 3,
         "top_k": 40, "min_p": 0.05, "repetition_penalty": 1.2}
-    with pytest.raises(ConfigError, match="typical_p"):
-        sampling_fields(DecodingConfig(do_sample=True, typical_p=0.9), 0, explicit_extras=False)
-    assert sampling_fields(DecodingConfig(do_sample=True, typical_p=0.9), 0, explicit_extras=True)["typical_p"] == 0.9
+    with pytest.raises(ConfigError, match=r"typical_p is read only by llama.cpp servers.*WORKBENCH_SERVER_FAMILY"):
+        sampling_fields(DecodingConfig(do_sample=True, typical_p=0.9), 0, "vllm")
+    for family in ("llama.cpp", "llama-cpp-python"):
+        assert sampling_fields(DecodingConfig(do_sample=True, typical_p=0.9), 0, family)["typical_p"] == 0.9
     with pytest.raises(ConfigError, match="num_beams=1"):
-        sampling_fields(DecodingConfig(num_beams=2), None, explicit_extras=True)
+        sampling_fields(DecodingConfig(num_beams=2), None, "llama.cpp")
+
+
+def test_the_sampler_order_is_sent_or_refused():
+    hf_order = DecodingConfig(do_sample=True, temperature=1.6, top_p=0.5, sampler_order="transformers")
+    assert sampling_fields(hf_order, 1, "llama.cpp")["samplers"] == [
+        "penalties", "temperature", "top_k", "top_p", "min_p", "typ_p"]
+    assert "samplers" not in sampling_fields(hf_order, 1, "vllm")  # vLLM's own order is this one
+    with pytest.raises(ConfigError, match=r"This server \(llama-cpp-python\) samples only in its own order"):
+        sampling_fields(hf_order, 1, "llama-cpp-python")
+    llama_order = hf_order.replace(sampler_order="llama.cpp")
+    with pytest.raises(ConfigError, match=r"This server \(vllm\) samples only in its own order \(temperature > top_k"):
+        sampling_fields(llama_order, 1, "vllm")
+    assert "samplers" not in sampling_fields(llama_order.replace(do_sample=False), 1, "vllm")  # greedy: no order
+
+
+def test_retry_after_is_a_finite_bounded_wait():
+    assert retry_after("2", 0.5, 8.0) == 2.0
+    assert retry_after("120", 0.5, 8.0) == 8.0
+    assert retry_after("-3", 0.5, 8.0) == 0.0
+    for odd in ("nan", "inf", "-inf", "Wed, 21 Oct 2015 07:28:00 GMT", "", None):
+        assert retry_after(odd, 0.5, 8.0) == 0.5
 
 
 def test_sse_parser_yields_data_until_done():
@@ -272,7 +309,7 @@ def test_a_hanging_server_times_out():
             backend.complete("Hello there", GREEDY)
         assert str(info.value) == (
             f"The server at {fake.url} did not answer within 0.5 s; check that it is not overloaded, "
-            "or raise timeout_s."
+            "or raise WORKBENCH_SERVER_TIMEOUT_S."
         )
         assert time.monotonic() - start < 10  # bounded, not a hang (generous: not a timing claim)
 
@@ -360,3 +397,226 @@ def test_a_server_without_a_tokenizer_is_refused():
     with FakeServer(handle) as fake:
         with pytest.raises(ModelError, match="has no tokenizer endpoint"):
             load_backend(f"{fake.url}#fake")
+
+
+# ---- llama.cpp's own server (llama-server) -----------------------------------------------------------
+def _completions_sent(fake: FakeServer) -> list[dict]:
+    return [b for p, b in zip(fake.requests, fake.bodies, strict=True) if p == "/v1/completions"]
+
+
+def test_llama_server_gets_its_own_names_and_explicit_off_values():
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply(" ok"), n_ctx=4096)) as fake:
+        backend = load_backend(f"{fake.url}#llama")
+        assert (backend.family, backend.route.kind) == ("llama.cpp", "llama.cpp")  # owned_by: llamacpp
+        assert backend.context_window == 4096  # the window per slot (/props), not meta.n_ctx (all slots)
+        assert backend.sampler_order == ("top_k", "typical_p", "top_p", "min_p", "temperature")
+        assert backend.complete("Hello there", GREEDY).text == " ok"
+        sampled = DecodingConfig(do_sample=True, temperature=0.7, typical_p=0.9, repetition_penalty=1.3,
+                                 top_k=20, seed=5, max_new_tokens=4)
+        assert backend.complete("Hello there", sampled).text == " ok"
+    greedy, sample = _completions_sent(fake)
+    off = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "repeat_last_n": -1,
+           "samplers": ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]}
+    assert {k: greedy[k] for k in off} == off and "repetition_penalty" not in greedy
+    assert greedy["temperature"] == 0.0 and greedy["prompt"] == "Hello there"
+    assert {k: sample[k] for k in off} == {**off, "top_k": 20, "typical_p": 0.9, "repeat_penalty": 1.3}
+    assert sample["seed"] == 5 and "repetition_penalty" not in sample
+
+
+def test_the_family_can_be_named(monkeypatch):
+    with FakeServer(fake_openai(lambda body: completion_reply(" ok"))) as fake:
+        assert load_backend(f"{fake.url}#fake").family == "llama-cpp-python"  # its /extras/tokenize answered
+        monkeypatch.setenv("WORKBENCH_SERVER_FAMILY", "openai")
+        plain = load_backend(f"{fake.url}#fake")
+        assert plain.family == "openai"
+        plain.complete("Hello there", GREEDY)
+        assert "top_k" not in _completions_sent(fake)[-1]
+        with pytest.raises(ConfigError, match=r"typical_p is read only by llama.cpp servers"):
+            plain.complete("Hello there", DecodingConfig(do_sample=True, typical_p=0.5))
+        monkeypatch.setenv("WORKBENCH_SERVER_FAMILY", "llama.cpp")
+        named = load_backend(f"{fake.url}#fake")
+        named.complete("Hello there", GREEDY)
+        assert _completions_sent(fake)[-1]["repeat_last_n"] == -1
+        monkeypatch.setenv("WORKBENCH_SERVER_FAMILY", "tgi")
+        with pytest.raises(ConfigError, match=r"'tgi' is not one of auto, llama.cpp"):
+            load_backend(f"{fake.url}#fake")
+
+
+def test_llama_servers_chat_template_comes_from_props():
+    template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply(" ok"), chat_template=template)) as fake:
+        backend = load_backend(f"{fake.url}#llama")
+        assert backend.is_chat
+        assert backend.format_chat([{"role": "user", "content": "Hi"}]) == "<user>Hi<assistant>"
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply(" ok"), chat_template="{{ 1/0 }}")) as fake:
+        with pytest.raises(PromptError, match=r"chat template of .* failed: division by zero"):
+            load_backend(f"{fake.url}#llama").format_chat([{"role": "user", "content": "Hi"}])
+
+
+# ---- the bad server: an overall deadline per request -----------------------------------------------
+def _deadline_message(url: str, path: str, seconds: float) -> str:
+    return (f"The server at {url} did not finish its reply to {path} within {seconds:g} s (the deadline per "
+            "request); check the server, or raise WORKBENCH_SERVER_DEADLINE_S.")
+
+
+def test_a_trickled_body_meets_the_deadline():
+    body = json.dumps({"choices": [{"text": " ok" * 50, "finish_reason": "stop"}]}).encode()
+    with FakeServer(fake_openai(lambda b: trickle_reply(body, every_s=0.02))) as fake:
+        backend = connect(ServerConfig(fake.url, "fake", timeout_s=5, deadline_s=1.0, max_retries=0))
+        start = time.monotonic()
+        with pytest.raises(ModelError) as info:
+            backend.complete("Hello there", GREEDY)  # the whole body would take 3 s; each byte comes in 0.02 s
+        assert time.monotonic() - start < 3  # stopped at the deadline, not at the end of the body
+    assert str(info.value) == _deadline_message(fake.url, "/completions", 1.0)
+
+
+def test_endless_keep_alives_meet_the_deadline():
+    with FakeServer(fake_openai(lambda b: endless_sse(every_s=0.02))) as fake:
+        backend = connect(ServerConfig(fake.url, "fake", timeout_s=5, deadline_s=1.0, max_retries=0))
+        start = time.monotonic()
+        with pytest.raises(ModelError) as info:
+            for _ in backend.stream("Hello there", GREEDY):
+                pass
+        assert time.monotonic() - start < 5
+        assert not backend.lock.busy
+    assert str(info.value) == _deadline_message(fake.url, "/completions", 1.0)
+
+
+def test_a_retry_past_the_deadline_is_not_waited_for():
+    busy = json_reply({"error": {"message": "busy"}}, 503, {"Retry-After": "30"})
+    with FakeServer(fake_openai(lambda b: busy)) as fake:
+        backend = connect(ServerConfig(fake.url, "fake", deadline_s=1.0, max_backoff_s=60, max_retries=3))
+        start = time.monotonic()
+        with pytest.raises(ModelError, match="within 1 s \\(the deadline per request\\)"):
+            backend.complete("Hello there", GREEDY)
+        assert time.monotonic() - start < 5
+
+
+def test_timeout_and_deadline_come_from_the_environment(monkeypatch):
+    with FakeServer(fake_openai(lambda b: None)) as fake:
+        monkeypatch.setenv("WORKBENCH_SERVER_TIMEOUT_S", "0.3")
+        monkeypatch.setenv("WORKBENCH_SERVER_DEADLINE_S", "30")
+        backend = load_backend(f"{fake.url}#fake")
+        assert (backend.config.timeout_s, backend.config.deadline_s) == (0.3, 30.0)
+        with pytest.raises(ModelError, match=r"did not answer within 0\.3 s"):
+            backend.complete("Hello there", GREEDY)
+        for bad, message in (("soon", "WORKBENCH_SERVER_DEADLINE_S='soon' is not a number"),
+                             ("0", "deadline must be > 0"), ("inf", "deadline must be > 0"),
+                             ("nan", "deadline must be > 0")):
+            monkeypatch.setenv("WORKBENCH_SERVER_DEADLINE_S", bad)
+            with pytest.raises(ConfigError, match=message):
+                load_backend(f"{fake.url}#fake")
+
+
+# ---- the bad server: every odd reply shape is one ModelError naming the endpoint and the field --------
+MODELS_OK = {"data": [{"id": "fake"}]}
+ODD_AT_CONNECT = {
+    "data is a number": ("/v1/models", {"data": 5}, r"for /models: data: Input should be a valid list"),
+    "no data": ("/v1/models", {"object": "list"}, r"for /models: data: Field required"),
+    "model id a number": ("/v1/models", {"data": [{"id": 7}]}, r"for /models: data\.0\.id: Input should be a valid string"),
+    "window is text": ("/v1/models", {"data": [{"id": "fake", "max_model_len": "lots"}]},
+                       r"for /models: data\.0\.max_model_len: Input should be a valid integer"),
+    "window is negative": ("/v1/models", {"data": [{"id": "fake", "max_model_len": -1}]},
+                           r"for /models: data\.0\.max_model_len: Input should be greater than or equal to 16"),
+    "token ids as strings": ("/extras/tokenize", {"tokens": ["1", "2"]},
+                             r"for /extras/tokenize: tokens\.0: Input should be a valid integer"),
+    "reply is a list": ("/v1/models", [1, 2], r"for /models: the reply: Input should be .*(dictionary|instance)"),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_AT_CONNECT))
+def test_an_odd_reply_when_connecting_is_one_error(name):
+    path, reply, message = ODD_AT_CONNECT[name]
+    with FakeServer(fake_openai(lambda b: completion_reply(), {path: json_reply(reply)})) as fake:
+        with pytest.raises(ModelError) as info:
+            load_backend(f"{fake.url}#fake")
+    text = str(info.value)
+    assert text.startswith(f"The server at {fake.url} sent an unexpected reply for ") and "\n" not in text
+    assert re.search(message, text), text
+
+
+ODD_COMPLETIONS = {
+    "usage is a list": (b'{"choices": [{"text": " ok"}], "usage": [1]}', r"usage: Input should be .*(dictionary|instance)"),
+    "text is a number": (b'{"choices": [{"text": 5}]}', r"choices\.0\.text: Input should be a valid string"),
+    "no choices": (b'{"choices": []}', r"choices: List should have at least 1 item"),
+    "choice is text": (b'{"choices": ["ok"]}', r"choices\.0: Input should be"),
+    "counts are text": (b'{"choices": [{"text": "a"}], "usage": {"completion_tokens": "3"}}',
+                        r"usage\.completion_tokens: Input should be a valid integer"),
+    "a 5000-digit number": (b'{"choices": [{"text": "a"}], "usage": {"completion_tokens": ' + b"9" * 5000 + b"}}",
+                            r"malformed JSON for /completions"),
+    "nested past the stack": (b"[" * 100_000 + b"]" * 100_000, r"malformed JSON for /completions"),
+    "invalid UTF-8": (b'{"choices": [{"text": "\xff\xfe"}]', r"malformed JSON for /completions"),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_COMPLETIONS))
+def test_an_odd_completion_is_one_error(name):
+    payload, message = ODD_COMPLETIONS[name]
+    with FakeServer(fake_openai(lambda b: raw_reply(payload))) as fake:
+        backend = connect(ServerConfig(fake.url, "fake"))
+        with pytest.raises(ModelError) as info:
+            backend.complete("Hello there", GREEDY)
+    text = str(info.value)
+    assert text.startswith(f"The server at {fake.url} ") and "/completions" in text and "\n" not in text
+    assert re.search(message, text), text
+
+
+ODD_EVENTS = {
+    "a list": ([1, 2], r"for /completions \(stream\): the reply: Input should be"),
+    "a number": (5, r"for /completions \(stream\): the reply: Input should be"),
+    "text is a number": ({"choices": [{"text": 5}]}, r"for /completions \(stream\): choices\.0\.text: Input should be a valid string"),
+    "not JSON": (b"{oops", r"malformed JSON for /completions \(stream\)"),
+    "an error event": ({"error": {"message": "slot unavailable"}}, r"failed: slot unavailable\.$"),
+}
+
+
+@pytest.mark.parametrize("name", list(ODD_EVENTS))
+def test_an_odd_stream_event_is_one_error(name):
+    event, message = ODD_EVENTS[name]
+    good = {"choices": [{"text": " ok", "finish_reason": None}]}
+    with FakeServer(fake_openai(lambda b: sse_reply(good, event))) as fake:
+        backend = connect(ServerConfig(fake.url, "fake"))
+        with pytest.raises(ModelError) as info:
+            list(backend.stream("Hello there", GREEDY))
+        assert not backend.lock.busy
+    assert re.search(message, str(info.value)), str(info.value)
+
+
+def test_a_usage_only_event_ends_a_stream_cleanly():
+    events = [{"choices": [{"text": " one"}]}, {"choices": [{"text": " two", "finish_reason": "length"}]},
+              {"choices": [], "usage": {"completion_tokens": 2}}]
+    with FakeServer(fake_openai(lambda b: sse_reply(*events))) as fake:
+        backend = connect(ServerConfig(fake.url, "fake"))
+        stream = backend.stream("Hello there", GREEDY)
+        assert stream.text() == " one two"
+    assert stream.generation.finish_reason == "length"
+
+
+def test_odd_logprobs_and_chat_replies_are_one_error():
+    strings = {"choices": [{"text": "a", "logprobs": {"top_logprobs": [{"a": "-0.1"}]}}]}
+    positive = {"choices": [{"text": "a", "logprobs": {"top_logprobs": [{"a": 900.0}]}}]}  # exp(900) overflows
+    for reply, field in ((strings, r"top_logprobs\.0\.a: Input should be a valid number"),
+                         (positive, r"top_logprobs\.0\.a: Input should be less than or equal to 0.001")):
+        with FakeServer(fake_openai(lambda b, r=reply: json_reply(r))) as fake:
+            backend = connect(ServerConfig(fake.url, "fake"))
+            with pytest.raises(ModelError, match=field):
+                backend.next_token_distribution("Hello there")
+    chat = {"/v1/chat/completions": json_reply({"choices": [{"message": {"content": 5}}]})}
+    with FakeServer(fake_openai(lambda b: completion_reply(), chat)) as fake:
+        backend = connect(ServerConfig(fake.url, "fake"))
+        with pytest.raises(ModelError, match=r"for /chat/completions: choices\.0\.message\.content: Input should be"):
+            backend.chat([{"role": "user", "content": "Hi"}])
+
+
+def test_retry_after_nan_is_the_default_backoff():
+    calls = []
+
+    def completions(body):
+        calls.append(1)
+        return json_reply({"error": {"message": "busy"}}, 503, {"Retry-After": "nan"}) if len(calls) == 1 \
+            else completion_reply(" ok")
+
+    with FakeServer(fake_openai(completions)) as fake:
+        backend = connect(ServerConfig(fake.url, "fake", backoff_s=0.01, max_retries=2))
+        assert backend.complete("Hello there", GREEDY).text == " ok"
+    assert len(calls) == 2
