@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 
 import pytest
 
@@ -141,3 +142,30 @@ def test_hostile_import_is_refused_and_nothing_is_saved(tmp_path):
     assert not marker.exists()
     with open_store() as store:
         assert not store.exists("CLI evil")
+
+
+def test_import_refuses_a_name_with_control_characters_in_one_line(tmp_path):
+    path = tmp_path / "evil.json"
+    write_set(path, "plain", fmt="json")
+    path.write_text(path.read_text(encoding="utf-8").replace('"plain"', '"evil\\u001b]0;owned\\u0007"'),
+                    encoding="utf-8")
+    res = cli("sets", "import", str(path))
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: evil.json: name: prompt set names may not hold control characters")
+    assert "\x1b" not in res.stderr and "\x07" not in res.stderr and len(res.stderr.splitlines()) == 1
+
+
+def test_list_never_prints_raw_control_characters():
+    with open_store() as store:  # a name saved before names were checked, and hostile tags
+        store.save_set("legacy", {}, tags=["t\x1b[2J", "u\u2028v"])
+        with sqlite3.connect(store.path) as conn:
+            conn.execute("UPDATE prompt_sets SET name = ?", ("leg\x1b[31macy\x07\u2028\x9b",))
+    res = cli("sets", "list")
+    assert res.returncode == 0, res.stderr
+    raw = ("\x1b", "\x07", "\u2028", "\x9b")
+    assert not any(c in res.stdout for c in raw)
+    assert "leg\\x1b[31macy\\x07\\u2028\\x9b" in res.stdout and "t\\x1b[2J, u\\u2028v" in res.stdout
+    res = cli("sets", "list", "--search", "leg", "--json")
+    assert not any(c in res.stdout for c in raw)
+    row = json.loads(res.stdout)
+    assert (row["ref"], row["tags"]) == ("leg\x1b[31macy\x07\u2028\x9b", ["t\x1b[2J", "u\u2028v"])

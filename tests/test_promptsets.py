@@ -125,7 +125,7 @@ def test_top_level_problems_are_named():
     assert refused({**MINIMAL, "colour": "red"}) == "set.yaml: colour: unknown field; remove it or check its spelling."
     assert refused({**MINIMAL, "steps": []}) == "set.yaml: steps: list should have at least 1 item after " \
                                                 "validation, not 0."
-    assert refused({**MINIMAL, "name": "two\nlines"}) == ("set.yaml: name must be one non-empty line of at most "
+    assert refused({**MINIMAL, "name": "two\nlines"}) == ("set.yaml: name: prompt set names are one line of at most "
                                                           "120 characters.")
     assert refused(["not", "a", "mapping"]) == ("set.yaml: expected a mapping with schema_version, name and steps, "
                                                 "got list.")
@@ -304,7 +304,8 @@ def test_values_are_never_substituted_twice():
 
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
 LINE = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\n\r"), min_size=1, max_size=24)
-NAME = LINE.map(str.strip).filter(bool)
+NAME = st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), min_size=1,
+               max_size=24).map(str.strip).filter(bool)  # names hold no control characters
 NON_BLANK = TEXT.filter(lambda s: s.strip())
 TEMPLATES = ("Q: {input}\nA: {answer}", "Review: {input}\nSentiment: {answer}", "{{literal}} {input} -> {answer}")
 QUERIES = ("Q: {input}\nA:", "{input}", "Input: {input} {choices}\nOutput:")
@@ -637,3 +638,18 @@ def test_load_reports_missing_files(tmp_path):
 def test_shipped_files_are_under_the_byte_limit():
     for path in Path(ps.CLASSROOM_DIR).glob("*.yaml"):
         assert path.stat().st_size < ps.DEFAULT_LIMITS.max_bytes
+
+
+@pytest.mark.parametrize("name", ["esc\x1b]0;pwned\x07", "nul\x00", "line\u2028sep", "bidi\u202eexe"])
+def test_set_names_with_control_characters_are_refused_at_load(name):
+    message = refused({**MINIMAL, "name": name})
+    assert message.startswith("set.yaml: name: prompt set names may not hold control characters (found U+")
+    assert all(c.isprintable() for c in message)
+
+
+@pytest.mark.parametrize(("text", "source"), [
+    ('{"schema_version": 1, "name": "a\\ud800", "steps": [{"title": "t"}]}', "s.json"),
+    ('{"schema_version": 1, "name": "a", "notes": "\\udc00", "steps": [{"title": "t"}]}', "s.json"),
+])
+def test_lone_surrogates_are_refused_at_load(text, source):
+    assert "a lone surrogate \\u" in refused_text(text, source=source)

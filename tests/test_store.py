@@ -392,3 +392,46 @@ def test_store_is_usable_in_memory():
     with Store(":memory:") as s:
         assert s.save_set("m", {"x": 1}) == 1
         assert s.get_set("m") == ({"x": 1}, 1)
+
+
+# ---- names hold no control characters (issue 20) ------------------------------------------
+
+CONTROL_NAMES = ["nul\x00here", "esc\x1b[31mred", "bell\x07", "line\u2028sep", "para\u2029sep", "next\x85line",
+                 "bidi\u202egnp.exe", "zero\u200bwidth", "del\x7f", "tab\there", "lone\ud800"]
+
+
+@pytest.mark.parametrize("name", CONTROL_NAMES)
+def test_names_with_control_characters_are_refused_everywhere(store, name):
+    with pytest.raises(DataError, match=r"^Prompt set names may not hold control characters \(found U\+[0-9A-F]{4} "
+                                        r"at position \d+\); remove it\.$"):
+        store.save_set(name, {})
+    store.save_set("fine", {})
+    with pytest.raises(DataError, match="control characters"):
+        store.rename("fine", name)
+    with pytest.raises(DataError, match="control characters"):
+        store.duplicate("fine", name)
+    assert [s.name for s in store.list_sets(include_deleted=True)] == ["fine"]
+
+
+def test_printable_unicode_names_are_kept(store):
+    for name in ("Café ☕", "日本語のセット", "naïve — v2", "emoji 👩"):  # (a ZWJ emoji sequence is Cf: refused)
+        store.save_set(name, {})
+    assert len(store.list_sets()) == 4
+
+
+def test_a_name_stored_before_the_check_can_still_be_found_and_renamed(store):
+    store.save_set("legacy", {"v": 1})
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE prompt_sets SET name = ? WHERE name = 'legacy'", ("leg\x1bacy",))
+    assert store.exists("leg\x1bacy")
+    assert store.get_set("leg\x1bacy") == ({"v": 1}, 1)
+    store.rename("leg\x1bacy", "legacy fixed")
+    assert [s.name for s in store.list_sets()] == ["legacy fixed"]
+
+
+def test_text_that_cannot_be_encoded_is_one_error_not_a_sqlite_crash(store):
+    with pytest.raises(DataError, match="cannot be stored as JSON"):
+        store.save_set("ok", {"notes": "half \ud800 pair"})
+    run = store.create_run({"model": "m"})
+    with pytest.raises(DataError, match="cannot be stored as JSON"):
+        store.add_result(run, "zero", 0, {"output": "\udc00"})

@@ -43,15 +43,26 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from workbench.answers import Vote, is_correct, majority_vote, normalise
+from workbench.answers import Vote, is_correct
+from workbench.consistency import self_consistency
 from workbench.data import Example, load_sample, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_file_model, demo_text, render, run_prompt
+from workbench.prompts import (
+    PromptRun,
+    PromptSpec,
+    StageRunner,
+    demo_file_model,
+    demo_text,
+    fit_to_window,
+    render,
+    reserved_tokens,
+    run_prompt,
+)
 from workbench.retrieval import ORDERS, SELECTORS
 from workbench.safeload import Bounds, check_tree, parse_json, value_error
 from workbench.safeload import path as _path
-from workbench.store import MAX_NAME_LENGTH
+from workbench.store import MAX_NAME_LENGTH, check_name
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -383,9 +394,10 @@ def from_dict(data: Any, source: str = "prompt set", limits: Limits = DEFAULT_LI
         model = _models().model_validate(data)
     except ValidationError as err:
         raise DataError(f"{source}: {_pydantic_message(err.errors()[0])}") from None
-    name = model.name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH or "\n" in name or "\r" in name:
-        raise DataError(f"{source}: name must be one non-empty line of at most {MAX_NAME_LENGTH} characters.")
+    try:
+        name = check_name(model.name)
+    except DataError as err:
+        raise DataError(f"{source}: name: {str(err)[:1].lower()}{str(err)[1:]}") from None
     steps = tuple(_step(i, s, source) for i, s in enumerate(model.steps))
     tests = tuple(TestCase(t.input, t.expected, t.choices) for t in model.tests)
     return PromptSet(name=name, steps=steps, description=model.description, notes=model.notes,
@@ -678,21 +690,21 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
     query = case.query()
     demos, scores = step_demos(step, query, indexes)
     cfg = step.decoding
-    runs = []
-    for i in range(cfg.n):
-        sample_cfg = cfg.replace(n=1, seed=None if cfg.seed is None else cfg.seed + i)
+    fmt = step.spec.answer_format
+    if cfg.n == 1:
         stage_runner: StageRunner | None = None
         if runner is not None:
-            def stage_runner(name, prompt, c, _i=i):
-                return runner(_i, name, prompt, c)
-        runs.append(run_prompt(step.spec, demos, query, backend, sample_cfg, scores=scores, as_chat=as_chat,
-                               runner=stage_runner))
-    fmt = step.spec.answer_format
-    vote = None
-    answer = runs[0].answer
-    if cfg.n > 1:
-        vote = majority_vote(normalise(r.answer, fmt) for r in runs)
-        answer = vote.winner
+            def stage_runner(name, prompt, c):
+                return runner(0, name, prompt, c)
+        runs = [run_prompt(step.spec, demos, query, backend, cfg, scores=scores, as_chat=as_chat,
+                           runner=stage_runner)]
+        vote, answer = None, runs[0].answer
+    else:  # self-consistency: the one implementation, on the prompt rendered once
+        rendered = fit_to_window(step.spec, demos, query, backend, reserved_tokens(step.spec, cfg, backend, query),
+                                 scores, as_chat)
+        result = self_consistency(step.spec, rendered.text, backend, cfg, query=query, runner=runner)
+        runs = [PromptRun(rendered, p.stages, p.extraction) for p in result.paths]
+        vote, answer = result.vote, result.vote.winner
     correct = None if case.expected is None else is_correct(answer, case.expected, fmt)
     return StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
                    answer=answer, vote=vote, correct=correct)

@@ -4,7 +4,8 @@ A hostile or broken file must end in a loaded value or one :class:`DataError` li
 another exception and never unbounded work. :func:`parse_json` refuses repeated keys,
 nesting too deep for the parser (``RecursionError``) and integers of thousands of digits
 (``ValueError``); :func:`check_tree` then bounds depth, text length, collection sizes and
-non-finite numbers of the parsed value without recursion.
+non-finite numbers of the parsed value without recursion, and refuses lone surrogates
+(text that could not be encoded, stored or printed later).
 
     >>> check_tree(parse_json('{"a": [1]}', "f.json"), "f.json", Bounds(max_depth=1))
     Traceback (most recent call last):
@@ -16,11 +17,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import DataError
+
+# A lone UTF-16 surrogate: JSON lets "\\ud800" spell one; it cannot be encoded, stored or printed.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ def check_tree(data: Any, source: str, bounds: Bounds = Bounds(),  # frozen, so 
             if len(obj) > bounds.max_string:
                 raise DataError(f"{where}: text of {len(obj):,} characters; the limit is {bounds.max_string:,} "
                                 "(max_string).")
+            _check_encodable(obj, where)
             continue
         if isinstance(obj, float) and not math.isfinite(obj):
             raise DataError(f"{where}: {obj} is not a finite number; write a plain number.")
@@ -114,6 +120,15 @@ def check_tree(data: Any, source: str, bounds: Bounds = Bounds(),  # frozen, so 
                             f"(limit {limit_name}).")
         items = obj.items() if isinstance(obj, dict) else enumerate(obj)
         for k, v in items:
-            if isinstance(k, str) and len(k) > bounds.max_string:
-                raise DataError(f"{where}: a key of {len(k):,} characters; the limit is {bounds.max_string:,}.")
+            if isinstance(k, str):
+                if len(k) > bounds.max_string:
+                    raise DataError(f"{where}: a key of {len(k):,} characters; the limit is {bounds.max_string:,}.")
+                _check_encodable(k, where)
             stack.append((v, (*loc, k)))
+
+
+def _check_encodable(text: str, where: str) -> None:
+    found = _SURROGATE.search(text)
+    if found:
+        raise DataError(f"{where}: a lone surrogate \\u{ord(found.group()):04x} (half of a \\u escape pair); "
+                        "write the character itself.")

@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ DB_FILENAME = "workbench.db"
 BUSY_TIMEOUT_S = 30.0
 #: Longest prompt-set name accepted (names are shown in lists and file names).
 MAX_NAME_LENGTH = 120
+#: Unicode categories a name may not hold: controls (NUL, ESC, BEL, ...), format characters (bidi overrides,
+#: zero-width), surrogates and the line/paragraph separators U+2028/U+2029 -- a terminal or a list would act on them.
+UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 #: States a run can finish in.
 RUN_STATES = ("finished", "cancelled", "failed")
 
@@ -192,18 +196,35 @@ def _json_default(obj: Any) -> Any:
 def _dumps(obj: Any, what: str, lenient: bool = True) -> str:
     """JSON text; ``lenient`` also accepts dataclasses, enums, paths and sets (run metadata, records)."""
     try:
-        return json.dumps(obj, ensure_ascii=False, default=_json_default if lenient else None, allow_nan=False)
+        text = json.dumps(obj, ensure_ascii=False, default=_json_default if lenient else None, allow_nan=False)
+        text.encode("utf-8")  # a lone surrogate would fail later, inside SQLite
+        return text
     except (TypeError, ValueError) as err:
         raise DataError(f"The {what} cannot be stored as JSON: {err}.") from None
 
 
-def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise DataError("A prompt set needs a non-empty name.")
-    name = name.strip()
+def unprintable(char: str) -> bool:
+    """True for a character a name may not hold and a terminal must not be sent raw (see UNPRINTABLE_CATEGORIES)."""
+    return unicodedata.category(char) in UNPRINTABLE_CATEGORIES
+
+
+def check_name(name: str) -> str:
+    """A prompt-set name as stored (stripped); DataError unless it is one short line of printable text."""
+    name = _lookup_name(name)
     if len(name) > MAX_NAME_LENGTH or "\n" in name or "\r" in name:
         raise DataError(f"Prompt set names are one line of at most {MAX_NAME_LENGTH} characters.")
+    bad = next((c for c in name if unprintable(c)), None)
+    if bad is not None:
+        raise DataError(f"Prompt set names may not hold control characters (found U+{ord(bad):04X} at position "
+                        f"{name.index(bad) + 1}); remove it.")
     return name
+
+
+def _lookup_name(name: str) -> str:
+    """A name to look a set up by: any stored name is found, even one saved before names were checked."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError("A prompt set needs a non-empty name.")
+    return name.strip()
 
 
 def _tags(tags: Iterable[str]) -> tuple[str, ...]:
@@ -424,7 +445,7 @@ class Store:
     # -- prompt-set library
 
     def _set_row(self, name: str, include_deleted: bool = False) -> tuple[int, str, str | None]:
-        rows = self._query("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (_check_name(name),))
+        rows = self._query("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (_lookup_name(name),))
         if not rows:
             raise DataError(f"There is no prompt set named {name!r}; check the name in the library.")
         if rows[0][2] is not None and not include_deleted:
@@ -458,7 +479,7 @@ class Store:
 
         ``new=True`` (import, "save as") refuses a name that already exists instead of adding a version.
         """
-        name = _check_name(name)
+        name = check_name(name)
         if not isinstance(document, dict):
             raise DataError("A prompt set document must be a JSON object (a dictionary).")
         text = _dumps(document, "prompt set", lenient=False)  # plain JSON only: documents round-trip exactly
@@ -480,7 +501,7 @@ class Store:
 
     def exists(self, name: str) -> bool:
         """True when a set (deleted or not) already holds this name (names compare case-insensitively)."""
-        return bool(self._query("SELECT 1 FROM prompt_sets WHERE name = ?", (_check_name(name),)))
+        return bool(self._query("SELECT 1 FROM prompt_sets WHERE name = ?", (_lookup_name(name),)))
 
     def get_set(self, name: str, version: int | None = None) -> tuple[dict, int]:
         """The document of a version (default: the latest) and its version number."""
@@ -526,7 +547,7 @@ class Store:
 
     def rename(self, old: str, new: str) -> None:
         """Rename a set, keeping its history; refuses a name that is taken."""
-        new = _check_name(new)
+        new = check_name(new)
         with self._tx() as conn:
             set_id, _, _ = self._set_row(old)
             self._check_free(conn, new, except_id=set_id)

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except WorkbenchError as err:
-        print(f"error: {err}", file=sys.stderr)
+        from workbench.cli.common import shown
+
+        print(f"error: {shown(str(err))}", file=sys.stderr)  # a name or value quoted in it is never sent raw
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 
@@ -82,6 +83,21 @@ def pool_from_arg(value: str):
     from workbench.data import load_pool, load_sample, sample_pools
 
     return load_sample(value) if value in sample_pools() else load_pool(value)
+
+
+def shown(text: str, keep: str = "") -> str:
+    r"""``text`` safe to print on a terminal: control characters (ESC, BEL, NUL, U+2028, ...) appear escaped
+    (``\x1b``), except those in ``keep`` (e.g. "\n" for notes)."""
+    from workbench.store import unprintable
+
+    return "".join(c if c in keep or not unprintable(c) else ascii(c)[1:-1] for c in text)
+
+
+def shown_json(obj) -> str:
+    """One line of JSON (non-ASCII kept readable) with every control character written as a \\u escape."""
+    from workbench.store import unprintable
+
+    return "".join(json.dumps(c)[1:-1] if unprintable(c) else c for c in json.dumps(obj, ensure_ascii=False))
 
 
 def tqdm_progress(desc: str):

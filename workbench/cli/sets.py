@@ -11,11 +11,11 @@ A SET argument is a saved set's name, a classroom set (its file stem, e.g.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from workbench.backends import BACKENDS
+from workbench.cli.common import shown, shown_json
 from workbench.errors import ConfigError, DataError
 
 #: What ``sets export --format`` writes.
@@ -117,15 +117,15 @@ def list_cmd(args) -> int:
         rows = ps.library_entries(store, args.search, include_deleted=args.deleted)
     if args.json:
         for row in rows:
-            print(json.dumps(row, ensure_ascii=False))
+            print(shown_json(row))
         return 0
     if not rows:
         print(f"no prompt sets match {args.search!r}", file=sys.stderr)
         return 0
     table = [("source", "name", "version", "tags", "description")]
-    for r in rows:
+    for r in rows:  # names saved before names were checked may hold control characters: never print them raw
         version = "" if r["version"] is None else f"v{r['version']}" + (" (deleted)" if r["deleted"] else "")
-        table.append((r["source"], r["ref"], version, ", ".join(r["tags"]), r["description"]))
+        table.append((r["source"], shown(r["ref"]), version, shown(", ".join(r["tags"])), shown(r["description"])))
     widths = [max(len(row[i]) for row in table) for i in range(4)]
     for row in table:
         print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
@@ -136,22 +136,22 @@ def show_cmd(args) -> int:
     from workbench import promptsets as ps
 
     pset, origin = _open(args)
-    print(f"# {pset.name}")
-    print(f"({origin}; tags: {', '.join(pset.tags) or 'none'})")
+    print(f"# {shown(pset.name)}")
+    print(f"({shown(origin)}; tags: {shown(', '.join(pset.tags)) or 'none'})")
     if pset.description:
-        print(pset.description)
+        print(shown(pset.description))
     if pset.notes:
         print()
-        print(pset.notes.rstrip())
+        print(shown(pset.notes.rstrip(), keep="\n\t"))
     indexes = ps.default_index_factory() if args.prompts else None
     backends = _loader(args.backend)
     for i, step in enumerate(pset.steps, start=1):
         print()
-        print(f"## Step {i}: {step.title}")
+        print(f"## Step {i}: {shown(step.title)}")
         print(f"model: {step.model or '(the one you pick)'} · {ps.describe_demos(step)} · "
               f"decoding: {ps.describe_decoding(step.decoding)}")
         if step.notes:
-            print(step.notes.rstrip())
+            print(shown(step.notes.rstrip(), keep="\n\t"))
         if args.prompts:
             for j, case in enumerate(pset.tests, start=1):
                 print(f"--- prompt for test input {j} ---")
@@ -160,8 +160,8 @@ def show_cmd(args) -> int:
         print()
         print("## Test inputs")
         for j, case in enumerate(pset.tests, start=1):
-            expected = "" if case.expected is None else f"   [expected: {case.expected}]"
-            print(f"{j}. {case.input}{expected}")
+            expected = "" if case.expected is None else f"   [expected: {shown(case.expected)}]"
+            print(f"{j}. {shown(case.input, keep=chr(10))}{expected}")
     return 0
 
 
