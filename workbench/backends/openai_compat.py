@@ -827,6 +827,7 @@ class OpenAICompatBackend(Backend):
         self.config = config
         self.client = ServerClient(config)
         self.route = route
+        self.chat_template_source = f"the server at {config.root_url} (/props)"  # named when the template fails
         self.lock = ModelLock(slots=config.max_concurrency)
         self._memo: OrderedDict[tuple[int, ...], str] = OrderedDict()
         self._memo_lock = threading.Lock()
