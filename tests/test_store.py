@@ -7,14 +7,17 @@ import io
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from workbench import store as store_module
 from workbench.answers import AnswerFormat
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
@@ -260,6 +263,9 @@ def test_sigkill_mid_run_loses_at_most_the_item_in_flight(tmp_path):
         assert done == set(range(len(done)))
         assert len(done) > reported
         assert s.results(run) == [{"strategy": "zero", "item_index": i, **record(i)} for i in range(len(done))]
+        # Its process is gone, so it no longer reads "running" (and stays marked).
+        assert s.get_run(run).status == "interrupted"
+        assert s._query("SELECT status FROM runs WHERE id = ?", (run,)) == [("interrupted",)]
         # The run is resumable: the next item goes in after the last committed one.
         s.add_result(run, "zero", len(done), record(len(done)))
         assert s.integrity_check() == "ok"
@@ -435,3 +441,77 @@ def test_text_that_cannot_be_encoded_is_one_error_not_a_sqlite_crash(store):
     run = store.create_run({"model": "m"})
     with pytest.raises(DataError, match="cannot be stored as JSON"):
         store.add_result(run, "zero", 0, {"output": "\udc00"})
+
+
+# ---- runs whose process is gone read "interrupted" (issue 20) ---------------------------------
+
+
+def _set_owner(store: Store, run: int, owner: dict | None) -> None:
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE runs SET owner = ? WHERE id = ?", (None if owner is None else json.dumps(owner), run))
+
+
+def test_a_run_records_its_process_and_stays_running_while_it_lives(store):
+    run = store.create_run({"model": "m"})
+    info = store.get_run(run)
+    assert info.status == "running"
+    assert info.owner == {"pid": os.getpid(), "host": socket.gethostname(), "started": info.owner["started"]}
+    assert isinstance(info.owner["started"], int)  # Linux: the process start, against pid reuse
+    assert [r.status for r in store.list_runs()] == ["running"]
+
+
+def test_a_reused_pid_an_unknown_host_and_an_old_run(store):
+    reused, other_host, old, live = (store.create_run({"model": "m"}) for _ in range(4))
+    me = store.get_run(reused).owner
+    _set_owner(store, reused, {**me, "started": me["started"] - 1})  # same pid, another process
+    _set_owner(store, other_host, {**me, "pid": 2**22 + 12345, "host": "not-" + me["host"]})  # cannot be checked
+    _set_owner(store, old, None)  # made before owners were recorded
+    assert {r.run_id: r.status for r in store.list_runs()} == {
+        reused: "interrupted", other_host: "running", old: "running", live: "running"}
+
+
+def test_a_zombie_process_counts_as_gone(store):
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while store_module._proc_stat(child.pid)[0] != "Z":  # exited, not reaped yet
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        run = store.create_run({"model": "m"})
+        _set_owner(store, run, {"pid": child.pid, "host": socket.gethostname(),
+                                "started": store_module._proc_stat(child.pid)[1]})
+        assert store.get_run(run).status == "interrupted"
+    finally:
+        child.wait()
+
+
+def test_reopen_claims_an_interrupted_run_and_finish_ends_it(store):
+    run = store.create_run({"model": "m"})
+    _set_owner(store, run, {**store.get_run(run).owner, "started": -1})
+    assert store.get_run(run).status == "interrupted"
+    store.reopen_run(run)
+    info = store.get_run(run)
+    assert (info.status, info.owner["pid"], info.finished_at) == ("running", os.getpid(), None)
+    store.finish_run(run, {"items": 1})
+    assert store.get_run(run).status == "finished"
+    with pytest.raises(DataError, match="There is no run 99"):
+        store.reopen_run(99)
+
+
+def test_a_version_1_database_gains_run_owners(tmp_path):
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    store_module.MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO runs (created_at, meta) VALUES ('2026-01-01', '{}')")
+    conn.close()
+    with open_store(path) as s:
+        assert s.settings()["user_version"] == SCHEMA_VERSION
+        (old,) = s.list_runs()
+        assert (old.status, old.owner) == ("running", None)
+        assert s.get_run(s.create_run({})).owner["pid"] == os.getpid()
+
+
+def test_exports_leave_the_owner_out(store):
+    run = store.create_run({"model": "m"})
+    assert json.loads(store.export_run_json(run))["run"]["owner"] is None

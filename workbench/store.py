@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import os
+import socket
 import sqlite3
 import threading
 import unicodedata
@@ -49,6 +50,8 @@ MAX_NAME_LENGTH = 120
 UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 #: States a run can finish in.
 RUN_STATES = ("finished", "cancelled", "failed")
+#: The state of a "running" run whose process is gone (killed, crashed, machine rebooted); resume it to finish it.
+INTERRUPTED = "interrupted"
 
 
 # --------------------------------------------------------------------------- records
@@ -60,10 +63,11 @@ class RunInfo:
     run_id: int
     created_at: str
     finished_at: str | None
-    status: str  # "running" until finish_run, then one of RUN_STATES
+    status: str  # "running" until finish_run, then one of RUN_STATES; INTERRUPTED when its process is gone
     meta: dict
     summary: dict | None
     n_results: int
+    owner: dict | None = None  # the process that runs it: {"pid", "host", "started"}; None for runs made before v2
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,13 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_v2(conn: sqlite3.Connection) -> None:
+    # Which process runs a run (JSON {"pid", "host", "started"}), so a killed one can be told from a live one.
+    conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+
+
 #: Migration i brings a database from schema version i to i + 1; PRAGMA user_version records where it is.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -174,6 +183,49 @@ def default_db_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / DB_FILENAME
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """Process ``pid``'s state letter and start (clock ticks since boot) from Linux /proc; None elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()  # after "(comm)", which may hold spaces
+        return fields[0].decode("ascii", "replace"), int(fields[19])  # fields 3 and 22 of proc(5)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def this_process() -> dict[str, Any]:
+    """Who runs a run started here: pid, host name and process start (tells a reused pid from the original)."""
+    stat = _proc_stat(os.getpid())
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": None if stat is None else stat[1]}
+
+
+def process_gone(owner: dict[str, Any] | None) -> bool:
+    """True when ``owner`` (see :func:`this_process`) ran on this host and that process no longer exists.
+
+    A run owned by another host, or recorded before owners were, is never called gone: it cannot be checked here.
+    """
+    if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        return False
+    pid = owner.get("pid")
+    if os.name != "posix" or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False  # (on Windows os.kill would end the process instead of asking)
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, under another user
+    except OSError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return False  # alive, and nothing more can be read here
+    state, started = stat
+    recorded = owner.get("started")
+    # A zombie has exited (its parent has not reaped it); another start time means the pid was reused.
+    return state == "Z" or (isinstance(recorded, int) and recorded != started)
 
 
 def _now() -> str:
@@ -247,6 +299,10 @@ def _csv_cell(value: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- store
+
+_RUN_COLUMNS = ("SELECT id, created_at, finished_at, status, meta, summary, "
+                "(SELECT COUNT(*) FROM results WHERE run_id = runs.id), owner")
+
 
 class Store:
     """Runs and prompt sets in one SQLite file. Thread-safe: one connection behind a lock.
@@ -330,8 +386,17 @@ class Store:
         meta = {"created_at": _now(), **meta}
         text = _dumps(meta, "run metadata")
         with self._tx() as conn:
-            cur = conn.execute("INSERT INTO runs (created_at, meta) VALUES (?, ?)", (meta["created_at"], text))
+            cur = conn.execute("INSERT INTO runs (created_at, meta, owner) VALUES (?, ?, ?)",
+                               (meta["created_at"], text, json.dumps(this_process())))
             return int(cur.lastrowid)
+
+    def reopen_run(self, run_id: int) -> None:
+        """Mark a stored run "running" again, owned by this process (call it when resuming the run)."""
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE runs SET status = 'running', finished_at = NULL, owner = ? WHERE id = ?",
+                               (json.dumps(this_process()), run_id))
+            if cur.rowcount == 0:
+                raise DataError(f"There is no run {run_id}; pick one from the run history.")
 
     def add_result(self, run_id: int, strategy: str, item_index: int, record: dict) -> None:
         """Store one item's record for one strategy, committed at once (a rerun of the item replaces it)."""
@@ -384,17 +449,21 @@ class Store:
 
     def _run_row(self, run_id: int) -> tuple:
         rows = self._query(
-            "SELECT id, created_at, finished_at, status, meta, summary, "
-            "(SELECT COUNT(*) FROM results WHERE run_id = runs.id) FROM runs WHERE id = ?",
-            (run_id,),
+            f"{_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,),
         )
         if not rows:
             raise DataError(f"There is no run {run_id}; pick one from the run history.")
         return rows[0]
 
-    @staticmethod
-    def _run_info(row: tuple) -> RunInfo:
-        rid, created, finished, status, meta, summary, n = row
+    def _run_info(self, row: tuple) -> RunInfo:
+        """The run of a row; a "running" run whose process is gone is marked INTERRUPTED here, for good."""
+        rid, created, finished, status, meta, summary, n, owner_text = row
+        owner = None if owner_text is None else json.loads(owner_text)
+        if status == "running" and process_gone(owner):
+            with self._tx() as conn:  # only if no one reopened it meanwhile
+                conn.execute("UPDATE runs SET status = ? WHERE id = ? AND status = 'running' AND owner = ?",
+                             (INTERRUPTED, rid, owner_text))
+            status = INTERRUPTED
         return RunInfo(
             run_id=rid,
             created_at=created,
@@ -403,18 +472,16 @@ class Store:
             meta=json.loads(meta),
             summary=None if summary is None else json.loads(summary),
             n_results=n,
+            owner=owner,
         )
 
     def get_run(self, run_id: int) -> RunInfo:
-        """One run's metadata, summary and result count."""
+        """One run's metadata, summary and result count (a run whose process is gone reads INTERRUPTED)."""
         return self._run_info(self._run_row(run_id))
 
     def list_runs(self) -> list[RunInfo]:
-        """All runs, newest first."""
-        rows = self._query(
-            "SELECT id, created_at, finished_at, status, meta, summary, "
-            "(SELECT COUNT(*) FROM results WHERE run_id = runs.id) FROM runs ORDER BY id DESC"
-        )
+        """All runs, newest first (runs whose process is gone read INTERRUPTED)."""
+        rows = self._query(f"{_RUN_COLUMNS} FROM runs ORDER BY id DESC")
         return [self._run_info(r) for r in rows]
 
     def delete_run(self, run_id: int) -> None:
@@ -438,7 +505,7 @@ class Store:
 
     def export_run_json(self, run_id: int) -> str:
         """The whole run as JSON: {"run": {...meta, summary...}, "results": [...]}."""
-        info = self.get_run(run_id)
+        info = dataclasses.replace(self.get_run(run_id), owner=None)  # which host ran it stays private
         doc = {"run": dataclasses.asdict(info), "results": self.results(run_id)}
         return json.dumps(doc, ensure_ascii=False, indent=2)
 
