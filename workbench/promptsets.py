@@ -43,24 +43,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from workbench.answers import Vote, is_correct
-from workbench.consistency import self_consistency
+from workbench.answers import Vote, is_correct, majority_vote, normalise
 from workbench.data import Example, load_sample, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts import (
-    PromptRun,
-    PromptSpec,
-    StageRunner,
-    demo_file_model,
-    demo_text,
-    fit_to_window,
-    render,
-    reserved_tokens,
-    run_prompt,
-)
+from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_file_model, demo_text, render, run_prompt
 from workbench.retrieval import ORDERS, SELECTORS
-from workbench.safeload import Bounds, check_tree, parse_json, value_error
+from workbench.safeload import Bounds, check_tree, load_yaml, parse_json
 from workbench.safeload import path as _path
 from workbench.store import MAX_NAME_LENGTH, check_name
 
@@ -79,9 +68,6 @@ JSONL_SHAPES = ("raw", "chat")
 MAX_SELECT_K = 64
 #: Classroom demo sets shipped with the workbench.
 CLASSROOM_DIR = Path(__file__).resolve().parents[1] / "prompts" / "classroom"
-#: YAML tags a file may spell out explicitly (the core schema); any other tag is refused.
-_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map"))
-_PYTHON_TAG = "tag:yaml.org,2002:python/"
 _YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _SERVER_URL = re.compile(r"^\s*https?://", re.IGNORECASE)
 
@@ -287,60 +273,6 @@ def _field_error(where: str, err: WorkbenchError, fields: Sequence[str]) -> Data
 # ---- safety scans -----------------------------------------------------------------------------
 
 
-def _tag_name(tag: str) -> str:
-    """'tag:yaml.org,2002:binary' -> '!!binary' (as a user writes it); other tags as they are."""
-    prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
-
-
-def _scan_yaml(text: str, source: str, limits: Limits) -> None:
-    """Walk the YAML event stream (no objects built): refuse tags, aliases, deep nesting and repeated keys."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    # One entry per open collection: [is_mapping, next node is a key, keys seen so far].
-    stack: list[list[Any]] = []
-
-    def node_done() -> None:
-        if stack and stack[-1][0]:
-            stack[-1][1] = not stack[-1][1]
-
-    for event in yaml.parse(text, Loader=loader):
-        line = event.start_mark.line + 1 if event.start_mark is not None else 0
-        tag = getattr(event, "tag", None)
-        if tag is not None and tag not in _PLAIN_TAGS and not (
-            isinstance(event, yaml.ScalarEvent | yaml.SequenceStartEvent | yaml.MappingStartEvent)
-            and tag in ("!", "?")
-        ):
-            if tag.startswith(_PYTHON_TAG) or tag.startswith("!!python"):
-                raise DataError(
-                    f"{source} line {line}: the Python tag {_tag_name(tag)} is refused; "
-                    "prompt-set files are plain data and never create Python objects."
-                )
-            raise DataError(f"{source} line {line}: the YAML tag {_tag_name(tag)!r} is not allowed; "
-                            "write plain values.")
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-            raise DataError(
-                f"{source} line {line}: YAML anchors and aliases (&name, *name) are not allowed in prompt-set "
-                "files; write the value out."
-            )
-        if isinstance(event, yaml.ScalarEvent):
-            if stack and stack[-1][0] and stack[-1][1]:
-                if event.value in stack[-1][2]:
-                    raise DataError(f"{source} line {line}: the key {event.value!r} appears twice in one mapping; "
-                                    "keep one (a reader would silently use only the last).")
-                stack[-1][2].add(event.value)
-            node_done()
-        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            stack.append([isinstance(event, yaml.MappingStartEvent), True, set()])
-            if len(stack) > limits.max_depth:
-                raise DataError(f"{source} line {line}: nested deeper than {limits.max_depth} levels "
-                                "(limit max_depth); prompt-set files are shallow.")
-        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            stack.pop()
-            node_done()
-
-
 def _check_tree(data: Any, source: str, limits: Limits) -> None:
     """Bound depth, string lengths and list sizes of parsed data (see :func:`workbench.safeload.check_tree`)."""
     def collection_limit(loc: tuple[Any, ...], obj: list | dict) -> tuple[int, str, str]:
@@ -474,17 +406,7 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
         except json.JSONDecodeError as err:
             raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
     else:
-        import yaml
-
-        try:
-            _scan_yaml(text, source, limits)
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe loader only
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            raise DataError(f"{source}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
-        except ValueError as err:  # e.g. an integer of more than 4,300 digits
-            raise value_error(source, err) from None
+        data = load_yaml(text, source, limits.max_depth, what="prompt-set files")
     return from_dict(data, source, limits)
 
 
@@ -690,21 +612,21 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
     query = case.query()
     demos, scores = step_demos(step, query, indexes)
     cfg = step.decoding
-    fmt = step.spec.answer_format
-    if cfg.n == 1:
+    runs = []
+    for i in range(cfg.n):
+        sample_cfg = cfg.replace(n=1, seed=None if cfg.seed is None else cfg.seed + i)
         stage_runner: StageRunner | None = None
         if runner is not None:
-            def stage_runner(name, prompt, c):
-                return runner(0, name, prompt, c)
-        runs = [run_prompt(step.spec, demos, query, backend, cfg, scores=scores, as_chat=as_chat,
-                           runner=stage_runner)]
-        vote, answer = None, runs[0].answer
-    else:  # self-consistency: the one implementation, on the prompt rendered once
-        rendered = fit_to_window(step.spec, demos, query, backend, reserved_tokens(step.spec, cfg, backend, query),
-                                 scores, as_chat)
-        result = self_consistency(step.spec, rendered.text, backend, cfg, query=query, runner=runner)
-        runs = [PromptRun(rendered, p.stages, p.extraction) for p in result.paths]
-        vote, answer = result.vote, result.vote.winner
+            def stage_runner(name, prompt, c, _i=i):
+                return runner(_i, name, prompt, c)
+        runs.append(run_prompt(step.spec, demos, query, backend, sample_cfg, scores=scores, as_chat=as_chat,
+                               runner=stage_runner))
+    fmt = step.spec.answer_format
+    vote = None
+    answer = runs[0].answer
+    if cfg.n > 1:
+        vote = majority_vote(normalise(r.answer, fmt) for r in runs)
+        answer = vote.winner
     correct = None if case.expected is None else is_correct(answer, case.expected, fmt)
     return StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
                    answer=answer, vote=vote, correct=correct)

@@ -1,9 +1,11 @@
-"""Bounded reading of untrusted JSON: the one implementation the prompt-set and data loaders share.
+"""Bounded reading of untrusted JSON and YAML: the one implementation the file loaders share.
 
 A hostile or broken file must end in a loaded value or one :class:`DataError` line, never
 another exception and never unbounded work. :func:`parse_json` refuses repeated keys,
 nesting too deep for the parser (``RecursionError``) and integers of thousands of digits
-(``ValueError``); :func:`check_tree` then bounds depth, text length, collection sizes and
+(``ValueError``); :func:`load_yaml` first walks the YAML event stream (no objects built) to
+refuse tags (``!!python/...``), anchors and aliases ("billion laughs"), deep nesting and
+repeated keys, then reads it with the safe loader; :func:`check_tree` then bounds depth, text length, collection sizes and
 non-finite numbers of the parsed value without recursion, and refuses lone surrogates
 (text that could not be encoded, stored or printed later).
 
@@ -87,6 +89,79 @@ def parse_json(text: str, source: str, max_depth: int = Bounds.max_depth) -> Any
     except json.JSONDecodeError:
         raise
     except ValueError as err:
+        raise value_error(source, err) from None
+
+
+#: YAML tags a file may spell out explicitly (the core schema); any other tag is refused.
+_PLAIN_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map"))
+_PYTHON_TAG = "tag:yaml.org,2002:python/"
+
+
+def _tag_name(tag: str) -> str:
+    """'tag:yaml.org,2002:binary' -> '!!binary' (as a user writes it); other tags as they are."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
+
+
+def scan_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files") -> None:
+    """Walk the YAML event stream (no objects built): refuse tags, aliases, deep nesting and repeated keys.
+
+    ``what`` names the kind of file in messages ("prompt-set files").
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    # One entry per open collection: [is_mapping, next node is a key, keys seen so far].
+    stack: list[list[Any]] = []
+
+    def node_done() -> None:
+        if stack and stack[-1][0]:
+            stack[-1][1] = not stack[-1][1]
+
+    for event in yaml.parse(text, Loader=loader):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        tag = getattr(event, "tag", None)
+        if tag is not None and tag not in _PLAIN_TAGS and not (
+            isinstance(event, yaml.ScalarEvent | yaml.SequenceStartEvent | yaml.MappingStartEvent)
+            and tag in ("!", "?")
+        ):
+            if tag.startswith(_PYTHON_TAG) or tag.startswith("!!python"):
+                raise DataError(f"{source} line {line}: the Python tag {_tag_name(tag)} is refused; "
+                                f"{what} are plain data and never create Python objects.")
+            raise DataError(f"{source} line {line}: the YAML tag {_tag_name(tag)!r} is not allowed; "
+                            "write plain values.")
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise DataError(f"{source} line {line}: YAML anchors and aliases (&name, *name) are not allowed in "
+                            f"{what}; write the value out.")
+        if isinstance(event, yaml.ScalarEvent):
+            if stack and stack[-1][0] and stack[-1][1]:
+                if event.value in stack[-1][2]:
+                    raise DataError(f"{source} line {line}: the key {event.value!r} appears twice in one mapping; "
+                                    "keep one (a reader would silently use only the last).")
+                stack[-1][2].add(event.value)
+            node_done()
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, set()])
+            if len(stack) > max_depth:
+                raise DataError(f"{source} line {line}: nested deeper than {max_depth} levels "
+                                f"(limit max_depth); {what} are shallow.")
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            stack.pop()
+            node_done()
+
+
+def load_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files") -> Any:
+    """:func:`scan_yaml`, then the safe loader; every problem is one DataError line (follow with check_tree)."""
+    import yaml
+
+    try:
+        scan_yaml(text, source, max_depth, what)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe loader only
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise DataError(f"{source}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
+    except ValueError as err:  # e.g. an integer of more than 4,300 digits, a date like 2024-13-45
         raise value_error(source, err) from None
 
 
