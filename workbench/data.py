@@ -4,7 +4,9 @@ A *pool* is the list of labelled examples that demonstrations are chosen from
 (and, for evaluation, the dataset a strategy is run on). Loading is all or
 nothing: :func:`load_pool` returns a complete :class:`Pool` or raises one
 :class:`~workbench.errors.DataError` whose one-line message names the file, the
-line and the column to fix.
+line and the column to fix. Files are untrusted: rows are read with
+:mod:`workbench.safeload` (bounded nesting, text length and numbers, no repeated keys), and
+a row without an input or a gold answer is refused.
 
 The shared schema is ``{"id", "question", "answer"}`` plus optional
 ``"rationale"``, ``"choices"`` (label -> text) and ``"label"``.
