@@ -7,26 +7,29 @@ from ui.common import cached_embedder, pool_picker, sidebar_model, user_errors
 
 st.set_page_config(page_title="Auto-CoT", layout="wide")
 st.title("Auto-CoT")
-st.caption("Zhang et al. 2022: k-means clusters for diversity; per cluster the question nearest the centre whose "
-           "Zero-shot-CoT rationale passes the heuristics (≤ 60 words, ≤ 5 steps, answer at the end).")
+st.caption("Zhang et al. 2022, as amazon-science/auto-cot's run_demo.py: k-means++ clusters for diversity; per "
+           "cluster the member nearest the centre whose Zero-shot-CoT rationale passes the filters (question ≤ 60 "
+           "words, rationale ≤ 5 lines and ending with \".\", an answer; on arithmetic sets the answer in the last "
+           "sentence or last 10 words). A cluster with no passing member is dropped unless Fallback is ticked.")
 backend = sidebar_model()
 pool = pool_picker("ac_pool", default="arithmetic")
-cfg, fmt, limit, max_new = ac.settings()
+cfg, fmt, labels, limit, max_new = ac.settings(pool)
 
-with user_errors():
+with user_errors("Building the Auto-CoT demonstrations"):
     ac.importer()
     if st.button("Build demonstrations", type="primary", disabled=backend is None or pool is None, key="ac_build"):
         examples = list(pool)[:limit] if limit else list(pool)
-        ac.build(backend, cached_embedder(), examples, cfg, fmt, max_new)
+        ac.build(backend, cached_embedder(), examples, cfg, fmt, labels, max_new)
 
 if "ac_result" in st.session_state:
+    ac.flags(st.session_state["ac_result"])
     ac.scatter(st.session_state["ac_result"], st.session_state["ac_examples"])
     ac.clusters(st.session_state["ac_result"], st.session_state["ac_examples"])
 if st.session_state.get("ac_demos"):
     st.subheader("Demonstrations")
     demos = ac.editor()
     st.session_state["ac_demos"] = demos
-    with user_errors():
+    with user_errors("Using the Auto-CoT demonstrations"):
         if backend is not None:
-            ac.regenerate(backend, fmt, max_new)
-        ac.use_and_export(demos, fmt)
+            ac.regenerate(backend, cfg, fmt, labels, max_new)
+        ac.use_and_export(demos, fmt, labels)

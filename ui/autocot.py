@@ -7,42 +7,93 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from workbench.autocot import AutoCoTConfig, Demo, build_demos, demos_from_json, demos_to_json, zero_shot_cot_reasoner
+from workbench.autocot import (
+    MAX_TRIES_PER_CLUSTER,
+    REFERENCE_TASKS,
+    AutoCoTConfig,
+    Demo,
+    as_examples,
+    build_demos,
+    demos_from_json,
+    demos_to_json,
+    question_text,
+    redo,
+    task_for,
+    zero_shot_cot_reasoner,
+)
 from workbench.decoding import DecodingConfig
+from workbench.evaluate import infer_format
 from workbench.prompts import PromptSpec
 
-FORMATS = {"number": "arabic numerals", "yes_no": "Yes or No", "choice": "A through E", "free": "free text"}
+FORMATS = {"number": "arabic numerals", "yes_no": "Yes or No", "choice": "a choice letter",
+           "label": "a label of the pool", "free": "free text"}
+NO_TASK = "none"
 
 
-def settings() -> tuple[AutoCoTConfig, str, int, int]:
+def _apply_task() -> None:
+    """A reference preset sets the clusters and steps widgets (they stay editable)."""
+    task = st.session_state["ac_task"]
+    cfg = AutoCoTConfig.for_task(None if task == NO_TASK else task)
+    st.session_state["ac_k"], st.session_state["ac_steps"] = cfg.k, cfg.max_rationale_steps
+
+
+def settings(pool) -> tuple[AutoCoTConfig, str, tuple[str, ...], int, int]:
+    """The Auto-CoT settings; the reference preset and the answer type start from the pool."""
+    guessed, labels = infer_format(pool) if pool is not None else (None, ())
+    tasks = [NO_TASK, *REFERENCE_TASKS]
+    task = task_for(pool.name) if pool is not None else None
+    if task and st.session_state.get("ac_task_pool") != pool.name:  # a reference dataset was picked: its preset
+        st.session_state["ac_task_pool"], st.session_state["ac_task"] = pool.name, task
+        _apply_task()
+    st.session_state.setdefault("ac_k", 4)  # otherwise 4 clusters (CPU-friendly) and the reference's 5 steps
+    st.session_state.setdefault("ac_steps", 5)
     c1, c2, c3, c4 = st.columns(4)
-    k = c1.number_input("Demonstrations k (clusters)", 1, 16, 4, key="ac_k")
-    fmt = c2.selectbox("Answer type", list(FORMATS), format_func=FORMATS.get, key="ac_fmt")
-    words = c3.number_input("Max question words", 1, 500, 60, key="ac_words")
-    steps = c4.number_input("Max rationale steps", 1, 50, 5, key="ac_steps")
-    tries = c1.number_input("Rationales tried per cluster", 1, 20, 2, key="ac_tries")
-    limit = c2.number_input("Questions used from the pool (0 = all)", 0, 100_000, 0, key="ac_limit")
-    max_new = c3.number_input("max_new_tokens per rationale", 16, 512, 96, key="ac_max")
-    seed = c4.number_input("k-means seed", 0, 10_000, 0, key="ac_seed")
-    cfg = AutoCoTConfig(k=int(k), max_question_words=int(words), max_rationale_steps=int(steps),
-                        max_tries_per_cluster=int(tries), seed=int(seed))
-    return cfg, fmt, int(limit), int(max_new)
+    task = c1.selectbox("Reference preset (run_demo.py --task)", tasks, key="ac_task", on_change=_apply_task)
+    fmt = c2.selectbox("Answer type", list(FORMATS), format_func=FORMATS.get, key="ac_fmt",
+                       index=list(FORMATS).index(guessed.value) if guessed else 0)
+    k = c3.number_input("Demonstrations k (clusters)", 1, 16, key="ac_k")
+    steps = c4.number_input("Max rationale steps", 1, 50, key="ac_steps")
+    words = c1.number_input("Max question words", 1, 500, 60, key="ac_words")
+    tries = c2.number_input("Rationales tried per cluster", 1, 100, MAX_TRIES_PER_CLUSTER, key="ac_tries")
+    limit = c3.number_input("Questions used from the pool (0 = all)", 0, 100_000, 0, key="ac_limit")
+    max_new = c4.number_input("max_new_tokens per rationale", 16, 512, 96, key="ac_max")
+    seed = c1.number_input("k-means++ seed", 0, 10_000, 0, key="ac_seed")
+    fallback = c2.checkbox("Fallback: a cluster with no passing candidate gives its nearest (flagged)",
+                           key="ac_fallback", help="The reference drops such a cluster; a fallback demo is marked.")
+    cfg = AutoCoTConfig.for_task(None if task == NO_TASK else task, k=int(k), max_question_words=int(words),
+                                 max_rationale_steps=int(steps), max_tries_per_cluster=int(tries),
+                                 fallback=bool(fallback), seed=int(seed))
+    if fmt == "label" and not labels and pool is not None:
+        labels = pool.labels()
+    check = "on" if cfg.checks_answer_at_end(fmt) else "off (the reference checks it on arithmetic sets only)"
+    c3.caption(f"Answer in the last sentence or last 10 words: {check}")
+    return cfg, fmt, tuple(labels), int(limit), int(max_new)
 
 
-def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, max_new: int):
+def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], max_new: int):
     """Run Auto-CoT with a progress bar; the result goes to session state."""
+    reason = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new), labels=labels)
     bar = st.progress(0.0, text="Embedding questions…")
     vectors = embedder.encode([e.input for e in examples])
-    reason = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new))
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Writing rationales… {done}/{total}")
 
     result = build_demos(examples, vectors, reason, cfg, progress=progress)
-    bar.progress(1.0, text=f"Done: {len(result.demos)} demonstrations")
+    bar.progress(1.0, text=f"Done: {result.note()}")
     st.session_state["ac_result"] = result
     st.session_state["ac_examples"] = examples
     st.session_state["ac_demos"] = list(result.demos)
+
+
+def flags(result) -> None:
+    """Say which clusters were dropped or gave a fallback demonstration."""
+    if result.dropped:
+        st.warning(f"Dropped cluster {', '.join(map(str, result.dropped))}: no candidate passed the filters "
+                   "(the reference drops it). Allow more tries per cluster, or tick Fallback.")
+    if result.fallbacks:
+        st.warning(f"Fallback in cluster {', '.join(map(str, result.fallbacks))}: no candidate passed the filters; "
+                   "its nearest candidate is used and marked fallback.")
 
 
 def scatter(result, examples) -> None:
@@ -66,7 +117,8 @@ def scatter(result, examples) -> None:
 def clusters(result, examples) -> None:
     """Per cluster: every candidate tried, kept or skipped, and why."""
     for c, tried in enumerate(result.candidates):
-        with st.expander(f"Cluster {c}: {sum(result.assignments == c)} questions, {len(tried)} tried"):
+        state = " · dropped" if c in result.dropped else " · fallback" if c in result.fallbacks else ""
+        with st.expander(f"Cluster {c}: {sum(result.assignments == c)} questions, {len(tried)} tried{state}"):
             for cand in tried:
                 verdict = "✅ kept" if not cand.failures else "❌ skipped: " + "; ".join(cand.failures)
                 st.markdown(f"**{examples[cand.index].input}**  \n_distance {cand.distance:.3f}_ · {verdict}")
@@ -81,33 +133,35 @@ def editor() -> list[Demo]:
                         "gold_ans": d.gold_ans, "cluster": d.cluster, "fallback": d.fallback} for d in demos])
     edited = st.data_editor(df, key="ac_editor", width="stretch", num_rows="fixed",
                             disabled=["gold_ans", "cluster", "fallback"])
-    return [Demo(r.question, r.rationale, str(r.pred_ans), d.gold_ans, d.cluster, d.distance, d.fallback)
+    return [Demo(r.question, r.rationale, str(r.pred_ans), d.gold_ans, d.cluster, d.distance, d.fallback, d.choices)
             for r, d in zip(edited.itertuples(), demos, strict=True)]
 
 
-def regenerate(backend, fmt: str, max_new: int) -> None:
+def regenerate(backend, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], max_new: int) -> None:
     demos = st.session_state["ac_demos"]
     i = st.selectbox("Regenerate the rationale of demo", range(len(demos)), key="ac_regen_pick",
                      format_func=lambda j: f"{j}: {demos[j].question[:60]}")
     if st.button("Regenerate", key="ac_regen"):
-        r = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new))(demos[i].question)
-        demos[i] = Demo(demos[i].question, r.rationale, r.answer or "", demos[i].gold_ans, demos[i].cluster,
-                        demos[i].distance, demos[i].fallback)
+        reason = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new), labels=labels)
+        demos[i] = redo(demos[i], reason(question_text(demos[i].question, demos[i].choices)), cfg, fmt)
         st.rerun()
 
 
-def use_and_export(demos: list[Demo], fmt: str) -> None:
+def use_and_export(demos: list[Demo], fmt: str, labels: tuple[str, ...]) -> None:
     c1, c2 = st.columns(2)
-    if c1.button("Use as demonstrations", type="primary", key="ac_use"):
-        st.session_state["demos"] = [d.to_example(f"autocot-{i}") for i, d in enumerate(demos)]
-        st.session_state["spec"] = PromptSpec(reasoning="auto_cot", answer_format=fmt)
-        st.success(f"{len(demos)} Auto-CoT demonstrations are now the Prompt Builder's demonstrations.")
+    if c1.button("Use as demonstrations", type="primary", key="ac_use", disabled=not demos):
+        st.session_state["demos"] = as_examples(demos)
+        st.session_state["spec"] = PromptSpec(reasoning="auto_cot", answer_format=fmt,
+                                              labels=labels if fmt in ("label", "choice") else ())
+        flagged = sum(d.fallback for d in demos)
+        st.success(f"{len(demos)} Auto-CoT demonstrations are now the Prompt Builder's demonstrations"
+                   + (f" ({flagged} fallback)." if flagged else "."))
     c2.download_button("Export demo file (JSON)", demos_to_json(demos), "autocot_demos.json",
                        "application/json", key="ac_export")
 
 
 def importer() -> None:
-    upload = st.file_uploader("Import a demo file (the paper's JSON shape)", type=["json"], key="ac_import")
+    upload = st.file_uploader("Import a demo file (the reference's JSON shape)", type=["json"], key="ac_import")
     if upload is not None:
-        st.session_state["ac_demos"] = list(demos_from_json(upload.getvalue()))
+        st.session_state["ac_demos"] = list(demos_from_json(upload.getvalue(), upload.name))
         st.session_state.pop("ac_result", None)

@@ -1,4 +1,5 @@
-"""Auto-CoT in a real browser: two clusters over a handful of arithmetic questions, rationales by the model."""
+"""Auto-CoT in a real browser: two clusters over a handful of arithmetic questions, rationales by the model;
+fallbacks flagged when asked; a hostile demo file is one red line."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tests.e2e.harness import (
     open_page,
     page_problems,
     set_number,
+    toggle,
+    upload,
     wait_for_text,
     wait_ready,
 )
@@ -32,8 +35,9 @@ def test_autocot_builds_one_demo_per_cluster(page, app):
     set_number(page, "Questions used from the pool (0 = all)", QUESTIONS)
     set_number(page, "max_new_tokens per rationale", 16)
     set_number(page, "Rationales tried per cluster", 1)
+    toggle(page, "Fallback: a cluster with no passing candidate gives its nearest (flagged)")
     click_button(page, "Build demonstrations")
-    wait_for_text(page, f"Done: {K} demonstrations")
+    wait_for_text(page, f"Done: {K} demonstrations from {K} clusters")
     wait_ready(page)
     assert page_problems(page) == []
 
@@ -49,4 +53,18 @@ def test_autocot_builds_one_demo_per_cluster(page, app):
     demos = demos_from_json(data)
     assert [d.question for d in demos] == [r["question"] for r in rows]
     assert sorted(d.cluster for d in demos) == list(range(K)), "not one demonstration per cluster"
-    assert all(d.rationale.strip() for d in demos), "a demonstration has no rationale"
+    assert all(d.rationale.startswith("Let's think step by step.") for d in demos), "a rationale lacks the trigger"
+    flagged = [d.cluster for d in demos if d.fallback]
+    if flagged:  # 16 tokens rarely end a rationale with ".": the page says which clusters fell back
+        wait_for_text(page, f"Fallback in cluster {', '.join(map(str, sorted(flagged)))}")
+
+
+def test_a_hostile_demo_file_is_one_red_line(page, app):
+    open_page(page, app, "pages/3_Auto-CoT.py")
+    upload(page, "Import a demo file (the reference's JSON shape)", "bad.json", b'{"demo": ["\xff"]}',
+           "application/json")
+    message = "bad.json is not UTF-8 text (byte 11); save it as UTF-8."
+    wait_for_text(page, message)
+    wait_ready(page)
+    problems = page_problems(page)
+    assert len(problems) == 1 and problems[0].endswith(message), problems  # one red line, no traceback
