@@ -12,8 +12,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# llama-cpp-python compiles on install. It is built once into a wheel of our own (cached under WHEELS,
+# keyed by version) for a portable x86-64 CPU: -march=native turns on llama.cpp's AMX kernels, which
+# crash with SIGSEGV (ggml_backend_amx_mul_mat) where the OS does not grant AMX state, as on the
+# development machines here. Bounded to 2 parallel compile jobs.
+LLAMA_VERSION    := $(shell sed -n 's/^llama-cpp-python\[server\]==//p' requirements.txt)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+WHEELS           ?= $(HOME)/.cache/prompt-workbench/wheels
+
 $(VENV)/.installed: requirements.txt | $(BIN)/python
-	$(BIN)/pip install -r requirements.txt
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
+	  $(BIN)/pip wheel --no-deps --no-cache-dir -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(BIN)/pip install --find-links $(WHEELS) -r requirements.txt
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
