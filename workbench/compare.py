@@ -20,17 +20,18 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from workbench.answers import ANSWER_TRIGGERS, FEW_SHOT_TRIGGER, AnswerFormat, Vote, extract, majority_vote, normalise
+from workbench import consistency
+from workbench.answers import AnswerFormat
 from workbench.backends.base import Backend, Generation, Timer
+from workbench.consistency import SelfConsistency
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
+from workbench.prompts import PromptSpec
 
 #: Most configs the Decoding Lab compares at once (columns on one screen).
 MAX_CONFIGS = 8
 #: Most prompts compared at once (prompt A vs prompt B).
 MAX_PROMPTS = 2
-#: Tokens the answer step of two-stage self-consistency may write after the answer trigger.
-ANSWER_STEP_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ def run_grid(
     once and reused from the backend's KV cache; the samples of a config are one call.
     """
     prompt_items = _labelled_prompts(prompts)
-    config_items = [(label, runs_config(cfg, runs)) for label, cfg in _labelled_configs(configs)]
+    # The sampler order as run is written into each config, so the grid and its exports show it.
+    config_items = [(label, runs_config(cfg, runs).replace(sampler_order=cfg.order_on(backend.sampler_order)))
+                    for label, cfg in _labelled_configs(configs)]
     timer = Timer()
     cells: list[Cell] = []
     total = len(prompt_items) * len(config_items)
@@ -181,6 +184,7 @@ def grid_to_csv(grid: Grid) -> str:
     for cell in grid.cells:
         settings = configs[cell.config].to_dict()
         settings["stop"] = json.dumps(settings["stop"], ensure_ascii=False)
+        settings["sampler_order"] = " > ".join(settings["sampler_order"])
         for i, gen in enumerate(cell.generations):
             writer.writerow({**_output_record(cell, i, gen), **{k: settings[k] for k in _CONFIG_FIELDS},
                              "prompt_text": prompts[cell.prompt]})
@@ -188,46 +192,6 @@ def grid_to_csv(grid: Grid) -> str:
 
 
 # --------------------------------------------------------------------------- self-consistency
-
-@dataclass(frozen=True)
-class ReasoningPath:
-    """One sampled reasoning path and the answer read from it."""
-
-    text: str  # the sampled reasoning (plus the answer step's output when two-stage)
-    seed: int | None
-    answer: str | None  # normalised answer; None when nothing could be extracted
-    rule: str  # which extraction rule fired
-
-
-@dataclass(frozen=True)
-class SelfConsistency:
-    """Self-consistency result: every path, and the majority vote over their answers."""
-
-    paths: tuple[ReasoningPath, ...]
-    vote: Vote
-
-    @property
-    def answered(self) -> int:
-        """Paths an answer could be extracted from."""
-        return sum(p.answer is not None for p in self.paths)
-
-
-def vote_paths(
-    texts: Sequence[str],
-    fmt: AnswerFormat | str,
-    seeds: Sequence[int | None] | None = None,
-    labels: Sequence[str] | str | None = None,
-    trigger: str | None = FEW_SHOT_TRIGGER,
-    after_trigger: bool = False,
-) -> SelfConsistency:
-    """Extract and normalise each path's answer (answers.extract) and take the majority vote."""
-    seeds = list(seeds) if seeds is not None else [None] * len(texts)
-    paths = []
-    for text, seed in zip(texts, seeds, strict=True):
-        found = extract(text, fmt, labels=labels, trigger=trigger, after_trigger=after_trigger)
-        paths.append(ReasoningPath(text, seed, normalise(found.answer, fmt), found.rule))
-    return SelfConsistency(tuple(paths), majority_vote(p.answer for p in paths))
-
 
 def self_consistency(
     backend: Backend,
@@ -239,29 +203,13 @@ def self_consistency(
     answer_step: bool = False,
     on_path: Callable[[int, int], None] | None = None,
 ) -> SelfConsistency:
-    """Sample ``n`` reasoning paths (one call, seeds ``cfg.seed ..``), extract answers, vote.
+    """The Decoding Lab's vote on a prompt as typed (``labels``: the label set, or choice letters "ABC"):
+    ``n`` sampled paths (seeds ``cfg.seed ..``), each
+    one's answer, the majority (:func:`workbench.consistency.self_consistency`, the one implementation).
 
     ``answer_step=False``: few-shot CoT, the answer follows "The answer is" in each path.
-    ``answer_step=True``: Zero-shot-CoT's second stage (Kojima et al.): each path is followed by
-    the format's answer trigger (answers.ANSWER_TRIGGERS) and a short greedy answer is read.
+    ``answer_step=True``: Zero-shot-CoT's greedy answer step after each path (Kojima et al.).
     """
-    if not cfg.do_sample:
-        raise ConfigError("Self-consistency samples several reasoning paths; turn sampling on.")
-    fmt = AnswerFormat(fmt)
-    gens = backend.generate([prompt], cfg.replace(n=n))[0]
-    if on_path is not None:
-        on_path(len(gens), len(gens) * (2 if answer_step else 1))
-    if not answer_step:
-        return vote_paths([g.text for g in gens], fmt, [g.seed for g in gens], labels)
-    trigger = ANSWER_TRIGGERS[fmt]
-    answer_cfg = DecodingConfig(max_new_tokens=ANSWER_STEP_TOKENS, stop=("\n",))
-    texts, answers = [], []
-    for i, g in enumerate(gens):
-        second = backend.complete(f"{prompt}{g.text.rstrip()}\n{trigger}", answer_cfg).text
-        texts.append(f"{g.text.rstrip()}\n{trigger}{second}")
-        answers.append(second)
-        if on_path is not None:
-            on_path(len(gens) + i + 1, 2 * len(gens))
-    voted = vote_paths(answers, fmt, [g.seed for g in gens], labels, trigger=None, after_trigger=True)
-    paths = tuple(ReasoningPath(t, p.seed, p.answer, p.rule) for t, p in zip(texts, voted.paths, strict=True))
-    return SelfConsistency(paths, voted.vote)
+    spec = PromptSpec(answer_format=AnswerFormat(fmt).value, labels=tuple(labels or ()),  # "ABC" -> A, B, C
+                      reasoning="zero_shot_cot" if answer_step else "manual_cot")
+    return consistency.self_consistency(spec, prompt, backend, cfg.replace(n=n), on_path=on_path)

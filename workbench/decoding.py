@@ -11,6 +11,7 @@ user who knows one knows the other::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from workbench.errors import ConfigError
@@ -19,6 +20,14 @@ from workbench.errors import ConfigError
 MAX_SAMPLES = 64
 #: Upper bound on beams; beam search cost grows linearly with it.
 MAX_BEAMS = 16
+#: The warpers whose order a config can set (penalties always come first, on every backend).
+SAMPLERS = ("temperature", "top_k", "top_p", "min_p", "typical_p")
+#: Each in-process library's own order. Hugging Face ``generate`` (``_get_logits_processor``) divides by
+#: the temperature first; llama.cpp (llama-cpp-python's sampler chain) filters first, temperature last.
+SAMPLER_ORDERS: dict[str, tuple[str, ...]] = {
+    "transformers": ("temperature", "top_k", "top_p", "min_p", "typical_p"),
+    "llama.cpp": ("top_k", "typical_p", "top_p", "min_p", "temperature"),
+}
 
 
 @dataclass(frozen=True)
@@ -38,12 +47,18 @@ class DecodingConfig:
     stop: tuple[str, ...] = ()  # stop strings, not included in output
     seed: int | None = 0  # sample i uses seed + i; same seed + settings => same text
     n: int = 1  # samples per prompt (self-consistency, spread of outputs)
+    sampler_order: tuple[str, ...] = ()  # order of the SAMPLERS; () = the backend's native order (shown)
 
     def __post_init__(self) -> None:
         # Accept lists for convenience, store tuples so the config stays hashable.
         if not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", tuple(self.stop))
+        object.__setattr__(self, "sampler_order", parse_sampler_order(self.sampler_order))
         _validate(self)
+
+    def order_on(self, native: tuple[str, ...]) -> tuple[str, ...]:
+        """The warper order this config samples with on a backend whose own order is ``native``."""
+        return self.sampler_order or native
 
     @property
     def greedy(self) -> bool:
@@ -77,6 +92,7 @@ class DecodingConfig:
         """Plain JSON-able dict (for exports and the run store)."""
         d = dataclasses.asdict(self)
         d["stop"] = list(self.stop)
+        d["sampler_order"] = list(self.sampler_order)
         return d
 
     @classmethod
@@ -90,6 +106,51 @@ class DecodingConfig:
                 f"known: {', '.join(sorted(known))}."
             )
         return cls(**data)
+
+
+def parse_sampler_order(value) -> tuple[str, ...]:
+    """A warper order from a library name ("llama.cpp", "transformers"), comma/arrow-separated names,
+    or a sequence of names; "" / "native" / () = the backend's own order.
+
+    >>> parse_sampler_order("llama.cpp")[-1]
+    'temperature'
+    >>> parse_sampler_order("top_p, temperature")
+    ('top_p', 'temperature', 'top_k', 'min_p', 'typical_p')
+
+    Samplers left out keep their Hugging Face position after the ones named.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "native", "default"):
+            return ()
+        aliases = {"hf": "transformers", "huggingface": "transformers", "llama-cpp": "llama.cpp",
+                   "llamacpp": "llama.cpp"}
+        name = aliases.get(text.lower(), text.lower())
+        if name in SAMPLER_ORDERS:
+            return SAMPLER_ORDERS[name]
+        names = [n.strip().lower().replace("-", "_") for n in text.replace("→", ",").replace(">", ",").split(",")]
+    elif isinstance(value, (list, tuple)):
+        names = [str(n).strip().lower() for n in value]
+    else:
+        raise ConfigError(f"sampler_order must be a list of sampler names or a library name, got {value!r}.")
+    names = [n for n in names if n]
+    if not names:
+        return ()
+    unknown = [n for n in names if n not in SAMPLERS]
+    if unknown:
+        raise ConfigError(f"Unknown sampler(s) in sampler_order: {', '.join(unknown)}; use "
+                          f"{', '.join(SAMPLERS)}, or llama.cpp / transformers.")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"sampler_order names a sampler twice: {', '.join(names)}.")
+    return (*names, *(n for n in SAMPLERS if n not in names))
+
+
+def describe_order(order: tuple[str, ...], native: tuple[str, ...] | None = None) -> str:
+    """``top_k → typical_p → top_p → min_p → temperature (llama.cpp order)`` for pages and exports."""
+    names = {v: k for k, v in SAMPLER_ORDERS.items()}
+    label = names.get(tuple(order), "custom")
+    suffix = f"{label} order" + (", native" if native is not None and tuple(order) == tuple(native) else "")
+    return " → ".join(order) + f" ({suffix})"
 
 
 def _check(cond: bool, message: str) -> None:
@@ -108,6 +169,7 @@ def _is_num(value) -> bool:
 def _validate(c: DecodingConfig) -> None:
     for name in ("temperature", "top_p", "min_p", "typical_p", "repetition_penalty"):
         _check(_is_num(getattr(c, name)), f"{name} must be a number, got {getattr(c, name)!r}.")
+        _check(math.isfinite(getattr(c, name)), f"{name} must be a finite number, got {getattr(c, name)!r}.")
     for name in ("top_k", "no_repeat_ngram_size", "num_beams", "max_new_tokens", "n"):
         _check(_is_int(getattr(c, name)), f"{name} must be a whole number, got {getattr(c, name)!r}.")
     _check(c.temperature >= 0, f"temperature must be >= 0 (got {c.temperature}); use 0 or greedy for deterministic output.")

@@ -15,7 +15,7 @@ where it stopped (pass its ``run_id``). :func:`order_sensitivity` evaluates one 
 K demonstrations under P seeded permutations (Lu et al. 2022).
 
     >>> parse_strategy_name("knn4")
-    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None)
+    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None, score_norm=None)
 """
 
 from __future__ import annotations
@@ -32,18 +32,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench.answers import AnswerFormat, is_correct, majority_vote, normalise, wilson_interval
+from workbench.answers import AnswerFormat, answer_trigger, is_correct, normalise, wilson_interval
 from workbench.data import Example, Pool
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError
 from workbench.prompts import (
+    ANSWER_MAX_NEW_TOKENS,
     PromptSpec,
     answer_prompt,
-    extract_answer,
     fit_to_window,
+    next_question_stops,
+    query_letters,
     reserved_tokens,
     run_prompt,
-    stage_config,
 )
 
 if TYPE_CHECKING:
@@ -53,22 +54,23 @@ if TYPE_CHECKING:
 
 #: How a strategy reads the answer.
 ANSWER_MODES = ("generate", "score")
+#: How label scores are compared: summed log-probabilities ("acc" in lm-evaluation-harness), or divided
+#: by the label word's tokens or UTF-8 bytes ("acc_norm"-style, for label words of different lengths).
+SCORE_NORMS = ("sum", "token", "byte")
+#: Strategy-name modifiers that choose a score normalisation.
+NORM_MODIFIERS = {"norm": "byte", "norm_byte": "byte", "norm_token": "token", "sum": "sum"}
 #: Content-free inputs of contextual calibration (Zhao et al. 2021, Section 5).
 CONTENT_FREE_INPUTS = ("N/A", "", "[MASK]")
 #: Demonstrations when a few-shot name gives no number ("knn" = "knn4").
 DEFAULT_K = 4
 #: Chain-of-thought exemplars when "manualcot" / "autocot" gives no number (Wei et al. 2022; Auto-CoT k=8).
 DEFAULT_COT_K = 8
-#: Token budget of a direct answer (a label, a number).
-ANSWER_MAX_NEW_TOKENS = 16
 #: Token budget of a chain of thought (Kojima et al. 2022 give the reasoning call 128 tokens).
 REASONING_MAX_NEW_TOKENS = 128
 #: Decoding of a direct answer: greedy (deterministic), a short budget.
 ANSWER_DECODING = DecodingConfig(max_new_tokens=ANSWER_MAX_NEW_TOKENS)
 #: Self-consistency sampling temperature (Wang et al. 2022 use T=0.7 with GPT-3, no top-k).
 SC_TEMPERATURE = 0.7
-#: Stop strings of chain-of-thought generations: the model would go on to write the next question.
-COT_STOPS = ("\n\n", "\nQ:")
 #: Base names the strategy parser knows, with the retrieval selector each uses (None: no demonstrations).
 BASES: dict[str, str | None] = {
     "zero": None,
@@ -110,6 +112,7 @@ class Strategy:
     answer: str = "generate"  # one of ANSWER_MODES
     label_words: tuple[tuple[str, str], ...] = ()  # (label, word scored after the prompt); () = " " + label
     calibrate: bool = False  # contextual calibration of label scores (score mode only)
+    score_norm: str = "sum"  # label scores: one of SCORE_NORMS (sum of log-probs, per token, per byte)
     samples: int = 1  # self-consistency: sampled reasoning paths, majority vote (1 = off)
     seed: int = 0  # random selector seed; sampling seeds derive from decoding.seed
     demos: tuple[Example, ...] = ()  # the demonstrations of a "fixed" selector, in order
@@ -138,6 +141,12 @@ class Strategy:
                                   f"{list(self.spec.labels)}.")
             if any(not w.strip() for _, w in self.label_words):
                 raise ConfigError(f"{self.name}: every label word must be non-empty text.")
+        if self.score_norm not in SCORE_NORMS:
+            raise ConfigError(f"{self.name}: unknown score normalisation {self.score_norm!r}; use "
+                              f"{', '.join(SCORE_NORMS)}.")
+        if self.score_norm != "sum" and self.answer != "score":
+            raise ConfigError(f"{self.name}: length normalisation applies to label scores; add +score "
+                              "(or --answer score).")
         if self.calibrate and self.answer != "score":
             raise ConfigError(f"{self.name}: calibration corrects label scores; add +score (or --answer score).")
 
@@ -153,6 +162,7 @@ class Strategy:
             "name": self.name, "spec": self.spec.to_dict(), "selector": self.selector, "k": self.k,
             "order": self.order, "decoding": self.decoding.to_dict(), "answer": self.answer,
             "label_words": [list(p) for p in self.label_words], "calibrate": self.calibrate,
+            "score_norm": self.score_norm,
             "samples": self.samples, "seed": self.seed, "demos": [d.to_dict() for d in self.demos],
         }
 
@@ -181,6 +191,7 @@ class StrategyName:
     samples: int  # self-consistency samples
     answer: str | None  # "generate" / "score" when the name says so, else None (the run's default)
     calibrate: bool | None  # True when the name says "+cal", else None (the run's default)
+    score_norm: str | None = None  # a SCORE_NORMS value when the name says "+norm..." , else the run's default
 
 
 def _split_base(part: str) -> tuple[str, str] | None:
@@ -216,16 +227,32 @@ def parse_strategy_name(name: str) -> StrategyName:
             raise ConfigError(f"{name!r}: K must be at least 1; use 'zero' for no demonstrations.")
     answer: str | None = None
     calibrate: bool | None = None
+    norm: str | None = None
     for mod in parts[1:]:
         if mod in ("score", "gen", "generate"):
             answer = "score" if mod == "score" else "generate"
         elif mod in ("cal", "calibrate", "calibrated"):
             calibrate = True
+        elif mod in NORM_MODIFIERS:
+            norm = NORM_MODIFIERS[mod]
+            answer = answer or "score"
         elif (sc := re.fullmatch(r"sc(\d+)", mod)) and int(sc[1]) >= 2:
             samples = int(sc[1])
         else:
-            raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen or cal.")
-    return StrategyName(base, k, samples, answer, calibrate)
+            raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen, cal, norm or norm_token.")
+    return StrategyName(base, k, samples, answer, calibrate, norm)
+
+
+def with_direct_trigger(spec: PromptSpec) -> PromptSpec:
+    """Kojima et al.'s direct zero-shot baseline: a Q/A prompt whose answer starts with the format's answer
+    trigger ("A: The answer (arabic numerals) is"), so the first number after it is the answer. Specs with
+    their own answer prefix, or not in the Q/A layout, and label/free formats stay as they are."""
+    fmt = AnswerFormat(spec.answer_format)
+    if fmt not in (AnswerFormat.NUMBER, AnswerFormat.CHOICE, AnswerFormat.YES_NO) or spec.answer_prefix:
+        return spec
+    if not spec.query_template.rstrip().endswith("A:"):
+        return spec
+    return spec.replace(answer_prefix=" " + answer_trigger(fmt, query_letters(spec), direct=True))
 
 
 def _has_rationales(pool: Pool | None) -> bool:
@@ -242,6 +269,7 @@ def make_strategy(
     label_words: Mapping[str, str] | None = None,
     k: int | None = None,
     seed: int = 0,
+    score_norm: str = "sum",
 ) -> Strategy:
     """The strategy a short name describes, on top of a dataset's base ``spec``.
 
@@ -261,7 +289,9 @@ def make_strategy(
     cot = reasoning != "none" or samples > 1
     mode = parsed.answer or ("generate" if cot else answer)
     cal = bool(parsed.calibrate if parsed.calibrate is not None else (calibrate and mode == "score"))
-    strat_spec = spec.replace(reasoning=reasoning, stop=COT_STOPS) if reasoning != "none" else spec
+    strat_spec = spec.replace(reasoning=reasoning, stop=next_question_stops(spec)) if reasoning != "none" else spec
+    if base == "zero" and mode == "generate":
+        strat_spec = with_direct_trigger(strat_spec)
     cfg = DecodingConfig(max_new_tokens=REASONING_MAX_NEW_TOKENS if reasoning != "none" else ANSWER_MAX_NEW_TOKENS)
     if samples > 1:
         cfg = cfg.replace(do_sample=True, temperature=SC_TEMPERATURE, n=samples, seed=seed)
@@ -276,6 +306,7 @@ def make_strategy(
         name=name.strip(), spec=strat_spec, selector=selector, k=n, order=DEFAULT_ORDER.get(selector, "similar_last"),
         decoding=cfg, answer=mode, label_words=tuple((label_words or {}).items()) if mode == "score" else (),
         calibrate=cal, samples=samples, seed=seed, demos=demos,
+        score_norm=(parsed.score_norm or score_norm) if mode == "score" else "sum",
     )
 
 
@@ -592,7 +623,7 @@ class _Runner:
             run = run_prompt(self.s.spec, demos, query, self.backend, self.s.decoding, scores=scores)
             output = run.stages[-1].output
             if len(run.stages) == 2:  # Zero-shot-CoT: the reasoning, the answer trigger, then the answer
-                output = answer_prompt(self.s.spec, "", run.stages[0].output) + output
+                output = answer_prompt(self.s.spec, "", run.stages[0].output, query) + output
             record = {"prompt": run.rendered.text, "output": output, "extracted": run.answer,
                       "rule": run.extraction.rule, "dropped": run.rendered.dropped,
                       "demos": [d.id for d in run.rendered.demos]}
@@ -604,60 +635,55 @@ class _Runner:
         return {"id": query.id, "input": query.input, **record, "gold": query.answer, "format": fmt,
                 "selection": reason, "seconds": round(time.perf_counter() - t0, 4)}
 
+    def _label_scores(self, prompt: str) -> list[float]:
+        """One score per label word after ``prompt``: summed log-probabilities, or per token / per byte."""
+        details = self.backend.score_details(prompt, list(self.s.words.values()))
+        return [d.normalised(self.s.score_norm) for d in details]
+
     def _score(self, query: Example, demos: tuple[Example, ...], scores) -> dict[str, Any]:
         words = self.s.words
         labels = list(words)
         demos = _verbalize(demos, words)
         rendered = fit_to_window(self.s.spec, demos, query, self.backend, _label_budget(self.s, self.backend),
                                  scores)
-        logliks = self.backend.score(rendered.text, [words[lab] for lab in labels])
+        logliks = self._label_scores(rendered.text)
         probs = label_probs(logliks)
         raw = labels[argmax(probs)]
+        rule = "label_score" if self.s.score_norm == "sum" else f"label_score_per_{self.s.score_norm}"
         record: dict[str, Any] = {
             "prompt": rendered.text, "output": " ".join(f"{lab}: {ll:.3f}" for lab, ll in zip(labels, logliks, strict=True)),
-            "extracted": raw, "rule": "label_score", "dropped": rendered.dropped,
+            "extracted": raw, "rule": rule, "dropped": rendered.dropped,
             "demos": [d.id for d in rendered.demos], "logliks": dict(zip(labels, logliks, strict=True)),
             "probs": dict(zip(labels, probs, strict=True)),
         }
         if self.s.calibrate:
             p_cf = self._prior(rendered.demos)
             cal = calibrate(probs, p_cf)
-            record.update({"raw_extracted": raw, "extracted": labels[argmax(cal)], "rule": "calibrated_label_score",
+            record.update({"raw_extracted": raw, "extracted": labels[argmax(cal)], "rule": f"calibrated_{rule}",
                            "p_cf": dict(zip(labels, p_cf, strict=True)), "calibrated_probs": dict(zip(labels, cal, strict=True))})
         return record
 
     def _prior(self, demos: tuple[Example, ...]) -> list[float]:
         key = tuple(d.id for d in demos)
         if key not in self._priors:
-            words = list(self.s.words.values())
-            rows = [self.backend.score(content_free_prompt(self.s, demos, cf, self.backend), words)
+            rows = [self._label_scores(content_free_prompt(self.s, demos, cf, self.backend))
                     for cf in CONTENT_FREE_INPUTS]
             self._priors[key] = content_free_prior(rows)
         return self._priors[key]
 
     def _self_consistency(self, index: int, query: Example, demos, scores) -> dict[str, Any]:
+        from workbench.consistency import self_consistency
+
         spec, base = self.s.spec, self.s.decoding
         # Seeds depend on the item, not on call order: a resumed run samples the same paths.
         cfg = base.replace(seed=(base.seed or 0) + index * self.s.samples)
-        rendered = fit_to_window(spec, demos, query, self.backend, reserved_tokens(spec, cfg, self.backend), scores)
-        two_stage = spec.reasoning == "zero_shot_cot"
-        gens = self.backend.generate([rendered.text], stage_config(spec, cfg, "reasoning" if two_stage else "answer"))[0]
-        outputs = []
-        for g in gens:
-            if two_stage:
-                step = stage_config(spec, cfg, "answer").replace(do_sample=False, n=1)
-                ans = self.backend.generate([answer_prompt(spec, rendered.text, g.text)], step)[0][0]
-                outputs.append(answer_prompt(spec, "", g.text) + ans.text)
-            else:
-                outputs.append(g.text)
-        extractions = [extract_answer(spec, o if not two_stage else o.rsplit(spec.final_answer_trigger, 1)[-1])
-                       for o in outputs]
-        answers = [e.answer for e in extractions]
-        vote = majority_vote(normalise(a, spec.answer_format) for a in answers)
-        winner = next((a for a in answers if a is not None and normalise(a, spec.answer_format) == vote.winner), None)
-        return {"prompt": rendered.text, "output": outputs[0], "extracted": winner, "rule": "majority_vote",
-                "samples": answers, "agreement": round(vote.agreement, 4), "outputs": outputs,
-                "dropped": rendered.dropped, "demos": [d.id for d in rendered.demos]}
+        rendered = fit_to_window(spec, demos, query, self.backend, reserved_tokens(spec, cfg, self.backend, query),
+                                 scores)
+        result = self_consistency(spec, rendered.text, self.backend, cfg, query=query)
+        outputs = [p.text for p in result.paths]
+        return {"prompt": rendered.text, "output": outputs[0], "extracted": result.winner, "rule": "majority_vote",
+                "samples": [p.raw_answer for p in result.paths], "agreement": round(result.vote.agreement, 4),
+                "outputs": outputs, "dropped": rendered.dropped, "demos": [d.id for d in rendered.demos]}
 
 
 def needs_index(strategies: Sequence[Strategy]) -> bool:

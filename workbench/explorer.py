@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.backends.base import Backend
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig, describe_order
 from workbench.errors import ConfigError, PromptError
 from workbench.warpers import TokenView, explain, sample_next, warp
 
@@ -71,11 +71,18 @@ class NextToken:
     cfg: DecodingConfig
     logits: np.ndarray = field(repr=False)  # raw logits (float32, vocabulary-sized)
     views: tuple[TokenView, ...]  # most likely first under the raw logits
+    order: tuple[str, ...] = SAMPLER_ORDERS["transformers"]  # the warper order applied (the backend's, unless set)
+    native: tuple[str, ...] | None = None  # the backend's own order, to say whether ``order`` is it
 
     @property
     def kept(self) -> int:
         """How many tokens in the whole vocabulary survive the warpers."""
-        return int(np.isfinite(warp(self.logits, self.cfg, self.state.ids)).sum())
+        return int(np.isfinite(warp(self.logits, self.cfg, self.state.ids, self.order)).sum())
+
+    @property
+    def order_text(self) -> str:
+        """The warper order as a page shows it, e.g. ``top_k → … → temperature (llama.cpp order, native)``."""
+        return describe_order(self.order, self.native)
 
 
 def start(backend: Backend, prompt: str) -> ExplorerState:
@@ -90,8 +97,9 @@ def next_token(backend: Backend, state: ExplorerState, cfg: DecodingConfig, top:
     if len(state.ids) >= backend.context_window:
         raise PromptError(f"The text fills the context window of {backend.context_window} tokens; undo or restart.")
     logits = backend.next_token_logits(list(state.ids))
-    views = explain(logits, cfg, previous_ids=state.ids, token_texts=backend.token_text, top=top)
-    return NextToken(state, cfg, logits, tuple(views))
+    order = cfg.order_on(backend.sampler_order)
+    views = explain(logits, cfg, previous_ids=state.ids, token_texts=backend.token_text, top=top, order=order)
+    return NextToken(state, cfg, logits, tuple(views), order, backend.sampler_order)
 
 
 def step_rng(seed: int | None, step: int) -> np.random.Generator:
@@ -108,11 +116,12 @@ def pick(nxt: NextToken, how: str, token_id: int | None = None) -> int:
         return int(token_id)
     if how == "greedy":
         return sample_next(nxt.logits, nxt.cfg.replace(do_sample=False, n=1), rng=step_rng(0, 0),
-                           previous_ids=nxt.state.ids)
+                           previous_ids=nxt.state.ids, order=nxt.order)
     if how == "sampled":
         if not nxt.cfg.do_sample:
             raise ConfigError("Sampling a token needs sampling on in the decoding settings; or step greedily.")
-        return sample_next(nxt.logits, nxt.cfg, step_rng(nxt.cfg.seed, nxt.state.step), previous_ids=nxt.state.ids)
+        return sample_next(nxt.logits, nxt.cfg, step_rng(nxt.cfg.seed, nxt.state.step), previous_ids=nxt.state.ids,
+                           order=nxt.order)
     raise ValueError(f"how must be one of {HOW}, got {how!r}")
 
 

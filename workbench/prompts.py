@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from workbench.answers import ANSWER_TRIGGERS, FEW_SHOT_TRIGGER, AnswerFormat, Extraction, extract
+from workbench.answers import FEW_SHOT_TRIGGER, AnswerFormat, Extraction, answer_trigger, extract
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError, PromptError
@@ -91,7 +91,7 @@ class PromptSpec:
     @property
     def final_answer_trigger(self) -> str:
         """The answer trigger of Zero-shot-CoT's second call."""
-        return self.answer_trigger or ANSWER_TRIGGERS[AnswerFormat(self.answer_format)]
+        return final_trigger(self)
 
     def replace(self, **changes: Any) -> PromptSpec:
         """A copy with some fields changed (validated again)."""
@@ -370,36 +370,70 @@ def fit_to_window(
 # ---- running --------------------------------------------------------------------------------
 
 
-def answer_prompt(spec: PromptSpec, reasoning_prompt: str, reasoning: str) -> str:
+def query_letters(spec: PromptSpec, query: str | Example | None = None) -> str | None:
+    """The choice letters a multiple-choice answer may take: the item's own (A-C for a three-choice item),
+    else the spec's labels; None for other formats."""
+    if spec.answer_format != AnswerFormat.CHOICE:
+        return None
+    if isinstance(query, Example) and query.choices:
+        return "".join(query.choices)
+    return "".join(spec.labels) or None
+
+
+def final_trigger(spec: PromptSpec, query: str | Example | None = None) -> str:
+    """Zero-shot-CoT's answer trigger for this query: the spec's own, else Kojima et al.'s for its format
+    (with the item's choice letters: "among A through C")."""
+    return spec.answer_trigger or answer_trigger(spec.answer_format, query_letters(spec, query))
+
+
+def answer_prompt(spec: PromptSpec, reasoning_prompt: str, reasoning: str, query: str | Example | None = None) -> str:
     """Zero-shot-CoT's second prompt: the first prompt, the reasoning, then the answer trigger."""
-    return reasoning_prompt + reasoning.rstrip() + ANSWER_TRIGGER_JOIN + spec.final_answer_trigger
+    return reasoning_prompt + reasoning.rstrip() + ANSWER_TRIGGER_JOIN + final_trigger(spec, query)
 
 
 def stage_config(spec: PromptSpec, cfg: DecodingConfig, stage: str = "answer") -> DecodingConfig:
-    """Decoding settings of one stage: the spec's stop strings added; a short budget for the answer step."""
+    """Decoding settings of one stage: the spec's stop strings added. Zero-shot-CoT's answer step is greedy
+    with a short budget whatever the reasoning step samples, as Kojima et al. and Wang et al. read answers."""
     stops = tuple(dict.fromkeys((*cfg.stop, *spec.stop)))
     if stage == "answer" and spec.reasoning == "zero_shot_cot":
-        return cfg.replace(stop=stops, max_new_tokens=min(cfg.max_new_tokens, ANSWER_MAX_NEW_TOKENS))
+        return cfg.replace(stop=stops, max_new_tokens=ANSWER_MAX_NEW_TOKENS, do_sample=False, n=1)
     return cfg.replace(stop=stops)
 
 
-def reserved_tokens(spec: PromptSpec, cfg: DecodingConfig, backend: ChatFormatter) -> int:
+def next_question_stops(spec: PromptSpec) -> tuple[str, ...]:
+    """Where a chain of thought must stop: where the model would begin the next question (a new line
+    starting like the query template, "\nQ:"); nothing earlier, so reasoning may contain blank lines.
+
+    >>> next_question_stops(PromptSpec())
+    ('\\nQ:',)
+    """
+    head = spec.query_template.split("{", 1)[0].strip()
+    return ("\n" + head,) if head else ()
+
+
+def reserved_tokens(spec: PromptSpec, cfg: DecodingConfig, backend: ChatFormatter,
+                    query: str | Example | None = None) -> int:
     """Tokens to keep free after the prompt: the generation budget, plus Zero-shot-CoT's answer step."""
     if spec.reasoning != "zero_shot_cot":
         return cfg.max_new_tokens
     # The answer step appends the reasoning (at most max_new_tokens), the answer trigger and the answer.
-    trigger = backend.count_tokens(ANSWER_TRIGGER_JOIN + spec.final_answer_trigger)
+    trigger = backend.count_tokens(ANSWER_TRIGGER_JOIN + final_trigger(spec, query))
     return cfg.max_new_tokens + trigger + stage_config(spec, cfg, "answer").max_new_tokens
 
 
-def extract_answer(spec: PromptSpec, output: str) -> Extraction:
-    """The answer in the output of the spec's final stage."""
+def extract_answer(spec: PromptSpec, output: str, query: str | Example | None = None) -> Extraction:
+    """The answer in the output of the spec's final stage (Kojima et al.'s answer cleansing).
+
+    After a prompt that ends with a trigger -- Zero-shot-CoT's answer step, or an answer prefix such as
+    "The answer (arabic numerals) is" -- the first candidate; otherwise the one after "The answer is"
+    when the model wrote it (CoT demonstrations end that way), else the last candidate.
+    """
     labels: str | tuple[str, ...] | None = spec.labels or None
-    if spec.answer_format == AnswerFormat.CHOICE and spec.labels:
-        labels = "".join(spec.labels)
-    if spec.reasoning in COT_DEMO_MODES:  # the rationale comes first, "The answer is X." last
-        return extract(output, spec.answer_format, labels, trigger=FEW_SHOT_TRIGGER)
-    return extract(output, spec.answer_format, labels, after_trigger=True)  # the prompt ends where the answer starts
+    if spec.answer_format == AnswerFormat.CHOICE:
+        labels = query_letters(spec, query)
+    if spec.reasoning == "zero_shot_cot" or (spec.reasoning == "none" and spec.answer_prefix.strip()):
+        return extract(output, spec.answer_format, labels, after_trigger=True)
+    return extract(output, spec.answer_format, labels, trigger=FEW_SHOT_TRIGGER)
 
 
 @dataclass(frozen=True)
@@ -435,6 +469,36 @@ class StageRunner(Protocol):
     def __call__(self, name: str, prompt: str, cfg: DecodingConfig) -> Generation: ...
 
 
+def _default_runner(backend: Backend) -> StageRunner:
+    def runner(name: str, prompt: str, c: DecodingConfig) -> Generation:
+        return backend.generate([prompt], c)[0][0]
+
+    return runner
+
+
+def run_stages(
+    spec: PromptSpec,
+    prompt: str,
+    backend: Backend,
+    cfg: DecodingConfig,
+    *,
+    query: str | Example | None = None,
+    runner: StageRunner | None = None,
+) -> tuple[tuple[Stage, ...], Extraction]:
+    """Every model call of one run of a rendered ``prompt`` (two for Zero-shot-CoT), and the answer."""
+    if cfg.n != 1:
+        raise ConfigError(f"A prompt run takes one sample (n={cfg.n}); set n=1.")
+    runner = runner or _default_runner(backend)
+    stages = []
+    if spec.reasoning == "zero_shot_cot":
+        gen = runner("reasoning", prompt, stage_config(spec, cfg, "reasoning"))
+        stages.append(Stage("reasoning", prompt, gen.text, gen))
+        prompt = answer_prompt(spec, prompt, gen.text, query)
+    gen = runner("answer", prompt, stage_config(spec, cfg, "answer"))
+    stages.append(Stage("answer", prompt, gen.text, gen))
+    return tuple(stages), extract_answer(spec, gen.text, query)
+
+
 def run_prompt(
     spec: PromptSpec,
     demos: Sequence[Example],
@@ -449,22 +513,10 @@ def run_prompt(
     """Render within the window, call the model (twice for Zero-shot-CoT), extract the answer."""
     if cfg.n != 1:
         raise ConfigError(f"A prompt run takes one sample (n={cfg.n}); set n=1.")
-    if runner is None:
-        def runner(name: str, prompt: str, c: DecodingConfig) -> Generation:
-            return backend.generate([prompt], c)[0][0]
-
-    two_stage = spec.reasoning == "zero_shot_cot"
-    answer_cfg = stage_config(spec, cfg, "answer")
-    rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend), scores, as_chat)
-    stages = []
-    prompt = rendered.text
-    if two_stage:
-        gen = runner("reasoning", prompt, stage_config(spec, cfg, "reasoning"))
-        stages.append(Stage("reasoning", prompt, gen.text, gen))
-        prompt = answer_prompt(spec, prompt, gen.text)
-    gen = runner("answer", prompt, answer_cfg)
-    stages.append(Stage("answer", prompt, gen.text, gen))
-    return PromptRun(rendered=rendered, stages=tuple(stages), extraction=extract_answer(spec, gen.text))
+    rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend, query), scores,
+                             as_chat)
+    stages, extraction = run_stages(spec, rendered.text, backend, cfg, query=query, runner=runner)
+    return PromptRun(rendered=rendered, stages=stages, extraction=extraction)
 
 
 # ---- spec files -----------------------------------------------------------------------------

@@ -43,11 +43,22 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from workbench.answers import Vote, is_correct, majority_vote, normalise
+from workbench.answers import Vote, is_correct
+from workbench.consistency import self_consistency
 from workbench.data import Example, load_sample, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts import PromptRun, PromptSpec, StageRunner, demo_file_model, demo_text, render, run_prompt
+from workbench.prompts import (
+    PromptRun,
+    PromptSpec,
+    StageRunner,
+    demo_file_model,
+    demo_text,
+    fit_to_window,
+    render,
+    reserved_tokens,
+    run_prompt,
+)
 from workbench.retrieval import ORDERS, SELECTORS
 from workbench.safeload import Bounds, check_tree, load_yaml, parse_json
 from workbench.safeload import path as _path
@@ -612,21 +623,21 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
     query = case.query()
     demos, scores = step_demos(step, query, indexes)
     cfg = step.decoding
-    runs = []
-    for i in range(cfg.n):
-        sample_cfg = cfg.replace(n=1, seed=None if cfg.seed is None else cfg.seed + i)
+    fmt = step.spec.answer_format
+    if cfg.n == 1:
         stage_runner: StageRunner | None = None
         if runner is not None:
-            def stage_runner(name, prompt, c, _i=i):
-                return runner(_i, name, prompt, c)
-        runs.append(run_prompt(step.spec, demos, query, backend, sample_cfg, scores=scores, as_chat=as_chat,
-                               runner=stage_runner))
-    fmt = step.spec.answer_format
-    vote = None
-    answer = runs[0].answer
-    if cfg.n > 1:
-        vote = majority_vote(normalise(r.answer, fmt) for r in runs)
-        answer = vote.winner
+            def stage_runner(name, prompt, c):
+                return runner(0, name, prompt, c)
+        runs = [run_prompt(step.spec, demos, query, backend, cfg, scores=scores, as_chat=as_chat,
+                           runner=stage_runner)]
+        vote, answer = None, runs[0].answer
+    else:  # self-consistency: the one implementation, on the prompt rendered once
+        rendered = fit_to_window(step.spec, demos, query, backend, reserved_tokens(step.spec, cfg, backend, query),
+                                 scores, as_chat)
+        result = self_consistency(step.spec, rendered.text, backend, cfg, query=query, runner=runner)
+        runs = [PromptRun(rendered, p.stages, p.extraction) for p in result.paths]
+        vote, answer = result.vote, result.vote.winner
     correct = None if case.expected is None else is_correct(answer, case.expected, fmt)
     return StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
                    answer=answer, vote=vote, correct=correct)

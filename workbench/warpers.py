@@ -4,8 +4,9 @@ Each ``apply_*`` function takes a 1-D logits vector and returns a NEW float64 ar
 filtered tokens are ``-inf``. They reproduce Hugging Face ``transformers`` logits processors
 (``TemperatureLogitsWarper``, ``TopKLogitsWarper``, ``TopPLogitsWarper``, ``MinPLogitsWarper``,
 ``TypicalLogitsWarper``, ``RepetitionPenaltyLogitsProcessor``, ``NoRepeatNGramLogitsProcessor``)
-value for value, so the explorer shows what ``generate`` would sample from. :func:`warp` chains
-them in the order of ``GenerationMixin._get_logits_processor``::
+value for value. :func:`warp` chains them in a chosen order -- Hugging Face's
+(``GenerationMixin._get_logits_processor``: temperature first) or llama.cpp's (temperature last) -- so
+the explorer shows what the backend in use samples from::
 
     >>> apply_top_k([1.0, 2.0, 3.0, 4.0], 2).tolist()
     [-inf, -inf, 3.0, 4.0]
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError
 
 #: HF's default for every filtering warper: never cut below this many tokens.
@@ -174,27 +175,43 @@ def apply_no_repeat_ngram(logits, previous_ids: Sequence[int], n: int) -> np.nda
     return x
 
 
-def warp(logits, cfg: DecodingConfig, previous_ids: Sequence[int] = ()) -> np.ndarray:
-    """The logits ``generate`` picks from under ``cfg``, in HF's order: repetition penalty, no-repeat
-    n-grams, then (only when sampling) temperature, top-k, top-p, min-p, typical-p."""
+def apply_penalties(logits, cfg: DecodingConfig, previous_ids: Sequence[int] = ()) -> np.ndarray:
+    """Repetition penalty then no-repeat n-grams over ``previous_ids`` (prompt + output), as HF applies them."""
     x = _vector(logits)
     if cfg.repetition_penalty != 1.0:
         x = apply_repetition_penalty(x, previous_ids, cfg.repetition_penalty)
     if cfg.no_repeat_ngram_size > 0:
         x = apply_no_repeat_ngram(x, previous_ids, cfg.no_repeat_ngram_size)
+    return x
+
+
+def apply_samplers(logits, cfg: DecodingConfig, order: Sequence[str]) -> np.ndarray:
+    """The sampling warpers of ``cfg`` in ``order`` (names of :data:`~workbench.decoding.SAMPLERS`); off ones skip."""
+    x = _vector(logits)
+    steps = {
+        "temperature": (cfg.temperature != 1.0, lambda v: apply_temperature(v, cfg.temperature)),
+        "top_k": (cfg.top_k != 0, lambda v: apply_top_k(v, cfg.top_k)),
+        "top_p": (cfg.top_p < 1.0, lambda v: apply_top_p(v, cfg.top_p)),
+        "min_p": (cfg.min_p > 0, lambda v: apply_min_p(v, cfg.min_p)),
+        "typical_p": (cfg.typical_p < 1.0, lambda v: apply_typical_p(v, cfg.typical_p)),
+    }
+    for name in order:
+        active, fn = steps[name]
+        if active:
+            x = fn(x)
+    return x
+
+
+def warp(logits, cfg: DecodingConfig, previous_ids: Sequence[int] = (), order: Sequence[str] | None = None
+         ) -> np.ndarray:
+    """The logits a token is drawn from under ``cfg``: penalties (repetition, no-repeat n-grams) over the
+    whole text, then (only when sampling) the warpers in ``order`` -- by default ``cfg.sampler_order``, or
+    Hugging Face's (temperature, top-k, top-p, min-p, typical-p) when the config leaves it to the backend.
+    Pass the backend's native order (``backend.sampler_order``) to see what that backend samples from."""
+    x = apply_penalties(logits, cfg, previous_ids)
     if not cfg.do_sample:
         return x
-    if cfg.temperature != 1.0:
-        x = apply_temperature(x, cfg.temperature)
-    if cfg.top_k != 0:
-        x = apply_top_k(x, cfg.top_k)
-    if cfg.top_p < 1.0:
-        x = apply_top_p(x, cfg.top_p)
-    if cfg.min_p > 0:
-        x = apply_min_p(x, cfg.min_p)
-    if cfg.typical_p < 1.0:
-        x = apply_typical_p(x, cfg.typical_p)
-    return x
+    return apply_samplers(x, cfg, cfg.order_on(tuple(order) if order else SAMPLER_ORDERS["transformers"]))
 
 
 TokenTexts = Callable[[int], str] | Sequence[str] | Mapping[int, str]
@@ -206,13 +223,14 @@ def explain(
     previous_ids: Sequence[int] = (),
     token_texts: TokenTexts | None = None,
     top: int = 20,
+    order: Sequence[str] | None = None,
 ) -> list[TokenView]:
     """The ``top`` most likely tokens under the RAW logits (ties: lower id first), with their
     probability before and after :func:`warp`. ``token_texts`` maps an id to its text (a callable
     such as ``backend.token_text``, a list or a dict); without it the text is the id."""
     raw = _vector(logits)
     raw_probs = softmax(raw)
-    warped = warp(raw, cfg, previous_ids)
+    warped = warp(raw, cfg, previous_ids, order)
     warped_probs = softmax(warped)
     views = []
     for i in _desc_order(raw_probs)[: max(int(top), 0)]:
@@ -227,10 +245,11 @@ def explain(
     return views
 
 
-def sample_next(logits, cfg: DecodingConfig, rng: np.random.Generator, previous_ids: Sequence[int] = ()) -> int:
+def sample_next(logits, cfg: DecodingConfig, rng: np.random.Generator, previous_ids: Sequence[int] = (),
+                order: Sequence[str] | None = None) -> int:
     """The next token id under ``cfg``: argmax of the warped logits when not sampling (lowest id on
     ties; beam search is not modelled), otherwise one draw from softmax(warp(logits)) with ``rng``."""
-    warped = warp(logits, cfg, previous_ids)
+    warped = warp(logits, cfg, previous_ids, order)
     if not cfg.do_sample:
         return int(np.argmax(warped))
     cdf = np.cumsum(softmax(warped))

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from workbench.backends.base import Backend, Generation, TextStream, TokenProb
+from workbench.backends.base import Backend, Generation, Scored, TextStream, TokenProb
 from workbench.backends.registry import (
     BACKENDS,
     DEFAULT_CONTEXT_WINDOW,
@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "Generation",
     "ModelSpec",
+    "Scored",
     "TextStream",
     "TokenProb",
     "choose_backend",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError
 
 if TYPE_CHECKING:
@@ -48,6 +48,25 @@ class Generation:
             f"({self.tokens_per_second:.1f} tokens/s, prompt {self.prompt_tokens} tokens, "
             f"finish: {self.finish_reason})"
         )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A continuation's log-likelihood after a prompt, and its length (for length-normalised scoring)."""
+
+    logprob: float  # sum of the log-probabilities of its tokens
+    tokens: int  # tokens it took after the prompt
+    bytes: int  # UTF-8 bytes of its text (with any whitespace moved over from the prompt)
+
+    def normalised(self, by: str) -> float:
+        """``sum`` (plain log-likelihood), ``token`` (per token) or ``byte`` (per byte, lm-eval's acc_norm idea)."""
+        if by == "sum":
+            return self.logprob
+        if by == "token":
+            return self.logprob / self.tokens
+        if by == "byte":
+            return self.logprob / self.bytes
+        raise ConfigError(f"Unknown score normalisation {by!r}; use sum, token or byte.")
 
 
 @dataclass(frozen=True)
@@ -139,6 +158,8 @@ class Backend(ABC):
 
     #: Short name shown to users ("llama.cpp", "transformers").
     name: str = "backend"
+    #: The order this backend applies the sampling warpers in when a config leaves it open.
+    sampler_order: tuple[str, ...] = SAMPLER_ORDERS["transformers"]
 
     def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None):
         self.spec = spec
@@ -263,18 +284,35 @@ class Backend(ABC):
         return [TokenProb(int(i), self.token_text(int(i)), float(probs[i]), float(logits[i])) for i in order]
 
     def score(self, prompt: str, continuations: Sequence[str]) -> list[float]:
-        """Log-likelihood of each continuation after the prompt (sum over its tokens).
+        """Log-likelihood of each continuation after the prompt (sum over its tokens); see :meth:`score_details`."""
+        return [s.logprob for s in self.score_details(prompt, continuations)]
 
-        Continuations are tokenised on their own (no BOS), so "positive" and
-        " positive" are different continuations, as they are to the model.
+    def score_details(self, prompt: str, continuations: Sequence[str]) -> list[Scored]:
+        """Each continuation's log-likelihood after the prompt, with its length in tokens and bytes.
+
+        Tokenised as lm-evaluation-harness does: whitespace at the end of the prompt moves to
+        the front of each continuation, and a continuation's tokens are those of
+        ``tokenize(prompt + continuation)`` after the prompt's own tokens -- the tokens the
+        model would read if the text went on that way. So "positive" and " positive" are
+        different continuations, as they are to the model.
         """
         if not continuations:
             raise ConfigError("score needs at least one continuation.")
-        prompt_ids = self._ids_for(prompt)
-        cont_ids = [self._tokenize(c, add_bos=False) for c in continuations]
-        for c, ids in zip(continuations, cont_ids, strict=True):
-            if not ids:
+        if not isinstance(prompt, str):
+            raise PromptError("Scoring needs the prompt as text.")
+        stripped = prompt.rstrip()
+        moved = prompt[len(stripped):]
+        prompt_ids = self._ids_for(stripped or prompt)
+        cont_ids = []
+        for c in continuations:
+            if not isinstance(c, str) or not c:
                 raise PromptError(f"Continuation {c!r} has no tokens; give a non-empty label word.")
+            whole = self.tokenize(prompt + c)
+            ids = whole[len(prompt_ids):]
+            if not ids:
+                raise PromptError(f"Continuation {c!r} has no tokens of its own after the prompt; "
+                                  "give a longer label word.")
+            cont_ids.append(ids)
         longest = max(len(c) for c in cont_ids)
         if len(prompt_ids) + longest > self.context_window:
             raise PromptError(
@@ -282,7 +320,9 @@ class Backend(ABC):
                 f"exceeds the context window of {self.context_window} tokens; shorten the prompt."
             )
         with self.lock.hold():
-            return self._continuation_logprobs(prompt_ids, cont_ids)
+            sums = self._continuation_logprobs(prompt_ids, cont_ids)
+        return [Scored(float(lp), len(ids), len((moved + c).encode("utf-8")))
+                for lp, ids, c in zip(sums, cont_ids, continuations, strict=True)]
 
     def format_chat(self, messages: Sequence[dict], add_generation_prompt: bool = True) -> str:
         """Render chat messages with the model's own chat template (the exact text sent)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.backends.base import Backend, Generation, Timer, sample_seeds, truncate_at_stop
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ModelError
 
 
@@ -47,15 +47,31 @@ def load_transformers(
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **kwargs)
     except ImportError as err:
         raise ModelError(f"Loading {path.name} needs a missing package ({err}); run `pip install -r requirements.txt`.") from None
-    except (OSError, ValueError, RuntimeError, KeyError) as err:
+    except Exception as err:  # a truncated GGUF raises struct.error, a bad header IndexError, ...: all one line
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ModelError(f"transformers could not load {spec.path}: {first}") from None
+        raise ModelError(f"transformers could not load {spec.path} ({type(err).__name__}: {first[:200]}); "
+                         "is it a complete model file or folder?") from None
     model.to(device).eval()
+    # A folder's generation_config.json (do_sample: true, top_p: 0.95, ...) must not change the user's
+    # settings: generate() fills every setting left unset from it. Keep only the special token ids.
+    model.generation_config = _neutral_generation_config(model.generation_config)
     template = None
     if spec.is_chat:
         template = _gguf_chat_template(path) if spec.is_gguf else tokenizer.chat_template
     window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
     return TransformersBackend(spec, model, tokenizer, window, template)
+
+
+#: Settings of a model's generation_config.json that say which tokens are special; every other one is ignored.
+KEPT_GENERATION_SETTINGS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+
+
+def _neutral_generation_config(shipped):
+    """A GenerationConfig with only the special token ids of ``shipped``: the library defaults for the rest."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(**{k: getattr(shipped, k) for k in KEPT_GENERATION_SETTINGS
+                               if getattr(shipped, k, None) is not None})
 
 
 def _gguf_chat_template(path: Path) -> str | None:
@@ -84,6 +100,7 @@ class TransformersBackend(Backend):
     """A causal LM in transformers. Build it with :func:`load_transformers`."""
 
     name = "transformers"
+    sampler_order = SAMPLER_ORDERS["transformers"]
 
     def __init__(self, spec: ModelSpec, model, tokenizer, context_window: int, chat_template: str | None):
         super().__init__(spec, context_window, chat_template)
@@ -117,10 +134,16 @@ class TransformersBackend(Backend):
 
     # ---- generation -----------------------------------------------------------------
     def _generation_config(self, cfg: DecodingConfig):
+        """The complete GenerationConfig of ``cfg``. In a non-native sampler order the warpers are left off
+        here and come from :meth:`_warpers` instead."""
         from transformers import GenerationConfig
 
-        sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
-                        min_p=cfg.min_p or None, typical_p=cfg.typical_p) if cfg.do_sample else {}
+        sampling = {}
+        if cfg.do_sample:
+            sampling = dict(temperature=1.0, top_k=0, top_p=1.0, min_p=None, typical_p=1.0)
+            if cfg.order_on(self.sampler_order) == self.sampler_order:
+                sampling = dict(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p,
+                                min_p=cfg.min_p or None, typical_p=cfg.typical_p)
         return GenerationConfig(
             do_sample=cfg.do_sample,
             num_beams=cfg.num_beams,
@@ -159,6 +182,9 @@ class TransformersBackend(Backend):
         if cfg.num_beams == 1 and len(ids) > 1:  # beam search expands the cache per beam: no reuse there
             extra["past_key_values"] = self._cached_prompt(ids)
         input_ids = torch.tensor([ids], device=self.model.device)
+        warpers = self._warpers(cfg)
+        if warpers is not None:
+            extra["logits_processor"] = warpers
         with torch.inference_mode(), torch.random.fork_rng(devices=_cuda_devices(self.model)):
             if seed is not None:
                 torch.manual_seed(seed)  # inside fork_rng: the global RNG is restored afterwards
@@ -169,6 +195,30 @@ class TransformersBackend(Backend):
                 tokenizer=self.tokenizer,
                 **extra,
             )
+
+    def _warpers(self, cfg: DecodingConfig):
+        """transformers' own warpers in the config's order when it is not transformers' (None otherwise).
+        ``generate`` runs them after its penalties, as it runs its built-in warpers."""
+        order = cfg.order_on(self.sampler_order)
+        if not cfg.do_sample or order == self.sampler_order:
+            return None
+        from transformers import (
+            LogitsProcessorList,
+            MinPLogitsWarper,
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+            TypicalLogitsWarper,
+        )
+
+        made = {
+            "temperature": (cfg.temperature != 1.0, lambda: TemperatureLogitsWarper(cfg.temperature)),
+            "top_k": (cfg.top_k != 0, lambda: TopKLogitsWarper(cfg.top_k)),
+            "top_p": (cfg.top_p < 1.0, lambda: TopPLogitsWarper(cfg.top_p)),
+            "min_p": (cfg.min_p > 0, lambda: MinPLogitsWarper(cfg.min_p)),
+            "typical_p": (cfg.typical_p < 1.0, lambda: TypicalLogitsWarper(cfg.typical_p)),
+        }
+        return LogitsProcessorList([make() for name in order for active, make in [made[name]] if active])
 
     def _record(self, ids: list[int], new_ids: list[int], cfg: DecodingConfig, seconds: float, seed):
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.backends.base import Backend, Generation, Timer, sample_seeds
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError, ModelError
 
 #: Environment variable that sets llama.cpp's CPU threads (default: every core). On a machine
@@ -51,7 +51,6 @@ def load_llamacpp(
             n_threads=threads or _default_threads(),
             n_batch=512,
             logits_all=False,
-            last_n_tokens_size=context_window,  # repetition penalty sees the whole text, as in HF
             verbose=False,
         )
     except (ValueError, RuntimeError, OSError) as err:
@@ -62,10 +61,25 @@ def load_llamacpp(
     return LlamaCppBackend(spec, llm)
 
 
+class _Processor:
+    """A llama-cpp-python logits processor: the config's penalties over every token so far (prompt and
+    output), then -- when ``order`` is given -- the sampling warpers in that order."""
+
+    def __init__(self, cfg: DecodingConfig, order: tuple[str, ...] | None):
+        self.cfg, self.order = cfg, order
+
+    def __call__(self, input_ids, scores):
+        from workbench.warpers import apply_penalties, apply_samplers
+
+        x = apply_penalties(scores, self.cfg, input_ids)
+        return x if self.order is None else apply_samplers(x, self.cfg, self.order)
+
+
 class LlamaCppBackend(Backend):
     """A GGUF model in llama.cpp. Build it with :func:`load_llamacpp`."""
 
     name = "llama.cpp"
+    sampler_order = SAMPLER_ORDERS["llama.cpp"]
 
     def __init__(self, spec: ModelSpec, llm):
         template = llm.metadata.get("tokenizer.chat_template") if spec.is_chat else None
@@ -98,22 +112,41 @@ class LlamaCppBackend(Backend):
 
     # ---- generation -----------------------------------------------------------------
     def _completion_kwargs(self, cfg: DecodingConfig) -> dict:
+        """llama-cpp-python's arguments for ``cfg``.
+
+        Penalties run in a logits processor (numpy, :mod:`workbench.warpers`) over the whole text --
+        prompt and output, as Hugging Face does -- because llama.cpp's own penalty sampler only ever
+        sees the tokens generated in this call. The sampling warpers run in llama.cpp's own chain when
+        the config keeps llama.cpp's order (top-k, typical, top-p, min-p, temperature last); in any
+        other order they run in the processor, and llama.cpp's chain is left with nothing but the draw.
+        """
+        import llama_cpp
+
         if cfg.num_beams > 1:
             raise ConfigError("Beam search needs the transformers backend; set num_beams=1 for llama.cpp.")
-        if cfg.no_repeat_ngram_size > 0:
-            raise ConfigError(
-                "no_repeat_ngram_size needs the transformers backend; set it to 0 for llama.cpp."
-            )
-        return dict(
+        order = cfg.order_on(self.sampler_order)
+        native = order == self.sampler_order or not cfg.do_sample
+        penalties = cfg.repetition_penalty != 1.0 or cfg.no_repeat_ngram_size > 0
+        processor = None
+        if penalties or not native:
+            processor = _Processor(cfg, None if native else order)
+        kwargs = dict(
             max_tokens=cfg.max_new_tokens,
-            temperature=cfg.temperature if cfg.do_sample else 0.0,
-            top_k=cfg.top_k,  # 0 = whole vocabulary in llama.cpp too
-            top_p=cfg.top_p,
-            min_p=cfg.min_p,
-            typical_p=cfg.typical_p,
-            repeat_penalty=cfg.repetition_penalty,
+            temperature=0.0,
+            top_k=0,  # 0 = whole vocabulary in llama.cpp too
+            top_p=1.0,
+            min_p=0.0,
+            typical_p=1.0,
+            repeat_penalty=1.0,  # penalties run in the processor, over prompt + output
             stop=list(cfg.stop) or None,
+            logits_processor=None if processor is None else llama_cpp.LogitsProcessorList([processor]),
         )
+        if cfg.do_sample:
+            kwargs["temperature"] = 1.0
+            if native:
+                kwargs.update(temperature=cfg.temperature, top_k=cfg.top_k, top_p=cfg.top_p, min_p=cfg.min_p,
+                              typical_p=cfg.typical_p)
+        return kwargs
 
     def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
         kwargs = self._completion_kwargs(cfg)

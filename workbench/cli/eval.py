@@ -19,12 +19,16 @@ def register(sub) -> None:
                    help="where demonstrations come from (default: the dataset itself, never the query's own row)")
     p.add_argument("--strategies", default="zero,knn4,random4",
                    help="comma-separated: zero, knnK, randomK, diverseK, bm25_K, mmrK, balancedK, zscot, "
-                        "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +scN (default %(default)s)")
+                        "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +norm (per byte), +norm_token, "
+                        "+scN (default %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
     p.add_argument("--answer", choices=("generate", "score"), default="generate",
                    help="generate and extract, or score each label word (classification); CoT always generates")
     p.add_argument("--calibrate", action="store_true", help="contextual calibration of label scores (with --answer "
                                                             "score)")
+    p.add_argument("--score-norm", choices=("sum", "token", "byte"), default="sum",
+                   help="label scores: summed log-probabilities (default), or per token / per byte of the label "
+                        "word (lm-evaluation-harness acc_norm-style, for label words of different lengths)")
     p.add_argument("--label-words", default="", help='label words to score, e.g. "positive= great,negative= '
                                                      'terrible" (default: a space and the label)')
     p.add_argument("--k", type=int, default=None, help="override the number of demonstrations of every strategy")
@@ -77,7 +81,7 @@ def run_eval(args) -> int:
         spec = default_spec(dataset, pool)
         strategies = parse_strategies(args.strategies, spec, pool or dataset, answer=args.answer,
                                       calibrate=args.calibrate, label_words=parse_label_words(args.label_words),
-                                      k=args.k, seed=args.seed)
+                                      k=args.k, seed=args.seed, score_norm=args.score_norm)
         limit = args.limit
     backend = backend_from_args(args)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
