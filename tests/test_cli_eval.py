@@ -53,6 +53,11 @@ def test_eval_json_and_resume_of_a_finished_run():
     again = cli("--dataset", "arithmetic", "--resume", str(doc["run_id"]), "--json", "--no-progress")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["strategies"] == doc["strategies"]  # nothing left to run, same numbers
+    other = cli("--dataset", "arithmetic", "--resume", str(doc["run_id"]), "--model", "smollm2-135m-instruct",
+                "--no-progress")
+    assert other.returncode == 2 and other.stdout == ""
+    assert other.stderr.strip() == (f"error: Run {doc['run_id']} was made with model 'gemma-3-270m', not "
+                                    "'smollm2-135m-instruct'; resume it with the same model or start a new run.")
 
 
 @pytest.mark.parametrize(

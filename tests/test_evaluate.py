@@ -29,7 +29,9 @@ from workbench.evaluate import (
     item_table,
     label_probs,
     make_strategy,
+    mcnemar,
     order_sensitivity,
+    paired_tests,
     parse_label_words,
     parse_strategies,
     parse_strategy_name,
@@ -490,3 +492,30 @@ def test_order_sensitivity_same_demos_in_every_order(gemma, store):
     assert sorted(first) == sorted(second) and first != second and len(first) == 2
     for r in run.records:
         assert r["extracted"] in ("positive", "negative") and "raw_extracted" in r
+
+
+def test_mcnemar_exact_on_hand_made_outcomes():
+    t = mcnemar([True, True, True, True, False], [False, False, False, True, True], "x", "y")
+    assert (t.only_a, t.only_b, t.n) == (3, 1, 5)
+    assert t.p_value == pytest.approx(2 * (1 + 4) / 16)  # P(X <= 1), X ~ Binomial(4, 1/2), two-sided
+    assert mcnemar([True], [True]).p_value == 1.0
+    with pytest.raises(ConfigError, match="same items"):
+        mcnemar([True], [True, False])
+    records = [{"strategy": s, "item_index": i, "correct": c}
+               for s, outcomes in (("zero", [0, 0, 1]), ("knn4", [1, 1, 1])) for i, c in enumerate(outcomes)]
+    (pair,) = paired_tests(records)
+    assert (pair.a, pair.b, pair.only_a, pair.only_b, pair.p_value) == ("zero", "knn4", 0, 2, 0.5)
+
+
+def test_resume_refuses_another_prompt_or_decoding(gemma, tmp_path):
+    ds = load_sample("arithmetic")
+    (zero,) = parse_strategies("zero", default_spec(ds), ds)
+    with open_store(tmp_path / "r.db") as store:
+        first = evaluate(ds, None, [zero], gemma, store, limit=1)
+        for changed, what in ((dataclasses.replace(zero, decoding=zero.decoding.replace(max_new_tokens=5)),
+                               "decoding settings"),
+                              (dataclasses.replace(zero, spec=zero.spec.replace(instruction="Add.")), "prompt")):
+            with pytest.raises(ConfigError, match=f"strategy 'zero' was run with other {what}"):
+                evaluate(ds, None, [changed], gemma, store, run_id=first.run_id, limit=1)
+        with pytest.raises(ConfigError, match="has no strategy 'knn2'"):
+            evaluate(ds, None, parse_strategies("knn2", default_spec(ds), ds), gemma, store, run_id=first.run_id)

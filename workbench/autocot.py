@@ -36,7 +36,7 @@ import numpy as np
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError
-from workbench.prompts import PromptSpec, _choices_text, run_prompt
+from workbench.prompts import PromptSpec, choices_text, run_prompt
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -274,7 +274,7 @@ def question_text(question: str, choices: Mapping[str, str] | None = None) -> st
     >>> question_text("Pick one.", {"A": "red", "B": "blue"})
     'Pick one. Answer Choices: (A) red (B) blue'
     """
-    text = _choices_text(choices)
+    text = choices_text(choices)
     return f"{question} Answer Choices: {text}" if text else question
 
 
@@ -602,7 +602,7 @@ def demos_from_json(text: str | bytes, source: str = "The demo file") -> tuple[D
     for row in model.demo:
         question = row.question.removeprefix("Q: ").removesuffix("\nA:")  # the reference writes "Q: …\nA:"
         if row.choices:
-            question = question.removesuffix(f" Answer Choices: {_choices_text(row.choices)}")
+            question = question.removesuffix(f" Answer Choices: {choices_text(row.choices)}")
         demos.append(Demo(question, row.rationale, row.pred_ans, row.gold_ans, row.cluster, row.distance,
                           row.fallback, row.choices))
     return tuple(demos)

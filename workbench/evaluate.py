@@ -15,7 +15,7 @@ where it stopped (pass its ``run_id``). :func:`order_sensitivity` evaluates one 
 K demonstrations under P seeded permutations (Lu et al. 2022).
 
     >>> parse_strategy_name("knn4")
-    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None, score_norm=None)
+    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None, score_norm=None, fallback=False)
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ class Strategy:
     samples: int = 1  # self-consistency: sampled reasoning paths, majority vote (1 = off)
     seed: int = 0  # random selector seed; sampling seeds derive from decoding.seed
     demos: tuple[Example, ...] = ()  # the demonstrations of a "fixed" selector, in order
+    fallback: bool = False  # Auto-CoT: keep a flagged fallback demo for a cluster where no candidate passes
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_words", tuple((str(a), str(b)) for a, b in dict(self.label_words).items()))
@@ -164,6 +165,7 @@ class Strategy:
             "label_words": [list(p) for p in self.label_words], "calibrate": self.calibrate,
             "score_norm": self.score_norm,
             "samples": self.samples, "seed": self.seed, "demos": [d.to_dict() for d in self.demos],
+            "fallback": self.fallback,
         }
 
     @classmethod
@@ -192,6 +194,7 @@ class StrategyName:
     answer: str | None  # "generate" / "score" when the name says so, else None (the run's default)
     calibrate: bool | None  # True when the name says "+cal", else None (the run's default)
     score_norm: str | None = None  # a SCORE_NORMS value when the name says "+norm..." , else the run's default
+    fallback: bool = False  # "+fallback": Auto-CoT keeps a flagged demo for clusters where no candidate passes
 
 
 def _split_base(part: str) -> tuple[str, str] | None:
@@ -228,19 +231,23 @@ def parse_strategy_name(name: str) -> StrategyName:
     answer: str | None = None
     calibrate: bool | None = None
     norm: str | None = None
+    fallback = False
     for mod in parts[1:]:
         if mod in ("score", "gen", "generate"):
             answer = "score" if mod == "score" else "generate"
         elif mod in ("cal", "calibrate", "calibrated"):
             calibrate = True
+        elif mod == "fallback" and base == "autocot":
+            fallback = True
         elif mod in NORM_MODIFIERS:
             norm = NORM_MODIFIERS[mod]
             answer = answer or "score"
         elif (sc := re.fullmatch(r"sc(\d+)", mod)) and int(sc[1]) >= 2:
             samples = int(sc[1])
         else:
-            raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen, cal, norm or norm_token.")
-    return StrategyName(base, k, samples, answer, calibrate, norm)
+            raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen, cal, norm, norm_token "
+                              "(or fallback after autocot).")
+    return StrategyName(base, k, samples, answer, calibrate, norm, fallback)
 
 
 def with_direct_trigger(spec: PromptSpec) -> PromptSpec:
@@ -306,7 +313,7 @@ def make_strategy(
         name=name.strip(), spec=strat_spec, selector=selector, k=n, order=DEFAULT_ORDER.get(selector, "similar_last"),
         decoding=cfg, answer=mode, label_words=tuple((label_words or {}).items()) if mode == "score" else (),
         calibrate=cal, samples=samples, seed=seed, demos=demos,
-        score_norm=(parsed.score_norm or score_norm) if mode == "score" else "sum",
+        score_norm=(parsed.score_norm or score_norm) if mode == "score" else "sum", fallback=parsed.fallback,
     )
 
 
@@ -507,6 +514,50 @@ def disagreements(records: Sequence[Mapping[str, Any]], by: str = "answer") -> l
     return sorted(i for i, values in seen.items() if len(values) > 1 and len(set(values)) > 1)
 
 
+@dataclass(frozen=True)
+class PairedTest:
+    """McNemar's exact test of two strategies on the same items: only the items where they differ count."""
+
+    a: str
+    b: str
+    n: int  # items both answered
+    only_a: int  # right with ``a``, wrong with ``b``
+    only_b: int  # right with ``b``, wrong with ``a``
+    p_value: float  # two-sided exact binomial p of only_a vs only_b under "equally good"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", b: str = "b") -> PairedTest:
+    """McNemar's exact test on paired outcomes (item i right or wrong under each strategy).
+
+    >>> mcnemar([True, True, True, True], [False, False, False, False]).p_value
+    0.125
+    """
+    if len(correct_a) != len(correct_b):
+        raise ConfigError(f"Paired test needs the same items: {len(correct_a)} vs {len(correct_b)} outcomes.")
+    only_a = sum(bool(x) and not bool(y) for x, y in zip(correct_a, correct_b, strict=True))
+    only_b = sum(bool(y) and not bool(x) for x, y in zip(correct_a, correct_b, strict=True))
+    m, k = only_a + only_b, min(only_a, only_b)
+    tail = sum(math.comb(m, i) for i in range(k + 1)) / 2**m if m else 1.0
+    return PairedTest(a, b, len(correct_a), only_a, only_b, min(1.0, 2 * tail))
+
+
+def paired_tests(records: Sequence[Mapping[str, Any]]) -> list[PairedTest]:
+    """McNemar's test for every pair of strategies, on the items both of them ran."""
+    by: dict[str, dict[int, bool]] = {}
+    for r in records:
+        by.setdefault(r["strategy"], {})[r["item_index"]] = bool(r.get("correct"))
+    names = list(by)
+    out = []
+    for i, x in enumerate(names):
+        for y in names[i + 1:]:
+            items = sorted(set(by[x]) & set(by[y]))
+            out.append(mcnemar([by[x][j] for j in items], [by[y][j] for j in items], x, y))
+    return out
+
+
 def spread(accuracies: Sequence[float]) -> dict[str, float]:
     """Mean, sample standard deviation (n-1; 0 for one value), min and max of accuracies."""
     if not accuracies:
@@ -704,12 +755,13 @@ def prepare_strategies(
     out = []
     for s in strategies:
         if s.selector == "autocot" and not s.demos:
-            from workbench.autocot import AutoCoTConfig, build_demos, zero_shot_cot_reasoner
+            from workbench.autocot import AutoCoTConfig, build_demos, task_for, zero_shot_cot_reasoner
 
             index = index_fn()
-            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format)
-            result = build_demos(list(pool), index.vectors, reason, AutoCoTConfig(k=s.k, seed=s.seed),
-                                 progress=progress, should_stop=should_stop)
+            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format, labels=s.spec.labels)
+            # The reference's per-task preset (clusters, steps); K from the strategy's name.
+            cfg = AutoCoTConfig.for_task(task_for(pool.name), k=s.k, seed=s.seed, fallback=s.fallback)
+            result = build_demos(list(pool), index.vectors, reason, cfg, progress=progress, should_stop=should_stop)
             s = dataclasses.replace(s, demos=tuple(result.examples()))
         out.append(s)
     return out
@@ -729,6 +781,32 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
         "limit": limit, "strategies": [s.to_dict() for s in strategies],
         "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
     }
+
+
+#: Strategy fields that must match for a run to be resumed (Auto-CoT's demonstrations are filled in later).
+_RESUME_FIELDS = ("spec", "selector", "k", "order", "decoding", "answer", "label_words", "calibrate", "score_norm",
+                  "samples", "seed")
+
+
+def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[Strategy], backend: Backend) -> None:
+    """Refuse to continue a stored run with another model, backend, prompt or decoding: one line naming what
+    differs (resuming would silently mix two setups' results into one run)."""
+    for what, stored, now in (("model", meta.get("model"), backend.spec.id),
+                              ("backend", meta.get("backend"), backend.name)):
+        if stored is not None and stored != now:
+            raise ConfigError(f"Run {run_id} was made with {what} {stored!r}, not {now!r}; resume it with the same "
+                              f"{what} or start a new run.")
+    stored = {d.get("name"): d for d in meta.get("strategies", [])}
+    for s in strategies:
+        if s.name not in stored:
+            raise ConfigError(f"Run {run_id} has no strategy {s.name!r}; resume it with its own strategies "
+                              f"({', '.join(map(str, stored))}).")
+        mine = s.to_dict()
+        for key in _RESUME_FIELDS:
+            if key in stored[s.name] and stored[s.name][key] != mine[key]:
+                what = {"spec": "prompt", "decoding": "decoding settings"}.get(key, key.replace("_", " "))
+                raise ConfigError(f"Run {run_id}: strategy {s.name!r} was run with other {what}; resume it with "
+                                  "the same settings or start a new run.")
 
 
 def evaluate(
@@ -790,6 +868,8 @@ def evaluate(
         if meta.get("pool", {}).get("hash") not in (None, pool.content_hash):
             raise DataError(f"Run {run_id} took its demonstrations from another pool; choose the same pool to "
                             "resume it.")
+        check_resumable(run_id, meta, strategies, backend)
+        store.reopen_run(run_id)
         stored = {d["name"]: d for d in meta.get("strategies", [])}
         # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
         strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)

@@ -168,7 +168,7 @@ class ChatFormatter(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-def _choices_text(choices: Mapping[str, str] | None) -> str | None:
+def choices_text(choices: Mapping[str, str] | None) -> str | None:
     """Kojima et al.'s layout: "(A) first (B) second"."""
     if not choices:
         return None
@@ -177,7 +177,7 @@ def _choices_text(choices: Mapping[str, str] | None) -> str | None:
 
 def _query_values(query: str | Example) -> dict[str, str | None]:
     if isinstance(query, Example):
-        text, choices = query.input, _choices_text(query.choices)
+        text, choices = query.input, choices_text(query.choices)
     else:
         text, choices = query, None
     if not isinstance(text, str) or not text.strip():
@@ -187,7 +187,7 @@ def _query_values(query: str | Example) -> dict[str, str | None]:
 
 def _demo_values(ex: Example) -> dict[str, str | None]:
     return {"input": ex.input, "question": ex.input, "answer": ex.answer, "rationale": ex.rationale,
-            "label": ex.label, "choices": _choices_text(ex.choices)}
+            "label": ex.label, "choices": choices_text(ex.choices)}
 
 
 def demo_text(spec: PromptSpec, ex: Example) -> str:
@@ -230,7 +230,7 @@ def _answer_start(spec: PromptSpec, before: str) -> list[tuple[str, str]]:
     if spec.answer_prefix:
         out.append(("prefix", spec.answer_prefix))
         before += spec.answer_prefix
-    if spec.reasoning == "zero_shot_cot":
+    if spec.reasoning in ("zero_shot_cot", "auto_cot"):  # Auto-CoT's query ends "A: Let's think step by step."
         out.append(("trigger", _spaced(before, spec.cot_trigger)))
     return out
 
@@ -393,10 +393,12 @@ def answer_prompt(spec: PromptSpec, reasoning_prompt: str, reasoning: str, query
 
 def stage_config(spec: PromptSpec, cfg: DecodingConfig, stage: str = "answer") -> DecodingConfig:
     """Decoding settings of one stage: the spec's stop strings added. Zero-shot-CoT's answer step is greedy
-    with a short budget whatever the reasoning step samples, as Kojima et al. and Wang et al. read answers."""
+    with a short budget (at most ANSWER_MAX_NEW_TOKENS, Kojima et al.'s 32) whatever the reasoning step
+    samples, as Kojima et al. and Wang et al. read answers."""
     stops = tuple(dict.fromkeys((*cfg.stop, *spec.stop)))
     if stage == "answer" and spec.reasoning == "zero_shot_cot":
-        return cfg.replace(stop=stops, max_new_tokens=ANSWER_MAX_NEW_TOKENS, do_sample=False, n=1)
+        return cfg.replace(stop=stops, max_new_tokens=min(cfg.max_new_tokens, ANSWER_MAX_NEW_TOKENS),
+                           do_sample=False, n=1)
     return cfg.replace(stop=stops)
 
 

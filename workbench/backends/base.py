@@ -335,6 +335,7 @@ class Backend(ABC):
         return render_chat_template(
             self.chat_template,
             messages,
+            source=getattr(self, "chat_template_source", f"the chat template of {self.spec.id}"),
             bos_token=self.bos_text,
             eos_token=self.eos_text,
             add_generation_prompt=add_generation_prompt,

@@ -59,7 +59,10 @@ def load_transformers(
     if spec.is_chat:
         template = _gguf_chat_template(path) if spec.is_gguf else tokenizer.chat_template
     window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
-    return TransformersBackend(spec, model, tokenizer, window, template)
+    backend = TransformersBackend(spec, model, tokenizer, window, template)
+    backend.chat_template_source = (f"the chat template in {spec.path} (GGUF header)" if spec.is_gguf
+                                    else f"the chat template of {spec.path} (tokenizer_config.json)")
+    return backend
 
 
 #: Settings of a model's generation_config.json that say which tokens are special; every other one is ignored.

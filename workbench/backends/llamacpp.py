@@ -85,6 +85,7 @@ class LlamaCppBackend(Backend):
         template = llm.metadata.get("tokenizer.chat_template") if spec.is_chat else None
         super().__init__(spec, llm.n_ctx(), template)
         self.llm = llm
+        self.chat_template_source = f"the chat template in {spec.path} (GGUF header)"
         self._n_vocab = llm.n_vocab()
         bos = llm.token_bos()
         self._bos_text = self.token_text(bos) if bos >= 0 and llm._model.add_bos_token() else ""

@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--strategies", default="zero,knn4,random4",
                    help="comma-separated: zero, knnK, randomK, diverseK, bm25_K, mmrK, balancedK, zscot, "
                         "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +norm (per byte), +norm_token, "
-                        "+scN (default %(default)s)")
+                        "+scN, autocot+fallback (default %(default)s)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
     p.add_argument("--answer", choices=("generate", "score"), default="generate",
                    help="generate and extract, or score each label word (classification); CoT always generates")
