@@ -57,6 +57,7 @@ def test_models_lists_backends():
         (["--prompt", "x", "--context-window", "0"], "--context-window must be at least 16 tokens (got 0); "
                                                      "leave it out for the default of 4096."),
         (["--prompt", "x", "--context-window", "-5"], "--context-window must be at least 16 tokens (got -5)"),
+        (["--prompt", "x", "--do-sample", "--sampler-order", "warm"], "Unknown sampler(s) in sampler_order: warm"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message):

@@ -41,11 +41,14 @@ def add_decoding_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--stop", action="append", help=r"stop string (repeatable); \n, \t and \\ are escapes")
     g.add_argument("--seed", type=int)
     g.add_argument("-n", "--n", dest="n", type=int, help="samples per prompt")
+    g.add_argument("--sampler-order", help="order of temperature/top-k/top-p/min-p/typical-p: llama.cpp "
+                   "(temperature last), transformers (temperature first), or names such as 'top_p,temperature' "
+                   "(default: the backend's own order)")
 
 
 _FLOATS = ("temperature", "top_p", "min_p", "typical_p", "repetition_penalty")
 _FIELDS = ("do_sample", "temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
-           "no_repeat_ngram_size", "num_beams", "max_new_tokens", "seed", "n")
+           "no_repeat_ngram_size", "num_beams", "max_new_tokens", "seed", "n", "sampler_order")
 
 
 def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
