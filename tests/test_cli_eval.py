@@ -76,3 +76,11 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert res.returncode == 2, res.stderr
     assert res.stderr.startswith("error: ") and message in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_a_summary_says_when_demonstrations_were_dropped_to_fit():
+    res = cli("--dataset", "sentiment", "--strategies", "knn4", "--limit", "2", "--answer", "score",
+              "--context-window", "48", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "knn4: 2 of 2 items ran with fewer demonstrations than asked (dropped to fit the context window)" \
+        in res.stderr

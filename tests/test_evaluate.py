@@ -272,6 +272,13 @@ def test_summarize_accuracy_and_wilson_interval():
     assert zero.to_dict()["items_per_second"] == 4.0
 
 
+def test_summarize_counts_items_that_dropped_demonstrations():
+    rows = [dict(r, dropped=d) for r, d in zip(KNN[:4], (0, 2, 1, 0), strict=True)]
+    (knn,) = summarize(rows)
+    assert knn.fewer_demos == 2 and knn.to_dict()["fewer_demos"] == 2
+    assert summarize(ZERO[:4])[0].fewer_demos == 0
+
+
 def test_summarize_keeps_raw_accuracy_of_calibrated_strategies():
     cal = [rec("knn2+cal", i, "negative", g, g == "negative", raw_extracted="positive",
                raw_correct=g == "positive") for i, g in enumerate(GOLD)]

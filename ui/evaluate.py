@@ -231,6 +231,7 @@ def summary_table(summaries) -> pd.DataFrame:
             row["raw accuracy"] = f"{s.raw_accuracy:.1%}"
             row["raw 95% CI"] = f"{s.raw_ci_low:.1%} – {s.raw_ci_high:.1%}"
         row["items/s"] = round(s.items_per_second, 2)
+        row["fewer demos"] = s.fewer_demos  # items whose prompt had to drop demonstrations to fit the window
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -272,6 +273,10 @@ def results() -> None:
     summaries = summarize(records)
     st.altair_chart(accuracy_chart(summaries), width="stretch")
     st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
+    for s in summaries:
+        if s.fewer_demos:
+            st.warning(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
+                       "(dropped to fit the context window); see the per-item 'dropped' column.", icon="⚠️")
     st.markdown("**Per item**")
     c1, c2, c3 = st.columns([2, 2, 1])
     only = c1.toggle("Only items where strategies disagree", key="ev_only_disagree", disabled=len(summaries) < 2)

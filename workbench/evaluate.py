@@ -449,6 +449,7 @@ class StrategySummary:
     raw_accuracy: float | None = None
     raw_ci_low: float | None = None
     raw_ci_high: float | None = None
+    fewer_demos: int = 0  # items that ran with fewer demonstrations than asked (dropped to fit the window)
 
     @property
     def items_per_second(self) -> float:
@@ -474,6 +475,7 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[StrategySummary]:
             rc = sum(bool(r["raw_correct"]) for r in rows)
             rlo, rhi = wilson_interval(rc, n)
             extra = {"raw_correct": rc, "raw_accuracy": rc / n, "raw_ci_low": rlo, "raw_ci_high": rhi}
+        extra["fewer_demos"] = sum(1 for r in rows if r.get("dropped"))
         out.append(StrategySummary(name, n, correct, correct / n if n else 0.0, lo, hi,
                                    round(sum(float(r.get("seconds", 0.0)) for r in rows), 4), **extra))
     return out

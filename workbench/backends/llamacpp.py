@@ -83,7 +83,8 @@ class LlamaCppBackend(Backend):
 
     def __init__(self, spec: ModelSpec, llm):
         template = llm.metadata.get("tokenizer.chat_template") if spec.is_chat else None
-        super().__init__(spec, llm.n_ctx(), template)
+        # llama.cpp may round its window up; the token buffer keeps the size asked for, so the smaller counts.
+        super().__init__(spec, min(llm.n_ctx(), len(llm.input_ids)), template)
         self.llm = llm
         self.chat_template_source = f"the chat template in {spec.path} (GGUF header)"
         self._n_vocab = llm.n_vocab()

@@ -113,6 +113,10 @@ def run_eval(args) -> int:
                           "strategies": [s.to_dict() for s in run.summaries]}, indent=2))
     else:
         print(format_table(run.summaries))
+        for s in run.summaries:
+            if s.fewer_demos:
+                print(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
+                      "(dropped to fit the context window)", file=sys.stderr)
         if len(run.summaries) > 1:
             items = len({r["item_index"] for r in run.records})
             print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
