@@ -29,9 +29,7 @@ from workbench.evaluate import (
     item_table,
     label_probs,
     make_strategy,
-    mcnemar,
     order_sensitivity,
-    paired_tests,
     parse_label_words,
     parse_strategies,
     parse_strategy_name,
@@ -499,19 +497,6 @@ def test_order_sensitivity_same_demos_in_every_order(gemma, store):
     assert sorted(first) == sorted(second) and first != second and len(first) == 2
     for r in run.records:
         assert r["extracted"] in ("positive", "negative") and "raw_extracted" in r
-
-
-def test_mcnemar_exact_on_hand_made_outcomes():
-    t = mcnemar([True, True, True, True, False], [False, False, False, True, True], "x", "y")
-    assert (t.only_a, t.only_b, t.n) == (3, 1, 5)
-    assert t.p_value == pytest.approx(2 * (1 + 4) / 16)  # P(X <= 1), X ~ Binomial(4, 1/2), two-sided
-    assert mcnemar([True], [True]).p_value == 1.0
-    with pytest.raises(ConfigError, match="same items"):
-        mcnemar([True], [True, False])
-    records = [{"strategy": s, "item_index": i, "correct": c}
-               for s, outcomes in (("zero", [0, 0, 1]), ("knn4", [1, 1, 1])) for i, c in enumerate(outcomes)]
-    (pair,) = paired_tests(records)
-    assert (pair.a, pair.b, pair.only_a, pair.only_b, pair.p_value) == ("zero", "knn4", 0, 2, 0.5)
 
 
 def test_resume_refuses_another_prompt_or_decoding(gemma, tmp_path):

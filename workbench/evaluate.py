@@ -46,6 +46,7 @@ from workbench.prompts import (
     reserved_tokens,
     run_prompt,
 )
+from workbench.stats import PairedTest, mcnemar, paired_tests  # noqa: F401 (moved; old imports work)
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -514,50 +515,6 @@ def disagreements(records: Sequence[Mapping[str, Any]], by: str = "answer") -> l
         value = bool(r.get("correct")) if by == "correct" else normalise(r.get("extracted"), r.get("format", "free"))
         seen.setdefault(r["item_index"], []).append(value)
     return sorted(i for i, values in seen.items() if len(values) > 1 and len(set(values)) > 1)
-
-
-@dataclass(frozen=True)
-class PairedTest:
-    """McNemar's exact test of two strategies on the same items: only the items where they differ count."""
-
-    a: str
-    b: str
-    n: int  # items both answered
-    only_a: int  # right with ``a``, wrong with ``b``
-    only_b: int  # right with ``b``, wrong with ``a``
-    p_value: float  # two-sided exact binomial p of only_a vs only_b under "equally good"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", b: str = "b") -> PairedTest:
-    """McNemar's exact test on paired outcomes (item i right or wrong under each strategy).
-
-    >>> mcnemar([True, True, True, True], [False, False, False, False]).p_value
-    0.125
-    """
-    if len(correct_a) != len(correct_b):
-        raise ConfigError(f"Paired test needs the same items: {len(correct_a)} vs {len(correct_b)} outcomes.")
-    only_a = sum(bool(x) and not bool(y) for x, y in zip(correct_a, correct_b, strict=True))
-    only_b = sum(bool(y) and not bool(x) for x, y in zip(correct_a, correct_b, strict=True))
-    m, k = only_a + only_b, min(only_a, only_b)
-    tail = sum(math.comb(m, i) for i in range(k + 1)) / 2**m if m else 1.0
-    return PairedTest(a, b, len(correct_a), only_a, only_b, min(1.0, 2 * tail))
-
-
-def paired_tests(records: Sequence[Mapping[str, Any]]) -> list[PairedTest]:
-    """McNemar's test for every pair of strategies, on the items both of them ran."""
-    by: dict[str, dict[int, bool]] = {}
-    for r in records:
-        by.setdefault(r["strategy"], {})[r["item_index"]] = bool(r.get("correct"))
-    names = list(by)
-    out = []
-    for i, x in enumerate(names):
-        for y in names[i + 1:]:
-            items = sorted(set(by[x]) & set(by[y]))
-            out.append(mcnemar([by[x][j] for j in items], [by[y][j] for j in items], x, y))
-    return out
 
 
 def spread(accuracies: Sequence[float]) -> dict[str, float]:
