@@ -14,9 +14,11 @@ from workbench.data import (
     Pool,
     load_pool,
     load_sample,
+    parse_label_map,
     sample_pools,
+    template_columns,
 )
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -226,7 +228,7 @@ def test_bad_choices(tmp_path):
 def test_unknown_extension_missing_file_and_folder(tmp_path):
     assert error_of(write(tmp_path, "p.xlsx", "x")).startswith("p.xlsx: cannot tell the format")
     assert error_of(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'} does not exist"
-    assert error_of(tmp_path).endswith("is a folder; choose a CSV, TSV, JSON or JSONL file")
+    assert error_of(tmp_path).endswith("is a folder; choose a CSV, TSV, JSON, JSONL or Parquet file")
 
 
 def test_error_on_last_row_loads_nothing(tmp_path):
@@ -311,3 +313,102 @@ def test_an_empty_answer_in_a_mapped_column_names_that_column(tmp_path):
     path = write(tmp_path, "m.csv", "text,gold\nq,\n")
     assert error_of(path, ColumnMapping(input="text", answer="gold")) == (
         "m.csv line 2: empty answer in column 'gold'; fill in the gold answer or remove the row")
+
+
+# ---- data as it comes: column mapping, label maps, input templates, Parquet ----------------------
+
+
+def test_text_label_csv_with_numeric_labels_and_a_label_map(tmp_path):
+    path = write(tmp_path, "news.csv", "text,label\nStocks fell,1\nThe match ended 2-1,2\nMarkets rose,1\nA goal,2\n")
+    mapping = ColumnMapping(input="text", answer="label", label_map=parse_label_map("1=world, 2=sports"))
+    pool = load_pool(path, mapping)
+    assert [(ex.id, ex.input, ex.answer, ex.label) for ex in pool] == [
+        ("row-1", "Stocks fell", "world", "world"), ("row-2", "The match ended 2-1", "sports", "sports"),
+        ("row-3", "Markets rose", "world", "world"), ("row-4", "A goal", "sports", "sports")]
+    assert pool.labels() == ("world", "sports")
+    # Without a map the stored values are the labels.
+    assert [ex.answer for ex in load_pool(path, ColumnMapping(input="text", answer="label"))] == ["1", "2", "1", "2"]
+
+
+def test_an_unmapped_label_value_is_one_line_naming_file_line_and_column(tmp_path):
+    path = write(tmp_path, "news.csv", "text,label\nStocks fell,1\nA goal,3\n")
+    with pytest.raises(DataError) as err:
+        load_pool(path, ColumnMapping(input="text", answer="label", label_map=(("1", "world"), ("2", "sports"))))
+    assert str(err.value) == ("news.csv line 3: value '3' in column 'label' is not in the label map (1, 2); add it "
+                              "to the map as '3'=NAME")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("1=world,2", "Label map entry '2' needs the form value=label"),
+     ("1=world,1=sports", "names the value '1' twice"), ("=x", "needs the form value=label")],
+)
+def test_bad_label_map_text(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_label_map(text)
+
+
+def test_input_template_joins_columns(tmp_path):
+    path = write(tmp_path, "ag.csv", "title,description,label\nRain,Floods in the north,1\nCup,{Final} tonight,2\n")
+    mapping = ColumnMapping(input_template="{title}. {description} {{x}}", answer="label",
+                            label_map=(("1", "world"), ("2", "sports")))
+    pool = load_pool(path, mapping)
+    assert [ex.input for ex in pool] == ["Rain. Floods in the north {x}", "Cup. {Final} tonight {x}"]
+    assert template_columns("{title}. {description}") == ("title", "description")
+    with pytest.raises(DataError) as err:
+        load_pool(path, ColumnMapping(input_template="{title}: {body}", answer="label"))
+    assert str(err.value) == ("ag.csv has no column 'body' for the input template's {body}; available columns: "
+                              "title, description, label")
+    with pytest.raises(ConfigError, match="names no column"):
+        ColumnMapping(input_template="no placeholders")
+    with pytest.raises(ConfigError, match="empty"):
+        ColumnMapping(input_template="{} and {title}")
+
+
+def test_unknown_input_or_answer_column_is_one_line(tmp_path):
+    path = write(tmp_path, "news.csv", "text,label\nStocks fell,1\n")
+    with pytest.raises(DataError) as err:
+        load_pool(path)
+    assert str(err.value) == "news.csv has no column 'question' for the input; available columns: text, label"
+    with pytest.raises(DataError) as err:
+        load_pool(path, ColumnMapping(input="text", answer="gold"))
+    assert str(err.value) == "news.csv has no column 'gold' for the answer; available columns: text, label"
+
+
+def _parquet(tmp_path: Path, name: str, columns: dict) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / name
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_parquet_with_numeric_labels_and_nested_choices(tmp_path):
+    path = _parquet(tmp_path, "news.parquet", {"text": ["Stocks fell", "A goal", "Rain"], "label": [1, 2, 1],
+                                               "score": [0.5, 1.5, None]})
+    pool = load_pool(path, ColumnMapping(input="text", answer="label", label_map=(("1", "world"), ("2", "sports"))))
+    assert [(ex.input, ex.answer) for ex in pool] == [("Stocks fell", "world"), ("A goal", "sports"), ("Rain", "world")]
+    assert pool.name == "news"
+    # Float labels written as 1.0 match the map's "1"; an upload of bytes works the same.
+    floats = _parquet(tmp_path, "f.pq", {"question": ["a", "b"], "answer": [1.0, 2.0]})
+    assert [ex.answer for ex in load_pool(("f.pq", floats.read_bytes()),
+                                          ColumnMapping(label_map=(("1", "x"), ("2", "y"))))] == ["x", "y"]
+    mc = _parquet(tmp_path, "mc.parquet", {"question": ["Sky?"], "answer": ["A"],
+                                           "choices": [{"A": "blue", "B": "green"}]})
+    assert load_pool(mc)[0].choices == {"A": "blue", "B": "green"}
+
+
+def test_parquet_errors_name_the_file_and_row(tmp_path):
+    path = _parquet(tmp_path, "news.parquet", {"text": ["Stocks fell", "A goal"], "label": [1, 7]})
+    with pytest.raises(DataError) as err:
+        load_pool(path, ColumnMapping(input="text", answer="label", label_map=(("1", "world"),)))
+    assert str(err.value) == ("news.parquet row 2: value '7' in column 'label' is not in the label map (1); add it "
+                              "to the map as '7'=NAME")
+    with pytest.raises(DataError) as err:
+        load_pool(path, ColumnMapping(input="body", answer="label"))
+    assert str(err.value) == "news.parquet has no column 'body' for the input; available columns: text, label"
+    broken = write(tmp_path, "broken.parquet", b"PAR1 not really parquet")
+    with pytest.raises(DataError, match=r"^broken.parquet is not a readable Parquet file \(") as err:
+        load_pool(broken)
+    assert "\n" not in str(err.value)

@@ -1,4 +1,4 @@
-"""Pools of examples loaded from CSV, TSV, JSON or JSONL, with a column mapping.
+"""Pools of examples loaded from CSV, TSV, JSON, JSONL or Parquet, with a column and label mapping.
 
 A *pool* is the list of labelled examples that demonstrations are chosen from
 (and, for evaluation, the dataset a strategy is run on). Loading is all or
@@ -9,7 +9,10 @@ line and the column to fix. Files are untrusted: rows are read with
 a row without an input or a gold answer is refused.
 
 The shared schema is ``{"id", "question", "answer"}`` plus optional
-``"rationale"``, ``"choices"`` (label -> text) and ``"label"``.
+``"rationale"``, ``"choices"`` (label -> text) and ``"label"``. Data as it comes maps onto it
+with a :class:`ColumnMapping`: which column holds the input (or an input template joining
+several columns, ``"{title}. {description}"``) and the answer, and a label map turning stored
+values into label names (``1=world,2=sports``).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 from workbench.safeload import Bounds, check_tree, parse_json
 
 #: Largest file :func:`load_pool` reads; bigger uploads are refused before parsing.
@@ -39,8 +43,13 @@ MAX_LABEL_CLASSES = 20
 #: ... and each answer is shared by at least this many examples on average.
 MIN_EXAMPLES_PER_LABEL = 2
 
-FORMATS = ("csv", "tsv", "json", "jsonl")
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = ("csv", "tsv", "json", "jsonl", "parquet")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+               ".parquet": "parquet", ".pq": "parquet"}
+#: A ``{column}`` placeholder of an input template; ``{{`` and ``}}`` are literal braces.
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+#: A stored number that is a whole float ("1.0", as Parquet and pandas write integer labels with gaps).
+_WHOLE_FLOAT = re.compile(r"^(-?\d+)\.0+$")
 _SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 
@@ -71,6 +80,11 @@ class ColumnMapping:
     ``input`` and ``answer`` must exist. ``id``, ``rationale``, ``label`` and ``choices``
     are optional while they keep their default names; a column the user names
     explicitly must exist. ``None`` switches an optional field off.
+
+    ``input_template`` (e.g. ``"{title}. {description}"``) builds the input from several
+    columns instead of ``input``; every column it names must exist. ``label_map`` turns the
+    values stored in the answer (and label) column into label names, e.g. ``(("1", "world"),
+    ("2", "sports"))``; with a map, a value it does not name is an error naming file, row and column.
     """
 
     id: str | None = "id"  # missing ids become "row-1", "row-2", ... (1-based row number)
@@ -79,16 +93,65 @@ class ColumnMapping:
     rationale: str | None = "rationale"  # optional chain-of-thought text
     label: str | None = "label"  # optional class; without it, label = answer for classification pools
     choices: str | None = "choices"  # optional dict (or JSON object text in CSV) of label -> choice text
+    input_template: str | None = None  # None: the input is the ``input`` column; else "{col}" placeholders
+    label_map: tuple[tuple[str, str], ...] = ()  # (stored value, label name); () keeps values as they are
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "label_map", tuple((str(a), str(b)) for a, b in dict(self.label_map).items()))
+        if self.input_template is not None:
+            template_columns(self.input_template)  # a template without a placeholder is refused here
 
     def required(self) -> dict[str, str]:
         """Field name -> column for every column that must be present in the file."""
         defaults = ColumnMapping.__dataclass_fields__
-        out = {"input": self.input, "answer": self.answer}
+        if self.input_template is not None:
+            out = {f"input template's {{{c}}}": c for c in template_columns(self.input_template)}
+            out["answer"] = self.answer
+        else:
+            out = {"input": self.input, "answer": self.answer}
         for name in ("id", "rationale", "label", "choices"):
             column = getattr(self, name)
             if column is not None and column != defaults[name].default:
                 out[name] = column
         return out
+
+
+def template_columns(template: str) -> tuple[str, ...]:
+    """The columns an input template names, in order: ``"{title}. {description}"`` -> ("title", "description")."""
+    names = tuple(dict.fromkeys(m.group(1).strip() for m in _PLACEHOLDER.finditer(template)
+                                if m.group(1) is not None))
+    if "" in names:
+        raise ConfigError(f"Input template {template!r} has an empty {{}}; name a column inside the braces.")
+    if not names:
+        raise ConfigError(f"Input template {template!r} names no column; write columns in braces, e.g. "
+                          "'{title}. {description}'.")
+    return names
+
+
+def render_template(template: str, row: Mapping[str, Any]) -> str:
+    """The template with each ``{column}`` replaced by the row's value (``{{``/``}}``: literal braces)."""
+
+    def sub(m: re.Match) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]
+        return _text(row.get(m.group(1).strip()))
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def parse_label_map(text: str) -> tuple[tuple[str, str], ...]:
+    """``"1=world, 2=sports"`` -> (("1", "world"), ("2", "sports")); empty text -> () (no map)."""
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        value, sep, label = part.partition("=")
+        if not sep or not value.strip() or not label.strip():
+            raise ConfigError(f"Label map entry {part.strip()!r} needs the form value=label, e.g. '1=world,2=sports'.")
+        if value.strip() in pairs:
+            raise ConfigError(f"Label map names the value {value.strip()!r} twice; give each value once.")
+        pairs[value.strip()] = label.strip()
+    return tuple(pairs.items())
 
 
 @dataclass(frozen=True)
@@ -144,13 +207,18 @@ def load_pool(
 ) -> Pool:
     """Load a pool from a path, a ``(filename, bytes)`` upload or an uploaded file object.
 
-    ``fmt`` ("csv", "tsv", "json", "jsonl") overrides detection by file extension.
+    ``fmt`` ("csv", "tsv", "json", "jsonl", "parquet") overrides detection by file extension.
+    ``mapping`` says which columns hold what and maps label values (see :class:`ColumnMapping`).
     Raises :class:`DataError` with a one-line message; never returns a partial pool.
     """
     filename, data = _read_source(source, max_bytes)
     fmt = fmt or _detect_format(filename)
     if fmt not in FORMATS:
         raise DataError(f"{filename}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt == "parquet":
+        rows = _parse_parquet(filename, data)
+        examples = _to_examples(filename, rows, mapping, where="row")
+        return Pool(name=name or Path(filename).stem, examples=tuple(examples))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -198,7 +266,7 @@ def _read_source(source: Source, max_bytes: int) -> tuple[str, bytes]:
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except IsADirectoryError:
-        raise DataError(f"{path} is a folder; choose a CSV, TSV, JSON or JSONL file") from None
+        raise DataError(f"{path} is a folder; choose a CSV, TSV, JSON, JSONL or Parquet file") from None
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror}") from None
 
@@ -215,7 +283,7 @@ def _human(n_bytes: int) -> str:
 def _detect_format(filename: str) -> str:
     ext = Path(filename).suffix.lower()
     if ext not in _EXTENSIONS:
-        raise DataError(f"{filename}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .tsv, .json or .jsonl")
+        raise DataError(f"{filename}: cannot tell the format from {ext or 'no extension'!r}; use .csv, .tsv, .json, .jsonl or .parquet")
     return _EXTENSIONS[ext]
 
 
@@ -288,6 +356,45 @@ def _parse_jsonl(filename: str, text: str) -> list[_Row]:
     return rows
 
 
+def _parse_parquet(filename: str, data: bytes) -> list[_Row]:
+    """Rows of a Parquet file (row numbers from 1); nested values arrive as lists and dicts."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow comes with pandas/streamlit
+        raise DataError(f"{filename}: reading Parquet needs pyarrow; install it or save the file as CSV") from None
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{filename} is not a readable Parquet file ({first})") from None
+    if table.num_rows == 0:
+        raise DataError(f"{filename} has no rows")
+    if len(table.column_names) != len(set(table.column_names)):
+        dupe = next(c for c in table.column_names if table.column_names.count(c) > 1)
+        raise DataError(f"{filename}: the file names column {dupe!r} twice; rename one")
+    try:
+        records = table.to_pylist()
+    except (pa.ArrowException, ValueError) as err:
+        raise DataError(f"{filename}: cannot read its rows ({err})") from None
+    return [(i, {str(k): _plain(v) for k, v in row.items()}) for i, row in enumerate(records, start=1)]
+
+
+def _plain(value: Any) -> Any:
+    """A Parquet cell as JSON-like data: dates, decimals and bytes become text; lists and structs stay."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):  # a Parquet map: (key, value) pairs
+            return {str(k): _plain(v) for k, v in value}
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
 _PARSERS = {
     "csv": lambda f, t: _parse_delimited(f, t, ","),
     "tsv": lambda f, t: _parse_delimited(f, t, "\t"),
@@ -314,9 +421,15 @@ def _to_examples(filename: str, rows: list[_Row], mapping: ColumnMapping, where:
         for fname, column in required.items():
             if column not in row:
                 raise DataError(f"{filename} {where} {lineno} has no column {column!r} for the {fname}")
-        text = _text(row.get(mapping.input))
-        if not text.strip():
-            raise DataError(f"{filename} {where} {lineno}: empty input in column {mapping.input!r}")
+        if mapping.input_template is not None:
+            text = render_template(mapping.input_template, row)
+            if not any(_text(row.get(c)).strip() for c in template_columns(mapping.input_template)):
+                raise DataError(f"{filename} {where} {lineno}: empty input (columns "
+                                f"{', '.join(map(repr, template_columns(mapping.input_template)))} are all empty)")
+        else:
+            text = _text(row.get(mapping.input))
+            if not text.strip():
+                raise DataError(f"{filename} {where} {lineno}: empty input in column {mapping.input!r}")
         ex_id = _text(row.get(mapping.id)) if mapping.id else ""
         ex_id = ex_id.strip() or f"row-{n}"
         if ex_id in first_line:
@@ -326,13 +439,19 @@ def _to_examples(filename: str, rows: list[_Row], mapping: ColumnMapping, where:
         if not answer:
             raise DataError(f"{filename} {where} {lineno}: empty answer in column {mapping.answer!r}; "
                             "fill in the gold answer or remove the row")
+        answer = _mapped(filename, where, lineno, mapping.answer, answer, mapping.label_map)
+        label = _optional(row, mapping.label)
+        if label is not None and mapping.label != mapping.answer:
+            label = _mapped(filename, where, lineno, mapping.label, label, mapping.label_map)
+        elif label is not None:
+            label = answer
         examples.append(
             Example(
                 id=ex_id,
                 input=text,
                 answer=answer,
                 rationale=_optional(row, mapping.rationale),
-                label=_optional(row, mapping.label),
+                label=label,
                 choices=_choices(filename, where, lineno, row, mapping.choices),
             )
         )
@@ -351,6 +470,21 @@ def _text(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _mapped(filename: str, where: str, lineno: int, column: str, value: str,
+            label_map: tuple[tuple[str, str], ...]) -> str:
+    """``value`` through the label map (a whole float "2.0" matches "2"); unchanged without a map."""
+    if not label_map:
+        return value
+    names = dict(label_map)
+    whole = _WHOLE_FLOAT.match(value)
+    key = value if value in names or whole is None else whole.group(1)
+    if key not in names:
+        shown = ", ".join(list(names)[:10]) + (", ..." if len(names) > 10 else "")
+        raise DataError(f"{filename} {where} {lineno}: value {value[:40]!r} in column {column!r} is not in the "
+                        f"label map ({shown}); add it to the map as {value[:40]!r}=NAME")
+    return names[key]
 
 
 def _optional(row: Mapping[str, Any], column: str | None) -> str | None:
