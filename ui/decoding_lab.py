@@ -268,7 +268,7 @@ def explorer_panel(backend: Backend, prompt: str) -> None:
         st.altair_chart(probability_chart(nxt), width="stretch", key="lab_x_chart")
         vocab = nxt.logits.size
         st.caption(f"{nxt.kept} of {vocab} tokens survive the warpers"
-                   + (f", applied in {backend.name}'s sampling order here: {nxt.order_text}" if cfg.do_sample
+                   + (f", the warpers applied in this order on {backend.name}: {nxt.order_text}" if cfg.do_sample
                       else " (greedy: only penalties apply; the top bar is picked)") + ".")
         b1, b2, b3, b4 = st.columns(4)
         b1.button("Greedy step", key="lab_x_greedy", on_click=_explorer_step, args=(backend, cfg, "greedy"))

@@ -28,6 +28,9 @@ def test_two_presets_run_and_two_outputs_appear():
     assert len(outputs) == 2
     assert "five" in outputs[0]
     assert any("seed 0" in c.value and "tokens/s" in c.value for c in at.caption)  # the sampled config's seed
+    # The order the sampled config ran in is shown, resolved to the backend's own (llama.cpp: temperature last).
+    assert any("order: top_k → typical_p → top_p → min_p → temperature" in c.value for c in at.caption)
+    assert grid.configs[1][1].sampler_order[-1] == "temperature"
 
 
 def test_explorer_shows_a_distribution_and_steps():
@@ -43,3 +46,19 @@ def test_explorer_shows_a_distribution_and_steps():
     assert not at.exception
     assert at.session_state["lab_x_state"].step == 1
     assert any("Step 1" in str(m.value) for m in at.markdown)
+
+
+def test_explorer_says_which_sampler_order_it_shows():
+    at = lab()
+    at.text_area(key="lab_prompt_a").set_value("My favourite thing to do on a rainy afternoon is")
+    at.selectbox(key="lab_xd_preset").set_value("Custom").run()
+    at.toggle(key="lab_xd_sample").set_value(True)
+    at.number_input(key="lab_xd_temp").set_value(1.6)
+    at.number_input(key="lab_xd_topk").set_value(0)
+    at.number_input(key="lab_xd_topp").set_value(0.5).run()
+    assert not at.exception
+    native = next(c.value for c in at.caption if "survive the warpers" in c.value)
+    assert "(llama.cpp order, native)" in native and native.startswith("1 of 262144")
+    at.selectbox(key="lab_xd_order").set_value("transformers (temperature first)").run()
+    other = next(c.value for c in at.caption if "survive the warpers" in c.value)
+    assert "(transformers order)" in other and other.startswith("123 of 262144")
