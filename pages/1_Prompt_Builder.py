@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.builder import run_and_show, show_rendered, spec_editor
 from ui.common import decoding_controls, sidebar_model, user_errors
+from ui.handover import send
 from workbench.prompts import fit_to_window, render, reserved_tokens
 
 st.set_page_config(page_title="Prompt Builder", page_icon="🧱", layout="wide")
@@ -14,6 +15,12 @@ st.caption("Task description + K demonstrations + query (GPT-3); Manual-CoT rati
 left, right = st.columns(2, gap="large")
 with left:
     spec, demos, as_chat = spec_editor("pb", backend)
+    if st.button("Evaluate this prompt", key="pb_evaluate", disabled=spec is None,
+                 help="Open the Evaluate page with this spec and its demonstrations: it is evaluated on a "
+                      "labelled dataset beside the page's inferred template, crossed with the strategies chosen "
+                      "there."):
+        send(spec, demos)
+        st.switch_page("pages/5_Evaluate.py")
 with right:
     query = st.text_area("Input (the query)", key="pb_query", height=100)
     cfg = decoding_controls("pbdec")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui.common import pool_picker, sidebar_model, user_errors
+from ui.common import sidebar_model, user_errors
 
 st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
 backend = sidebar_model()
@@ -12,7 +12,7 @@ st.caption("Strategies × a labelled dataset: accuracy with a 95% Wilson interva
            "extracted answer, order sensitivity (Lu et al. 2022) and contextual calibration (Zhao et al. 2021). "
            "Every run is stored and can be resumed and exported.")
 
-dataset = pool_picker("ev_data", default="sentiment")
+dataset = ev.data_picker("ev_data", "Dataset", default="sentiment")
 pool = ev.demonstration_pool(dataset) if dataset is not None else None
 plan = None
 if pool is not None:

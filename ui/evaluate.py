@@ -8,6 +8,7 @@ cancelled run, a past run and a resumed run show the same way.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass
 
@@ -15,9 +16,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.common import app_store
-from workbench.data import Pool
-from workbench.errors import DataError
+from ui.common import app_store, user_errors
+from ui.handover import HandedPrompt, clear, received
+from workbench.data import ColumnMapping, Example, Pool, load_pool, load_sample, sample_pools
+from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
     DEFAULT_K,
     Strategy,
@@ -26,12 +28,15 @@ from workbench.evaluate import (
     disagreements,
     evaluate,
     item_table,
+    make_strategy,
     needs_index,
     order_sensitivity,
     parse_strategies,
     spread,
     summarize,
 )
+from workbench.prompts import PromptSpec
+from workbench.stats import paired_comparisons
 
 #: Strategy families offered in the picker, with a one-line description.
 FAMILIES = {
@@ -69,6 +74,122 @@ class Plan:
     seed: int
 
 
+# --------------------------------------------------------------------------- data as it comes
+
+#: Rows shown in an upload's preview.
+PREVIEW_ROWS = 5
+#: Most distinct answer values offered in the label-value table (more: not a label column).
+MAX_LABEL_VALUES = 50
+#: Column names tried, in order, as the default input and answer columns of an upload.
+INPUT_GUESSES = ("question", "text", "input", "sentence", "review", "content")
+ANSWER_GUESSES = ("answer", "label", "target", "gold", "class", "output")
+#: File types an upload may have.
+UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
+
+
+def _raw_rows(upload) -> list[dict]:
+    """The upload's rows as parsed by workbench.data (the same bounded parsers load_pool uses), unmapped."""
+    from workbench import data
+
+    filename, raw = data._read_source((upload.name, upload.getvalue()), data.MAX_POOL_BYTES)
+    fmt = data._detect_format(filename)
+    if fmt == "parquet":
+        return [row for _, row in data._parse_parquet(filename, raw)]
+    text = raw.decode("utf-8-sig", errors="replace")
+    if not text.strip():
+        raise DataError(f"{filename} is empty")
+    return [row for _, row in data._PARSERS[fmt](filename, text)]
+
+
+def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
+    lower = [c.lower() for c in columns]
+    return next((lower.index(g) for g in guesses if g in lower), min(fallback, len(columns) - 1))
+
+
+def mapping_controls(key: str, filename: str, rows: list[dict]) -> ColumnMapping:
+    """Preview of the first rows, the input column (or a template joining columns), the answer column and
+    the answer values' names (numeric labels -> names)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    st.caption(f"{filename}: {len(rows)} rows · columns {', '.join(columns)}")
+    preview = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows[:PREVIEW_ROWS]]).astype("string")
+    st.dataframe(preview, hide_index=True, key=f"{key}_preview")
+    c1, c2, c3 = st.columns([1, 2, 2])
+    joined = c1.radio("Input from", ["one column", "a template"], key=f"{key}_input_mode",
+                      help="A template joins several columns, e.g. {title}. {description}")
+    if joined == "a template":
+        template = c2.text_input("Input template", key=f"{key}_input_template",
+                                 placeholder="{title}. {description}",
+                                 help="Column names in braces; {{ and }} for literal braces.")
+        input_column = None
+    else:
+        input_column = c2.selectbox("Input column", columns, index=_guess(columns, INPUT_GUESSES, 0),
+                                    key=f"{key}_input")
+        template = ""
+    answer = c3.selectbox("Answer column", columns, index=_guess(columns, ANSWER_GUESSES, len(columns) - 1),
+                          key=f"{key}_answer")
+    mapping = _mapping(columns, input_column, template, answer)
+    label_map = label_map_editor(f"{key}_labels_{answer}", [row.get(answer) for row in rows])
+    return dataclasses.replace(mapping, label_map=tuple(label_map.items()))
+
+
+def _mapping(columns: list[str], input_column: str | None, template: str, answer: str) -> ColumnMapping:
+    if input_column is None and not template.strip():
+        raise ConfigError("Type an input template naming columns in braces, e.g. {title}. {description}")
+    used = (input_column, answer) if input_column is not None else (answer,)
+    # The answer column is the gold label; a separate default "label" column is used only if it is another one.
+    label = "label" if "label" in columns and answer != "label" else None
+    return ColumnMapping(input=input_column or "question", answer=answer, label=label,
+                         id="id" if "id" in columns and "id" not in used else None,
+                         input_template=template if input_column is None else None)
+
+
+def label_map_editor(key: str, values: list) -> dict[str, str]:
+    """Distinct answer values in a small editable table: type a name beside a value (e.g. 1 -> world).
+
+    Returns value -> name for every value once any name is typed (an empty name keeps the value); {} for none.
+    """
+    distinct = list(dict.fromkeys(_cell(v) for v in values if _cell(v).strip()))
+    if not distinct or len(distinct) > MAX_LABEL_VALUES:
+        return {}
+    st.caption("Label values → names (leave a name empty to keep the value as it is).")
+    frame = pd.DataFrame({"value": distinct, "name": [""] * len(distinct)}).astype("string")
+    edited = st.data_editor(frame, hide_index=True, disabled=["value"], key=key,
+                            column_config={"name": st.column_config.TextColumn("name")})
+    names = {row["value"]: row["name"].strip() if isinstance(row.get("name"), str) else ""
+             for row in edited.to_dict("records")}
+    if not any(names.values()):
+        return {}
+    return {value: name or value for value, name in names.items()}
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else str(value)
+
+
+def data_picker(key: str, what: str, default: str | None = None) -> Pool | None:
+    """A shipped sample, or an upload with preview, column mapping and label-value map. None until ready."""
+    names = list(sample_pools())
+    source = st.radio(what, ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
+    if source == "Sample":
+        with user_errors(f"Loading the {what.lower()}"):
+            index = names.index(default) if default in names else 0
+            return load_sample(st.selectbox("Sample pool", names, index=index, key=f"{key}_sample"))
+        return None
+    upload = st.file_uploader(f"{what}: {', '.join(t.upper() for t in UPLOAD_TYPES)}", type=UPLOAD_TYPES,
+                              key=f"{key}_upload")
+    if upload is None:
+        st.info("Upload a file; then pick its input and answer columns.")
+        return None
+    with user_errors(f"Reading {upload.name}"):
+        mapping = mapping_controls(key, upload.name, _raw_rows(upload))
+        return load_pool((upload.name, upload.getvalue()), mapping=mapping)
+    return None
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -83,17 +204,69 @@ def demonstration_pool(dataset: Pool) -> Pool | None:
 
     None while the other pool is not loaded yet.
     """
-    from ui.common import pool_picker
-
     if not st.toggle("Take demonstrations from another pool", key="ev_other_pool",
                      help="Off: from the dataset itself; an item never sees its own row as a demonstration."):
         return dataset
-    return pool_picker("ev_pool", default=dataset.name)
+    return data_picker("ev_pool", "Demonstration pool", default=dataset.name)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A prompt spec evaluated under every chosen strategy."""
+
+    name: str  # prefix of its strategies' names ("builder/knn4"); none while the inferred template runs alone
+    spec: PromptSpec
+    demos: tuple[Example, ...] = ()  # the demonstrations it was built with, run "as built" when asked
+
+
+#: The dataset's own template (evaluate.default_spec): the default variant.
+INFERRED = "inferred"
+
+
+def variant_picker(dataset: Pool, pool: Pool) -> list[Variant]:
+    """The inferred template, plus the prompt handed over from the Prompt Builder (when there is one)."""
+    inferred = Variant(INFERRED, default_spec(dataset, pool))
+    handed: HandedPrompt | None = received()
+    if handed is None:
+        return [inferred]
+    c1, c2 = st.columns([6, 1])
+    c1.info(f"From the {handed.source}: {handed.summary()}", icon="🧱")
+    if c2.button("Forget it", key="ev_forget", help="Evaluate only the dataset's inferred template."):
+        clear()
+        st.rerun()
+    mine = Variant(handed.name, handed.spec, handed.demos)
+    by_name = {v.name: v for v in (inferred, mine)}
+    picked = st.multiselect("Prompt variants", list(by_name), default=list(by_name), key="ev_variants",
+                            format_func={INFERRED: "inferred: the dataset's own template",
+                                         handed.name: f"{handed.name}: from the {handed.source}"}.get,
+                            help="Each variant runs under every strategy chosen below.")
+    if not picked:
+        raise ConfigError("Choose at least one prompt variant.")
+    return [by_name[n] for n in picked]
+
+
+def cross(variants: list[Variant], names: list[str], pool: Pool, as_built: bool, **options) -> list[Strategy]:
+    """Every variant × every strategy name (+ each variant's own demonstrations "as built" when asked).
+
+    Names get the variant as a prefix ("builder/knn4") unless the inferred template runs alone.
+    """
+    prefix = [v.name for v in variants] != [INFERRED]
+    words = options.pop("label_words", {})
+    out: list[Strategy] = []
+    for v in variants:
+        opts = {**options, "label_words": {lab: w for lab, w in words.items() if lab in v.spec.labels}}
+        strategies = parse_strategies(names, v.spec, pool, **opts) if names else []
+        if as_built and v.demos:
+            base = make_strategy(f"random{len(v.demos)}", v.spec, pool, **opts)
+            strategies.append(dataclasses.replace(base, name=f"built{len(v.demos)}", selector="fixed",
+                                                  demos=v.demos, order="as_selected"))
+        out += [dataclasses.replace(s, name=f"{v.name}/{s.name}") if prefix else s for s in strategies]
+    return out
 
 
 def settings(dataset: Pool, pool: Pool) -> Plan:
-    """Strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination."""
-    spec = default_spec(dataset, pool)
+    """Variant, strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination."""
+    variants = variant_picker(dataset, pool)
     c1, c2, c3 = st.columns([3, 1, 1])
     families = c1.multiselect("Strategies", list(FAMILIES), default=["zero", "knn"], key="ev_strategies",
                               format_func=lambda f: f"{f}: {FAMILIES[f]}")
@@ -102,7 +275,12 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
     extra = st.text_input("More strategies by name (optional)", key="ev_more",
                           placeholder="e.g. knn8+cal, random2+gen, manualcot4+sc5",
                           help="BASE[K] then +score, +gen, +cal or +scN, comma-separated.")
-    labels = spec.labels if spec.answer_format == "label" else ()
+    built = [v for v in variants if v.demos]
+    as_built = False
+    if built:
+        as_built = st.toggle(f"Also run the handed-over prompt as built ({len(built[0].demos)} demonstrations, "
+                             "in its order)", True, key="ev_as_built")
+    labels = tuple(dict.fromkeys(lab for v in variants if v.spec.answer_format == "label" for lab in v.spec.labels))
     c1, c2, c3 = st.columns(3)
     modes = list(ANSWER_MODES) if labels else ["generate"]  # label scoring needs a fixed label set
     answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=len(modes) - 1,
@@ -125,11 +303,16 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
                                    "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "
                                    "answers are both kept.")
     names = strategy_names(families, k, samples, extra)
-    strategies = parse_strategies(names, spec, pool, answer=answer, calibrate=calibrate,
-                                  label_words=words, seed=seed) if names else []
-    with st.expander("Prompt spec used for this dataset"):
-        st.caption(f"Answer format **{spec.answer_format}**" + (f" · labels {', '.join(labels)}" if labels else ""))
-        st.code(f"{spec.instruction}\n\n{spec.demo_template}\n\n{spec.query_template}".strip(), language=None)
+    strategies = cross(variants, names, pool, as_built, answer=answer, calibrate=calibrate,
+                       label_words=words, seed=seed)
+    with st.expander("Prompt specs of this run"):
+        for v in variants:
+            v_labels = v.spec.labels if v.spec.answer_format == "label" else ()
+            st.caption(f"**{v.name}** · answer format **{v.spec.answer_format}**"
+                       + (f" · labels {', '.join(v_labels)}" if v_labels else "")
+                       + (f" · {len(v.demos)} demonstrations as built" if v.demos else ""))
+            st.code(f"{v.spec.instruction}\n\n{v.spec.demo_template}\n\n{v.spec.query_template}".strip(),
+                    language=None)
     return Plan(dataset, pool, tuple(strategies), limit or None, k, seed)
 
 
@@ -236,6 +419,17 @@ def summary_table(summaries) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def paired_table(records) -> pd.DataFrame:
+    """Every pair of strategies on the items both ran: accuracy difference with its paired bootstrap 95%
+    interval, and McNemar's exact p on the items where exactly one of them is right."""
+    rows = [{"A": c.a, "B": c.b, "items": c.n, "A − B": f"{c.difference:+.1%}",
+             "95% CI (bootstrap)": f"{c.ci_low:+.1%} – {c.ci_high:+.1%}",
+             "A right, B wrong": c.only_a, "B right, A wrong": c.only_b, "McNemar p": round(c.p_value, 4)}
+            for c in paired_comparisons(records)]
+    return pd.DataFrame(rows, columns=["A", "B", "items", "A − B", "95% CI (bootstrap)", "A right, B wrong",
+                                       "B right, A wrong", "McNemar p"])
+
+
 def item_rows(records) -> pd.DataFrame:
     """One row per strategy × item with the prompt, raw output, extracted answer, gold and verdict."""
     calibrated = any("raw_extracted" in r for r in records)
@@ -273,6 +467,11 @@ def results() -> None:
     summaries = summarize(records)
     st.altair_chart(accuracy_chart(summaries), width="stretch")
     st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
+    if len(summaries) > 1:
+        st.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
+                    "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
+                    "difference.")
+        st.dataframe(paired_table(records), hide_index=True, key="ev_paired")
     for s in summaries:
         if s.fewer_demos:
             st.warning(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "

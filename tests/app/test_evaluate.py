@@ -71,3 +71,77 @@ def test_bad_strategy_name_is_one_line_and_unlabelled_data_generates():
     assert not at.exception and not at.error
     assert at.radio(key="ev_answer").options == ["Generate + extract the answer"]  # no label set to score
     assert not [t for t in at.toggle if t.key == "ev_cal"]
+
+
+# --------------------------------------------------------------------------- data as it comes
+
+#: The most common shape there is: text,label with numeric labels.
+NUMERIC_CSV = (
+    b"text,label\n"
+    b"A warm and funny film.,1\n"
+    b"Dull and far too long.,0\n"
+    b"The best thing I have seen this year.,1\n"
+    b"A tedious mess.,0\n"
+    b"Charming from start to finish.,1\n"
+    b"I want those two hours back.,0\n"
+)
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.radio(key="ev_data_src").set_value("Upload").run()
+    at.file_uploader(key="ev_data_upload").upload(name, data, "text/csv")
+    return at.run()
+
+
+def test_text_label_csv_with_numeric_labels_maps_and_runs():
+    at = upload(page(), "reviews.csv", NUMERIC_CSV)
+    assert not at.exception and not at.error
+    preview = at.dataframe[0].value  # the first rows, before the pickers
+    assert list(preview.columns) == ["text", "label"] and len(preview) == 5
+    assert at.selectbox(key="ev_data_input").value == "text"  # guessed from the column names
+    assert at.selectbox(key="ev_data_answer").value == "label"
+    values = next(d for d in at.dataframe if d.key == "ev_data_labels_label").value
+    assert list(values["value"]) == ["1", "0"]
+    # Without names the labels stay "0"/"1": the inferred template lists them.
+    assert "Classify each input as one of: 1, 0." in " ".join(c.value for c in at.code)
+
+    at.session_state["ev_data_labels_label"] = {"edited_rows": {0: {"name": "positive"}, 1: {"name": "negative"}},
+                                                "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and not at.error
+    assert "Classify each input as one of: positive, negative." in " ".join(c.value for c in at.code)
+    at.multiselect(key="ev_strategies").set_value(["zero", "random"])
+    at.number_input(key="ev_k").set_value(2)
+    at.number_input(key="ev_limit").set_value(4).run()
+    assert at.radio(key="ev_answer").value == "score"
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    items = frame(at, "prompt")
+    assert len(items) == 8
+    assert set(items["gold"]) == {"positive", "negative"}  # the mapped names, never "0"/"1"
+    assert set(items["extracted"]) <= {"positive", "negative"}
+    paired = frame(at, "McNemar p")
+    assert list(paired[["A", "B"]].iloc[0]) == ["zero", "random2"] and paired["items"].iloc[0] == 4
+    assert 0.0 <= paired["McNemar p"].iloc[0] <= 1.0
+    assert paired["95% CI (bootstrap)"].iloc[0].count("%") == 2
+
+
+def test_bad_mapping_is_one_line_naming_the_file_and_column():
+    at = upload(page(), "reviews.csv", NUMERIC_CSV)
+    at.radio(key="ev_data_input_mode").set_value("a template").run()
+    at.text_input(key="ev_data_input_template").set_value("{title}. {text}").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "reviews.csv has no column 'title' for the input template's {title}; available columns: text, label"]
+    assert not [b for b in at.button if b.key == "ev_run"]  # nothing to run on
+
+    at.text_input(key="ev_data_input_template").set_value("Review: {text}").run()
+    assert not at.exception and not at.error
+    assert at.button(key="ev_run")
+
+
+def test_a_row_that_breaks_the_file_names_its_line():
+    at = upload(page(), "broken.csv", NUMERIC_CSV + b"one field too many,1,2\n")
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "broken.csv line 8: 3 fields but the header has 2; check quoting and delimiters"]
