@@ -727,18 +727,39 @@ def prepare_strategies(
 
 
 def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend: Backend,
-             limit: int | None) -> dict[str, Any]:
-    """What a run is: model, backend, dataset and pool (name, size, hash), strategies, versions."""
+             limit: int | None, embedder: str | None = None) -> dict[str, Any]:
+    """What a run is: model, backend, dataset and pool (name, size, hash), strategies, versions, and the
+    manifest that makes it reproducible (package versions, model file sha256, embedder, index kind, seeds).
+
+    ``embedder`` names the embedder used; by default the workbench's own when a strategy needs one.
+    """
+    import os
     import platform
 
     import workbench
+    from workbench.report import file_sha256, package_versions
 
+    indexed = needs_index(strategies)
+    if indexed:
+        from workbench.retrieval import DEFAULT_EMBEDDER, index_kind
+    model_path = getattr(getattr(backend, "spec", None), "path", None)
+    seeds = sorted({s.seed for s in strategies} | {s.decoding.seed for s in strategies if s.decoding.seed is not None})
     return {
         "kind": "evaluate", "model": backend.spec.id, "backend": backend.name,
         "dataset": {"name": dataset.name, "size": len(dataset), "hash": dataset.content_hash},
         "pool": {"name": pool.name, "size": len(pool), "hash": pool.content_hash},
         "limit": limit, "strategies": [s.to_dict() for s in strategies],
         "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
+        "manifest": {
+            "packages": {"workbench": workbench.__version__, **package_versions()},
+            "python": platform.python_version(),
+            "model_file": os.path.basename(model_path) if model_path else None,  # no home folder in a shared file
+            "model_sha256": file_sha256(model_path) if model_path else None,
+            "embedder": (embedder or DEFAULT_EMBEDDER) if indexed else None,
+            "index_kind": index_kind(len(pool)) if indexed else None,
+            "dataset_hash": dataset.content_hash, "pool_hash": pool.content_hash,
+            "seeds": seeds,
+        },
     }
 
 

@@ -1,0 +1,141 @@
+"""Run exports: JSONL round trip, CSV rows, the self-contained HTML report (opened in Chromium), the manifest."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+
+import pytest
+
+from workbench.errors import ConfigError, DataError
+from workbench.report import (
+    CSV_FIELDS,
+    RunReport,
+    bar_chart_svg,
+    export_format,
+    file_sha256,
+    html_report,
+    package_versions,
+    read_jsonl,
+    to_csv,
+    to_jsonl,
+    write_report,
+)
+
+META = {"kind": "evaluate", "model": "gemma-3-270m", "backend": "llama.cpp",
+        "dataset": {"name": "news <b>", "size": 3, "hash": "abc"}, "pool": {"name": "news <b>", "size": 3, "hash": "abc"},
+        "limit": None,
+        "strategies": [{"name": "a/zero", "spec": {"labels": ["world", "sports"]}},
+                       {"name": "a/knn4", "spec": {"labels": ["world", "sports"]}}],
+        "manifest": {"packages": {"workbench": "0.1.0"}, "model_sha256": "f00d", "seeds": [0]}}
+
+
+def record(strategy: str, i: int, correct: bool, extracted: str, gold: str) -> dict:
+    return {"strategy": strategy, "item_index": i, "id": f"row-{i + 1}", "input": f"<script>alert({i})</script>",
+            "prompt": "Q: x\nA:" * (30 if i == 0 else 1), "output": f" {extracted}", "extracted": extracted,
+            "rule": "label_score", "gold": gold, "correct": correct, "seconds": 0.5, "demos": ["row-2"]}
+
+
+RECORDS = (record("a/zero", 0, True, "world", "world"), record("a/zero", 1, False, "world", "sports"),
+           record("a/zero", 2, True, "sports", "sports"), record("a/knn4", 0, True, "world", "world"),
+           record("a/knn4", 1, True, "sports", "sports"), record("a/knn4", 2, True, "sports", "sports"))
+REPORT = RunReport(7, "finished", META, {"strategies": [], "items": 3}, RECORDS, "2026-01-01T00:00:00", None)
+
+
+def test_jsonl_round_trips(tmp_path):
+    path = write_report(REPORT, tmp_path / "run.jsonl")
+    head, *items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert head["type"] == "run" and head["meta"]["manifest"]["model_sha256"] == "f00d"
+    assert [p["a"] for p in head["paired"]] == ["a/zero"] and head["paired"][0]["only_b"] == 1
+    assert len(items) == 6 and all(i["type"] == "item" for i in items)
+    assert read_jsonl(path) == REPORT
+    assert to_jsonl(read_jsonl(path)) == path.read_text(encoding="utf-8")
+
+
+def test_reading_something_else_is_one_line(tmp_path):
+    (tmp_path / "x.jsonl").write_text('{"question": "a", "answer": "b"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"^x.jsonl line 1: not a run export"):
+        read_jsonl(tmp_path / "x.jsonl")
+    (tmp_path / "e.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="is empty"):
+        read_jsonl(tmp_path / "e.jsonl")
+    with pytest.raises(DataError, match="does not exist"):
+        read_jsonl(tmp_path / "none.jsonl")
+
+
+def test_csv_has_one_row_per_record():
+    rows = list(csv.DictReader(io.StringIO(to_csv(REPORT))))
+    assert tuple(rows[0]) == CSV_FIELDS and len(rows) == 6
+    assert (rows[1]["strategy"], rows[1]["id"], rows[1]["extracted"], rows[1]["gold"], rows[1]["correct"]) == \
+        ("a/zero", "row-2", "world", "sports", "False")
+    assert rows[0]["prompt"] == RECORDS[0]["prompt"] and rows[0]["tokens"] == ""
+
+
+def test_export_format_by_extension():
+    assert [export_format(n) for n in ("r.jsonl", "r.CSV", "r.html", "r.htm")] == ["jsonl", "csv", "html", "html"]
+    with pytest.raises(ConfigError, match=r"end the file name with \.jsonl, \.csv or \.html"):
+        export_format("run.txt")
+
+
+def test_html_is_self_contained_and_escapes_every_text():
+    page = html_report(REPORT)
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert "<script" not in page and "&lt;script&gt;alert(0)&lt;/script&gt;" in page
+    assert "news &lt;b&gt;" in page and "news <b>" not in page
+    for remote in ("http://", "https://", "src=", "<link"):
+        assert remote not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "a/zero − a/knn4" not in page  # the pair is a table row, not a line
+    assert page.count('class="whisker"') == 2 and "f00d" in page and "macro-F1" in page
+
+
+def test_bar_chart_whiskers_follow_the_interval():
+    svg = bar_chart_svg([{"strategy": "x & y", "accuracy": 0.5, "ci_low": 0.25, "ci_high": 0.75}], width=380)
+    # plot area: 380 - 180 - 60 = 140 px from x = 180; the bar is 70 px, the whisker 215 to 285.
+    assert 'width="70.0"' in svg and 'x1="215.0"' in svg and 'x2="285.0"' in svg and "x &amp; y" in svg
+
+
+def test_package_versions_and_cached_model_hash(tmp_path):
+    versions = package_versions(("numpy", "no-such-package-xyz"))
+    assert versions["numpy"] and versions["no-such-package-xyz"] is None
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"abc")
+    cache = tmp_path / "hashes.json"
+    digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
+    assert file_sha256(model, cache) == digest
+    assert list(json.loads(cache.read_text()).values()) == [digest]
+    cache.write_text(json.dumps({k: "cached" for k in json.loads(cache.read_text())}))
+    assert file_sha256(model, cache) == "cached"  # not read again while path, size and mtime are the same
+    model.write_bytes(b"abd")
+    os.utime(model, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert file_sha256(model, cache) != "cached"
+    assert file_sha256(tmp_path / "missing.gguf", cache) is None
+
+
+def test_the_html_report_opens_offline_in_chromium(tmp_path):
+    from tests.e2e.harness import chromium_available, launch_browser
+
+    if not chromium_available():
+        pytest.skip("Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    path = write_report(REPORT, tmp_path / "report.html")
+    requests: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = launch_browser(pw)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(path.as_uri())
+            assert page.locator("#chart svg rect").count() == 2
+            assert page.locator("#chart svg").bounding_box()["width"] > 300
+            assert page.locator("table.items tbody tr").count() == 6
+            assert page.locator("table.paired tbody tr").count() == 1
+            assert page.locator("table.items tbody tr").first.locator("td").nth(3).inner_text() == \
+                "<script>alert(0)</script>"
+            page.locator("table.items details").first.click()
+            assert "Q: x" in page.locator("table.items details pre").first.inner_text()
+        finally:
+            browser.close()
+    assert requests == [path.as_uri()]  # nothing but the file itself: it opens offline

@@ -1,0 +1,396 @@
+"""Results to keep and share: a run as JSONL, CSV or one self-contained HTML report, and its manifest.
+
+A :class:`RunReport` is everything a run produced: its metadata (with the manifest that makes it
+reproducible: package versions, the model file's sha256, embedder, dataset hash, seeds), the
+per-strategy summary, the paired comparisons and the per-item records. It comes from the store
+(:func:`report_from_store`) or from a JSONL export (:func:`read_jsonl`), and is written by
+:func:`write_report` according to the file's extension:
+
+* ``.jsonl``: one ``{"type": "run", ...}`` line, then one ``{"type": "item", ...}`` line per record;
+  it reads back with :func:`read_jsonl` (``runs show --file``);
+* ``.csv``: one row per record (:data:`CSV_FIELDS`); the manifest and summary are not in it;
+* ``.html``: one file with an inline SVG bar chart (95% Wilson whiskers), the paired comparisons,
+  the manifest and an item table; no script, no network; every text is escaped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import ConfigError, DataError
+
+#: The export formats, by file extension.
+FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html"}
+#: Columns of a CSV export, one row per (strategy, item).
+CSV_FIELDS = ("strategy", "item_index", "id", "input", "prompt", "output", "extracted", "rule", "gold", "correct",
+              "seconds", "tokens")
+#: Packages whose versions a manifest records (read from installed metadata, nothing imported).
+MANIFEST_PACKAGES = ("llama-cpp-python", "transformers", "torch", "sentence-transformers",
+                     "faiss-cpu", "numpy")
+#: Items the HTML report's table shows at most (the JSONL/CSV exports hold all).
+HTML_MAX_ITEMS = 2000
+#: Characters of a prompt or completion the HTML table shows (the full text is in the JSONL export).
+HTML_MAX_TEXT = 4000
+#: Bytes hashed per read when computing a model file's sha256.
+_HASH_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- manifest
+
+def package_versions(packages: Sequence[str] = MANIFEST_PACKAGES) -> dict[str, str | None]:
+    """Installed version of each package (None when not installed), from package metadata only."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def hash_cache_path() -> Path:
+    """``$WORKBENCH_CACHE_DIR/hashes.json``, else the user cache dir's ``prompt-workbench/hashes.json``."""
+    root = os.environ.get("WORKBENCH_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "hashes.json"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("prompt-workbench")) / "hashes.json"
+
+
+def file_sha256(path: str | os.PathLike, cache: Path | None = None) -> str | None:
+    """sha256 of a model file (or of a model folder's files, by relative path), computed once.
+
+    The result is cached in :func:`hash_cache_path` under (resolved path, size, mtime), so a file
+    replaced in place is hashed again. None when the path does not exist.
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    cache = hash_cache_path() if cache is None else cache
+    key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        known = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if isinstance(known.get(key), str):
+        return known[key]
+    digest = _sha256_tree(p)
+    known[key] = digest
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, indent=0, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache dir: the hash is still right, only computed again next time
+    return digest
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sha256_tree(path: Path) -> str:
+    if path.is_file():
+        return _sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(q for q in path.rglob("*") if q.is_file() and not q.name.startswith(".")):
+        h.update(f"{f.relative_to(path).as_posix()}\0{_sha256_file(f)}\n".encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- the report
+
+@dataclass(frozen=True)
+class RunReport:
+    """One run as exported: metadata (with its manifest), summary, paired comparisons and item records."""
+
+    run_id: int | None  # the run's id in the store it came from; None when unknown
+    status: str  # finished, cancelled, failed, ...
+    meta: dict = field(repr=False)  # run_meta: model, backend, dataset, strategies, manifest, ...
+    summary: dict = field(repr=False)  # {"strategies": [StrategySummary.to_dict()], "items": n, ...}
+    records: tuple[dict, ...] = field(repr=False)  # per (strategy, item) records, as stored
+    created_at: str | None = None  # when the run started (ISO); None when unknown
+    finished_at: str | None = None  # when it ended; None while running or unknown
+
+    def comparisons(self) -> list:
+        """Paired comparisons (McNemar and bootstrap) of every pair of strategies on their shared items."""
+        from workbench.stats import paired_comparisons
+
+        return paired_comparisons(self.records)
+
+    def label_metrics(self) -> list:
+        """Confusion matrix, per-label accuracy and macro-F1 per strategy; [] unless the run is classification."""
+        from workbench.stats import label_metrics
+
+        labels = _labels(self.meta)
+        return label_metrics(self.records, labels) if labels else []
+
+
+def _labels(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The run's label set when every strategy classifies (its spec has labels), else ()."""
+    specs = [s.get("spec") for s in meta.get("strategies", []) if isinstance(s, dict)]
+    label_sets = {tuple(sp.get("labels") or ()) for sp in specs if isinstance(sp, dict)}
+    return next(iter(label_sets)) if len(label_sets) == 1 and () not in label_sets else ()
+
+
+def report_from_store(store, run_id: int) -> RunReport:
+    """The stored run ``run_id`` as a report (raises the store's one-line error for an unknown id)."""
+    info = store.get_run(run_id)
+    return RunReport(info.run_id, info.status, info.meta, info.summary or {}, tuple(store.results(run_id)),
+                     info.created_at, info.finished_at)
+
+
+def export_format(path: str | os.PathLike) -> str:
+    """The export format a file name asks for ("jsonl", "csv" or "html"); one-line error otherwise."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise ConfigError(f"Cannot tell the export format of {Path(path).name!r}; end the file name with "
+                          ".jsonl, .csv or .html.")
+    return FORMATS[ext]
+
+
+def write_report(report: RunReport, path: str | os.PathLike) -> Path:
+    """Write ``report`` as JSONL, CSV or HTML according to ``path``'s extension; returns the path."""
+    fmt = export_format(path)
+    text = {"jsonl": to_jsonl, "csv": to_csv, "html": html_report}[fmt](report)
+    path = Path(path)
+    try:
+        path.write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
+    except OSError as err:
+        raise DataError(f"cannot write {path}: {err.strerror}") from None
+    return path
+
+
+# --------------------------------------------------------------------------- JSONL / CSV
+
+def to_jsonl(report: RunReport) -> str:
+    """The run line (meta with manifest, summary, paired comparisons) and one line per item record."""
+    head = {"type": "run", "run_id": report.run_id, "status": report.status, "created_at": report.created_at,
+            "finished_at": report.finished_at, "meta": report.meta, "summary": report.summary,
+            "paired": [c.to_dict() for c in report.comparisons()]}
+    lines = [json.dumps(head, ensure_ascii=False)]
+    lines += [json.dumps({"type": "item", **r}, ensure_ascii=False) for r in report.records]
+    return "\n".join(lines) + "\n"
+
+
+def read_jsonl(source: str | os.PathLike) -> RunReport:
+    """A report back from :func:`to_jsonl`'s file; one-line :class:`DataError` for anything else."""
+    from workbench.safeload import parse_json
+
+    path = Path(source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+    head: dict | None = None
+    records: list[dict] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = parse_json(line, f"{path.name} line {lineno}", 20)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path.name} line {lineno} is not valid JSON ({err.msg})") from None
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "run" and head is None and lineno == 1:
+            head = item
+        elif kind == "item" and head is not None:
+            records.append({k: v for k, v in item.items() if k != "type"})
+        else:
+            raise DataError(f"{path.name} line {lineno}: not a run export (expected a 'run' line first, then "
+                            "'item' lines); write one with `eval --output run.jsonl` or `runs export`")
+    if head is None:
+        raise DataError(f"{path.name} is empty; write a run export with `eval --output run.jsonl`")
+    meta, summary = head.get("meta"), head.get("summary")
+    run_id = head.get("run_id")
+    return RunReport(run_id if isinstance(run_id, int) else None, str(head.get("status", "?")),
+                     meta if isinstance(meta, dict) else {}, summary if isinstance(summary, dict) else {},
+                     tuple(records), _str_or_none(head.get("created_at")), _str_or_none(head.get("finished_at")))
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def to_csv(report: RunReport) -> str:
+    """One row per record with :data:`CSV_FIELDS` (empty cells where a record has no such field)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for r in report.records:
+        writer.writerow({k: _cell(r.get(k)) for k in CSV_FIELDS})
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+# --------------------------------------------------------------------------- HTML
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;
+color:#1f2933}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #d5dae0;padding:.25rem .5rem;vertical-align:top;text-align:left}
+th{background:#f1f4f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.ok{color:#0b7a3e}.bad{color:#b42318}
+details pre{white-space:pre-wrap;max-width:60rem;font-size:.8rem;background:#f7f8fa;padding:.4rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;font-size:.85rem}dt{font-weight:600}
+""".strip()
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def bar_chart_svg(rows: Sequence[Mapping[str, Any]], width: int = 640) -> str:
+    """An inline SVG bar chart: one horizontal bar per row (``strategy``, ``accuracy``, ``ci_low``,
+    ``ci_high``, all in 0..1) with its interval as a whisker; names and numbers escaped."""
+    bar_h, gap, left, right, top = 22, 10, 180, 60, 24
+    plot = width - left - right
+    height = top + len(rows) * (bar_h + gap) + 24
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="accuracy by strategy" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
+             'font-family="system-ui,sans-serif">']
+    for tick in range(0, 101, 20):
+        x = left + plot * tick / 100
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 20}" stroke="#e3e7eb"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" fill="#52606d">{tick}%</text>')
+    for i, r in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        acc, lo, hi = (min(1.0, max(0.0, float(r.get(k) or 0.0))) for k in ("accuracy", "ci_low", "ci_high"))
+        name = _e(r.get("strategy"))
+        parts.append(f'<g class="bar"><title>{name}: {acc:.1%} (95% CI {lo:.1%}–{hi:.1%})</title>')
+        parts.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">{name}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{plot * acc:.1f}" height="{bar_h}" fill="#4c78a8"/>')
+        cy = y + bar_h / 2
+        x_lo, x_hi = left + plot * lo, left + plot * hi
+        parts.append(f'<line class="whisker" x1="{x_lo:.1f}" y1="{cy:.1f}" x2="{x_hi:.1f}" y2="{cy:.1f}" '
+                     'stroke="#1f2933" stroke-width="1.5"/>')
+        for x in (x_lo, x_hi):
+            parts.append(f'<line x1="{x:.1f}" y1="{cy - 6:.1f}" x2="{x:.1f}" y2="{cy + 6:.1f}" stroke="#1f2933" '
+                         'stroke-width="1.5"/>')
+        parts.append(f'<text x="{left + plot + 6}" y="{y + bar_h * 0.7:.1f}">{acc:.1%}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
+    """An HTML table; header cells are escaped here, row cells must be escaped HTML already."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
+    return f'<table class="{_e(cls)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _td(value: Any, num: bool = False) -> str:
+    return f'<td class="num">{_e(value)}</td>' if num else f"<td>{_e(value)}</td>"
+
+
+def _long(value: Any) -> str:
+    text = "" if value is None else str(value)
+    short = text if len(text) <= 80 else text[:77] + "…"
+    if len(text) <= 80:
+        return f"<td>{_e(text)}</td>"
+    shown = text[:HTML_MAX_TEXT] + ("…" if len(text) > HTML_MAX_TEXT else "")
+    return f"<td><details><summary>{_e(short)}</summary><pre>{_e(shown)}</pre></details></td>"
+
+
+def html_report(report: RunReport) -> str:
+    """The whole report as one self-contained HTML page (inline CSS and SVG; no script, no network)."""
+    from workbench.evaluate import chart_rows, summarize
+
+    meta = report.meta
+    summaries = summarize(report.records) if report.records else []
+    dataset = meta.get("dataset") if isinstance(meta.get("dataset"), dict) else {}
+    title = f"Run {report.run_id if report.run_id is not None else ''}: {dataset.get('name', '')}".strip()
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+           f"<h1>{_e(title)}</h1>",
+           f"<p>Model <b>{_e(meta.get('model', '-'))}</b> ({_e(meta.get('backend', '-'))}), "
+           f"{_e(len({r.get('item_index') for r in report.records}))} items, status {_e(report.status)}"
+           + (f", started {_e(report.created_at)}" if report.created_at else "") + ".</p>"]
+    out.append('<h2 id="accuracy">Accuracy (95% Wilson interval)</h2>')
+    out.append(f'<figure id="chart">{bar_chart_svg(chart_rows(summaries))}</figure>')
+    out.append(_table(("strategy", "n", "correct", "accuracy", "95% CI", "items/s"), [
+        (_td(s.strategy), _td(s.n, True), _td(s.correct, True), _td(f"{s.accuracy:.1%}", True),
+         _td(f"{s.ci_low:.1%}–{s.ci_high:.1%}", True), _td(f"{s.items_per_second:.2f}", True))
+        for s in summaries], "summary"))
+    comparisons = report.comparisons()
+    if comparisons:
+        out.append('<h2 id="paired">Paired comparisons</h2><p>Difference in accuracy on the items both strategies '
+                   "ran, McNemar's exact test on the items where exactly one is right, and a paired bootstrap "
+                   "95% interval of the difference.</p>")
+        out.append(_table(("a", "b", "items", "a − b", "95% bootstrap CI", "only a right", "only b right",
+                           "McNemar p"), [
+            (_td(c.a), _td(c.b), _td(c.n, True), _td(f"{100 * c.difference:+.1f} pts", True),
+             _td(f"{100 * c.ci_low:+.1f} to {100 * c.ci_high:+.1f}", True), _td(c.only_a, True),
+             _td(c.only_b, True), _td(f"{c.p_value:.3g}", True)) for c in comparisons], "paired"))
+    metrics = report.label_metrics()
+    if metrics:
+        out.append('<h2 id="labels">Per label</h2>')
+        for m in metrics:
+            out.append(f"<h3>{_e(m.strategy)}: macro-F1 {m.macro_f1:.3f}</h3>")
+            cm = m.confusion
+            acc = dict(m.per_label)
+            out.append(_table(("gold \\ predicted", *cm.columns, "accuracy"), [
+                (_td(label), *(_td(v, True) for v in cm.counts[i]), _td(f"{acc[label]:.1%}", True))
+                for i, label in enumerate(cm.labels)], "confusion"))
+    out.append('<h2 id="items">Items</h2>')
+    shown = report.records[:HTML_MAX_ITEMS]
+    if len(report.records) > len(shown):
+        out.append(f"<p>The first {len(shown)} of {len(report.records)} records; the JSONL export holds all.</p>")
+    out.append(_table(("strategy", "#", "id", "input", "prompt", "completion", "answer", "rule", "gold", "correct",
+                       "s"), [
+        (_td(r.get("strategy")), _td(r.get("item_index"), True), _td(r.get("id")), _long(r.get("input")),
+         _long(r.get("prompt")), _long(r.get("output")), _td(r.get("extracted")), _td(r.get("rule")),
+         _td(r.get("gold")),
+         '<td class="ok">✓</td>' if r.get("correct") else '<td class="bad">✗</td>', _td(r.get("seconds"), True))
+        for r in shown], "items"))
+    out.append('<h2 id="manifest">Manifest</h2>')
+    out.append(_manifest_html(meta))
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _manifest_html(meta: Mapping[str, Any]) -> str:
+    items = [(k, v) for k, v in meta.items() if k not in ("strategies", "manifest")]
+    manifest = meta.get("manifest")
+    if isinstance(manifest, dict):
+        items += list(manifest.items())
+    rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)}"
+                   "</dd>" for k, v in items)
+    strategies = meta.get("strategies") if isinstance(meta.get("strategies"), list) else []
+    specs = "".join(f"<details><summary>{_e(s.get('name'))}</summary><pre>"
+                    f"{_e(json.dumps(s, indent=2, ensure_ascii=False))}</pre></details>"
+                    for s in strategies if isinstance(s, dict))
+    return f"<dl>{rows}</dl>{specs}"
