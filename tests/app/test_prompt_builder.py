@@ -102,3 +102,42 @@ def test_chat_model_uses_its_template_and_the_layout_choice():
     assert "Sentiment: negative\n\nReview:" in shown and shown.count("<|im_start|>user") == 1
     at.toggle(key="pb_raw").set_value(True).run()
     assert "im_start" not in shown_text(at)
+
+
+def test_evaluate_this_prompt_hands_the_spec_and_demos_to_evaluate():
+    from ui.handover import KEY, HandedPrompt
+    from workbench.prompts import starter_specs
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("pages/1_Prompt_Builder.py").run()
+    assert not at.exception
+    at.number_input(key="pb_k").set_value(2).run()
+    at.text_area(key="pb_instruction").set_value("Is this review positive or negative?").run()
+    at.button(key="pb_evaluate").click().run()
+    assert not at.exception and not at.error
+    handed = at.session_state[KEY]
+    assert isinstance(handed, HandedPrompt)
+    starter = starter_specs()["sentiment"]
+    assert handed.spec == starter.spec.replace(instruction="Is this review positive or negative?")
+    assert [(d.input, d.answer) for d in handed.demos] == [(d.input, d.answer) for d in starter.demos[:2]]
+
+    # The Evaluate page opened and says what it received and from where.
+    assert [t.value for t in at.title] == ["Evaluate"]
+    assert any(i.value.startswith("From the Prompt Builder: 2 demonstrations · reasoning none") for i in at.info)
+    assert at.multiselect(key="ev_variants").value == ["inferred", "builder"]
+    at.switch_page("pages/5_Evaluate.py")  # AppTest reruns the page it was told last; a browser follows the switch
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(2).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    items = next(d.value for d in at.dataframe if "prompt" in d.value.columns)
+    assert list(dict.fromkeys(items["strategy"])) == ["inferred/zero", "builder/zero", "builder/built2"]
+    built = items[items["strategy"] == "builder/built2"]
+    for prompt, query in zip(built["prompt"], built["input"], strict=True):
+        assert prompt.startswith("Is this review positive or negative?")  # the edited spec, not the inferred one
+        assert all(d.input in prompt for d in starter.demos[:2] if d.input != query)
+    assert not any(p.startswith("Is this review") for p in items[items["strategy"] == "inferred/zero"]["prompt"])
+
+    # "Forget it" goes back to the inferred template alone.
+    at.button(key="ev_forget").click().run()
+    assert KEY not in at.session_state and not [m for m in at.multiselect if m.key == "ev_variants"]

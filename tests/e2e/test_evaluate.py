@@ -1,4 +1,5 @@
-"""Evaluate in a real browser: two strategies on 10 items with a chart; a long run cancelled mid-way.
+"""Evaluate in a real browser: two strategies on 10 items with a chart; a long run cancelled mid-way; the
+Prompt Builder's prompt handed over with "Evaluate this prompt" and run.
 
 The server's run store (SQLite, in the server's data folder) is read directly to check
 what the page says: the results exported, and that a cancelled run really stopped.
@@ -16,9 +17,12 @@ from tests.e2e.harness import (
     click_button,
     download,
     grid_rows,
+    multiselect,
     open_page,
     page_problems,
     set_number,
+    set_text_area,
+    wait_for_text,
     wait_ready,
 )
 from workbench.store import DB_FILENAME, open_store
@@ -96,3 +100,33 @@ def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
     assert _store(server).get_run(run_id).n_results == stored, "the run went on after it was cancelled"
     wait_ready(page)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+INSTRUCTION = "Decide whether each movie review is positive or negative."
+
+
+def test_builder_prompt_is_evaluated(page, app, server):
+    open_page(page, app, "pages/1_Prompt_Builder.py")
+    set_number(page, "K", 2)
+    set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
+    click_button(page, "Evaluate this prompt")
+    wait_for_text(page, re.compile(r"^From the Prompt Builder: 2 demonstrations"), timeout_ms=90_000)
+    wait_ready(page)
+    assert page.get_by_role("heading", name="Evaluate").is_visible()
+    assert page_problems(page) == []
+
+    multiselect(page, "Strategies", ["zero"])
+    set_number(page, "Items (0 = all)", 2)
+    click_button(page, "Run")
+    heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
+    heading.wait_for(timeout=300_000)
+    wait_ready(page)
+    assert page_problems(page) == []
+    run_id = int(heading.inner_text().split()[1])
+
+    results = _store(server).results(run_id)
+    assert list(dict.fromkeys(r["strategy"] for r in results)) == ["inferred/zero", "builder/zero", "builder/built2"]
+    assert len(results) == 3 * 2
+    mine = [r for r in results if r["strategy"].startswith("builder/")]
+    assert all(r["prompt"].startswith(INSTRUCTION) for r in mine), "the built prompt was not the one evaluated"
+    assert not any(r["prompt"].startswith(INSTRUCTION) for r in results if r["strategy"] == "inferred/zero")
