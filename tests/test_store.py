@@ -515,3 +515,22 @@ def test_a_version_1_database_gains_run_owners(tmp_path):
 def test_exports_leave_the_owner_out(store):
     run = store.create_run({"model": "m"})
     assert json.loads(store.export_run_json(run))["run"]["owner"] is None
+
+
+def test_a_version_2_database_gains_the_response_cache(tmp_path):
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    store_module.MIGRATIONS[0](conn)
+    store_module.MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO runs (created_at, meta) VALUES ('2026-01-01', '{\"model\": \"m\"}')")
+    conn.close()
+    with open_store(path) as s:
+        assert s.settings()["user_version"] == SCHEMA_VERSION == 3
+        assert [r.meta for r in s.list_runs()] == [{"model": "m"}]  # runs kept
+        assert s.cache_stats() == {"entries": 0, "bytes": 0}
+        s.cache_put("k", "score", [{"logprob": -1.5, "tokens": 1, "bytes": 4}], max_entries=10)
+        s.remember_file_hash("/m.gguf", 3, 7, "ab")
+    with open_store(path) as s:  # both survive a restart
+        assert s.cache_get("k") == [{"logprob": -1.5, "tokens": 1, "bytes": 4}]
+        assert (s.file_hash("/m.gguf", 3, 7), s.file_hash("/m.gguf", 3, 8)) == ("ab", None)

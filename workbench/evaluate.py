@@ -802,6 +802,7 @@ def evaluate(
     embedder: Embedder | None = None,
     index_cache_dir: str | None = None,
     index: PoolIndex | None = None,
+    cache: bool = True,
 ) -> EvalRun:
     """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
 
@@ -811,7 +812,11 @@ def evaluate(
     an interrupt finishes the run as "cancelled"/"failed" with the items done so far.
     ``embedder`` (default: :func:`~workbench.retrieval.load_embedder`) is only loaded when
     a strategy needs the pool embedded; ``index`` is a ready index of ``pool`` (a page's cache).
+    ``cache`` answers a generation or label scoring already made for the same model, prompt and
+    decoding from the store's response cache (:mod:`workbench.cache`); the run summary's "cache"
+    holds its hits and misses (None when off).
     """
+    from workbench.cache import CachedBackend, ResponseCache
     from workbench.errors import WorkbenchError
 
     strategies = list(strategies)
@@ -860,6 +865,7 @@ def evaluate(
     if index is not None:
         index.embed_many([ex.input for ex in items])  # one batched pass instead of one per item
 
+    model = CachedBackend(backend, ResponseCache(store)) if cache else backend
     done_sets = {s.name: store.completed(run_id, s.name) for s in strategies}
     total = len(items) * len(strategies)
     done = sum(len([i for i in done_sets[s.name] if i < len(items)]) for s in strategies)
@@ -867,7 +873,7 @@ def evaluate(
     status = "finished"
     try:
         for s in strategies:
-            runner = _Runner(s, pool, backend, index)
+            runner = _Runner(s, pool, model, index)
             for i, ex in enumerate(items):
                 if i in done_sets[s.name]:
                     continue
@@ -890,7 +896,9 @@ def evaluate(
     finally:
         records = [r for r in store.results(run_id) if r["strategy"] in names and r["item_index"] < len(items)]
         summaries = summarize(records)
-        store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items)}, status)
+        cached = model.stats.to_dict() if isinstance(model, CachedBackend) else None
+        store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items),
+                                  "cache": cached}, status)
     return EvalRun(run_id, status, tuple(summaries), tuple(records))
 
 
