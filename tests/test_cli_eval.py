@@ -24,7 +24,8 @@ def test_eval_prints_a_table_and_stores_the_run():
     res = cli("--dataset", "sentiment", "--strategies", "zero,knn2", "--limit", "4", "--answer", "score",
               "--no-progress")
     assert res.returncode == 0, res.stderr
-    header, rule, *rows = res.stdout.strip().splitlines()
+    table, paired = res.stdout.strip().split("\n\n")
+    header, rule, *rows = table.splitlines()
     assert header.split()[:3] == ["strategy", "n", "accuracy"] and set(rule.replace(" ", "")) == {"-"}
     assert [r.split()[:2] for r in rows] == [["zero", "4"], ["knn2", "4"]]
     assert all(r.split()[2].endswith("%") for r in rows)
@@ -42,6 +43,12 @@ def test_eval_prints_a_table_and_stores_the_run():
         stored = {s["strategy"]: s["accuracy"] for s in info.summary["strategies"]}
         printed = {r.split()[0]: r.split()[2] for r in rows}
         assert printed == {k: f"{v:.1%}" for k, v in stored.items()}
+    # After the table, one line per pair: difference, McNemar p, bootstrap interval (numbers from stats.py).
+    from workbench.stats import paired_comparisons
+
+    (line,) = paired.splitlines()[1:]
+    assert line.strip() == paired_comparisons(records)[0].line()
+    assert line.strip().startswith("zero − knn2: ") and "McNemar p = " in line and "95% bootstrap CI" in line
 
 
 def test_eval_json_and_resume_of_a_finished_run():
@@ -58,6 +65,82 @@ def test_eval_json_and_resume_of_a_finished_run():
     assert other.returncode == 2 and other.stdout == ""
     assert other.stderr.strip() == (f"error: Run {doc['run_id']} was made with model 'gemma-3-270m', not "
                                     "'smollm2-135m-instruct'; resume it with the same model or start a new run.")
+
+
+NEWS = "text,label\nStocks fell sharply,1\nThe striker scored twice,2\nElection results are in,1\nThe final ended 2-1,2\n"
+
+
+def test_a_text_label_csv_with_numeric_labels_two_prompts_times_two_strategies(tmp_path):
+    (tmp_path / "news.csv").write_text(NEWS, encoding="utf-8")
+    for name, instruction in (("a", "Classify the news topic."), ("b", "Is this news about world or sports?")):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\nspec:\n  instruction: {instruction!r}\n  answer_format: label\n"
+            "  labels: [world, sports]\n", encoding="utf-8")
+    out = tmp_path / "run.jsonl"
+    res = cli("--dataset", str(tmp_path / "news.csv"), "--input-column", "text", "--answer-column", "label",
+              "--label-map", "1=world,2=sports", "--prompt", str(tmp_path / "a.yaml"), "--prompt",
+              str(tmp_path / "b.yaml"), "--strategies", "zero,knn2", "--answer", "score", "--json", "--no-progress",
+              "--output", str(out))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert [(s["strategy"], s["n"]) for s in doc["strategies"]] == [
+        ("a/zero", 4), ("a/knn2", 4), ("b/zero", 4), ("b/knn2", 4)]
+    assert len(doc["paired"]) == 6 and all(0 <= p["p_value"] <= 1 and p["ci_low"] <= p["difference"] <= p["ci_high"]
+                                           for p in doc["paired"])
+    with open_store() as store:
+        records = store.results(doc["run_id"])
+        assert {r["gold"] for r in records} == {"world", "sports"}  # the label map, not "1"/"2"
+        assert {r["extracted"] for r in records} <= {"world", "sports"}
+        a_zero = next(r for r in records if r["strategy"] == "a/zero")
+        assert a_zero["prompt"].startswith("Classify the news topic.") and "Stocks fell sharply" in a_zero["prompt"]
+        manifest = store.get_run(doc["run_id"]).meta["manifest"]
+    assert len(manifest["model_sha256"]) == 64 and manifest["embedder"] and manifest["packages"]["llama-cpp-python"]
+    # The JSONL export reads back through `runs show` the way the stored run does.
+    shown_file = subprocess.run([sys.executable, "-m", "workbench", "runs", "show", str(out)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    shown_store = subprocess.run([sys.executable, "-m", "workbench", "runs", "show", str(doc["run_id"])], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert shown_file.returncode == 0, shown_file.stderr
+    assert shown_file.stdout == shown_store.stdout
+    assert "  a/zero: " in shown_file.stdout and f"sha256 {manifest['model_sha256']}" in shown_file.stdout
+    html = tmp_path / "report.html"
+    export = subprocess.run([sys.executable, "-m", "workbench", "runs", "export", str(out), "--output", str(html)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert export.returncode == 0, export.stderr
+    assert html.read_text(encoding="utf-8").count('class="whisker"') == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "{news}", "--answer-column", "label"],
+         "error: news.csv has no column 'question' for the input; available columns: text, label"),
+        (["--dataset", "{news}", "--input-column", "body", "--answer-column", "label"],
+         "error: news.csv has no column 'body' for the input; available columns: text, label"),
+        (["--dataset", "{news}", "--input-column", "text", "--answer-column", "label", "--label-map", "1=world"],
+         "error: news.csv line 3: value '2' in column 'label' is not in the label map (1); add it to the map as "
+         "'2'=NAME"),
+        (["--dataset", "{news}", "--input-column", "text", "--answer-column", "label", "--label-map", "1=world,2"],
+         "error: Label map entry '2' needs the form value=label, e.g. '1=world,2=sports'."),
+        (["--dataset", "{news}", "--input-template", "{title}: {text}", "--answer-column", "label"],
+         "error: news.csv has no column 'title' for the input template's {title}; available columns: text, label"),
+        (["--dataset", "sentiment", "--output", "run.txt"],
+         "error: Cannot tell the export format of 'run.txt'; end the file name with .jsonl, .csv or .html."),
+        (["--dataset", "sentiment", "--prompt", "{tmp}/x/a.yaml", "--prompt", "{tmp}/y/a.yaml"],
+         "are both named 'a'; rename one file."),
+        (["--dataset", "sentiment", "--prompt", "{tmp}/none.yaml"], "none.yaml does not exist"),
+    ],
+)
+def test_bad_mappings_are_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "news.csv").write_text(NEWS, encoding="utf-8")
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "a.yaml").write_text("name: a\nspec:\n  instruction: Go.\n", encoding="utf-8")
+    args = [a.replace("{news}", str(tmp_path / "news.csv")).replace("{tmp}", str(tmp_path)) for a in args]
+    res = cli(*args, "--no-progress")
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert message in res.stderr.strip() and res.stderr.startswith("error: ")
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,72 @@ def test_an_empty_store_says_how_to_start_and_runs_is_a_registered_command():
     assert (res.returncode, res.stdout) == (0, "")
     assert "python -m workbench eval" in res.stderr
     assert "runs" in cli("--help").stdout
+
+
+def stored_run(outcomes: dict[str, list[int]], ids: list[str] | None = None, hash_: str = "d") -> int:
+    """A finished run with one record per (strategy, item): correct where outcomes say 1."""
+    with open_store() as store:
+        run = store.create_run({**META, "strategies": [{"name": n} for n in outcomes],
+                                "dataset": {"name": "sentiment", "size": 40, "hash": hash_},
+                                "manifest": {"packages": {"workbench": "0.1.0"}, "model_sha256": "ab" * 32,
+                                             "embedder": "all-MiniLM-L6-v2", "seeds": [0, 3]}})
+        for name, values in outcomes.items():
+            for i, c in enumerate(values):
+                item_id = ids[i] if ids else f"row-{i + 1}"
+                store.add_result(run, name, i, {"id": item_id, "input": f"text {i}", "prompt": "P", "output": "o",
+                                                "extracted": "positive", "rule": "label_score", "gold": "positive",
+                                                "correct": bool(c), "seconds": 0.1})
+        store.finish_run(run, {"strategies": [{"strategy": n, "accuracy": sum(v) / len(v), "n": len(v)}
+                                              for n, v in outcomes.items()], "items": 4})
+    return run
+
+
+def test_show_prints_the_manifest_and_an_export_reads_back_the_same(tmp_path):
+    run = stored_run({"zero": [1, 0, 1, 1], "knn4": [1, 1, 1, 1]})
+    show = cli("runs", "show", str(run))
+    assert show.returncode == 0, show.stderr
+    assert "manifest:" in show.stdout and f"sha256 {'ab' * 32}" in show.stdout and "  seeds 0, 3" in show.stdout
+    for name in ("run.jsonl", "run.csv", "report.html"):
+        res = cli("runs", "export", str(run), "--output", str(tmp_path / name))
+        assert (res.returncode, res.stderr.strip()) == (0, f"wrote {tmp_path / name} (8 records)")
+    assert (tmp_path / "run.csv").read_text(encoding="utf-8").count("\n") == 9
+    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    from_file = cli("runs", "show", "--file", str(tmp_path / "run.jsonl"))
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout == show.stdout
+    assert "results 8 of 20" in show.stdout  # META: first 10 items × 2 strategies
+    assert cli("runs", "show", str(tmp_path / "run.jsonl")).stdout == from_file.stdout
+    as_json = json.loads(cli("runs", "show", str(tmp_path / "run.jsonl"), "--json").stdout)
+    assert as_json["run_id"] == run and as_json["meta"]["manifest"]["seeds"] == [0, 3]
+
+
+def test_compare_two_runs_on_their_shared_items(tmp_path):
+    a = stored_run({"zero": [1, 1, 1, 1, 0, 1]})
+    b = stored_run({"zero": [0, 0, 0, 1, 1, 1]})
+    res = cli("runs", "compare", str(a), str(b))
+    assert res.returncode == 0, res.stderr
+    # 3 items right in a only, 1 in b only: McNemar p = 2 * (1 + 4) / 16 = 0.625; difference (5 - 3) / 6.
+    assert res.stdout.startswith(f"{a}:zero − {b}:zero: +33.3 points on 6 items (McNemar p = 0.625; 95% bootstrap CI ")
+    doc = json.loads(cli("runs", "compare", str(a), str(b), "--json").stdout)
+    assert (doc["only_a"], doc["only_b"], doc["n"]) == (3, 1, 6)
+    # Different strategy names pair every one with every one; items match by id, not by position.
+    c = stored_run({"knn4": [1, 0]}, ids=["row-6", "row-5"], hash_="other")
+    res = cli("runs", "compare", str(a), str(c))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"{a}:zero − {c}:knn4: +0.0 points on 2 items (McNemar p = 1;")
+    assert "were made on different dataset files; compared on the 2 item ids both have" in res.stderr
+    cli("runs", "export", str(a), "--output", str(tmp_path / "a.jsonl"))
+    assert cli("runs", "compare", str(tmp_path / "a.jsonl"), str(b)).stdout.startswith(f"a:zero − {b}:zero: +33.3")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["compare", "nope", "1"], "error: 'nope' is neither a run id nor a run.jsonl file; pick one from `runs list`."),
+    (["export", "99", "--output", "r.html"], "error: There is no run 99; pick one from the run history."),
+    (["export", "1", "--output", "r.txt"],
+     "error: Cannot tell the export format of 'r.txt'; end the file name with .jsonl, .csv or .html."),
+    (["show"], "error: Give a run id (or a run.jsonl), or --file RUN.jsonl, to show."),
+    (["show", "--file", "no/such.jsonl"], "error: no/such.jsonl does not exist"),
+])
+def test_bad_export_compare_and_show_arguments_are_one_line(args, message):
+    res = cli("runs", *args)
+    assert (res.returncode, res.stderr.strip()) == (2, message)

@@ -81,11 +81,62 @@ def backend_from_args(args: argparse.Namespace):
     return load_backend(args.model, args.backend, DEFAULT_CONTEXT_WINDOW if window is None else window)
 
 
-def pool_from_arg(value: str):
-    """A shipped sample pool by name (e.g. "arithmetic") or a pool file by path."""
-    from workbench.data import load_pool, load_sample, sample_pools
+#: Column-mapping flags: (flag suffix, ColumnMapping field, help). Each comes as ``--X`` (the dataset, and the pool
+#: unless told otherwise) and ``--pool-X`` (the pool only).
+MAPPING_FLAGS = (
+    ("input-column", "input", "the column holding the input text (default: question)"),
+    ("answer-column", "answer", "the column holding the gold answer (default: answer)"),
+    ("input-template", "input_template", 'build the input from several columns, e.g. "{title}. {description}" '
+                                         "(instead of --input-column)"),
+    ("label-map", "label_map", 'map stored answer values to label names, e.g. "1=world,2=sports"; a value '
+                               "not in the map is an error"),
+)
 
-    return load_sample(value) if value in sample_pools() else load_pool(value)
+
+def add_mapping_args(parser: argparse.ArgumentParser) -> None:
+    """``--input-column``, ``--answer-column``, ``--input-template``, ``--label-map`` and their ``--pool-`` twins."""
+    g = parser.add_argument_group("data files as they come (CSV, TSV, JSON, JSONL, Parquet; sample names ignore "
+                                  "these)")
+    for flag, _, help_text in MAPPING_FLAGS:
+        g.add_argument(f"--{flag}", default=None, help=help_text)
+    for flag, _, _ in MAPPING_FLAGS:
+        g.add_argument(f"--pool-{flag}", default=None, help=f"--{flag} for the --pool file (default: the "
+                                                            "dataset's)")
+
+
+def mapping_from_args(args: argparse.Namespace, pool: bool = False):
+    """The ColumnMapping the flags describe for the dataset, or (``pool=True``) for the pool: a ``--pool-`` flag
+    wins over the dataset's."""
+    from workbench.data import ColumnMapping, parse_label_map
+
+    def given(prefix: str) -> dict[str, str]:
+        found = {name: getattr(args, f"{prefix}{flag.replace('-', '_')}", None) for flag, name, _ in MAPPING_FLAGS}
+        found = {k: v for k, v in found.items() if v is not None}
+        if "input_template" in found and "input" in found:
+            raise ConfigError(f"Give --{prefix.replace('_', '-')}input-column or --{prefix.replace('_', '-')}"
+                              "input-template, not both.")
+        return found
+
+    values = given("")
+    if pool:
+        own = given("pool_")
+        if "input" in own or "input_template" in own:  # the pool says where its input is: nothing inherited
+            values.pop("input", None)
+            values.pop("input_template", None)
+        values.update(own)
+    if "label_map" in values:
+        values["label_map"] = parse_label_map(values["label_map"])
+    return ColumnMapping(**values)
+
+
+def pool_from_arg(value: str, mapping=None):
+    """A shipped sample pool by name (e.g. "arithmetic") or a pool file by path, read with ``mapping``
+    (a :class:`~workbench.data.ColumnMapping`; samples keep their own schema)."""
+    from workbench.data import ColumnMapping, load_pool, load_sample, sample_pools
+
+    if value in sample_pools():
+        return load_sample(value)
+    return load_pool(value, mapping or ColumnMapping())
 
 
 def shown(text: str, keep: str = "") -> str:

@@ -1,26 +1,40 @@
-"""``eval``: run prompting strategies on a labelled dataset, print accuracies, store the run.
+"""``eval``: run prompting strategies on a labelled dataset, print accuracies and paired tests, store the run.
 
     python -m workbench eval --dataset sentiment --strategies zero,knn4,random4 --limit 20 --answer score
+    python -m workbench eval --dataset news.csv --input-column text --answer-column label \
+        --label-map "1=world,2=sports" --prompt a.yaml --prompt b.yaml --strategies zero,knn4 --output report.html
+
+Each ``--prompt`` spec file crosses with each strategy (``a/zero``, ``a/knn4``, ``b/zero``, ...);
+without one, the template inferred from the dataset is the only prompt.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from pathlib import Path
 
-from workbench.cli.common import add_model_args, backend_from_args, pool_from_arg
+from workbench.cli.common import add_mapping_args, add_model_args, backend_from_args, mapping_from_args, pool_from_arg
 from workbench.errors import ConfigError
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="compare prompting strategies on a labelled dataset (accuracy, 95%% CI)")
-    p.add_argument("--dataset", required=True, help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL file")
+    p.add_argument("--dataset", required=True,
+                   help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file")
     p.add_argument("--pool", default=None,
                    help="where demonstrations come from (default: the dataset itself, never the query's own row)")
     p.add_argument("--strategies", default="zero,knn4,random4",
                    help="comma-separated: zero, knnK, randomK, diverseK, bm25_K, mmrK, balancedK, zscot, "
                         "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +norm (per byte), +norm_token, "
                         "+scN, autocot+fallback (default %(default)s)")
+    p.add_argument("--prompt", action="append", default=[], metavar="SPEC.yaml",
+                   help="a prompt spec file (repeatable); each crosses with each strategy, named FILE/STRATEGY "
+                        "(default: the template inferred from the dataset)")
+    p.add_argument("--output", default=None, metavar="FILE",
+                   help="also write the run: run.jsonl (per-item records, summary, manifest; reads back with "
+                        "`runs show`), run.csv (per-item rows) or report.html (one self-contained page)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
     p.add_argument("--answer", choices=("generate", "score"), default="generate",
                    help="generate and extract, or score each label word (classification); CoT always generates")
@@ -37,6 +51,7 @@ def register(sub) -> None:
                    help="continue a stored run (same dataset and strategies); done items are skipped")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_mapping_args(p)
     add_model_args(p)
     p.set_defaults(run=run_eval)
 
@@ -55,33 +70,53 @@ def format_table(summaries) -> str:
     return "\n".join(lines)
 
 
+def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
+    """Strategies for every (prompt spec file, strategy name) pair, named ``FILE-STEM/NAME``; the inferred
+    template (``evaluate.default_spec``) with plain names when no file is given."""
+    from workbench.evaluate import default_spec, parse_strategies
+    from workbench.prompts import load_spec
+
+    source = pool or dataset
+    if not prompt_files:
+        return parse_strategies(names, default_spec(dataset, pool), source, **options)
+    stems: dict[str, str] = {}
+    out = []
+    for path in prompt_files:
+        stem = Path(path).stem
+        if stem in stems:
+            raise ConfigError(f"--prompt {path} and --prompt {stems[stem]} are both named {stem!r}; rename one file.")
+        stems[stem] = path
+        spec = load_spec(path).spec
+        out += [dataclasses.replace(s, name=f"{stem}/{s.name}") for s in parse_strategies(names, spec, source,
+                                                                                          **options)]
+    return out
+
+
 def run_eval(args) -> int:
     from tqdm import tqdm
 
-    from workbench.evaluate import (
-        Strategy,
-        default_spec,
-        disagreements,
-        evaluate,
-        parse_label_words,
-        parse_strategies,
-    )
+    from workbench.evaluate import Strategy, disagreements, evaluate, parse_label_words
+    from workbench.report import export_format, report_from_store, write_report
+    from workbench.stats import paired_comparisons
     from workbench.store import open_store
 
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
-    dataset = pool_from_arg(args.dataset)
-    pool = pool_from_arg(args.pool) if args.pool else None
+    if args.output:
+        export_format(args.output)  # a wrong extension is refused before anything runs
+    dataset = pool_from_arg(args.dataset, mapping_from_args(args))
+    pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     store = open_store()
     if args.resume is not None:
+        if args.prompt:
+            raise ConfigError("--resume continues a run with its own prompts; leave out --prompt.")
         meta = store.get_run(args.resume).meta
         strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
         limit = meta.get("limit")
     else:
-        spec = default_spec(dataset, pool)
-        strategies = parse_strategies(args.strategies, spec, pool or dataset, answer=args.answer,
-                                      calibrate=args.calibrate, label_words=parse_label_words(args.label_words),
-                                      k=args.k, seed=args.seed, score_norm=args.score_norm)
+        strategies = prompt_strategies(args.prompt, args.strategies, dataset, pool, answer=args.answer,
+                                       calibrate=args.calibrate, label_words=parse_label_words(args.label_words),
+                                       k=args.k, seed=args.seed, score_norm=args.score_norm)
         limit = args.limit
     backend = backend_from_args(args)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
@@ -108,11 +143,18 @@ def run_eval(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    comparisons = paired_comparisons(run.records)
     if args.json:
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
-                          "strategies": [s.to_dict() for s in run.summaries]}, indent=2))
+                          "strategies": [s.to_dict() for s in run.summaries],
+                          "paired": [c.to_dict() for c in comparisons]}, indent=2))
     else:
         print(format_table(run.summaries))
+        if comparisons:
+            print()
+            print("paired (same items; difference in accuracy points):")
+            for c in comparisons:
+                print(f"  {c.line()}")
         for s in run.summaries:
             if s.fewer_demos:
                 print(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
@@ -121,4 +163,8 @@ def run_eval(args) -> int:
             items = len({r["item_index"] for r in run.records})
             print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
         print(f"run {run.run_id} ({run.status}) stored in {store.path}", file=sys.stderr)
+    if args.output:
+        report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records))
+        path = write_report(report, args.output)
+        print(f"wrote {path}", file=sys.stderr)
     return 0

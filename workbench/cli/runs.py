@@ -1,10 +1,13 @@
-"""``runs list|show``: the evaluation runs in the store, and the command that resumes an unfinished one.
+"""``runs list|show|export|compare``: the evaluation runs in the store, and the command that resumes an unfinished one.
 
 A run whose process is gone (killed with SIGKILL, crashed, the machine rebooted) reads
 "interrupted"; like a cancelled or failed run it resumes where it stopped.
 
     python -m workbench runs list
-    python -m workbench runs show 3          # settings, accuracies, and its `eval --resume 3 ...` command
+    python -m workbench runs show 3          # settings, accuracies, manifest, and its `eval --resume 3 ...` command
+    python -m workbench runs show run.jsonl  # the same for a run exported with `eval --output run.jsonl`
+    python -m workbench runs export 3 --output report.html   # or run.jsonl, run.csv
+    python -m workbench runs compare 3 4     # paired tests on the items both runs share
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from workbench.cli.common import shown, shown_json
@@ -31,10 +35,23 @@ def register(sub) -> None:
     c.add_argument("--json", action="store_true", help="one JSON object per line")
     c.set_defaults(run=list_cmd)
 
-    c = cmds.add_parser("show", help="one run: settings, accuracies and the command that resumes it")
-    c.add_argument("run_id", type=int, metavar="ID", help="a run id from `runs list`")
+    c = cmds.add_parser("show", help="one run: settings, accuracies, manifest and the command that resumes it")
+    c.add_argument("run_id", nargs="?", default=None, metavar="ID",
+                   help="a run id from `runs list`, or a run.jsonl written by `eval --output` / `runs export`")
+    c.add_argument("--file", default=None, metavar="RUN.jsonl", help="show an exported run instead of a stored one")
     c.add_argument("--json", action="store_true", help="the run as one JSON object")
     c.set_defaults(run=show_cmd)
+
+    c = cmds.add_parser("export", help="write a run as run.jsonl, run.csv or one self-contained report.html")
+    c.add_argument("run_id", metavar="ID", help="a run id from `runs list`")
+    c.add_argument("--output", required=True, metavar="FILE", help="a .jsonl, .csv or .html file name")
+    c.set_defaults(run=export_cmd)
+
+    c = cmds.add_parser("compare", help="paired tests (McNemar, bootstrap interval) of two runs on their shared items")
+    c.add_argument("a", metavar="A", help="a run id or an exported run.jsonl")
+    c.add_argument("b", metavar="B", help="another run id or run.jsonl")
+    c.add_argument("--json", action="store_true", help="one JSON object per compared pair")
+    c.set_defaults(run=compare_cmd)
 
 
 def _field(meta: dict, key: str, sub: str = "name") -> Any:
@@ -124,12 +141,38 @@ def list_cmd(args) -> int:
     return 0
 
 
+def load_report(ref: str):
+    """A run by id from the store, or from a ``.jsonl`` export (:func:`workbench.report.read_jsonl`)."""
+    from workbench.report import read_jsonl, report_from_store
+    from workbench.store import open_store
+
+    if ref.strip().isdigit():
+        with open_store() as store:
+            return report_from_store(store, int(ref))
+    if Path(ref).suffix.lower() == ".jsonl" or Path(ref).exists():
+        return read_jsonl(ref)
+    raise ConfigError(f"{ref!r} is neither a run id nor a run.jsonl file; pick one from `runs list`.")
+
+
+def _info_from_report(report):
+    from workbench.store import RunInfo
+
+    return RunInfo(report.run_id or 0, report.created_at or "?", report.finished_at, report.status, report.meta,
+                   report.summary, len(report.records))
+
+
 def show_cmd(args) -> int:
     from workbench.store import open_store
 
-    with open_store() as store:
-        info = store.get_run(args.run_id)
-    command = resume_command(info)
+    if (args.run_id is None) == (args.file is None):
+        raise ConfigError("Give a run id (or a run.jsonl), or --file RUN.jsonl, to show.")
+    from_file = args.file is not None or not str(args.run_id).strip().isdigit()
+    if from_file:
+        info = _info_from_report(load_report(args.file or args.run_id))
+    else:
+        with open_store() as store:
+            info = store.get_run(int(args.run_id))
+    command = None if from_file else resume_command(info)
     if args.json:
         print(shown_json({**dataclasses.asdict(info), "expected": expected_results(info), "resume": command}))
         return 0
@@ -154,10 +197,77 @@ def show_cmd(args) -> int:
     for s in summary if isinstance(summary, list) else []:
         if isinstance(s, dict) and isinstance(s.get("accuracy"), int | float):
             lines.append(f"  {s.get('strategy')}: {s['accuracy']:.1%} of {s.get('n')}")
+    lines += manifest_lines(meta)
     for line in lines:
         print(shown(line))
     if command:
         print(f"resume: {shown(command)}")
         if "FILE" in command.split():
             print("  (FILE / POOL_FILE: the data files the run was made on; their content is checked)")
+    return 0
+
+
+def manifest_lines(meta: dict) -> list[str]:
+    """The run manifest (package versions, model sha256, embedder, index kind, data hashes, seeds) as lines."""
+    m = meta.get("manifest")
+    if not isinstance(m, dict):
+        return []
+    packages = m.get("packages") if isinstance(m.get("packages"), dict) else {}
+    lines = ["manifest:",
+             "  versions " + ", ".join(f"{k} {v}" for k, v in packages.items() if v) + f", python {m.get('python')}",
+             f"  model file {m.get('model_file') or '-'} sha256 {m.get('model_sha256') or '-'}",
+             f"  embedder {m.get('embedder') or '-'}, index {m.get('index_kind') or '-'}",
+             f"  dataset sha256 {m.get('dataset_hash') or '-'}, pool sha256 {m.get('pool_hash') or '-'}",
+             "  seeds " + (", ".join(map(str, m.get("seeds") or [])) or "-")]
+    return lines
+
+
+def export_cmd(args) -> int:
+    from workbench.report import export_format, write_report
+
+    export_format(args.output)
+    report = load_report(args.run_id)
+    path = write_report(report, args.output)
+    print(f"wrote {path} ({len(report.records)} records)", file=sys.stderr)
+    return 0
+
+
+def compare_runs(a, b, name_a: str, name_b: str) -> tuple[list, int]:
+    """Paired comparisons of two reports on the items (by dataset id) both ran: same-named strategies pair up,
+    else every strategy of ``a`` with every one of ``b``. Returns the comparisons and the shared item count."""
+    from workbench.stats import compare
+
+    def outcomes(report) -> dict[str, dict[str, bool]]:
+        by: dict[str, dict[str, bool]] = {}
+        for r in report.records:
+            key = str(r.get("id") if r.get("id") is not None else r.get("item_index"))
+            by.setdefault(str(r.get("strategy")), {})[key] = bool(r.get("correct"))
+        return by
+
+    oa, ob = outcomes(a), outcomes(b)
+    same = [s for s in oa if s in ob]
+    pairs = [(s, s) for s in same] or [(x, y) for x in oa for y in ob]
+    out, shared_items = [], 0
+    for x, y in pairs:
+        items = sorted(set(oa[x]) & set(ob[y]))
+        if not items:
+            continue
+        shared_items = max(shared_items, len(items))
+        out.append(compare([oa[x][i] for i in items], [ob[y][i] for i in items], f"{name_a}:{x}", f"{name_b}:{y}"))
+    return out, shared_items
+
+
+def compare_cmd(args) -> int:
+    a, b = load_report(args.a), load_report(args.b)
+    name_a = str(a.run_id) if args.a.strip().isdigit() else Path(args.a).stem
+    name_b = str(b.run_id) if args.b.strip().isdigit() else Path(args.b).stem
+    comparisons, n = compare_runs(a, b, name_a, name_b)
+    if not comparisons:
+        raise ConfigError(f"Runs {name_a} and {name_b} share no items; compare runs made on the same dataset.")
+    hash_a, hash_b = _field(a.meta, "dataset", "hash"), _field(b.meta, "dataset", "hash")
+    if hash_a != hash_b:
+        print(f"note: runs {name_a} and {name_b} were made on different dataset files; compared on the {n} item "
+              "ids both have", file=sys.stderr)
+    for c in comparisons:
+        print(shown_json(c.to_dict()) if args.json else shown(c.line()))
     return 0
