@@ -330,16 +330,16 @@ def test_json_round_trip_and_the_references_shape(tmp_path):
         (b'{"demo": [3]}', r"demo\.0: Input should be a valid dictionary"),
         (b'{"demo": [], "extra": 1}', "unknown key 'extra'"),
         (b'{"demo": [{"question": "q", "rationale": "r", "pred_ans": "1", "cluster": "3"}]}', r"demo\.0\.cluster"),
-        (b'{"demo": [{"question": "q", "rationale": "r", "pred_ans": "1", "distance": NaN}]}', r"demo\.0\.distance"),
+        (b'{"demo": [{"question": "q", "rationale": "r", "pred_ans": "1", "distance": NaN}]}', r"demo\[0\]\.distance: nan is not a finite number"),
         (b'{"demo": [{"question": ["q"], "rationale": "r", "pred_ans": "1"}]}', r"demo\.0\.question"),
         (b'{"demo": [{"question": [[[["q"]]]], "rationale": "r", "pred_ans": "1"}]}', "nested deeper than 4"),
         (b'{"demo": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested deeper than 4"),
-        (b'{"demo": [], "n": ' + b"1" * 5000 + b"}", "is not valid JSON"),
+        (b'{"demo": [], "n": ' + b"1" * 5000 + b"}", "a number has thousands of digits"),
         (b'{"demo": ["\xff\xfe"]}', "is not UTF-8 text"),
         (json.dumps({"demo": [{"question": "q", "rationale": "r", "pred_ans": "1"}] * (MAX_DEMOS_IN_FILE + 1)}
-                    ).encode(), r"demo: List should have at most 256 items"),
+                    ).encode(), r"demo: 257 items; a demo file may hold at most 256"),
         (json.dumps({"demo": [{"question": "q" * 20_001, "rationale": "r", "pred_ans": "1"}]}).encode(),
-         r"demo\.0\.question: String should have at most 20000 characters"),
+         r"demo\[0\]\.question: text of 20,001 characters; the limit is 20,000"),
     ],
 )
 def test_bad_demo_files_are_one_line_data_errors(tmp_path, text, message):

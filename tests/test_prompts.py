@@ -64,7 +64,7 @@ def test_cot_demos_raw_golden(mode):
     assert r.text == (
         "Q: 2 + 2\nA: 2 plus 2 is 4. The answer is 4.\n\n"
         "Q: 3 + 5\nA: 3 plus 5 is 8. The answer is 8.\n\n"
-        "Q: 1 + 6\nA:"
+        "Q: 1 + 6\nA:" + (" Let's think step by step." if mode == "auto_cot" else "")  # Auto-CoT's test query
     )
 
 

@@ -37,6 +37,7 @@ from workbench.data import Example
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError
 from workbench.prompts import PromptSpec, choices_text, run_prompt
+from workbench.safeload import Bounds, check_tree, parse_json, validation_error
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -551,18 +552,6 @@ def _file_model():
     return File
 
 
-def _depth(data: Any) -> int:
-    """Nesting depth of parsed JSON, without recursion."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        obj, depth = stack.pop()
-        if isinstance(obj, dict | list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_DEMO_FILE_DEPTH:
-                stack.extend((v, depth + 1) for v in (obj.values() if isinstance(obj, dict) else obj))
-    return deepest
-
-
 def demos_from_json(text: str | bytes, source: str = "The demo file") -> tuple[Demo, ...]:
     """Read a demo file (ours or the reference's); a one-line DataError says what is wrong."""
     from pydantic import ValidationError
@@ -575,23 +564,17 @@ def demos_from_json(text: str | bytes, source: str = "The demo file") -> tuple[D
         except UnicodeDecodeError as err:
             raise DataError(f"{source} is not UTF-8 text (byte {err.start}); save it as UTF-8.") from None
     try:
-        data = json.loads(text)
-    except RecursionError:
-        raise DataError(f"{source} is nested deeper than {MAX_DEMO_FILE_DEPTH} levels; it is refused.") from None
-    except ValueError as err:  # not JSON, or an integer of thousands of digits
+        data = parse_json(text, source, MAX_DEMO_FILE_DEPTH)  # deep nesting, huge integers, repeated keys
+    except json.JSONDecodeError as err:
         raise DataError(f"{source} is not valid JSON ({str(err).splitlines()[0][:120]}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("demo"), list):
         raise DataError(f'{source} must be a JSON object with a "demo" list.')
-    if _depth(data) > MAX_DEMO_FILE_DEPTH:
-        raise DataError(f"{source} is nested deeper than {MAX_DEMO_FILE_DEPTH} levels; it is refused.")
+    check_tree(data, source, Bounds(max_depth=MAX_DEMO_FILE_DEPTH, max_string=MAX_DEMO_TEXT,
+                                    max_items=MAX_DEMOS_IN_FILE), holder="a demo file")
     try:
         model = _file_model().model_validate(data)
     except ValidationError as err:
-        e = err.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            raise DataError(f"{source}: unknown key {where!r}; remove it or check its spelling.") from None
-        raise DataError(f"{source}: {where}: {e['msg']}.") from None
+        raise validation_error(source, err) from None
     for i, row in enumerate(model.demo):
         choices = [("choices", text) for pair in (row.choices or {}).items() for text in pair]
         for name, value in [*row, *choices]:

@@ -580,16 +580,14 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
     """Validate an already-parsed mapping (YAML/JSON) into a SpecFile; errors are one-line DataErrors."""
     from pydantic import ValidationError
 
+    from workbench.safeload import validation_error
+
     if not isinstance(data, Mapping):
         raise DataError(f"{source}: expected a mapping with name, spec and demos, got {type(data).__name__}.")
     try:
         model = _file_model().model_validate(dict(data))
     except ValidationError as err:
-        e = err.errors()[0]
-        where = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            raise DataError(f"{source}: unknown key {where!r}; remove it or check its spelling.") from None
-        raise DataError(f"{source}: {where}: {e['msg']}.") from None
+        raise validation_error(source, err) from None
     try:
         spec = PromptSpec(**model.spec.model_dump())
     except PromptError as err:

@@ -76,6 +76,15 @@ def value_error(source: str, err: ValueError) -> DataError:
     return DataError(f"{source}: a value cannot be read ({err}).")
 
 
+def validation_error(source: str, err) -> DataError:
+    """The one line for a Pydantic ``ValidationError`` of a file: its first problem, where it is."""
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"])
+    if e["type"] == "extra_forbidden":
+        return DataError(f"{source}: unknown key {where!r}; remove it or check its spelling.")
+    return DataError(f"{source}: {where}: {e['msg']}.")
+
+
 def parse_json(text: str, source: str, max_depth: int = Bounds.max_depth) -> Any:
     """``json.loads`` that raises DataError for repeated keys, deep nesting and huge integers.
 
