@@ -36,6 +36,7 @@ from workbench.evaluate import (
     summarize,
 )
 from workbench.prompts import PromptSpec
+from workbench.report import html_report, report_from_store, to_csv, to_jsonl
 from workbench.stats import paired_comparisons
 
 #: Strategy families offered in the picker, with a one-line description.
@@ -445,6 +446,21 @@ def item_rows(records) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *(("raw extracted", "raw correct") if calibrated else ())])
 
 
+#: The run's downloads: label -> (writer of workbench.report, file extension, MIME type).
+DOWNLOADS = {"JSONL": (to_jsonl, "jsonl", "application/jsonl"), "CSV": (to_csv, "csv", "text/csv"),
+             "HTML report": (html_report, "html", "text/html")}
+
+
+def downloads(run_id: int) -> None:
+    """The run as JSONL (reads back with `workbench runs show --file`), CSV and one self-contained HTML report;
+    each is written when its button is clicked."""
+    cols = st.columns([1, 1, 1, 3])
+    for col, (label, (write, ext, mime)) in zip(cols, DOWNLOADS.items(), strict=False):
+        col.download_button(label, lambda write=write: write(report_from_store(app_store(), run_id)),
+                            f"evaluate-run-{run_id}.{ext}", mime, key=f"ev_dl_{ext}",
+                            help="Per-item records, the summary, paired comparisons and the run's manifest.")
+
+
 def results() -> None:
     """The chosen run (just finished, cancelled or picked in the history): chart, tables, disagreements."""
     run_id = st.session_state.get("ev_run_id")
@@ -465,6 +481,7 @@ def results() -> None:
         st.info("No items finished in this run yet.")
         return
     summaries = summarize(records)
+    downloads(run_id)
     st.altair_chart(accuracy_chart(summaries), width="stretch")
     st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
     if len(summaries) > 1:
@@ -553,7 +570,7 @@ def _accuracies(summary: dict | None) -> str:
 
 
 def history(plan: Plan | None, backend) -> None:
-    """Every stored run; show, export (CSV / JSON), resume a cancelled one, delete."""
+    """Every stored run; show (with its downloads), export as JSON, resume a cancelled one, delete."""
     st.subheader("Run history")
     s = app_store()
     runs = [r for r in s.list_runs() if r.meta.get("kind", "evaluate") == "evaluate"]
@@ -568,12 +585,11 @@ def history(plan: Plan | None, backend) -> None:
     pick = st.selectbox("Run", list(by_id), key="ev_pick",
                         format_func=lambda i: f"run {i} · {by_id[i].meta.get('dataset', {}).get('name')} · "
                                               f"{by_id[i].created_at[:16].replace('T', ' ')}")
-    c1, c2, c3, c4, c5 = st.columns(5)
-    if c1.button("Show", key="ev_show"):
+    c1, c3, c4, c5 = st.columns(4)
+    if c1.button("Show", key="ev_show", help="Show it above, with its JSONL, CSV and HTML report downloads."):
         st.session_state["ev_run_id"] = pick
-    c2.download_button("CSV", s.export_run_csv(pick), f"evaluate-run-{pick}.csv", "text/csv", key="ev_csv")
-    c3.download_button("JSON", s.export_run_json(pick), f"evaluate-run-{pick}.json", "application/json",
-                       key="ev_json")
+    c3.download_button("JSON", lambda: s.export_run_json(pick), f"evaluate-run-{pick}.json", "application/json",
+                       key="ev_json", help="The stored run as one JSON document (metadata, summary, records).")
     info = by_id[pick]
     can_resume = info.status != "finished" and plan is not None and backend is not None
     if c4.button("Resume", key="ev_resume", disabled=not can_resume,

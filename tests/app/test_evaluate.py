@@ -49,7 +49,7 @@ def test_run_two_strategies_shows_chart_and_table():
     # The run is in the history with its export buttons.
     history = frame(at, "results")
     assert history["results"].iloc[0] == 2 * ITEMS and history["status"].iloc[0] == "finished"
-    assert {b.proto.label for b in at.get("download_button")} == {"CSV", "JSON"}
+    assert [b.proto.label for b in at.get("download_button")] == ["JSONL", "CSV", "HTML report", "JSON"]
 
     # Order sensitivity: the same K=2 demonstrations in P=2 orders, mean ± std, min, max.
     at.number_input(key="ev_os_perms").set_value(2)

@@ -130,3 +130,15 @@ def test_builder_prompt_is_evaluated(page, app, server):
     mine = [r for r in results if r["strategy"].startswith("builder/")]
     assert all(r["prompt"].startswith(INSTRUCTION) for r in mine), "the built prompt was not the one evaluated"
     assert not any(r["prompt"].startswith(INSTRUCTION) for r in results if r["strategy"] == "inferred/zero")
+
+    # The run's downloads, written when clicked.
+    name, data = download(page, "JSONL")
+    assert name == f"evaluate-run-{run_id}.jsonl"
+    lines = [json.loads(line) for line in data.decode().splitlines()]
+    assert lines[0]["type"] == "run" and lines[0]["run_id"] == run_id
+    assert [(x["strategy"], x["item_index"]) for x in lines[1:]] == [(r["strategy"], r["item_index"]) for r in results]
+    assert len(lines[0]["paired"]) == 3  # three strategies: three pairs
+    name, data = download(page, "HTML report")
+    assert name == f"evaluate-run-{run_id}.html"
+    html = data.decode()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "builder/built2" in html
