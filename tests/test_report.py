@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import time
 
 import pytest
 
@@ -16,7 +14,6 @@ from workbench.report import (
     RunReport,
     bar_chart_svg,
     export_format,
-    file_sha256,
     html_report,
     package_versions,
     read_jsonl,
@@ -97,21 +94,9 @@ def test_bar_chart_whiskers_follow_the_interval():
     assert 'width="70.0"' in svg and 'x1="215.0"' in svg and 'x2="285.0"' in svg and "x &amp; y" in svg
 
 
-def test_package_versions_and_cached_model_hash(tmp_path):
+def test_package_versions_come_from_metadata():
     versions = package_versions(("numpy", "no-such-package-xyz"))
     assert versions["numpy"] and versions["no-such-package-xyz"] is None
-    model = tmp_path / "m.gguf"
-    model.write_bytes(b"abc")
-    cache = tmp_path / "hashes.json"
-    digest = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
-    assert file_sha256(model, cache) == digest
-    assert list(json.loads(cache.read_text()).values()) == [digest]
-    cache.write_text(json.dumps({k: "cached" for k in json.loads(cache.read_text())}))
-    assert file_sha256(model, cache) == "cached"  # not read again while path, size and mtime are the same
-    model.write_bytes(b"abd")
-    os.utime(model, ns=(time.time_ns(), time.time_ns() + 10**9))
-    assert file_sha256(model, cache) != "cached"
-    assert file_sha256(tmp_path / "missing.gguf", cache) is None
 
 
 def test_the_html_report_opens_offline_in_chromium(tmp_path):
@@ -139,3 +124,26 @@ def test_the_html_report_opens_offline_in_chromium(tmp_path):
         finally:
             browser.close()
     assert requests == [path.as_uri()]  # nothing but the file itself: it opens offline
+
+
+def test_run_meta_holds_the_manifest(tmp_path):
+    from types import SimpleNamespace
+
+    from workbench.backends.registry import ModelSpec
+    from workbench.data import load_sample
+    from workbench.evaluate import default_spec, parse_strategies, run_meta
+
+    ds = load_sample("sentiment")
+    strategies = parse_strategies("zero,knn2,sc3", default_spec(ds), ds, seed=5)
+    model = tmp_path / "tiny.gguf"
+    model.write_bytes(b"abc")
+    backend = SimpleNamespace(name="llama.cpp", spec=ModelSpec(id="tiny", path=str(model), is_chat=False))
+    m = run_meta(ds, ds, strategies, backend, limit=3)["manifest"]
+    assert m["model_sha256"] == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
+    assert m["model_file"] == "tiny.gguf" and str(tmp_path) not in json.dumps(m)
+    assert (m["embedder"], m["index_kind"]) == ("all-MiniLM-L6-v2", "flat")
+    assert m["dataset_hash"] == ds.content_hash and m["seeds"] == [0, 5]  # decoding seed 0, selection seed 5
+    assert set(m["packages"]) >= {"workbench", "llama-cpp-python", "transformers", "torch"}
+    missing = SimpleNamespace(name="fake", spec=ModelSpec(id="fake", path="", is_chat=False))
+    m = run_meta(ds, ds, strategies[:1], missing, limit=None)["manifest"]
+    assert (m["model_sha256"], m["model_identity"], m["embedder"]) == (None, None, None)

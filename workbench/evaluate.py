@@ -727,22 +727,27 @@ def prepare_strategies(
 
 
 def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend: Backend,
-             limit: int | None, embedder: str | None = None) -> dict[str, Any]:
+             limit: int | None, embedder: str | None = None, store: Store | None = None) -> dict[str, Any]:
     """What a run is: model, backend, dataset and pool (name, size, hash), strategies, versions, and the
     manifest that makes it reproducible (package versions, model file sha256, embedder, index kind, seeds).
 
     ``embedder`` names the embedder used; by default the workbench's own when a strategy needs one.
+    The model's sha256 is :func:`workbench.cache.model_identity`'s (remembered in ``store`` when given).
     """
     import os
     import platform
 
     import workbench
-    from workbench.report import file_sha256, package_versions
+    from workbench.cache import model_identity
+    from workbench.report import package_versions
 
     indexed = needs_index(strategies)
     if indexed:
         from workbench.retrieval import DEFAULT_EMBEDDER, index_kind
     model_path = getattr(getattr(backend, "spec", None), "path", None)
+    # Only a real file, folder or server is hashed (a test double's empty path would mean the current folder).
+    known = backend.name == "openai-compatible" or bool(model_path and os.path.exists(model_path))
+    identity = model_identity(backend, store) if known else None
     seeds = sorted({s.seed for s in strategies} | {s.decoding.seed for s in strategies if s.decoding.seed is not None})
     return {
         "kind": "evaluate", "model": backend.spec.id, "backend": backend.name,
@@ -754,7 +759,8 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
             "packages": {"workbench": workbench.__version__, **package_versions()},
             "python": platform.python_version(),
             "model_file": os.path.basename(model_path) if model_path else None,  # no home folder in a shared file
-            "model_sha256": file_sha256(model_path) if model_path else None,
+            "model_sha256": identity.removeprefix("sha256:") if identity and identity.startswith("sha256:") else None,
+            "model_identity": identity,  # sha256:<hex>, server:<url>#<model>, or id:<id>@<path>
             "embedder": (embedder or DEFAULT_EMBEDDER) if indexed else None,
             "index_kind": index_kind(len(pool)) if indexed else None,
             "dataset_hash": dataset.content_hash, "pool_hash": pool.content_hash,

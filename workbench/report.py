@@ -16,7 +16,6 @@ per-strategy summary, the paired comparisons and the per-item records. It comes 
 from __future__ import annotations
 
 import csv
-import hashlib
 import html
 import io
 import json
@@ -40,8 +39,6 @@ MANIFEST_PACKAGES = ("llama-cpp-python", "transformers", "torch", "sentence-tran
 HTML_MAX_ITEMS = 2000
 #: Characters of a prompt or completion the HTML table shows (the full text is in the JSONL export).
 HTML_MAX_TEXT = 4000
-#: Bytes hashed per read when computing a model file's sha256.
-_HASH_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------- manifest
@@ -57,66 +54,6 @@ def package_versions(packages: Sequence[str] = MANIFEST_PACKAGES) -> dict[str, s
         except PackageNotFoundError:
             out[name] = None
     return out
-
-
-def hash_cache_path() -> Path:
-    """``$WORKBENCH_CACHE_DIR/hashes.json``, else the user cache dir's ``prompt-workbench/hashes.json``."""
-    root = os.environ.get("WORKBENCH_CACHE_DIR")
-    if root:
-        return Path(root).expanduser() / "hashes.json"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("prompt-workbench")) / "hashes.json"
-
-
-def file_sha256(path: str | os.PathLike, cache: Path | None = None) -> str | None:
-    """sha256 of a model file (or of a model folder's files, by relative path), computed once.
-
-    The result is cached in :func:`hash_cache_path` under (resolved path, size, mtime), so a file
-    replaced in place is hashed again. None when the path does not exist.
-    """
-    p = Path(path)
-    try:
-        st = p.stat()
-    except OSError:
-        return None
-    cache = hash_cache_path() if cache is None else cache
-    key = f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    try:
-        known = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    if isinstance(known.get(key), str):
-        return known[key]
-    digest = _sha256_tree(p)
-    known[key] = digest
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, cache)
-    except OSError:
-        pass  # a read-only cache dir: the hash is still right, only computed again next time
-    return digest
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _sha256_tree(path: Path) -> str:
-    if path.is_file():
-        return _sha256_file(path)
-    h = hashlib.sha256()
-    for f in sorted(q for q in path.rglob("*") if q.is_file() and not q.name.startswith(".")):
-        h.update(f"{f.relative_to(path).as_posix()}\0{_sha256_file(f)}\n".encode())
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- the report
