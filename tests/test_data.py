@@ -15,6 +15,7 @@ from workbench.data import (
     load_pool,
     load_sample,
     parse_label_map,
+    read_rows,
     sample_pools,
     template_columns,
 )
@@ -412,3 +413,15 @@ def test_parquet_errors_name_the_file_and_row(tmp_path):
     with pytest.raises(DataError, match=r"^broken.parquet is not a readable Parquet file \(") as err:
         load_pool(broken)
     assert "\n" not in str(err.value)
+
+
+def test_read_rows_previews_a_file_before_any_mapping(tmp_path):
+    path = write(tmp_path, "news.csv", "text,label\nStocks fell,1\nA goal,2\n\nRain,1\n")
+    table = read_rows(path)
+    assert (table.filename, table.fmt, table.columns, table.where) == ("news.csv", "csv", ("text", "label"), "line")
+    assert table.rows[0] == {"text": "Stocks fell", "label": "1"} and table.row_numbers == (2, 3, 5)
+    assert table.values("label") == ("1", "2") and table.values("text", limit=2) == ("Stocks fell", "A goal")
+    pq_table = read_rows(_parquet(tmp_path, "n.parquet", {"text": ["a", "b"], "label": [1.0, 2.0]}))
+    assert (pq_table.fmt, pq_table.where, pq_table.values("label")) == ("parquet", "row", ("1.0", "2.0"))
+    with pytest.raises(DataError, match=r"^e\.csv is empty$"):
+        read_rows(write(tmp_path, "e.csv", " \n"))

@@ -211,14 +211,55 @@ def load_pool(
     ``mapping`` says which columns hold what and maps label values (see :class:`ColumnMapping`).
     Raises :class:`DataError` with a one-line message; never returns a partial pool.
     """
+    filename, fmt, rows = _read_rows(source, fmt, max_bytes)
+    examples = _to_examples(filename, rows, mapping, where=_WHERE[fmt])
+    return Pool(name=name or Path(filename).stem, examples=tuple(examples))
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A data file's rows before any mapping: for a preview, a column picker and a label-value map."""
+
+    filename: str
+    fmt: str  # one of FORMATS
+    rows: tuple[dict[str, Any], ...] = field(repr=False)  # column -> value, as parsed (bounded, untrusted)
+    row_numbers: tuple[int, ...] = field(repr=False)  # where each row is: CSV/JSONL line, JSON item, Parquet row
+    where: str = "line"  # the word messages use for ``row_numbers``: "line", "item" or "row"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column any row has, in first-seen order."""
+        return tuple(dict.fromkeys(k for row in self.rows for k in row))
+
+    def values(self, column: str, limit: int = MAX_LABEL_CLASSES * 5) -> tuple[str, ...]:
+        """Distinct non-empty values of ``column`` as text (what a label map's keys match), first ``limit``."""
+        out: dict[str, None] = {}
+        for row in self.rows:
+            value = _text(row.get(column)).strip()
+            if value:
+                out[value] = None
+                if len(out) >= limit:
+                    break
+        return tuple(out)
+
+
+def read_rows(source: Source, fmt: str | None = None, max_bytes: int = MAX_POOL_BYTES) -> RawTable:
+    """A file's rows, unmapped, read by the same bounded parsers as :func:`load_pool` (for previews).
+
+    Raises :class:`DataError` with a one-line message (unreadable, empty, not UTF-8, malformed).
+    Each row still goes through the row bounds when :func:`load_pool` maps it.
+    """
+    filename, fmt, rows = _read_rows(source, fmt, max_bytes)
+    return RawTable(filename, fmt, tuple(row for _, row in rows), tuple(n for n, _ in rows), _WHERE[fmt])
+
+
+def _read_rows(source: Source, fmt: str | None, max_bytes: int) -> tuple[str, str, list[_Row]]:
     filename, data = _read_source(source, max_bytes)
     fmt = fmt or _detect_format(filename)
     if fmt not in FORMATS:
         raise DataError(f"{filename}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        rows = _parse_parquet(filename, data)
-        examples = _to_examples(filename, rows, mapping, where="row")
-        return Pool(name=name or Path(filename).stem, examples=tuple(examples))
+        return filename, fmt, _parse_parquet(filename, data)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -230,8 +271,7 @@ def load_pool(
     rows = _PARSERS[fmt](filename, text)
     if not rows:
         raise DataError(f"{filename} has no rows")
-    examples = _to_examples(filename, rows, mapping, where="item" if fmt == "json" else "line")
-    return Pool(name=name or Path(filename).stem, examples=tuple(examples))
+    return filename, fmt, rows
 
 
 def sample_pools() -> dict[str, Path]:
@@ -394,6 +434,9 @@ def _plain(value: Any) -> Any:
         return value.decode("utf-8", errors="replace")
     return str(value)
 
+
+#: The word a message uses for a row's number, by format.
+_WHERE = {"csv": "line", "tsv": "line", "json": "item", "jsonl": "line", "parquet": "row"}
 
 _PARSERS = {
     "csv": lambda f, t: _parse_delimited(f, t, ","),
