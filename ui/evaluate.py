@@ -73,6 +73,7 @@ class Plan:
     limit: int | None
     k: int
     seed: int
+    cache: bool = True  # answer repeated requests from the store's response cache
 
 
 # --------------------------------------------------------------------------- data as it comes
@@ -314,7 +315,11 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
                        + (f" · {len(v.demos)} demonstrations as built" if v.demos else ""))
             st.code(f"{v.spec.instruction}\n\n{v.spec.demo_template}\n\n{v.spec.query_template}".strip(),
                     language=None)
-    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed)
+    cache = st.toggle("Use the response cache", True, key="ev_cache",
+                      help="A request already answered for the same model file, backend, prompt, decoding and "
+                           "seed is read from the store instead of the model: rerunning after changing one "
+                           "variant costs only that variant. Off: every item goes to the model.")
+    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache)
 
 
 # --------------------------------------------------------------------------- running
@@ -344,7 +349,7 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
 
     run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
                    limit=plan.limit if run_id is None else limit, progress=progress,
-                   index=index)
+                   index=index, cache=plan.cache)
     st.session_state.pop("ev_active", None)
     bar.progress(1.0, text=f"Run {run.run_id} {run.status}: {sum(s.n for s in run.summaries)} results")
     st.session_state["ev_run_id"] = run.run_id
@@ -475,8 +480,10 @@ def results() -> None:
     records = s.results(run_id)
     st.subheader(f"Run {run_id}")
     meta = info.meta
+    cached = (info.summary or {}).get("cache")
+    hits = f" · response cache {cached['hits']} hits, {cached['misses']} model calls" if cached else ""
     st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
-               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}")
+               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}{hits}")
     if not records:
         st.info("No items finished in this run yet.")
         return

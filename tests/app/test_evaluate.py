@@ -145,3 +145,23 @@ def test_a_row_that_breaks_the_file_names_its_line():
     assert not at.exception
     assert [e.value for e in at.error] == [
         "broken.csv line 8: 3 fields but the header has 2; check quoting and delimiters"]
+
+
+def run_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if " results · started " in c.value)
+
+
+def test_response_cache_toggle():
+    at = page()
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(3).run()
+    assert at.toggle(key="ev_cache").value  # on by default
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    assert "· response cache 0 hits, 3 model calls" in run_caption(at)
+    at.button(key="ev_run").click().run()  # the same requests again: all from the cache
+    assert "· response cache 3 hits, 0 model calls" in run_caption(at)
+    at.toggle(key="ev_cache").set_value(False).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    assert "response cache" not in run_caption(at)
