@@ -17,6 +17,7 @@ from workbench.cache import (
     ResponseCache,
     cache_key,
     canonical_json,
+    describe,
     file_sha256,
     max_entries_from_env,
     model_identity,
@@ -133,6 +134,12 @@ def test_max_entries_from_the_environment(monkeypatch):
         with pytest.raises(ConfigError, match="WORKBENCH_CACHE_MAX_ENTRIES must be a whole number") as err:
             max_entries_from_env()
         assert "\n" not in str(err.value)
+
+
+def test_describe_the_summary_line():
+    assert describe({"hits": 400, "misses": 200}) == "cache: 400 hits, 200 misses"
+    assert describe({"hits": 1, "misses": 1}) == "cache: 1 hit, 1 miss"
+    assert describe(None) == "cache: off"
 
 
 # --------------------------------------------------------------------------- model identity

@@ -99,6 +99,18 @@ def max_entries_from_env() -> int:
     return value
 
 
+def describe(summary_cache: dict[str, int] | None) -> str:
+    """The line the CLI and the Evaluate page show for a run summary's "cache" entry.
+
+    >>> describe({"hits": 400, "misses": 200}), describe({"hits": 1, "misses": 0}), describe(None)
+    ('cache: 400 hits, 200 misses', 'cache: 1 hit, 0 misses', 'cache: off')
+    """
+    if not summary_cache:
+        return "cache: off"
+    hits, misses = summary_cache.get("hits", 0), summary_cache.get("misses", 0)
+    return f"cache: {hits} hit{'' if hits == 1 else 's'}, {misses} miss{'' if misses == 1 else 'es'}"
+
+
 # --------------------------------------------------------------------------- model identity
 
 def file_sha256(path: str | os.PathLike, store: Store | None = None) -> str:
