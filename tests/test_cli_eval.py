@@ -24,7 +24,9 @@ def test_eval_prints_a_table_and_stores_the_run():
     res = cli("--dataset", "sentiment", "--strategies", "zero,knn2", "--limit", "4", "--answer", "score",
               "--no-progress")
     assert res.returncode == 0, res.stderr
-    table, paired = res.stdout.strip().split("\n\n")
+    table, paired, f1 = res.stdout.strip().split("\n\n")
+    assert f1.startswith("macro-F1: zero 0.") or f1.startswith("macro-F1: zero 1.")
+    assert ", knn2 " in f1
     header, rule, *rows = table.splitlines()
     assert header.split()[:3] == ["strategy", "n", "accuracy"] and set(rule.replace(" ", "")) == {"-"}
     assert [r.split()[:2] for r in rows] == [["zero", "4"], ["knn2", "4"]]
@@ -85,6 +87,8 @@ def test_a_text_label_csv_with_numeric_labels_two_prompts_times_two_strategies(t
     doc = json.loads(res.stdout)
     assert [(s["strategy"], s["n"]) for s in doc["strategies"]] == [
         ("a/zero", 4), ("a/knn2", 4), ("b/zero", 4), ("b/knn2", 4)]
+    assert [m["strategy"] for m in doc["labels"]] == ["a/zero", "a/knn2", "b/zero", "b/knn2"]
+    assert all(m["confusion"]["labels"] == ["world", "sports"] for m in doc["labels"])
     assert len(doc["paired"]) == 6 and all(0 <= p["p_value"] <= 1 and p["ci_low"] <= p["difference"] <= p["ci_high"]
                                            for p in doc["paired"])
     with open_store() as store:
@@ -167,3 +171,23 @@ def test_a_summary_says_when_demonstrations_were_dropped_to_fit():
     assert res.returncode == 0, res.stderr
     assert "knn4: 2 of 2 items ran with fewer demonstrations than asked (dropped to fit the context window)" \
         in res.stderr
+
+
+def test_the_pool_takes_the_dataset_mapping_unless_its_own_flags_say_otherwise():
+    from workbench.cli import build_parser
+    from workbench.cli.common import mapping_from_args
+    from workbench.data import ColumnMapping
+    from workbench.errors import ConfigError
+
+    def parse(*flags: str):
+        return build_parser().parse_args(["eval", "--dataset", "d.csv", *flags])
+
+    args = parse("--input-template", "{title}. {body}", "--answer-column", "label", "--label-map", "1=a,2=b")
+    mine = ColumnMapping(input_template="{title}. {body}", answer="label", label_map=(("1", "a"), ("2", "b")))
+    assert mapping_from_args(args) == mine == mapping_from_args(args, pool=True)
+    args = parse("--input-template", "{title}. {body}", "--answer-column", "label", "--pool-input-column", "text",
+                 "--pool-label-map", "x=a")
+    assert mapping_from_args(args, pool=True) == ColumnMapping(input="text", answer="label", label_map=(("x", "a"),))
+    assert mapping_from_args(parse()) == ColumnMapping()
+    with pytest.raises(ConfigError, match="Give --pool-input-column or --pool-input-template, not both"):
+        mapping_from_args(parse("--pool-input-column", "a", "--pool-input-template", "{b}"), pool=True)

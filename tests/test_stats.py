@@ -106,3 +106,13 @@ def test_label_metrics_agree_with_correctness():
     assert m.confusion.counts == ((1, 0, 0), (0, 1, 2))
     assert dict(m.per_label) == {"world": 1.0, "sports": pytest.approx(1 / 3)}
     assert m.to_dict()["macro_f1"] == m.macro_f1
+
+
+def test_label_metrics_take_gold_answers_outside_the_labels_as_labels():
+    records = [{"strategy": "s", "gold": "Positive", "extracted": "positive", "correct": True},
+               {"strategy": "s", "gold": "neutral", "extracted": "positive", "correct": False}]
+    (m,) = label_metrics(records, ["positive", "negative"])
+    assert m.confusion.labels == ("positive", "negative", "neutral")
+    assert m.confusion.counts == ((1, 0, 0), (0, 0, 0), (1, 0, 0))
+    # "negative" is neither gold nor predicted: left out. positive: P 1/2, R 1, F1 2/3; neutral: F1 0.
+    assert m.macro_f1 == pytest.approx(1 / 3)

@@ -222,18 +222,19 @@ def per_label_accuracy(cm: ConfusionMatrix) -> dict[str, float]:
 
 
 def macro_f1(cm: ConfusionMatrix) -> float:
-    """Unweighted mean over the labels of F1 = 2PR / (P + R); a label with P + R = 0 scores 0."""
-    if not cm.labels:
-        return 0.0
+    """Unweighted mean of F1 = 2PR / (P + R) over the labels that are gold or predicted at least once
+    (scikit-learn's default label set); a label with P + R = 0 scores 0."""
     scores = []
     for i, _ in enumerate(cm.labels):
         tp = cm.counts[i][i]
         predicted = sum(row[i] for row in cm.counts)
         actual = sum(cm.counts[i])
+        if not predicted and not actual:
+            continue
         p = tp / predicted if predicted else 0.0
         r = tp / actual if actual else 0.0
         scores.append(2 * p * r / (p + r) if p + r else 0.0)
-    return sum(scores) / len(scores)
+    return sum(scores) / len(scores) if scores else 0.0
 
 
 @dataclass(frozen=True)
@@ -254,17 +255,22 @@ def label_metrics(records: Sequence[Mapping[str, Any]], labels: Sequence[str] | 
     """Per strategy: confusion matrix, per-label accuracy and macro-F1 from result records.
 
     A correct record predicts its gold label (so the matrix agrees with the accuracy); a wrong one
-    predicts the label its extracted answer names (compared casefolded), else :data:`OTHER`.
+    predicts the label its extracted answer names (compared casefolded), else :data:`OTHER`. Gold
+    answers match ``labels`` casefolded; one that matches none is added as a label.
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
         groups.setdefault(r["strategy"], []).append(r)
-    gold_all = [str(r.get("gold")) for r in records]
-    names = tuple(dict.fromkeys(labels if labels is not None else gold_all))
+    names = tuple(dict.fromkeys(labels or ()))
     folded = {n.casefold(): n for n in names}
+    for r in records:  # a gold answer outside the given labels (or without labels) becomes a label of its own
+        g = str(r.get("gold"))
+        if g.casefold() not in folded:
+            folded[g.casefold()] = g
+            names += (g,)
     out = []
     for name, rows in groups.items():
-        gold = [str(r.get("gold")) for r in rows]
+        gold = [folded[str(r.get("gold")).casefold()] for r in rows]
         pred = [g if r.get("correct") else folded.get(str(r.get("extracted") or "").strip().casefold(), OTHER)
                 for g, r in zip(gold, rows, strict=True)]
         cm = confusion_matrix(gold, pred, names)

@@ -97,7 +97,7 @@ def run_eval(args) -> int:
 
     from workbench.evaluate import Strategy, disagreements, evaluate, parse_label_words
     from workbench.report import export_format, report_from_store, write_report
-    from workbench.stats import paired_comparisons
+    from workbench.stats import label_metrics, paired_comparisons
     from workbench.store import open_store
 
     if args.limit is not None and args.limit < 1:
@@ -144,10 +144,14 @@ def run_eval(args) -> int:
         if bar is not None:
             bar.close()
     comparisons = paired_comparisons(run.records)
+    label_sets = {s.spec.labels if s.spec.answer_format == "label" else () for s in strategies}
+    labels = next(iter(label_sets)) if len(label_sets) == 1 else ()
+    metrics = label_metrics(run.records, labels) if labels and run.records else []
     if args.json:
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
                           "strategies": [s.to_dict() for s in run.summaries],
-                          "paired": [c.to_dict() for c in comparisons]}, indent=2))
+                          "paired": [c.to_dict() for c in comparisons],
+                          "labels": [m.to_dict() for m in metrics]}, indent=2))
     else:
         print(format_table(run.summaries))
         if comparisons:
@@ -155,6 +159,9 @@ def run_eval(args) -> int:
             print("paired (same items; difference in accuracy points):")
             for c in comparisons:
                 print(f"  {c.line()}")
+        if metrics:
+            print()
+            print("macro-F1: " + ", ".join(f"{m.strategy} {m.macro_f1:.3f}" for m in metrics))
         for s in run.summaries:
             if s.fewer_demos:
                 print(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
