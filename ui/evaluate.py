@@ -8,7 +8,6 @@ cancelled run, a past run and a resumed run show the same way.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import streamlit as st
 
 from ui.common import app_store, user_errors
 from ui.handover import HandedPrompt, clear, received
-from workbench.data import ColumnMapping, Example, Pool, load_pool, load_sample, sample_pools
+from workbench.data import ColumnMapping, Example, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
     DEFAULT_K,
@@ -89,31 +88,18 @@ ANSWER_GUESSES = ("answer", "label", "target", "gold", "class", "output")
 UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
 
 
-def _raw_rows(upload) -> list[dict]:
-    """The upload's rows as parsed by workbench.data (the same bounded parsers load_pool uses), unmapped."""
-    from workbench import data
-
-    filename, raw = data._read_source((upload.name, upload.getvalue()), data.MAX_POOL_BYTES)
-    fmt = data._detect_format(filename)
-    if fmt == "parquet":
-        return [row for _, row in data._parse_parquet(filename, raw)]
-    text = raw.decode("utf-8-sig", errors="replace")
-    if not text.strip():
-        raise DataError(f"{filename} is empty")
-    return [row for _, row in data._PARSERS[fmt](filename, text)]
-
-
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
     lower = [c.lower() for c in columns]
     return next((lower.index(g) for g in guesses if g in lower), min(fallback, len(columns) - 1))
 
 
-def mapping_controls(key: str, filename: str, rows: list[dict]) -> ColumnMapping:
+def mapping_controls(key: str, table: RawTable) -> ColumnMapping:
     """Preview of the first rows, the input column (or a template joining columns), the answer column and
     the answer values' names (numeric labels -> names)."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))
-    st.caption(f"{filename}: {len(rows)} rows · columns {', '.join(columns)}")
-    preview = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows[:PREVIEW_ROWS]]).astype("string")
+    columns = list(table.columns)
+    st.caption(f"{table.filename}: {len(table.rows)} rows · columns {', '.join(columns)}")
+    preview = pd.DataFrame([{c: row.get(c) for c in columns} for row in table.rows[:PREVIEW_ROWS]])
+    preview = preview.astype("string")
     st.dataframe(preview, hide_index=True, key=f"{key}_preview")
     c1, c2, c3 = st.columns([1, 2, 2])
     joined = c1.radio("Input from", ["one column", "a template"], key=f"{key}_input_mode",
@@ -130,7 +116,7 @@ def mapping_controls(key: str, filename: str, rows: list[dict]) -> ColumnMapping
     answer = c3.selectbox("Answer column", columns, index=_guess(columns, ANSWER_GUESSES, len(columns) - 1),
                           key=f"{key}_answer")
     mapping = _mapping(columns, input_column, template, answer)
-    label_map = label_map_editor(f"{key}_labels_{answer}", [row.get(answer) for row in rows])
+    label_map = label_map_editor(f"{key}_labels_{answer}", table.values(answer, limit=MAX_LABEL_VALUES + 1))
     return dataclasses.replace(mapping, label_map=tuple(label_map.items()))
 
 
@@ -145,16 +131,15 @@ def _mapping(columns: list[str], input_column: str | None, template: str, answer
                          input_template=template if input_column is None else None)
 
 
-def label_map_editor(key: str, values: list) -> dict[str, str]:
+def label_map_editor(key: str, distinct: tuple[str, ...]) -> dict[str, str]:
     """Distinct answer values in a small editable table: type a name beside a value (e.g. 1 -> world).
 
     Returns value -> name for every value once any name is typed (an empty name keeps the value); {} for none.
     """
-    distinct = list(dict.fromkeys(_cell(v) for v in values if _cell(v).strip()))
     if not distinct or len(distinct) > MAX_LABEL_VALUES:
         return {}
     st.caption("Label values → names (leave a name empty to keep the value as it is).")
-    frame = pd.DataFrame({"value": distinct, "name": [""] * len(distinct)}).astype("string")
+    frame = pd.DataFrame({"value": list(distinct), "name": [""] * len(distinct)}).astype("string")
     edited = st.data_editor(frame, hide_index=True, disabled=["value"], key=key,
                             column_config={"name": st.column_config.TextColumn("name")})
     names = {row["value"]: row["name"].strip() if isinstance(row.get("name"), str) else ""
@@ -162,14 +147,6 @@ def label_map_editor(key: str, values: list) -> dict[str, str]:
     if not any(names.values()):
         return {}
     return {value: name or value for value, name in names.items()}
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    return value if isinstance(value, str) else str(value)
 
 
 def data_picker(key: str, what: str, default: str | None = None) -> Pool | None:
@@ -187,7 +164,7 @@ def data_picker(key: str, what: str, default: str | None = None) -> Pool | None:
         st.info("Upload a file; then pick its input and answer columns.")
         return None
     with user_errors(f"Reading {upload.name}"):
-        mapping = mapping_controls(key, upload.name, _raw_rows(upload))
+        mapping = mapping_controls(key, read_rows((upload.name, upload.getvalue())))
         return load_pool((upload.name, upload.getvalue()), mapping=mapping)
     return None
 

@@ -165,3 +165,38 @@ def test_response_cache_toggle():
     at.button(key="ev_run").click().run()
     assert not at.exception and not at.error
     assert "response cache" not in run_caption(at)
+
+
+def test_demonstration_pool_from_parquet_with_its_own_label_map():
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool_texts = ["Simply wonderful.", "Awful, just awful.", "A delight.", "Painfully boring."]
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"review": pool_texts, "stars": [5, 1, 5, 1]}), buf)
+    at = upload(page(), "reviews.csv", NUMERIC_CSV)
+    at.session_state["ev_data_labels_label"] = {"edited_rows": {0: {"name": "positive"}, 1: {"name": "negative"}},
+                                                "added_rows": [], "deleted_rows": []}
+    at.toggle(key="ev_other_pool").set_value(True).run()
+    at.radio(key="ev_pool_src").set_value("Upload").run()
+    at.file_uploader(key="ev_pool_upload").upload("pool.parquet", buf.getvalue(), "application/octet-stream")
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ev_pool_input").value == "review"
+    at.selectbox(key="ev_pool_answer").set_value("stars").run()
+    # Name both values: else the demonstrations would answer "5" and "1".
+    at.session_state["ev_pool_labels_stars"] = {"edited_rows": {0: {"name": "positive"}, 1: {"name": "negative"}},
+                                                "added_rows": [], "deleted_rows": []}
+    at.multiselect(key="ev_strategies").set_value(["random"])
+    at.number_input(key="ev_k").set_value(2)
+    at.number_input(key="ev_limit").set_value(2).run()
+    assert not at.exception and not at.error
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    items = frame(at, "prompt")
+    assert len(items) == 2
+    for prompt in items["prompt"]:
+        assert sum(t in prompt for t in pool_texts) == 2  # two demonstrations from the Parquet pool
+        assert "Label: 5" not in prompt and "Label: 1" not in prompt
