@@ -413,6 +413,22 @@ def paired_table(records) -> pd.DataFrame:
                                        "B right, A wrong", "McNemar p"])
 
 
+def label_section(run_id: int) -> None:
+    """Classification runs: per-label accuracy and macro-F1 per strategy, and each strategy's confusion matrix."""
+    metrics = report_from_store(app_store(), run_id).label_metrics()
+    if not metrics:
+        return
+    with st.expander("Per label: accuracy, macro-F1, confusion matrices"):
+        st.dataframe(pd.DataFrame([{"strategy": m.strategy, **{f"{lab} accuracy": f"{acc:.1%}" for lab, acc in
+                                                               m.per_label}, "macro-F1": round(m.macro_f1, 3)}
+                                   for m in metrics]), hide_index=True, key="ev_per_label")
+        for m in metrics:
+            cm = m.confusion
+            st.caption(f"**{m.strategy}**: rows are the gold labels, columns the predictions")
+            st.dataframe(pd.DataFrame(cm.counts, index=[f"gold {lab}" for lab in cm.labels], columns=list(cm.columns)),
+                         key=f"ev_confusion_{m.strategy}")
+
+
 def item_rows(records) -> pd.DataFrame:
     """One row per strategy × item with the prompt, raw output, extracted answer, gold and verdict."""
     calibrated = any("raw_extracted" in r for r in records)
@@ -473,6 +489,8 @@ def results() -> None:
                     "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
                     "difference.")
         st.dataframe(paired_table(records), hide_index=True, key="ev_paired")
+    with user_errors("Per-label metrics"):
+        label_section(run_id)
     for s in summaries:
         if s.fewer_demos:
             st.warning(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "

@@ -124,6 +124,15 @@ def test_text_label_csv_with_numeric_labels_maps_and_runs():
     assert list(paired[["A", "B"]].iloc[0]) == ["zero", "random2"] and paired["items"].iloc[0] == 4
     assert 0.0 <= paired["McNemar p"].iloc[0] <= 1.0
     assert paired["95% CI (bootstrap)"].iloc[0].count("%") == 2
+    per_label = frame(at, "macro-F1")
+    assert list(per_label.columns) == ["strategy", "positive accuracy", "negative accuracy", "macro-F1"]
+    assert list(per_label["strategy"]) == ["zero", "random2"]
+    confusions = [d.value for d in at.dataframe if list(d.value.index[:1]) == ["gold positive"]]
+    assert len(confusions) == 2
+    for cm, strategy in zip(confusions, ["zero", "random2"], strict=True):
+        mine = items[items["strategy"] == strategy]
+        assert int(cm.to_numpy().sum()) == 4
+        assert cm.loc["gold positive", "positive"] + cm.loc["gold negative", "negative"] == mine["correct"].sum()
 
 
 def test_bad_mapping_is_one_line_naming_the_file_and_column():
