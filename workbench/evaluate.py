@@ -636,7 +636,9 @@ class _Runner:
                 output = answer_prompt(self.s.spec, "", run.stages[0].output, query) + output
             record = {"prompt": run.rendered.text, "output": output, "extracted": run.answer,
                       "rule": run.extraction.rule, "dropped": run.rendered.dropped,
-                      "demos": [d.id for d in run.rendered.demos]}
+                      "demos": [d.id for d in run.rendered.demos],
+                      "tokens": {"prompt": run.rendered.tokens,
+                                 "completion": sum(st.generation.completion_tokens for st in run.stages)}}
         fmt = self.s.spec.answer_format
         record["correct"] = is_correct(record["extracted"], query.answer, fmt)
         if "raw_extracted" in record:
@@ -851,7 +853,8 @@ def evaluate(
 
     if run_id is None:
         strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
-        run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit))
+        run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit,
+                                           embedder=getattr(embedder, "name", None), store=store))
     else:
         meta = store.get_run(run_id).meta
         if meta.get("dataset", {}).get("hash") != dataset.content_hash:
