@@ -246,6 +246,13 @@ def cross(variants: list[Variant], names: list[str], pool: Pool, as_built: bool,
 def settings(dataset: Pool, pool: Pool) -> Plan:
     """Variant, strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination."""
     variants = variant_picker(dataset, pool)
+    gold = dataset.labels() if default_spec(dataset, pool).answer_format == "label" else ()
+    for v in variants:
+        missing = [lab for lab in gold if v.spec.answer_format == "label" and lab not in v.spec.labels]
+        if missing:
+            st.warning(f"{v.name}: its labels ({', '.join(v.spec.labels) or 'none'}) lack the dataset's "
+                       f"{', '.join(missing)}; name the label values above or edit the labels in the "
+                       f"{'Prompt Builder' if v.name != INFERRED else 'file'}.", icon="⚠️")
     c1, c2, c3 = st.columns([3, 1, 1])
     families = c1.multiselect("Strategies", list(FAMILIES), default=["zero", "knn"], key="ev_strategies",
                               format_func=lambda f: f"{f}: {FAMILIES[f]}")

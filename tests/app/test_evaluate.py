@@ -209,3 +209,21 @@ def test_demonstration_pool_from_parquet_with_its_own_label_map():
     for prompt in items["prompt"]:
         assert sum(t in prompt for t in pool_texts) == 2  # two demonstrations from the Parquet pool
         assert "Label: 5" not in prompt and "Label: 1" not in prompt
+
+
+def test_a_handed_over_prompt_whose_labels_the_data_lacks_is_flagged():
+    from ui.handover import KEY, HandedPrompt
+    from workbench.prompts import starter_specs
+
+    starter = starter_specs()["sentiment"]  # labels positive, negative
+    at = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    at.session_state[KEY] = HandedPrompt(starter.spec, tuple(starter.demos[:2]))
+    at = upload(at.run(), "reviews.csv", NUMERIC_CSV)
+    assert not at.exception and not at.error
+    assert [w.value for w in at.warning] == [
+        "builder: its labels (positive, negative) lack the dataset's 1, 0; name the label values above or edit "
+        "the labels in the Prompt Builder."]
+    at.session_state["ev_data_labels_label"] = {"edited_rows": {0: {"name": "positive"}, 1: {"name": "negative"}},
+                                                "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and not at.error and not at.warning
