@@ -1,0 +1,152 @@
+"""Speculative decoding: lossless under greedy decoding on both backends, statistics that add up, the
+accept/reject rule keeps the target distribution (chi-square), and one-line errors for bad settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.conftest import real_backend
+from workbench import speculative as sp
+from workbench.decoding import DecodingConfig
+from workbench.errors import ConfigError, ModelError, WorkbenchError
+
+#: A copy-heavy prompt: the answer repeats most of the input, so prompt lookup drafts well.
+COPY_PROMPT = ("Fix the typos in this paragraph.\nParagraph: Teh quick brown fox jumps over the lazy dog. The dog "
+               "was not amused, and it barked loudly at the fox until the farmer came out of the house.\n"
+               "Corrected paragraph: The")
+GREEDY = DecodingConfig(max_new_tokens=24)
+
+
+def _check_counts(result: sp.SpeculativeResult) -> None:
+    counts = result.counts
+    assert sum(counts.values()) == len(result.tokens)
+    assert sum(s.produced for s in result.steps) == len(result.tokens)
+    assert counts["accepted"] == result.accepted == sum(s.accepted for s in result.steps)
+    assert result.passes_saved == len(result.tokens) - result.target_passes
+    assert all(t.origin in sp.ORIGINS for t in result.tokens)
+    assert all((t.drafted is None) == (t.origin == "target") for t in result.tokens)
+    assert "".join(t.text for t in result.tokens).startswith(result.text[:10])
+
+
+def test_prompt_lookup_draft_copies_what_followed_the_last_ngram():
+    assert sp.prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=2) == [3, 4]
+    assert sp.prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=10) == [3, 4, 9, 1, 2]
+    assert sp.prompt_lookup_draft([7, 8, 9], ngram_size=2, draft_tokens=3) == []  # 9 never came before
+
+
+def test_greedy_trace_equals_plain_on_llamacpp(gemma):
+    plain = gemma.complete(COPY_PROMPT, GREEDY)
+    result = sp.trace(gemma, COPY_PROMPT, GREEDY)
+    assert result.text == plain.text
+    assert len(result.tokens) == plain.completion_tokens
+    _check_counts(result)
+    assert result.accepted > 0  # the prompt is copy-heavy: some draft must survive
+    assert result.target_passes < len(result.tokens)
+
+
+def test_llamacpp_prompt_lookup_speed_path_keeps_the_greedy_text(gemma):
+    cmp = sp.compare(gemma, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(draft_tokens=8), repeats=1)
+    assert cmp.same_text, (cmp.plain.text, cmp.speculative.text)
+    assert cmp.trace is not None and cmp.trace.text == cmp.plain.text
+    assert cmp.plain.tokens_per_second > 0 and cmp.speculative.tokens_per_second > 0
+
+
+@pytest.mark.slow
+def test_greedy_trace_and_prompt_lookup_equal_plain_on_transformers():
+    backend = real_backend("gemma-3-270m", "transformers")
+    plain = backend.complete(COPY_PROMPT, GREEDY)
+    cmp = sp.compare(backend, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(draft_tokens=6, ngram_size=3))
+    assert cmp.plain.text == plain.text
+    assert cmp.same_text, (cmp.plain.text, cmp.speculative.text)
+    assert cmp.trace.text == plain.text
+    _check_counts(cmp.trace)
+    assert cmp.trace.accepted > 0
+
+
+def test_sampled_trace_is_reproducible_and_adds_up(gemma):
+    cfg = DecodingConfig(do_sample=True, temperature=0.8, seed=3, max_new_tokens=16)
+    a, b = sp.trace(gemma, COPY_PROMPT, cfg), sp.trace(gemma, COPY_PROMPT, cfg)
+    assert a.text == b.text
+    _check_counts(a)
+
+
+# ---- the accept/reject rule keeps the target distribution ----------------------------------------------
+#: Chi-square critical value for 5 degrees of freedom at alpha = 0.001 (tables; scipy may be absent).
+CHI2_CRIT_DF5 = 20.515
+SAMPLES = 6000
+
+
+def _chi_square(tokens: list[int], p: np.ndarray) -> float:
+    """Chi-square statistic over the 5 most likely tokens of ``p`` and one bin for all others."""
+    top = [int(i) for i in np.argsort(-p)[:5]]
+    expected = np.array([p[i] for i in top] + [1.0 - sum(p[i] for i in top)]) * len(tokens)
+    assert expected.min() >= 5, "the prompt must spread its mass so every bin expects 5 or more samples"
+    index = {t: k for k, t in enumerate(top)}
+    observed = np.bincount([index.get(t, 5) for t in tokens], minlength=6)
+    return float(((observed - expected) ** 2 / expected).sum())
+
+
+@pytest.fixture(scope="module")
+def target_probs(gemma):
+    logits = gemma.next_token_logits("My favourite colour is")
+    return sp.softmax(logits.astype(np.float64))
+
+
+@pytest.mark.parametrize("drafter", ["prompt-lookup (one-hot)", "a draft distribution"])
+def test_accept_reject_rule_samples_the_target_distribution(target_probs, drafter):
+    p = target_probs
+    draft_token = int(np.argsort(-p)[1])  # the second most likely token: often accepted, often rejected
+    q = None if drafter.startswith("prompt") else sp.softmax(np.log(p + 1e-12) / 3.0)  # flatter than p
+    rng = np.random.default_rng(0)
+    tokens, accepted = [], 0
+    for _ in range(SAMPLES):
+        token = draft_token if q is None else sp._draw(q, rng)  # the drafter's proposal
+        ok, out = sp.accept_or_resample(p, token, q, rng)
+        accepted += ok
+        tokens.append(out)
+    assert 0 < accepted < SAMPLES
+    assert _chi_square(tokens, p) < CHI2_CRIT_DF5
+
+
+def test_the_chi_square_check_catches_a_rule_that_always_accepts(target_probs):
+    p = target_probs
+    draft_token = int(np.argsort(-p)[1])
+    rng = np.random.default_rng(0)
+    tokens = [draft_token if rng.random() < 0.5 else sp._draw(p, rng) for _ in range(SAMPLES)]
+    assert _chi_square(tokens, p) > CHI2_CRIT_DF5
+
+
+# ---- bad settings --------------------------------------------------------------------------------------
+def _one_line(err: WorkbenchError) -> str:
+    text = str(err)
+    assert "\n" not in text and text
+    return text
+
+
+@pytest.mark.parametrize("kwargs", [{"draft_tokens": 0}, {"draft_tokens": 65}, {"ngram_size": 0},
+                                    {"method": "medusa"}, {"method": "draft:"}])
+def test_bad_speculative_settings_are_one_line_errors(kwargs):
+    with pytest.raises(ConfigError) as info:
+        sp.SpeculativeConfig(**kwargs)
+    _one_line(info.value)
+
+
+def test_an_unknown_draft_model_is_a_one_line_error():
+    with pytest.raises(ModelError) as info:
+        sp.load_draft(sp.SpeculativeConfig(method="draft:/no/such/model.gguf"))
+    assert "/no/such/model.gguf" in _one_line(info.value)
+
+
+def test_speculative_with_beam_search_is_a_one_line_error(gemma):
+    with pytest.raises(ConfigError) as info:
+        sp.trace(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
+    assert "beam" in _one_line(info.value).lower()
+    with pytest.raises(ConfigError):
+        sp.compare(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
+
+
+def test_a_draft_model_on_llamacpp_is_a_one_line_error(gemma):
+    with pytest.raises(ConfigError) as info:
+        sp.compare(gemma, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(method="draft:smollm2-135m-instruct"))
+    assert "transformers" in _one_line(info.value)
