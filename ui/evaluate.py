@@ -17,6 +17,7 @@ import streamlit as st
 
 from ui.common import app_store, user_errors
 from ui.handover import HandedPrompt, clear, received
+from workbench.cache import describe
 from workbench.data import ColumnMapping, Example, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
@@ -480,10 +481,9 @@ def results() -> None:
     records = s.results(run_id)
     st.subheader(f"Run {run_id}")
     meta = info.meta
-    cached = (info.summary or {}).get("cache")
-    hits = f" · response cache {cached['hits']} hits, {cached['misses']} model calls" if cached else ""
+    cached = f" · {describe((info.summary or {}).get('cache'))}" if info.summary else ""
     st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
-               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}{hits}")
+               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}{cached}")
     if not records:
         st.info("No items finished in this run yet.")
         return
