@@ -137,7 +137,10 @@ def label_map_editor(key: str, distinct: tuple[str, ...]) -> dict[str, str]:
 
     Returns value -> name for every value once any name is typed (an empty name keeps the value); {} for none.
     """
-    if not distinct or len(distinct) > MAX_LABEL_VALUES:
+    if not distinct:
+        return {}
+    if len(distinct) > MAX_LABEL_VALUES:
+        st.caption(f"Over {MAX_LABEL_VALUES} distinct answer values: answers are compared as they are.")
         return {}
     st.caption("Label values → names (leave a name empty to keep the value as it is).")
     frame = pd.DataFrame({"value": list(distinct), "name": [""] * len(distinct)}).astype("string")
@@ -283,8 +286,9 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
                             "choose Generate + extract.")
         st.caption("Label words scored after the prompt (the leading space matters: ' great' is one token, "
                    "'great' another). Demonstrations show the word as their answer.")
-        for col, (i, label) in zip(st.columns(min(len(labels), 6)) * len(labels), enumerate(labels), strict=False):
-            words[label] = col.text_input(label, " " + label, key=f"ev_word_{i}")
+        for col, label in zip(st.columns(min(len(labels), 6)) * len(labels), labels, strict=False):
+            # Keyed by the label itself: naming label values above must not leave an old label's word here.
+            words[label] = col.text_input(label, " " + label, key=f"ev_word_{label}")
         calibrate = st.toggle("Contextual calibration (Zhao et al. 2021)", key="ev_cal",
                               help="Estimate the prompt's label bias from content-free inputs ('N/A', '', "
                                    "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "

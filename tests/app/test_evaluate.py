@@ -114,6 +114,7 @@ def test_text_label_csv_with_numeric_labels_maps_and_runs():
     at.number_input(key="ev_k").set_value(2)
     at.number_input(key="ev_limit").set_value(4).run()
     assert at.radio(key="ev_answer").value == "score"
+    assert [t.value for t in at.text_input if t.key.startswith("ev_word_")] == [" positive", " negative"]
     at.button(key="ev_run").click().run()
     assert not at.exception and not at.error
     items = frame(at, "prompt")
