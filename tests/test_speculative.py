@@ -150,3 +150,32 @@ def test_a_draft_model_on_llamacpp_is_a_one_line_error(gemma):
     with pytest.raises(ConfigError) as info:
         sp.compare(gemma, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(method="draft:smollm2-135m-instruct"))
     assert "transformers" in _one_line(info.value)
+
+
+# ---- CLI -----------------------------------------------------------------------------------------------
+def test_cli_generate_speculative_compare_prints_acceptance_and_speed_ratio():
+    from tests.test_cli import cli
+
+    # The settings of test_llamacpp_prompt_lookup_speed_path_keeps_the_greedy_text: with other draft lengths
+    # llama.cpp's several-token passes can flip a near-tie (see the README's Fidelity section).
+    res = cli("generate", "--model", "gemma-3-270m", "--prompt", COPY_PROMPT, "--max-new-tokens", "24",
+              "--speculative", "prompt-lookup", "--draft-tokens", "8", "--compare", timeout=300)
+    assert res.returncode == 0, res.stderr
+    plain = real_backend("gemma-3-270m").complete(COPY_PROMPT, GREEDY).text
+    assert res.stdout.rstrip("\n") == plain
+    assert "acceptance rate" in res.stderr and "x (same text" in res.stderr
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--speculative", "prompt-lookup", "--draft-tokens", "0"], "draft_tokens"),
+    (["--speculative", "prompt-lookup", "--num-beams", "2"], "beam"),
+    (["--speculative", "draft:/no/such/model.gguf", "--backend", "transformers"], "/no/such/model.gguf"),
+    (["--draft-tokens", "4"], "--speculative"),
+])
+def test_cli_bad_speculative_settings_are_one_line_errors(flags, needle):
+    from tests.test_cli import cli
+
+    res = cli("generate", "--model", "gemma-3-270m", "--prompt", "Hello", *flags, timeout=300)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], res.stderr

@@ -320,13 +320,23 @@ def _wrapped(spec, llm) -> Backend:
 
 
 # ---- checks ----------------------------------------------------------------------------------------
-def check_settings(backend: Backend, cfg: DecodingConfig, spec: SpeculativeConfig) -> None:
-    """One-line errors for settings speculative decoding cannot honour."""
+def check_decoding(cfg: DecodingConfig, spec: SpeculativeConfig) -> None:
+    """One-line errors for settings speculative decoding cannot honour, before any model is loaded: beam search,
+    several samples, a draft model whose path does not resolve."""
     if cfg.num_beams > 1:
         raise ConfigError("Speculative decoding verifies one sequence; set num_beams=1 (beam search cannot be "
                           "combined with it).")
     if cfg.n != 1:
         raise ConfigError("Speculative decoding runs one sample at a time; set n=1.")
+    if spec.draft_model is not None:
+        from workbench.backends import resolve_model
+
+        resolve_model(spec.draft_model)  # ModelError naming the path when it is unknown
+
+
+def check_settings(backend: Backend, cfg: DecodingConfig, spec: SpeculativeConfig) -> None:
+    """:func:`check_decoding`, and what the backend cannot do."""
+    check_decoding(cfg, spec)
     if backend.name not in ("llama.cpp", "transformers"):
         raise ConfigError(f"Speculative decoding needs the llama.cpp or transformers backend, not {backend.name}.")
     if spec.draft_model is not None and backend.name != "transformers":
