@@ -179,3 +179,13 @@ def test_cli_bad_speculative_settings_are_one_line_errors(flags, needle):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], res.stderr
+
+
+def test_shipped_examples_have_copy_heavy_and_creative_prompts_and_lookup_drafts_only_copy_heavy_ones(gemma):
+    examples = sp.examples()
+    kinds = [e.kind for e in examples]
+    assert kinds.count("copy-heavy") >= 2 and kinds.count("creative") == 1
+    assert all(e.prompt.strip() and e.max_new_tokens > 0 for e in examples)
+    # A copy-heavy prompt's last words occurred earlier in it: prompt lookup has a draft on the very first step.
+    copy = next(e for e in examples if e.kind == "copy-heavy")
+    assert sp.prompt_lookup_draft(gemma.tokenize(copy.prompt), 2, 10)

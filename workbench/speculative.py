@@ -25,6 +25,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
@@ -543,3 +544,31 @@ def compare(backend: Backend, prompt: str, cfg: DecodingConfig | None = None, sp
 def _timing(label: str, gens: list[Generation]) -> Timing:
     return Timing(label, gens[-1].text, gens[-1].completion_tokens, tuple(round(g.seconds, 4) for g in gens),
                   statistics.median(g.tokens_per_second for g in gens))
+
+
+# ---- shipped example prompts ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Example:
+    """A shipped example prompt (prompts/speculative/examples.yaml)."""
+
+    id: str
+    kind: str  # "copy-heavy" (drafting pays) or "creative" (it does not)
+    title: str
+    prompt: str
+    max_new_tokens: int = 64  # the budget the example is measured with
+
+
+#: Where the example prompts are shipped.
+EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "prompts" / "speculative" / "examples.yaml"
+
+
+def examples() -> tuple[Example, ...]:
+    """The shipped example prompts, copy-heavy ones first."""
+    from workbench.errors import DataError
+    from workbench.safeload import load_yaml
+
+    data = load_yaml(EXAMPLES_FILE.read_text(encoding="utf-8"), str(EXAMPLES_FILE))
+    try:
+        return tuple(Example(**e) for e in data["examples"])
+    except (KeyError, TypeError) as err:
+        raise DataError(f"{EXAMPLES_FILE} is not a list of examples ({err}).") from None
