@@ -511,3 +511,21 @@ def test_resume_refuses_another_prompt_or_decoding(gemma, tmp_path):
                 evaluate(ds, None, [changed], gemma, store, run_id=first.run_id, limit=1)
         with pytest.raises(ConfigError, match="has no strategy 'knn2'"):
             evaluate(ds, None, parse_strategies("knn2", default_spec(ds), ds), gemma, store, run_id=first.run_id)
+
+
+def test_cross_variants_names_and_label_words():
+    from workbench.evaluate import INFERRED, PromptVariant, cross_variants
+
+    ds = sentiment()
+    spec = default_spec(ds)
+    alone = cross_variants([PromptVariant(INFERRED, spec)], "zero,knn2", ds)
+    assert [s.name for s in alone] == ["zero", "knn2"]
+    mine = spec.replace(instruction="Is the review positive or negative?")
+    demos = tuple(ds)[:2]
+    both = cross_variants([PromptVariant(INFERRED, spec), PromptVariant("builder", mine, demos)], ["zero"], ds,
+                          as_built=True, answer="score", label_words={"positive": " good"})
+    assert [s.name for s in both] == ["inferred/zero", "builder/zero", "builder/built2"]
+    assert both[1].spec.instruction == mine.instruction and both[2].demos == demos
+    assert both[2].selector == "fixed" and dict(both[0].label_words) == {"positive": " good"}
+    with pytest.raises(ConfigError, match="both named 'x'"):
+        cross_variants([PromptVariant("x", spec), PromptVariant("x", mine)], "zero", ds)

@@ -18,24 +18,24 @@ import streamlit as st
 from ui.common import app_store, user_errors
 from ui.handover import HandedPrompt, clear, received
 from workbench.cache import describe
-from workbench.data import ColumnMapping, Example, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
+from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
     DEFAULT_K,
+    INFERRED,
+    PromptVariant,
     Strategy,
     chart_rows,
+    cross_variants,
     default_spec,
     disagreements,
     evaluate,
     item_table,
-    make_strategy,
     needs_index,
     order_sensitivity,
-    parse_strategies,
     spread,
     summarize,
 )
-from workbench.prompts import PromptSpec
 from workbench.report import html_report, report_from_store, to_csv, to_jsonl
 from workbench.stats import paired_comparisons
 
@@ -193,22 +193,11 @@ def demonstration_pool(dataset: Pool) -> Pool | None:
     return data_picker("ev_pool", "Demonstration pool", default=dataset.name)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A prompt spec evaluated under every chosen strategy."""
-
-    name: str  # prefix of its strategies' names ("builder/knn4"); none while the inferred template runs alone
-    spec: PromptSpec
-    demos: tuple[Example, ...] = ()  # the demonstrations it was built with, run "as built" when asked
 
 
-#: The dataset's own template (evaluate.default_spec): the default variant.
-INFERRED = "inferred"
-
-
-def variant_picker(dataset: Pool, pool: Pool) -> list[Variant]:
+def variant_picker(dataset: Pool, pool: Pool) -> list[PromptVariant]:
     """The inferred template, plus the prompt handed over from the Prompt Builder (when there is one)."""
-    inferred = Variant(INFERRED, default_spec(dataset, pool))
+    inferred = PromptVariant(INFERRED, default_spec(dataset, pool))
     handed: HandedPrompt | None = received()
     if handed is None:
         return [inferred]
@@ -217,7 +206,7 @@ def variant_picker(dataset: Pool, pool: Pool) -> list[Variant]:
     if c2.button("Forget it", key="ev_forget", help="Evaluate only the dataset's inferred template."):
         clear()
         st.rerun()
-    mine = Variant(handed.name, handed.spec, handed.demos)
+    mine = PromptVariant(handed.name, handed.spec, handed.demos)
     by_name = {v.name: v for v in (inferred, mine)}
     picked = st.multiselect("Prompt variants", list(by_name), default=list(by_name), key="ev_variants",
                             format_func={INFERRED: "inferred: the dataset's own template",
@@ -226,25 +215,6 @@ def variant_picker(dataset: Pool, pool: Pool) -> list[Variant]:
     if not picked:
         raise ConfigError("Choose at least one prompt variant.")
     return [by_name[n] for n in picked]
-
-
-def cross(variants: list[Variant], names: list[str], pool: Pool, as_built: bool, **options) -> list[Strategy]:
-    """Every variant × every strategy name (+ each variant's own demonstrations "as built" when asked).
-
-    Names get the variant as a prefix ("builder/knn4") unless the inferred template runs alone.
-    """
-    prefix = [v.name for v in variants] != [INFERRED]
-    words = options.pop("label_words", {})
-    out: list[Strategy] = []
-    for v in variants:
-        opts = {**options, "label_words": {lab: w for lab, w in words.items() if lab in v.spec.labels}}
-        strategies = parse_strategies(names, v.spec, pool, **opts) if names else []
-        if as_built and v.demos:
-            base = make_strategy(f"random{len(v.demos)}", v.spec, pool, **opts)
-            strategies.append(dataclasses.replace(base, name=f"built{len(v.demos)}", selector="fixed",
-                                                  demos=v.demos, order="as_selected"))
-        out += [dataclasses.replace(s, name=f"{v.name}/{s.name}") if prefix else s for s in strategies]
-    return out
 
 
 def settings(dataset: Pool, pool: Pool) -> Plan:
@@ -294,7 +264,7 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
                                    "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "
                                    "answers are both kept.")
     names = strategy_names(families, k, samples, extra)
-    strategies = cross(variants, names, pool, as_built, answer=answer, calibrate=calibrate,
+    strategies = cross_variants(variants, names, pool, as_built, answer=answer, calibrate=calibrate,
                        label_words=words, seed=seed)
     with st.expander("Prompt specs of this run"):
         for v in variants:

@@ -73,23 +73,21 @@ def format_table(summaries) -> str:
 def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
     """Strategies for every (prompt spec file, strategy name) pair, named ``FILE-STEM/NAME``; the inferred
     template (``evaluate.default_spec``) with plain names when no file is given."""
-    from workbench.evaluate import default_spec, parse_strategies
+    from workbench.evaluate import INFERRED, PromptVariant, cross_variants, default_spec
     from workbench.prompts import load_spec
 
-    source = pool or dataset
     if not prompt_files:
-        return parse_strategies(names, default_spec(dataset, pool), source, **options)
-    stems: dict[str, str] = {}
-    out = []
-    for path in prompt_files:
-        stem = Path(path).stem
-        if stem in stems:
-            raise ConfigError(f"--prompt {path} and --prompt {stems[stem]} are both named {stem!r}; rename one file.")
-        stems[stem] = path
-        spec = load_spec(path).spec
-        out += [dataclasses.replace(s, name=f"{stem}/{s.name}") for s in parse_strategies(names, spec, source,
-                                                                                          **options)]
-    return out
+        variants = [PromptVariant(INFERRED, default_spec(dataset, pool))]
+    else:
+        stems: dict[str, str] = {}
+        for path in prompt_files:
+            stem = Path(path).stem
+            if stem in stems:
+                raise ConfigError(f"--prompt {path} and --prompt {stems[stem]} are both named {stem!r}; "
+                                  "rename one file.")
+            stems[stem] = path
+        variants = [PromptVariant(Path(path).stem, load_spec(path).spec) for path in prompt_files]
+    return cross_variants(variants, names, pool or dataset, **options)
 
 
 def run_eval(args) -> int:
