@@ -171,6 +171,17 @@ def test_a_summary_says_when_demonstrations_were_dropped_to_fit():
     assert res.returncode == 0, res.stderr
     assert "knn4: 2 of 2 items ran with fewer demonstrations than asked (dropped to fit the context window)" \
         in res.stderr
+    again = cli("--dataset", "sentiment", "--strategies", "knn4", "--limit", "2", "--answer", "score",
+                "--context-window", "48", "--no-progress")
+    assert "cache: 2 hits, 0 misses" in again.stderr  # the same requests, answered from the store
+    off = cli("--dataset", "sentiment", "--strategies", "knn4", "--limit", "2", "--answer", "score",
+              "--context-window", "48", "--no-progress", "--no-cache")
+    assert "cache: off" in off.stderr
+
+    def accuracy(res):
+        return [line.split()[:3] for line in res.stdout.splitlines()[2:3]]
+
+    assert accuracy(off) == accuracy(again) == accuracy(res)  # the same answers, whether cached or not
 
 
 def test_the_pool_takes_the_dataset_mapping_unless_its_own_flags_say_otherwise():

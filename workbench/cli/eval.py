@@ -50,6 +50,8 @@ def register(sub) -> None:
     p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
                    help="continue a stored run (same dataset and strategies); done items are skipped")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    p.add_argument("--no-cache", action="store_true",
+                   help="call the model for every item instead of answering repeated requests from the response cache")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_mapping_args(p)
     add_model_args(p)
@@ -93,6 +95,7 @@ def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
 def run_eval(args) -> int:
     from tqdm import tqdm
 
+    from workbench.cache import describe
     from workbench.evaluate import Strategy, disagreements, evaluate, parse_label_words
     from workbench.report import export_format, report_from_store, write_report
     from workbench.stats import label_metrics, paired_comparisons
@@ -130,7 +133,7 @@ def run_eval(args) -> int:
 
     try:
         run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
-                       progress=progress)
+                       progress=progress, cache=not args.no_cache)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -152,6 +155,7 @@ def run_eval(args) -> int:
                           "labels": [m.to_dict() for m in metrics]}, indent=2))
     else:
         print(format_table(run.summaries))
+        print(describe((store.get_run(run.run_id).summary or {}).get("cache")), file=sys.stderr)
         if comparisons:
             print()
             print("paired (same items; difference in accuracy points):")
