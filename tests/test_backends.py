@@ -280,10 +280,17 @@ def test_both_backends_penalise_the_same_window():
 
 
 def test_no_repeat_ngram_on_llamacpp(gemma):
-    text = gemma.complete("One, two, three, one, two,", DecodingConfig(max_new_tokens=6, no_repeat_ngram_size=2)).text
-    ids = gemma.tokenize("One, two, three, one, two," + text)
-    grams = [tuple(ids[i:i + 2]) for i in range(len(ids) - 1)]
-    assert len(grams) == len(set(grams))
+    """As Hugging Face: no generated token completes a bigram that already occurs earlier in prompt + output."""
+    prompt = "One, two, three, one, two,"
+    text = gemma.complete(prompt, DecodingConfig(max_new_tokens=6, no_repeat_ngram_size=2)).text
+    ids = gemma.tokenize(prompt + text)
+    start = len(gemma.tokenize(prompt))
+    assert len(ids) > start
+    for i in range(start, len(ids)):
+        earlier = {tuple(ids[j:j + 2]) for j in range(i - 1)}
+        assert tuple(ids[i - 1:i + 1]) not in earlier, f"token {i} repeats a bigram"
+    plain = gemma.complete(prompt, DecodingConfig(max_new_tokens=6)).text
+    assert plain != text  # unconstrained, the base model repeats the count
 
 
 # --------------------------------------------------------------------------- label scoring

@@ -312,8 +312,12 @@ def navigate(page, title: str) -> None:
 
 def download(page, name: str, timeout_ms: int = PAGE_READY_TIMEOUT_MS) -> tuple[str, bytes]:
     """Click a download button; the file's suggested name and its bytes."""
+    button = page.get_by_role("button", name=name, exact=True)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while button.count() > 1 and time.monotonic() < deadline:  # a rerun still shows the stale copy
+        time.sleep(0.1)
     with page.expect_download(timeout=timeout_ms) as info:
-        page.get_by_role("button", name=name, exact=True).click()
+        button.first.click()
     dl = info.value
     return dl.suggested_filename, Path(dl.path()).read_bytes()
 

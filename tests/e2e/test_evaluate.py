@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     page_problems,
     set_number,
     set_text_area,
+    toggle,
     wait_for_text,
     wait_ready,
 )
@@ -74,6 +75,7 @@ def test_two_strategies_on_ten_items_with_chart(page, app, server):
 def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
     open_page(page, app, "pages/5_Evaluate.py")
     set_number(page, "Items (0 = all)", 0)  # all 40 items x 2 strategies, label scoring: an item is short
+    toggle(page, "Use the response cache", on=False)  # cached items (from the test before) would run in ms
     click_button(page, "Run")
     bar = page.locator('[data-testid="stProgress"]').first
     page.wait_for_function(
