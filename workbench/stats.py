@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from workbench.errors import ConfigError
+
+T = TypeVar("T")
 
 #: Bootstrap resamples of the paired accuracy difference: the 2.5% / 97.5% percentiles settle to about
 #: ±0.5 points at this count.
@@ -72,16 +74,21 @@ def _outcomes(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, bool]
     return by
 
 
-def paired_tests(records: Sequence[Mapping[str, Any]]) -> list[PairedTest]:
-    """McNemar's test for every pair of strategies, on the items both of them ran."""
+def _pairwise(records: Sequence[Mapping[str, Any]], test: Callable[[list[bool], list[bool], str, str], T]) -> list[T]:
+    """``test(outcomes_a, outcomes_b, a, b)`` for every pair of strategies (first-seen order), on shared items."""
     by = _outcomes(records)
     names = list(by)
     out = []
     for i, x in enumerate(names):
         for y in names[i + 1:]:
             items = sorted(set(by[x]) & set(by[y]))
-            out.append(mcnemar([by[x][j] for j in items], [by[y][j] for j in items], x, y))
+            out.append(test([by[x][j] for j in items], [by[y][j] for j in items], x, y))
     return out
+
+
+def paired_tests(records: Sequence[Mapping[str, Any]]) -> list[PairedTest]:
+    """McNemar's test for every pair of strategies, on the items both of them ran."""
+    return _pairwise(records, mcnemar)
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -172,14 +179,7 @@ def compare(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", 
 def paired_comparisons(records: Sequence[Mapping[str, Any]], resamples: int = BOOTSTRAP_RESAMPLES,
                        seed: int = BOOTSTRAP_SEED) -> list[PairedComparison]:
     """:func:`compare` for every pair of strategies (in first-seen order), on the items both ran."""
-    by = _outcomes(records)
-    names = list(by)
-    out = []
-    for i, x in enumerate(names):
-        for y in names[i + 1:]:
-            items = sorted(set(by[x]) & set(by[y]))
-            out.append(compare([by[x][j] for j in items], [by[y][j] for j in items], x, y, resamples, seed))
-    return out
+    return _pairwise(records, lambda a, b, x, y: compare(a, b, x, y, resamples, seed))
 
 
 # --------------------------------------------------------------------------- classification
