@@ -300,10 +300,10 @@ def llamacpp_speculative_backend(backend: Backend, spec: SpeculativeConfig, cont
 
     Its ``generate``/``stream`` are the backend's usual ones, so the speed figure compares like with like.
     """
-    from workbench.backends.llamacpp import _default_threads
+    from workbench.backends.llamacpp import default_threads
 
     window = min(context_window or SPECULATIVE_WINDOW, backend.context_window)
-    llm = _spec_llama(backend.spec.path, window, _default_threads())
+    llm = _spec_llama(backend.spec.path, window, default_threads())
     llm.draft_model.num_pred_tokens = spec.draft_tokens
     llm.draft_model.max_ngram_size = spec.ngram_size
     return _wrapped(backend.spec, llm)

@@ -23,7 +23,8 @@ from workbench.errors import ConfigError, ModelError
 THREADS_ENV = "WORKBENCH_THREADS"
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
+    """llama.cpp's CPU threads: ``WORKBENCH_THREADS`` when set, else every core."""
     value = os.environ.get(THREADS_ENV, "").strip()
     if not value:
         return os.cpu_count() or 1
@@ -36,8 +37,15 @@ def load_llamacpp(
     spec: ModelSpec,
     context_window: int = DEFAULT_CONTEXT_WINDOW,
     threads: int | None = None,
+    *,
+    logits_all: bool = False,
+    draft_model=None,
 ) -> LlamaCppBackend:
-    """Load a GGUF file with llama.cpp; a ModelError names the file if it cannot."""
+    """Load a GGUF file with llama.cpp; a ModelError names the file if it cannot.
+
+    ``logits_all`` keeps a logits row for every position (speculative verification reads them);
+    ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup).
+    """
     try:
         import llama_cpp
     except ImportError:
@@ -48,9 +56,10 @@ def load_llamacpp(
         llm = llama_cpp.Llama(
             model_path=spec.path,
             n_ctx=context_window,
-            n_threads=threads or _default_threads(),
+            n_threads=threads or default_threads(),
             n_batch=512,
-            logits_all=False,
+            logits_all=logits_all,
+            draft_model=draft_model,
             verbose=False,
         )
     except (ValueError, RuntimeError, OSError) as err:
