@@ -1,13 +1,16 @@
-"""Prompt Workbench: home page with the model picker and a plain prompt box."""
+"""Prompt Workbench: the entry point. Names every page for the navigation ("Home" first) and runs the chosen one.
+
+The home page (model picker in the sidebar, a plain prompt box) is :func:`home`; the others are the files in pages/.
+"""
 
 from pathlib import Path
 
 import streamlit as st
 
-from ui.common import decoding_controls, show_prompt, sidebar_model, stream_completion, user_errors
+from ui.common import decoding_controls, show_prompt, show_stopped, sidebar_model, stream_completion, user_errors
 
-st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
-
+ROOT = Path(__file__).resolve().parent
+#: The pages the home page introduces, with a one-line blurb (any other file in pages/ is in the navigation too).
 PAGES = [
     ("pages/1_Prompt_Builder.py", "Prompt Builder", "zero/one/few-shot and chain-of-thought prompts"),
     ("pages/2_Demonstrations.py", "Demonstrations", "pick and order examples by embedding retrieval"),
@@ -15,32 +18,51 @@ PAGES = [
     ("pages/4_Decoding_Lab.py", "Decoding Lab", "decoding settings side by side, next-token probabilities"),
     ("pages/5_Evaluate.py", "Evaluate", "strategies × labelled data, accuracy with confidence"),
     ("pages/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
+    ("pages/7_Speculative_Decoding.py", "Speculative Decoding", "draft tokens checked by the model, tokens/s"),
 ]
 
-st.title("Prompt Workbench")
-st.write("Prompt engineering against a **local** language model. Pick a model in the sidebar, then a page.")
 
-backend = sidebar_model()
+def home() -> None:
+    """The home page: what each page is for, and one prompt to complete with the chosen model."""
+    st.title("Prompt Workbench")
+    st.write("Prompt engineering against a **local** language model. Pick a model in the sidebar, then a page.")
 
-cols = st.columns(3)
-for i, (path, title, blurb) in enumerate(p for p in PAGES if Path(p[0]).exists()):
-    with cols[i % 3]:
-        st.page_link(path, label=title)
-        st.caption(blurb)
+    backend = sidebar_model()
 
-st.subheader("Plain prompt")
-prompt = st.text_area("Prompt", "The capital of France is", height=120, key="home_prompt")
-as_chat = False
-if backend is not None and backend.is_chat:
-    as_chat = st.toggle("Send as one user turn through the model's chat template", True, key="home_chat")
-cfg = decoding_controls("home")
+    cols = st.columns(3)
+    for i, (path, title, blurb) in enumerate(p for p in PAGES if (ROOT / p[0]).exists()):
+        with cols[i % 3]:
+            st.page_link(path, label=title)
+            st.caption(blurb)
 
-if st.button("Generate", type="primary", disabled=backend is None or cfg is None, key="home_go"):
-    if not prompt.strip():
-        st.error("The prompt is empty; type some text to complete.", icon="⚠️")
+    st.subheader("Plain prompt")
+    prompt = st.text_area("Prompt", "The capital of France is", height=120, key="home_prompt")
+    as_chat = False
+    if backend is not None and backend.is_chat:
+        as_chat = st.toggle("Send as one user turn through the model's chat template", True, key="home_chat")
+    cfg = decoding_controls("home")
+
+    if st.button("Generate", type="primary", disabled=backend is None or cfg is None, key="home_go"):
+        if not prompt.strip():
+            st.error("The prompt is empty; type some text to complete.", icon="⚠️")
+        else:
+            with user_errors("Generating"):
+                text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
+                show_prompt(text, backend.count_tokens(text), backend.context_window)
+                st.markdown("**Completion**")
+                stream_completion(backend, text, cfg, key="home")
     else:
-        with user_errors("Generating"):
-            text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
-            show_prompt(text, backend.count_tokens(text), backend.context_window)
-            st.markdown("**Completion**")
-            stream_completion(backend, text, cfg)
+        show_stopped("home")
+
+
+def pages() -> list:
+    """Home, then every page file in Streamlit's order (a page added to pages/ appears without editing this)."""
+    from streamlit.source_util import page_sort_key
+
+    files = sorted((ROOT / "pages").glob("*.py"), key=page_sort_key)
+    return [st.Page(home, title="Home", icon="🧪", default=True),
+            *(st.Page(f"pages/{f.name}") for f in files)]
+
+
+st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
+st.navigation(pages()).run()

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from ui.common import sidebar_model, user_errors
+from ui.common import keep_widgets, number_field, show_stopped, sidebar_model, user_errors
 from ui.decoding_lab import (
+    KEPT_KEYS,
     config_inputs,
     explorer_panel,
     prompt_inputs,
@@ -13,6 +14,7 @@ from ui.decoding_lab import (
 )
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🎛️", layout="wide")
+keep_widgets(KEPT_KEYS)  # the prompt and configs survive a visit to another page
 backend = sidebar_model()
 st.title("Decoding Lab")
 st.caption("Same prompt, different decoding settings: see what temperature, top-k, top-p and min-p do.")
@@ -22,12 +24,14 @@ compare_tab, explore_tab, sc_tab = st.tabs(["Compare configs", "Probability expl
 
 with compare_tab:
     configs = config_inputs(spec)
-    runs = int(st.number_input("Run each config N times (sampled configs; seeds seed, seed+1, …)", 1, 16, 1,
-                               key="lab_runs"))
-    ready = backend is not None and configs is not None and bool(prompts)
+    runs, bad_runs = number_field(st, "Run each config N times (sampled configs; seeds seed, seed+1, …)", 1,
+                                  key="lab_runs", lo=1, hi=16)
+    ready = backend is not None and configs is not None and bool(prompts) and not bad_runs
     if st.button("Run", type="primary", key="lab_go", disabled=not ready):
         with user_errors("Running the configs"):
-            run_and_store_grid(backend, prompts, configs, runs)
+            run_and_store_grid(backend, prompts, configs, int(runs))
+    else:
+        show_stopped("lab_grid")
     if not prompts:
         st.info("Type a prompt (or an input for the spec) to compare configs.")
     if st.session_state.get("lab_grid") is not None:

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui.common import sidebar_model, user_errors
+from ui.common import keep_widgets, sidebar_model, user_errors
 
 st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
+keep_widgets(ev.KEPT_KEYS)  # the settings survive a visit to another page
 backend = sidebar_model()
 st.title("Evaluate")
 st.caption("Strategies × a labelled dataset: accuracy with a 95% Wilson interval, every item's prompt, output and "
@@ -18,9 +19,9 @@ plan = None
 if pool is not None:
     with user_errors("Reading the settings"):
         plan = ev.settings(dataset, pool)
-if plan is not None and backend is not None:
+if pool is not None and backend is not None:
     with user_errors("Running the evaluation"):
-        ev.run_controls(plan, backend)
+        ev.run_controls(plan, backend)  # Run is disabled while a setting is invalid (plan None)
 with user_errors("Showing the results"):
     ev.results()
 if plan is not None and backend is not None:

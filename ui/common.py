@@ -6,7 +6,7 @@ Pages call these and the library; they hold no model or prompt logic themselves.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
@@ -82,6 +82,27 @@ def untrusted_markdown(text: str) -> str:
     return text.replace("![", "!\\[")
 
 
+#: Session key of the widget values a page keeps across page switches: widget key -> last value.
+KEPT = "_kept_widgets"
+
+
+def keep_widgets(keys: Iterable[str]) -> None:
+    """Call at the top of a page, before its widgets: its inputs survive a visit to another page.
+
+    Streamlit forgets the value of every widget a run did not draw, so after another page the inputs would be
+    back at their defaults. Each run of the page copies the current values of ``keys`` aside (into session
+    state under :data:`KEPT`, which Streamlit keeps), and puts back any that Streamlit has dropped. Only value
+    widgets belong in ``keys`` (not buttons, uploads or data editors, whose values cannot be set).
+    """
+    ss = st.session_state
+    kept = ss.setdefault(KEPT, {})
+    for key in keys:
+        if key in ss:
+            kept[key] = ss[key]
+        elif key in kept:
+            ss[key] = kept[key]
+
+
 def sidebar_model() -> Backend | None:
     """Model picker in the sidebar; returns the loaded backend or None (with the error shown)."""
     with st.sidebar:
@@ -140,70 +161,192 @@ def _server_ref(policy: ModelPolicy) -> str:
 #: The sampler orders a page offers: label -> DecodingConfig.sampler_order value.
 ORDER_CHOICES = {"the backend's own": "", "llama.cpp (temperature last)": "llama.cpp",
                  "transformers (temperature first)": "transformers"}
+#: The number fields of decoding_controls: key suffix -> (label, DecodingConfig field, step, whole number).
+DECODING_FIELDS = {
+    "temp": ("temperature", "temperature", 0.05, False),
+    "topk": ("top_k (0 = off)", "top_k", 1, True),
+    "topp": ("top_p", "top_p", 0.01, False),
+    "minp": ("min_p", "min_p", 0.01, False),
+    "typ": ("typical_p", "typical_p", 0.01, False),
+    "rep": ("repetition_penalty", "repetition_penalty", 0.05, False),
+    "max": ("max_new_tokens", "max_new_tokens", 1, True),
+    "seed": ("seed", "seed", 1, True),
+}
+#: Every widget key suffix decoding_controls uses (a page keeps these across page switches).
+DECODING_KEYS = ("preset", "sample", *DECODING_FIELDS, "stop", "order")
+#: Largest seed the pages accept (llama.cpp takes a 32-bit seed; sample i uses seed + i).
+MAX_SEED = 2**31 - 1
 
 
-def decoding_controls(key: str = "dec", default_preset: str = "Greedy") -> DecodingConfig | None:
-    """Preset picker plus every setting; returns a validated config or None (error shown)."""
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 token``, ``2 tokens``; ``many`` for an irregular plural."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def number_field(where, label: str, value: float, *, key: str, step: float = 1, lo: float | None = None,
+                 hi: float | None = None, check: Callable[[float], None] | None = None, **kwargs
+                 ) -> tuple[float, str | None]:
+    """A number input that never refuses a value silently: the value as typed, and why it is invalid (or None).
+
+    Streamlit's own bounds make the browser keep the old value and hide the reason in a tooltip; here the
+    input takes anything, and an out-of-range value is a red line right under the field.
+    ``check(value)`` raises a WorkbenchError whose message says why (e.g. a DecodingConfig of that field).
+    """
+    got = where.number_input(label, value=value, step=step, key=key, **kwargs)
+    problem = None
+    if got is None:
+        problem = f"{label}: type a number."
+    elif (lo is not None and got < lo) or (hi is not None and got > hi):
+        problem = (f"{label} must be at least {lo:g} (got {got:g})." if hi is None else
+                   f"{label} must be at most {hi:g} (got {got:g})." if lo is None else
+                   f"{label} must be between {lo:g} and {hi:g} (got {got:g}).")
+    elif check is not None:
+        try:
+            check(got)
+        except WorkbenchError as err:
+            problem = str(err)
+    if problem:
+        where.error(problem, icon="⚠️")
+    return got, problem
+
+
+def _field_check(field: str, whole: bool) -> Callable[[float], None]:
+    def check(value: float) -> None:
+        DecodingConfig(**{field: int(value) if whole else float(value)})
+
+    return check
+
+
+def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns: int = 3) -> DecodingConfig | None:
+    """Preset picker plus every setting; returns a validated config, or None while a field is invalid.
+
+    Each invalid field says why right under it (a page disables its Generate/Run button on None). ``columns``:
+    how many columns the settings take inside their expander (1 in a narrow column, so no label breaks).
+    """
     names = [*PRESETS, "Custom"]
     name = st.selectbox("Decoding preset", names, index=names.index(default_preset), key=f"{key}_preset")
     base = PRESETS.get(name, PRESETS["Greedy"])
     custom = name == "Custom"
+    problems: list[str] = []
     with st.expander("Decoding settings", expanded=custom):
-        c1, c2, c3 = st.columns(3)
-        do_sample = c1.toggle("Sample (off = greedy)", base.do_sample, key=f"{key}_sample", disabled=not custom)
-        temperature = c1.number_input("temperature", 0.0, 5.0, base.temperature, 0.05, key=f"{key}_temp",
-                                      disabled=not custom)
-        top_k = c1.number_input("top_k (0 = off)", 0, 1000, base.top_k, key=f"{key}_topk", disabled=not custom)
-        top_p = c2.number_input("top_p", 0.0, 1.0, base.top_p, 0.01, key=f"{key}_topp", disabled=not custom)
-        min_p = c2.number_input("min_p", 0.0, 0.99, base.min_p, 0.01, key=f"{key}_minp", disabled=not custom)
-        typical_p = c2.number_input("typical_p", 0.0, 1.0, base.typical_p, 0.01, key=f"{key}_typ",
-                                    disabled=not custom)
-        rep = c3.number_input("repetition_penalty", 0.0, 3.0, base.repetition_penalty, 0.05, key=f"{key}_rep",
-                              disabled=not custom)
-        max_new = c3.number_input("max_new_tokens", 1, 4096, 64, key=f"{key}_max")
-        seed = c3.number_input("seed", 0, 2**31 - 1, 0, key=f"{key}_seed")
+        cols = st.columns(columns) if columns > 1 else [st.container()]
+        do_sample = cols[0].toggle("Sample (off = greedy)", base.do_sample, key=f"{key}_sample", disabled=not custom)
+        values: dict[str, float] = {}
+        defaults = {**{f[1]: getattr(base, f[1]) for f in DECODING_FIELDS.values()}, "max_new_tokens": 64,
+                    "seed": 0}
+        for i, (suffix, (label, field, step, whole)) in enumerate(DECODING_FIELDS.items()):
+            fixed = field not in ("max_new_tokens", "seed") and not custom  # a preset's own value
+            value = int(defaults[field]) if whole else float(defaults[field])
+            got, problem = number_field(cols[(i * len(cols)) // len(DECODING_FIELDS)], label, value,
+                                        key=f"{key}_{suffix}", step=step, disabled=fixed,
+                                        hi=MAX_SEED if field == "seed" else None, check=_field_check(field, whole))
+            values[field] = int(got) if whole else float(got)
+            if problem:
+                problems.append(problem)
         stop = st.text_input("Stop strings (comma-separated, \\n for newline)", "", key=f"{key}_stop")
         order = st.selectbox("Sampler order", list(ORDER_CHOICES), key=f"{key}_order",
                              help="The order of temperature, top-k, top-p, min-p and typical-p. llama.cpp filters "
                                   "first and applies the temperature last; transformers divides by the temperature "
                                   "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens.")
+    if problems:
+        return None
     stops = tuple(s.replace("\\n", "\n") for s in stop.split(",") if s.strip())
     try:
         if custom:
-            return DecodingConfig(do_sample=do_sample, temperature=temperature, top_k=int(top_k), top_p=top_p,
-                                  min_p=min_p, typical_p=typical_p, repetition_penalty=rep,
-                                  max_new_tokens=int(max_new), seed=int(seed), stop=stops,
+            return DecodingConfig(do_sample=do_sample, **{f: v for f, v in values.items()}, stop=stops,
                                   sampler_order=ORDER_CHOICES[order])
-        return base.replace(max_new_tokens=int(max_new), seed=int(seed), stop=stops,
+        return base.replace(max_new_tokens=values["max_new_tokens"], seed=values["seed"], stop=stops,
                             sampler_order=ORDER_CHOICES[order])
     except WorkbenchError as err:
         st.error(str(err), icon="⚠️")
         return None
 
 
-def stream_completion(backend: Backend, prompt: str, cfg: DecodingConfig) -> Generation | None:
-    """Stream a completion into the page; a queued user sees their place in the queue."""
+# ---- streaming, waiting and stopping ------------------------------------------------------------
+
+#: What the page shows between Run and the first token (the model reads the prompt, or another session has it).
+WAITING = "Waiting for the model… (reading the prompt; the first words appear as soon as it writes)"
+
+
+def queue_text(position: int) -> str:
+    """The line a queued user sees."""
+    return (f"Waiting for the model: it is busy with another request; you are number {position} in the queue… "
+            "(Stop leaves the queue.)")
+
+
+def _stop_clicked(key: str) -> None:
+    st.session_state[f"{key}_stopped"] = True
+
+
+def stop_button(key: str, where=None, label: str = "Stop") -> None:
+    """A Stop button for work running below it. Clicking it reruns the page, which interrupts the running work at
+    its next update of the page (Streamlit's rerun); ``stopped(key)`` then says it was stopped."""
+    (where or st).button(label, key=f"{key}_halt", on_click=_stop_clicked, args=(key,),
+                         help="Stop now; the model is freed for the next request at once.")
+
+
+def stopped(key: str) -> bool:
+    """True once (the run after a Stop click)."""
+    return bool(st.session_state.pop(f"{key}_stopped", False))
+
+
+def stream_completion(backend: Backend, prompt: str, cfg: DecodingConfig, key: str = "gen") -> Generation | None:
+    """Stream a completion into the page, with a Stop button; until the first token a "waiting for the model" line
+    (with the place in the queue when another session holds the model).
+
+    Stop reruns the page; the stream is closed at once, which frees the model. Call :func:`show_stopped` with the same
+    ``key`` where the page shows the output when no generation runs, to show what had come before the Stop.
+    """
+    ss = st.session_state
+    ss.pop(f"{key}_stopped", None)
+    partial: list[str] = []
+    ss[f"{key}_partial"] = partial  # the text so far, for show_stopped after a Stop
+    controls = st.empty()
+    stop_button(key, controls)
     waiting = st.empty()
+    waiting.info(queue_text(backend.lock.waiting + 1) if backend.lock.busy else WAITING, icon="⏳")
 
     def on_wait(position: int) -> None:
-        waiting.info(f"The model is busy with another request; you are number {position} in the queue…")
+        waiting.info(queue_text(position), icon="⏳")
 
     with user_errors():
         stream = backend.stream(prompt, cfg, on_wait=on_wait)
-        st.write_stream(_clearing(stream, waiting.empty))
+        try:
+            st.write_stream(_clearing(stream, waiting.empty, partial))
+        finally:  # also on a Stop (Streamlit's rerun interrupts write_stream): free the model now
+            stream.close()
         waiting.empty()
+        controls.empty()
+        ss.pop(f"{key}_partial", None)
         gen = stream.generation
         st.caption(gen.summary())
         return gen
+    waiting.empty()
+    controls.empty()
     return None
 
 
-def _clearing(stream, clear: Callable[[], None]) -> Iterator[str]:
+def show_stopped(key: str = "gen") -> None:
+    """After a Stop (the run after its click): that the model is free again, and the text streamed before it."""
+    partial = st.session_state.get(f"{key}_partial")
+    if not stopped(key):
+        return
+    st.session_state.pop(f"{key}_partial", None)
+    text = "".join(partial or ())
+    more = "" if partial is None else " The text so far:" if text else " Nothing had been generated yet."
+    st.warning("Stopped; the model is free for the next request." + more, icon="⏹️")
+    if text:
+        st.markdown(text)
+
+
+def _clearing(stream, clear: Callable[[], None], seen: list[str] | None = None) -> Iterator[str]:
     first = True
     for piece in stream:
         if first:
             clear()
             first = False
+        if seen is not None:
+            seen.append(piece)
         yield piece
 
 

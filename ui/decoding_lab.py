@@ -12,7 +12,17 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.common import decoding_controls, show_prompt, user_errors
+from ui.common import (
+    DECODING_KEYS,
+    decoding_controls,
+    number_field,
+    plural,
+    queue_text,
+    show_prompt,
+    show_stopped,
+    stop_button,
+    user_errors,
+)
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.compare import (
@@ -31,8 +41,16 @@ from workbench.prompts import PromptSpec, render, stage_config
 
 #: Preset each config column starts on, in order (wraps around).
 DEFAULT_PRESETS = ("Greedy", "Balanced", "Precise", "Creative")
-#: Config columns per row of the grid.
+#: Most config columns side by side; more configs wrap onto further rows.
 COLUMNS_PER_ROW = 4
+#: Columns the decoding settings take inside one config's column, by configs per row (narrow: one, labels whole).
+SETTINGS_COLUMNS = {1: 3, 2: 2}
+#: Prefixes of the decoding-control keys of the page (config columns, explorer, self-consistency).
+CONTROL_PREFIXES = (*(f"lab_c{i}" for i in range(MAX_CONFIGS)), "lab_xd", "lab_scd")
+#: Every input of the page, kept across page switches (Streamlit forgets widgets a page did not draw).
+KEPT_KEYS = ("lab_source", "lab_ab", "lab_input_a", "lab_input_b", "lab_prompt_a", "lab_prompt_b", "lab_nconf",
+             "lab_runs", "lab_x_top", "lab_sc_n", "lab_sc_fmt", "lab_sc_labels", "lab_sc_step",
+             *(f"{p}_{k}" for p in CONTROL_PREFIXES for k in DECODING_KEYS))
 SPEC_SOURCE, TEXT_SOURCE = "Prompt Builder spec", "Plain text"
 #: Colours of the divergence highlight: shared prefix, and where this output differs.
 PREFIX_BG, TAIL_BG = "#e8e8e8", "#fff2b3"
@@ -81,15 +99,20 @@ def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec |
 
 def config_inputs(spec: PromptSpec | None = None) -> list[tuple[str, DecodingConfig]] | None:
     """Up to MAX_CONFIGS decoding configs side by side; None when one of them is invalid (error shown)."""
-    count = int(st.number_input("Decoding configs to compare", 1, MAX_CONFIGS, 2, key="lab_nconf"))
+    count, problem = number_field(st, "Decoding configs to compare", 2, key="lab_nconf", lo=1, hi=MAX_CONFIGS)
+    if problem:
+        return None
+    count = int(count)
     configs: list[tuple[str, DecodingConfig]] = []
     valid = True
-    for start_at in range(0, count, COLUMNS_PER_ROW):
-        cols = st.columns(COLUMNS_PER_ROW)
-        for i in range(start_at, min(count, start_at + COLUMNS_PER_ROW)):
+    per_row = min(count, COLUMNS_PER_ROW)  # as many columns as configs: two configs get half the width each
+    for start_at in range(0, count, per_row):
+        cols = st.columns(per_row)
+        for i in range(start_at, min(count, start_at + per_row)):
             with cols[i - start_at]:
                 st.markdown(f"**Config {i + 1}**")
-                cfg = decoding_controls(f"lab_c{i}", DEFAULT_PRESETS[i % len(DEFAULT_PRESETS)])
+                cfg = decoding_controls(f"lab_c{i}", DEFAULT_PRESETS[i % len(DEFAULT_PRESETS)],
+                                        columns=SETTINGS_COLUMNS.get(per_row, 1))
                 if cfg is None:
                     valid = False
                     continue
@@ -103,19 +126,22 @@ def config_inputs(spec: PromptSpec | None = None) -> list[tuple[str, DecodingCon
 
 def run_and_store_grid(backend: Backend, prompts: dict[str, str], configs, runs: int) -> None:
     """Run the grid with a progress bar and keep it in the session (``lab_grid``)."""
-    bar = st.progress(0.0, text="Starting…")
+    stop = st.empty()
+    stop_button("lab_grid", stop)
+    bar = st.progress(0.0, text="Waiting for the model… (the first cell is being generated)")
     waiting = st.empty()
 
-    def on_cell(cell, done: int, total: int) -> None:
+    def on_cell(cell, done: int, total: int) -> None:  # each update is where a Stop click takes effect
         waiting.empty()
         bar.progress(done / total, text=f"{done}/{total} cells · last: prompt {cell.prompt}, {cell.config}")
 
     def on_wait(position: int) -> None:
-        waiting.info(f"The model is busy with another request; you are number {position} in the queue…")
+        waiting.info(queue_text(position), icon="⏳")
 
     with user_errors():
         st.session_state["lab_grid"] = run_grid(backend, prompts, configs, runs, on_cell=on_cell, on_wait=on_wait)
     bar.empty()
+    stop.empty()
 
 
 def output_html(prefix: str, tail: str) -> str:
@@ -142,8 +168,8 @@ def _settings(cfg: DecodingConfig) -> str:
 
 def _caption(gen: Generation) -> str:
     seed = f"seed {gen.seed} · " if gen.seed is not None else ""
-    return (f"{seed}{gen.completion_tokens} tokens · {gen.seconds:.2f} s · "
-            f"{gen.tokens_per_second:.1f} tokens/s · {gen.finish_reason}")
+    speed = f"{gen.tokens_per_second:.1f} tokens/s" + (" with the prompt" if gen.prompt_seconds is None else "")
+    return f"{seed}{plural(gen.completion_tokens, 'token')} · {gen.seconds:.2f} s · {speed} · {gen.finish_reason}"
 
 
 def show_grid(grid: Grid) -> None:
@@ -161,9 +187,10 @@ def show_grid(grid: Grid) -> None:
             st.caption(f"All outputs share the first {len(split.prefix)} characters (grey); "
                        "yellow is where each one differs.")
         tails = iter(split.tails)
-        for start_at in range(0, len(cells), COLUMNS_PER_ROW):
-            cols = st.columns(COLUMNS_PER_ROW)
-            for cell, col in zip(cells[start_at:start_at + COLUMNS_PER_ROW], cols, strict=False):
+        per_row = min(len(cells), COLUMNS_PER_ROW) or 1
+        for start_at in range(0, len(cells), per_row):
+            cols = st.columns(per_row)
+            for cell, col in zip(cells[start_at:start_at + per_row], cols, strict=False):
                 with col:
                     st.markdown(f"**{cell.config}**")
                     st.caption(_settings(configs[cell.config]))
@@ -200,11 +227,15 @@ def distribution_frame(nxt: NextToken) -> pd.DataFrame:
 def probability_chart(nxt: NextToken) -> alt.Chart:
     """Grouped bars: each top token's raw probability and its probability after the warpers (grey if cut)."""
     scale = alt.Scale(domain=list(BAR_COLOURS), range=list(BAR_COLOURS.values()))
+    # Every bar gets its label (Vega-Lite would drop overlapping ones: every fourth bar labelled); many bars
+    # turn the labels upright so they fit.
+    axis = alt.Axis(labelAngle=-45 if len(nxt.views) <= 20 else -90, labelOverlap=False, labelFontSize=11,
+                    labelLimit=90)
     return (
         alt.Chart(distribution_frame(nxt))
         .mark_bar()
         .encode(
-            x=alt.X("token:N", sort=alt.SortField("rank"), title=None, axis=alt.Axis(labelAngle=-45)),
+            x=alt.X("token:N", sort=alt.SortField("rank"), title=None, axis=axis),
             xOffset=alt.XOffset("series:N", sort=list(BAR_COLOURS)),
             y=alt.Y("probability:Q", title="probability"),
             color=alt.Color("series:N", scale=scale, legend=alt.Legend(orient="top", title=None)),
@@ -245,8 +276,9 @@ def explorer_panel(backend: Backend, prompt: str) -> None:
     left, right = st.columns([1, 2], gap="large")
     with left:
         cfg = decoding_controls("lab_xd", "Balanced")
-        top = int(st.number_input("Tokens shown", 5, 50, 20, key="lab_x_top"))
-    if cfg is None:
+        top, bad_top = number_field(st, "Tokens shown", 20, key="lab_x_top", lo=5, hi=50)
+        top = int(top)
+    if cfg is None or bad_top:
         return
     if ss.get("lab_x_prompt") != prompt or "lab_x_state" not in ss:
         _explorer_reset(backend, prompt)
@@ -297,7 +329,8 @@ def self_consistency_panel(backend: Backend, prompt: str, spec: PromptSpec | Non
     formats = [f.value for f in AnswerFormat]
     c1, c2 = st.columns(2)
     with c1:
-        n = int(st.number_input("Reasoning paths", 2, MAX_SAMPLES, 5, key="lab_sc_n"))
+        n, bad_n = number_field(st, "Reasoning paths", 5, key="lab_sc_n", lo=2, hi=MAX_SAMPLES)
+        n = int(n)
         fmt = st.selectbox("Answer format", formats, key="lab_sc_fmt",
                            index=formats.index(spec.answer_format if spec else "number"))
         labels_text = st.text_input("Labels / choice letters (comma-separated)",
@@ -309,16 +342,21 @@ def self_consistency_panel(backend: Backend, prompt: str, spec: PromptSpec | Non
         cfg = decoding_controls("lab_scd", "Balanced")
     labels = [x.strip() for x in labels_text.split(",") if x.strip()]
     labels_arg: Sequence[str] | str | None = ("".join(labels) if fmt == AnswerFormat.CHOICE else labels) or None
-    if st.button("Sample and vote", type="primary", key="lab_sc_go", disabled=cfg is None):
+    if st.button("Sample and vote", type="primary", key="lab_sc_go", disabled=cfg is None or bool(bad_n)):
         if spec is not None:
             cfg = stage_config(spec, cfg, stage="reasoning")
-        bar = st.progress(0.0, text="Sampling reasoning paths…")
-        with user_errors():
+        stop = st.empty()
+        stop_button("lab_sc", stop)
+        bar = st.progress(0.0, text="Waiting for the model… (sampling the first reasoning path)")
+        with user_errors():  # each progress update is where a Stop click takes effect
             ss["lab_sc_result"] = self_consistency(
                 backend, prompt, cfg, n, fmt, labels=labels_arg, answer_step=answer_step,
                 on_path=lambda done, total: bar.progress(done / total, text=f"{done}/{total} calls"),
             )
         bar.empty()
+        stop.empty()
+    else:
+        show_stopped("lab_sc")
     result: SelfConsistency | None = ss.get("lab_sc_result")
     if result is not None:
         show_self_consistency(result)

@@ -8,14 +8,14 @@ cancelled run, a past run and a resumed run show the same way.
 from __future__ import annotations
 
 import dataclasses
-import time
+import threading
 from dataclasses import dataclass
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.common import app_store, user_errors
+from ui.common import app_store, number_field, plural, user_errors
 from ui.handover import HandedPrompt, clear, received
 from workbench.cache import describe
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
@@ -36,25 +36,24 @@ from workbench.evaluate import (
     spread,
     summarize,
 )
+from workbench.evaluate.registry import STRATEGIES, kinds
 from workbench.report import html_report, report_from_store, to_csv, to_jsonl
 from workbench.stats import paired_comparisons
 
-#: Strategy families offered in the picker, with a one-line description.
-FAMILIES = {
-    "zero": "zero-shot: the query alone",
-    "random": "K random demonstrations (seeded)",
-    "knn": "K nearest demonstrations (MiniLM + FAISS)",
-    "diverse": "K diverse: one per k-means cluster",
-    "bm25": "K best lexical matches (BM25)",
-    "mmr": "K relevant but not redundant (MMR)",
-    "balanced": "K nearest of every label in turn",
-    "zscot": "Zero-shot-CoT (\u201cLet's think step by step.\u201d)",
-    "manualcot": "Manual-CoT: K demonstrations with rationales",
-    "autocot": "Auto-CoT: K model-written rationales (slow to build)",
-    "sc": "self-consistency: sampled chains of thought, majority vote",
-}
+#: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
+#: labels are the selectors' labels: the Demonstrations page uses the same words).
+FAMILIES = {k.base: k.description for k in kinds()}
 #: Families that take K demonstrations.
-WITH_K = ("random", "knn", "diverse", "bm25", "mmr", "balanced", "manualcot", "autocot")
+WITH_K = tuple(k.base for k in kinds() if k.takes_k)
+
+
+def family_label(base: str) -> str:
+    """What the picker calls a family: the registry's label, with the name strategy names use when it differs
+    ("nearest (knn)", "diverse")."""
+    label = STRATEGIES[base].label
+    return label if label == base else f"{label} ({base})"
+
+
 #: Answer modes as the page names them.
 ANSWER_MODES = {"generate": "Generate + extract the answer", "score": "Label scoring (one forward pass per label)"}
 #: Longest wait (seconds) for a cancelled run to finish its item in flight before the page goes on.
@@ -87,6 +86,12 @@ INPUT_GUESSES = ("question", "text", "input", "sentence", "review", "content")
 ANSWER_GUESSES = ("answer", "label", "target", "gold", "class", "output")
 #: File types an upload may have.
 UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
+#: The settings kept across page switches (Streamlit forgets widgets a page did not draw). Uploads and the
+#: label-value tables cannot be put back; the handed-over prompt variants follow the hand-over itself.
+KEPT_KEYS = ("ev_data_src", "ev_data_sample", "ev_data_input_mode", "ev_data_input_template", "ev_data_input",
+             "ev_data_answer", "ev_other_pool", "ev_pool_src", "ev_pool_sample", "ev_strategies", "ev_k", "ev_sc",
+             "ev_more", "ev_as_built", "ev_answer", "ev_limit", "ev_seed", "ev_cal", "ev_cache", "ev_os_perms",
+             "ev_only_disagree", "ev_disagree_by")
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
@@ -217,8 +222,10 @@ def variant_picker(dataset: Pool, pool: Pool) -> list[PromptVariant]:
     return [by_name[n] for n in picked]
 
 
-def settings(dataset: Pool, pool: Pool) -> Plan:
-    """Variant, strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination."""
+def settings(dataset: Pool, pool: Pool) -> Plan | None:
+    """Variant, strategy, answer-mode, limit and seed widgets; raises a WorkbenchError for a bad combination.
+
+    None while a number is out of range (each says why under itself)."""
     variants = variant_picker(dataset, pool)
     gold = dataset.labels() if default_spec(dataset, pool).answer_format == "label" else ()
     for v in variants:
@@ -229,25 +236,30 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
                        f"{'Prompt Builder' if v.name != INFERRED else 'file'}.", icon="⚠️")
     c1, c2, c3 = st.columns([3, 1, 1])
     families = c1.multiselect("Strategies", list(FAMILIES), default=["zero", "knn"], key="ev_strategies",
-                              format_func=lambda f: f"{f}: {FAMILIES[f]}")
-    k = int(c2.number_input("K demonstrations", 1, 32, DEFAULT_K, key="ev_k"))
-    samples = int(c3.number_input("Self-consistency samples", 2, 40, 5, key="ev_sc", disabled="sc" not in families))
+                              format_func=family_label,
+                              help="\n".join(f"- **{family_label(b)}**: {d}" for b, d in FAMILIES.items()))
+    k, bad_k = number_field(c2, "K demonstrations", DEFAULT_K, key="ev_k", lo=1, hi=32)
+    samples, bad_sc = number_field(c3, "Self-consistency samples", 5, key="ev_sc", lo=2, hi=40,
+                                   disabled="sc" not in families)
+    k, samples = int(k), int(samples)
     extra = st.text_input("More strategies by name (optional)", key="ev_more",
                           placeholder="e.g. knn8+cal, random2+gen, manualcot4+sc5",
                           help="BASE[K] then +score, +gen, +cal or +scN, comma-separated.")
     built = [v for v in variants if v.demos]
     as_built = False
     if built:
-        as_built = st.toggle(f"Also run the handed-over prompt as built ({len(built[0].demos)} demonstrations, "
-                             "in its order)", True, key="ev_as_built")
+        as_built = st.toggle(f"Also run the handed-over prompt as built ({plural(len(built[0].demos), 'demonstration')}"
+                             ", in its order)", True, key="ev_as_built")
     labels = tuple(dict.fromkeys(lab for v in variants if v.spec.answer_format == "label" for lab in v.spec.labels))
     c1, c2, c3 = st.columns(3)
     modes = list(ANSWER_MODES) if labels else ["generate"]  # label scoring needs a fixed label set
     answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=len(modes) - 1,
                       help="Label scoring picks the label word the model finds most likely after the prompt: never "
                            "an off-label answer. Chain-of-thought strategies always generate.")
-    limit = int(c2.number_input("Items (0 = all)", 0, len(dataset), min(20, len(dataset)), key="ev_limit"))
-    seed = int(c3.number_input("Seed (random demos, sampling)", 0, 2**31 - 1, 0, key="ev_seed"))
+    limit, bad_limit = number_field(c2, "Items (0 = all)", min(20, len(dataset)), key="ev_limit", lo=0,
+                                    hi=len(dataset))
+    seed, bad_seed = number_field(c3, "Seed (random demos, sampling)", 0, key="ev_seed", lo=0, hi=2**31 - 1)
+    limit, seed = int(limit), int(seed)
     words: dict[str, str] = {}
     calibrate = False
     if answer == "score":
@@ -271,13 +283,15 @@ def settings(dataset: Pool, pool: Pool) -> Plan:
             v_labels = v.spec.labels if v.spec.answer_format == "label" else ()
             st.caption(f"**{v.name}** · answer format **{v.spec.answer_format}**"
                        + (f" · labels {', '.join(v_labels)}" if v_labels else "")
-                       + (f" · {len(v.demos)} demonstrations as built" if v.demos else ""))
+                       + (f" · {plural(len(v.demos), 'demonstration')} as built" if v.demos else ""))
             st.code(f"{v.spec.instruction}\n\n{v.spec.demo_template}\n\n{v.spec.query_template}".strip(),
                     language=None)
     cache = st.toggle("Use the response cache", True, key="ev_cache",
                       help="A request already answered for the same model file, backend, prompt, decoding and "
                            "seed is read from the store instead of the model: rerunning after changing one "
                            "variant costs only that variant. Off: every item goes to the model.")
+    if any((bad_k, bad_sc and "sc" in families, bad_limit, bad_seed)):
+        return None
     return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache)
 
 
@@ -295,56 +309,83 @@ def _index(plan: Plan, strategies) -> object | None:
     return pool_index(plan.pool) if needs_index(strategies) else None
 
 
+@dataclass
+class ActiveRun:
+    """The run this session has in flight (in session state under ``ev_active``), for the page run after Cancel.
+
+    Streamlit starts that page run at once, in a new thread, while the interrupted one finishes its item; the
+    new run waits for ``done`` so that the history below shows the run as it was left, not as "running".
+    """
+
+    run_id: int | None = None  # known once the first item is stored
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)  # set when evaluate() returned
+
+
 def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, limit: int | None = None) -> int:
     """Run (or resume) with a progress bar and ETA; a click anywhere (Cancel) stops it between items."""
     strategies = list(plan.strategies if strategies is None else strategies)
-    index = _index(plan, strategies)
-    bar = st.progress(0.0, text="Preparing (demonstrations, embeddings)…")
+    active = ActiveRun(run_id)
+    st.session_state["ev_active"] = active
+    try:
+        index = _index(plan, strategies)
+        bar = st.progress(0.0, text="Preparing (demonstrations, embeddings)…")
+        building = any(s.selector == "autocot" and not s.demos for s in strategies)
+        items_started = [False]
 
-    def progress(p) -> None:
-        st.session_state["ev_active"] = p.run_id
-        eta = "" if p.eta_s is None else f" · about {_clock(p.eta_s)} left"
-        bar.progress(p.fraction, text=f"{p.done}/{p.total} items · {p.strategy}{eta}")
+        def checkpoint() -> bool:
+            """Before each Auto-CoT rationale and each item: while preparing, redraw the bar. A redraw is where a
+            Cancel click (a rerun) interrupts the work, so Cancel also stops an Auto-CoT build."""
+            if not items_started[0]:
+                bar.progress(0.0, text="Building the Auto-CoT demonstrations (a rationale per cluster)…"
+                             if building else "Preparing (demonstrations, embeddings)…")
+            return False
 
-    run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
-                   limit=plan.limit if run_id is None else limit, progress=progress,
-                   index=index, cache=plan.cache)
+        def progress(p) -> None:
+            items_started[0] = True
+            active.run_id = p.run_id
+            eta = "" if p.eta_s is None else f" · about {_clock(p.eta_s)} left"
+            bar.progress(p.fraction, text=f"{p.done}/{p.total} items · {p.strategy}{eta}")
+
+        run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
+                       limit=plan.limit if run_id is None else limit, progress=progress,
+                       index=index, cache=plan.cache, should_stop=checkpoint)
+    finally:
+        active.done.set()
     st.session_state.pop("ev_active", None)
-    bar.progress(1.0, text=f"Run {run.run_id} {run.status}: {sum(s.n for s in run.summaries)} results")
+    bar.progress(1.0, text=f"Run {run.run_id} {run.status}: {plural(sum(s.n for s in run.summaries), 'result')}")
     st.session_state["ev_run_id"] = run.run_id
     return run.run_id
 
 
-def _stopped(run_id: int, timeout_s: float = STOP_WAIT_S):
-    """The run once its interrupted script has stored the item in flight and marked it cancelled.
-
-    Streamlit starts the new script run at once while the interrupted one finishes its item in another thread.
-    """
-    info = app_store().get_run(run_id)
-    if info.status == "running":
+def _stopped(active: ActiveRun, timeout_s: float = STOP_WAIT_S):
+    """The cancelled run once its interrupted script run has stored the item in flight and marked it cancelled
+    (None when it was cancelled before its first item was stored)."""
+    if not active.done.is_set():
         with st.spinner("Stopping after the item in flight…"):
-            deadline = time.monotonic() + timeout_s
-            while info.status == "running" and time.monotonic() < deadline:
-                time.sleep(0.2)
-                info = app_store().get_run(run_id)
-    return info
+            active.done.wait(timeout_s)
+    return None if active.run_id is None else app_store().get_run(active.run_id)
 
 
-def run_controls(plan: Plan, backend) -> None:
-    """Run and Cancel. Cancel reruns the page, which stops the run after the item in flight."""
-    cancelled = st.session_state.pop("ev_active", None)
+def run_controls(plan: Plan | None, backend) -> None:
+    """Run and Cancel. Cancel reruns the page, which stops the run after the item in flight (or between the
+    rationales of an Auto-CoT build). Run is disabled while a setting is invalid (``plan`` None)."""
+    cancelled: ActiveRun | None = st.session_state.pop("ev_active", None)
     c1, c2, _ = st.columns([1, 1, 4])
-    start = c1.button("Run", type="primary", key="ev_run", disabled=not plan.strategies)
+    start = c1.button("Run", type="primary", key="ev_run", disabled=plan is None or not plan.strategies)
     c2.button("Cancel", key="ev_cancel", help="Stop after the item in flight. Finished items stay stored; "
                                               "resume the run from the history below.")
     if cancelled is not None and not start:
         info = _stopped(cancelled)
-        st.warning(f"Run {cancelled} was cancelled with {info.n_results} results stored; resume it from the run "
-                   "history below.", icon="⏹️")
-        st.session_state["ev_run_id"] = cancelled
-    if not plan.strategies:
+        if info is None:
+            st.warning("The run was cancelled before its first item finished; it is in the run history below.",
+                       icon="⏹️")
+        else:
+            st.warning(f"Run {info.run_id} was cancelled with {plural(info.n_results, 'result')} stored; resume it "
+                       "from the run history below.", icon="⏹️")
+            st.session_state["ev_run_id"] = info.run_id
+    if plan is not None and not plan.strategies:
         st.info("Choose at least one strategy.")
-    if start:
+    if start and plan is not None:
         execute(plan, backend)
 
 
@@ -457,7 +498,7 @@ def results() -> None:
     meta = info.meta
     cached = f" · {describe((info.summary or {}).get('cache'))}" if info.summary else ""
     st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
-               f"({meta.get('backend')}) · {len(records)} results · started {info.created_at[:19]}{cached}")
+               f"({meta.get('backend')}) · {plural(len(records), 'result')} · started {info.created_at[:19]}{cached}")
     if not records:
         st.info("No items finished in this run yet.")
         return
@@ -474,7 +515,7 @@ def results() -> None:
         label_section(run_id)
     for s in summaries:
         if s.fewer_demos:
-            st.warning(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
+            st.warning(f"{s.strategy}: {s.fewer_demos} of {plural(s.n, 'item')} ran with fewer demonstrations than asked "
                        "(dropped to fit the context window); see the per-item 'dropped' column.", icon="⚠️")
     st.markdown("**Per item**")
     c1, c2, c3 = st.columns([2, 2, 1])
@@ -485,10 +526,14 @@ def results() -> None:
     if only:
         keep = set(disagreements(records, by=by))
         shown = [r for r in records if r["item_index"] in keep]
-        c3.caption(f"{len(keep)} of {len({r['item_index'] for r in records})} items disagree")
+        total = len({r["item_index"] for r in records})
+        c3.caption(f"{len(keep)} of {plural(total, 'item')} {'disagrees' if len(keep) == 1 else 'disagree'}")
     if len(summaries) > 1:
-        st.dataframe(pd.DataFrame(item_table(shown)), hide_index=True, key="ev_side_by_side")
-    st.dataframe(item_rows(shown), hide_index=True, key="ev_items",
+        # Fits the page's width: the input column is cut to a medium width (full text on hover), the table scrolls.
+        st.dataframe(pd.DataFrame(item_table(shown)), hide_index=True, key="ev_side_by_side", width="stretch",
+                     column_config={"input": st.column_config.TextColumn(width="medium"),
+                                    "id": st.column_config.TextColumn(width="small")})
+    st.dataframe(item_rows(shown), hide_index=True, key="ev_items", width="stretch",
                  column_config={"prompt": st.column_config.TextColumn(width="medium")})
 
 
@@ -508,8 +553,9 @@ def order_section(plan: Plan, backend) -> None:
     name = c1.selectbox("Answer like", [s.name for s in usable], key="ev_os_strategy",
                         help="Its answer mode (generate / label scoring, calibration) is used; the demonstrations "
                              f"are K={plan.k} fixed ones.")
-    perms = int(c2.number_input("Orders P", 2, 24, 8, key="ev_os_perms"))
-    if st.button("Measure order sensitivity", key="ev_os_run"):
+    perms, bad_perms = number_field(c2, "Orders P", 8, key="ev_os_perms", lo=2, hi=24)
+    perms = int(perms)
+    if st.button("Measure order sensitivity", key="ev_os_run", disabled=bool(bad_perms)):
         strategy = dataclasses.replace(next(s for s in usable if s.name == name), k=plan.k)
         bar = st.progress(0.0, text="Orders…")
 

@@ -9,6 +9,7 @@ both behave the same way in front of the user.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -36,18 +37,40 @@ class Generation:
     finish_reason: str  # "stop": end of text or a stop string; "length": max_new_tokens reached
     seconds: float
     seed: int | None = None
+    prompt_seconds: float | None = None  # reading the prompt, until the first token; None: not measured apart
+
+    @property
+    def decode_seconds(self) -> float | None:
+        """Seconds spent producing tokens after the first one (None when the prompt time was not measured)."""
+        if self.prompt_seconds is None:
+            return None
+        return max(self.seconds - self.prompt_seconds, 0.0)
 
     @property
     def tokens_per_second(self) -> float:
-        return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+        """Decoding speed: tokens after the first over the time after the first (prompt reading excluded).
+
+        Without a measured prompt time it is every token over the whole time (prompt included).
+        """
+        decode = self.decode_seconds
+        if decode is None:
+            return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
+        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
 
     def summary(self) -> str:
-        """One line for the CLI and the UI."""
-        return (
-            f"{self.completion_tokens} tokens in {self.seconds:.2f} s "
-            f"({self.tokens_per_second:.1f} tokens/s, prompt {self.prompt_tokens} tokens, "
-            f"finish: {self.finish_reason})"
-        )
+        """One line for the CLI and the UI: decoding speed apart from the time spent reading the prompt."""
+        n = self.completion_tokens
+        made = f"{n} {'token' if n == 1 else 'tokens'} in {self.seconds:.2f} s"
+        prompt = f"prompt {self.prompt_tokens} {'token' if self.prompt_tokens == 1 else 'tokens'}"
+        if self.prompt_seconds is None:
+            speed = f"{self.tokens_per_second:.1f} tokens/s with the prompt"
+        elif n > 1:
+            speed = f"{self.tokens_per_second:.1f} tokens/s decoding"
+            prompt += f" read in {self.prompt_seconds:.2f} s"
+        else:
+            speed = "too few tokens to time decoding (tokens/s needs 2)"
+            prompt += f" read in {self.prompt_seconds:.2f} s"
+        return f"{made} ({speed}; {prompt}; finish: {self.finish_reason})"
 
 
 @dataclass(frozen=True)
@@ -261,10 +284,15 @@ class Backend(ABC):
 
         def pieces() -> Iterator[str]:
             with self.lock.hold(on_wait):
+                started, first = time.perf_counter(), None
                 for piece, gen in self._stream(ids, cfg):
                     if gen is not None:
+                        if gen.prompt_seconds is None and first is not None:  # the time to the first token
+                            gen = dataclasses.replace(gen, prompt_seconds=min(first - started, gen.seconds))
                         result.append(gen)
                     elif piece:
+                        if first is None:
+                            first = time.perf_counter()
                         yield piece
 
         return TextStream(pieces(), lambda: result[-1])
