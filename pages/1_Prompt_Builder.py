@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.builder import run_and_show, show_rendered, spec_editor
+from ui.builder import query_box, run_and_show, show_rendered, spec_editor
 from ui.common import decoding_controls, sidebar_model, user_errors
 from ui.handover import send
 from workbench.prompts import fit_to_window, render, reserved_tokens
@@ -14,7 +14,7 @@ st.caption("Task description + K demonstrations + query (GPT-3); Manual-CoT rati
 
 left, right = st.columns(2, gap="large")
 with left:
-    spec, demos, as_chat = spec_editor("pb", backend)
+    spec, demos, as_chat = spec_editor(backend)
     if st.button("Evaluate this prompt", key="pb_evaluate", disabled=spec is None,
                  help="Open the Evaluate page with this spec and its demonstrations: it is evaluated on a "
                       "labelled dataset beside the page's inferred template, crossed with the strategies chosen "
@@ -22,7 +22,7 @@ with left:
         send(spec, demos)
         st.switch_page("pages/5_Evaluate.py")
 with right:
-    query = st.text_area("Input (the query)", key="pb_query", height=100)
+    query = query_box()
     cfg = decoding_controls("pbdec")
     rendered = None
     if spec is not None and cfg is not None and query.strip():

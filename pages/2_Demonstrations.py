@@ -5,7 +5,10 @@ import streamlit as st
 from ui import demonstrations as dm
 from ui.builder import run_and_show, show_rendered
 from ui.common import decoding_controls, pool_index, pool_picker, sidebar_model, user_errors
-from workbench.prompts import fit_to_window, reserved_tokens, starter_specs
+from ui.handover import BUILDER_PAGE, demos_to_builder
+from ui.state import built_prompt, set_chosen
+from ui.words import plural
+from workbench.prompts import fit_to_window, reserved_tokens
 from workbench.retrieval import choose_demos
 
 st.set_page_config(page_title="Demonstrations", page_icon="🎯", layout="wide")
@@ -14,23 +17,35 @@ st.title("Demonstrations")
 st.caption("Which examples are shown, and in what order, changes in-context learning (Liu et al. 2021; "
            "Lu et al. 2022). Retrieval: all-MiniLM-L6-v2 embeddings in a FAISS index, cached on disk.")
 
+dm.restore()
 pool = pool_picker("dm_pool", default="sentiment")
 if pool is None or backend is None:
     st.stop()
-spec = st.session_state.get("spec") or starter_specs()["sentiment"].spec
+built = built_prompt()
+if built is None:
+    st.error("The Prompt Builder's spec has an error; fix it there first.", icon="⚠️")
+    st.stop()
+spec = built.spec
 st.caption(f"Prompt spec: the Prompt Builder's current spec ({spec.reasoning}, answer format {spec.answer_format}).")
 with user_errors("Choosing the demonstrations"):
     index = pool_index(pool)
-    st.caption(f"{len(pool)} examples · {index.kind} index · labels: {', '.join(map(str, pool.labels())) or '—'}")
-    query = dm.query_input("dm", pool)
-    opts = dm.settings("dm")
+    st.caption(f"{plural(len(pool), 'example')} · {index.kind} index · "
+               f"labels: {', '.join(map(str, pool.labels())) or '—'}")
+    query = dm.query_input(pool)
+    opts = dm.settings(pool)
+    dm.save()
     cfg = decoding_controls("dmdec")
     demos, selection = choose_demos(index, query, **opts)
-    demos = dm.chosen_table("dm", demos, selection)
+    demos = dm.chosen_table(demos, selection)
+    set_chosen(demos)
+    if st.button(f"Use these {plural(len(demos), 'demonstration')} in the Prompt Builder", key="dm_use",
+                 disabled=not demos, help="The Prompt Builder's editor gets them as its demonstrations "
+                                          "(few-shot, all of them), with this query."):
+        demos_to_builder(demos, f"the Demonstrations page ({opts['selector']}, {opts['how']})", query=query)
+        st.switch_page(BUILDER_PAGE)
     if cfg is not None and query.strip():
         rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend))
         show_rendered(rendered, backend.context_window, cfg.max_new_tokens)
-        st.session_state["demos"] = demos
         if st.button("Run", type="primary", key="dm_run"):
             with user_errors("Running the prompt"):
                 run_and_show(spec, demos, query, backend, cfg, None)

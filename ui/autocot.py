@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ui.handover import BUILDER_PAGE, demos_to_builder
+from ui.words import plural
 from workbench.autocot import (
     MAX_TRIES_PER_CLUSTER,
     REFERENCE_TASKS,
@@ -23,8 +25,11 @@ from workbench.autocot import (
 )
 from workbench.decoding import DecodingConfig
 from workbench.evaluate import infer_format
-from workbench.prompts import PromptSpec
+from workbench.prompts import PromptSpec, next_question_stops
 
+#: Cluster colours of the scatter: a categorical palette (Tableau 10), neighbours far apart in hue.
+CLUSTER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
+                   "#9c755f", "#bab0ac")
 FORMATS = {"number": "arabic numerals", "yes_no": "Yes or No", "choice": "a choice letter",
            "label": "a label of the pool", "free": "free text"}
 NO_TASK = "none"
@@ -96,22 +101,33 @@ def flags(result) -> None:
                    "its nearest candidate is used and marked fallback.")
 
 
-def scatter(result, examples) -> None:
+def cluster_colours(clusters: int) -> alt.Scale:
+    """One distinct colour per cluster (the palette repeats after ten)."""
+    return alt.Scale(domain=[str(c) for c in range(clusters)],
+                     range=[CLUSTER_COLOURS[c % len(CLUSTER_COLOURS)] for c in range(clusters)])
+
+
+def scatter_chart(result, examples, chosen: set[str]) -> alt.Chart:
     """2-D projection (PCA) of the question embeddings, coloured by cluster, chosen questions marked."""
     v = result.vectors - result.vectors.mean(axis=0)
     _, _, vt = np.linalg.svd(v, full_matrices=False)
     xy = v @ vt[:2].T
-    chosen = {d.question for d in st.session_state.get("ac_demos", [])}
     df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "cluster": result.assignments.astype(str),
                        "question": [e.input for e in examples],
                        "chosen": ["chosen" if e.input in chosen else "candidate" for e in examples]})
-    chart = alt.Chart(df).mark_point(filled=True).encode(
-        x=alt.X("x", title="PC 1"), y=alt.Y("y", title="PC 2"), color=alt.Color("cluster:N"),
+    clusters = int(result.assignments.max()) + 1 if len(result.assignments) else 0
+    return alt.Chart(df).mark_point(filled=True).encode(
+        x=alt.X("x", title="PC 1"), y=alt.Y("y", title="PC 2"),
+        color=alt.Color("cluster:N", scale=cluster_colours(clusters)),
         shape=alt.Shape("chosen:N", scale=alt.Scale(domain=["candidate", "chosen"], range=["circle", "diamond"])),
         size=alt.condition(alt.datum.chosen == "chosen", alt.value(260), alt.value(50)),
         tooltip=["question", "cluster"],
     ).properties(height=360)
-    st.altair_chart(chart, width="stretch")
+
+
+def scatter(result, examples) -> None:
+    chosen = {d.question for d in st.session_state.get("ac_demos", [])}
+    st.altair_chart(scatter_chart(result, examples, chosen), width="stretch")
 
 
 def clusters(result, examples) -> None:
@@ -147,15 +163,21 @@ def regenerate(backend, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], m
         st.rerun()
 
 
+def handed_spec(fmt: str, labels: tuple[str, ...]) -> PromptSpec:
+    """The spec Auto-CoT demonstrations go to the Builder with: CoT demonstrations (rationale, then "The
+    answer is …"), the answer type's extraction, and a stop where the model would begin the next question."""
+    spec = PromptSpec(reasoning="auto_cot", answer_format=fmt, labels=labels if fmt in ("label", "choice") else ())
+    return spec.replace(stop=next_question_stops(spec))
+
+
 def use_and_export(demos: list[Demo], fmt: str, labels: tuple[str, ...]) -> None:
     c1, c2 = st.columns(2)
-    if c1.button("Use as demonstrations", type="primary", key="ac_use", disabled=not demos):
-        st.session_state["demos"] = as_examples(demos)
-        st.session_state["spec"] = PromptSpec(reasoning="auto_cot", answer_format=fmt,
-                                              labels=labels if fmt in ("label", "choice") else ())
-        flagged = sum(d.fallback for d in demos)
-        st.success(f"{len(demos)} Auto-CoT demonstrations are now the Prompt Builder's demonstrations"
-                   + (f" ({flagged} fallback)." if flagged else "."))
+    flagged = sum(d.fallback for d in demos)
+    if c1.button("Use as demonstrations", type="primary", key="ac_use", disabled=not demos,
+                 help="Open the Prompt Builder with these demonstrations (Auto-CoT reasoning, all of them used)"
+                      + (f"; {plural(flagged, 'fallback')} included." if flagged else ".")):
+        demos_to_builder(as_examples(demos), "Auto-CoT", spec=handed_spec(fmt, labels), query="")
+        st.switch_page(BUILDER_PAGE)
     c2.download_button("Export demo file (JSON)", demos_to_json(demos), "autocot_demos.json",
                        "application/json", key="ac_export")
 

@@ -1,12 +1,14 @@
 """Prompt-spec widgets: pick a starter, edit every part, edit demonstrations, preview and run.
 
-The Prompt Builder page is made of these; other pages (Demonstrations, Evaluate) call
-:func:`spec_editor` / :func:`show_rendered` / :func:`run_and_show` to reuse them.
-Every widget key starts with the caller's ``key`` prefix, so two editors can share a page.
+The Prompt Builder page is made of these; other pages (Demonstrations, Library) call
+:func:`show_rendered` / :func:`run_and_show` to reuse them. The editor's values live in the
+Builder's draft (:mod:`ui.state`), so they survive a visit to another page; a starter replaces
+them only when the user picks it (and confirms, when the draft was edited).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
@@ -16,6 +18,23 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import user_errors
+from ui.handover import library_to_builder
+from ui.state import (
+    BLANK,
+    BUILDER_PREFIX,
+    DRAFT_WIDGETS,
+    SHOTS,
+    BuilderDraft,
+    BuilderState,
+    DemoRow,
+    builder_state,
+    load_into_builder,
+    restore_widgets,
+    save_builder,
+    starters,
+    widget_values,
+)
+from ui.words import plural
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.data import Example
@@ -27,110 +46,109 @@ from workbench.prompts import (
     PromptRun,
     PromptSpec,
     RenderedPrompt,
-    SpecFile,
     run_prompt,
-    starter_specs,
 )
 
-BLANK = "Blank"
-SHOTS = ("Zero-shot", "One-shot", "Few-shot")
 REASONING_LABELS = {"none": "None (answer only)", "manual_cot": "Manual-CoT (rationale in demos)",
                     "zero_shot_cot": "Zero-shot-CoT (trigger + answer step)", "auto_cot": "Auto-CoT demos"}
 DEMO_COLUMNS = ("input", "answer", "rationale", "label")
 #: Background colour of each part kind in the coloured preview.
 PART_COLOURS = {"system": "#e8e0f8", "instruction": "#fff2c6", "demo": "#d9ecff", "separator": "#eeeeee",
                 "query": "#d8f5d8", "prefix": "#ffe0c2", "trigger": "#ffd0d8", "template": "#f3f3f3"}
-
-
-@st.cache_data(show_spinner=False)
-def _starters() -> dict[str, SpecFile]:
-    return starter_specs()
-
-
-def _escape(text: str) -> str:
-    """Newlines and tabs as \\n and \\t, so one-line inputs can hold them."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-
-def _unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(text[i + 1], "\\" + text[i + 1]))
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def _rows(demos: Sequence[Example]) -> list[dict[str, str]]:
-    return [{"input": d.input, "answer": d.answer, "rationale": d.rationale or "", "label": d.label or ""}
-            for d in demos]
+STEP = "step:"
 
 
 def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A table cell as text; empty and missing cells are ""."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value)
 
 
-def load_into_state(key: str, spec_file: SpecFile) -> None:
-    """Put a spec file's values into the editor's widgets (used for starters and imports)."""
-    s, ss = spec_file.spec, st.session_state
-    ss[f"{key}_instruction"] = s.instruction
-    ss[f"{key}_demo_tpl"] = s.demo_template
-    ss[f"{key}_cot_tpl"] = s.cot_demo_template
-    ss[f"{key}_query_tpl"] = s.query_template
-    ss[f"{key}_sep"] = _escape(s.separator)
-    ss[f"{key}_prefix"] = _escape(s.answer_prefix)
-    ss[f"{key}_reasoning"] = s.reasoning
-    ss[f"{key}_trigger"] = s.cot_trigger
-    ss[f"{key}_format"] = s.answer_format
-    ss[f"{key}_answer_trigger"] = s.answer_trigger or ""
-    ss[f"{key}_labels"] = ", ".join(s.labels)
-    ss[f"{key}_layout"] = s.chat_layout
-    ss[f"{key}_system"] = s.system
-    ss[f"{key}_spec_stop"] = ", ".join(_escape(x) for x in s.stop)
-    ss[f"{key}_rows"] = _rows(spec_file.demos)
-    ss[f"{key}_rows_v"] = ss.get(f"{key}_rows_v", 0) + 1  # a new editor key: the table starts from these rows
-    ss[f"{key}_shots"] = "Few-shot" if len(spec_file.demos) > 1 else SHOTS[len(spec_file.demos)]
-    ss[f"{key}_k"] = max(len(spec_file.demos), 1)
-    ss[f"{key}_query"] = spec_file.example
+# --------------------------------------------------------------------------- starters and Library steps
+
+def _options(state: BuilderState) -> list[str]:
+    """The picker's options: Blank, the starters, then the steps of a Library set opened here."""
+    return [*starters(), *(f"{STEP}{i}" for i in range(len(state.steps)))]
 
 
-def _on_starter(key: str) -> None:
-    name = st.session_state[f"{key}_starter"]
-    load_into_state(key, _starters()[name] if name != BLANK else SpecFile(name=BLANK, spec=PromptSpec()))
+def _option_label(state: BuilderState, option: str) -> str:
+    if option.startswith(STEP):
+        step = state.steps[int(option.removeprefix(STEP))]
+        return f"📚 {state.steps_of} · {step.title}"
+    return option if option == BLANK else starters()[option].name
 
+
+def _load(option: str) -> None:
+    state = builder_state()
+    if option.startswith(STEP):
+        library_to_builder(state.steps_of, state.steps, int(option.removeprefix(STEP)))
+    else:
+        load_into_builder(starters()[option], source=option)
+
+
+def _on_source(key: str) -> None:
+    """The picker changed: load that starter or step, unless that would replace the user's edits
+    unasked; then the page asks first."""
+    ss, state = st.session_state, builder_state()
+    option = ss[f"{key}_starter"]
+    if state.edited:
+        ss[f"{key}_starter"] = state.source  # the picker shows what is loaded until the user confirms
+        ss[f"{key}_pending"] = option
+        return
+    _load(option)
+
+
+def _confirm(key: str, yes: bool) -> None:
+    option = st.session_state.pop(f"{key}_pending", None)
+    if yes and option is not None:
+        _load(option)
+
+
+def source_picker(key: str, state: BuilderState) -> None:
+    """Starter specs (and a Library set's steps); choosing one loads it into every widget of the editor.
+    Edits are never replaced without the user saying so."""
+    ss = st.session_state
+    options = _options(state)
+    if ss.get(f"{key}_starter") not in options:
+        ss[f"{key}_starter"] = state.source if state.source in options else BLANK
+    st.selectbox("Starter spec", options, key=f"{key}_starter", on_change=_on_source, args=(key,),
+                 format_func=lambda o: _option_label(state, o),
+                 help="Loads a shipped spec (or a step of a Library set opened here) with its demonstrations; "
+                      "then edit anything.")
+    pending = ss.get(f"{key}_pending")
+    if pending in options:
+        st.warning(f"Load “{_option_label(state, pending)}”? It replaces your edits of this prompt.", icon="✋")
+        c1, c2 = st.columns(2)
+        c1.button("Replace my edits", key=f"{key}_confirm", on_click=_confirm, args=(key, True))
+        c2.button("Keep my edits", key=f"{key}_keep", on_click=_confirm, args=(key, False))
+    if state.origin:
+        st.info(f"From {state.origin}." if " of the Library set " in state.origin else f"{state.origin}.",
+                icon="📥")
+
+
+# --------------------------------------------------------------------------- demonstrations and K
 
 def _on_add(key: str) -> None:
-    ss = st.session_state
-    new = {c: ss.get(f"{key}_new_{c}", "") for c in DEMO_COLUMNS}
-    if not new["input"].strip():
+    ss, state = st.session_state, builder_state()
+    new = DemoRow(**{c: ss.get(f"{key}_new_{c}", "") for c in DEMO_COLUMNS})
+    if not new.input.strip():
         ss[f"{key}_add_error"] = "Type the demonstration's input before adding it."
         return
-    ss[f"{key}_rows"] = [*ss.get(f"{key}_current", ss[f"{key}_rows"]), new]
-    ss[f"{key}_rows_v"] += 1
+    rows = (*state.draft.rows, new)
+    draft = dataclasses.replace(state.draft, rows=rows)
+    if ss.get(f"{key}_shots") == "Few-shot" and int(ss.get(f"{key}_k", 1)) >= len(state.draft.rows):
+        ss[f"{key}_k"] = len(rows)  # K was following the rows: it still does
+        draft = dataclasses.replace(draft, k=len(rows))
+    save_builder(dataclasses.replace(state, draft=draft, table_version=state.table_version + 1, add_open=True))
     for c in DEMO_COLUMNS:
         ss[f"{key}_new_{c}"] = ""
 
 
-def starter_picker(key: str, default: str = "sentiment") -> None:
-    """Starter spec selector; choosing one loads it into every widget of the editor."""
-    names = [BLANK, *_starters()]
-    if f"{key}_starter" not in st.session_state:
-        st.session_state[f"{key}_starter"] = default if default in names else BLANK
-        _on_starter(key)
-    st.selectbox("Starter spec", names, key=f"{key}_starter", on_change=_on_starter, args=(key,),
-                 format_func=lambda n: n if n == BLANK else _starters()[n].name,
-                 help="Loads a shipped spec with its demonstrations; then edit anything.")
-
-
-def demos_editor(key: str) -> list[Example]:
-    """Demonstrations in an editable table (add rows at the bottom) plus a quick 'add one' form."""
+def demos_editor(key: str, state: BuilderState) -> tuple[DemoRow, ...]:
+    """Demonstrations in an editable table (add rows at the bottom) plus an "add one" form that stays open."""
     ss = st.session_state
-    with st.expander("Add a demonstration", expanded=not ss[f"{key}_rows"]):
+    with st.expander("Add a demonstration", expanded=state.add_open or not state.draft.rows):
         c1, c2 = st.columns(2)
         c1.text_area("Input", key=f"{key}_new_input", height=68)
         c2.text_input("Answer", key=f"{key}_new_answer")
@@ -139,30 +157,57 @@ def demos_editor(key: str) -> list[Example]:
         st.button("Add demonstration", key=f"{key}_add", on_click=_on_add, args=(key,))
         if message := ss.pop(f"{key}_add_error", None):
             st.error(message, icon="⚠️")
-    frame = pd.DataFrame(ss[f"{key}_rows"], columns=list(DEMO_COLUMNS)).astype("string")
-    edited = st.data_editor(frame, num_rows="dynamic", width="stretch", key=f"{key}_table_{ss[f'{key}_rows_v']}",
+    table_key = f"{key}_table_{state.table_version}"
+    base = state.table if table_key in ss else state.draft.rows  # a fresh table starts from the draft's rows
+    frame = pd.DataFrame([{c: getattr(r, c) for c in DEMO_COLUMNS} for r in base],
+                         columns=list(DEMO_COLUMNS)).astype("string")
+    edited = st.data_editor(frame, num_rows="dynamic", width="stretch", key=table_key,
                             column_config={c: st.column_config.TextColumn(c, width="medium" if c == "input" else None)
                                            for c in DEMO_COLUMNS})
-    rows = [{c: _text(r.get(c)) for c in DEMO_COLUMNS} for r in edited.to_dict("records")]
-    rows = [r for r in rows if r["input"].strip() or r["answer"].strip()]
-    ss[f"{key}_current"] = rows
-    return [Example(id=f"row {i}", input=r["input"], answer=r["answer"], rationale=r["rationale"] or None,
-                    label=r["label"] or None) for i, r in enumerate(rows, start=1)]
+    rows = []
+    for i, r in enumerate(edited.to_dict("records")):
+        cells = {c: _text(r.get(c)) for c in DEMO_COLUMNS}
+        if not (cells["input"].strip() or cells["answer"].strip()):
+            continue
+        kept = base[i] if i < len(base) and base[i].input == cells["input"] else DemoRow()
+        rows.append(DemoRow(**cells, id=kept.id, choices=kept.choices))  # the source's id and choices stay
+    save_builder(dataclasses.replace(builder_state(), table=base))
+    return tuple(rows)
 
 
-def shots_picker(key: str) -> int:
-    """Zero/one/few-shot; returns K, the number of demonstrations to use."""
+def _on_shots(key: str) -> None:
+    """Switching to few-shot uses every row: K follows the number of demonstrations."""
+    ss = st.session_state
+    if ss[f"{key}_shots"] == "Few-shot":
+        ss[f"{key}_k"] = max(len(builder_state().draft.rows), 1)
+
+
+def shots_picker(key: str, rows: int) -> int:
+    """Zero/one/few-shot; returns K, the number of demonstrations to use, and says when it uses fewer
+    than there are."""
     c1, c2 = st.columns([2, 1])
-    shots = c1.radio("Shots", SHOTS, key=f"{key}_shots", horizontal=True)
+    shots = c1.radio("Shots", SHOTS, key=f"{key}_shots", horizontal=True, on_change=_on_shots, args=(key,))
     k = c2.number_input("K", 0, 256, key=f"{key}_k", disabled=shots != "Few-shot",
                         help="Few-shot: how many demonstrations (the first K rows).")
-    return {"Zero-shot": 0, "One-shot": 1}.get(shots, int(k))
+    used = {"Zero-shot": 0, "One-shot": 1}.get(shots, int(k))
+    if 0 < used < rows:
+        st.caption(f"{shots}: using {used} of {rows} demonstrations (the first {plural(used, 'row')}).")
+    elif used > rows:
+        st.caption(f"K = {used} but there {'is' if rows == 1 else 'are'} {plural(rows, 'demonstration')}; "
+                   "using all of them.")
+    return used
 
 
-def spec_editor(key: str, backend: Backend | None) -> tuple[PromptSpec | None, list[Example], bool]:
-    """Every part of a spec, the demonstrations and K. Returns (spec or None on error, demos used, as_chat)."""
-    ss = st.session_state
-    starter_picker(key)
+# --------------------------------------------------------------------------- the editor
+
+def spec_editor(backend: Backend | None, key: str = BUILDER_PREFIX
+                ) -> tuple[PromptSpec | None, list[Example], bool]:
+    """Every part of the Builder's spec, the demonstrations and K, kept in :mod:`ui.state` across pages.
+    Returns (spec or None on error, demos used, as_chat). The page draws the query box
+    (:func:`query_box`) after it."""
+    state = builder_state()
+    restore_widgets(key, state.draft, DRAFT_WIDGETS)
+    source_picker(key, state)
     is_chat = backend is not None and backend.is_chat
     c1, c2 = st.columns(2)
     c1.selectbox("Reasoning", REASONING_MODES, key=f"{key}_reasoning", format_func=REASONING_LABELS.get)
@@ -192,27 +237,22 @@ def spec_editor(key: str, backend: Backend | None) -> tuple[PromptSpec | None, l
     st.text_area("System message (chat models)", key=f"{key}_system", height=68, disabled=not as_chat)
 
     st.markdown("**Demonstrations**")
-    demos = demos_editor(key)
-    k = shots_picker(key)
-    if k > len(demos):
-        st.caption(f"K = {k} but there are {len(demos)} demonstrations; using all of them.")
-    used = demos[:k]
+    rows = demos_editor(key, state)
+    shots_picker(key, len(rows))
+    draft = BuilderDraft(**widget_values(key, DRAFT_WIDGETS), rows=rows)
+    save_builder(dataclasses.replace(builder_state(), draft=draft))
+    used = draft.used()
     try:
-        spec = PromptSpec(
-            instruction=ss[f"{key}_instruction"], demo_template=ss[f"{key}_demo_tpl"],
-            cot_demo_template=ss[f"{key}_cot_tpl"], query_template=ss[f"{key}_query_tpl"],
-            separator=_unescape(ss[f"{key}_sep"]), answer_prefix=_unescape(ss[f"{key}_prefix"]),
-            reasoning=ss[f"{key}_reasoning"], cot_trigger=ss[f"{key}_trigger"], answer_format=ss[f"{key}_format"],
-            answer_trigger=ss[f"{key}_answer_trigger"].strip() or None,
-            labels=tuple(x.strip() for x in ss[f"{key}_labels"].split(",") if x.strip()),
-            chat_layout=ss[f"{key}_layout"], system=ss[f"{key}_system"],
-            stop=tuple(_unescape(x.strip()) for x in ss[f"{key}_spec_stop"].split(",") if x.strip()),
-        )
+        spec = draft.spec()
     except WorkbenchError as err:
         st.error(str(err), icon="⚠️")
         return None, used, as_chat
-    ss["spec"], ss["demos"] = spec, used  # shared with the Demonstrations and Evaluate pages
     return spec, used, as_chat
+
+
+def query_box(key: str = BUILDER_PREFIX) -> str:
+    """The Builder's input box (its value is part of the draft, restored by :func:`spec_editor`)."""
+    return st.text_area("Input (the query)", key=f"{key}_query", height=100)
 
 
 def parts_html(parts: Sequence[tuple[str, str]]) -> str:
@@ -229,12 +269,12 @@ def parts_html(parts: Sequence[tuple[str, str]]) -> str:
 def show_rendered(rendered: RenderedPrompt, window: int | None, reserved: int) -> None:
     """The exact text sent, parts coloured, its token count against the window, and any dropped demos."""
     count = f"{rendered.tokens} + {reserved} reserved / {window} tokens" if rendered.tokens is not None else ""
-    st.markdown(f"**Exact text sent to the model** · {count} · {len(rendered.demos)} demonstrations")
+    st.markdown(f"**Exact text sent to the model** · {count} · {plural(len(rendered.demos), 'demonstration')}")
     legend = " ".join(f'<span style="background:{c};padding:0 4px">{k}</span>' for k, c in PART_COLOURS.items()
                       if any(kind == k for kind, _ in rendered.parts))
     st.html(f'<div style="font-size:0.75rem">{legend}</div>{parts_html(rendered.parts)}')
     if rendered.dropped:
-        st.warning(f"Dropped {rendered.dropped} demonstration(s) so the prompt plus {reserved} generated tokens "
+        st.warning(f"Dropped {plural(rendered.dropped, 'demonstration')} so the prompt plus {reserved} generated tokens "
                    f"fits the {window}-token context window.", icon="✂️")
     with st.expander("Plain text (to copy)"):
         st.code(rendered.text, language=None, wrap_lines=True)

@@ -1,44 +1,74 @@
-"""Demonstrations page widgets: selector settings, the chosen demos with scores, hand reordering."""
+"""Demonstrations page widgets: selector settings (kept across pages), the chosen demos with scores,
+hand reordering, hand-picking pool rows for the "fixed" selector."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from ui.state import DEMO_WIDGETS, DemoSettings, demo_settings, restore_widgets, save_demo_settings, widget_values
 from workbench.data import Example
 from workbench.retrieval import ORDERS, SELECTORS, Selection
 
 #: Selectors compared side by side.
 COMPARED = ("random", "knn", "cluster")
+#: Widget-key prefix of the page.
+KEY = "dm"
 
 
-def settings(key: str) -> dict:
+def restore() -> DemoSettings:
+    """Give the page's widgets their kept values back (before drawing them): a page switch drops them."""
+    settings = demo_settings()
+    restore_widgets(KEY, settings, DEMO_WIDGETS)
+    return settings
+
+
+def save() -> DemoSettings:
+    """Keep the widgets' values for the next visit (after drawing them)."""
+    return save_demo_settings(widget_values(KEY, DEMO_WIDGETS))
+
+
+def settings(pool) -> dict:
+    """Selector, K, order, seed, MMR λ and (for "fixed") the hand-picked pool rows; keyword arguments of
+    :func:`workbench.retrieval.choose_demos`."""
     c1, c2, c3 = st.columns(3)
-    selector = c1.selectbox("Selector", list(SELECTORS), index=1, format_func=lambda s: f"{s}: {SELECTORS[s]}",
-                            key=f"{key}_sel")
-    k = c2.number_input("K demonstrations", 0, 32, 4, key=f"{key}_k")
-    how = c3.selectbox("Order", list(ORDERS), format_func=lambda s: f"{s}: {ORDERS[s]}", key=f"{key}_order")
-    seed = c1.number_input("Seed (random selector / order, k-means)", 0, 10_000, 0, key=f"{key}_seed")
-    lambda_ = c2.slider("MMR λ (1 = similarity only, 0 = diversity only)", 0.0, 1.0, 0.5, key=f"{key}_lambda",
+    selector = c1.selectbox("Selector", list(SELECTORS), format_func=lambda s: f"{s}: {SELECTORS[s]}",
+                            key=f"{KEY}_sel")
+    fixed = selector == "fixed"
+    k = c2.number_input("K demonstrations", 0, 32, key=f"{KEY}_k", disabled=fixed,
+                        help="Hand-picked: as many as you pick." if fixed else None)
+    how = c3.selectbox("Order", list(ORDERS), format_func=lambda s: f"{s}: {ORDERS[s]}", key=f"{KEY}_order")
+    seed = c1.number_input("Seed (random selector / order, k-means)", 0, 10_000, key=f"{KEY}_seed")
+    lambda_ = c2.slider("MMR λ (1 = similarity only, 0 = diversity only)", 0.0, 1.0, key=f"{KEY}_lambda_",
                         disabled=selector != "mmr")
-    return {"selector": selector, "k": int(k), "how": how, "seed": int(seed), "lambda_": float(lambda_)}
+    st.session_state[f"{KEY}_fixed"] = [i for i in st.session_state.get(f"{KEY}_fixed", []) if 0 <= i < len(pool)]
+    picked = st.multiselect("Hand-picked pool rows (in this order)", range(len(pool)), key=f"{KEY}_fixed",
+                            format_func=lambda j: f"{j}: {pool[j].input[:70]} → {pool[j].answer}",
+                            disabled=not fixed, placeholder="Choose the demonstrations" if fixed else
+                            "Choose the selector “fixed” to pick rows by hand")
+    if fixed and not picked:
+        st.info("Pick the demonstrations above: the “fixed” selector uses exactly the rows you choose.")
+    return {"selector": selector, "k": len(picked) if fixed else int(k), "how": how, "seed": int(seed),
+            "lambda_": float(lambda_), "indices": tuple(picked)}
 
 
-def query_input(key: str, pool) -> str:
-    mode = st.radio("Query", ["Type", "Pick from the pool"], horizontal=True, key=f"{key}_qmode")
+def query_input(pool) -> str:
+    mode = st.radio("Query", ["Type", "Pick from the pool"], horizontal=True, key=f"{KEY}_qmode")
     if mode == "Type":
-        return st.text_input("Query", "a warm, funny and moving film", key=f"{key}_query")
+        return st.text_input("Query", key=f"{KEY}_query")
+    if st.session_state.get(f"{KEY}_qpick", 0) >= len(pool):
+        st.session_state[f"{KEY}_qpick"] = 0  # another pool, shorter than the last
     i = st.selectbox("Pool item (it is excluded from its own demonstrations)", range(len(pool)),
-                     format_func=lambda j: pool[j].input[:90], key=f"{key}_qpick")
+                     format_func=lambda j: pool[j].input[:90], key=f"{KEY}_qpick")
     return pool[i].input
 
 
-def chosen_table(key: str, demos: list[Example], selection: Selection) -> list[Example]:
+def chosen_table(demos: list[Example], selection: Selection) -> list[Example]:
     """The chosen demos with similarity scores; edit the position column to reorder by hand."""
     df = pd.DataFrame({"position": range(1, len(demos) + 1), "input": [d.input for d in demos],
                        "answer": [d.answer for d in demos], "score": [round(s, 4) for s in selection.scores]})
     st.caption(f"Why: {selection.reason}")
-    edited = st.data_editor(df, key=f"{key}_table", hide_index=True, width="stretch",
+    edited = st.data_editor(df, key=f"{KEY}_table", hide_index=True, width="stretch",
                             disabled=["input", "answer", "score"])
     order = sorted(range(len(demos)), key=lambda i: (edited["position"].iloc[i], i))
     return [demos[i] for i in order]

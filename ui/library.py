@@ -18,12 +18,16 @@ import streamlit as st
 from ui.builder import show_rendered
 from ui.common import cached_backend, pool_index, user_errors
 from ui.common import untrusted_markdown as md
+from ui.handover import BUILDER_PAGE, library_to_builder
+from ui.state import LibraryStep
 from workbench import promptsets as ps
 from workbench.backends import SERVER_BACKEND, Backend
 from workbench.errors import ModelError
-from workbench.prompts import reserved_tokens
+from workbench.prompts import SpecFile, reserved_tokens
 from workbench.store import Store
 
+#: The Decoding Lab's page file (a step opened there goes through the Prompt Builder's spec).
+DECODING_LAB_PAGE = "pages/4_Decoding_Lab.py"
 CLASSROOM = "classroom:"
 SAVED = "library:"
 #: Widget state that belongs to the open set; dropped when another set is opened.
@@ -244,6 +248,25 @@ def steps_view(opened: Opened, sidebar: Backend | None) -> None:
             backend = step_backend(step, sidebar)
             rendered = ps.render_step(step, case, backend, indexes=indexes)
             show_rendered(rendered, backend.context_window, reserved_tokens(step.spec, step.decoding, backend))
+        c1, c2 = st.columns(2)
+        to_builder = c1.button("Open in the Prompt Builder", key=f"lib_to_builder_{n}",
+                               help="Edit this step there; the set's other steps stay in its starter list.")
+        to_lab = c2.button("Open in the Decoding Lab", key=f"lib_to_lab_{n}",
+                           help="Compare decoding settings on this step's prompt (it becomes the Prompt "
+                                "Builder's spec, which the Decoding Lab uses).")
+        if to_builder or to_lab:
+            with user_errors(f"Opening step {n}"):
+                open_in_builder(opened, case, n - 1)
+                st.switch_page(BUILDER_PAGE if to_builder else DECODING_LAB_PAGE)
+
+
+def open_in_builder(opened: Opened, case: ps.TestCase, index: int) -> None:
+    """Hand every step of the set to the Prompt Builder (step ``index`` in its editor), each with its
+    demonstrations for ``case`` (a selector step's are chosen for that input) and ``case`` as the input."""
+    steps = [LibraryStep(f"Step {i}: {s.title}", SpecFile(name=s.title, spec=s.spec, example=case.input,
+                                                         demos=ps.step_demos(s, case.query(), indexes)[0]))
+             for i, s in enumerate(opened.pset.steps, start=1)]
+    library_to_builder(opened.pset.name, steps, index)
 
 
 # --------------------------------------------------------------------------- running

@@ -9,11 +9,26 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from ui.builder import parts_html
+from ui.state import BuilderState
 from workbench.prompts import PromptSpec
+
+BUILDER = "pages/1_Prompt_Builder.py"
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages/1_Prompt_Builder.py"), default_timeout=180).run()
+    return AppTest.from_file(str(ROOT / BUILDER), default_timeout=180).run()
+
+
+def app() -> AppTest:
+    """The whole app (home page first), so that switch_page walks across pages in one session."""
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+
+
+def built(at: AppTest):
+    """The prompt the Builder's draft makes, as other pages read it."""
+    state = at.session_state["state_builder"]
+    assert isinstance(state, BuilderState)
+    return state.draft.spec(), state.draft.used()
 
 
 def html_of(at: AppTest) -> str:
@@ -42,8 +57,9 @@ def test_few_shot_with_two_added_demonstrations_runs():
     at.text_area(key="pb_query").set_value("Snow is").run()
     at.number_input(key="pbdec_max").set_value(4).run()
     assert not at.exception and not at.error
-    assert at.session_state["spec"] == PromptSpec()
-    assert [(d.input, d.answer) for d in at.session_state["demos"]] == [("The sky is", "blue"), ("Grass is", "green")]
+    spec, demos = built(at)
+    assert spec == PromptSpec(stop=("\nQ:",))  # the Blank starter stops at the next question
+    assert [(d.input, d.answer) for d in demos] == [("The sky is", "blue"), ("Grass is", "green")]
     shown = html_of(at)
     assert "Q: The sky is\nA: blue" in shown and "Q: Grass is\nA: green" in shown and "Q: Snow is\nA:" in shown
     assert any("· 2 demonstrations" in m.value for m in at.markdown)
@@ -62,7 +78,7 @@ def test_starter_loads_its_demonstrations_and_preview():
     at.selectbox(key="pb_starter").set_value("arithmetic_cot").run()
     assert not at.exception
     assert at.selectbox(key="pb_reasoning").value == "manual_cot"
-    assert len(at.session_state["demos"]) == 8
+    assert len(built(at)[1]) == 8
     assert "The answer is 10." in html_of(at)
 
 
@@ -141,3 +157,104 @@ def test_evaluate_this_prompt_hands_the_spec_and_demos_to_evaluate():
     # "Forget it" goes back to the inferred template alone.
     at.button(key="ev_forget").click().run()
     assert KEY not in at.session_state and not [m for m in at.multiselect if m.key == "ev_variants"]
+
+
+# --------------------------------------------------------------------------- issue 19: state, K, plurals, stops
+
+def test_every_edit_survives_a_walk_across_two_other_pages():
+    """Item 1: Streamlit drops the state of widgets it does not draw; the Builder's draft must not go with it."""
+    at = app()
+    at.switch_page(BUILDER).run()
+    at.selectbox(key="pb_starter").set_value("Blank").run()
+    at.text_area(key="pb_instruction").set_value("Answer with one word.").run()
+    add_demo(at, "The sky is", "blue")
+    add_demo(at, "Grass is", "green")
+    at.radio(key="pb_shots").set_value("Few-shot").run()
+    at.selectbox(key="pb_reasoning").set_value("zero_shot_cot").run()
+    at.text_input(key="pb_labels").set_value("blue, green").run()
+    at.text_area(key="pb_query").set_value("Snow is").run()
+    assert not at.exception and not at.error
+    before = built(at)
+
+    at.switch_page("pages/3_Auto-CoT.py").run()
+    assert [t.value for t in at.title] == ["Auto-CoT"]
+    at.switch_page("pages/6_Library.py").run()
+    assert [t.value for t in at.title] == ["Library"]
+    at.switch_page(BUILDER).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pb_starter").value == "Blank"
+    assert at.text_area(key="pb_instruction").value == "Answer with one word."
+    assert at.selectbox(key="pb_reasoning").value == "zero_shot_cot"
+    assert at.radio(key="pb_shots").value == "Few-shot" and at.number_input(key="pb_k").value == 2
+    assert at.text_input(key="pb_labels").value == "blue, green"
+    assert at.text_area(key="pb_query").value == "Snow is"
+    assert built(at) == before
+    shown = shown_text(at)
+    assert "Answer with one word.\n\nQ: The sky is\nA: blue" in shown
+    assert "Q: Grass is\nA: green" in shown and "Let's think step by step." in shown
+
+
+def test_a_starter_never_replaces_edits_unasked():
+    """Item 1: picking another starter after editing asks first; "Keep my edits" keeps them."""
+    at = page()
+    at.text_area(key="pb_instruction").set_value("My own instruction.").run()
+    at.selectbox(key="pb_starter").set_value("arithmetic_cot").run()
+    assert not at.exception
+    assert at.text_area(key="pb_instruction").value == "My own instruction."
+    assert at.selectbox(key="pb_starter").value == "sentiment"
+    assert any("replaces your edits" in w.value for w in at.warning)
+    at.button(key="pb_keep").click().run()
+    assert at.text_area(key="pb_instruction").value == "My own instruction." and not at.warning
+    at.selectbox(key="pb_starter").set_value("arithmetic_cot").run()
+    at.button(key="pb_confirm").click().run()
+    assert at.selectbox(key="pb_starter").value == "arithmetic_cot"
+    assert at.selectbox(key="pb_reasoning").value == "manual_cot"
+    assert at.text_area(key="pb_instruction").value != "My own instruction."
+
+
+def test_k_follows_the_rows_and_says_when_it_uses_fewer():
+    """Item 3: switching to few-shot uses every row; a K below the row count says "using 1 of 2"."""
+    at = page()
+    at.selectbox(key="pb_starter").set_value("Blank").run()
+    add_demo(at, "The sky is", "blue")
+    add_demo(at, "Grass is", "green")
+    at.text_area(key="pb_query").set_value("Snow is").run()
+    at.radio(key="pb_shots").set_value("Few-shot").run()
+    assert at.number_input(key="pb_k").value == 2
+    assert len(built(at)[1]) == 2 and any("· 2 demonstrations" in m.value for m in at.markdown)
+    add_demo(at, "Coal is", "black")  # K was following the rows: it still does
+    assert at.number_input(key="pb_k").value == 3
+    at.number_input(key="pb_k").set_value(1).run()
+    assert any("using 1 of 3 demonstrations" in c.value for c in at.caption)
+
+
+def test_the_add_form_stays_open_after_an_add():
+    """Item 4: each further demonstration is typed without reopening the form."""
+    at = page()
+    at.selectbox(key="pb_starter").set_value("Blank").run()
+    add_demo(at, "The sky is", "blue")
+    form = next(e for e in at.expander if e.label == "Add a demonstration")
+    assert form.proto.expanded
+    assert at.text_area(key="pb_new_input").value == ""  # emptied for the next one
+    add_demo(at, "Grass is", "green")
+    assert next(e for e in at.expander if e.label == "Add a demonstration").proto.expanded
+    assert [d.answer for d in at.session_state["state_builder"].draft.examples()] == ["blue", "green"]
+
+
+def test_one_demonstration_is_singular():
+    """Item 8: "1 demonstration", not "1 demonstrations"."""
+    at = page()
+    at.radio(key="pb_shots").set_value("One-shot").run()
+    at.text_area(key="pb_query").set_value("Fine.").run()
+    heading = next(m.value for m in at.markdown if m.value.startswith("**Exact text sent"))
+    assert heading.endswith("· 1 demonstration") and "1 demonstrations" not in heading
+    assert any("One-shot: using 1 of 6 demonstrations" in c.value for c in at.caption)
+
+
+def test_blank_starter_stops_at_the_next_question():
+    """Item 10: a base model after "Q: …\nA:" must not write the next "Q:" itself."""
+    at = page()
+    at.selectbox(key="pb_starter").set_value("Blank").run()
+    assert at.text_input(key="pb_spec_stop").value == "\\nQ:"
+    assert "\nQ:" in built(at)[0].stop
+
