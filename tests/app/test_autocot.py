@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import colorsys
+import html
+import re
+import types
+
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from ui.autocot import scatter_chart
 from workbench.autocot import Demo
+
+AUTOCOT, BUILDER = "pages/3_Auto-CoT.py", "pages/1_Prompt_Builder.py"
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages/3_Auto-CoT.py"), default_timeout=600).run()
+    """The Auto-CoT page inside the whole app (its "Use as demonstrations" opens the Prompt Builder)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
+    return at.switch_page(AUTOCOT).run()
+
+
+def builder_draft(at: AppTest):
+    return at.session_state["state_builder"].draft
 
 
 def small_build(at: AppTest, **numbers: int) -> AppTest:
@@ -32,11 +47,13 @@ def test_build_with_fallback_flags_inspect_use():
     if result.fallbacks:  # each fallback is said on the page and marked in its demo and its id
         assert any("Fallback in cluster" in w.value for w in at.warning)
     at.button(key="ac_use").click().run()
-    demos = at.session_state["demos"]
+    assert [t.value for t in at.title] == ["Prompt Builder"]  # the Builder opened, showing them
+    draft = builder_draft(at)
+    demos = draft.used()
     assert [d.input for d in demos] == [d.question for d in result.demos]
     assert [d.id.endswith("-fallback") for d in demos] == [d.fallback for d in result.demos]
     assert all(d.rationale.startswith("Let's think step by step.") for d in demos)
-    assert at.session_state["spec"].reasoning == "auto_cot"
+    assert draft.spec().reasoning == "auto_cot"
 
 
 def test_a_cluster_with_no_passing_member_is_dropped_and_said():
@@ -62,12 +79,52 @@ def test_reference_preset_follows_the_pool_and_the_picker():
     assert any("last 10 words: on" in c.value for c in at.caption)
 
 
-def test_imported_demos_can_be_used_without_building():
-    at = AppTest.from_file(str(ROOT / "pages/3_Auto-CoT.py"), default_timeout=120)
+def test_use_as_demonstrations_shows_them_in_the_builder_and_sends_them():
+    """Issue 19 item 2: the Builder shows what Auto-CoT handed over (not its starter), says where it came
+    from, and its prompt contains the demonstration with its rationale."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page(BUILDER).run()
+    at.text_area(key="pb_instruction").set_value("An instruction typed before.").run()
     at.session_state["ac_demos"] = [Demo("Tom has 2 apples and buys 3. How many?", "2 + 3 = 5.", "5")]
-    at.run()
+    at.switch_page(AUTOCOT).run()
     assert not at.exception
     assert [b.key for b in at.get("download_button")] == ["ac_export"]
     at.button(key="ac_use").click().run()
-    assert [d.answer for d in at.session_state["demos"]] == ["5"]
-    assert at.session_state["demos"][0].rationale == "Let's think step by step. 2 + 3 = 5."
+    assert not at.exception and not at.error
+    assert [t.value for t in at.title] == ["Prompt Builder"]
+    assert any(i.value == "1 demonstration from Auto-CoT." for i in at.info)
+    at.switch_page(BUILDER)  # AppTest reruns the page it was told last; a browser follows the switch
+    assert at.selectbox(key="pb_reasoning").value == "auto_cot"
+    assert at.radio(key="pb_shots").value == "One-shot"
+    assert at.text_area(key="pb_instruction").value == ""  # Auto-CoT's spec, not the starter's or the edit
+    at.text_area(key="pb_query").set_value("Ann has 4 pens and loses 1. How many?").run()
+    assert not at.exception and not at.error
+    draft = builder_draft(at)
+    assert [d.answer for d in draft.used()] == ["5"]
+    assert draft.used()[0].rationale == "Let's think step by step. 2 + 3 = 5."
+    sent = html.unescape(re.sub(r"<[^>]+>", "", " ".join(str(e.proto.body) for e in at.get("html"))))
+    assert ("Q: Tom has 2 apples and buys 3. How many?\nA: Let's think step by step. 2 + 3 = 5. "
+            "The answer is 5.") in sent
+    assert "Q: Ann has 4 pens and loses 1. How many?\nA:" in sent
+    assert draft.spec().stop == ("\nQ:",)
+
+
+def _hue(colour: str) -> float:
+    r, g, b = (int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def test_cluster_colours_are_categorical():
+    """Issue 19 item 10: clusters 0 and 1 (and every pair of the first four) differ clearly in hue."""
+    rng = np.random.default_rng(0)
+    result = types.SimpleNamespace(vectors=rng.normal(size=(8, 5)), assignments=np.array([0, 1, 2, 3] * 2))
+    examples = [types.SimpleNamespace(input=f"question {i}") for i in range(8)]
+    spec = scatter_chart(result, examples, {"question 0"}).to_dict()
+    scale = spec["encoding"]["color"].get("scale", {})
+    colours = scale.get("range", [])
+    assert scale.get("domain") == ["0", "1", "2", "3"] and len(colours) == 4, scale
+    hues = [_hue(c) for c in colours]
+    for i in range(4):
+        for j in range(i + 1, 4):
+            gap = abs(hues[i] - hues[j])
+            assert min(gap, 360 - gap) > 25, f"clusters {i} and {j} look alike: {colours}"

@@ -257,3 +257,31 @@ def test_a_classroom_server_refuses_a_sets_local_model_path_without_saying_wheth
     assert refusals[0] == refusals[1] == ["This server loads only the models it allows; pick one of: gemma-3-270m, "
                                           "smollm2-135m-instruct (the teacher sets them with "
                                           "WORKBENCH_ALLOWED_MODELS)."]
+
+
+def test_a_set_opened_in_the_builder_keeps_its_steps():
+    """Issue 19 item 2: Library -> Builder: the step's spec and demonstrations in the Builder's editor, with a
+    note of where they came from; every step of the set stays on offer in the Builder's starter list."""
+    shipped = CLASSROOM["zero_vs_few_shot"]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("pages/6_Library.py").run()
+    at.selectbox(key="lib_pick").set_value(DEMO).run()
+    assert not at.exception and not at.error
+    at.button(key="lib_to_builder_2").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [t.value for t in at.title] == ["Prompt Builder"]
+    note = next(i.value for i in at.info if i.value.startswith("From Step 2:"))
+    assert note == f"From Step 2: {shipped.steps[1].title} of the Library set “{shipped.name}”."
+    at.switch_page("pages/1_Prompt_Builder.py")
+    draft = at.session_state["state_builder"].draft
+    few_shot = shipped.steps[1]
+    assert draft.spec() == few_shot.spec
+    assert [d.input for d in draft.used()] == [d.input for d in few_shot.demos]
+    assert draft.query == shipped.tests[0].input
+    picker = at.selectbox(key="pb_starter")
+    assert picker.value == "step:1" and {"step:0", "step:1"} <= set(picker.options)
+    picker.set_value("step:0").run()  # the set's other step, loaded from the Builder (nothing was edited)
+    assert not at.exception and not at.error
+    draft = at.session_state["state_builder"].draft
+    assert draft.spec() == shipped.steps[0].spec and draft.rows == ()
+    assert any(i.value.startswith("From Step 1:") for i in at.info)
