@@ -1,0 +1,126 @@
+"""Walks across pages in one browser session (issue 19): what a user builds on one page is still there,
+or arrives, on the next.
+
+* Builder edits (instruction, two demonstrations, Few-shot, Zero-shot-CoT, query) survive a visit to two
+  other pages;
+* a Library set opened in the Builder shows its step there and keeps every step on offer.
+
+Auto-CoT → Builder is walked at the end of ``test_autocot.py`` (after a real build), Demonstrations →
+Builder at the end of ``test_demonstrations.py``, Builder → Evaluate in ``test_evaluate.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.harness import (
+    choose_radio,
+    click_button,
+    code_blocks,
+    navigate,
+    open_expander,
+    open_page,
+    page_problems,
+    rerun,
+    select_option,
+    set_text_area,
+    wait_for_text,
+    wait_ready,
+)
+from workbench import promptsets as ps
+
+pytestmark = pytest.mark.e2e
+
+INSTRUCTION = "Answer with one colour word (walk)."
+DEMOS = (("The sky is", "blue"), ("Grass is", "green"))
+QUERY = "Snow is"
+
+
+def add_demo(page, text: str, answer: str) -> None:
+    """Type one demonstration into the Builder's "Add a demonstration" form and add it."""
+    set_text_area(page, "Input", text)
+    set_text_area(page, "Answer", answer)
+    with rerun(page):
+        click_button(page, "Add demonstration")
+
+
+def select_far_up(page, label: str, option: str) -> None:
+    """select_option on a box scrolled out of view: bring it into view first (a dropdown that opens while the
+    page still scrolls to it closes at once)."""
+    page.get_by_label(label, exact=True).scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    select_option(page, label, option)
+
+
+def sent_text(page) -> str:
+    """The exact text the Builder sends (its "Plain text (to copy)" block)."""
+    open_expander(page, "Plain text (to copy)")
+    return code_blocks(page)[-1]
+
+
+def builder_values(page) -> dict[str, object]:
+    """What a user sees in the Builder's boxes."""
+    return {
+        "instruction": page.get_by_role("textbox", name="Task instruction (literal text)", exact=True).input_value(),
+        "reasoning": page.get_by_label("Reasoning", exact=True).input_value(),
+        "few_shot": page.get_by_role("radio", name="Few-shot", exact=True).is_checked(),
+        "k": page.get_by_label("K", exact=True).input_value(),
+        "query": page.get_by_role("textbox", name="Input (the query)", exact=True).input_value(),
+        "starter": page.get_by_label("Starter spec", exact=True).input_value(),
+    }
+
+
+def test_builder_edits_survive_a_walk_across_two_pages(page, app):
+    open_page(page, app, "pages/1_Prompt_Builder.py")
+    select_option(page, "Starter spec", "Blank")
+    select_option(page, "Reasoning", re.compile(r"^Zero-shot-CoT"))
+    set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
+    for text, answer in DEMOS:
+        add_demo(page, text, answer)
+    choose_radio(page, "Few-shot")
+    set_text_area(page, "Input (the query)", QUERY)
+    wait_for_text(page, "· 2 demonstrations", timeout_ms=30_000)
+    wait_ready(page)
+    assert page_problems(page) == []
+    before, sent_before = builder_values(page), sent_text(page)
+    assert before["k"] == "2", "switching to few-shot must use both rows"
+    for text, answer in DEMOS:
+        assert f"Q: {text}\nA: {answer}" in sent_before
+    assert sent_before.startswith(INSTRUCTION) and sent_before.endswith(f"Q: {QUERY}\nA: Let's think step by step.")
+
+    navigate(page, "Demonstrations")
+    wait_for_text(page, "Why:")
+    navigate(page, "Library")
+    navigate(page, "Prompt Builder")
+    wait_for_text(page, "· 2 demonstrations", timeout_ms=30_000)
+    wait_ready(page)
+    assert builder_values(page) == before, "the Builder lost edits on the walk"
+    assert sent_text(page) == sent_before
+    assert page_problems(page) == []
+
+
+def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
+    shipped = ps.classroom_sets()["zero_vs_few_shot"]
+    zero, few = shipped.steps
+    open_page(page, app, "pages/6_Library.py")
+    select_option(page, re.compile(r"^Open a set"), f"🎓 {shipped.name}")
+    page.get_by_role("heading", name=shipped.name).wait_for()
+    wait_ready(page)
+    page.get_by_role("button", name="Open in the Prompt Builder", exact=True).nth(1).click()  # step 2
+    page.wait_for_function("() => document.querySelector('h1')?.textContent.includes('Prompt Builder')",
+                           timeout=90_000)
+    wait_ready(page)
+    wait_for_text(page, f"From Step 2: {few.title} of the Library set “{shipped.name}”.", timeout_ms=30_000)
+    sent = sent_text(page)
+    assert all(d.input in sent for d in few.demos), "the step's demonstrations are not in the Builder's prompt"
+    assert sent.startswith(few.spec.instruction)
+    assert shipped.tests[0].input in sent, "the set's first test input is not the Builder's query"
+
+    select_far_up(page, "Starter spec", f"📚 {shipped.name} · Step 1: {zero.title}")  # the other step
+    wait_for_text(page, f"From Step 1: {zero.title}", timeout_ms=30_000)
+    wait_ready(page)
+    sent = sent_text(page)
+    assert not any(d.input in sent for d in few.demos), "step 1 (zero-shot) still shows step 2's demonstrations"
+    assert page_problems(page) == []
