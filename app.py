@@ -18,7 +18,7 @@ PAGES = [
     ("pages/4_Decoding_Lab.py", "Decoding Lab", "decoding settings side by side, next-token probabilities"),
     ("pages/5_Evaluate.py", "Evaluate", "strategies × labelled data, accuracy with confidence"),
     ("pages/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
-    ("pages/7_Speculative_Decoding.py", "Speculative Decoding", "draft tokens checked by the model, tokens/s"),
+    ("pages/7_Speculative_Decoding.py", "Speculative Decoding", "a draft proposes tokens, the model checks them"),
 ]
 
 

@@ -241,7 +241,8 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
     k, bad_k = number_field(c2, "K demonstrations", DEFAULT_K, key="ev_k", lo=1, hi=32)
     samples, bad_sc = number_field(c3, "Self-consistency samples", 5, key="ev_sc", lo=2, hi=40,
                                    disabled="sc" not in families)
-    k, samples = int(k), int(samples)
+    # An invalid number (its reason shown under it) stands in as the default while the rest is drawn; no run.
+    k, samples = DEFAULT_K if bad_k else int(k), 5 if bad_sc else int(samples)
     extra = st.text_input("More strategies by name (optional)", key="ev_more",
                           placeholder="e.g. knn8+cal, random2+gen, manualcot4+sc5",
                           help="BASE[K] then +score, +gen, +cal or +scN, comma-separated.")
@@ -256,10 +257,15 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
     answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=len(modes) - 1,
                       help="Label scoring picks the label word the model finds most likely after the prompt: never "
                            "an off-label answer. Chain-of-thought strategies always generate.")
+    ss = st.session_state
+    if ss.get("ev_limit_of") != dataset.content_hash:  # another dataset: a limit beyond its size becomes all of it
+        ss["ev_limit_of"] = dataset.content_hash
+        if ss.get("ev_limit", 0) > len(dataset):
+            ss["ev_limit"] = len(dataset)
     limit, bad_limit = number_field(c2, "Items (0 = all)", min(20, len(dataset)), key="ev_limit", lo=0,
                                     hi=len(dataset))
     seed, bad_seed = number_field(c3, "Seed (random demos, sampling)", 0, key="ev_seed", lo=0, hi=2**31 - 1)
-    limit, seed = int(limit), int(seed)
+    limit, seed = 0 if bad_limit else int(limit), 0 if bad_seed else int(seed)
     words: dict[str, str] = {}
     calibrate = False
     if answer == "score":
@@ -377,8 +383,8 @@ def run_controls(plan: Plan | None, backend) -> None:
     if cancelled is not None and not start:
         info = _stopped(cancelled)
         if info is None:
-            st.warning("The run was cancelled before its first item finished; it is in the run history below.",
-                       icon="⏹️")
+            st.warning("The run was cancelled before its first item finished (while its demonstrations or "
+                       "embeddings were being prepared); no results were stored.", icon="⏹️")
         else:
             st.warning(f"Run {info.run_id} was cancelled with {plural(info.n_results, 'result')} stored; resume it "
                        "from the run history below.", icon="⏹️")

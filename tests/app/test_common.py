@@ -130,3 +130,44 @@ def test_a_mistyped_classroom_switch_is_one_line(monkeypatch):
     assert not at.exception
     assert [e.value for e in at.sidebar.error] == [
         "WORKBENCH_CLASSROOM must be 1 (pin models and servers) or 0 (do not); got 'yes please'."]
+
+
+# ---- issue 19: serving without a file watcher; every decoding field says why it is invalid ----------------------
+
+def test_the_served_app_watches_no_files():
+    """A classroom server must not watch the repository (with .venv: inotify overflows) nor rerun on save."""
+    import tomllib
+
+    server = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]
+    assert server["fileWatcherType"] == "none"
+    assert server.get("runOnSave", False) is False
+
+
+#: One out-of-range value per decoding field (key suffix, value, words the reason must contain).
+INVALID_FIELDS = [
+    ("temp", -1.0, "temperature must be >= 0"),
+    ("topk", -1, "top_k must be >= 0"),
+    ("topp", 1.5, "top_p must be in (0, 1]"),
+    ("minp", 1.0, "min_p must be in [0, 1)"),
+    ("typ", 0.0, "typical_p must be in (0, 1]"),
+    ("rep", 0.0, "repetition_penalty must be > 0"),
+    ("max", 0, "max_new_tokens must be at least 1"),
+    ("seed", -1, "seed must be a whole number >= 0"),
+]
+
+
+@pytest.mark.parametrize(("suffix", "value", "reason"), INVALID_FIELDS, ids=[f[0] for f in INVALID_FIELDS])
+def test_an_invalid_decoding_field_says_why_under_itself_and_generate_waits(suffix, value, reason):
+    at = run()
+    at.selectbox(key="home_preset").set_value("Custom").run()
+    at.toggle(key="home_sample").set_value(True).run()
+    at.number_input(key=f"home_{suffix}").set_value(value).run()
+    assert not at.exception
+    settings = next(e for e in at.expander if e.label == "Decoding settings")
+    inline = [e.value for e in settings.error]
+    assert len(inline) == 1 and reason in inline[0], "the reason must be shown with the field, in the settings"
+    assert at.button(key="home_go").disabled, "Generate must wait until the field is valid"
+    # Fixed again: the line goes and Generate is enabled.
+    fixed = {"temp": 0.7, "topk": 40, "topp": 0.9, "minp": 0.05, "typ": 1.0, "rep": 1.1, "max": 8, "seed": 3}
+    at.number_input(key=f"home_{suffix}").set_value(fixed[suffix]).run()
+    assert not at.error and not at.button(key="home_go").disabled

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
@@ -62,3 +65,66 @@ def test_explorer_says_which_sampler_order_it_shows():
     at.selectbox(key="lab_xd_order").set_value("transformers (temperature first)").run()
     other = next(c.value for c in at.caption if "survive the warpers" in c.value)
     assert "(transformers order)" in other and other.startswith("123 of 262144")
+
+
+# ---- issue 19: layouts that fit, fields that say why, inputs that survive a page switch --------------------------
+
+def config_columns(at: AppTest) -> list:
+    return [c for c in at.columns if c.markdown and str(c.markdown[0].value).startswith("**Config")]
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_as_many_columns_as_configs_and_narrow_settings_in_one_column(count):
+    at = lab()
+    at.number_input(key="lab_nconf").set_value(count).run()
+    assert not at.exception
+    cols = config_columns(at)
+    assert len(cols) == count
+    assert all(c.weight == pytest.approx(1 / count) for c in cols), "two configs get half the width each"
+    inner = [len(c.columns) for c in cols]  # the decoding settings' own columns inside a config column
+    assert inner == [2 if count == 2 else 0] * count, "narrow configs stack their settings in one column"
+
+
+def test_explorer_chart_labels_every_bar():
+    at = lab()
+    at.text_area(key="lab_prompt_a").set_value("The capital of France is").run()
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["encoding"]["x"]["axis"]["labelOverlap"] is False, "Vega-Lite drops labels that would overlap"
+
+
+def test_an_invalid_config_field_says_why_in_its_column_and_run_waits():
+    at = lab()
+    at.text_area(key="lab_prompt_a").set_value("The capital of France is").run()
+    at.selectbox(key="lab_c1_preset").set_value("Custom").run()
+    at.number_input(key="lab_c1_temp").set_value(-1.0).run()
+    assert not at.exception
+    first, second = config_columns(at)
+    assert not first.error
+    assert [e.value for e in second.error] == [
+        "temperature must be >= 0 (got -1.0); use 0 or greedy for deterministic output."]
+    assert at.button(key="lab_go").disabled
+    at.number_input(key="lab_nconf").set_value(9).run()
+    assert "Decoding configs to compare must be between 1 and 8 (got 9)." in [e.value for e in at.error]
+    assert at.button(key="lab_go").disabled
+
+
+def test_prompt_and_configs_survive_another_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/4_Decoding_Lab.py").run()
+    at.text_area(key="lab_prompt_a").set_value("Once upon a time").run()
+    at.number_input(key="lab_nconf").set_value(3).run()
+    at.selectbox(key="lab_c2_preset").set_value("Custom").run()
+    at.number_input(key="lab_c2_temp").set_value(1.3).run()
+    at.number_input(key="lab_c0_max").set_value(7).run()
+    at.selectbox(key="lab_xd_preset").set_value("Creative").run()
+    at.switch_page("pages/5_Evaluate.py").run()
+    assert [t.value for t in at.title] == ["Evaluate"]
+    at.switch_page("app.py").run()
+    at.switch_page("pages/4_Decoding_Lab.py").run()
+    assert not at.exception
+    assert at.text_area(key="lab_prompt_a").value == "Once upon a time"
+    assert at.number_input(key="lab_nconf").value == 3
+    assert at.selectbox(key="lab_c2_preset").value == "Custom"
+    assert at.number_input(key="lab_c2_temp").value == pytest.approx(1.3)
+    assert at.number_input(key="lab_c0_max").value == 7
+    assert at.selectbox(key="lab_xd_preset").value == "Creative"

@@ -228,3 +228,61 @@ def test_a_handed_over_prompt_whose_labels_the_data_lacks_is_flagged():
                                                 "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception and not at.error and not at.warning
+
+
+# --------------------------------------------------------------------------- issue 19: words, numbers, state
+
+
+def test_the_strategy_picker_uses_the_registry_words():
+    """One vocabulary: the words the Demonstrations page gets from the selector registry (random, nearest, diverse,
+    balanced), with the name strategy names use where it differs."""
+    from workbench.evaluate.registry import STRATEGIES, kinds
+    from workbench.retrieval import SELECTOR_KINDS
+
+    options = page().multiselect(key="ev_strategies").options
+    assert options[:5] == ["zero-shot (zero)", "random", "nearest (knn)", "diverse", "BM25 (bm25)"]
+    assert len(options) == len(kinds())
+    for base in ("random", "knn", "diverse", "balanced"):
+        assert STRATEGIES[base].label == SELECTOR_KINDS[STRATEGIES[base].selector].label
+        assert any(o.startswith(STRATEGIES[base].label) for o in options)
+
+
+def test_an_out_of_range_number_says_why_and_run_waits():
+    at = page()
+    at.number_input(key="ev_k").set_value(0).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["K demonstrations must be between 1 and 32 (got 0)."]
+    assert at.button(key="ev_run").disabled
+    at.number_input(key="ev_k").set_value(2).run()
+    assert not at.error and not at.button(key="ev_run").disabled
+
+
+def test_one_result_is_singular():
+    at = page()
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(1).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    line = next(c.value for c in at.caption if " · model " in c.value)
+    assert " · 1 result · " in line, line
+
+
+def test_settings_survive_another_page():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("pages/5_Evaluate.py").run()
+    at.selectbox(key="ev_data_sample").set_value("trec_questions").run()
+    at.multiselect(key="ev_strategies").set_value(["zero", "diverse", "bm25"]).run()
+    at.number_input(key="ev_k").set_value(3).run()
+    at.number_input(key="ev_limit").set_value(5).run()
+    at.text_input(key="ev_more").set_value("knn2+gen").run()
+    at.toggle(key="ev_cache").set_value(False).run()
+    at.switch_page("pages/4_Decoding_Lab.py").run()
+    assert [t.value for t in at.title] == ["Decoding Lab"]
+    at.switch_page("pages/5_Evaluate.py").run()
+    assert not at.exception
+    assert at.selectbox(key="ev_data_sample").value == "trec_questions"
+    assert at.multiselect(key="ev_strategies").value == ["zero", "diverse", "bm25"]
+    assert at.number_input(key="ev_k").value == 3
+    assert at.number_input(key="ev_limit").value == 5
+    assert at.text_input(key="ev_more").value == "knn2+gen"
+    assert at.toggle(key="ev_cache").value is False

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
+from workbench.backends import Generation
 
 
 def home() -> AppTest:
@@ -49,3 +53,24 @@ def test_negative_temperature_is_refused_in_the_ui():
     at.number_input(key="home_topp").set_value(0.0).run()
     assert any("top_p must be in (0, 1]" in e.value for e in at.error)
     assert at.button(key="home_go").disabled
+
+
+def test_the_summary_counts_decoding_speed_apart_from_the_prompt():
+    at = home()
+    at.text_area(key="home_prompt").set_value("One, two, three, four,")
+    at.number_input(key="home_max").set_value(6)
+    at.button(key="home_go").click().run()
+    assert not at.exception and not at.error
+    line = next(c.value for c in at.caption if "tokens/s" in c.value)
+    assert re.fullmatch(r"\d+ tokens in [\d.]+ s \([\d.]+ tokens/s decoding; prompt \d+ tokens read in [\d.]+ s; "
+                        r"finish: \w+\)", line), line
+    assert not [b for b in at.button if b.label == "Stop"], "the Stop button goes when the generation ends"
+
+
+def test_one_token_is_singular_and_its_time_is_the_prompt_time():
+    """ "1 tokens in 4.76 s (0.2 tokens/s)" was the prompt's reading time passed off as decoding speed."""
+    gen = Generation("Paris", 7, 1, "length", 4.76, prompt_seconds=4.70)
+    assert gen.summary() == ("1 token in 4.76 s (too few tokens to time decoding (tokens/s needs 2); "
+                             "prompt 7 tokens read in 4.70 s; finish: length)")
+    assert Generation("a b c", 7, 3, "stop", 1.0, prompt_seconds=0.6).tokens_per_second == pytest.approx(5.0)
+    assert Generation("a b c", 7, 3, "stop", 1.5).tokens_per_second == pytest.approx(2.0)  # not measured apart

@@ -261,9 +261,12 @@ def open_expander(page, title: str) -> None:
         summary.click()
 
 
-def select_option(page, label: str | re.Pattern, option: str | re.Pattern) -> None:
-    """Pick an option of an st.selectbox by its label (text, or a pattern for a label that changes)."""
-    page.get_by_label(label, exact=True).click()
+def select_option(page, label: str | re.Pattern, option: str | re.Pattern, nth: int = 0) -> None:
+    """Pick an option of an st.selectbox by its label (text, or a pattern for a label that changes).
+
+    ``nth`` picks among several selectboxes with the same label (the Decoding Lab's config columns).
+    """
+    page.get_by_label(label, exact=True).nth(nth).click()
     with rerun(page):
         page.get_by_role("option", name=option, exact=isinstance(option, str)).first.click()
 
@@ -301,13 +304,22 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
 
 
+#: Page titles in the navigation whose page heading says something else.
+HEADINGS = {"Home": "Prompt Workbench"}
+
+
 def navigate(page, title: str) -> None:
     """Go to another page through the sidebar's navigation, as a user does: the session (and its state) stays."""
     page.locator('[data-testid="stSidebarNav"] a', has_text=re.compile("^" + re.escape(title) + "$")).click()
     page.wait_for_function(
         "(t) => document.querySelector('h1') && document.querySelector('h1').textContent.includes(t)",
-        arg=title, timeout=PAGE_READY_TIMEOUT_MS)
+        arg=HEADINGS.get(title, title), timeout=PAGE_READY_TIMEOUT_MS)
     wait_ready(page)
+
+
+def navigation_titles(page) -> list[str]:
+    """The page names in the sidebar's navigation, in order."""
+    return page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
 
 
 def download(page, name: str, timeout_ms: int = PAGE_READY_TIMEOUT_MS) -> tuple[str, bytes]:
@@ -374,6 +386,40 @@ def exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
 
 
+#: Every visible widget label (and expander title) that breaks inside a word or is cut off: for each word of the
+#: label, the rectangles of its characters must lie on one line; and the label must not be wider than its box.
+BROKEN_LABELS_JS = r"""() => {
+    const broken = [];
+    const labels = document.querySelectorAll(
+        '[data-testid="stWidgetLabel"], [data-testid="stExpander"] summary, [data-testid="stTab"]');
+    for (const el of labels) {
+        const r = el.getBoundingClientRect();
+        if (!r.width || !r.height || el.closest('[data-testid="stSidebar"]')) continue;
+        const text = el.textContent.trim();
+        if (el.scrollWidth > el.clientWidth + 1) { broken.push(text + ' [cut off]'); continue; }
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const re = /\S+/g;
+            let m;
+            while ((m = re.exec(node.data))) {
+                const range = document.createRange();
+                range.setStart(node, m.index);
+                range.setEnd(node, m.index + m[0].length);
+                const tops = new Set([...range.getClientRects()].filter(x => x.width > 0)
+                                     .map(x => Math.round(x.top)));
+                if (tops.size > 1) broken.push(`${text} [breaks inside "${m[0]}"]`);
+            }
+        }
+    }
+    return broken;
+}"""
+
+
+def broken_labels(page) -> list[str]:
+    """Labels on the page broken inside a word ("tempe rature") or cut off (empty when every label reads whole)."""
+    return page.evaluate(BROKEN_LABELS_JS)
+
+
 def horizontal_overflow(page) -> int:
     """How many pixels the document or the main area is wider than the window (0: nothing cut off at the side)."""
     return page.evaluate(
@@ -413,7 +459,8 @@ const completionAfter = (heading) => {
     if (!marks.length) return null;
     let box = marks[marks.length - 1].closest('[data-testid="stElementContainer"]');
     for (box = box.nextElementSibling; box; box = box.nextElementSibling) {
-        if (box.querySelector('[data-testid="stAlert"]')) continue;  // the queue message, not the answer
+        // the waiting/queue message and the Stop button, not the answer
+        if (box.querySelector('[data-testid="stAlert"], button')) continue;
         const md = box.querySelector('[data-testid="stMarkdownContainer"]');
         if (md && !box.querySelector('[data-testid="stCaptionContainer"]')) return md.textContent;
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -10,9 +11,11 @@ from tests.conftest import real_backend
 from tests.e2e.harness import (
     click_button,
     download,
+    navigate,
     normalise,
     open_page,
     page_problems,
+    select_option,
     set_number,
     set_text_area,
     wait_for_text,
@@ -52,3 +55,33 @@ def test_two_presets_give_two_outputs(page, app):
     assert [(c["do_sample"], c["max_new_tokens"]) for c in grid["configs"]] == [(False, MAX_NEW), (True, MAX_NEW)]
     texts = [o["text"] for o in grid["outputs"]]
     assert [normalise(t) for t in texts] == [normalise(o) for o in outputs], "the export differs from the page"
+
+
+def test_an_out_of_range_field_says_why_and_run_waits(page, app):
+    """-1 for a temperature: said under the field (not in a hover tooltip), and Run waits until it is fixed."""
+    open_page(page, app, "pages/4_Decoding_Lab.py")
+    set_text_area(page, "Prompt A", PROMPT)
+    select_option(page, "Decoding preset", "Custom", nth=0)
+    set_number(page, "temperature", -1, nth=0)
+    wait_for_text(page, "temperature must be >= 0 (got -1.0); use 0 or greedy for deterministic output.",
+                  timeout_ms=30_000)
+    run = page.get_by_role("button", name="Run", exact=True)
+    assert run.is_disabled(), "Run must wait while a field is invalid"
+    set_number(page, "temperature", 0.5, nth=0)
+    assert page.get_by_text("temperature must be >= 0").count() == 0
+    assert run.is_enabled()
+
+
+def test_prompt_and_configs_survive_a_visit_to_another_page(page, app):
+    open_page(page, app, "pages/4_Decoding_Lab.py")
+    set_text_area(page, "Prompt A", "Once upon a time")
+    set_number(page, "Decoding configs to compare", 3)
+    set_number(page, "max_new_tokens", 9, nth=2)
+    navigate(page, "Evaluate")
+    navigate(page, "Home")
+    navigate(page, "Decoding Lab")
+    assert page.get_by_role("textbox", name="Prompt A", exact=True).input_value() == "Once upon a time"
+    assert page.get_by_label("Decoding configs to compare", exact=True).input_value() == "3"
+    assert page.get_by_text(re.compile(r"^Config \d$")).count() == 3
+    assert page.get_by_label("max_new_tokens", exact=True).nth(2).input_value() == "9"
+    assert page_problems(page) == []

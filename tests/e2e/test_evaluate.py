@@ -102,6 +102,37 @@ def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
     assert _store(server).get_run(run_id).n_results == stored, "the run went on after it was cancelled"
     wait_ready(page)
     assert page.locator('[data-testid="stException"]').count() == 0
+    row = history_row(page, run_id)  # without a reload
+    assert (row["status"], row["results"]) == ("cancelled", str(stored)), row
+
+
+def history_row(page, run_id: int) -> dict[str, str]:
+    """The run history's row of one run, as the page shows it now."""
+    nth = page.locator('[data-testid="stDataFrame"]').count() - 1  # the history is the last table on the page
+    return next(r for r in grid_rows(page, nth) if r.get("run") == str(run_id))
+
+
+def test_cancel_stops_an_auto_cot_build_and_the_history_says_so(page, app, server):
+    """Cancel during the Auto-CoT build (the model writing rationales, no item run yet) stops the build at once."""
+    open_page(page, app, "pages/5_Evaluate.py")
+    multiselect(page, "Strategies", ["Auto-CoT"])
+    set_number(page, "Items (0 = all)", 2)
+    toggle(page, "Use the response cache", on=False)
+    runs_before = {r.run_id for r in _store(server).list_runs()}
+    click_button(page, "Run")
+    wait_for_text(page, "Building the Auto-CoT demonstrations", timeout_ms=120_000)
+    page.wait_for_timeout(1500)  # the model is writing a rationale now
+    start = time.perf_counter()
+    click_button(page, "Cancel")
+    wait_for_text(page, "The run was cancelled before its first item finished", timeout_ms=60_000)
+    cancelled_s = time.perf_counter() - start
+    wait_ready(page)
+    print(f"Auto-CoT build cancelled {cancelled_s:.2f} s after the click")
+    # Nothing ran on: no new run (a run is stored once its demonstrations are built), or one without results.
+    time.sleep(3)
+    new = [r for r in _store(server).list_runs() if r.run_id not in runs_before]
+    assert all(r.status == "cancelled" and r.n_results == 0 for r in new), new
+    assert page_problems(page) == []
 
 
 INSTRUCTION = "Decide whether each movie review is positive or negative."

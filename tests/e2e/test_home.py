@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 
 from tests.conftest import real_backend
 from tests.e2e.harness import (
+    COMPLETION_JS,
     arm_generation,
     click_button,
+    completion_after,
     generation_result,
+    new_page,
     normalise,
     open_page,
+    page_problems,
     set_number,
     set_text_area,
     wait_for_text,
+    wait_ready,
 )
 from workbench.decoding import DecodingConfig
 
@@ -44,3 +50,54 @@ def test_empty_prompt_shows_one_red_line(page, app):
     click_button(page, "Generate")
     wait_for_text(page, "The prompt is empty; type some text to complete.")
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+#: How soon after a Stop click the next session's completion must start (its own prompt is 7 tokens).
+NEXT_STARTS_S = 1.0
+#: In the waiting session: note (Date.now()) when its completion's first text appears.
+FIRST_TEXT_JS = "() => {" + COMPLETION_JS + """
+    window.__firstText = null;
+    const check = () => { if (window.__firstText === null && completionAfter('Completion')) {
+        window.__firstText = Date.now(); } };
+    new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+#: In the streaming session: click Stop, return when (Date.now()).
+CLICK_STOP_JS = """() => { const b = [...document.querySelectorAll('button')].find(e => e.textContent.trim() === 'Stop');
+                       const t = Date.now(); b.click(); return t; }"""
+
+
+def test_stop_frees_the_model_for_the_queued_session_within_a_second(browser, page, app, record_property):
+    open_page(page, app)
+    set_text_area(page, "Prompt", "Once upon a time, in a small village by the sea,")
+    set_number(page, "max_new_tokens", 400)
+    click_button(page, "Generate")
+    page.get_by_role("button", name="Stop", exact=True).wait_for(timeout=60_000)
+    page.wait_for_function("() => {" + COMPLETION_JS + "const t = completionAfter('Completion'); "
+                           "return t && t.length > 20; }", timeout=120_000)
+
+    other = new_page(browser)  # a second session (another student)
+    try:
+        open_page(other, app)
+        set_text_area(other, "Prompt", PROMPT)
+        set_number(other, "max_new_tokens", 8)
+        click_button(other, "Generate")
+        wait_for_text(other, re.compile(r"Waiting for the model: .*you are number 1 in the queue"), timeout_ms=60_000)
+        assert other.get_by_role("button", name="Stop", exact=True).is_visible(), "a queued user can stop too"
+        assert completion_after(other) is None
+        other.evaluate(FIRST_TEXT_JS)
+
+        clicked = page.evaluate(CLICK_STOP_JS)
+        other.wait_for_function("() => window.__firstText !== null", timeout=60_000)
+        started = (other.evaluate("() => window.__firstText") - clicked) / 1000
+        record_property("next_session_starts_s", round(started, 3))
+        print(f"the queued session's completion started {started:.2f} s after Stop")
+        assert started < NEXT_STARTS_S, f"the next session started {started:.2f} s after Stop"
+
+        wait_for_text(page, "Stopped; the model is free for the next request. The text so far:", timeout_ms=30_000)
+        wait_ready(page)
+        assert page.get_by_role("button", name="Stop", exact=True).count() == 0
+        assert page_problems(page) == []
+        wait_for_text(other, "8 tokens in", timeout_ms=60_000)
+        assert page_problems(other) == []
+    finally:
+        other.context.close()

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import ARTIFACTS
-from tests.e2e.harness import exceptions, horizontal_overflow, open_page, page_files, screenshot
+from tests.e2e.harness import (
+    exceptions,
+    horizontal_overflow,
+    navigate,
+    navigation_titles,
+    open_page,
+    page_files,
+    page_path,
+    screenshot,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -22,3 +31,14 @@ def test_page_opens_cleanly(page, app, script):
     screenshot(page, ARTIFACTS / f"{Path(script).stem}.png")
     assert exceptions(page) == []
     assert horizontal_overflow(page) == 0, "the page is wider than 1280 px: something is cut off at the side"
+
+
+def test_the_navigation_calls_the_home_page_home_and_reaches_every_page(page, app):
+    open_page(page, app)
+    titles = navigation_titles(page)
+    assert titles[0] == "Home", f"the navigation calls the home page {titles[0]!r}"
+    assert "app" not in titles
+    assert titles[1:] == [page_path(p).replace("_", " ") for p in page_files()[1:]]
+    for title in [*titles[1:], "Home"]:
+        navigate(page, title)
+        assert exceptions(page) == [], title

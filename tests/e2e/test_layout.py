@@ -1,0 +1,86 @@
+"""Layouts at 1280x800 (a classroom laptop): no widget label breaks inside a word or is cut off, nothing sticks out.
+
+Every page is saved under artifacts/screenshots/layout-*.png for a person to look at, and the Decoding Lab twice
+more with two and with four configs, their decoding settings open. The automated check measures each word of
+each visible label: its characters must lie on one line ("tempe rature" in a quarter-width column fails), and
+the label must fit its box.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.harness import (
+    broken_labels,
+    click_button,
+    horizontal_overflow,
+    open_page,
+    page_files,
+    rerun,
+    screenshot,
+    select_option,
+    set_number,
+    wait_ready,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.mark.parametrize("script", page_files())
+def test_no_label_breaks_inside_a_word(page, app, script):
+    open_page(page, app, script)
+    screenshot(page, ARTIFACTS / f"layout-{Path(script).stem}.png")
+    assert broken_labels(page) == []
+    assert horizontal_overflow(page) == 0
+
+
+#: The width of each config's column (the column holding a "Config N" heading).
+CONFIG_WIDTHS_JS = r"""() => [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')]
+    .filter(e => /^Config \d$/.test(e.textContent.trim()))
+    .map(e => e.closest('[data-testid="stColumn"]').getBoundingClientRect().width)"""
+
+
+def open_settings(page) -> None:
+    """Open every closed "Decoding settings" expander of the compare tab."""
+    for summary in page.locator('[data-testid="stExpander"] summary', has_text="Decoding settings").all():
+        if summary.is_visible() and summary.locator("xpath=..").get_attribute("open") is None:
+            summary.click()
+    page.wait_for_timeout(300)
+
+
+@pytest.mark.parametrize("configs", [2, 4])
+def test_decoding_lab_configs_fit(page, app, configs):
+    open_page(page, app, "pages/4_Decoding_Lab.py")
+    set_number(page, "Decoding configs to compare", configs)
+    select_option(page, "Decoding preset", "Custom", nth=0)  # config 1: every field editable
+    open_settings(page)
+    wait_ready(page)
+    screenshot(page, ARTIFACTS / f"layout-decoding-lab-{configs}-configs.png")
+    widths = page.evaluate(CONFIG_WIDTHS_JS)
+    assert len(widths) == configs
+    assert broken_labels(page) == []
+    assert horizontal_overflow(page) == 0
+    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
+    assert min(widths) > main / configs * 0.8, f"config columns {widths} px wide in a {main:.0f} px page"
+
+
+def test_evaluate_side_by_side_table_fits(page, app):
+    open_page(page, app, "pages/5_Evaluate.py")
+    set_number(page, "Items (0 = all)", 3)
+    with rerun(page, start_timeout_ms=10_000):
+        click_button(page, "Run")
+    page.get_by_role("heading", name=re.compile(r"^Run \d+$")).wait_for(timeout=300_000)
+    wait_ready(page)
+    table = page.locator('[data-testid="stDataFrame"]').filter(has=page.get_by_text("knn4 ✓")).first
+    table.wait_for(timeout=60_000)
+    table.scroll_into_view_if_needed()
+    screenshot(page, ARTIFACTS / "layout-evaluate-results.png", full=False)
+    box = table.bounding_box()
+    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    assert box["x"] + box["width"] <= main["x"] + main["width"] + 1, "the side-by-side table sticks out"
+    assert broken_labels(page) == []
+    assert horizontal_overflow(page) == 0
