@@ -1,5 +1,6 @@
 """Auto-CoT in a real browser: two clusters over a handful of arithmetic questions, rationales by the model;
-fallbacks flagged when asked; a hostile demo file is one red line."""
+fallbacks flagged when asked; "Use as demonstrations" opens the Prompt Builder with them, and its prompt
+sends them; a hostile demo file is one red line."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import pytest
 
 from tests.e2e.harness import (
     click_button,
+    code_blocks,
     download,
     grid_rows,
+    open_expander,
     open_page,
     page_problems,
     set_number,
+    set_text_area,
     toggle,
     upload,
     wait_for_text,
@@ -57,6 +61,28 @@ def test_autocot_builds_one_demo_per_cluster(page, app):
     flagged = [d.cluster for d in demos if d.fallback]
     if flagged:  # 16 tokens rarely end a rationale with ".": the page says which clusters fell back
         wait_for_text(page, f"Fallback in cluster {', '.join(map(str, sorted(flagged)))}")
+
+    # "Use as demonstrations": the Prompt Builder opens showing them (not its starter), and sends them.
+    click_button(page, "Use as demonstrations")
+    page.wait_for_function("() => document.querySelector('h1')?.textContent.includes('Prompt Builder')",
+                           timeout=90_000)
+    wait_ready(page)
+    wait_for_text(page, f"{K} demonstrations from Auto-CoT.", timeout_ms=30_000)
+    assert [r["input"] for r in grid_rows(page)] == [d.question for d in demos], "the Builder's table lacks them"
+    query = next(e.input for e in pool if e.input not in used)
+    set_text_area(page, "Input (the query)", query)
+    set_number(page, "max_new_tokens", 4)
+    wait_for_text(page, f"· {K} demonstrations", timeout_ms=30_000)
+    wait_ready(page)
+    open_expander(page, "Plain text (to copy)")
+    sent = code_blocks(page)[-1]
+    for d in demos:
+        assert f"Q: {d.question}\nA: {d.rationale}" in sent, "an Auto-CoT demonstration is not sent as built"
+    assert sent.endswith(f"Q: {query}\nA: Let's think step by step.")
+    click_button(page, "Run")
+    wait_for_text(page, "Answer:")
+    wait_ready(page)
+    assert page_problems(page) == []
 
 
 def test_a_hostile_demo_file_is_one_red_line(page, app):

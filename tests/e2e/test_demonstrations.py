@@ -1,4 +1,5 @@
-"""Demonstrations in a real browser: the Prompt Builder's spec, nearest demonstrations for a query, their scores, run.
+"""Demonstrations in a real browser: the Prompt Builder's spec, nearest demonstrations for a query, their scores,
+run, then hand them to the Prompt Builder.
 
 The query is a near copy of one review in the sample pool (one word changed), so the
 nearest demonstration must be that review, by far, and in the default "most similar
@@ -70,3 +71,14 @@ def test_nearest_demonstrations_with_scores_then_run(page, app):
     wait_for_text(page, "Answer:")
     wait_ready(page)
     assert page_problems(page) == []
+
+    # Hand them to the Prompt Builder: its editor shows them, in this order, with the query, and a note.
+    click_button(page, f"Use these {K} demonstrations in the Prompt Builder")
+    page.wait_for_function("() => document.querySelector('h1')?.textContent.includes('Prompt Builder')",
+                           timeout=90_000)
+    wait_ready(page)
+    wait_for_text(page, f"{K} demonstrations from the Demonstrations page (knn, similar_last).", timeout_ms=30_000)
+    assert [r["input"] for r in grid_rows(page)] == [r["input"] for r in rows]
+    open_expander(page, "Plain text (to copy)")
+    built = code_blocks(page)[-1]
+    assert built == sent, "the Builder builds another prompt from the one the Demonstrations page showed"
