@@ -60,7 +60,7 @@ def pages() -> list:
     from streamlit.source_util import page_sort_key
 
     files = sorted((ROOT / "pages").glob("*.py"), key=page_sort_key)
-    return [st.Page(home, title="Home", icon="🧪", default=True),
+    return [st.Page(home, title="Home", default=True),
             *(st.Page(f"pages/{f.name}") for f in files)]
 
 

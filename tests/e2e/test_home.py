@@ -52,7 +52,7 @@ def test_empty_prompt_shows_one_red_line(page, app):
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
-#: How soon after a Stop click the next session's completion must start (its own prompt is 7 tokens).
+#: How soon after a Stop click the next session must have the model (its own prompt reading not counted).
 NEXT_STARTS_S = 1.0
 #: In the waiting session: note (Date.now()) when its completion's first text appears.
 FIRST_TEXT_JS = "() => {" + COMPLETION_JS + """
@@ -89,9 +89,6 @@ def test_stop_frees_the_model_for_the_queued_session_within_a_second(browser, pa
         clicked = page.evaluate(CLICK_STOP_JS)
         other.wait_for_function("() => window.__firstText !== null", timeout=60_000)
         started = (other.evaluate("() => window.__firstText") - clicked) / 1000
-        record_property("next_session_starts_s", round(started, 3))
-        print(f"the queued session's completion started {started:.2f} s after Stop")
-        assert started < NEXT_STARTS_S, f"the next session started {started:.2f} s after Stop"
 
         wait_for_text(page, "Stopped; the model is free for the next request. The text so far:", timeout_ms=30_000)
         wait_ready(page)
@@ -99,5 +96,14 @@ def test_stop_frees_the_model_for_the_queued_session_within_a_second(browser, pa
         assert page_problems(page) == []
         wait_for_text(other, "8 tokens in", timeout_ms=60_000)
         assert page_problems(other) == []
+        # The waiting session's own work before its first token (reading its prompt) is not the wait for the model.
+        summary = other.get_by_text(re.compile(r"^8 tokens in")).first.inner_text()
+        own = float(re.search(r"read in ([\d.]+) s", summary).group(1))
+        freed = started - own
+        record_property("next_session_starts_s", round(started, 3))
+        record_property("model_freed_s", round(freed, 3))
+        print(f"the queued session's text began {started:.2f} s after Stop, {own:.2f} s of it reading its own "
+              f"prompt: the model was its {freed:.2f} s after the click")
+        assert freed < NEXT_STARTS_S, f"the next session got the model {freed:.2f} s after Stop"
     finally:
         other.context.close()
