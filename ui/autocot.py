@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 from ui.handover import BUILDER_PAGE, demos_to_builder
+from ui.state import AUTOCOT_WIDGETS, autocot_settings, restore_widgets, save_autocot_settings, widget_values
 from ui.words import plural
 from workbench.autocot import (
-    MAX_TRIES_PER_CLUSTER,
     REFERENCE_TASKS,
     AutoCoTConfig,
     Demo,
@@ -33,6 +33,8 @@ CLUSTER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc9
 FORMATS = {"number": "arabic numerals", "yes_no": "Yes or No", "choice": "a choice letter",
            "label": "a label of the pool", "free": "free text"}
 NO_TASK = "none"
+#: Widget-key prefix of the page.
+KEY = "ac"
 
 
 def _apply_task() -> None:
@@ -43,28 +45,30 @@ def _apply_task() -> None:
 
 
 def settings(pool) -> tuple[AutoCoTConfig, str, tuple[str, ...], int, int]:
-    """The Auto-CoT settings; the reference preset and the answer type start from the pool."""
+    """The Auto-CoT settings, kept across pages; the reference preset and the answer type start from the pool."""
     guessed, labels = infer_format(pool) if pool is not None else (None, ())
     tasks = [NO_TASK, *REFERENCE_TASKS]
+    kept = autocot_settings()  # the page's settings as the user left them (a page switch drops the widgets)
+    restore_widgets(KEY, kept, [n for n in AUTOCOT_WIDGETS if n != "fmt"])
+    if "ac_fmt" not in st.session_state:
+        st.session_state["ac_fmt"] = kept.fmt or (guessed.value if guessed else next(iter(FORMATS)))
     task = task_for(pool.name) if pool is not None else None
     if task and st.session_state.get("ac_task_pool") != pool.name:  # a reference dataset was picked: its preset
         st.session_state["ac_task_pool"], st.session_state["ac_task"] = pool.name, task
         _apply_task()
-    st.session_state.setdefault("ac_k", 4)  # otherwise 4 clusters (CPU-friendly) and the reference's 5 steps
-    st.session_state.setdefault("ac_steps", 5)
     c1, c2, c3, c4 = st.columns(4)
     task = c1.selectbox("Reference preset (run_demo.py --task)", tasks, key="ac_task", on_change=_apply_task)
-    fmt = c2.selectbox("Answer type", list(FORMATS), format_func=FORMATS.get, key="ac_fmt",
-                       index=list(FORMATS).index(guessed.value) if guessed else 0)
+    fmt = c2.selectbox("Answer type", list(FORMATS), format_func=FORMATS.get, key="ac_fmt")
     k = c3.number_input("Demonstrations k (clusters)", 1, 16, key="ac_k")
     steps = c4.number_input("Max rationale steps", 1, 50, key="ac_steps")
-    words = c1.number_input("Max question words", 1, 500, 60, key="ac_words")
-    tries = c2.number_input("Rationales tried per cluster", 1, 100, MAX_TRIES_PER_CLUSTER, key="ac_tries")
-    limit = c3.number_input("Questions used from the pool (0 = all)", 0, 100_000, 0, key="ac_limit")
-    max_new = c4.number_input("max_new_tokens per rationale", 16, 512, 96, key="ac_max")
-    seed = c1.number_input("k-means++ seed", 0, 10_000, 0, key="ac_seed")
+    words = c1.number_input("Max question words", 1, 500, key="ac_words")
+    tries = c2.number_input("Rationales tried per cluster", 1, 100, key="ac_tries")
+    limit = c3.number_input("Questions used from the pool (0 = all)", 0, 100_000, key="ac_limit")
+    max_new = c4.number_input("max_new_tokens per rationale", 16, 512, key="ac_max")
+    seed = c1.number_input("k-means++ seed", 0, 10_000, key="ac_seed")
     fallback = c2.checkbox("Fallback: a cluster with no passing candidate gives its nearest (flagged)",
                            key="ac_fallback", help="The reference drops such a cluster; a fallback demo is marked.")
+    save_autocot_settings(widget_values(KEY, AUTOCOT_WIDGETS))
     cfg = AutoCoTConfig.for_task(None if task == NO_TASK else task, k=int(k), max_question_words=int(words),
                                  max_rationale_steps=int(steps), max_tries_per_cluster=int(tries),
                                  fallback=bool(fallback), seed=int(seed))

@@ -23,6 +23,7 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.autocot import MAX_TRIES_PER_CLUSTER
 from workbench.data import Example
 from workbench.errors import WorkbenchError
 from workbench.prompts import PromptSpec, SpecFile, next_question_stops, starter_specs
@@ -328,3 +329,36 @@ def set_chosen(demos: Sequence[Example]) -> None:
 def chosen_demos() -> tuple[Example, ...]:
     value = st.session_state.get(CHOSEN_KEY)
     return value if isinstance(value, tuple) else ()
+
+
+# --------------------------------------------------------------------------- the Auto-CoT page
+
+@dataclass(frozen=True)
+class AutoCoTSettings:
+    """The Auto-CoT page's settings. Field names are its widget keys after ``ac_``."""
+
+    task: str = "none"  # a reference preset (run_demo.py --task) or "none"
+    fmt: str = ""  # the answer type; "" = guessed from the pool
+    k: int = 4  # demonstrations = clusters (4 is CPU-friendly)
+    steps: int = 5  # max rationale steps (the reference's 5)
+    words: int = 60  # max question words (the reference's 60)
+    tries: int = MAX_TRIES_PER_CLUSTER  # rationales tried per cluster
+    limit: int = 0  # questions used from the pool (0 = all)
+    max: int = 96  # max_new_tokens per rationale
+    seed: int = 0  # k-means++ seed
+    fallback: bool = False  # a cluster with no passing candidate gives its nearest (flagged)
+
+
+AUTOCOT_KEY = "state_autocot"
+AUTOCOT_WIDGETS = tuple(f.name for f in dataclasses.fields(AutoCoTSettings))
+
+
+def autocot_settings() -> AutoCoTSettings:
+    value = st.session_state.get(AUTOCOT_KEY)
+    return value if isinstance(value, AutoCoTSettings) else AutoCoTSettings()
+
+
+def save_autocot_settings(values: Mapping[str, Any]) -> AutoCoTSettings:
+    settings = dataclasses.replace(autocot_settings(), **{k: v for k, v in values.items() if k in AUTOCOT_WIDGETS})
+    st.session_state[AUTOCOT_KEY] = settings
+    return settings

@@ -128,3 +128,18 @@ def test_cluster_colours_are_categorical():
         for j in range(i + 1, 4):
             gap = abs(hues[i] - hues[j])
             assert min(gap, 360 - gap) > 25, f"clusters {i} and {j} look alike: {colours}"
+
+
+def test_settings_survive_a_page_switch():
+    """Issue 19 item 1: the Auto-CoT settings are there when the user comes back from another page."""
+    at = page()
+    for key, value in {"ac_k": 3, "ac_max": 40, "ac_limit": 12, "ac_words": 30}.items():
+        at.number_input(key=key).set_value(value)
+    at.checkbox(key="ac_fallback").check()
+    at.selectbox(key="ac_fmt").set_value("free").run()
+    assert not at.exception
+    at.switch_page(BUILDER).run()
+    at.switch_page(AUTOCOT).run()
+    assert not at.exception
+    assert [at.number_input(key=k).value for k in ("ac_k", "ac_max", "ac_limit", "ac_words")] == [3, 40, 12, 30]
+    assert at.checkbox(key="ac_fallback").value and at.selectbox(key="ac_fmt").value == "free"
