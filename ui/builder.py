@@ -29,6 +29,7 @@ from ui.state import (
     DemoRow,
     builder_state,
     load_into_builder,
+    restore_previous,
     restore_widgets,
     save_builder,
     starters,
@@ -125,6 +126,9 @@ def source_picker(key: str, state: BuilderState) -> None:
     if state.origin:
         st.info(f"From {state.origin}." if " of the Library set " in state.origin else f"{state.origin}.",
                 icon="📥")
+    if state.previous is not None:
+        st.button("Back to my edited prompt", key=f"{key}_previous", on_click=restore_previous,
+                  help="What you had typed here before this was loaded.")
 
 
 # --------------------------------------------------------------------------- demonstrations and K

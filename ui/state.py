@@ -223,6 +223,7 @@ class BuilderState:
     table: tuple[DemoRow, ...] = ()  # the rows the demonstrations table widget started from
     table_version: int = 0  # part of the table's widget key: bumps when the rows are replaced or added to
     add_open: bool = False  # the "Add a demonstration" form stays open after an add
+    previous: BuilderState | None = None  # the edited state a load replaced (the Builder offers it back)
 
     @property
     def edited(self) -> bool:
@@ -262,10 +263,23 @@ def load_into_builder(draft: BuilderDraft | SpecFile, source: str, origin: str =
     new = BuilderState(draft=draft, loaded=draft, source=source, origin=origin,
                        steps=old.steps if steps is None else tuple(steps),
                        steps_of=old.steps_of if steps_of is None else steps_of, revision=old.revision + 1,
-                       table_version=old.table_version + 1)
+                       table_version=old.table_version + 1,
+                       previous=dataclasses.replace(old, previous=None) if old.edited else None)
     forget_widgets(BUILDER_PREFIX, (*DRAFT_WIDGETS, "starter"))
     save_builder(new)
     return new
+
+
+def restore_previous() -> BuilderState | None:
+    """Put back the edited draft the last load replaced (a hand-over the user did not mean to lose)."""
+    old = builder_state()
+    if old.previous is None:
+        return None
+    back = dataclasses.replace(old.previous, steps=old.steps, steps_of=old.steps_of, revision=old.revision + 1,
+                               table_version=old.table_version + 1, previous=None)
+    forget_widgets(BUILDER_PREFIX, (*DRAFT_WIDGETS, "starter"))
+    save_builder(back)
+    return back
 
 
 # --------------------------------------------------------------------------- the prompt the Builder builds

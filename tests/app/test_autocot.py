@@ -107,6 +107,9 @@ def test_use_as_demonstrations_shows_them_in_the_builder_and_sends_them():
             "The answer is 5.") in sent
     assert "Q: Ann has 4 pens and loses 1. How many?\nA:" in sent
     assert draft.spec().stop == ("\nQ:",)
+    at.button(key="pb_previous").click().run()  # the edits the hand-over replaced come back on request
+    assert at.text_area(key="pb_instruction").value == "An instruction typed before."
+    assert at.selectbox(key="pb_reasoning").value == "none"
 
 
 def _hue(colour: str) -> float:
