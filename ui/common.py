@@ -103,8 +103,23 @@ def keep_widgets(keys: Iterable[str]) -> None:
             ss[key] = kept[key]
 
 
+def _leave_pages_folder_mode() -> None:
+    """Make a page opened first by its own URL run through app.py's navigation (where the home page is "Home").
+
+    Streamlit runs a fresh server in its old pages-folder mode while a ``pages/`` folder exists, until some session
+    runs ``st.navigation``: until then a page opened by its URL runs without app.py, under a navigation that calls
+    the home page "app". The first such run switches the mode off for the server and reruns.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def sidebar_model() -> Backend | None:
     """Model picker in the sidebar; returns the loaded backend or None (with the error shown)."""
+    _leave_pages_folder_mode()
     with st.sidebar:
         st.markdown("### Model")
         try:
@@ -217,7 +232,7 @@ def _field_check(field: str, whole: bool) -> Callable[[float], None]:
     return check
 
 
-def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns: int = 3) -> DecodingConfig | None:
+def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns: int = 2) -> DecodingConfig | None:
     """Preset picker plus every setting; returns a validated config, or None while a field is invalid.
 
     Each invalid field says why right under it (a page disables its Generate/Run button on None). ``columns``:

@@ -44,7 +44,7 @@ DEFAULT_PRESETS = ("Greedy", "Balanced", "Precise", "Creative")
 #: Most config columns side by side; more configs wrap onto further rows.
 COLUMNS_PER_ROW = 4
 #: Columns the decoding settings take inside one config's column, by configs per row (narrow: one, labels whole).
-SETTINGS_COLUMNS = {1: 3, 2: 2}
+SETTINGS_COLUMNS = {1: 2, 2: 2}
 #: Prefixes of the decoding-control keys of the page (config columns, explorer, self-consistency).
 CONTROL_PREFIXES = (*(f"lab_c{i}" for i in range(MAX_CONFIGS)), "lab_xd", "lab_scd")
 #: Every input of the page, kept across page switches (Streamlit forgets widgets a page did not draw).
@@ -275,7 +275,7 @@ def explorer_panel(backend: Backend, prompt: str) -> None:
     ss = st.session_state
     left, right = st.columns([1, 2], gap="large")
     with left:
-        cfg = decoding_controls("lab_xd", "Balanced")
+        cfg = decoding_controls("lab_xd", "Balanced", columns=1)  # a third of the page: one column
         top, bad_top = number_field(st, "Tokens shown", 20, key="lab_x_top", lo=5, hi=50)
         top = int(top)
     if cfg is None or bad_top:

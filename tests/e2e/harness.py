@@ -388,6 +388,7 @@ def exceptions(page) -> list[str]:
 
 #: Every visible widget label (and expander title) that breaks inside a word or is cut off: for each word of the
 #: label, the rectangles of its characters must lie on one line; and the label must not be wider than its box.
+#: Breaking after a hyphen, dash or slash ("comma-/separated") is a line break between words.
 BROKEN_LABELS_JS = r"""() => {
     const broken = [];
     const labels = document.querySelectorAll(
@@ -399,7 +400,7 @@ BROKEN_LABELS_JS = r"""() => {
         if (el.scrollWidth > el.clientWidth + 1) { broken.push(text + ' [cut off]'); continue; }
         const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
         for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-            const re = /\S+/g;
+            const re = /[^\s\-\u2010\u2011\u2013\u2014\/]+/g;  // a line may break after a hyphen, dash or slash
             let m;
             while ((m = re.exec(node.data))) {
                 const range = document.createRange();

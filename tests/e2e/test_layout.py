@@ -64,7 +64,7 @@ def test_decoding_lab_configs_fit(page, app, configs):
     assert len(widths) == configs
     assert broken_labels(page) == []
     assert horizontal_overflow(page) == 0
-    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()["width"]
+    main = page.get_by_role("textbox", name="Prompt A", exact=True).bounding_box()["width"]  # the content width
     assert min(widths) > main / configs * 0.8, f"config columns {widths} px wide in a {main:.0f} px page"
 
 

@@ -20,6 +20,8 @@ from tests.e2e.harness import (
     page_files,
     page_path,
     screenshot,
+    serve,
+    wait_ready,
 )
 
 pytestmark = pytest.mark.e2e
@@ -42,3 +44,21 @@ def test_the_navigation_calls_the_home_page_home_and_reaches_every_page(page, ap
     for title in [*titles[1:], "Home"]:
         navigate(page, title)
         assert exceptions(page) == [], title
+
+
+def test_a_page_opened_first_by_its_url_has_the_same_navigation(browser, tmp_path):
+    """On a fresh server Streamlit runs pages/ without app.py until a session runs st.navigation ("app" again)."""
+    from tests.e2e.harness import new_page
+
+    with serve(tmp_path) as fresh:
+        pg = new_page(browser)
+        try:
+            open_page(pg, fresh.url, "pages/4_Decoding_Lab.py")
+            pg.wait_for_function("""() => { const a = document.querySelector('[data-testid="stSidebarNav"] a');
+                                            return a && a.textContent.trim() === 'Home'; }""", timeout=30_000)
+            wait_ready(pg)
+            assert navigation_titles(pg)[0] == "Home"
+            assert pg.locator("h1").first.inner_text() == "Decoding Lab"
+            assert exceptions(pg) == []
+        finally:
+            pg.context.close()
