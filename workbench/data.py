@@ -72,6 +72,18 @@ class Example:
                 row[name] = getattr(self, name)
         return row
 
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any], default_id: str = "") -> Example:
+        """Inverse of :meth:`to_dict`: a row of the shared schema (``question`` is the input).
+
+        >>> Example.from_dict({"question": "2+2?", "answer": "4"}, default_id="demo-1")
+        Example(id='demo-1', input='2+2?', answer='4', rationale=None, label=None, choices=None)
+        """
+        row_id = row.get("id")
+        return cls(id=default_id if row_id is None else str(row_id), input=row["question"],
+                   answer=row["answer"], rationale=row.get("rationale"), label=row.get("label"),
+                   choices=row.get("choices"))
+
 
 @dataclass(frozen=True)
 class ColumnMapping:

@@ -594,8 +594,7 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
         raise DataError(f"{source}: {err}") from None
     stem = Path(source).stem
     demos = tuple(
-        Example(id=d.id or f"{stem}-{i}", input=d.question, answer=d.answer, rationale=d.rationale,
-                label=d.label, choices=d.choices)
+        Example.from_dict({**d.model_dump(), "id": d.id or None}, default_id=f"{stem}-{i}")
         for i, d in enumerate(model.demos, start=1)
     )
     return SpecFile(name=model.name, spec=spec, demos=demos, description=model.description, example=model.example)

@@ -1,0 +1,70 @@
+"""The typed record of one evaluated item: what one strategy sent, got back and read as the answer.
+
+The runner builds an :class:`ItemRecord` for every (strategy, item) and stores ``to_dict()``; fields that
+do not apply to the strategy's answer mode are None and left out of the stored row, so a row holds exactly
+what happened (label scores only for scoring, votes only for self-consistency).
+
+    >>> r = ItemRecord(id="1", input="2+2?", prompt="Q: 2+2?\\nA:", output=" 4", extracted="4", rule="first_number",
+    ...                gold="4", format="number", correct=True)
+    >>> ItemRecord.from_dict(r.to_dict()) == r
+    True
+    >>> sorted(r.to_dict())[:4]
+    ['correct', 'demos', 'dropped', 'extracted']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """One strategy on one item."""
+
+    id: str  # the item's id in its dataset
+    input: str  # the item's input (the query)
+    prompt: str  # the exact text sent to the model
+    output: str  # what the model returned (label scores as "label: loglik" for scoring)
+    extracted: str | None  # the answer read from the output (None: no answer found)
+    rule: str  # how it was read ("first_number", "label_score", "majority_vote", ...)
+    gold: str  # the dataset's answer
+    format: str  # the answer format (an AnswerFormat value)
+    correct: bool  # extracted matches gold under the format's comparison
+    demos: tuple[str, ...] = ()  # ids of the demonstrations in the prompt, in prompt order
+    dropped: int = 0  # demonstrations dropped to fit the context window
+    selection: str = ""  # why these demonstrations (the selector's reason)
+    seconds: float = 0.0  # wall time of the item
+    tokens: Mapping[str, int] | None = None  # {"prompt": n, "completion": n} for generation
+    logliks: Mapping[str, float] | None = None  # label scoring: each label word's (normalised) score
+    probs: Mapping[str, float] | None = None  # label scoring: scores normalised over the labels
+    raw_extracted: str | None = None  # calibrated scoring: the answer before calibration
+    raw_correct: bool | None = None  # calibrated scoring: whether that one was right
+    p_cf: Mapping[str, float] | None = None  # calibrated scoring: the content-free prior
+    calibrated_probs: Mapping[str, float] | None = None  # calibrated scoring: probabilities after calibration
+    samples: tuple[str | None, ...] | None = None  # self-consistency: each path's answer
+    agreement: float | None = None  # self-consistency: the winner's share of the votes
+    outputs: tuple[str, ...] | None = None  # self-consistency: each path's text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored row: JSON-able, without the fields that do not apply (None)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name not in ("extracted",):
+                continue
+            out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) \
+                else value
+        return out
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> ItemRecord:
+        """A stored row back as a record (the store's ``strategy``/``item_index`` and unknown keys ignored)."""
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in row.items() if k in names}
+        for name in ("demos", "samples", "outputs"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        data.setdefault("extracted", None)
+        return cls(**data)

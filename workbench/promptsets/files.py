@@ -1,0 +1,341 @@
+"""Untrusted prompt-set files: safe YAML/JSON loading with bounds, validation (Pydantic at the edge),
+migrations, and canonical writing (export -> import -> export is byte-identical).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import typing
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from workbench.data import Example, sample_pools
+from workbench.decoding import DecodingConfig
+from workbench.errors import DataError, WorkbenchError
+from workbench.prompts import (
+    PromptSpec,
+    demo_file_model,
+    demo_text,
+)
+from workbench.promptsets.model import (
+    DEFAULT_LIMITS,
+    MAX_SELECT_K,
+    SCHEMA_VERSION,
+    Limits,
+    PromptSet,
+    SelectorSpec,
+    Step,
+    TestCase,
+)
+from workbench.retrieval import ORDERS, SELECTORS
+from workbench.safeload import Bounds, check_tree, load_yaml, parse_json
+from workbench.safeload import path as _path
+from workbench.store import check_name
+
+if TYPE_CHECKING:
+    pass
+
+#: File formats a set is read from and written to.
+FORMATS = ("yaml", "json")
+#: Classroom demo sets shipped with the workbench.
+CLASSROOM_DIR = Path(__file__).resolve().parents[2] / "prompts" / "classroom"
+_YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
+_SERVER_URL = re.compile(r"^\s*https?://", re.IGNORECASE)
+
+
+def _list_hint(hint: Any) -> Any:
+    """tuple[str, ...] -> list[str]: files hold lists; the dataclasses turn them into tuples."""
+    return list[str] if hint == tuple[str, ...] else hint
+
+
+@cache
+def _models():
+    """The Pydantic models of schema version 1 (built once; extra keys forbidden, types strict)."""
+    from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+    forbid = ConfigDict(extra="forbid", strict=True)
+
+    def from_dataclass(name: str, cls: type) -> type[BaseModel]:
+        hints = typing.get_type_hints(cls)
+        fields = {}
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            fields[f.name] = (_list_hint(hints[f.name]), list(default) if isinstance(default, tuple) else default)
+        return create_model(name, __config__=forbid, **fields)
+
+    spec_model = from_dataclass("PromptSpecModel", PromptSpec)
+    decoding_model = from_dataclass("DecodingModel", DecodingConfig)
+
+    DemoModel = demo_file_model(forbid)
+
+    class SelectModel(BaseModel):
+        model_config = forbid
+        name: Literal[tuple(SELECTORS)]  # type: ignore[valid-type]
+        k: int = Field(ge=0, le=MAX_SELECT_K)
+        pool: str
+        order: Literal[tuple(ORDERS)] = "similar_last"  # type: ignore[valid-type]
+        seed: int = Field(default=0, ge=0)
+        mmr_lambda: float = Field(default=0.5, ge=0, le=1)
+        indices: list[int] = Field(default_factory=list)
+
+    class StepModel(BaseModel):
+        model_config = forbid
+        title: str = Field(min_length=1)
+        notes: str = ""
+        model: str = ""
+        spec: spec_model = Field(default_factory=spec_model)  # type: ignore[valid-type]
+        demos: list[DemoModel] = Field(default_factory=list)
+        select: SelectModel | None = None
+        decoding: decoding_model = Field(default_factory=decoding_model)  # type: ignore[valid-type]
+
+        @model_validator(mode="after")
+        def _one_source(self):
+            if self.demos and self.select is not None:
+                raise ValueError("give inline demos or a select spec, not both")
+            return self
+
+    class TestModel(BaseModel):
+        model_config = forbid
+        input: str = Field(min_length=1)
+        expected: str | None = None
+        choices: dict[str, str] | None = None
+
+    class SetModel(BaseModel):
+        model_config = forbid
+        schema_version: int
+        name: str
+        description: str = ""
+        notes: str = ""
+        tags: list[str] = Field(default_factory=list)
+        steps: list[StepModel] = Field(min_length=1)
+        tests: list[TestModel] = Field(default_factory=list)
+
+    return SetModel
+
+
+def _pydantic_message(err: dict[str, Any]) -> str:
+    where = _path(err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field; remove it or check its spelling."
+    if kind == "missing":
+        return f"{where}: missing; add it."
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{where}: {msg[:1].lower()}{msg[1:]}."
+
+
+def _field_error(where: str, err: WorkbenchError, fields: Sequence[str]) -> DataError:
+    """A spec/decoding error as ``where.field: message`` when it starts with a field name."""
+    text = str(err)
+    for name in sorted(fields, key=len, reverse=True):
+        if text.startswith(name + " "):
+            return DataError(f"{where}.{name}: {text[len(name) + 1:]}")
+    return DataError(f"{where}: {text}")
+
+
+
+
+def _check_tree(data: Any, source: str, limits: Limits) -> None:
+    """Bound depth, string lengths and list sizes of parsed data (see :func:`workbench.safeload.check_tree`)."""
+    def collection_limit(loc: tuple[Any, ...], obj: list | dict) -> tuple[int, str, str]:
+        key = loc[-1] if loc else None
+        if isinstance(obj, list) and key == "demos":
+            return limits.max_demos, "demonstrations", "max_demos"
+        if isinstance(obj, list) and key == "steps" and len(loc) == 1:
+            return limits.max_steps, "steps", "max_steps"
+        if isinstance(obj, list) and key == "tests" and len(loc) == 1:
+            return limits.max_tests, "test inputs", "max_tests"
+        return limits.max_items, "items", "max_items"
+
+    bounds = Bounds(max_depth=limits.max_depth, max_string=limits.max_string, max_items=limits.max_items)
+    check_tree(data, source, bounds, collection_limit, holder="a prompt set")
+
+
+
+#: Migration v -> v + 1 of a set document (a dict); add one here when SCHEMA_VERSION grows.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def migrate(data: dict[str, Any], source: str = "prompt set") -> dict[str, Any]:
+    """Bring an older document up to SCHEMA_VERSION with :data:`MIGRATIONS`; refuse unknown versions."""
+    version = data.get("schema_version")
+    if version is None:
+        raise DataError(f"{source}: schema_version is missing; add 'schema_version: {SCHEMA_VERSION}' at the top.")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DataError(f"{source}: schema_version must be a whole number; this workbench reads {SCHEMA_VERSION}.")
+    while version != SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            newer = " (written by a newer workbench; upgrade it)" if version > SCHEMA_VERSION else ""
+            raise DataError(f"{source}: schema_version {version} is not supported{newer}; "
+                            f"this workbench reads schema_version {SCHEMA_VERSION}.")
+        data = step(data)
+        version = data["schema_version"]
+    return data
+
+
+def from_dict(data: Any, source: str = "prompt set", limits: Limits = DEFAULT_LIMITS) -> PromptSet:
+    """Validate a parsed document into a PromptSet; every problem is a one-line DataError naming the field."""
+    from pydantic import ValidationError
+
+    if not isinstance(data, dict):
+        raise DataError(f"{source}: expected a mapping with schema_version, name and steps, "
+                        f"got {type(data).__name__}.")
+    _check_tree(data, source, limits)
+    data = migrate(data, source)
+    try:
+        model = _models().model_validate(data)
+    except ValidationError as err:
+        raise DataError(f"{source}: {_pydantic_message(err.errors()[0])}") from None
+    try:
+        name = check_name(model.name)
+    except DataError as err:
+        raise DataError(f"{source}: name: {str(err)[:1].lower()}{str(err)[1:]}") from None
+    steps = tuple(_step(i, s, source) for i, s in enumerate(model.steps))
+    tests = tuple(TestCase(t.input, t.expected, t.choices) for t in model.tests)
+    return PromptSet(name=name, steps=steps, description=model.description, notes=model.notes,
+                     tags=tuple(model.tags), tests=tests)
+
+
+def _step(i: int, s: Any, source: str) -> Step:
+    where = f"{source}: steps[{i}]"
+    spec_fields = [f.name for f in dataclasses.fields(PromptSpec)]
+    dec_fields = [f.name for f in dataclasses.fields(DecodingConfig)]
+    try:
+        spec = PromptSpec(**s.spec.model_dump())
+    except WorkbenchError as err:
+        raise _field_error(f"{where}.spec", err, spec_fields) from None
+    try:
+        decoding = DecodingConfig(**s.decoding.model_dump())
+    except WorkbenchError as err:
+        raise _field_error(f"{where}.decoding", err, dec_fields) from None
+    if _SERVER_URL.match(s.model):
+        raise DataError(f"{where}.model: a prompt set may not name a server URL (it would send your prompts "
+                        "there); use a registry id or leave it empty and pick the server in the sidebar.")
+    demos = tuple(
+        Example.from_dict(d.model_dump(), default_id=f"demo-{j + 1}") for j, d in enumerate(s.demos)
+    )
+    for j, ex in enumerate(demos):
+        try:
+            demo_text(spec, ex)
+        except WorkbenchError as err:
+            raise DataError(f"{where}.demos[{j}]: {err}") from None
+    select = None
+    if s.select is not None:
+        sel = s.select
+        if sel.pool not in sample_pools():
+            raise DataError(f"{where}.select.pool: unknown pool {sel.pool!r}; a prompt set selects from a "
+                            f"shipped pool: {', '.join(sample_pools())}.")
+        select = SelectorSpec(name=sel.name, k=sel.k, pool=sel.pool, order=sel.order, seed=sel.seed,
+                              mmr_lambda=sel.mmr_lambda, indices=tuple(sel.indices))
+    return Step(title=s.title, spec=spec, demos=demos, select=select, decoding=decoding, model=s.model,
+                notes=s.notes)
+
+
+def _detect(source: str, text: str) -> str:
+    suffix = Path(source).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".yaml", ".yml"):
+        return "yaml"
+    return "json" if text.lstrip().startswith("{") else "yaml"
+
+
+def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
+          limits: Limits = DEFAULT_LIMITS) -> PromptSet:
+    """Parse YAML or JSON text (``fmt`` None: by ``source``'s extension, else by content) into a PromptSet."""
+    size = len(text.encode("utf-8") if isinstance(text, str) else text)
+    if size > limits.max_bytes:
+        raise DataError(f"{source} is {size:,} bytes; prompt-set files are limited to {limits.max_bytes:,} "
+                        "bytes (max_bytes).")
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{source} is not UTF-8 text (offset {err.start}); save it as UTF-8.") from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write
+    fmt = fmt or _detect(source, text)
+    if fmt not in FORMATS:
+        raise DataError(f"Unknown prompt-set format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    if not text.strip():
+        raise DataError(f"{source} is empty.")
+    if fmt == "json":
+        try:
+            data = parse_json(text, source, limits.max_depth)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
+    else:
+        data = load_yaml(text, source, limits.max_depth, what="prompt-set files")
+    return from_dict(data, source, limits)
+
+
+def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
+    """Read a YAML or JSON prompt-set file (its size is checked before reading it)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise DataError(f"{path.name} is {size:,} bytes; prompt-set files are limited to "
+                            f"{limits.max_bytes:,} bytes (max_bytes).")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist; give a prompt-set .yaml or .json file.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder; give a prompt-set .yaml or .json file.") from None
+    except OSError as err:
+        raise DataError(f"Cannot read {path}: {err.strerror}.") from None
+    return loads(data, source=path.name, limits=limits)
+
+
+def classroom_sets() -> dict[str, PromptSet]:
+    """The classroom demo sets shipped in prompts/classroom/, by file stem."""
+    return {p.stem: load(p) for p in sorted(CLASSROOM_DIR.glob("*.yaml"))}
+
+
+
+
+def _yaml_dumper():
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        """Multi-line text as literal blocks (readable); everything else as PyYAML writes it."""
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        # Literal blocks for multi-line text, "\n" escapes for bare newlines; the emitter falls back when needed.
+        # YAML's other line breaks (NEL, LS, PS, CR) are normalised by readers unless escaped: always quote them.
+        if _YAML_BREAKS.search(value):
+            style: str | None = '"'
+        else:
+            style = "|" if "\n" in value.strip("\n") else ('"' if "\n" in value else None)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
+    return Dumper
+
+
+def to_yaml(pset: PromptSet) -> str:
+    """Canonical YAML (block style, key order as in :meth:`PromptSet.to_dict`)."""
+    import yaml
+
+    return yaml.dump(pset.to_dict(), Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True,
+                     width=1_000_000, default_flow_style=False)
+
+
+def to_json(pset: PromptSet) -> str:
+    """Canonical JSON (two-space indent, UTF-8, trailing newline)."""
+    return json.dumps(pset.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def dumps(pset: PromptSet, fmt: str = "yaml") -> str:
+    """The set as ``fmt`` ("yaml" or "json") text."""
+    if fmt == "yaml":
+        return to_yaml(pset)
+    if fmt == "json":
+        return to_json(pset)
+    raise DataError(f"Unknown prompt-set format {fmt!r}; use one of {', '.join(FORMATS)}.")

@@ -1,0 +1,125 @@
+"""The prompt-set model: a set of steps (spec, demonstrations or a selector, decoding, model), notes,
+tags and test inputs; frozen dataclasses with their canonical ``to_dict``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from workbench.data import Example
+from workbench.decoding import DecodingConfig
+from workbench.prompts import (
+    PromptSpec,
+)
+
+if TYPE_CHECKING:
+    pass
+
+#: The schema version this workbench writes and reads.
+SCHEMA_VERSION = 1
+#: Most demonstrations a selector may put in one prompt.
+MAX_SELECT_K = 64
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds for untrusted files; a file beyond one is refused with a message naming the limit."""
+
+    max_bytes: int = 1_000_000  # a classroom set is a few kB; 1 MB holds ~1,000 long demonstrations
+    max_depth: int = 10  # the schema itself nests 6 deep (steps[0].demos[0].choices.A)
+    max_string: int = 20_000  # characters in any one text (a long instruction or rationale)
+    max_demos: int = 1_000  # inline demonstrations per step; more would not fit any context window
+    max_steps: int = 50  # steps per set (one concept per step)
+    max_tests: int = 1_000  # test inputs per set
+    max_items: int = 1_000  # any other list or mapping (tags, stop strings, choices)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+
+
+@dataclass(frozen=True)
+class SelectorSpec:
+    """Choose demonstrations per query from a shipped pool (see :data:`workbench.retrieval.SELECTORS`)."""
+
+    name: str  # a selector name: random, knn, bm25, mmr, cluster, label_balanced, fixed
+    k: int  # how many demonstrations
+    pool: str  # a sample pool shipped with the workbench (workbench/samples/<pool>.jsonl)
+    order: str = "similar_last"  # a workbench.retrieval.ORDERS name
+    seed: int = 0  # random selector, cluster k-means and random order
+    mmr_lambda: float = 0.5  # MMR trade-off, 1 = nearest, 0 = diverse (Carbonell & Goldstein's middle)
+    indices: tuple[int, ...] = ()  # pool positions for the "fixed" selector
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "k": self.k, "pool": self.pool, "order": self.order, "seed": self.seed,
+                "mmr_lambda": self.mmr_lambda, "indices": list(self.indices)}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One prompt of a set: a spec, its demonstrations (inline or selected), decoding and model."""
+
+    title: str
+    spec: PromptSpec = field(default_factory=PromptSpec)
+    demos: tuple[Example, ...] = ()  # inline demonstrations, in prompt order
+    select: SelectorSpec | None = None  # or: choose demonstrations per query (then demos is empty)
+    decoding: DecodingConfig = field(default_factory=DecodingConfig)  # n > 1: self-consistency majority vote
+    model: str = ""  # a registry id or local model path; "" = whichever model is picked
+    notes: str = ""  # what this step shows (Markdown)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"title": self.title, "notes": self.notes, "model": self.model,
+                             "spec": self.spec.to_dict(), "demos": [ex.to_dict() for ex in self.demos]}
+        if self.select is not None:
+            d["select"] = self.select.to_dict()
+        d["decoding"] = self.decoding.to_dict()
+        return d
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """A test input, with the expected answer when known."""
+
+    __test__ = False  # not a pytest class
+
+    input: str
+    expected: str | None = None
+    choices: dict[str, str] | None = field(default=None, hash=False)  # multiple choice: label -> text
+
+    def query(self, id_: str = "test") -> str | Example:
+        """What :func:`workbench.prompts.render` takes: the text, or an Example carrying the choices."""
+        if self.choices is None:
+            return self.input
+        return Example(id=id_, input=self.input, answer=self.expected or "", choices=self.choices)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"input": self.input}
+        if self.expected is not None:
+            d["expected"] = self.expected
+        if self.choices is not None:
+            d["choices"] = dict(self.choices)
+        return d
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """Prompt specs with demonstrations, decoding and model, plus notes, tags and test inputs."""
+
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""  # one line for lists
+    notes: str = ""  # the explanation: what the set shows and what to look for (Markdown)
+    tags: tuple[str, ...] = ()
+    tests: tuple[TestCase, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical document: every field, fixed key order (what the store and exports hold)."""
+        return {"schema_version": SCHEMA_VERSION, "name": self.name, "description": self.description,
+                "notes": self.notes, "tags": list(self.tags), "steps": [s.to_dict() for s in self.steps],
+                "tests": [t.to_dict() for t in self.tests]}
+
+    def renamed(self, name: str) -> PromptSet:
+        return dataclasses.replace(self, name=name)

@@ -1,0 +1,199 @@
+"""Running a prompt set: each step's demonstrations for a query, its rendered prompt, its run (with
+self-consistency when n > 1), and the per-step accuracy of a run over the test inputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.answers import Vote, is_correct
+from workbench.consistency import self_consistency
+from workbench.data import Example, load_sample, sample_pools
+from workbench.decoding import DecodingConfig
+from workbench.errors import DataError
+from workbench.prompts import (
+    PromptRun,
+    StageRunner,
+    fit_to_window,
+    render,
+    reserved_tokens,
+    run_prompt,
+)
+from workbench.promptsets.model import PromptSet, Step, TestCase
+
+if TYPE_CHECKING:
+    from workbench.backends import Backend
+    from workbench.retrieval import PoolIndex
+
+#: Builds (or returns a cached) index over a shipped pool, by pool name.
+IndexFactory = Callable[[str], "PoolIndex"]
+
+
+def default_index_factory() -> IndexFactory:
+    """Indexes over the shipped sample pools with the default embedder, each built once (heavy: loads MiniLM)."""
+    built: dict[str, PoolIndex] = {}
+    embedder: list = []  # loaded on first use
+
+    def indexes(pool: str) -> PoolIndex:
+        if pool not in built:
+            from workbench.retrieval import build_index, load_embedder
+
+            if not embedder:
+                embedder.append(load_embedder())
+            built[pool] = build_index(pool_by_name(pool), embedder[0])
+        return built[pool]
+
+    return indexes
+
+
+def pool_by_name(name: str):
+    """A shipped sample pool (the only pools a shared file may name: it cannot point at your files)."""
+    if name not in sample_pools():
+        raise DataError(f"Unknown pool {name!r}; a prompt set selects from a shipped pool: "
+                        f"{', '.join(sample_pools())}.")
+    return load_sample(name)
+
+
+def step_demos(step: Step, query: str | Example, indexes: IndexFactory | None = None
+               ) -> tuple[tuple[Example, ...], tuple[float, ...] | None]:
+    """The step's demonstrations for ``query`` in prompt order, and their relevance scores when selected."""
+    if step.select is None:
+        return step.demos, None
+    from workbench.retrieval import choose_demos
+
+    sel = step.select
+    if indexes is None:
+        raise DataError(f"Step {step.title!r} selects demonstrations from the {sel.pool!r} pool; "
+                        "it needs an index factory (the embedder).")
+    text = query.input if isinstance(query, Example) else query
+    demos, chosen = choose_demos(indexes(sel.pool), text, sel.k, sel.name, sel.order, seed=sel.seed,
+                                 lambda_=sel.mmr_lambda, indices=sel.indices)
+    return tuple(demos), chosen.scores
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """A step run on one input: every sample's prompt run, the (voted) answer and whether it is right."""
+
+    step: int
+    title: str
+    model: str
+    case: TestCase
+    runs: tuple[PromptRun, ...]  # one per sample (decoding.n; self-consistency when n > 1)
+    answer: str | None  # the answer, or the majority answer over the samples
+    vote: Vote | None  # the vote when there were several samples
+    correct: bool | None  # None without an expected answer
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.runs)
+
+    @property
+    def output(self) -> str:
+        """The final-stage output of the first sample."""
+        return self.runs[0].stages[-1].output
+
+
+#: Runs one sample's stage: (sample index, stage name, prompt, config) -> Generation. Pages stream with it.
+SampleRunner = Callable[[int, str, str, DecodingConfig], Any]
+
+
+def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, model: str = "",
+             indexes: IndexFactory | None = None, runner: SampleRunner | None = None,
+             as_chat: bool | None = None) -> StepRun:
+    """Run one step on one input; ``decoding.n`` samples (seeds seed, seed+1, ...) are majority-voted."""
+    query = case.query()
+    demos, scores = step_demos(step, query, indexes)
+    cfg = step.decoding
+    fmt = step.spec.answer_format
+    if cfg.n == 1:
+        stage_runner: StageRunner | None = None
+        if runner is not None:
+            def stage_runner(name, prompt, c):
+                return runner(0, name, prompt, c)
+        runs = [run_prompt(step.spec, demos, query, backend, cfg, scores=scores, as_chat=as_chat,
+                           runner=stage_runner)]
+        vote, answer = None, runs[0].answer
+    else:  # self-consistency: the one implementation, on the prompt rendered once
+        rendered = fit_to_window(step.spec, demos, query, backend, reserved_tokens(step.spec, cfg, backend, query),
+                                 scores, as_chat)
+        result = self_consistency(step.spec, rendered.text, backend, cfg, query=query, runner=runner)
+        runs = [PromptRun(rendered, p.stages, p.extraction) for p in result.paths]
+        vote, answer = result.vote, result.vote.winner
+    correct = None if case.expected is None else is_correct(answer, case.expected, fmt)
+    return StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
+                   answer=answer, vote=vote, correct=correct)
+
+
+def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequence[TestCase] | None = None,
+            *, default_model: str = "", indexes: IndexFactory | None = None,
+            progress: Callable[[int, int], None] | None = None) -> list[StepRun]:
+    """Every step on every input (default: the set's tests); ``backends(model_id)`` gives each step's model."""
+    inputs = pset.tests if inputs is None else tuple(inputs)
+    if not inputs:
+        raise DataError(f"The set {pset.name!r} has no test inputs; give an input to run.")
+    total, done, out = len(pset.steps) * len(inputs), 0, []
+    for i, step in enumerate(pset.steps):
+        model = step.model or default_model
+        backend = backends(model)
+        for case in inputs:
+            out.append(run_step(step, case, backend, index=i, model=model, indexes=indexes))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    return out
+
+
+def capped(pset: PromptSet, max_new_tokens: int) -> PromptSet:
+    """The set with every step's ``max_new_tokens`` lowered to at most ``max_new_tokens`` (quick runs)."""
+    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+        raise DataError(f"The max_new_tokens cap must be at least 1, got {max_new_tokens!r}.")
+    steps = tuple(dataclasses.replace(s, decoding=s.decoding.replace(
+        max_new_tokens=min(s.decoding.max_new_tokens, max_new_tokens))) for s in pset.steps)
+    return dataclasses.replace(pset, steps=steps)
+
+
+def render_step(step: Step, case: TestCase, backend: Any | None = None, indexes: IndexFactory | None = None,
+                as_chat: bool | None = None):
+    """The step's prompt for one input: raw text without a backend, the model's chat template with a chat one."""
+    query = case.query()
+    demos, _ = step_demos(step, query, indexes)
+    return render(step.spec, demos, query, backend, as_chat)
+
+
+def describe_demos(step: Step) -> str:
+    """How a step gets its demonstrations, in a few words."""
+    if step.select is not None:
+        s = step.select
+        return f"{s.k} demonstrations by {s.name} from the {s.pool} pool, order {s.order}"
+    n = len(step.demos)
+    return "zero-shot (no demonstrations)" if n == 0 else f"{n} demonstration{'s' if n != 1 else ''}"
+
+
+def describe_decoding(cfg: DecodingConfig) -> str:
+    """The decoding settings that differ from greedy defaults, e.g. "sampled, temperature 0.7, n 7"."""
+    parts = ["sampled" if cfg.do_sample else "greedy"]
+    default = DecodingConfig()
+    for name in ("temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty", "num_beams", "n"):
+        value = getattr(cfg, name)
+        if value != getattr(default, name) and (cfg.do_sample or name in ("repetition_penalty", "num_beams")):
+            parts.append(f"{name} {value}")
+    parts.append(f"max_new_tokens {cfg.max_new_tokens}")
+    if cfg.do_sample and cfg.seed is not None:
+        parts.append(f"seed {cfg.seed}")
+    return ", ".join(parts)
+
+
+def accuracy_by_step(results: Sequence[StepRun]) -> list[tuple[int, str, int, int]]:
+    """(step, title, correct, with an expected answer) per step that had expected answers, in step order."""
+    out: dict[int, list[Any]] = {}
+    for r in results:
+        if r.correct is None:
+            continue
+        row = out.setdefault(r.step, [r.step, r.title, 0, 0])
+        row[2] += int(r.correct)
+        row[3] += 1
+    return [tuple(row) for _, row in sorted(out.items())]  # type: ignore[misc]
