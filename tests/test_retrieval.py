@@ -21,6 +21,7 @@ from workbench.retrieval import (
     RandomSelector,
     Selection,
     build_index,
+    choose_demos,
     cluster_diverse,
     kmeans_assign,
     knn,
@@ -351,3 +352,23 @@ def test_minilm_nearest_review_has_the_same_sentiment(minilm, tmp_path):
     assert pool[good.indices[0]].label == "positive"
     assert pool[bad.indices[0]].label == "negative"
     assert minilm.id.startswith("all-MiniLM-L6-v2-")
+
+
+
+def test_a_selector_is_built_once_per_index_and_settings(monkeypatch, embedder, tmp_path):
+    """BM25 indexes its pool and k-means clusters it once, not on every page rerun or evaluation item."""
+    index = build_index(make_pool(), embedder, cache_dir=tmp_path)
+    built = []
+    real = BM25Selector.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(BM25Selector, "__init__", counting)
+    first = [choose_demos(index, QUERY, 2, "bm25")[1] for _ in range(3)]
+    assert len(built) == 1 and first[0] == first[1] == first[2]
+    assert make_selector("random", index, seed=1) is make_selector("random", index, seed=1)
+    assert make_selector("random", index, seed=1) is not make_selector("random", index, seed=2)
+    other = build_index(make_pool(), embedder, cache_dir=tmp_path)
+    assert make_selector("bm25", index) is not make_selector("bm25", other)

@@ -182,6 +182,9 @@ class PoolIndex:
             self._by_input.setdefault(_key(ex.input), []).append(i)
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._queries_lock = threading.Lock()
+        #: Selectors built over this index (see :func:`make_selector`), least recently used first.
+        self.selectors: OrderedDict[tuple, Selector] = OrderedDict()
+        self.selectors_lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.pool)
@@ -590,16 +593,36 @@ class FixedSelector:
         return _selection(idx, sims, "hand-picked; scores are cosine similarity to the query")
 
 
-#: Selector names for the UI and CLI, with a one-line description.
-SELECTORS = {
-    "random": "random demonstrations (seeded)",
-    "knn": "k nearest by embedding similarity (TopK)",
-    "bm25": "best lexical matches (BM25)",
-    "mmr": "maximal marginal relevance: similar but not redundant",
-    "cluster": "one from each k-means cluster (diverse)",
-    "label_balanced": "nearest examples of every label in turn",
-    "fixed": "hand-picked demonstrations",
-}
+@dataclass(frozen=True)
+class SelectorKind:
+    """One demonstration selector: its name, the word pages use for it, a description, how it is made."""
+
+    name: str  # the name files, the CLI and strategy names use ("cluster")
+    label: str  # the word the pages show ("diverse"); one vocabulary with the strategy registry
+    description: str  # one line for help texts and pickers
+    make: Callable[[PoolIndex, int, float, tuple[int, ...]], Selector]  # (index, seed, lambda_, indices)
+
+
+#: Every selector, in the order pickers list them.
+SELECTOR_KINDS: dict[str, SelectorKind] = {k.name: k for k in (
+    SelectorKind("random", "random", "random demonstrations (seeded)",
+                 lambda index, seed, lam, ids: RandomSelector(index, seed)),
+    SelectorKind("knn", "nearest", "k nearest by embedding similarity (TopK)",
+                 lambda index, seed, lam, ids: KNNSelector(index)),
+    SelectorKind("bm25", "BM25", "best lexical matches (BM25)", lambda index, seed, lam, ids: BM25Selector(index)),
+    SelectorKind("mmr", "MMR", "maximal marginal relevance: similar but not redundant",
+                 lambda index, seed, lam, ids: MMRSelector(index, lam)),
+    SelectorKind("cluster", "diverse", "one from each k-means cluster (diverse)",
+                 lambda index, seed, lam, ids: ClusterDiverseSelector(index, seed)),
+    SelectorKind("label_balanced", "balanced", "nearest examples of every label in turn",
+                 lambda index, seed, lam, ids: LabelBalancedSelector(index)),
+    SelectorKind("fixed", "hand-picked", "hand-picked demonstrations",
+                 lambda index, seed, lam, ids: FixedSelector(index, ids)),
+)}
+#: Selector name -> one-line description (read from :data:`SELECTOR_KINDS`).
+SELECTORS = {name: kind.description for name, kind in SELECTOR_KINDS.items()}
+#: Selectors kept per index: BM25 indexes its pool and k-means clusters it once, not on every call.
+_SELECTOR_CACHE_SIZE = 32
 
 
 def make_selector(
@@ -610,22 +633,22 @@ def make_selector(
     lambda_: float = 0.5,
     indices: Sequence[int] = (),
 ) -> Selector:
-    """The selector called ``name`` (see :data:`SELECTORS`) over ``index``."""
-    if name == "random":
-        return RandomSelector(index, seed)
-    if name == "knn":
-        return KNNSelector(index)
-    if name == "bm25":
-        return BM25Selector(index)
-    if name == "mmr":
-        return MMRSelector(index, lambda_)
-    if name == "cluster":
-        return ClusterDiverseSelector(index, seed)
-    if name == "label_balanced":
-        return LabelBalancedSelector(index)
-    if name == "fixed":
-        return FixedSelector(index, indices)
-    raise ConfigError(f"unknown selector {name!r}; choose one of {', '.join(SELECTORS)}")
+    """The selector called ``name`` (see :data:`SELECTOR_KINDS`) over ``index``, built once per
+    (index, name, settings) and reused: a page rerun or an evaluation item does not re-index the pool."""
+    if name not in SELECTOR_KINDS:
+        raise ConfigError(f"unknown selector {name!r}; choose one of {', '.join(SELECTOR_KINDS)}")
+    key = (name, int(seed), float(lambda_), tuple(int(i) for i in indices))
+    cache = index.selectors
+    with index.selectors_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    selector = SELECTOR_KINDS[name].make(index, *key[1:])
+    with index.selectors_lock:
+        cache[key] = selector
+        while len(cache) > _SELECTOR_CACHE_SIZE:
+            cache.popitem(last=False)
+    return selector
 
 
 # ---- ordering --------------------------------------------------------------------------
