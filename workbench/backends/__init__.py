@@ -46,13 +46,17 @@ def load_backend(
     A server reference ``http(s)://HOST/v1#MODEL[#API_KEY_ENV]`` (or backend
     "openai-compatible") connects to an OpenAI-compatible server instead.
     This is the one factory for models; the app caches its result per process.
+    Library log lines are routed through :mod:`logging` and quiet (:func:`workbench.logs.quiet_libraries`).
     """
+    from workbench.logs import quiet_libraries
+
     if backend == SERVER_BACKEND or model.strip().lower().startswith(("http://", "https://")):
         from workbench.backends.openai_compat import load_openai_compatible
 
         return load_openai_compatible(model, context_window)
     spec = resolve_model(model)
     chosen = choose_backend(spec, backend)
+    quiet_libraries(transformers=chosen != "llama.cpp")
     if chosen == "llama.cpp":
         from workbench.backends.llamacpp import load_llamacpp
 

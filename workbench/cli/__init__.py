@@ -19,6 +19,8 @@ COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workbench", description="Prompt Workbench, headless.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the libraries' own log lines (llama.cpp, transformers) on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"workbench.cli.{name}").register(sub)
@@ -28,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from workbench.logs import configure
+
+    configure(verbose=args.verbose)
     try:
         return int(args.run(args) or 0)
     except WorkbenchError as err:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from workbench.cli.common import add_mapping_args, add_model_args, backend_from_args, mapping_from_args, pool_from_arg
 from workbench.errors import ConfigError
+from workbench.evaluate.registry import help_text as strategy_help
 
 
 def register(sub) -> None:
@@ -26,9 +27,8 @@ def register(sub) -> None:
     p.add_argument("--pool", default=None,
                    help="where demonstrations come from (default: the dataset itself, never the query's own row)")
     p.add_argument("--strategies", default="zero,knn4,random4",
-                   help="comma-separated: zero, knnK, randomK, diverseK, bm25_K, mmrK, balancedK, zscot, "
-                        "manualcot[K], autocot[K], scN; modifiers +score, +gen, +cal, +norm (per byte), +norm_token, "
-                        "+scN, autocot+fallback (default %(default)s)")
+                   help=f"comma-separated names: {strategy_help().replace('%', '%%')}; modifiers +score, +gen, "
+                        "+cal, +norm (per byte), +norm_token, +scN, autocot+fallback (default %(default)s)")
     p.add_argument("--prompt", action="append", default=[], metavar="SPEC.yaml",
                    help="a prompt spec file (repeatable); each crosses with each strategy, named FILE/STRATEGY "
                         "(default: the template inferred from the dataset)")
