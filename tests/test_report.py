@@ -17,8 +17,11 @@ from workbench.report import (
     html_report,
     package_versions,
     read_jsonl,
+    report_from_store,
     to_csv,
+    to_json,
     to_jsonl,
+    to_records_csv,
     write_report,
 )
 
@@ -120,3 +123,46 @@ def test_run_meta_holds_the_manifest(tmp_path):
     missing = SimpleNamespace(name="fake", spec=ModelSpec(id="fake", path="", is_chat=False))
     m = run_meta(ds, ds, strategies[:1], missing, limit=None)["manifest"]
     assert (m["model_sha256"], m["model_identity"], m["embedder"]) == (None, None, None)
+
+
+# ---- whole-run exports (moved here from the store: persistence does not export)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from workbench.store import open_store
+
+    s = open_store(tmp_path / "wb.db")
+    yield s
+    s.close()
+
+
+def test_export_csv(store):
+    run = store.create_run({"model": "m"})
+    store.add_result(run, "zero", 0, {"input": "a, b", "output": "8", "correct": True})
+    store.add_result(run, "zero", 1, {"input": 'say "hi"', "output": None, "correct": False, "votes": {"7": 2}})
+    assert to_records_csv(report_from_store(store, run)) == (
+        "strategy,item_index,input,output,correct,votes\n"
+        'zero,0,"a, b",8,True,\n'
+        'zero,1,"say ""hi""",,False,"{""7"": 2}"\n'
+    )
+    rows = list(csv.DictReader(io.StringIO(to_records_csv(report_from_store(store, run)))))
+    assert [r["input"] for r in rows] == ["a, b", 'say "hi"']
+
+
+def test_export_json(store):
+    run = store.create_run({"model": "m", "dataset": "d"})
+    store.add_result(run, "zero", 0, {"output": "é", "correct": True})
+    store.finish_run(run, {"accuracy": 1.0})
+    doc = json.loads(to_json(report_from_store(store, run)))
+    assert doc["run"]["run_id"] == run
+    assert doc["run"]["meta"]["model"] == "m"
+    assert doc["run"]["summary"] == {"accuracy": 1.0}
+    assert doc["run"]["status"] == "finished"
+    assert doc["results"] == [{"strategy": "zero", "item_index": 0, "output": "é", "correct": True}]
+    assert "é" in to_json(report_from_store(store, run))  # readable, not \u-escaped
+
+
+def test_exports_leave_the_owner_out(store):
+    run = store.create_run({"model": "m"})
+    assert json.loads(to_json(report_from_store(store, run)))["run"]["owner"] is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import signal
@@ -185,32 +183,6 @@ def test_list_and_delete_runs(store):
     store.delete_run(a)
     assert [r.run_id for r in store.list_runs()] == [b]
     assert store.completed(a, "zero") == set()  # results went with the run
-
-
-def test_export_csv(store):
-    run = store.create_run({"model": "m"})
-    store.add_result(run, "zero", 0, {"input": "a, b", "output": "8", "correct": True})
-    store.add_result(run, "zero", 1, {"input": 'say "hi"', "output": None, "correct": False, "votes": {"7": 2}})
-    assert store.export_run_csv(run) == (
-        "strategy,item_index,input,output,correct,votes\n"
-        'zero,0,"a, b",8,True,\n'
-        'zero,1,"say ""hi""",,False,"{""7"": 2}"\n'
-    )
-    rows = list(csv.DictReader(io.StringIO(store.export_run_csv(run))))
-    assert [r["input"] for r in rows] == ["a, b", 'say "hi"']
-
-
-def test_export_json(store):
-    run = store.create_run({"model": "m", "dataset": "d"})
-    store.add_result(run, "zero", 0, {"output": "é", "correct": True})
-    store.finish_run(run, {"accuracy": 1.0})
-    doc = json.loads(store.export_run_json(run))
-    assert doc["run"]["run_id"] == run
-    assert doc["run"]["meta"]["model"] == "m"
-    assert doc["run"]["summary"] == {"accuracy": 1.0}
-    assert doc["run"]["status"] == "finished"
-    assert doc["results"] == [{"strategy": "zero", "item_index": 0, "output": "é", "correct": True}]
-    assert "é" in store.export_run_json(run)  # readable, not \u-escaped
 
 
 def test_concurrent_threads_share_one_store(store):
@@ -510,11 +482,6 @@ def test_a_version_1_database_gains_run_owners(tmp_path):
         (old,) = s.list_runs()
         assert (old.status, old.owner) == ("running", None)
         assert s.get_run(s.create_run({})).owner["pid"] == os.getpid()
-
-
-def test_exports_leave_the_owner_out(store):
-    run = store.create_run({"model": "m"})
-    assert json.loads(store.export_run_json(run))["run"]["owner"] is None
 
 
 def test_a_version_2_database_gains_the_response_cache(tmp_path):

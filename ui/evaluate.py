@@ -15,8 +15,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.common import app_store, number_field, plural, user_errors
+from ui.common import app_store, number_field, user_errors
 from ui.handover import HandedPrompt, clear, received
+from ui.words import plural
 from workbench.cache import describe
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
@@ -37,7 +38,7 @@ from workbench.evaluate import (
     summarize,
 )
 from workbench.evaluate.registry import STRATEGIES, kinds
-from workbench.report import html_report, report_from_store, to_csv, to_jsonl
+from workbench.report import html_report, report_from_store, to_csv, to_json, to_jsonl
 from workbench.stats import paired_comparisons
 
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
@@ -623,7 +624,7 @@ def history(plan: Plan | None, backend) -> None:
     c1, c3, c4, c5 = st.columns(4)
     if c1.button("Show", key="ev_show", help="Show it above, with its JSONL, CSV and HTML report downloads."):
         st.session_state["ev_run_id"] = pick
-    c3.download_button("JSON", lambda: s.export_run_json(pick), f"evaluate-run-{pick}.json", "application/json",
+    c3.download_button("JSON", lambda: to_json(report_from_store(s, pick)), f"evaluate-run-{pick}.json", "application/json",
                        key="ev_json", help="The stored run as one JSON document (metadata, summary, records).")
     info = by_id[pick]
     can_resume = info.status != "finished" and plan is not None and backend is not None

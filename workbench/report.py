@@ -182,6 +182,29 @@ def to_csv(report: RunReport) -> str:
     return buf.getvalue()
 
 
+def to_records_csv(report: RunReport) -> str:
+    """Every record field of every item: ``strategy``, ``item_index``, then each field in first-seen order
+    (nested values as JSON). :func:`to_csv` is the fixed-column table; this is the whole record."""
+    columns: dict[str, None] = {"strategy": None, "item_index": None}
+    for row in report.records:
+        columns.update(dict.fromkeys(row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in report.records:
+        writer.writerow({k: _cell(row.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def to_json(report: RunReport) -> str:
+    """The whole run as one JSON document: ``{"run": {...meta, summary...}, "results": [...]}`` (readable
+    UTF-8; which host and process ran it stays out of a file that is shared)."""
+    run = {"run_id": report.run_id, "created_at": report.created_at, "finished_at": report.finished_at,
+           "status": report.status, "meta": report.meta, "summary": report.summary or None,
+           "n_results": len(report.records), "owner": None}
+    return json.dumps({"run": run, "results": list(report.records)}, ensure_ascii=False, indent=2)
+
+
 def _cell(value: Any) -> Any:
     if value is None:
         return ""

@@ -1,0 +1,185 @@
+"""The versioned prompt-set library: every save adds a version; soft delete, undelete, purge.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from workbench.errors import DataError
+from workbench.store.database import Database, _dumps, _now
+from workbench.store.names import _lookup_name, _tags, check_name
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    """A prompt set as listed in the library (its latest version)."""
+
+    name: str
+    version: int
+    tags: tuple[str, ...]
+    note: str
+    created_at: str
+    updated_at: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One saved version of a prompt set."""
+
+    version: int
+    created_at: str
+    note: str
+    tags: tuple[str, ...]
+
+
+class SetLibrary(Database):
+    """Prompt sets and their versions (the ``prompt_sets`` and ``set_versions`` tables)."""
+
+    def _set_row(self, name: str, include_deleted: bool = False) -> tuple[int, str, str | None]:
+        rows = self._query("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (_lookup_name(name),))
+        if not rows:
+            raise DataError(f"There is no prompt set named {name!r}; check the name in the library.")
+        if rows[0][2] is not None and not include_deleted:
+            raise DataError(f"The prompt set {rows[0][1]!r} is deleted; undelete it first.")
+        return rows[0]
+
+    def _check_free(self, conn: sqlite3.Connection, name: str, except_id: int | None = None) -> None:
+        row = conn.execute("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (name,)).fetchone()
+        if row is not None and row[0] != except_id:
+            hint = " (it is deleted; undelete or purge it)" if row[2] is not None else ""
+            raise DataError(f"A prompt set named {row[1]!r} already exists{hint}; choose another name.")
+
+    def _add_version(
+        self, conn: sqlite3.Connection, set_id: int, document: str, tags: tuple[str, ...], note: str
+    ) -> int:
+        version = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM set_versions WHERE set_id = ?", (set_id,)
+        ).fetchone()[0]
+        now = _now()
+        conn.execute(
+            "INSERT INTO set_versions (set_id, version, document, tags, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (set_id, version, document, json.dumps(tags), note, now),
+        )
+        conn.execute("UPDATE prompt_sets SET tags = ?, updated_at = ? WHERE id = ?", (json.dumps(tags), now, set_id))
+        return version
+
+    def save_set(
+        self, name: str, document: dict, tags: Iterable[str] = (), note: str = "", *, new: bool = False
+    ) -> int:
+        """Save ``document`` as the next version of set ``name`` (version 1 creates it); returns the version.
+
+        ``new=True`` (import, "save as") refuses a name that already exists instead of adding a version.
+        """
+        name = check_name(name)
+        if not isinstance(document, dict):
+            raise DataError("A prompt set document must be a JSON object (a dictionary).")
+        text = _dumps(document, "prompt set", lenient=False)  # plain JSON only: documents round-trip exactly
+        tag_tuple = _tags(tags)
+        with self._tx() as conn:
+            row = conn.execute("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (name,)).fetchone()
+            if row is not None and (new or row[2] is not None):
+                self._check_free(conn, name)
+            if row is None:
+                now = _now()
+                cur = conn.execute(
+                    "INSERT INTO prompt_sets (name, tags, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                    (name, json.dumps(tag_tuple), now, now),
+                )
+                set_id = int(cur.lastrowid)
+            else:
+                set_id = row[0]
+            return self._add_version(conn, set_id, text, tag_tuple, str(note))
+
+    def exists(self, name: str) -> bool:
+        """True when a set (deleted or not) already holds this name (names compare case-insensitively)."""
+        return bool(self._query("SELECT 1 FROM prompt_sets WHERE name = ?", (_lookup_name(name),)))
+
+    def get_set(self, name: str, version: int | None = None) -> tuple[dict, int]:
+        """The document of a version (default: the latest) and its version number."""
+        set_id, real_name, _ = self._set_row(name)
+        if version is None:
+            rows = self._query(
+                "SELECT document, version FROM set_versions WHERE set_id = ? ORDER BY version DESC LIMIT 1", (set_id,)
+            )
+        else:
+            rows = self._query(
+                "SELECT document, version FROM set_versions WHERE set_id = ? AND version = ?", (set_id, int(version))
+            )
+        if not rows:
+            raise DataError(f"The prompt set {real_name!r} has no version {version}; see its version history.")
+        return json.loads(rows[0][0]), rows[0][1]
+
+    def list_sets(self, search: str = "", include_deleted: bool = False) -> list[SetInfo]:
+        """Sets whose name or a tag contains ``search`` (case-insensitive), sorted by name."""
+        rows = self._query(
+            "SELECT s.name, v.version, v.tags, v.note, s.created_at, s.updated_at, s.deleted_at "
+            "FROM prompt_sets s JOIN set_versions v ON v.set_id = s.id "
+            "AND v.version = (SELECT MAX(version) FROM set_versions WHERE set_id = s.id) "
+            "ORDER BY s.name COLLATE NOCASE"
+        )
+        needle = search.strip().casefold()
+        out = []
+        for name, version, tags, note, created, updated, deleted in rows:
+            tag_tuple = tuple(json.loads(tags))
+            if deleted is not None and not include_deleted:
+                continue
+            if needle and needle not in name.casefold() and not any(needle in t.casefold() for t in tag_tuple):
+                continue
+            out.append(SetInfo(name, version, tag_tuple, note, created, updated, deleted is not None))
+        return out
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Version history of a set, oldest first."""
+        set_id, _, _ = self._set_row(name, include_deleted=True)
+        rows = self._query(
+            "SELECT version, created_at, note, tags FROM set_versions WHERE set_id = ? ORDER BY version", (set_id,)
+        )
+        return [VersionInfo(v, c, n, tuple(json.loads(t))) for v, c, n, t in rows]
+
+    def rename(self, old: str, new: str) -> None:
+        """Rename a set, keeping its history; refuses a name that is taken."""
+        new = check_name(new)
+        with self._tx() as conn:
+            set_id, _, _ = self._set_row(old)
+            self._check_free(conn, new, except_id=set_id)
+            conn.execute("UPDATE prompt_sets SET name = ?, updated_at = ? WHERE id = ?", (new, _now(), set_id))
+
+    def duplicate(self, name: str, new_name: str) -> int:
+        """Copy the latest version of a set into a new set (its version 1); refuses a taken name."""
+        document, version = self.get_set(name)
+        tags = self.versions(name)[-1].tags
+        return self.save_set(new_name, document, tags, note=f"Duplicate of {name} version {version}", new=True)
+
+    def restore(self, name: str, version: int) -> int:
+        """Add a new version equal to an old one (history is never rewritten); returns the new version."""
+        document, _ = self.get_set(name, version)
+        old = next(v for v in self.versions(name) if v.version == version)
+        return self.save_set(name, document, old.tags, note=f"Restored from version {version}")
+
+    def delete(self, name: str) -> None:
+        """Soft-delete a set: hidden from the library until :meth:`undelete`; the name stays taken."""
+        with self._tx() as conn:
+            set_id, _, _ = self._set_row(name)
+            conn.execute("UPDATE prompt_sets SET deleted_at = ? WHERE id = ?", (_now(), set_id))
+
+    def undelete(self, name: str) -> None:
+        """Bring back a soft-deleted set with its whole history."""
+        with self._tx() as conn:
+            set_id, real_name, deleted = self._set_row(name, include_deleted=True)
+            if deleted is None:
+                raise DataError(f"The prompt set {real_name!r} is not deleted.")
+            conn.execute("UPDATE prompt_sets SET deleted_at = NULL WHERE id = ?", (set_id,))
+
+    def purge(self, name: str) -> None:
+        """Remove a soft-deleted set and its history for good (frees the name)."""
+        with self._tx() as conn:
+            set_id, real_name, deleted = self._set_row(name, include_deleted=True)
+            if deleted is None:
+                raise DataError(f"Delete the prompt set {real_name!r} before purging it.")
+            conn.execute("DELETE FROM prompt_sets WHERE id = ?", (set_id,))
+
+
