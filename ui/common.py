@@ -193,11 +193,6 @@ DECODING_KEYS = ("preset", "sample", *DECODING_FIELDS, "stop", "order")
 MAX_SEED = 2**31 - 1
 
 
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 token``, ``2 tokens``; ``many`` for an irregular plural."""
-    return f"{n} {word if n == 1 else many or word + 's'}"
-
-
 def number_field(where, label: str, value: float, *, key: str, step: float = 1, lo: float | None = None,
                  hi: float | None = None, check: Callable[[float], None] | None = None, **kwargs
                  ) -> tuple[float, str | None]:
@@ -238,6 +233,7 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
     Each invalid field says why right under it (a page disables its Generate/Run button on None). ``columns``:
     how many columns the settings take inside their expander (1 in a narrow column, so no label breaks).
     """
+    keep_widgets(f"{key}_{k}" for k in DECODING_KEYS)  # the settings survive a visit to another page
     names = [*PRESETS, "Custom"]
     name = st.selectbox("Decoding preset", names, index=names.index(default_preset), key=f"{key}_preset")
     base = PRESETS.get(name, PRESETS["Greedy"])
@@ -384,6 +380,7 @@ def pool_picker(key: str, default: str | None = None):
     from workbench.data import load_pool, load_sample, sample_pools
 
     names = list(sample_pools())
+    keep_widgets((f"{key}_src", f"{key}_sample"))  # the choice survives a visit to another page (an upload cannot)
     source = st.radio("Pool", ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
     with user_errors():
         if source == "Sample":

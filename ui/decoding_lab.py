@@ -13,16 +13,16 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import (
-    DECODING_KEYS,
     decoding_controls,
     number_field,
-    plural,
     queue_text,
     show_prompt,
     show_stopped,
     stop_button,
     user_errors,
 )
+from ui.state import builder_state, built_prompt
+from ui.words import plural
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.compare import (
@@ -45,12 +45,10 @@ DEFAULT_PRESETS = ("Greedy", "Balanced", "Precise", "Creative")
 COLUMNS_PER_ROW = 4
 #: Columns the decoding settings take inside one config's column, by configs per row (narrow: one, labels whole).
 SETTINGS_COLUMNS = {1: 2, 2: 2}
-#: Prefixes of the decoding-control keys of the page (config columns, explorer, self-consistency).
-CONTROL_PREFIXES = (*(f"lab_c{i}" for i in range(MAX_CONFIGS)), "lab_xd", "lab_scd")
-#: Every input of the page, kept across page switches (Streamlit forgets widgets a page did not draw).
+#: The page's own inputs, kept across page switches (Streamlit forgets widgets a page did not draw); each
+#: config's decoding settings are kept by ``decoding_controls`` itself.
 KEPT_KEYS = ("lab_source", "lab_ab", "lab_input_a", "lab_input_b", "lab_prompt_a", "lab_prompt_b", "lab_nconf",
-             "lab_runs", "lab_x_top", "lab_sc_n", "lab_sc_fmt", "lab_sc_labels", "lab_sc_step",
-             *(f"{p}_{k}" for p in CONTROL_PREFIXES for k in DECODING_KEYS))
+             "lab_runs", "lab_x_top", "lab_sc_n", "lab_sc_fmt", "lab_sc_labels", "lab_sc_step")
 SPEC_SOURCE, TEXT_SOURCE = "Prompt Builder spec", "Plain text"
 #: Colours of the divergence highlight: shared prefix, and where this output differs.
 PREFIX_BG, TAIL_BG = "#e8e8e8", "#fff2b3"
@@ -60,21 +58,20 @@ BAR_COLOURS = {"raw probability": "#9ecae1", "after warpers": "#2171b5", "cut aw
 
 # --------------------------------------------------------------------------- inputs
 
-def _spec() -> PromptSpec | None:
-    spec = st.session_state.get("spec")
-    return spec if isinstance(spec, PromptSpec) else None
-
-
 def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec | None]:
     """Prompt A (and B when asked): plain text, or the Prompt Builder's spec rendered around an input.
 
     Returns the exact texts by label and the spec used (None for plain text).
     """
-    spec = _spec()
+    built = built_prompt()  # the Prompt Builder's draft (also after a hand-over to it)
+    spec, demos = (built.spec, built.demos) if built is not None else (None, ())
     source = TEXT_SOURCE
     if spec is not None:
-        source = st.radio("Prompt source", (SPEC_SOURCE, TEXT_SOURCE), horizontal=True, key="lab_source",
-                          help="The spec and demonstrations last built on the Prompt Builder page.")
+        origin = builder_state().origin  # set when a page handed a prompt over (e.g. the Library's "Open in…")
+        source = st.radio("Prompt source", (SPEC_SOURCE, TEXT_SOURCE), index=0 if origin else 1, horizontal=True,
+                          key="lab_source", help="The spec and demonstrations of the Prompt Builder.")
+        if source == SPEC_SOURCE and origin:
+            st.caption(f"Prompt Builder spec · from {origin}")
     two = st.toggle("Compare two prompts (A vs B)", False, key="lab_ab")
     labels = ("A", "B") if two else ("A",)
     texts: dict[str, str] = {}
@@ -85,7 +82,7 @@ def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec |
                 query = st.text_area(f"Input {label}", key=f"lab_input_{label.lower()}", height=90)
                 if query.strip():
                     with user_errors():
-                        texts[label] = render(spec, st.session_state.get("demos", ()), query, backend).text
+                        texts[label] = render(spec, demos, query, backend).text
             else:
                 default = "The capital of France is" if label == "A" else "The capital of Italy is"
                 value = st.text_area(f"Prompt {label}", default, key=f"lab_prompt_{label.lower()}", height=120)

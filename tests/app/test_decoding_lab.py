@@ -119,7 +119,7 @@ def test_prompt_and_configs_survive_another_page():
     at.selectbox(key="lab_xd_preset").set_value("Creative").run()
     at.switch_page("pages/5_Evaluate.py").run()
     assert [t.value for t in at.title] == ["Evaluate"]
-    at.switch_page("app.py").run()
+    at.switch_page("pages/1_Prompt_Builder.py").run()
     at.switch_page("pages/4_Decoding_Lab.py").run()
     assert not at.exception
     assert at.text_area(key="lab_prompt_a").value == "Once upon a time"
@@ -128,3 +128,18 @@ def test_prompt_and_configs_survive_another_page():
     assert at.number_input(key="lab_c2_temp").value == pytest.approx(1.3)
     assert at.number_input(key="lab_c0_max").value == 7
     assert at.selectbox(key="lab_xd_preset").value == "Creative"
+
+
+def test_the_prompt_builders_prompt_is_a_source_even_before_the_builder_was_opened():
+    from workbench.prompts import starter_specs
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
+    at.switch_page("pages/4_Decoding_Lab.py").run()
+    assert not at.exception
+    at.radio(key="lab_source").set_value("Prompt Builder spec").run()
+    at.text_area(key="lab_input_a").set_value("A joyless, plodding film.").run()
+    assert not at.exception and not at.error
+    starter = starter_specs()["sentiment"]
+    shown = " ".join(c.value for c in at.code)
+    assert starter.spec.instruction in shown and "A joyless, plodding film." in shown
+    assert any(d.input in shown for d in starter.demos)

@@ -265,8 +265,12 @@ def select_option(page, label: str | re.Pattern, option: str | re.Pattern, nth: 
     """Pick an option of an st.selectbox by its label (text, or a pattern for a label that changes).
 
     ``nth`` picks among several selectboxes with the same label (the Decoding Lab's config columns).
+    A selectbox scrolled far out of view is brought into view first (else its dropdown opens and closes at once).
     """
-    page.get_by_label(label, exact=True).nth(nth).click()
+    box = page.get_by_label(label, exact=True).nth(nth)
+    box.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
+    box.click()
     with rerun(page):
         page.get_by_role("option", name=option, exact=isinstance(option, str)).first.click()
 
