@@ -29,7 +29,9 @@ MAX_NEW = 4
 def test_few_shot_prompt_shows_its_demonstrations_and_runs(page, app):
     open_page(page, app, "pages/1_Prompt_Builder.py")
     starter = starter_specs()["sentiment"]  # the page's default starter
+    page.get_by_label("K", exact=True).wait_for()  # a fresh server's first page rerun may still be drawing it
     set_number(page, "K", K)
+    wait_for_text(page, f"Few-shot: using {K} of {len(starter.demos)} demonstrations", timeout_ms=30_000)
     set_text_area(page, "Input (the query)", QUERY)
     set_number(page, "max_new_tokens", MAX_NEW)
     wait_for_text(page, f"· {K} demonstrations")
