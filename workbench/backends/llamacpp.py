@@ -40,12 +40,20 @@ def load_llamacpp(
     *,
     logits_all: bool = False,
     draft_model=None,
+    batch_size: int | None = None,
 ) -> LlamaCppBackend:
     """Load a GGUF file with llama.cpp; a ModelError names the file if it cannot.
 
     ``logits_all`` keeps a logits row for every position (speculative verification reads them);
-    ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup).
+    ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup);
+    ``batch_size`` is how many sequences :meth:`LlamaCppBackend.generate` decodes together (default
+    ``WORKBENCH_BATCH``, else 8; 1 = one at a time, as before batching).
     """
+    from workbench.backends.llamacpp_batch import MAX_BATCH, default_batch_size
+
+    size = default_batch_size() if batch_size is None else batch_size
+    if not 1 <= size <= MAX_BATCH:
+        raise ConfigError(f"batch_size must be from 1 to {MAX_BATCH} sequences, not {size}.")
     try:
         import llama_cpp
     except ImportError:
@@ -67,7 +75,9 @@ def load_llamacpp(
             f"llama.cpp could not load {spec.path} ({err}); is it a complete, valid GGUF file?"
         ) from None
     atexit.register(llm.close)  # free native memory before interpreter teardown (avoids noisy __del__)
-    return LlamaCppBackend(spec, llm)
+    backend = LlamaCppBackend(spec, llm)
+    backend.batch_size = size
+    return backend
 
 
 class _Processor:
@@ -102,6 +112,9 @@ class LlamaCppBackend(Backend):
         self._clean = 0  # length of the cached prefix evaluated in canonical batches
         eos = llm.token_eos()
         self._eos_text = self.token_text(eos) if eos >= 0 else ""
+        self.batch_size = 1  # sequences decoded together by generate(); load_llamacpp sets WORKBENCH_BATCH's
+        self._engine = None  # the BatchEngine (a second context), created on the first batched call
+        self.last_batch = None  # the BatchRun of the last batched generate (batch size, steps, prefix shared)
 
     @property
     def device(self) -> str:
@@ -160,7 +173,11 @@ class LlamaCppBackend(Backend):
         return kwargs
 
     def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
+        """``cfg.n`` samples of each prompt: several sequences per decode step when ``batch_size`` > 1 and
+        there is more than one sequence (see :mod:`workbench.backends.llamacpp_batch`), else one at a time."""
         kwargs = self._completion_kwargs(cfg)
+        if self.batch_size > 1 and len(prompt_ids) * cfg.n > 1:
+            return self._generate_batched(prompt_ids, cfg, kwargs)
         out = []
         for ids in prompt_ids:
             row = []
@@ -181,6 +198,29 @@ class LlamaCppBackend(Backend):
                 )
             out.append(row)
         return out
+
+    def _generate_batched(self, prompt_ids: list[list[int]], cfg: DecodingConfig, kwargs: dict
+                          ) -> list[list[Generation]]:
+        """The batched path: the same sampler chain and end conditions as create_completion, per sequence.
+
+        A sequence llama.cpp refuses comes back as a ``FailedGeneration`` (finish_reason "error", the
+        reason in ``error``); the others complete. ``last_batch`` records what the batch did.
+        """
+        from workbench.backends.llamacpp_batch import BatchEngine, Job, Sampling
+
+        if self._engine is None or self._engine.size != self.batch_size:
+            if self._engine is not None:
+                self._engine.close()
+            self._engine = BatchEngine(self.llm, self.batch_size, self.context_window)
+        sampling = Sampling(
+            temperature=kwargs["temperature"], top_k=kwargs["top_k"], top_p=kwargs["top_p"], min_p=kwargs["min_p"],
+            typical_p=kwargs["typical_p"], max_tokens=kwargs["max_tokens"], stop=tuple(kwargs["stop"] or ()),
+            processor=kwargs["logits_processor"],
+        )
+        seeds = [s if cfg.do_sample else None for s in sample_seeds(cfg)]
+        jobs = [Job(tuple(ids), seed) for ids in prompt_ids for seed in seeds]
+        gens, self.last_batch = self._engine.run(jobs, sampling)
+        return [gens[i * cfg.n:(i + 1) * cfg.n] for i in range(len(prompt_ids))]
 
     def _stream(self, prompt_ids: list[int], cfg: DecodingConfig) -> Iterator[tuple[str, Generation | None]]:
         kwargs = self._completion_kwargs(cfg)
@@ -258,4 +298,6 @@ class LlamaCppBackend(Backend):
         return results
 
     def _release(self) -> None:
+        if self._engine is not None:
+            self._engine.close()  # its context lives on the model: free it first
         self.llm.close()
