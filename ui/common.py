@@ -240,8 +240,8 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
     custom = name == "Custom"
     problems: list[str] = []
     with st.expander("Decoding settings", expanded=custom):
+        do_sample = st.toggle("Sample (off = greedy)", base.do_sample, key=f"{key}_sample", disabled=not custom)
         cols = st.columns(columns) if columns > 1 else [st.container()]
-        do_sample = cols[0].toggle("Sample (off = greedy)", base.do_sample, key=f"{key}_sample", disabled=not custom)
         values: dict[str, float] = {}
         defaults = {**{f[1]: getattr(base, f[1]) for f in DECODING_FIELDS.values()}, "max_new_tokens": 64,
                     "seed": 0}

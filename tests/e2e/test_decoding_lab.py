@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.e2e.harness import (
     navigate,
     normalise,
     open_page,
+    open_tab,
     page_problems,
     select_option,
     set_number,
@@ -84,4 +86,33 @@ def test_prompt_and_configs_survive_a_visit_to_another_page(page, app):
     assert page.get_by_label("Decoding configs to compare", exact=True).input_value() == "3"
     assert page.get_by_text(re.compile(r"^Config \d$")).count() == 3
     assert page.get_by_label("max_new_tokens", exact=True).nth(2).input_value() == "9"
+    assert page_problems(page) == []
+
+
+@pytest.mark.parametrize("tab", ["Compare configs", "Self-consistency"])
+def test_stop_ends_a_grid_or_a_vote_at_once(page, app, tab):
+    """The grid and the self-consistency vote each get a Stop button; a Stop ends the work at its next cell or path."""
+    open_page(page, app, "pages/4_Decoding_Lab.py")
+    set_text_area(page, "Prompt A", "Once upon a time, in a small village by the sea,")
+    if tab == "Compare configs":
+        set_number(page, "Decoding configs to compare", 4)
+        for column in range(4):
+            set_number(page, "max_new_tokens", 120, nth=column)
+        button, done = "Run", re.compile(r"^Grid finished in")
+    else:
+        open_tab(page, tab)
+        set_number(page, "Reasoning paths", 8)
+        set_number(page, "max_new_tokens", 120, nth=3)  # the self-consistency settings (after 2 configs + explorer)
+        button, done = "Sample and vote", re.compile(r"^Majority answer$")
+    click_button(page, button)
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    stop.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    started = time.perf_counter()
+    stop.click()
+    wait_for_text(page, "Stopped; the model is free for the next request.", timeout_ms=60_000)
+    wait_ready(page)
+    print(f"{tab}: stopped {time.perf_counter() - started:.2f} s after the click")
+    assert page.get_by_text(done).count() == 0, "the work ran to its end instead of stopping"
+    assert stop.count() == 0
     assert page_problems(page) == []
