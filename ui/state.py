@@ -38,8 +38,6 @@ BUILDER_PREFIX = "pb"
 DEFAULT_STARTER = "sentiment"
 BLANK = "Blank"
 SHOTS = ("Zero-shot", "One-shot", "Few-shot")
-#: Old bare keys, still written for ui/decoding_lab.py until it reads :func:`built_prompt` (request filed).
-LEGACY_SPEC_KEY, LEGACY_DEMOS_KEY = "spec", "demos"
 
 
 # --------------------------------------------------------------------------- one helper for every page
@@ -243,11 +241,7 @@ def builder_state() -> BuilderState:
 
 
 def save_builder(state: BuilderState) -> None:
-    ss = st.session_state
-    ss[BUILDER_KEY] = state
-    built = built_prompt()
-    if built is not None:  # LEGACY: ui/decoding_lab.py reads these two until it calls built_prompt()
-        ss[LEGACY_SPEC_KEY], ss[LEGACY_DEMOS_KEY] = built.spec, list(built.demos)
+    st.session_state[BUILDER_KEY] = state
 
 
 def load_into_builder(draft: BuilderDraft | SpecFile, source: str, origin: str = "",
