@@ -138,7 +138,8 @@ def clusters(result, examples) -> None:
     """Per cluster: every candidate tried, kept or skipped, and why."""
     for c, tried in enumerate(result.candidates):
         state = " · dropped" if c in result.dropped else " · fallback" if c in result.fallbacks else ""
-        with st.expander(f"Cluster {c}: {sum(result.assignments == c)} questions, {len(tried)} tried{state}"):
+        size = plural(int(sum(result.assignments == c)), "question")
+        with st.expander(f"Cluster {c}: {size}, {len(tried)} tried{state}"):
             for cand in tried:
                 verdict = "✅ kept" if not cand.failures else "❌ skipped: " + "; ".join(cand.failures)
                 st.markdown(f"**{examples[cand.index].input}**  \n_distance {cand.distance:.3f}_ · {verdict}")
