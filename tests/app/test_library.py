@@ -286,3 +286,21 @@ def test_a_set_opened_in_the_builder_keeps_its_steps():
     draft = at.session_state["state_builder"].draft
     assert draft.spec() == shipped.steps[0].spec and draft.rows == ()
     assert any(i.value.startswith("From Step 1:") for i in at.info)
+
+
+def test_a_step_opened_in_the_decoding_lab_is_its_prompt_source():
+    """Issue 19 item 2: Library -> Decoding Lab goes through the Builder's spec: the Lab renders the step."""
+    few_shot = CLASSROOM["zero_vs_few_shot"].steps[1]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("pages/6_Library.py").run()
+    at.selectbox(key="lib_pick").set_value(DEMO).run()
+    at.button(key="lib_to_lab_2").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [t.value for t in at.title] == ["Decoding Lab"]
+    at.switch_page("pages/4_Decoding_Lab.py")
+    assert at.radio(key="lab_source").value == "Prompt Builder spec"
+    at.text_area(key="lab_input_a").set_value("A quiet, lovely film.").run()
+    assert not at.exception and not at.error
+    exact = "\n".join(c.value for c in at.code)
+    assert all(d.input in exact for d in few_shot.demos) and exact.rstrip().endswith(
+        "Review: A quiet, lovely film.\nSentiment:")
