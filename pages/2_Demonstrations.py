@@ -41,7 +41,8 @@ with user_errors("Choosing the demonstrations"):
     if st.button(f"Use these {plural(len(demos), 'demonstration')} in the Prompt Builder", key="dm_use",
                  disabled=not demos, help="The Prompt Builder's editor gets them as its demonstrations "
                                           "(few-shot, all of them), with this query."):
-        demos_to_builder(demos, f"the Demonstrations page ({opts['selector']}, {opts['how']})", query=query)
+        demos_to_builder(demos, f"the Demonstrations page ({dm.label(opts['selector'])}, {opts['how']})",
+                         query=query)
         st.switch_page(BUILDER_PAGE)
     if cfg is not None and query.strip():
         rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend))
@@ -49,10 +50,10 @@ with user_errors("Choosing the demonstrations"):
         if st.button("Run", type="primary", key="dm_run"):
             with user_errors("Running the prompt"):
                 run_and_show(spec, demos, query, backend, cfg, None)
-        if st.button("Compare random vs nearest vs diverse", key="dm_compare"):
+        if st.button(f"Compare {' vs '.join(map(dm.label, dm.COMPARED))}", key="dm_compare"):
             for column, name in zip(st.columns(len(dm.COMPARED)), dm.COMPARED, strict=True):
-                with column, user_errors(f"Running with {name} demonstrations"):
-                    st.markdown(f"**{name}**")
+                with column, user_errors(f"Running with {dm.label(name)} demonstrations"):
+                    st.markdown(f"**{dm.label(name)}**")
                     chosen, _ = choose_demos(index, query, **{**opts, "selector": name})
                     st.caption(" · ".join(d.answer for d in chosen))
                     run_and_show(spec, chosen, query, backend, cfg, None)

@@ -8,10 +8,15 @@ import streamlit as st
 
 from ui.state import DEMO_WIDGETS, DemoSettings, demo_settings, restore_widgets, save_demo_settings, widget_values
 from workbench.data import Example
-from workbench.retrieval import ORDERS, SELECTORS, Selection
+from workbench.retrieval import ORDERS, SELECTOR_KINDS, Selection
 
-#: Selectors compared side by side.
+#: Selectors compared side by side (shown by their labels: random, nearest, diverse).
 COMPARED = ("random", "knn", "cluster")
+
+
+def label(selector: str) -> str:
+    """The word the pages use for a selector (one vocabulary with Evaluate's strategies)."""
+    return SELECTOR_KINDS[selector].label
 #: Widget-key prefix of the page.
 KEY = "dm"
 
@@ -32,8 +37,8 @@ def settings(pool) -> dict:
     """Selector, K, order, seed, MMR λ and (for "fixed") the hand-picked pool rows; keyword arguments of
     :func:`workbench.retrieval.choose_demos`."""
     c1, c2, c3 = st.columns(3)
-    selector = c1.selectbox("Selector", list(SELECTORS), format_func=lambda s: f"{s}: {SELECTORS[s]}",
-                            key=f"{KEY}_sel")
+    selector = c1.selectbox("Selector", list(SELECTOR_KINDS), key=f"{KEY}_sel",
+                            format_func=lambda s: f"{SELECTOR_KINDS[s].label}: {SELECTOR_KINDS[s].description}")
     fixed = selector == "fixed"
     k = c2.number_input("K demonstrations", 0, 32, key=f"{KEY}_k", disabled=fixed,
                         help="Hand-picked: as many as you pick." if fixed else None)

@@ -305,7 +305,7 @@ class DemoSettings:
     qmode: str = "Type"  # "Type" or "Pick from the pool"
     query: str = "a warm, funny and moving film"  # the typed query
     qpick: int = 0  # the pool item used as the query
-    sel: str = "knn"  # a workbench.retrieval.SELECTORS name
+    sel: str = "knn"  # a workbench.retrieval.SELECTOR_KINDS name
     k: int = 4  # how many demonstrations
     order: str = "similar_last"  # a workbench.retrieval.ORDERS name
     seed: int = 0  # random selector / order, k-means

@@ -63,6 +63,8 @@ def test_compare_three_selectors():
     at.button(key="dm_compare").click().run()
     assert not at.exception and not at.error
     assert len([s for s in at.success if s.value.startswith("Answer:")]) == 3
+    assert [m.value for m in at.markdown if m.value in ("**random**", "**nearest**", "**diverse**")] == [
+        "**random**", "**nearest**", "**diverse**"]  # the strategy registry's words, as on the Evaluate page
 
 
 def test_query_and_settings_survive_a_page_switch():
@@ -108,7 +110,7 @@ def test_use_in_the_builder_shows_the_demonstrations_there():
     at.button(key="dm_use").click().run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == ["Prompt Builder"]
-    assert any(i.value.startswith("2 demonstrations from the Demonstrations page (knn") for i in at.info)
+    assert any(i.value.startswith("2 demonstrations from the Demonstrations page (nearest") for i in at.info)
     draft = at.session_state["state_builder"].draft
     assert [d.input for d in draft.used()] == picked and draft.shots == "Few-shot" and draft.k == 2
     assert draft.query == "a dull, lifeless and boring movie"

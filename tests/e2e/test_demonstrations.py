@@ -48,7 +48,7 @@ def test_nearest_demonstrations_with_scores_then_run(page, app):
     set_number(page, "K demonstrations", K)
     set_number(page, "max_new_tokens", 4)
     wait_ready(page)
-    assert page.get_by_label("Selector", exact=True).input_value().startswith("knn")
+    assert page.get_by_label("Selector", exact=True).input_value().startswith("nearest")
 
     rows = grid_rows(page)
     assert [int(r["position"]) for r in rows] == list(range(1, K + 1))
@@ -77,7 +77,7 @@ def test_nearest_demonstrations_with_scores_then_run(page, app):
     page.wait_for_function("() => document.querySelector('h1')?.textContent.includes('Prompt Builder')",
                            timeout=90_000)
     wait_ready(page)
-    wait_for_text(page, f"{K} demonstrations from the Demonstrations page (knn, similar_last).", timeout_ms=30_000)
+    wait_for_text(page, f"{K} demonstrations from the Demonstrations page (nearest, similar_last).", timeout_ms=30_000)
     assert [r["input"] for r in grid_rows(page)] == [r["input"] for r in rows]
     open_expander(page, "Plain text (to copy)")
     built = code_blocks(page)[-1]
