@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui import autocot as ac
 from ui.common import cached_embedder, pool_picker, sidebar_model, user_errors
+from ui.state import autocot_work, save_autocot_work
 
 st.set_page_config(page_title="Auto-CoT", layout="wide")
 st.title("Auto-CoT")
@@ -21,14 +22,15 @@ with user_errors("Building the Auto-CoT demonstrations"):
         examples = list(pool)[:limit] if limit else list(pool)
         ac.build(backend, cached_embedder(), examples, cfg, fmt, labels, max_new)
 
-if "ac_result" in st.session_state:
-    ac.flags(st.session_state["ac_result"])
-    ac.scatter(st.session_state["ac_result"], st.session_state["ac_examples"])
-    ac.clusters(st.session_state["ac_result"], st.session_state["ac_examples"])
-if st.session_state.get("ac_demos"):
+work = autocot_work()
+if work.result is not None:
+    ac.flags(work.result)
+    ac.scatter(work.result, work.examples)
+    ac.clusters(work.result, work.examples)
+if work.demos:
     st.subheader("Demonstrations")
     demos = ac.editor()
-    st.session_state["ac_demos"] = demos
+    save_autocot_work(demos=demos)
     with user_errors("Using the Auto-CoT demonstrations"):
         if backend is not None:
             ac.regenerate(backend, cfg, fmt, labels, max_new)

@@ -8,7 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from ui.handover import BUILDER_PAGE, demos_to_builder
-from ui.state import AUTOCOT_WIDGETS, autocot_settings, restore_widgets, save_autocot_settings, widget_values
+from ui.state import (
+    AUTOCOT_WIDGETS,
+    autocot_settings,
+    autocot_work,
+    restore_widgets,
+    save_autocot_settings,
+    save_autocot_work,
+    widget_values,
+)
 from ui.words import plural
 from workbench.autocot import (
     REFERENCE_TASKS,
@@ -90,9 +98,7 @@ def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, labels: tup
 
     result = build_demos(examples, vectors, reason, cfg, progress=progress)
     bar.progress(1.0, text=f"Done: {result.note()}")
-    st.session_state["ac_result"] = result
-    st.session_state["ac_examples"] = examples
-    st.session_state["ac_demos"] = list(result.demos)
+    save_autocot_work(result=result, examples=examples, demos=result.demos)
 
 
 def flags(result) -> None:
@@ -130,7 +136,7 @@ def scatter_chart(result, examples, chosen: set[str]) -> alt.Chart:
 
 
 def scatter(result, examples) -> None:
-    chosen = {d.question for d in st.session_state.get("ac_demos", [])}
+    chosen = {d.question for d in autocot_work().demos}
     st.altair_chart(scatter_chart(result, examples, chosen), width="stretch")
 
 
@@ -149,7 +155,7 @@ def clusters(result, examples) -> None:
 
 def editor() -> list[Demo]:
     """Edit the chosen demonstrations by hand."""
-    demos = st.session_state["ac_demos"]
+    demos = autocot_work().demos
     df = pd.DataFrame([{"question": d.question, "rationale": d.rationale, "pred_ans": d.pred_ans,
                         "gold_ans": d.gold_ans, "cluster": d.cluster, "fallback": d.fallback} for d in demos])
     edited = st.data_editor(df, key="ac_editor", width="stretch", num_rows="fixed",
@@ -159,12 +165,13 @@ def editor() -> list[Demo]:
 
 
 def regenerate(backend, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], max_new: int) -> None:
-    demos = st.session_state["ac_demos"]
+    demos = list(autocot_work().demos)
     i = st.selectbox("Regenerate the rationale of demo", range(len(demos)), key="ac_regen_pick",
                      format_func=lambda j: f"{j}: {demos[j].question[:60]}")
     if st.button("Regenerate", key="ac_regen"):
         reason = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new), labels=labels)
         demos[i] = redo(demos[i], reason(question_text(demos[i].question, demos[i].choices)), cfg, fmt)
+        save_autocot_work(demos=demos)
         st.rerun()
 
 
@@ -190,5 +197,4 @@ def use_and_export(demos: list[Demo], fmt: str, labels: tuple[str, ...]) -> None
 def importer() -> None:
     upload = st.file_uploader("Import a demo file (the reference's JSON shape)", type=["json"], key="ac_import")
     if upload is not None:
-        st.session_state["ac_demos"] = list(demos_from_json(upload.getvalue(), upload.name))
-        st.session_state.pop("ac_result", None)
+        save_autocot_work(result=None, examples=(), demos=demos_from_json(upload.getvalue(), upload.name))

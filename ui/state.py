@@ -23,7 +23,7 @@ from typing import Any
 
 import streamlit as st
 
-from workbench.autocot import MAX_TRIES_PER_CLUSTER
+from workbench.autocot import MAX_TRIES_PER_CLUSTER, Demo
 from workbench.data import Example
 from workbench.errors import WorkbenchError
 from workbench.prompts import PromptSpec, SpecFile, next_question_stops, starter_specs
@@ -370,3 +370,28 @@ def save_autocot_settings(values: Mapping[str, Any]) -> AutoCoTSettings:
     settings = dataclasses.replace(autocot_settings(), **{k: v for k, v in values.items() if k in AUTOCOT_WIDGETS})
     st.session_state[AUTOCOT_KEY] = settings
     return settings
+
+
+@dataclass(frozen=True)
+class AutoCoTWork:
+    """What the Auto-CoT page built or imported, as the user is editing it."""
+
+    result: Any = None  # the last build (a workbench.autocot.AutoCoTResult: clusters, candidates); None after an import
+    examples: tuple[Example, ...] = ()  # the questions that build clustered
+    demos: tuple[Demo, ...] = ()  # the demonstrations, with the user's edits
+
+
+AUTOCOT_WORK_KEY = "state_autocot_work"
+
+
+def autocot_work() -> AutoCoTWork:
+    value = st.session_state.get(AUTOCOT_WORK_KEY)
+    return value if isinstance(value, AutoCoTWork) else AutoCoTWork()
+
+
+def save_autocot_work(**changes: Any) -> AutoCoTWork:
+    """Replace some fields of the page's work (sequences become tuples, so the record stays frozen)."""
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
+    work = dataclasses.replace(autocot_work(), **clean)
+    st.session_state[AUTOCOT_WORK_KEY] = work
+    return work

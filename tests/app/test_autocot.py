@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 from ui.autocot import scatter_chart
+from ui.state import AutoCoTWork
 from workbench.autocot import Demo
 
 AUTOCOT, BUILDER = "pages/3_Auto-CoT.py", "pages/1_Prompt_Builder.py"
@@ -21,6 +22,10 @@ def page() -> AppTest:
     """The Auto-CoT page inside the whole app (its "Use as demonstrations" opens the Prompt Builder)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run()
     return at.switch_page(AUTOCOT).run()
+
+
+def work(at: AppTest) -> AutoCoTWork:
+    return at.session_state["state_autocot_work"]
 
 
 def builder_draft(at: AppTest):
@@ -39,7 +44,7 @@ def test_build_with_fallback_flags_inspect_use():
     at.checkbox(key="ac_fallback").check()
     at.button(key="ac_build").click().run()
     assert not at.exception and not at.error
-    result = at.session_state["ac_result"]
+    result = work(at).result
     assert len(result.demos) == 2 and len(result.assignments) == 6 and result.dropped == ()
     assert {d.cluster for d in result.demos} == {0, 1}
     assert len(at.expander) >= 2  # one per cluster, with kept/skipped reasons
@@ -60,7 +65,7 @@ def test_a_cluster_with_no_passing_member_is_dropped_and_said():
     at = small_build(page(), ac_words=1)  # every question is too long: nothing passes, nothing is generated
     at.button(key="ac_build").click().run()
     assert not at.exception and not at.error
-    assert at.session_state["ac_result"].dropped == (0, 1) and not at.session_state["ac_demos"]
+    assert work(at).result.dropped == (0, 1) and not work(at).demos
     assert next(w.value for w in at.warning).startswith("Dropped cluster 0, 1: no candidate passed the filters")
     assert all("dropped" in e.label for e in at.expander if e.label.startswith("Cluster"))
     assert not [b for b in at.button if b.key == "ac_use"]
@@ -85,7 +90,8 @@ def test_use_as_demonstrations_shows_them_in_the_builder_and_sends_them():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
     at.switch_page(BUILDER).run()
     at.text_area(key="pb_instruction").set_value("An instruction typed before.").run()
-    at.session_state["ac_demos"] = [Demo("Tom has 2 apples and buys 3. How many?", "2 + 3 = 5.", "5")]
+    at.session_state["state_autocot_work"] = AutoCoTWork(
+        demos=(Demo("Tom has 2 apples and buys 3. How many?", "2 + 3 = 5.", "5"),))  # as an imported file
     at.switch_page(AUTOCOT).run()
     assert not at.exception
     assert [b.key for b in at.get("download_button")] == ["ac_export"]
