@@ -106,7 +106,7 @@ def show(cmp: sp.Comparison) -> None:
     c[1].metric("Speculative tokens/s", f"{cmp.speculative.tokens_per_second:.1f}")
     c[2].metric("Speed ratio", f"{cmp.speed_ratio:.2f}×")
     c[3].metric("Same text as plain", "yes" if cmp.same_text else "no")
-    st.caption(f"Speculative: {cmp.speculative.label}; runs {cmp.speculative.seconds} s vs plain "
+    st.caption(f"Speculative: {cmp.speculative.label}; runs {cmp.speculative.seconds} s vs {cmp.plain.label} "
                f"{cmp.plain.seconds} s.")
     t = cmp.trace
     if t is None:

@@ -22,6 +22,7 @@ Two ways to run it, side by side:
 from __future__ import annotations
 
 import statistics
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -31,7 +32,7 @@ import numpy as np
 
 from workbench.backends.base import Backend, Generation, Timer, truncate_at_stop
 from workbench.decoding import DecodingConfig
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ConfigError
 from workbench.warpers import softmax, warp
 
 #: Upper bound on drafted tokens per step; beyond this a rejected draft wastes most of a pass.
@@ -162,11 +163,19 @@ class Comparison:
     plain: Timing
     speculative: Timing  # the library's own speculative implementation
     same_text: bool  # speculative text == plain text (expected under greedy decoding)
+    backend_plain: Timing | None = None  # llama.cpp, when asked: plain decoding on the user's own backend
 
     @property
     def speed_ratio(self) -> float:
         """Speculative tokens/s over plain tokens/s (> 1: speculative is faster)."""
         return self.speculative.tokens_per_second / self.plain.tokens_per_second if self.plain.tokens_per_second else 0.0
+
+    @property
+    def backend_speed_ratio(self) -> float | None:
+        """Speculative tokens/s over the user's own backend's plain tokens/s; None when not measured."""
+        if self.backend_plain is None or not self.backend_plain.tokens_per_second:
+            return None
+        return self.speculative.tokens_per_second / self.backend_plain.tokens_per_second
 
 
 # ---- drafting ----------------------------------------------------------------------------------
@@ -223,6 +232,8 @@ def _draw(probs: np.ndarray, rng: np.random.Generator) -> int:
 class _HFVerifier:
     """transformers: one forward over the tokens not yet in the KV cache plus the draft."""
 
+    drafts_first = True  # a draft goes with the prompt's own pass
+
     def __init__(self, backend) -> None:
         from transformers import DynamicCache
 
@@ -240,6 +251,10 @@ class _HFVerifier:
         self.n = len(ids) + len(draft)
         return out.logits[0, -(len(draft) + 1):].float().cpu().numpy()
 
+    def draft_room(self, context: int, left: int) -> int:
+        """Draft tokens worth sending with ``context`` tokens when ``left`` output tokens remain."""
+        return left - 1  # the pass always yields one token of the target's own
+
     def keep(self, n: int) -> None:
         """Drop the cache entries of rejected draft tokens (everything past the first ``n`` tokens)."""
         if self.n > n:
@@ -253,7 +268,16 @@ class _HFVerifier:
 
 
 class _LlamaVerifier:
-    """llama.cpp: ``eval`` of the draft in a ``Llama`` with ``logits_all=True``; ``scores`` holds every row."""
+    """llama.cpp: ``eval`` of the draft in a ``Llama`` with ``logits_all=True``; ``scores`` holds every row.
+
+    It feeds the ``Llama`` exactly as llama-cpp-python's own speculative loop (``Llama.generate`` with a
+    ``draft_model``) does, so the trace shows the batches the timed run computes: the prompt but its last token in
+    one batch, the last prompt token alone (nothing is drafted before the first token), then per step the last
+    output token plus the whole draft in one batch. llama.cpp's logits depend on the batch size (see
+    :func:`compare`), so feeding it differently could change the text.
+    """
+
+    drafts_first = False  # llama-cpp-python drafts only after its first token
 
     def __init__(self, llm) -> None:
         self.llm = llm
@@ -262,62 +286,99 @@ class _LlamaVerifier:
 
     def logits(self, ids: list[int], draft: list[int]) -> np.ndarray:
         llm = self.llm
-        if llm.n_tokens == 0 and len(ids) > 2:
-            llm.eval(ids[:-1])  # the prompt as the backend primes it: all but its last token in one batch
-        llm.eval(ids[llm.n_tokens:] + draft)
+        if llm.n_tokens == 0:
+            if len(ids) > 1:
+                llm.eval(ids[:-1])
+            llm.eval(ids[-1:])
+        else:
+            llm.eval(ids[llm.n_tokens:] + draft)
         return np.array(llm.scores[len(ids) - 1: len(ids) + len(draft)], dtype=np.float32)
+
+    def draft_room(self, context: int, left: int) -> int:
+        """llama-cpp-python cuts a draft only at the end of the window, not at max_tokens (the batch size is what
+        matters for the logits, so the trace sends the same)."""
+        return self.llm.n_ctx() - context
 
     def keep(self, n: int) -> None:
         self.llm.n_tokens = n
-
-
-@cache
-def _spec_llama(path: str, context_window: int, threads: int):
-    """The second ``Llama`` of a GGUF file that speculative decoding uses: ``logits_all=True`` (rows for
-    every position, which the traced verifier reads) and llama-cpp-python's ``LlamaPromptLookupDecoding`` as
-    its ``draft_model`` (its own speculative loop, for the speed figure). Loaded once per file and window."""
-    import atexit
-
-    import llama_cpp
-    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
-
-    try:
-        llm = llama_cpp.Llama(model_path=path, n_ctx=context_window, n_threads=threads, n_batch=512,
-                              logits_all=True, draft_model=LlamaPromptLookupDecoding(), verbose=False)
-    except (ValueError, RuntimeError, OSError) as err:
-        raise ModelError(f"llama.cpp could not load {path} ({err}); is it a complete, valid GGUF file?") from None
-    atexit.register(llm.close)
-    return llm
 
 
 #: The window of the speculative ``Llama``: its ``scores`` array holds window x vocabulary floats (1 MB per
 #: row for Gemma's 262,144 tokens), so it is smaller than the chat window by default.
 SPECULATIVE_WINDOW = 1024
 
+#: llama.cpp's CPU kernels compute a token in a several-token pass (a verification pass) slightly differently from
+#: a one-token pass (plain decoding): a different matrix-multiplication and attention path, a different order of
+#: float additions, different rounding of the 8-bit activations. The largest change of a plain greedy token's
+#: top-2 logit gap measured between the two: 0.75 (p99 0.44, median 0.10; 620 positions of the test and shipped
+#: example prompts in passes of 2, 5, 7 and 11 tokens, gemma-3-270m Q4_K_M, ``load_llamacpp``'s kernels, x86-64;
+#: single logits moved by up to 2.2).
+BATCH_GAP_CHANGE = 0.75
+#: A plain greedy token chosen by a top-2 logit gap below this is a near-tie that a speculative run may flip.
+NEAR_TIE = 1.0
 
-def llamacpp_speculative_backend(backend: Backend, spec: SpeculativeConfig, context_window: int | None = None):
-    """A llama.cpp backend over the same GGUF file whose ``Llama`` drafts by prompt lookup (``draft_model=``).
+_SPEC_BACKENDS: dict[tuple[str, int], Backend] = {}
+_SPEC_LOAD = threading.Lock()  # one load per (file, window), even when two sessions ask at once
+_SPEC_RUN = threading.RLock()  # the drafter's settings and the run that uses them go together
 
-    Its ``generate``/``stream`` are the backend's usual ones, so the speed figure compares like with like.
+
+def llamacpp_speculative_backend(backend: Backend, context_window: int | None = None) -> Backend:
+    """The second llama.cpp backend over the same GGUF file that speculative decoding uses, loaded once per file
+    and window with :func:`workbench.backends.llamacpp.load_llamacpp`: ``logits_all=True`` (a logits row for every
+    position, which the traced verifier reads) and llama-cpp-python's ``LlamaPromptLookupDecoding`` as its
+    ``draft_model`` (its own speculative loop, for the speed figure). Its ``generate`` is the backend's usual one.
     """
-    from workbench.backends.llamacpp import default_threads
-
     window = min(context_window or SPECULATIVE_WINDOW, backend.context_window)
-    llm = _spec_llama(backend.spec.path, window, default_threads())
-    llm.draft_model.num_pred_tokens = spec.draft_tokens
-    llm.draft_model.max_ngram_size = spec.ngram_size
-    return _wrapped(backend.spec, llm)
+    key = (backend.spec.path, window)
+    with _SPEC_LOAD:
+        if key not in _SPEC_BACKENDS:
+            from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+            from workbench.backends.llamacpp import default_threads, load_llamacpp
+
+            _SPEC_BACKENDS[key] = load_llamacpp(backend.spec, window, default_threads(), logits_all=True,
+                                                draft_model=LlamaPromptLookupDecoding())
+        return _SPEC_BACKENDS[key]
 
 
-_WRAPPED: dict[int, Backend] = {}
+def _llamacpp_run(fast: Backend, prompt: str, cfg: DecodingConfig, draft_tokens: int, ngram_size: int
+                  ) -> Generation:
+    """One ``generate`` of the speculative backend with its drafter set to ``draft_tokens`` (0: no drafts, so
+    llama-cpp-python's loop is plain one-token decoding on the very same ``Llama``)."""
+    with _SPEC_RUN:
+        drafter = fast.llm.draft_model
+        drafter.num_pred_tokens, drafter.max_ngram_size = draft_tokens, ngram_size
+        return fast.generate([prompt], cfg)[0][0]
 
 
-def _wrapped(spec, llm) -> Backend:
-    from workbench.backends.llamacpp import LlamaCppBackend
+@dataclass(frozen=True)
+class PlainReference:
+    """llama.cpp's plain greedy decoding of a prompt on the speculative ``Llama``, with the margin of every choice."""
 
-    if id(llm) not in _WRAPPED:
-        _WRAPPED[id(llm)] = LlamaCppBackend(spec, llm)
-    return _WRAPPED[id(llm)]
+    generation: Generation
+    token_ids: tuple[int, ...]  # the greedy tokens (argmax of each row the loop sampled from)
+    top2_gaps: tuple[float, ...]  # per token: its logit minus the runner-up's
+
+    @property
+    def first_near_tie(self) -> int:
+        """Index of the first token after the first chosen by less than :data:`NEAR_TIE` (the length when there is
+        none): speculative greedy decoding gives these same tokens at least up to here. The first token is exempt:
+        both runs take it from the same one-token pass (llama-cpp-python drafts only after it)."""
+        return next((i for i, g in enumerate(self.top2_gaps) if i and g < NEAR_TIE), len(self.top2_gaps))
+
+
+def plain_reference(backend: Backend, prompt: str, cfg: DecodingConfig) -> PlainReference:
+    """Plain greedy decoding (llama.cpp) on the speculative ``Llama``, reading each chosen token's top-2 gap from
+    the ``Llama``'s ``logits_all`` rows."""
+    if backend.name != "llama.cpp" or cfg.do_sample:
+        raise ConfigError("The near-tie reference is for greedy decoding on llama.cpp.")
+    fast = llamacpp_speculative_backend(backend)
+    n_prompt = len(backend.tokenize(prompt))
+    with _SPEC_RUN:
+        gen = _llamacpp_run(fast, prompt, cfg, 0, 1)
+        rows = np.array(fast.llm.scores[n_prompt - 1: n_prompt - 1 + gen.completion_tokens], dtype=np.float32)
+    top2 = np.sort(rows, axis=1)[:, -2:]
+    return PlainReference(gen, tuple(int(i) for i in rows.argmax(axis=1)), tuple(float(g) for g in top2[:, 1] - top2[:, 0]))
 
 
 # ---- checks ----------------------------------------------------------------------------------------
@@ -379,12 +440,14 @@ def trace(backend: Backend, prompt: str, cfg: DecodingConfig | None = None,
     if needed > SPECULATIVE_WINDOW:
         raise ConfigError(f"The prompt plus max_new_tokens ({needed} tokens) exceeds the speculative window of "
                           f"{SPECULATIVE_WINDOW} tokens on llama.cpp; shorten the prompt or max_new_tokens.")
-    fast = llamacpp_speculative_backend(backend, spec)
+    fast = llamacpp_speculative_backend(backend)
     with fast.lock.hold():  # the speculative Llama is shared with the speed path: one caller at a time
         try:
             return _trace(backend, ids, cfg, spec, _LlamaVerifier(fast.llm), {int(backend.llm.token_eos())})
         finally:
-            fast._clean = 0  # its cache now holds the trace's batches, not the backend's canonical prefix
+            # Keep only the prompt but its last token, evaluated in one batch as the backend primes a prompt of up
+            # to n_batch + 1 tokens; the trace's output was evaluated in draft-sized batches and must not be reused.
+            fast.llm.n_tokens = len(ids) - 1 if len(ids) - 1 <= fast.llm.n_batch else 0
 
 
 def _hf_eos(backend) -> set[int]:
@@ -409,8 +472,10 @@ def _trace(backend: Backend, prompt_ids: list[int], cfg: DecodingConfig, spec: S
     finish = "length"
     while len(out) < cfg.max_new_tokens:
         ctx = prompt_ids + out
-        room = cfg.max_new_tokens - len(out) - 1  # the pass always yields one token of the target's own
-        draft = prompt_lookup_draft(ctx, spec.ngram_size, spec.draft_tokens)[:room]
+        left = cfg.max_new_tokens - len(out)
+        draft = []
+        if out or verifier.drafts_first:
+            draft = prompt_lookup_draft(ctx, spec.ngram_size, spec.draft_tokens)[:verifier.draft_room(len(ctx), left)]
         rows = verifier.logits(ctx, draft)
         accepted = 0
         new: list[tuple[int, str, int | None]] = []
@@ -432,8 +497,10 @@ def _trace(backend: Backend, prompt_ids: list[int], cfg: DecodingConfig, spec: S
                 continue
             new.append((token, "rejected" if proposed is not None else "target", proposed))
             break
+        new = new[:left]  # draft positions past max_new_tokens were verified but are not output
+        accepted = sum(origin == "accepted" for _, origin, _ in new)
         verifier.keep(len(ctx) + accepted)
-        steps.append(Step(len(draft), accepted, len(new)))
+        steps.append(Step(min(len(draft), left), accepted, len(new)))
         ended = False
         for token, origin, proposed in new:
             out.append(token)
@@ -495,12 +562,17 @@ def _tokenizers_differ(a, b) -> bool:
 
 
 def compare(backend: Backend, prompt: str, cfg: DecodingConfig | None = None, spec: SpeculativeConfig | None = None,
-            repeats: int = 1, with_trace: bool = True) -> Comparison:
+            repeats: int = 1, with_trace: bool = True, with_backend_plain: bool = False) -> Comparison:
     """Plain and speculative decoding of one prompt, ``repeats`` interleaved runs each (medians), plus the trace.
 
-    llama.cpp: the speculative runs are llama-cpp-python's own ``LlamaPromptLookupDecoding`` loop; plain runs are
-    the backend's ``generate``. transformers: ``generate`` with ``prompt_lookup_num_tokens`` or ``assistant_model``
-    against ``generate`` without, both without the backend's prompt cache.
+    llama.cpp: the speculative runs are llama-cpp-python's own ``LlamaPromptLookupDecoding`` loop; the plain runs
+    are the same loop on the same ``Llama`` with the drafter proposing nothing (one-token passes: plain decoding,
+    with the same window, the same ``logits_all=True`` and the same cache), so the two differ only in drafting.
+    ``with_backend_plain`` adds plain runs of the user's own backend (``logits_all=False``) as ``backend_plain``.
+    The texts can still differ: llama.cpp's CPU kernels give a several-token verification pass slightly different
+    logits from a one-token pass (:data:`BATCH_GAP_CHANGE`), so a near-tie can flip.
+    transformers: ``generate`` with ``prompt_lookup_num_tokens`` or ``assistant_model`` against ``generate``
+    without, both without the backend's prompt cache.
     """
     cfg = cfg or DecodingConfig()
     spec = spec or SpeculativeConfig()
@@ -509,15 +581,20 @@ def compare(backend: Backend, prompt: str, cfg: DecodingConfig | None = None, sp
         raise ConfigError(f"repeats must be a whole number of runs, 1 or more (got {repeats!r}).")
     draft = load_draft(spec) if spec.draft_model is not None else None
     ids = backend._checked_ids(prompt, cfg)
+    backend_run = None
     if backend.name == "llama.cpp":
-        fast = llamacpp_speculative_backend(backend, spec)
+        fast = llamacpp_speculative_backend(backend)
         cfg.check_fits(len(ids), fast.context_window)
 
-        def plain_run() -> Generation:
-            return backend.generate([prompt], cfg)[0][0]
+        def plain_run() -> Generation:  # like with like: the same Llama, its drafter proposing nothing
+            return _llamacpp_run(fast, prompt, cfg, 0, spec.ngram_size)
 
         def spec_run() -> Generation:
-            return fast.generate([prompt], cfg)[0][0]
+            return _llamacpp_run(fast, prompt, cfg, spec.draft_tokens, spec.ngram_size)
+
+        if with_backend_plain:
+            def backend_run() -> Generation:  # what the user's own backend (logits_all=False) does without drafts
+                return backend.generate([prompt], cfg)[0][0]
 
         label = "prompt-lookup (llama-cpp-python LlamaPromptLookupDecoding)"
     else:
@@ -531,14 +608,18 @@ def compare(backend: Backend, prompt: str, cfg: DecodingConfig | None = None, sp
 
         label = (f"assisted ({spec.draft_model}, transformers assistant_model)" if draft is not None
                  else "prompt-lookup (transformers prompt_lookup_num_tokens)")
-    runs: dict[str, list[Generation]] = {"plain": [], "spec": []}
-    for i in range(repeats):  # interleaved, the order alternating, so drift in machine load hits both alike
-        order = ("plain", "spec") if i % 2 == 0 else ("spec", "plain")
-        for name in order:
-            runs[name].append(plain_run() if name == "plain" else spec_run())
+    ways = {"plain": plain_run, "spec": spec_run}
+    if backend_run is not None:
+        ways["backend"] = backend_run
+    runs: dict[str, list[Generation]] = {name: [] for name in ways}
+    for i in range(repeats):  # interleaved, the order alternating, so drift in machine load hits all alike
+        for name in (list(ways) if i % 2 == 0 else list(reversed(ways))):
+            runs[name].append(ways[name]())
     traced = trace(backend, prompt, cfg, spec) if with_trace and draft is None else None
-    plain, fast_t = _timing("plain", runs["plain"]), _timing(label, runs["spec"])
-    return Comparison(traced, plain, fast_t, plain.text == fast_t.text)
+    plain_label = "plain (the same Llama, no drafts)" if backend.name == "llama.cpp" else "plain"
+    plain, fast_t = _timing(plain_label, runs["plain"]), _timing(label, runs["spec"])
+    own = _timing("plain (the backend's own Llama, logits_all=False)", runs["backend"]) if "backend" in runs else None
+    return Comparison(traced, plain, fast_t, plain.text == fast_t.text, own)
 
 
 def _timing(label: str, gens: list[Generation]) -> Timing:
@@ -549,7 +630,7 @@ def _timing(label: str, gens: list[Generation]) -> Timing:
 # ---- shipped example prompts ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Example:
-    """A shipped example prompt (prompts/speculative/examples.yaml)."""
+    """A shipped example prompt (workbench/shipped/speculative/examples.yaml)."""
 
     id: str
     kind: str  # "copy-heavy" (drafting pays) or "creative" (it does not)
@@ -559,7 +640,7 @@ class Example:
 
 
 #: Where the example prompts are shipped.
-EXAMPLES_FILE = Path(__file__).resolve().parents[1] / "prompts" / "speculative" / "examples.yaml"
+EXAMPLES_FILE = Path(__file__).resolve().parent / "shipped" / "speculative" / "examples.yaml"
 
 
 def examples() -> tuple[Example, ...]:
