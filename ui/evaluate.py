@@ -393,7 +393,8 @@ def run_controls(plan: Plan | None, backend) -> None:
     if plan is not None and not plan.strategies:
         st.info("Choose at least one strategy.")
     if start and plan is not None:
-        execute(plan, backend)
+        # The history's picker (drawn below) shows the new run, so its JSON export is this run's.
+        st.session_state["ev_pick"] = execute(plan, backend)
 
 
 # --------------------------------------------------------------------------- results
