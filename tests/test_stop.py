@@ -53,7 +53,7 @@ def test_a_stopped_stream_frees_the_model_for_the_next_session_within_a_second(g
     deadline = time.monotonic() + 10
     while not queued and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert queued == [1], "the second session must be first in the queue while the first one streams"
+    assert queued and set(queued) == {1}, "the second session must be first in the queue while the first one streams"
     assert gemma.lock.busy and gemma.lock.waiting == 1
 
     stopped_at = time.perf_counter()

@@ -10,6 +10,7 @@ both behave the same way in front of the user.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -102,6 +103,21 @@ class TokenProb:
     logit: float
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do, declared up front (the pages disable what it cannot)."""
+
+    full_logits: bool = True  # every next-token logit (the explorer's warping); a server gives only the top N
+    top_logprobs: bool = True  # the N most likely next tokens with their log-probabilities
+    label_scoring: bool = True  # log-likelihood of given continuations (label scoring, calibration)
+    beam_search: bool = True  # num_beams > 1
+    concurrent: int = 1  # calls served at once
+
+
+#: Seconds between a queued caller's ``on_wait`` calls (see :meth:`ModelLock.hold`).
+WAIT_POLL_S = 0.25
+
+
 class ModelLock:
     """A lock (``slots`` holders at once) that knows how many callers wait for it.
 
@@ -114,13 +130,14 @@ class ModelLock:
     def __init__(self, slots: int = 1) -> None:
         self._slots = threading.BoundedSemaphore(slots)
         self._count = threading.Lock()
-        self._waiting = 0
+        self._queue: list[int] = []  # tickets of the callers waiting, in arrival order
+        self._tickets = itertools.count()
         self._holders = 0
 
     @property
     def waiting(self) -> int:
         """Callers currently blocked on the lock."""
-        return self._waiting
+        return len(self._queue)
 
     @property
     def busy(self) -> bool:
@@ -128,18 +145,25 @@ class ModelLock:
 
     @contextmanager
     def hold(self, on_wait: Callable[[int], None] | None = None):
-        """Hold a slot; ``on_wait(position)`` is called once if the caller must queue."""
+        """Hold a slot. A caller that must queue has ``on_wait(position)`` called at once and again every
+        :data:`WAIT_POLL_S` while it waits (its place in the queue, 1 = next): a page redraws its queue line
+        there, which is also where Streamlit stops a session whose user pressed Stop, so a queued user can
+        leave the queue at once. An exception from ``on_wait`` leaves the queue without holding the lock."""
         if not self._slots.acquire(blocking=False):
             with self._count:
-                self._waiting += 1
-                position = self._waiting
-            if on_wait is not None:
-                on_wait(position)
+                ticket = next(self._tickets)
+                self._queue.append(ticket)
             try:
-                self._slots.acquire()
+                while True:
+                    if on_wait is not None:
+                        with self._count:
+                            position = self._queue.index(ticket) + 1
+                        on_wait(position)
+                    if self._slots.acquire(timeout=WAIT_POLL_S):
+                        break
             finally:
                 with self._count:
-                    self._waiting -= 1
+                    self._queue.remove(ticket)
         with self._count:
             self._holders += 1
         try:
@@ -184,11 +208,14 @@ class Backend(ABC):
     #: The order this backend applies the sampling warpers in when a config leaves it open.
     sampler_order: tuple[str, ...] = SAMPLER_ORDERS["transformers"]
 
-    def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None):
+    #: What this backend can do; the pages read it instead of finding out from an exception.
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None, slots: int = 1):
         self.spec = spec
         self.context_window = context_window
         self.chat_template = chat_template
-        self.lock = ModelLock()
+        self.lock = ModelLock(slots)  # ``slots`` calls at once (a server takes several)
         self.closed = False  # set by close()
 
     # ---- what a subclass provides -------------------------------------------------
@@ -226,6 +253,20 @@ class Backend(ABC):
     def _continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
         """Sum of log-probabilities of each continuation's tokens after the prompt."""
 
+    def _model_ids(self, text: str) -> list[int]:
+        """The ids the model reads for ``text`` as sent: BOS added unless the text has it (override where
+        the model's own tokenizer decides, e.g. a server)."""
+        return self._tokenize(text, bool(self.bos_text) and not text.startswith(self.bos_text))
+
+    def _top_tokens(self, ids: list[int], top: int) -> list[TokenProb]:
+        """The ``top`` most likely next tokens after ``ids``, from the full logits (override where only the
+        top log-probabilities are known)."""
+        logits = self._logits(ids).astype(np.float64)
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-logits, kind="stable")[:top]
+        return [TokenProb(int(i), self.token_text(int(i)), float(probs[i]), float(logits[i])) for i in order]
+
     def _release(self) -> None:  # noqa: B027 - optional hook
         """Free the model's native memory (optional)."""
 
@@ -247,8 +288,7 @@ class Backend(ABC):
     def tokenize(self, text: str) -> list[int]:
         """Token ids as the model sees the text: BOS is added unless the text has it."""
         self._check_open()
-        add_bos = bool(self.bos_text) and not text.startswith(self.bos_text)
-        return self._tokenize(text, add_bos)
+        return self._model_ids(text)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenize(text))
@@ -305,11 +345,9 @@ class Backend(ABC):
 
     def next_token_distribution(self, prompt: str | Sequence[int], top: int = 20) -> list[TokenProb]:
         """The ``top`` most likely next tokens with their probabilities, most likely first."""
-        logits = self.next_token_logits(prompt).astype(np.float64)
-        probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
-        order = np.argsort(-logits, kind="stable")[:top]
-        return [TokenProb(int(i), self.token_text(int(i)), float(probs[i]), float(logits[i])) for i in order]
+        ids = self._ids_for(prompt)
+        with self.lock.hold():
+            return self._top_tokens(ids, int(top))
 
     def score(self, prompt: str, continuations: Sequence[str]) -> list[float]:
         """Log-likelihood of each continuation after the prompt (sum over its tokens); see :meth:`score_details`."""

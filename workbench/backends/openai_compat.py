@@ -58,7 +58,7 @@ from typing import Annotated, TypeVar
 import numpy as np
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from workbench.backends.base import Backend, Generation, ModelLock, Timer, TokenProb, sample_seeds
+from workbench.backends.base import Backend, Capabilities, Generation, Timer, TokenProb, sample_seeds
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError, WorkbenchError
@@ -823,12 +823,12 @@ class OpenAICompatBackend(Backend):
             is_chat=chat_template is not None,
             description=f"{config.model} served at {config.base_url}",
         )
-        super().__init__(spec, config.context_window, chat_template)
+        super().__init__(spec, config.context_window, chat_template, slots=config.max_concurrency)
         self.config = config
         self.client = ServerClient(config)
         self.route = route
         self.chat_template_source = f"the server at {config.root_url} (/props)"  # named when the template fails
-        self.lock = ModelLock(slots=config.max_concurrency)
+        self.capabilities = Capabilities(full_logits=False, beam_search=False, concurrent=config.max_concurrency)
         self._memo: OrderedDict[tuple[int, ...], str] = OrderedDict()
         self._memo_lock = threading.Lock()
         self._token_texts: dict[int, str] = {}
@@ -864,7 +864,7 @@ class OpenAICompatBackend(Backend):
         body = {"model": self.model, self.route.text_field: text, **dict(self.route.extra)}
         return self.client.post(self.route.tokenize_path, body, Tokens, root=True).tokens
 
-    def tokenize(self, text: str) -> list[int]:
+    def _model_ids(self, text: str) -> list[int]:
         """The ids the server will see for ``text`` (the text is sent as is)."""
         return self._remember(self._natural(text), text)
 
@@ -918,15 +918,6 @@ class OpenAICompatBackend(Backend):
 
         flat = run_bounded(run, jobs, self.config.max_concurrency)
         return [flat[i * cfg.n:(i + 1) * cfg.n] for i in range(len(prompt_ids))]
-
-    def generate_many(
-        self,
-        prompts: Sequence[str],
-        cfg: DecodingConfig,
-        on_wait: Callable[[int], None] | None = None,
-    ) -> list[list[Generation]]:
-        """Same as :meth:`generate`: the prompts already go to the server ``max_concurrency`` at a time."""
-        return self.generate(prompts, cfg, on_wait)
 
     def _complete(self, text: str, n_prompt: int, cfg: DecodingConfig, seed: int | None) -> Generation:
         timer = Timer()
@@ -995,14 +986,11 @@ class OpenAICompatBackend(Backend):
             "use the next-token distribution (top-N) instead."
         )
 
-    def next_token_distribution(self, prompt: str | Sequence[int], top: int = 20) -> list[TokenProb]:
+    def _top_tokens(self, ids: list[int], top: int) -> list[TokenProb]:
         """The server's ``top`` most likely next tokens (``logit`` holds the log-probability)."""
-        ids = self._ids_for(prompt)
-        text = prompt if isinstance(prompt, str) else self._text_of(ids)
-        body = {"model": self.model, "prompt": text, "logprobs": int(top),
+        body = {"model": self.model, "prompt": self._text_of(ids), "logprobs": int(top),
                 **sampling_fields(DecodingConfig(max_new_tokens=1), None, self.family)}
-        with self.lock.hold():
-            logprobs = self._logprobs(body)
+        logprobs = self._logprobs(body)
         tops = (logprobs.top_logprobs or [None])[0]
         if not tops:
             raise self._no_logprobs()
