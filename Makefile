@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8501
 
-.PHONY: run test install install-dev lint bench clean
+.PHONY: run dev test install install-dev lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,7 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 \
 	  $(BIN)/pip wheel --no-deps --no-cache-dir -w $(WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	$(BIN)/pip install --find-links $(WHEELS) -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .  # the project itself (editable): `workbench` on PATH
 	touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
@@ -37,6 +38,11 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
+# Developers only (never for a classroom): the file watcher and rerun-on-save, which `make run` leaves off.
+dev: install
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT) \
+	    --server.fileWatcherType auto --server.runOnSave true
+
 test: install-dev
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m pytest
@@ -45,7 +51,7 @@ lint: install-dev
 	$(BIN)/python -m ruff check .
 
 bench: install-dev
-	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+	for b in bench/*.py; do $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done  # as modules: bench/ may import tests/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache artifacts

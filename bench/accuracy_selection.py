@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from workbench.backends import load_backend
+from workbench.data import load_pool
+from workbench.retrieval import build_index, load_embedder, make_selector, order
 
-from workbench.backends import load_backend  # noqa: E402
-from workbench.data import load_pool  # noqa: E402
-from workbench.retrieval import build_index, load_embedder, make_selector, order  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets"
 LABELS = ("positive", "negative")

@@ -23,15 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from workbench.backends import load_backend
+from workbench.cache import file_sha256
+from workbench.data import Pool, load_pool
+from workbench.evaluate import default_spec, evaluate, make_strategy
+from workbench.retrieval import build_index, load_embedder
+from workbench.store import open_store
 
-from workbench.backends import load_backend  # noqa: E402
-from workbench.cache import file_sha256  # noqa: E402
-from workbench.data import Pool, load_pool  # noqa: E402
-from workbench.evaluate import default_spec, evaluate, make_strategy  # noqa: E402
-from workbench.retrieval import build_index, load_embedder  # noqa: E402
-from workbench.store import open_store  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DATA_FILE = "sst2_dev.jsonl"

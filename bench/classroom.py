@@ -8,7 +8,7 @@ session, every session gets the greedy answer to ITS prompt, queued sessions see
 their place, and the server's memory stays bounded. Baseline: the raw library call
 (``Backend.complete``) for the same prompts in this process, one after another.
 
-    python bench/classroom.py [--sessions 30] [--max-new-tokens 16]
+    .venv/bin/python -m bench.classroom [--sessions 30] [--max-new-tokens 16]
 
 Prints JSON. Loopback only; stops by itself (every wait has a timeout).
 """
@@ -24,8 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.e2e.harness import (
     GENERATION_TIMEOUT_MS,

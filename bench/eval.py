@@ -27,13 +27,12 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from workbench.backends import load_backend
+from workbench.data import Pool, load_pool
+from workbench.evaluate import default_spec, evaluate, order_sensitivity, parse_strategies, spread
+from workbench.store import open_store
 
-from workbench.backends import load_backend  # noqa: E402
-from workbench.data import Pool, load_pool  # noqa: E402
-from workbench.evaluate import default_spec, evaluate, order_sensitivity, parse_strategies, spread  # noqa: E402
-from workbench.store import open_store  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets"
 #: dataset -> (evaluated file, demonstration pool file or None for the set itself, strategy names with K).

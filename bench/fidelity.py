@@ -20,17 +20,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from workbench.backends import load_backend
+from workbench.data import Pool, load_pool
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
+from workbench.evaluate import default_spec, evaluate, paired_tests, parse_strategies
+from workbench.store import open_store
+from workbench.warpers import warp
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-
-from workbench.backends import load_backend  # noqa: E402
-from workbench.data import Pool, load_pool  # noqa: E402
-from workbench.decoding import SAMPLER_ORDERS, DecodingConfig  # noqa: E402
-from workbench.evaluate import default_spec, evaluate, paired_tests, parse_strategies  # noqa: E402
-from workbench.store import open_store  # noqa: E402
-from workbench.warpers import warp  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DATASETS = {"sst2": ("sst2_dev.jsonl", "sst2_train.jsonl"), "trec": ("trec_test.jsonl", "trec_train.jsonl")}

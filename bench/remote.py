@@ -13,7 +13,7 @@ from the text. ``--mode score``: label scoring, log p(" positive") vs log p(" ne
 
 Medians over ``--runs`` runs. Prints JSON.
 
-    .venv/bin/python bench/remote.py [--items 200] [--runs 3] [--concurrency 8] [--mode generate]
+    .venv/bin/python -m bench.remote [--items 200] [--runs 3] [--concurrency 8] [--mode generate]
 
 Note: llama-cpp-python's server runs one request at a time (a global lock, no
 parallel slots), so concurrency there can only overlap HTTP and tokenizer round
@@ -26,19 +26,17 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.server_fixtures import llama_server
+from workbench.answers import extract_label
+from workbench.backends import resolve_model
+from workbench.backends.llamacpp import load_llamacpp
+from workbench.backends.openai_compat import ServerConfig, connect
+from workbench.decoding import DecodingConfig
 
-from tests.server_fixtures import llama_server  # noqa: E402
-from workbench.answers import extract_label  # noqa: E402
-from workbench.backends import resolve_model  # noqa: E402
-from workbench.backends.llamacpp import load_llamacpp  # noqa: E402
-from workbench.backends.openai_compat import ServerConfig, connect  # noqa: E402
-from workbench.decoding import DecodingConfig  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SST2_DEV = ROOT.parent / "shared" / "datasets" / "sst2_dev.jsonl"
 MODEL = "smollm2-135m-instruct"

@@ -20,24 +20,22 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from workbench.data import load_pool  # noqa: E402
-from workbench.retrieval import (  # noqa: E402
+from workbench.data import load_pool
+from workbench.retrieval import (
     SELECTORS,
     build_index,
     knn,
     load_embedder,
     make_selector,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED = ROOT.parent / "shared" / "datasets"
 

@@ -7,9 +7,6 @@ index right after its row is committed, so the parent knows what must survive.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.store import open_store
 

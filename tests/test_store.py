@@ -204,11 +204,7 @@ def test_concurrent_threads_share_one_store(store):
 
 
 def test_sigkill_mid_run_loses_at_most_the_item_in_flight(tmp_path):
-    sys.path.insert(0, str(HERE))
-    try:
-        from store_writer import record
-    finally:
-        sys.path.remove(str(HERE))
+    from tests.store_writer import record
     path = tmp_path / "killed.db"
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "store_writer.py"), str(path)], stdout=subprocess.PIPE, text=True

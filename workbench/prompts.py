@@ -53,7 +53,7 @@ ANSWER_MAX_NEW_TOKENS = 32
 #: Put between the reasoning and the answer trigger in the answer step's prompt.
 ANSWER_TRIGGER_JOIN = "\n"
 #: Starter specs shipped with the workbench.
-STARTER_DIR = Path(__file__).resolve().parents[1] / "prompts" / "specs"
+STARTER_DIR = Path(__file__).resolve().parent / "shipped" / "specs"
 
 
 @dataclass(frozen=True)
@@ -621,5 +621,5 @@ def load_spec(path: str | Path) -> SpecFile:
 
 
 def starter_specs() -> dict[str, SpecFile]:
-    """The starter specs shipped in prompts/specs/, by file stem."""
+    """The starter specs shipped in workbench/shipped/specs/, by file stem."""
     return {p.stem: load_spec(p) for p in sorted(STARTER_DIR.glob("*.yaml"))}

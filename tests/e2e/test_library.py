@@ -28,7 +28,7 @@ from workbench import promptsets as ps
 
 pytestmark = pytest.mark.e2e
 
-SET = "zero_vs_few_shot"  # prompts/classroom/zero_vs_few_shot.yaml: two steps, four test inputs
+SET = "zero_vs_few_shot"  # workbench/shipped/classroom/zero_vs_few_shot.yaml: two steps, four test inputs
 
 
 def test_open_a_classroom_set_and_export_it(page, app):

@@ -14,7 +14,7 @@ import sys
 from workbench.errors import WorkbenchError
 
 #: Modules that register sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets")
+COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +27,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_ui(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``[..., "ui", *rest]`` -> the workbench's part and Streamlit's options (``ui --help`` stays ours).
+
+    >>> _split_ui(["--verbose", "ui", "--server.port", "8600"])
+    (['--verbose', 'ui'], ['--server.port', '8600'])
+    >>> _split_ui(["eval", "--dataset", "ui"])
+    (['eval', '--dataset', 'ui'], [])
+    """
+    first = next((i for i, a in enumerate(argv) if not a.startswith("-")), None)
+    if first is None or argv[first] != "ui" or argv[first + 1:] in (["-h"], ["--help"]):
+        return argv, []
+    return argv[: first + 1], argv[first + 1:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, passed_on = _split_ui(sys.argv[1:] if argv is None else list(argv))
     args = parser.parse_args(argv)
+    if args.command == "ui":
+        args.streamlit_args = passed_on
     from workbench.logs import configure
 
     configure(verbose=args.verbose)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 #: File formats a set is read from and written to.
 FORMATS = ("yaml", "json")
 #: Classroom demo sets shipped with the workbench.
-CLASSROOM_DIR = Path(__file__).resolve().parents[2] / "prompts" / "classroom"
+CLASSROOM_DIR = Path(__file__).resolve().parents[1] / "shipped" / "classroom"
 _YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _SERVER_URL = re.compile(r"^\s*https?://", re.IGNORECASE)
 
@@ -294,7 +294,7 @@ def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
 
 
 def classroom_sets() -> dict[str, PromptSet]:
-    """The classroom demo sets shipped in prompts/classroom/, by file stem."""
+    """The classroom demo sets shipped in workbench/shipped/classroom/, by file stem."""
     return {p.stem: load(p) for p in sorted(CLASSROOM_DIR.glob("*.yaml"))}
 
 
