@@ -3,10 +3,11 @@ or arrives, on the next.
 
 * Builder edits (instruction, two demonstrations, Few-shot, Zero-shot-CoT, query) survive a visit to two
   other pages;
-* a Library set opened in the Builder shows its step there and keeps every step on offer.
+* a Library set opened in the Builder shows its step there and keeps every step on offer;
+* Builder → Evaluate → Builder: the Evaluate page says what it received, the Builder is unchanged after.
 
 Auto-CoT → Builder is walked at the end of ``test_autocot.py`` (after a real build), Demonstrations →
-Builder at the end of ``test_demonstrations.py``, Builder → Evaluate in ``test_evaluate.py``.
+Builder at the end of ``test_demonstrations.py``, the evaluation of the built prompt in ``test_evaluate.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.e2e.harness import (
     page_problems,
     rerun,
     select_option,
+    set_number,
     set_text_area,
     wait_for_text,
     wait_ready,
@@ -124,3 +126,23 @@ def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
     sent = sent_text(page)
     assert not any(d.input in sent for d in few.demos), "step 1 (zero-shot) still shows step 2's demonstrations"
     assert page_problems(page) == []
+
+
+def test_builder_to_evaluate_and_back_keeps_the_builder(page, app):
+    """Builder → Evaluate hands the built prompt over (run there in test_evaluate.py); back in the Builder,
+    the prompt is as the user left it."""
+    open_page(page, app, "pages/1_Prompt_Builder.py")
+    page.get_by_label("K", exact=True).wait_for()
+    set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
+    set_number(page, "K", 2)
+    wait_for_text(page, "Few-shot: using 2 of 6 demonstrations", timeout_ms=30_000)
+    wait_ready(page)
+    click_button(page, "Evaluate this prompt")
+    wait_for_text(page, re.compile(r"^From the Prompt Builder: 2 demonstrations"), timeout_ms=90_000)
+    wait_ready(page)
+    assert page_problems(page) == []
+    navigate(page, "Prompt Builder")
+    wait_for_text(page, "Few-shot: using 2 of 6 demonstrations", timeout_ms=30_000)
+    wait_ready(page)
+    values = builder_values(page)
+    assert values["instruction"] == INSTRUCTION and values["k"] == "2" and values["few_shot"]
