@@ -93,7 +93,8 @@ def _on_source(key: str) -> None:
     unasked; then the page asks first."""
     ss, state = st.session_state, builder_state()
     option = ss[f"{key}_starter"]
-    if state.edited:
+    now = dataclasses.replace(state.draft, **widget_values(key, DRAFT_WIDGETS))  # edits of this very rerun too
+    if now != state.loaded:
         ss[f"{key}_starter"] = state.source  # the picker shows what is loaded until the user confirms
         ss[f"{key}_pending"] = option
         return

@@ -210,6 +210,10 @@ def test_a_starter_never_replaces_edits_unasked():
     assert at.selectbox(key="pb_starter").value == "arithmetic_cot"
     assert at.selectbox(key="pb_reasoning").value == "manual_cot"
     assert at.text_area(key="pb_instruction").value != "My own instruction."
+    # An edit and a starter pick in one rerun (typing, then picking at once): the edit is still not lost.
+    at.text_area(key="pb_instruction").set_value("Typed just now.")
+    at.selectbox(key="pb_starter").set_value("sentiment").run()
+    assert at.text_area(key="pb_instruction").value == "Typed just now." and at.warning
 
 
 def test_k_follows_the_rows_and_says_when_it_uses_fewer():
