@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from workbench.backends.base import Backend, Generation, Timer, sample_seeds, truncate_at_stop
+from workbench.backends.llamacpp_batch import default_batch_size
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ModelError
@@ -99,6 +101,15 @@ class _StopFlag:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+@dataclass(frozen=True)
+class HFBatch:
+    """What the last batched :meth:`TransformersBackend.generate` did."""
+
+    size: int  # prompts per generate call at most
+    sequences: int  # prompts generated
+    calls: int  # left-padded generate calls
+
+
 class TransformersBackend(Backend):
     """A causal LM in transformers. Build it with :func:`load_transformers`."""
 
@@ -115,6 +126,8 @@ class TransformersBackend(Backend):
         self._bos_text = tokenizer.convert_ids_to_tokens(bos) if self._bos_id is not None else ""
         self._prefix: tuple[int, ...] | None = None  # the prompt whose KV cache is kept (all but its last token)
         self._prefix_cache = None
+        self.batch_size = default_batch_size()  # prompts per left-padded generate (greedy only); 1 = one at a time
+        self.last_batch: HFBatch | None = None  # what the last batched generate did
 
     @property
     def device(self) -> str:
@@ -232,7 +245,56 @@ class TransformersBackend(Backend):
         finish = "stop" if ended or len(new_ids) < cfg.max_new_tokens else "length"
         return Generation(text, len(ids), len(new_ids), finish, seconds, seed if cfg.do_sample else None)
 
+    def _batchable(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> bool:
+        """Whether one left-padded ``generate`` call may serve these prompts.
+
+        Only greedy decoding without penalties: sampled rows of one batch draw from one torch RNG, so
+        a row's text would depend on the others (no per-sample seed), and the repetition / n-gram
+        penalties would count the padding as text. Those configs run one sequence at a time.
+        """
+        return (self.batch_size > 1 and len(prompt_ids) > 1 and not cfg.do_sample and cfg.num_beams == 1
+                and cfg.repetition_penalty == 1.0 and cfg.no_repeat_ngram_size == 0)
+
+    def _generate_batched(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
+        """Greedy text of several prompts, ``batch_size`` at a time, each batch one left-padded ``generate``."""
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        pad = self.tokenizer.eos_token_id if pad is None else pad
+        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        out: list[list[Generation]] = []
+        for at in range(0, len(prompt_ids), self.batch_size):
+            group = prompt_ids[at : at + self.batch_size]
+            timer = Timer()
+            width = max(len(ids) for ids in group)
+            rows = [[pad] * (width - len(ids)) + ids for ids in group]
+            mask = [[0] * (width - len(ids)) + [1] * len(ids) for ids in group]
+            input_ids = torch.tensor(rows, device=self.model.device)
+            with torch.inference_mode():
+                seqs = self.model.generate(
+                    input_ids,
+                    attention_mask=torch.tensor(mask, device=self.model.device),
+                    generation_config=self._generation_config(cfg),
+                    tokenizer=self.tokenizer,
+                ).tolist()
+            seconds = timer.seconds()
+            for ids, seq in zip(group, seqs, strict=True):
+                new = seq[width:]
+                end = len(new)
+                while end and new[end - 1] == pad:  # a row that ended early is padded to the longest
+                    end -= 1
+                if end < len(new) and pad in eos_ids and not truncate_at_stop(
+                        self.tokenizer.decode(new[:end], skip_special_tokens=True), cfg.stop)[1]:
+                    end += 1  # it ended on the end-of-text token, which counts as generated
+                out.append([self._record(ids, new[:end], cfg, seconds, None)])
+        self.last_batch = HFBatch(min(self.batch_size, len(prompt_ids)), len(prompt_ids),
+                                  -(-len(prompt_ids) // self.batch_size))
+        return out
+
     def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
+        if self._batchable(prompt_ids, cfg):
+            return self._generate_batched(prompt_ids, cfg)
         out = []
         for ids in prompt_ids:
             row = []
