@@ -3,9 +3,13 @@
 import streamlit as st
 
 from ui import library as lib
-from ui.common import app_store, sidebar_model, user_errors
+from ui.common import app_store, keep_widgets, sidebar_model, user_errors
+
+#: The page's inputs kept across page switches: the open set, the search, your own input, the run settings.
+KEPT_KEYS = ("lib_present", "lib_search", "lib_pick", "lib_custom", "lib_preview", "lib_own_models", "lib_cap")
 
 st.set_page_config(page_title="Library", page_icon="📚", layout="wide")
+keep_widgets(KEPT_KEYS)  # a set opened here is still open after a visit to another page
 backend = sidebar_model()
 store = app_store()
 presenting = st.sidebar.toggle("Presentation view", key="lib_present",

@@ -304,3 +304,17 @@ def test_a_step_opened_in_the_decoding_lab_is_its_prompt_source():
     exact = "\n".join(c.value for c in at.code)
     assert all(d.input in exact for d in few_shot.demos) and exact.rstrip().endswith(
         "Review: A quiet, lovely film.\nSentiment:")
+
+
+def test_the_open_set_and_own_input_survive_a_page_switch():
+    """Issue 19 item 1: back from another page, the Library still shows the set the user opened."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at.switch_page("pages/6_Library.py").run()
+    at.selectbox(key="lib_pick").set_value(DEMO).run()
+    at.text_input(key="lib_custom").set_value("A film I will not forget.").run()
+    at.switch_page("pages/1_Prompt_Builder.py").run()
+    at.switch_page("pages/6_Library.py").run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="lib_pick").value == DEMO
+    assert at.text_input(key="lib_custom").value == "A film I will not forget."
+    assert [h.value for h in at.header] == [CLASSROOM["zero_vs_few_shot"].name]
