@@ -7,6 +7,7 @@ import html
 import pandas as pd
 import streamlit as st
 
+from ui.common import number_field
 from workbench import speculative as sp
 from workbench.errors import WorkbenchError
 
@@ -56,14 +57,18 @@ def settings(backend) -> tuple[str, sp.SpeculativeConfig | None, int]:
         methods.append("draft model")
     method = c1.radio("Drafting", methods, key="spec_method", horizontal=True,
                       help="A draft model needs the transformers backend (llama-cpp-python ships prompt lookup).")
-    draft_tokens = c2.number_input("Draft tokens per step", 1, sp.MAX_DRAFT_TOKENS, 10, key="spec_k")
-    ngram = c3.number_input("n-gram size", 1, sp.MAX_NGRAM_SIZE, 2, key="spec_ngram",
-                            disabled=method != "prompt-lookup")
+    # number_field, not Streamlit's bounds: a value out of range is a red line saying why, not silently refused.
+    draft_tokens, bad_k = number_field(c2, "Draft tokens per step", 10, key="spec_k",
+                                       check=lambda v: sp.SpeculativeConfig(draft_tokens=int(v)))
+    ngram, bad_n = number_field(c3, "n-gram size", 2, key="spec_ngram", disabled=method != "prompt-lookup",
+                                check=lambda v: sp.SpeculativeConfig(ngram_size=int(v)))
     repeats = int(st.number_input("Timed runs of each (interleaved, medians)", 1, 9, 1, key="spec_runs"))
     chosen = "prompt-lookup"
     if method == "draft model":
         model = st.text_input("Draft model (registry id or local path)", "smollm2-135m-instruct", key="spec_draft")
         chosen = f"draft:{model}"
+    if bad_k or bad_n:
+        return prompt, None, repeats
     try:
         return prompt, sp.SpeculativeConfig(method=chosen, draft_tokens=int(draft_tokens), ngram_size=int(ngram)), \
             repeats

@@ -42,6 +42,17 @@ def test_picking_the_creative_example_replaces_the_prompt_and_the_explanation_is
     assert any("min(1, p(x)/q(x))" in str(m.value) and "Medusa" in str(m.value) for m in at.markdown)
 
 
+def test_a_draft_length_of_zero_is_one_red_line_and_disables_run():
+    at = page()
+    at.number_input(key="spec_k").set_value(0).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "draft_tokens" in errors[0] and "(got 0)" in errors[0] and "\n" not in errors[0]
+    assert at.button(key="spec_go").disabled
+    at.number_input(key="spec_k").set_value(4).run()
+    assert not at.error and not at.button(key="spec_go").disabled
+
+
 def test_an_empty_prompt_disables_run():
     at = page()
     at.text_area(key="spec_prompt").set_value("  ").run()
