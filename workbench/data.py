@@ -311,21 +311,20 @@ def _read_source(source: Source, max_bytes: int) -> tuple[str, bytes]:
         data = source.getvalue()
         _check_size(source.name, len(data), max_bytes)
         return source.name, data
+    from workbench.safeload import read_file
+
     path = Path(source)
-    try:
-        _check_size(path.name, path.stat().st_size, max_bytes)
-        return path.name, path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder; choose a CSV, TSV, JSON, JSONL or Parquet file") from None
-    except OSError as err:
-        raise DataError(f"cannot read {path}: {err.strerror}") from None
+    return path.name, read_file(path, folder="choose a CSV, TSV, JSON, JSONL or Parquet file", max_bytes=max_bytes,
+                                too_big=lambda name, size: _too_big(name, size, max_bytes))
+
+
+def _too_big(filename: str, size: int, max_bytes: int) -> str:
+    return f"{filename} is {_human(size)}, over the {_human(max_bytes)} limit; use a smaller file"
 
 
 def _check_size(filename: str, size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise DataError(f"{filename} is {_human(size)}, over the {_human(max_bytes)} limit; use a smaller file")
+        raise DataError(_too_big(filename, size, max_bytes))
 
 
 def _human(n_bytes: int) -> str:

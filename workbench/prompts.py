@@ -604,13 +604,10 @@ def load_spec(path: str | Path) -> SpecFile:
     """Load a YAML spec file (safe loader only)."""
     import yaml
 
+    from workbench.safeload import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; give a spec file or a starter name.") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read {path}: {err}") from None
+    text = read_text(path, missing="give a spec file or a starter name.", folder="give a spec .yaml file.")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

@@ -133,15 +133,10 @@ def to_jsonl(report: RunReport) -> str:
 
 def read_jsonl(source: str | os.PathLike) -> RunReport:
     """A report back from :func:`to_jsonl`'s file; one-line :class:`DataError` for anything else."""
-    from workbench.safeload import parse_json
+    from workbench.safeload import parse_json, read_text
 
     path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise DataError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+    text = read_text(path, folder="give a run .jsonl file")
     head: dict | None = None
     records: list[dict] = []
     for lineno, line in enumerate(text.split("\n"), start=1):

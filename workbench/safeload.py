@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from workbench.errors import DataError
@@ -216,3 +218,45 @@ def _check_encodable(text: str, where: str) -> None:
     if found:
         raise DataError(f"{where}: a lone surrogate \\u{ord(found.group()):04x} (half of a \\u escape pair); "
                         "write the character itself.")
+
+
+def read_file(
+    source: str | os.PathLike,
+    missing: str = "",
+    folder: str = "",
+    max_bytes: int | None = None,
+    too_big: Callable[[str, int], str] | None = None,
+) -> bytes:
+    """The bytes of a file a user named; one :class:`DataError` line when it is missing (``missing`` says what
+    to give instead), a folder (``folder``), unreadable, or over ``max_bytes`` (checked before reading;
+    ``too_big(name, size)`` words that line).
+
+    >>> read_file("/no/such/file.yaml", missing="give a spec file")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: /no/such/file.yaml does not exist; give a spec file
+    """
+    path = Path(source)
+    try:
+        if max_bytes is not None:
+            size = path.stat().st_size
+            if size > max_bytes and not path.is_dir():
+                raise DataError(too_big(path.name, size) if too_big is not None
+                                else f"{path.name} is {size:,} bytes, over the {max_bytes:,}-byte limit.")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist" + (f"; {missing}" if missing else "")) from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder" + (f"; {folder}" if folder else "")) from None
+    except OSError as err:
+        raise DataError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def read_text(source: str | os.PathLike, missing: str = "", folder: str = "") -> str:
+    """:func:`read_file` as UTF-8 text; a file that is not UTF-8 is one :class:`DataError` line."""
+    data = read_file(source, missing, folder)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"cannot read {source}: it is not UTF-8 text ({err.reason} at byte {err.start}).") from None
+

@@ -32,7 +32,7 @@ from workbench.promptsets.model import (
     TestCase,
 )
 from workbench.retrieval import ORDERS, SELECTORS
-from workbench.safeload import Bounds, check_tree, load_yaml, parse_json
+from workbench.safeload import Bounds, check_tree, load_yaml, parse_json, read_file
 from workbench.safeload import path as _path
 from workbench.store import check_name
 
@@ -278,18 +278,10 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
 def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
     """Read a YAML or JSON prompt-set file (its size is checked before reading it)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limits.max_bytes:
-            raise DataError(f"{path.name} is {size:,} bytes; prompt-set files are limited to "
-                            f"{limits.max_bytes:,} bytes (max_bytes).")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; give a prompt-set .yaml or .json file.") from None
-    except IsADirectoryError:
-        raise DataError(f"{path} is a folder; give a prompt-set .yaml or .json file.") from None
-    except OSError as err:
-        raise DataError(f"Cannot read {path}: {err.strerror}.") from None
+    hint = "give a prompt-set .yaml or .json file."
+    data = read_file(path, missing=hint, folder=hint, max_bytes=limits.max_bytes,
+                     too_big=lambda name, size: f"{name} is {size:,} bytes; prompt-set files are limited to "
+                                                f"{limits.max_bytes:,} bytes (max_bytes).")
     return loads(data, source=path.name, limits=limits)
 
 
