@@ -24,6 +24,11 @@ def page() -> AppTest:
     return at.switch_page(AUTOCOT).run()
 
 
+def page_alone() -> AppTest:
+    """The Auto-CoT page by itself (for tests that stay on it)."""
+    return AppTest.from_file(str(ROOT / AUTOCOT), default_timeout=600).run()
+
+
 def work(at: AppTest) -> AutoCoTWork:
     return at.session_state["state_autocot_work"]
 
@@ -62,7 +67,7 @@ def test_build_with_fallback_flags_inspect_use():
 
 
 def test_a_cluster_with_no_passing_member_is_dropped_and_said():
-    at = small_build(page(), ac_words=1)  # every question is too long: nothing passes, nothing is generated
+    at = small_build(page_alone(), ac_words=1)  # every question is too long: nothing passes, nothing is generated
     at.button(key="ac_build").click().run()
     assert not at.exception and not at.error
     assert work(at).result.dropped == (0, 1) and not work(at).demos
@@ -72,7 +77,7 @@ def test_a_cluster_with_no_passing_member_is_dropped_and_said():
 
 
 def test_reference_preset_follows_the_pool_and_the_picker():
-    at = page()
+    at = page_alone()
     assert at.selectbox(key="ac_task").value == "none"  # the arithmetic sample is none of the reference's sets
     at.selectbox(key="ac_pool_sample").set_value("last_letters").run()
     assert at.selectbox(key="ac_task").value == "last_letters"
