@@ -166,20 +166,18 @@ class SetLibrary(Database):
             set_id, _, _ = self._set_row(name)
             conn.execute("UPDATE prompt_sets SET deleted_at = ? WHERE id = ?", (_now(), set_id))
 
-    def undelete(self, name: str) -> None:
-        """Bring back a soft-deleted set with its whole history."""
+    def _on_deleted(self, name: str, sql: str, not_deleted: str) -> None:
+        """Run ``sql`` (``?`` = the set's id) on a soft-deleted set; ``not_deleted`` (with ``{name}``) otherwise."""
         with self._tx() as conn:
             set_id, real_name, deleted = self._set_row(name, include_deleted=True)
             if deleted is None:
-                raise DataError(f"The prompt set {real_name!r} is not deleted.")
-            conn.execute("UPDATE prompt_sets SET deleted_at = NULL WHERE id = ?", (set_id,))
+                raise DataError(not_deleted.format(name=repr(real_name)))
+            conn.execute(sql, (set_id,))
+
+    def undelete(self, name: str) -> None:
+        """Bring back a soft-deleted set with its whole history."""
+        self._on_deleted(name, "UPDATE prompt_sets SET deleted_at = NULL WHERE id = ?", "The prompt set {name} is not deleted.")
 
     def purge(self, name: str) -> None:
         """Remove a soft-deleted set and its history for good (frees the name)."""
-        with self._tx() as conn:
-            set_id, real_name, deleted = self._set_row(name, include_deleted=True)
-            if deleted is None:
-                raise DataError(f"Delete the prompt set {real_name!r} before purging it.")
-            conn.execute("DELETE FROM prompt_sets WHERE id = ?", (set_id,))
-
-
+        self._on_deleted(name, "DELETE FROM prompt_sets WHERE id = ?", "Delete the prompt set {name} before purging it.")
