@@ -52,3 +52,11 @@ def shared_dataset(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} not available (../shared/datasets is optional)")
     return path
+
+
+@pytest.fixture
+def fake_backend():
+    """A fresh deterministic fake (tests/fakes.py) for orchestration logic; never for model behaviour."""
+    from tests.fakes import FakeBackend
+
+    return FakeBackend()
