@@ -7,6 +7,7 @@ import re
 from workbench.answers import AnswerFormat
 from workbench.data import Pool
 from workbench.errors import ConfigError
+from workbench.escapes import unescape
 from workbench.prompts import PromptSpec
 
 #: A gold answer that is a number: "7", "-3", "1,250.50", "$4".
@@ -23,7 +24,7 @@ def parse_label_words(text: str) -> dict[str, str]:
         if "=" not in item:
             raise ConfigError(f"Label word {item.strip()!r} needs the form label=word, e.g. positive= great.")
         label, word = item.split("=", 1)
-        word = word.rstrip().replace("\\n", "\n")
+        word = unescape(word.rstrip())
         if not label.strip() or not word.strip():
             raise ConfigError(f"Label word {item.strip()!r} needs a label and a word, e.g. positive= great.")
         out[label.strip()] = word
