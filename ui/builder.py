@@ -76,7 +76,7 @@ def _options(state: BuilderState) -> list[str]:
 def _option_label(state: BuilderState, option: str) -> str:
     if option.startswith(STEP):
         step = state.steps[int(option.removeprefix(STEP))]
-        return f"📚 {state.steps_of} · {step.title}"
+        return f"📚 {step.title} · {state.steps_of}"  # the step first: a narrow box cuts the set's name
     return option if option == BLANK else starters()[option].name
 
 

@@ -283,7 +283,7 @@ def test_a_set_opened_in_the_builder_keeps_its_steps():
     assert draft.query == shipped.tests[0].input
     picker = at.selectbox(key="pb_starter")
     assert picker.value == "step:1"
-    assert {f"📚 {shipped.name} · Step {i}: {s.title}" for i, s in enumerate(shipped.steps, 1)} <= set(picker.options)
+    assert {f"📚 Step {i}: {s.title} · {shipped.name}" for i, s in enumerate(shipped.steps, 1)} <= set(picker.options)
     picker.set_value("step:0").run()  # the set's other step, loaded from the Builder (nothing was edited)
     assert not at.exception and not at.error
     draft = at.session_state["state_builder"].draft

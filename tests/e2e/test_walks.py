@@ -48,14 +48,6 @@ def add_demo(page, text: str, answer: str) -> None:
         click_button(page, "Add demonstration")
 
 
-def select_far_up(page, label: str, option: str) -> None:
-    """select_option on a box scrolled out of view: bring it into view first (a dropdown that opens while the
-    page still scrolls to it closes at once)."""
-    page.get_by_label(label, exact=True).scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
-    select_option(page, label, option)
-
-
 def sent_text(page) -> str:
     """The exact text the Builder sends (its "Plain text (to copy)" block)."""
     open_expander(page, "Plain text (to copy)")
@@ -120,7 +112,7 @@ def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
     assert sent.startswith(few.spec.instruction)
     assert shipped.tests[0].input in sent, "the set's first test input is not the Builder's query"
 
-    select_far_up(page, "Starter spec", f"📚 {shipped.name} · Step 1: {zero.title}")  # the other step
+    select_option(page, "Starter spec", f"📚 Step 1: {zero.title} · {shipped.name}")  # the other step
     wait_for_text(page, f"From Step 1: {zero.title}", timeout_ms=30_000)
     wait_ready(page)
     sent = sent_text(page)
