@@ -355,3 +355,12 @@ def test_a_truncated_gguf_is_one_line_naming_the_file(tmp_path, backend_name):
     with pytest.raises(ModelError) as info:
         load_backend(str(cut), backend_name)
     assert str(cut) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_llamacpp_batch_size_is_checked_before_loading():
+    from workbench.backends.llamacpp import load_llamacpp
+
+    spec = real_backend("gemma-3-270m").spec
+    with pytest.raises(ConfigError, match="batch_size must be from 1 to 64 sequences, not 0"):
+        load_llamacpp(spec, batch_size=0)
+    assert real_backend("gemma-3-270m").batch_size >= 1  # the default (WORKBENCH_BATCH, else 1) applied

@@ -156,7 +156,7 @@ def test_batch_size_setting_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("WORKBENCH_BATCH", "4")
     assert default_batch_size() == 4
     monkeypatch.delenv("WORKBENCH_BATCH")
-    assert default_batch_size() == 8
+    assert default_batch_size() == 1  # opt-in: batched llama.cpp logits are not always the unbatched ones
 
 
 # ---- transformers ------------------------------------------------------------------------------
@@ -190,3 +190,40 @@ def test_transformers_samples_one_at_a_time_so_seeds_hold(smollm_hf):
         assert smollm_hf.last_batch is None  # sampling never took the batched path
         alone = smollm_hf.generate(PROMPTS[1:2], cfg)
     assert texts(both)[1] == texts(alone)[0]
+
+
+# ---- self-consistency ----------------------------------------------------------------------------
+def counting(backend, monkeypatch) -> list[tuple[int, int]]:
+    """Record (prompts, n) of every generate call on ``backend``."""
+    calls: list[tuple[int, int]] = []
+    real = backend.generate
+
+    def generate(prompts, cfg, on_wait=None):
+        calls.append((len(prompts), cfg.n))
+        return real(prompts, cfg, on_wait)
+
+    monkeypatch.setattr(backend, "generate", generate)
+    return calls
+
+
+def test_self_consistency_samples_its_paths_in_one_generate_call(gemma, monkeypatch):
+    from workbench.consistency import self_consistency
+    from workbench.prompts import PromptSpec
+
+    question = "Q: Tom has 3 apples and buys 4 more. How many apples does he have?\nA:"
+    cfg = DecodingConfig(do_sample=True, temperature=0.8, top_k=40, seed=2, n=3, max_new_tokens=24)
+    spec = PromptSpec(answer_format="number", reasoning="manual_cot")
+    calls = counting(gemma, monkeypatch)
+    with batch_size(gemma, 3):
+        batched = self_consistency(spec, question, gemma, cfg)
+        assert calls == [(1, 3)]  # the three paths in one call, decoded together
+        path_by_path = self_consistency(spec, question, gemma, cfg,
+                                        runner=lambda i, name, text, c: gemma.generate([text], c)[0][0])
+    assert [(p.text, p.seed, p.answer) for p in batched.paths] == \
+        [(p.text, p.seed, p.answer) for p in path_by_path.paths]
+    calls.clear()
+    zero_shot = PromptSpec(answer_format="number", reasoning="zero_shot_cot")
+    with batch_size(gemma, 3):
+        result = self_consistency(zero_shot, question, gemma, cfg)
+    assert calls == [(1, 3), (3, 1)]  # the reasoning paths, then every path's greedy answer step at once
+    assert [p.seed for p in result.paths] == [2, 3, 4] and all(len(p.stages) == 2 for p in result.paths)

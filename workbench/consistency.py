@@ -22,7 +22,7 @@ from workbench.answers import AnswerFormat, Extraction, Vote, majority_vote, nor
 from workbench.backends.base import sample_seeds
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
-from workbench.prompts import PromptSpec, Stage, StageRunner, run_stages
+from workbench.prompts import PromptSpec, Stage, StageRunner, answer_prompt, run_stages, stage_config
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -100,10 +100,14 @@ def self_consistency(
         raise ConfigError("Self-consistency samples several reasoning paths; turn sampling on.")
     fmt = AnswerFormat(spec.answer_format)
     seeds = sample_seeds(cfg)
+    ready = _batched_stages(spec, prompt, backend, cfg, seeds, query) if runner is None else None
     paths = []
     for i, seed in enumerate(seeds):
         stage_runner: StageRunner | None = None
-        if runner is not None:
+        if ready is not None:
+            def stage_runner(name, text, c, _i=i):
+                return ready[name][_i]
+        elif runner is not None:
             def stage_runner(name, text, c, _i=i):
                 return runner(_i, name, text, c)
         stages, extraction = run_stages(spec, prompt, backend, cfg.replace(n=1, seed=seed), query=query,
@@ -112,3 +116,19 @@ def self_consistency(
         if on_path is not None:
             on_path(i + 1, len(seeds))
     return SelfConsistency(tuple(paths), majority_vote(p.answer for p in paths), fmt.value)
+
+
+def _batched_stages(spec: PromptSpec, prompt: str, backend: Backend, cfg: DecodingConfig,
+                    seeds: list[int | None], query) -> dict[str, list]:
+    """Every path's generations with one ``generate`` call per stage, so a batching backend decodes the
+    paths together: the ``n`` sampled reasoning paths (sample i has seed ``seed + i``, as path i alone),
+    then, for Zero-shot-CoT, the greedy answer steps of all paths. Same text as path by path whenever the
+    backend's batched text is (see :mod:`workbench.backends.llamacpp_batch`)."""
+    first = "reasoning" if spec.reasoning == "zero_shot_cot" else "answer"
+    one = cfg.replace(n=1, seed=seeds[0])
+    sampled = backend.generate([prompt], stage_config(spec, one, first).replace(n=len(seeds)))[0]
+    ready = {first: sampled}
+    if first == "reasoning":
+        prompts = [answer_prompt(spec, prompt, g.text, query) for g in sampled]
+        ready["answer"] = [row[0] for row in backend.generate(prompts, stage_config(spec, one, "answer"))]
+    return ready

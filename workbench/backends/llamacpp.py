@@ -47,7 +47,7 @@ def load_llamacpp(
     ``logits_all`` keeps a logits row for every position (speculative verification reads them);
     ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup);
     ``batch_size`` is how many sequences :meth:`LlamaCppBackend.generate` decodes together (default
-    ``WORKBENCH_BATCH``, else 8; 1 = one at a time, as before batching).
+    ``WORKBENCH_BATCH``, else 1 = one at a time; 8 decodes 2-3x the tokens/s, see llamacpp_batch).
     """
     from workbench.backends.llamacpp_batch import MAX_BATCH, default_batch_size
 

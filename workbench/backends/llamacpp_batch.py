@@ -23,10 +23,13 @@ its own a sequence's cells sit at its positions, as in the one-at-a-time context
 Each sequence samples with its own llama.cpp sampler chain, built as llama-cpp-python's
 ``Llama._init_sampler`` builds it for ``create_completion`` (top-k, typical, top-p, min-p,
 temperature, then the seeded draw), after the workbench's penalties/warpers processor when the config
-needs one. So sample *i* depends only on its prompt, settings and seed -- not on which other sequences
-share the batch or in which position -- and it is the sample the one-at-a-time path draws with that
-seed whenever the logits agree (they did bit for bit in every comparison in tests/test_batch.py; llama.cpp
-does not promise it). Stop strings, end of text and ``max_new_tokens`` are applied per sequence exactly
+needs one. So sample *i* is drawn from its own seed whatever else is in the batch, and it is the sample
+the one-at-a-time path draws with that seed whenever the logits agree. They do not always: llama.cpp's CPU
+kernels sum differently once several sequences share a step. Measured on gemma-3-270m Q4 (2-core CPU,
+tests/test_batch.py, bench/batch.py): up to 3 sequences per step gave exactly the one-at-a-time text and
+samples; with 4 or 8, greedy texts agreed in full for about 3 of 8 prompts over 24 tokens (each drifting
+later), seeded samples drifted within a few tokens, and a seed's sample could change with the batch
+around it. It is reproducible run to run for the same calls. Hence batching is opt-in (WORKBENCH_BATCH). Stop strings, end of text and ``max_new_tokens`` are applied per sequence exactly
 as ``create_completion`` applies them (byte-wise stop search, incomplete UTF-8 held back).
 
 A sequence that cannot run (its prompt and budget do not fit the batch context, or llama.cpp refuses
@@ -48,9 +51,11 @@ from workbench.errors import ConfigError, ModelError
 
 #: Environment variable with the number of sequences llama.cpp decodes together (1 = one at a time).
 BATCH_ENV = "WORKBENCH_BATCH"
-#: Sequences per step when WORKBENCH_BATCH is unset: 8 gave ~2.5x the tokens/s of 1 on a 2-core CPU
-#: (issue 16) while the KV cache, sized to the work actually submitted, stays small for short prompts.
-DEFAULT_BATCH = 8
+#: Sequences per step when WORKBENCH_BATCH is unset: 1, today's one-at-a-time path. Batching is opt-in
+#: because llama.cpp's batched logits are not always the one-at-a-time logits (measured on gemma-3-270m:
+#: with 4+ sequences per step a seed's sample and greedy text drift from the unbatched ones), and the
+#: workbench promises "same seed, same settings => same text". 8 gives 2-3x the tokens/s (bench/batch.py).
+DEFAULT_BATCH = 1
 #: The most sequences one context may hold (llama.cpp's own LLAMA_MAX_SEQ is 256; more is a typo here).
 MAX_BATCH = 64
 #: KV cells per stream are allocated in multiples of this (llama.cpp pads its KV view to 256 as well).

@@ -1,0 +1,101 @@
+"""Batched generation vs one sequence at a time (issue 16), side by side in one run.
+
+* llama.cpp (gemma-3-270m): 8 and 16 prompts x 32 greedy tokens at batch 1 (today's path: one
+  create_completion per prompt) vs 4 vs 8 sequences per llama_decode step;
+* transformers (SmolLM2-135M, CPU): 8 prompts x 32 greedy tokens one at a time vs one left-padded generate;
+* self-consistency, n=8 sampled paths of one question on llama.cpp: path by path (batch 1, today) vs the
+  n paths batched.
+
+Runs alternate (every configuration once per round, rounds repeated) and medians are reported, with
+generated tokens/s, items/s and how many texts equal the batch-1 texts. Prints JSON with the load average
+at start and end: the machine is shared, so absolute figures move with it.
+
+    WORKBENCH_THREADS=2 python bench/batch.py [--runs 3] [--tokens 32] [--skip-transformers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workbench.backends import load_backend
+from workbench.decoding import DecodingConfig
+
+SUBJECTS = ["cats", "the sea", "bread", "rain", "music", "space", "trains", "gardens", "winter", "maths",
+            "rivers", "coffee", "bees", "castles", "forests", "kites"]
+PROMPTS = [f"Q: Write two sentences about {s}.\nA:" for s in SUBJECTS]
+SC_PROMPT = ("Q: A shop sells pens at 3 dollars each. Tom buys 4 pens and pays with a 20 dollar note. "
+             "How much change does he get?\nA: Let's think step by step.")
+
+
+def timed(backend, size: int, prompts: list[str], cfg: DecodingConfig) -> tuple[float, list[str], int]:
+    backend.batch_size = size
+    start = time.perf_counter()
+    rows = backend.generate(prompts, cfg)
+    seconds = time.perf_counter() - start
+    gens = [g for row in rows for g in row]
+    return seconds, [g.text for g in gens], sum(g.completion_tokens for g in gens)
+
+
+def compare(backend, cases: list[tuple[str, int, list[str], DecodingConfig]], runs: int) -> dict:
+    """cases: (label, batch size, prompts, cfg); the first case of each label group is the reference."""
+    seconds: dict[str, list[float]] = {c[0]: [] for c in cases}
+    tokens: dict[str, int] = {}
+    out_texts: dict[str, list[str]] = {}
+    for _ in range(runs):  # interleaved: load drift hits every configuration alike
+        for label, size, prompts, cfg in cases:
+            s, t, n = timed(backend, size, prompts, cfg)
+            seconds[label].append(s)
+            tokens[label] = n
+            out_texts.setdefault(label, t)
+    report = {}
+    for label, size, prompts, cfg in cases:
+        ref = next(c[0] for c in cases if c[2] is prompts and c[1] == 1)
+        med = statistics.median(seconds[label])
+        report[label] = {
+            "batch": size, "sequences": len(prompts) * cfg.n, "median_seconds": round(med, 2),
+            "seconds": [round(x, 2) for x in seconds[label]], "tokens": tokens[label],
+            "tokens_per_second": round(tokens[label] / med, 1), "items_per_second": round(len(prompts) / med, 3),
+            "texts_equal_to_batch_1": sum(a == b for a, b in zip(out_texts[label], out_texts[ref], strict=True)),
+        }
+    for label, _size, prompts, _cfg in cases:
+        ref = next(c[0] for c in cases if c[2] is prompts and c[1] == 1)
+        report[label]["speedup_vs_batch_1"] = round(report[ref]["median_seconds"] / report[label]["median_seconds"], 2)
+    return report
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tokens", type=int, default=32)
+    ap.add_argument("--skip-transformers", action="store_true")
+    args = ap.parse_args()
+    greedy = DecodingConfig(max_new_tokens=args.tokens)
+    out = {"benchmark": "batch", "machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work",
+           "threads": os.environ.get("WORKBENCH_THREADS", "all cores"), "runs": args.runs,
+           "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+    gemma = load_backend("gemma-3-270m", "llama.cpp")
+    p8, p16 = PROMPTS[:8], PROMPTS[:16]
+    cases = [(f"{len(p)} prompts, batch {b}", b, p, greedy) for p in (p8, p16) for b in (1, 4, 8)]
+    sc = DecodingConfig(do_sample=True, temperature=0.7, top_k=40, top_p=0.95, seed=1, n=8,
+                        max_new_tokens=2 * args.tokens, stop=("\nQ:",))
+    cases += [(f"self-consistency n=8, batch {b}", b, [SC_PROMPT], sc) for b in (1, 8)]
+    out["llama.cpp gemma-3-270m"] = compare(gemma, cases, args.runs)
+    if not args.skip_transformers:
+        smol = load_backend("smollm2-135m-instruct", "transformers")
+        out["transformers smollm2-135m-instruct (cpu)"] = compare(
+            smol, [(f"8 prompts, batch {b}", b, p8, greedy) for b in (1, 8)], args.runs)
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
