@@ -72,12 +72,10 @@ KMEANS_N_INIT = 10
 KMEANS_MAX_ITER = 300
 #: Most bytes a demo file may have (demo files are untrusted input).
 MAX_DEMO_FILE_BYTES = 2_000_000
-#: Most demonstrations a demo file may hold.
-MAX_DEMOS_IN_FILE = 256
-#: Most characters of one text field of a demo file.
-MAX_DEMO_TEXT = 20_000
-#: Deepest nesting a demo file may have: {"demo": [{"choices": {...}}]}.
-MAX_DEMO_FILE_DEPTH = 4
+#: A demo file's shape: nesting {"demo": [{"choices": {...}}]}, characters of one text, demonstrations.
+DEMO_FILE_BOUNDS = Bounds(max_depth=4, max_string=20_000, max_items=256)
+MAX_DEMOS_IN_FILE, MAX_DEMO_TEXT, MAX_DEMO_FILE_DEPTH = (DEMO_FILE_BOUNDS.max_items, DEMO_FILE_BOUNDS.max_string,
+                                                         DEMO_FILE_BOUNDS.max_depth)
 #: Characters a demo file's text may not hold: control characters but tab and newline, and line/paragraph
 #: separators (they would reach a terminal raw through ``autocot show``).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
@@ -569,8 +567,7 @@ def demos_from_json(text: str | bytes, source: str = "The demo file") -> tuple[D
         raise DataError(f"{source} is not valid JSON ({str(err).splitlines()[0][:120]}).") from None
     if not isinstance(data, dict) or not isinstance(data.get("demo"), list):
         raise DataError(f'{source} must be a JSON object with a "demo" list.')
-    check_tree(data, source, Bounds(max_depth=MAX_DEMO_FILE_DEPTH, max_string=MAX_DEMO_TEXT,
-                                    max_items=MAX_DEMOS_IN_FILE), holder="a demo file")
+    check_tree(data, source, DEMO_FILE_BOUNDS, holder="a demo file")
     try:
         model = _file_model().model_validate(data)
     except ValidationError as err:
@@ -593,20 +590,15 @@ def demos_from_json(text: str | bytes, source: str = "The demo file") -> tuple[D
 
 def save_demos(demos: Sequence[Demo], path: str | Path) -> None:
     """Write atomically: a crash never leaves half a file."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(demos_to_json(demos), encoding="utf-8")
-    tmp.replace(path)
+    from workbench.atomic import write_text_atomic
+
+    write_text_atomic(path, demos_to_json(demos))
 
 
 def load_demos(path: str | Path) -> tuple[Demo, ...]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"No demo file at {path}.")
-    if path.stat().st_size > MAX_DEMO_FILE_BYTES:
-        raise DataError(f"{path} is larger than {MAX_DEMO_FILE_BYTES:,} bytes; it is refused.")
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise DataError(f"Cannot read {path}: {err.strerror or err}.") from None
+    from workbench.safeload import read_file
+
+    hint = "give an Auto-CoT demo file (.json)."
+    data = read_file(path, missing=hint, folder=hint, max_bytes=MAX_DEMO_FILE_BYTES,
+                     too_big=lambda name, size: f"{path} is larger than {MAX_DEMO_FILE_BYTES:,} bytes; it is refused.")
     return demos_from_json(data, str(path))

@@ -111,9 +111,11 @@ def write_report(report: RunReport, path: str | os.PathLike) -> Path:
     """Write ``report`` as JSONL, CSV or HTML according to ``path``'s extension; returns the path."""
     fmt = export_format(path)
     text = {"jsonl": to_jsonl, "csv": to_csv, "html": html_report}[fmt](report)
+    from workbench.atomic import write_text_atomic
+
     path = Path(path)
     try:
-        path.write_text(text, encoding="utf-8", newline="" if fmt == "csv" else None)
+        write_text_atomic(path, text, newline="" if fmt == "csv" else None)
     except OSError as err:
         raise DataError(f"cannot write {path}: {err.strerror}") from None
     return path

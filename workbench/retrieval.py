@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -309,19 +308,13 @@ def _load_faiss(path: Path, n: int, dim: int):
 
 
 def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
+    """Write a cache file atomically; a read-only or full cache folder only costs speed."""
+    from workbench.atomic import atomic_write
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
+        atomic_write(path, write)
     except OSError:
-        return  # a read-only cache only costs speed
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except Exception:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return
 
 
 def _save_npy(path: str, array: np.ndarray) -> None:
