@@ -533,8 +533,6 @@ def _hf_generate(backend, ids: list[int], cfg: DecodingConfig, draft: Backend | 
     prompt pass), with prompt lookup or an assistant model when asked."""
     import torch
 
-    from workbench.backends.hf import _cuda_devices
-
     gen_cfg = backend._generation_config(cfg)
     extra: dict = {}
     if spec is not None and draft is None:
@@ -549,7 +547,9 @@ def _hf_generate(backend, ids: list[int], cfg: DecodingConfig, draft: Backend | 
             extra["assistant_tokenizer"] = draft.tokenizer  # universal assisted decoding
     timer = Timer()
     input_ids = torch.tensor([ids], device=backend.model.device)
-    with torch.inference_mode(), torch.random.fork_rng(devices=_cuda_devices(backend.model)):
+    device = backend.model.device
+    cuda = [device.index or 0] if device.type == "cuda" else []  # the generators fork_rng saves and restores
+    with torch.inference_mode(), torch.random.fork_rng(devices=cuda):
         if cfg.seed is not None:
             torch.manual_seed(cfg.seed)
         seq = backend.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), generation_config=gen_cfg,
