@@ -17,6 +17,7 @@ from workbench.backends.openai_compat import format_ref
 from workbench.backends.registry import ModelPolicy
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError
+from workbench.escapes import split_escaped
 from workbench.store import Store, default_db_path, open_store
 
 LOCAL_PATH = "Local path…"
@@ -261,7 +262,7 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
                                   "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens.")
     if problems:
         return None
-    stops = tuple(s.replace("\\n", "\n") for s in stop.split(",") if s.strip())
+    stops = split_escaped(stop)
     try:
         if custom:
             return DecodingConfig(do_sample=do_sample, **{f: v for f, v in values.items()}, stop=stops,

@@ -44,8 +44,6 @@ from workbench.stats import paired_comparisons
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
 #: labels are the selectors' labels: the Demonstrations page uses the same words).
 FAMILIES = {k.base: k.description for k in kinds()}
-#: Families that take K demonstrations.
-WITH_K = tuple(k.base for k in kinds() if k.takes_k)
 
 
 def family_label(base: str) -> str:
@@ -184,7 +182,7 @@ def data_picker(key: str, what: str, default: str | None = None) -> Pool | None:
 
 def strategy_names(families: list[str], k: int, samples: int, extra: str) -> list[str]:
     """Short names for the chosen families (``knn`` + K 4 -> ``knn4``) plus any typed by hand."""
-    names = [f"{f}{k}" if f in WITH_K else f"sc{samples}" if f == "sc" else f for f in families]
+    names = [STRATEGIES[f].short_name(k=k, samples=samples) for f in families]
     return names + [n.strip() for n in extra.split(",") if n.strip()]
 
 

@@ -10,6 +10,8 @@ Demonstration-taking bases are labelled with their selector's label from
     ('cluster', 'diverse')
     >>> [k.base for k in kinds() if k.takes_k][:3]
     ['random', 'knn', 'diverse']
+    >>> STRATEGIES["knn"].short_name(k=4), STRATEGIES["bm25"].short_name(k=4), STRATEGIES["sc"].short_name(samples=5)
+    ('knn4', 'bm25_4', 'sc5')
 """
 
 from __future__ import annotations
@@ -39,6 +41,15 @@ class StrategyKind:
             return self.own_label
         if self.selector in SELECTOR_KINDS:
             return SELECTOR_KINDS[self.selector].label
+        return self.base
+
+    def short_name(self, k: int = 0, samples: int = 0) -> str:
+        """The strategy name of this kind with K demonstrations or N samples (``knn`` + 4 -> ``knn4``): the one
+        place names are composed (the parser reads them back, runs store them)."""
+        if self.takes_k and k:
+            return f"{self.base}{'_' if self.base[-1].isdigit() else ''}{k}"
+        if self.samples and samples:
+            return f"{self.base}{samples}"
         return self.base
 
     @property
