@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui.builder import query_box, run_and_show, show_rendered, spec_editor
-from ui.common import decoding_controls, sidebar_model, user_errors
+from ui.common import decoding_controls, show_stopped, sidebar_model, user_errors
 from ui.handover import send
 from workbench.prompts import fit_to_window, render, reserved_tokens
 
@@ -38,3 +38,6 @@ with right:
     if st.button("Run", type="primary", key="pb_run", disabled=rendered is None or backend is None):
         with user_errors("Running the prompt"):
             run_and_show(spec, demos, query, backend, cfg, as_chat)
+    else:
+        show_stopped("pb_reasoning")
+        show_stopped("pb_answer")

@@ -49,11 +49,11 @@ with user_errors("Choosing the demonstrations"):
         show_rendered(rendered, backend.context_window, cfg.max_new_tokens)
         if st.button("Run", type="primary", key="dm_run"):
             with user_errors("Running the prompt"):
-                run_and_show(spec, demos, query, backend, cfg, None)
+                run_and_show(spec, demos, query, backend, cfg, None, key="dm")
         if st.button(f"Compare {' vs '.join(map(dm.label, dm.COMPARED))}", key="dm_compare"):
             for column, name in zip(st.columns(len(dm.COMPARED)), dm.COMPARED, strict=True):
                 with column, user_errors(f"Running with {dm.label(name)} demonstrations"):
                     st.markdown(f"**{dm.label(name)}**")
                     chosen, _ = choose_demos(index, query, **{**opts, "selector": name})
                     st.caption(" · ".join(d.answer for d in chosen))
-                    run_and_show(spec, chosen, query, backend, cfg, None)
+                    run_and_show(spec, chosen, query, backend, cfg, None, key=f"dm_{name}")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.common import user_errors
+from ui.common import stream_into_page, user_errors
 from ui.handover import library_to_builder
 from ui.state import (
     BLANK,
@@ -286,9 +286,11 @@ def show_rendered(rendered: RenderedPrompt, window: int | None, reserved: int) -
 
 
 def run_and_show(
-    spec: PromptSpec, demos: Sequence[Example], query: str, backend: Backend, cfg: DecodingConfig, as_chat: bool
+    spec: PromptSpec, demos: Sequence[Example], query: str, backend: Backend, cfg: DecodingConfig, as_chat: bool,
+    key: str = "pb",
 ) -> PromptRun | None:
-    """Run every stage, streaming each into the page; show the extracted answer and timing."""
+    """Run every stage, streaming each into the page; show the extracted answer and timing. ``key`` names the
+    stages' Stop buttons (``{key}_reasoning``, ``{key}_answer``): one per run shown on a page."""
     two_stage = spec.reasoning == "zero_shot_cot"
     start = time.perf_counter()
 
@@ -300,15 +302,7 @@ def run_and_show(
                     st.code(prompt, language=None, wrap_lines=True)
         else:
             st.markdown("**Completion**")
-        waiting = st.empty()
-        stream = backend.stream(
-            prompt, stage_cfg,
-            on_wait=lambda pos: waiting.info(f"The model is busy; you are number {pos} in the queue…"),
-        )
-        st.write_stream(stream)
-        waiting.empty()
-        st.caption(stream.generation.summary())
-        return stream.generation
+        return stream_into_page(backend, prompt, stage_cfg, key=f"{key}_{name}")
 
     with user_errors():
         if not query.strip():

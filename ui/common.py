@@ -104,6 +104,10 @@ def keep_widgets(keys: Iterable[str]) -> None:
             ss[key] = kept[key]
 
 
+#: Session-state flag: this session has rerun once to leave the pages-folder mode (see below).
+_LEFT_PAGES_MODE = "_left_pages_folder_mode"
+
+
 def _leave_pages_folder_mode() -> None:
     """Make a page opened first by its own URL run through app.py's navigation (where the home page is "Home").
 
@@ -115,7 +119,9 @@ def _leave_pages_folder_mode() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not st.session_state.get(_LEFT_PAGES_MODE):  # once per session: a rerun drops that run's clicks
+            st.session_state[_LEFT_PAGES_MODE] = True
+            st.rerun()
 
 
 def sidebar_model() -> Backend | None:
@@ -302,12 +308,14 @@ def stopped(key: str) -> bool:
     return bool(st.session_state.pop(f"{key}_stopped", False))
 
 
-def stream_completion(backend: Backend, prompt: str, cfg: DecodingConfig, key: str = "gen") -> Generation | None:
+def stream_into_page(backend: Backend, prompt: str, cfg: DecodingConfig, key: str = "gen") -> Generation:
     """Stream a completion into the page, with a Stop button; until the first token a "waiting for the model" line
-    (with the place in the queue when another session holds the model).
+    (with the place in the queue when another session holds the model). The one streaming widget of the app.
 
-    Stop reruns the page; the stream is closed at once, which frees the model. Call :func:`show_stopped` with the same
-    ``key`` where the page shows the output when no generation runs, to show what had come before the Stop.
+    Stop reruns the page; the stream is closed at once, which frees the model (a session still queued leaves the
+    queue at its next queue-line redraw). Call :func:`show_stopped` with the same ``key`` where the page shows the
+    output when no generation runs, to show what had come before the Stop. A model or prompt error is raised for
+    the caller's :func:`user_errors` (a run of several stages stops at the first).
     """
     ss = st.session_state
     ss.pop(f"{key}_stopped", None)
@@ -321,20 +329,27 @@ def stream_completion(backend: Backend, prompt: str, cfg: DecodingConfig, key: s
     def on_wait(position: int) -> None:
         waiting.info(queue_text(position), icon="⏳")
 
-    with user_errors():
-        stream = backend.stream(prompt, cfg, on_wait=on_wait)
-        try:
-            st.write_stream(_clearing(stream, waiting.empty, partial))
-        finally:  # also on a Stop (Streamlit's rerun interrupts write_stream): free the model now
-            stream.close()
+    stream = backend.stream(prompt, cfg, on_wait=on_wait)
+    try:
+        st.write_stream(_clearing(stream, waiting.empty, partial))
+    except WorkbenchError:
         waiting.empty()
         controls.empty()
-        ss.pop(f"{key}_partial", None)
-        gen = stream.generation
-        st.caption(gen.summary())
-        return gen
+        raise
+    finally:  # also on a Stop (Streamlit's rerun interrupts write_stream): free the model now
+        stream.close()
     waiting.empty()
     controls.empty()
+    ss.pop(f"{key}_partial", None)
+    gen = stream.generation
+    st.caption(gen.summary())
+    return gen
+
+
+def stream_completion(backend: Backend, prompt: str, cfg: DecodingConfig, key: str = "gen") -> Generation | None:
+    """:func:`stream_into_page` for one completion; an error is one red line and gives None."""
+    with user_errors():
+        return stream_into_page(backend, prompt, cfg, key)
     return None
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.builder import show_rendered
-from ui.common import cached_backend, pool_index, user_errors
+from ui.common import cached_backend, pool_index, stream_into_page, user_errors
 from ui.common import untrusted_markdown as md
 from ui.handover import BUILDER_PAGE, library_to_builder
 from ui.state import LibraryStep
@@ -383,12 +383,7 @@ def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> 
             st.markdown("*Answer step: the reasoning plus the answer trigger*")
         elif several:
             st.markdown(f"**Sample {sample + 1} of {step.decoding.n}** (seed {cfg.seed})")
-        waiting = st.empty()
-        stream = backend.stream(prompt, cfg, on_wait=lambda pos: waiting.info(
-            f"The model is busy; you are number {pos} in the queue…"))
-        st.write_stream(stream)
-        waiting.empty()
-        return stream.generation
+        return stream_into_page(backend, prompt, cfg, key=f"lib_{sample}_{stage}")
 
     result = ps.run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner)
     show_answer(result)

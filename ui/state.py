@@ -26,6 +26,7 @@ import streamlit as st
 from workbench.autocot import MAX_TRIES_PER_CLUSTER, Demo
 from workbench.data import Example
 from workbench.errors import WorkbenchError
+from workbench.escapes import escape, unescape
 from workbench.prompts import PromptSpec, SpecFile, next_question_stops, starter_specs
 
 #: Session-state keys of the records (not widget keys: Streamlit keeps them across pages).
@@ -68,23 +69,6 @@ def forget_widgets(prefix: str, names: Iterable[str]) -> None:
 
 
 # --------------------------------------------------------------------------- text in one-line boxes
-
-def escape(text: str) -> str:
-    """Newlines and tabs as \\n and \\t, so one-line inputs can hold them."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
-
-
-def unescape(text: str) -> str:
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append({"n": "\n", "t": "\t", "\\": "\\"}.get(text[i + 1], "\\" + text[i + 1]))
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(x.strip() for x in text.split(",") if x.strip())

@@ -8,10 +8,8 @@ import re
 import types
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest_pages import server_pages_mode  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
 from ui.autocot import scatter_chart
 from ui.state import AutoCoTWork
@@ -19,7 +17,6 @@ from workbench.autocot import Demo
 
 AUTOCOT, BUILDER = "pages/3_Auto-CoT.py", "pages/1_Prompt_Builder.py"
 
-pytestmark = pytest.mark.usefixtures("server_pages_mode")  # clicks across app.py's pages arrive
 
 
 def page() -> AppTest:

@@ -6,16 +6,13 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest_pages import server_pages_mode  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
 from workbench.data import load_sample
 
 DEMONSTRATIONS, BUILDER = "pages/2_Demonstrations.py", "pages/1_Prompt_Builder.py"
 
-pytestmark = pytest.mark.usefixtures("server_pages_mode")  # clicks across app.py's pages arrive
 
 
 def page() -> AppTest:

@@ -9,7 +9,6 @@ import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest_pages import server_pages_mode  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
 from workbench import promptsets as ps
 from workbench.store import open_store
@@ -17,7 +16,6 @@ from workbench.store import open_store
 DEMO = "classroom:zero_vs_few_shot"
 CLASSROOM = ps.classroom_sets()
 
-pytestmark = pytest.mark.usefixtures("server_pages_mode")  # clicks across app.py's pages arrive
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.apptest_pages import server_pages_mode  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
 from ui.builder import parts_html
 from ui.state import BuilderState
@@ -16,7 +14,6 @@ from workbench.prompts import PromptSpec
 
 BUILDER = "pages/1_Prompt_Builder.py"
 
-pytestmark = pytest.mark.usefixtures("server_pages_mode")  # clicks across app.py's pages arrive
 
 
 def page() -> AppTest:
