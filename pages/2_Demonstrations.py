@@ -7,9 +7,9 @@ from ui.builder import run_and_show, show_rendered
 from ui.common import decoding_controls, pool_index, pool_picker, sidebar_model, user_errors
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import built_prompt, set_chosen
-from ui.words import plural
 from workbench.prompts import fit_to_window, reserved_tokens
 from workbench.retrieval import choose_demos
+from workbench.words import plural
 
 st.set_page_config(page_title="Demonstrations", page_icon="🎯", layout="wide")
 backend = sidebar_model()

@@ -220,7 +220,7 @@ def test_result_reports_dropped_and_fallback_clusters():
     result = build_demos(pool, v, scripted(answers)[0], AutoCoTConfig(k=2))
     bad = int(result.assignments[2])
     assert result.dropped == (bad,) and result.fallbacks == ()
-    assert result.note() == f"1 demonstrations from 2 clusters; dropped (no candidate passed): cluster {bad}"
+    assert result.note() == f"1 demonstration from 2 clusters; dropped (no candidate passed): cluster {bad}"
     assert [e.id for e in result.examples()] == ["autocot-0"]
     flagged = build_demos(pool, v, scripted(answers)[0], AutoCoTConfig(k=2, fallback=True))
     assert flagged.dropped == () and flagged.fallbacks == (bad,)

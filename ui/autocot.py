@@ -17,7 +17,6 @@ from ui.state import (
     save_autocot_work,
     widget_values,
 )
-from ui.words import plural
 from workbench.autocot import (
     REFERENCE_TASKS,
     AutoCoTConfig,
@@ -34,6 +33,7 @@ from workbench.autocot import (
 from workbench.decoding import DecodingConfig
 from workbench.evaluate import infer_format
 from workbench.prompts import PromptSpec, next_question_stops
+from workbench.words import plural
 
 #: Cluster colours of the scatter: a categorical palette (Tableau 10), neighbours far apart in hue.
 CLUSTER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",

@@ -35,7 +35,6 @@ from ui.state import (
     starters,
     widget_values,
 )
-from ui.words import plural
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.data import Example
@@ -49,6 +48,7 @@ from workbench.prompts import (
     RenderedPrompt,
     run_prompt,
 )
+from workbench.words import plural
 
 REASONING_LABELS = {"none": "None (answer only)", "manual_cot": "Manual-CoT (rationale in demos)",
                     "zero_shot_cot": "Zero-shot-CoT (trigger + answer step)", "auto_cot": "Auto-CoT demos"}
@@ -310,7 +310,7 @@ def run_and_show(
         run = run_prompt(spec, demos, query, backend, cfg, as_chat=as_chat, runner=runner)
         answer = run.answer if run.answer is not None else "(none found)"
         st.success(f"Answer: {answer}", icon="✅")
-        st.caption(f"extraction rule: {run.extraction.rule} · {len(run.stages)} call(s) · "
+        st.caption(f"extraction rule: {run.extraction.rule} · {plural(len(run.stages), 'call')} · "
                    f"model {run.seconds:.2f} s · total {time.perf_counter() - start:.2f} s")
         return run
     return None

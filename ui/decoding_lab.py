@@ -22,7 +22,6 @@ from ui.common import (
     user_errors,
 )
 from ui.state import builder_state, built_prompt
-from ui.words import plural
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.compare import (
@@ -38,6 +37,7 @@ from workbench.compare import (
 from workbench.decoding import MAX_SAMPLES, DecodingConfig
 from workbench.explorer import ExplorerState, NextToken, advance, next_token, start
 from workbench.prompts import PromptSpec, render, stage_config
+from workbench.words import plural
 
 #: Preset each config column starts on, in order (wraps around).
 DEFAULT_PRESETS = ("Greedy", "Balanced", "Precise", "Creative")

@@ -17,7 +17,6 @@ import streamlit as st
 
 from ui.common import app_store, number_field, user_errors
 from ui.handover import HandedPrompt, clear, received
-from ui.words import plural
 from workbench.cache import describe
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
@@ -40,6 +39,7 @@ from workbench.evaluate import (
 from workbench.evaluate.registry import STRATEGIES, kinds
 from workbench.report import html_report, report_from_store, to_csv, to_json, to_jsonl
 from workbench.stats import paired_comparisons
+from workbench.words import plural
 
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
 #: labels are the selectors' labels: the Demonstrations page uses the same words).

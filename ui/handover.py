@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ui.state import BuilderDraft, BuilderState, DemoRow, LibraryStep, builder_state, load_into_builder, shots_for
-from ui.words import plural
 from workbench.data import Example
 from workbench.prompts import PromptSpec, SpecFile
+from workbench.words import plural
 
 #: The one session-state key the hand-over to the Evaluate page lives under.
 KEY = "handover_prompt"

@@ -25,6 +25,7 @@ from workbench.backends import SERVER_BACKEND, Backend
 from workbench.errors import ModelError
 from workbench.prompts import SpecFile, reserved_tokens
 from workbench.store import Store
+from workbench.words import plural
 
 #: The Decoding Lab's page file (a step opened there goes through the Prompt Builder's spec).
 DECODING_LAB_PAGE = "pages/4_Decoding_Lab.py"
@@ -219,7 +220,7 @@ def header(opened: Opened) -> None:
     pset = opened.pset
     st.header(md(pset.name))
     tags = " · ".join(f"`{t}`" for t in pset.tags)
-    st.caption(md(f"{opened.origin} · {len(pset.steps)} step(s) · {len(pset.tests)} test input(s)"
+    st.caption(md(f"{opened.origin} · {plural(len(pset.steps), 'step')} · {plural(len(pset.tests), 'test input')}"
                   + (f" · {tags}" if tags else "")))
     if pset.description:
         st.markdown(md(f"*{pset.description}*"))
@@ -276,7 +277,7 @@ def run_view(opened: Opened, sidebar: Backend | None) -> None:
     cap = model_controls()
     inputs = inputs_of(opened.pset)
     runs = len(opened.pset.steps) * len(inputs)
-    if st.button(f"Run all steps on {len(inputs)} input(s) ({runs} runs)", type="primary", key="lib_run",
+    if st.button(f"Run all steps on {plural(len(inputs), 'input')} ({plural(runs, 'run')})", type="primary", key="lib_run",
                  disabled=not inputs):
         run_all(opened, sidebar, inputs, cap)
     held = st.session_state.get("lib_results")
@@ -544,8 +545,8 @@ def importer(store: Store) -> None:
             return
         with user_errors("Reading the file"):
             pset = ps.loads(upload.getvalue(), source=upload.name)
-            st.success(md(f"{upload.name}: {pset.name!r} · {len(pset.steps)} step(s) · {len(pset.tests)} test "
-                          "input(s) · checked, nothing in it runs."), icon="✅")
+            st.success(md(f"{upload.name}: {pset.name!r} · {plural(len(pset.steps), 'step')} · "
+                          f"{plural(len(pset.tests), 'test input')} · checked, nothing in it runs."), icon="✅")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
             name = c1.text_input("Save as", value=pset.name, key="lib_import_name").strip()
             c2.button("Import", key="lib_import", type="primary", on_click=_import, args=(store, pset),

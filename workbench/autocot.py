@@ -196,7 +196,9 @@ class AutoCoTResult:
 
     def note(self) -> str:
         """One line on what was built: demonstrations, dropped clusters, fallbacks."""
-        text = f"{len(self.demos)} demonstrations from {len(self.candidates)} clusters"
+        from workbench.words import plural
+
+        text = f"{plural(len(self.demos), 'demonstration')} from {plural(len(self.candidates), 'cluster')}"
         if self.dropped:
             text += f"; dropped (no candidate passed): cluster {', '.join(map(str, self.dropped))}"
         if self.fallbacks:

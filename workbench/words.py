@@ -1,4 +1,4 @@
-"""Words on the pages: counts with the right plural ("1 demonstration", "2 demonstrations")."""
+"""Words the pages and the library show: counts with the right plural ("1 demonstration", "2 demonstrations")."""
 
 from __future__ import annotations
 
