@@ -216,10 +216,17 @@ def test_self_consistency_samples_its_paths_in_one_generate_call(gemma, monkeypa
     calls = counting(gemma, monkeypatch)
     with batch_size(gemma, 3):
         batched = self_consistency(spec, question, gemma, cfg)
-        assert calls == [(1, 3)]  # the three paths in one call, decoded together
+    assert calls == [(1, 3)]  # the three paths in one call, decoded together
+    assert [p.seed for p in batched.paths] == [2, 3, 4] and batched.answered >= 1
+    # The call itself changes nothing: one at a time it is the path-by-path result exactly (batched
+    # text is llama.cpp's to keep or not; see test_llamacpp_seed_gives_sample_i_whatever_the_batch).
+    with batch_size(gemma, 1):
+        gemma.llm.reset()
+        one_call = self_consistency(spec, question, gemma, cfg)
+        gemma.llm.reset()
         path_by_path = self_consistency(spec, question, gemma, cfg,
                                         runner=lambda i, name, text, c: gemma.generate([text], c)[0][0])
-    assert [(p.text, p.seed, p.answer) for p in batched.paths] == \
+    assert [(p.text, p.seed, p.answer) for p in one_call.paths] == \
         [(p.text, p.seed, p.answer) for p in path_by_path.paths]
     calls.clear()
     zero_shot = PromptSpec(answer_format="number", reasoning="zero_shot_cot")

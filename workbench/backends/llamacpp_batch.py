@@ -26,8 +26,8 @@ temperature, then the seeded draw), after the workbench's penalties/warpers proc
 needs one. So sample *i* is drawn from its own seed whatever else is in the batch, and it is the sample
 the one-at-a-time path draws with that seed whenever the logits agree. They do not always: llama.cpp's CPU
 kernels sum differently once several sequences share a step. Measured on gemma-3-270m Q4 (2-core CPU,
-tests/test_batch.py, bench/batch.py): up to 3 sequences per step gave exactly the one-at-a-time text and
-samples; with 4 or 8, greedy texts agreed in full for about 3 of 8 prompts over 24 tokens (each drifting
+tests/test_batch.py, bench/batch.py): up to 3 sequences per step mostly gave exactly the one-at-a-time
+text and samples (not always: one self-consistency run of 3 paths drifted); with 4 or 8, greedy texts agreed in full for about 3 of 8 prompts over 24 tokens (each drifting
 later), seeded samples drifted within a few tokens, and a seed's sample could change with the batch
 around it. It is reproducible run to run for the same calls. Hence batching is opt-in (WORKBENCH_BATCH). Stop strings, end of text and ``max_new_tokens`` are applied per sequence exactly
 as ``create_completion`` applies them (byte-wise stop search, incomplete UTF-8 held back).
