@@ -190,7 +190,7 @@ def test_concurrent_callers_queue_and_all_finish(gemma):
     hold.set()
     t1.join(30)
     t2.join(30)
-    assert waited == [1]
+    assert waited and set(waited) == {1}  # told its place (again every WAIT_POLL_S while it waits)
     assert "five" in results["stream"] and "five" in results["second"]
 
 
