@@ -65,6 +65,7 @@ def load_llamacpp(
             model_path=spec.path,
             n_ctx=context_window,
             n_threads=threads or default_threads(),
+            n_threads_batch=threads or default_threads(),  # prompt reading too (llama-cpp-python: every core)
             n_batch=512,
             logits_all=logits_all,
             draft_model=draft_model,
@@ -101,6 +102,8 @@ class LlamaCppBackend(Backend):
     sampler_order = SAMPLER_ORDERS["llama.cpp"]
 
     def __init__(self, spec: ModelSpec, llm):
+        import llama_cpp
+
         template = llm.metadata.get("tokenizer.chat_template") if spec.is_chat else None
         # llama.cpp may round its window up; the token buffer keeps the size asked for, so the smaller counts.
         super().__init__(spec, min(llm.n_ctx(), len(llm.input_ids)), template)
@@ -108,7 +111,8 @@ class LlamaCppBackend(Backend):
         self.chat_template_source = f"the chat template in {spec.path} (GGUF header)"
         self._n_vocab = llm.n_vocab()
         bos = llm.token_bos()
-        self._bos_text = self.token_text(bos) if bos >= 0 and llm._model.add_bos_token() else ""
+        adds_bos = llama_cpp.llama_vocab_get_add_bos(llama_cpp.llama_model_get_vocab(llm.model))
+        self._bos_text = self.token_text(bos) if bos >= 0 and adds_bos else ""
         self._clean = 0  # length of the cached prefix evaluated in canonical batches
         eos = llm.token_eos()
         self._eos_text = self.token_text(eos) if eos >= 0 else ""
@@ -278,7 +282,7 @@ class LlamaCppBackend(Backend):
     def _last_logits(self) -> np.ndarray:
         import llama_cpp
 
-        ptr = llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1)
+        ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         arr = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(self._n_vocab,))
         return arr.copy()
 
