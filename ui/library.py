@@ -159,9 +159,8 @@ def overview(store: Store) -> None:
              "version": "" if r["version"] is None else f"v{r['version']}", "tags": ", ".join(r["tags"]),
              "about": r["description"]} for r in ps.library_entries(store)]
     st.info("Open a set above. Classroom demos ship with the workbench, ready to run; saved sets are yours.")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={"tags": st.column_config.TextColumn(width="medium"),
-                                "about": st.column_config.TextColumn(width="large")})
+    if rows:  # a static table: long "about" texts wrap instead of being cut at the column's edge
+        st.table(pd.DataFrame(rows).set_index("set"))
 
 
 def open_set(store: Store, ref: str | None) -> Opened | None:

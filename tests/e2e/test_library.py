@@ -31,6 +31,20 @@ pytestmark = pytest.mark.e2e
 SET = "zero_vs_few_shot"  # workbench/shipped/classroom/zero_vs_few_shot.yaml: two steps, four test inputs
 
 
+def test_the_overview_shows_every_sets_whole_description(page, app):
+    """At 1280x800 no "about" text is cut at a column's edge: each classroom set's description is on the page
+    in full, as text (a data-grid column cut them)."""
+    open_page(page, app, "pages/6_Library.py")
+    width = page.viewport_size["width"]
+    for pset in ps.classroom_sets().values():
+        cell = page.get_by_text(pset.description, exact=True).first
+        assert cell.is_visible(), f"{pset.name}: its description is not shown as text"
+        box = cell.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= width, f"{pset.name}: its description runs off the page"
+        assert cell.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), f"{pset.name}: its description is cut"
+    assert page_problems(page) == []
+
+
 def test_open_a_classroom_set_and_export_it(page, app):
     shipped = ps.classroom_sets()[SET]
     open_page(page, app, "pages/6_Library.py")
