@@ -1,7 +1,8 @@
 """Layouts at 1280x800 (a classroom laptop): no widget label breaks inside a word or is cut off, nothing sticks out.
 
-Every page is saved under artifacts/screenshots/layout-*.png for a person to look at, and the Decoding Lab twice
-more with two and with four configs, their decoding settings open. The automated check measures each word of
+Every page is checked (and saved under artifacts/screenshots/ for a person to look at) by
+tests/e2e/test_pages.py; here the Decoding Lab twice more, with two and with four configs, their decoding settings
+open. The automated check measures each word of
 each visible label: its characters must lie on one line ("tempe rature" in a quarter-width column fails), and
 the label must fit its box.
 """
@@ -9,7 +10,6 @@ the label must fit its box.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +19,6 @@ from tests.e2e.harness import (
     click_button,
     horizontal_overflow,
     open_page,
-    page_files,
     rerun,
     screenshot,
     select_option,
@@ -29,13 +28,6 @@ from tests.e2e.harness import (
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.mark.parametrize("script", page_files())
-def test_no_label_breaks_inside_a_word(page, app, script):
-    open_page(page, app, script)
-    screenshot(page, ARTIFACTS / f"layout-{Path(script).stem}.png")
-    assert broken_labels(page) == []
-    assert horizontal_overflow(page) == 0
 
 
 #: The width of each config's column (the column holding a "Config N" heading).

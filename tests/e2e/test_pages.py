@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.harness import (
+    broken_labels,
     exceptions,
     horizontal_overflow,
     navigate,
@@ -33,6 +34,7 @@ def test_page_opens_cleanly(page, app, script):
     screenshot(page, ARTIFACTS / f"{Path(script).stem}.png")
     assert exceptions(page) == []
     assert horizontal_overflow(page) == 0, "the page is wider than 1280 px: something is cut off at the side"
+    assert broken_labels(page) == [], "a widget label breaks inside a word or is cut off (tests/e2e/test_layout.py)"
 
 
 def test_the_navigation_calls_the_home_page_home_and_reaches_every_page(page, app):
