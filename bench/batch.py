@@ -24,9 +24,6 @@ import platform
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.backends import load_backend
 from workbench.decoding import DecodingConfig

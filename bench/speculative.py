@@ -25,9 +25,6 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench import speculative as sp
 from workbench.backends import load_backend

@@ -332,19 +332,13 @@ def llamacpp_speculative_backend(backend: Backend, context_window: int | None = 
     key = (backend.spec.path, window)
     with _SPEC_LOAD:
         if key not in _SPEC_BACKENDS:
-            import llama_cpp
             from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
             from workbench.backends.llamacpp import default_threads, load_llamacpp
 
-            threads = default_threads()
-            fast = load_llamacpp(backend.spec, window, threads, logits_all=True,
-                                 draft_model=LlamaPromptLookupDecoding())
-            # Verification passes are batches, which llama.cpp runs on n_threads_batch (llama-cpp-python's default:
-            # every core) rather than n_threads. Give batches the threads WORKBENCH_THREADS asks for too: on a busy
-            # machine a second spinning thread made every verification pass several times slower.
-            llama_cpp.llama_set_n_threads(fast.llm.ctx, threads, threads)
-            _SPEC_BACKENDS[key] = fast
+            # load_llamacpp gives verification passes (batches) the WORKBENCH_THREADS threads too (n_threads_batch).
+            _SPEC_BACKENDS[key] = load_llamacpp(backend.spec, window, default_threads(), logits_all=True,
+                                                draft_model=LlamaPromptLookupDecoding())
         return _SPEC_BACKENDS[key]
 
 
