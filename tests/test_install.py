@@ -9,7 +9,9 @@ checks what the package itself ships -- modules, entry points, the app, sample d
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
@@ -88,7 +90,7 @@ def test_the_installed_package_holds_its_data_and_not_the_checkout(venv):
 def test_workbench_ui_serves_the_app_on_loopback(venv):
     port = free_port()
     proc = subprocess.Popen([str(venv / "bin" / "workbench"), "ui", "--server.port", str(port)], cwd=venv.parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and proc.poll() is None:
@@ -100,10 +102,12 @@ def test_workbench_ui_serves_the_app_on_loopback(venv):
                 time.sleep(0.5)
         assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
     finally:
-        proc.terminate()
+        proc.terminate()  # `workbench ui` is the server itself (exec), so this stops it
         try:
             log = proc.communicate(timeout=30)[0]
         except subprocess.TimeoutExpired:
-            proc.kill()
-            log = proc.communicate()[0]
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever the group still holds open on the pipe
+            log = proc.communicate(timeout=30)[0]
+            pytest.fail(f"`workbench ui` outlived SIGTERM by 30 s:\n{log}")
+    assert proc.returncode is not None
     assert "127.0.0.1" in log and "0.0.0.0" not in log

@@ -11,6 +11,7 @@ come after them and win.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import tomllib
@@ -67,7 +68,13 @@ def command(extra: list[str]) -> list[str]:
 
 def run(args) -> int:
     extra = [a for a in args.streamlit_args if a != "--"]  # every option after "ui" goes to Streamlit
+    argv = command(extra)
+    if os.name == "posix":
+        # Streamlit takes this process's place: a signal sent to `workbench ui` (Ctrl+C, a service manager's
+        # SIGTERM) reaches the server itself, and no orphaned server keeps the port or the terminal.
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
     try:
-        return subprocess.call(command(extra))
+        return subprocess.call(argv)
     except KeyboardInterrupt:
         return 130
