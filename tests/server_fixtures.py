@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -104,24 +105,40 @@ def llama_server(model_path: str, model: str = "model", n_ctx: int = 2048, *extr
 Writer = Callable[[BinaryIO, threading.Event], None]
 #: A scripted answer: (status, headers, body bytes or a Writer).
 Reply = tuple[int, dict, bytes | Writer]
+#: A handler's answer that resets the connection instead of answering (a crash, a proxy dropping it).
+DROP: Reply = (0, {}, b"")
 
 
 class FakeServer:
-    """A loopback HTTP server whose replies a test scripts; it records every request's path and headers.
+    """A loopback HTTP/1.1 server whose replies a test scripts; it records every request's path and headers.
 
-    ``handler(method, path, body)`` returns a :data:`Reply`, or None to hang until
-    the server is closed (bounded by ``hang_s``).
+    ``handler(method, path, body)`` returns a :data:`Reply`, :data:`DROP` to reset the
+    connection without answering, or None to hang until the server is closed (bounded
+    by ``hang_s``). Connections are kept alive as real servers keep them (``keep_alive``
+    False: closed after each reply, as HTTP/1.0 servers do); setting :attr:`close_after`
+    makes the server close each connection right after its reply without saying so
+    (a keep-alive timeout), so a client's kept connection goes stale. :attr:`connections`
+    counts the connections accepted.
     """
 
-    def __init__(self, handler: Callable[[str, str, dict | None], Reply | None], hang_s: float = 10.0):
+    def __init__(self, handler: Callable[[str, str, dict | None], Reply | None], hang_s: float = 10.0,
+                 keep_alive: bool = True, port: int = 0):
         self.handler = handler
         self.requests: list[str] = []
         self.headers: list[dict[str, str]] = []  # the headers of each request, in order
         self.bodies: list[dict | None] = []  # the JSON body of each request, in order
         self.release = threading.Event()
+        self.close_after = False  # close each connection after its reply, without Connection: close
+        self.connections = 0  # connections accepted so far
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                outer.connections += 1
+
             def _answer(self) -> None:
                 size = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(size)) if size else None
@@ -130,13 +147,19 @@ class FakeServer:
                 outer.bodies.append(body)
                 reply = outer.handler(self.command, self.path, body)
                 if reply is None:
+                    self.close_connection = True
                     outer.release.wait(hang_s)
+                    return
+                if reply is DROP:
+                    self.close_connection = True
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
                 status, headers, payload = reply
                 self.send_response(status)
                 for k, v in {"Content-Type": "application/json", **headers}.items():
                     self.send_header(k, v)
                 if callable(payload):
+                    self.close_connection = True  # the body ends when the connection does
                     self.end_headers()
                     try:
                         payload(self.wfile, outer.release)
@@ -146,13 +169,16 @@ class FakeServer:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+                if outer.close_after:
+                    self.wfile.flush()
+                    self.close_connection = True
 
             do_GET = do_POST = _answer
 
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -240,6 +266,36 @@ def sse_reply(*events: object) -> Reply:
         b"data: " + (e if isinstance(e, bytes) else json.dumps(e).encode()) + b"\n\n" for e in events
     ) + b"data: [DONE]\n\n"
     return 200, {"Content-Type": "text/event-stream"}, body
+
+
+def cut_reply(payload: bytes, claimed: int) -> Reply:
+    """A reply that promises ``claimed`` bytes, sends ``payload`` (fewer) and closes: a body cut midway."""
+
+    def write(out: BinaryIO, release: threading.Event) -> None:
+        out.write(payload)
+        out.flush()
+
+    return 200, {"Content-Length": str(claimed)}, write
+
+
+def broken_sse(*events: object) -> Reply:
+    """A stream that sends ``events`` and then stops without ``[DONE]`` (the connection closes)."""
+
+    def write(out: BinaryIO, release: threading.Event) -> None:
+        for e in events:
+            out.write(b"data: " + json.dumps(e).encode() + b"\n\n")
+            out.flush()
+
+    return 200, {"Content-Type": "text/event-stream"}, write
+
+
+def llama_logprobs(*tokens: tuple[int, str, float], top: list[tuple[int, str, float]] | None = None) -> dict:
+    """llama-server's own logprobs shape: ``{"content": [{id, token, bytes, logprob, top_logprobs}]}``."""
+
+    def one(tid: int, text: str, lp: float) -> dict:
+        return {"id": tid, "token": text, "bytes": list(text.encode()), "logprob": lp}
+
+    return {"content": [{**one(*t), "top_logprobs": [one(*c) for c in (top or [t])]} for t in tokens]}
 
 
 def fake_llama_cpp(

@@ -23,6 +23,7 @@ from tests.server_fixtures import (
     fake_openai,
     free_port,
     json_reply,
+    llama_logprobs,
     llama_server,
     raw_reply,
     sse_reply,
@@ -31,6 +32,7 @@ from tests.server_fixtures import (
 from workbench.backends import load_backend
 from workbench.backends.base import ModelLock
 from workbench.backends.openai_compat import (
+    ECHO_TOLERANCE,
     OpenAICompatBackend,
     ServerConfig,
     backoff_delays,
@@ -287,7 +289,7 @@ def test_connection_refused_says_so():
 
 def test_server_killed_mid_stream_is_a_clear_error():
     with llama_server(_model_path(), MODEL, 2048) as srv:
-        backend = connect(ServerConfig(srv.url, srv.model, context_window=2048))
+        backend = connect(ServerConfig(srv.url, srv.model, context_window=2048, backoff_s=0.01, max_retries=2))
         backend.complete("Hello", DecodingConfig(max_new_tokens=1))  # warm up (the first request is slow)
         cfg = DecodingConfig(do_sample=True, temperature=0.8, seed=1, max_new_tokens=1500)
         stream = iter(backend.stream("Once upon a time", cfg))
@@ -340,7 +342,8 @@ def test_always_busy_gives_up_after_the_retries():
         with pytest.raises(ModelError) as info:
             backend.complete("Hello there", GREEDY)
     assert str(info.value) == (
-        f"The server at {fake.url} is still busy (503) after 2 retries; try again later or lower max_concurrency."
+        f"The server at {fake.url} is still busy (503) after 2 retries over 0.0 s; "
+        "try again later or lower max_concurrency."
     )
     assert len(calls) == 3
 
@@ -620,3 +623,245 @@ def test_retry_after_nan_is_the_default_backoff():
         backend = connect(ServerConfig(fake.url, "fake", backoff_s=0.01, max_retries=2))
         assert backend.complete("Hello there", GREEDY).text == " ok"
     assert len(calls) == 2
+
+
+# ---- server references with options ---------------------------------------------------------------
+def test_reference_options_round_trip():
+    from workbench.backends.openai_compat import config_from_ref, ref_options
+
+    ref = "http://h:11434/v1#llama3#OLLAMA_KEY#tokenizer=/models/llama3#scoring=forced"
+    assert parse_ref(ref) == ("http://h:11434/v1", "llama3", "OLLAMA_KEY")
+    assert ref_options(ref) == {"tokenizer": "/models/llama3", "scoring": "forced"}
+    assert ref_options("http://h/v1#m#tokenizer=approximate") == {"tokenizer": "approximate"}
+    assert parse_ref("http://h/v1#m#tokenizer=approximate") == ("http://h/v1", "m", None)
+    config = config_from_ref(ref)
+    assert (config.tokenizer, config.scoring) == ("/models/llama3", "forced") and config.ref == ref
+    assert format_ref("http://h/v1", "m", None, tokenizer="approximate") == "http://h/v1#m#tokenizer=approximate"
+    with pytest.raises(ConfigError, match=r"Unknown option 'tokeniser' in the server reference; use tokenizer="):
+        parse_ref("http://h/v1#m#tokeniser=x")
+    with pytest.raises(ConfigError, match=r"names two API key variables"):
+        parse_ref("http://h/v1#m#KEY_A#KEY_B")
+    with pytest.raises(ConfigError, match=r"Scoring 'fast' is not one of auto, echo, forced"):
+        config_from_ref("http://h/v1#m#scoring=fast")
+
+
+# ---- servers without a tokenizer endpoint (Ollama, TGI, LM Studio, hosted APIs) ----------------------
+def _no_tokenizer(completions):
+    """An OpenAI server with no tokenizer endpoint at all, as Ollama's /v1 is."""
+
+    def handle(method, path, body):
+        if path == "/v1/models":
+            return json_reply({"object": "list", "data": [{"id": "llama3", "object": "model", "owned_by": "library"}]})
+        if path == "/v1/completions":
+            return completions(body)
+        return json_reply({"error": "404 page not found"}, 404)
+
+    return handle
+
+
+def test_a_server_without_a_tokenizer_says_how_to_name_one():
+    with FakeServer(_no_tokenizer(lambda b: completion_reply(" ok"))) as fake:
+        with pytest.raises(ModelError) as info:
+            load_backend(f"{fake.url}#llama3")
+    message = str(info.value)
+    assert "has no tokenizer endpoint" in message and "#tokenizer=PATH" in message
+    assert "#tokenizer=approximate" in message and "\n" not in message
+
+
+def test_an_approximate_token_budget_is_labelled_and_refuses_label_scoring():
+    usage = {"choices": [{"text": " fine, thanks", "finish_reason": "stop"}], "usage": {"completion_tokens": 3}}
+    with FakeServer(_no_tokenizer(lambda b: json_reply(usage))) as fake:
+        backend = load_backend(f"{fake.url}#llama3#tokenizer=approximate")
+        assert backend.family == "openai" and not backend.token_counts_exact
+        assert backend.spec.id.endswith("#tokenizer=approximate")
+        assert "token counts approximate" in backend.spec.description
+        assert not backend.capabilities.label_scoring
+        text = "The capital of France is"
+        assert backend.count_tokens(text) == 7  # 4 bytes a piece: "The", " cap"+"ital", " of", " Fra"+"nce", " is"
+        gen = backend.complete("How are you?", GREEDY)
+        assert gen.text == " fine, thanks" and gen.completion_tokens == 3  # the server's own count
+        sent = [b for p, b in zip(fake.requests, fake.bodies, strict=True) if p == "/v1/completions"][-1]
+        assert sent["prompt"] == "How are you?"  # the text the user wrote, not a guess from ids
+        with pytest.raises(ConfigError) as info:
+            backend.score(text, [" Paris"])
+    assert "approximate" in str(info.value) and "#tokenizer=PATH" in str(info.value)
+
+
+def test_a_tokenizer_that_cannot_be_loaded_is_one_line(tmp_path):
+    with FakeServer(_no_tokenizer(lambda b: completion_reply())) as fake:
+        for name in (str(tmp_path / "missing.gguf"), str(tmp_path), "no-such-org/no-such-model"):
+            with pytest.raises(ConfigError) as info:
+                load_backend(f"{fake.url}#llama3#tokenizer={name}")
+            message = str(info.value)
+            assert message.startswith(f"Cannot load the tokenizer {name!r} from this machine (") and "\n" not in message
+
+
+def test_a_local_gguf_tokenizer_counts_as_the_server_does(server, backend):
+    """The GGUF's vocabulary read alone (vocab_only) against the real server's /extras/tokenize."""
+    local = connect(ServerConfig(server.url, server.model, context_window=2048, tokenizer=_model_path()))
+    assert local.token_counts_exact and local.tokenizer.kind.startswith("local (")
+    assert local.family == "llama-cpp-python"  # still found by its tokenizer endpoint
+    for text in ("One, two, three", "The capital of France is", "naïve café 🙂", "<|im_start|>user\nHi"):
+        assert local.tokenize(text) == backend.tokenize(text), text
+    prompt, labels = "The capital of France is", [" Paris", " London"]
+    assert local.score(prompt, labels) == pytest.approx(backend.score(prompt, labels), abs=1e-4)
+
+
+def test_a_local_hugging_face_tokenizer_folder_counts_as_the_server_does(server, backend, tmp_path):
+    """A Hugging Face tokenizer folder (here written from the GGUF by transformers) against the real server."""
+    pytest.importorskip("transformers")
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    path = Path(_model_path())
+    AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name).save_pretrained(tmp_path / "tok")
+    local = connect(ServerConfig(server.url, server.model, context_window=2048, tokenizer=str(tmp_path / "tok")))
+    for text in ("One, two, three", "The capital of France is", "naïve café"):
+        assert local.tokenize(text) == backend.tokenize(text), text
+
+
+# ---- label scoring through echo + logprobs ------------------------------------------------------------
+def _echo_server(scores: dict[str, list[float]], refuse_echo: bool = False):
+    """A vLLM-like server: one token per word; echo returns each prompt word's log-probability from ``scores``
+    (keyed by the word), forced requests read the forced token's value from the same table."""
+    words = {w: i + 1 for i, w in enumerate(sorted(scores))}
+    names = {i: w for w, i in words.items()}
+
+    def ids(text: str) -> list[int]:
+        for w in text.split():
+            if w not in words:
+                words[w] = len(words) + 1
+                names[words[w]] = w
+        return [words[w] for w in text.split()]
+
+    def completions(body):
+        prompt = body["prompt"].split()
+        if body.get("echo"):
+            if refuse_echo:
+                return json_reply({"error": {"message": "Only no echo is supported"}}, 500)
+            values = [None] + [scores[w][0] for w in prompt[1:]] + [-0.5]
+            return json_reply({"choices": [{"text": " x", "logprobs": {
+                "tokens": [*prompt, " x"], "token_logprobs": values, "top_logprobs": None,
+                "text_offset": list(range(len(values)))}}],
+                "usage": {"prompt_tokens": len(prompt), "completion_tokens": 1}})
+        forced = names[int(next(iter(body["logit_bias"])))]
+        return json_reply({"choices": [{"text": forced, "logprobs": {
+            "tokens": [forced], "token_logprobs": [scores[forced][0]], "top_logprobs": [{forced: scores[forced][0]}]}}]})
+
+    def handle(method, path, body):
+        if path == "/v1/models":
+            return json_reply({"data": [{"id": "m", "owned_by": "vllm", "max_model_len": 4096}]})
+        if path == "/tokenize":
+            return json_reply({"tokens": ids(body.get("prompt", ""))})
+        if path == "/detokenize":
+            return json_reply({"prompt": " ".join(names[i] for i in body["tokens"])})
+        if path == "/v1/completions":
+            return completions(body)
+        return json_reply({"detail": "Not Found"}, 404)
+
+    return handle
+
+
+SCORES = {"Q": [-1.0], "is": [-2.0], "good": [-0.25], "bad": [-3.0], "very": [-1.5]}
+
+
+def test_echo_scoring_takes_one_request_per_continuation_once_checked():
+    with FakeServer(_echo_server(SCORES)) as fake:
+        backend = connect(ServerConfig(fake.url, "m"))
+        assert backend.family == "vllm" and backend.scoring.startswith("echo, once")
+        scores = backend.score("Q is", [" good", " bad", " very good"])
+        assert scores == pytest.approx([-0.25, -3.0, -1.75])
+        assert backend.scoring == "echo (checked against forced tokens)"
+        sent = [b for p, b in zip(fake.requests, fake.bodies, strict=True) if p == "/v1/completions"]
+        # the check: " good" both ways (1 echo + 1 forced); then one echo request each for the other two
+        assert [bool(b.get("echo")) for b in sent] == [True, False, True, True]
+        before = len(fake.requests)
+        assert backend.score("Q is", [" very bad"]) == pytest.approx([-4.5])
+        assert fake.requests[before:].count("/v1/completions") == 1  # not the two forced requests
+
+
+def test_echo_that_disagrees_or_is_refused_falls_back_to_forced_tokens():
+    shifted = {**SCORES}
+
+    def shift(handler):  # an echo whose values sit one token off (llama-cpp-python without a BOS)
+        def handle(method, path, body):
+            status, headers, payload = handler(method, path, body)
+            if path == "/v1/completions" and body.get("echo"):
+                data = json.loads(payload)
+                values = data["choices"][0]["logprobs"]["token_logprobs"]
+                data["choices"][0]["logprobs"]["token_logprobs"] = [None, *values[2:], -9.0]
+                payload = json.dumps(data).encode()
+            return status, headers, payload
+        return handle
+
+    for handler, why in ((shift(_echo_server(shifted)), "differs from the forced score"),
+                         (_echo_server(SCORES, refuse_echo=True), "echo refused: The server at")):
+        with FakeServer(handler) as fake:
+            backend = connect(ServerConfig(fake.url, "m", max_retries=0))
+            assert backend.score("Q is", [" good", " very good"]) == pytest.approx([-0.25, -1.75])
+            assert backend.scoring.startswith("forced (") and why in backend.scoring
+            sent = [b for p, b in zip(fake.requests, fake.bodies, strict=True) if p == "/v1/completions"]
+            assert [bool(b.get("echo")) for b in sent] == [True, False, False, False]  # never echo again
+
+
+def test_scoring_can_be_forced_and_llama_servers_are_forced_by_default():
+    with FakeServer(_echo_server(SCORES)) as fake:
+        backend = load_backend(f"{fake.url}#m#scoring=forced")
+        assert backend.score("Q is", [" good"]) == pytest.approx([-0.25])
+        assert not any(b.get("echo") for b in fake.bodies if b)
+        assert backend.scoring == "forced (as configured)"
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply())) as fake:
+        assert load_backend(f"{fake.url}#llama").scoring == "forced (llama.cpp)"
+
+
+@pytest.fixture(scope="module")
+def gemma_server():
+    pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server]")
+    from workbench.backends import resolve_model
+
+    try:
+        path = resolve_model("gemma-3-270m").path
+    except ModelError as err:
+        pytest.skip(str(err))
+    with llama_server(path, "gemma", 1024) as srv:
+        yield srv
+
+
+def test_echo_scores_equal_forced_scores_on_the_real_server_with_a_bos_model(gemma_server):
+    """llama-cpp-python's echo log-probabilities are right for a model with a BOS token (Gemma)."""
+    prompt = "Review: a gripping, beautifully acted film.\nSentiment:"
+    labels = [" positive", " negative", " very positive", " mixed feelings"]
+    echo = connect(ServerConfig(gemma_server.url, "gemma", context_window=1024, scoring="echo"))
+    forced = connect(ServerConfig(gemma_server.url, "gemma", context_window=1024, scoring="forced"))
+    assert echo.score(prompt, labels) == pytest.approx(forced.score(prompt, labels), abs=ECHO_TOLERANCE)
+    assert echo.scoring == "echo (checked against forced tokens)"
+
+
+def test_echo_on_the_real_server_without_a_bos_is_caught_and_forced(server, backend):
+    """SmolLM2 has no BOS: llama-cpp-python's echo values sit one token off; the check catches it."""
+    prompt, labels = "The capital of France is", [" Paris", " London", " the capital"]
+    echo = connect(ServerConfig(server.url, server.model, context_window=2048, scoring="echo"))
+    assert echo.score(prompt, labels) == pytest.approx(backend.score(prompt, labels), abs=1e-6)
+    assert echo.scoring.startswith("forced (its echo score")
+
+
+# ---- llama.cpp's own server: n_probs and its logprobs shape --------------------------------------------
+def test_llama_server_gets_n_probs_and_its_logprobs_shape_is_read():
+    def completions(body):
+        if "logit_bias" in body:  # forced: the forced token comes back with its id and raw log-probability
+            token = int(next(iter(body["logit_bias"])))
+            return json_reply({"choices": [{"text": "w", "logprobs": llama_logprobs((token, " w", -1.25))}],
+                               "usage": {"completion_tokens": 1}})
+        top = [(7, " Paris", -0.1), (9, " the", -2.5), (4, " a", -3.0)]
+        return json_reply({"choices": [{"text": " Paris", "logprobs": llama_logprobs(top[0], top=top)}]})
+
+    with FakeServer(fake_llama_cpp(completions)) as fake:
+        backend = load_backend(f"{fake.url}#llama")
+        dist = backend.next_token_distribution("The capital of France is", top=2)
+        assert [(d.token_id, d.text) for d in dist] == [(7, " Paris"), (9, " the")]
+        assert dist[0].logit == pytest.approx(-0.1)
+        assert backend.score("The capital of France is", [" word"]) == pytest.approx([-1.25])
+    sent = _completions_sent(fake)
+    assert sent[0]["n_probs"] == 2 and "logprobs" not in sent[0]  # llama-server's own name
+    assert sent[1]["n_probs"] == 1 and sent[1]["logit_bias"] == {"6": 100.0} and "echo" not in sent[1]  # word 6
