@@ -14,6 +14,7 @@ from a script; label scores from a table.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 
@@ -39,6 +40,8 @@ class FakeBackend(Backend):
         self.reply = reply or (lambda prompt, seed: " ok")
         self.scores = dict(scores or {})  # continuation text -> its log-likelihood (default: -1 per word)
         self.prompts: list[str] = []  # every prompt generated from, in call order
+        self.calls: list[int] = []  # sequences per generate call, in call order
+        self.fail: Callable[[str], str | None] = lambda prompt: None  # prompt -> why its sequence fails (batches)
         self.scored: list[str] = []  # every prompt scored after, in call order
         self._ids: dict[str, int] = {}
         self._words: dict[int, str] = {}
@@ -67,7 +70,21 @@ class FakeBackend(Backend):
                           seed if cfg.do_sample else None)
 
     def _generate(self, prompt_ids, cfg):
-        return [[self._one(self._text(ids), cfg, seed) for seed in sample_seeds(cfg)] for ids in prompt_ids]
+        """As a batching backend: up to ``batch_size`` sequences together (each Generation says how many); a
+        sequence ``fail`` names fails alone, as llama.cpp's batch engine fails one it refuses."""
+        sequences = len(prompt_ids) * cfg.n
+        self.calls.append(sequences)
+        together = min(self.batch_size, sequences)
+        out = []
+        for ids in prompt_ids:
+            prompt, row = self._text(ids), []
+            for seed in sample_seeds(cfg):
+                why = self.fail(prompt)
+                gen = Generation("", len(ids), 0, "error", 0.001, seed, error=why) if why else \
+                    self._one(prompt, cfg, seed)
+                row.append(dataclasses.replace(gen, batch=together))
+            out.append(row)
+        return out
 
     def _stream(self, prompt_ids, cfg):
         gen = self._one(self._text(prompt_ids), cfg, cfg.seed)

@@ -232,11 +232,17 @@ class CachedBackend:
             return self.inner.generate(prompts, cfg, on_wait)
         keys = [self._key("generate", p, cfg=settings) for p in prompts]
         found: list[list[Generation] | None] = [self.cache.get(k, Generation) for k in keys]
+        # A call that decodes one sequence at a time promises the exact one-at-a-time text: an answer
+        # stored from a batch (whose text may differ a little, see llamacpp_batch) is not that.
+        alone = getattr(self.inner, "batch_size", 1) <= 1 or len(prompts) * cfg.n <= 1
+        if alone:
+            found = [f if f is None or all(g.batch <= 1 for g in f) else None for f in found]
         missing = [i for i, f in enumerate(found) if f is None]
         if missing:
             fresh = self.inner.generate([prompts[i] for i in missing], cfg, on_wait)
             for i, gens in zip(missing, fresh, strict=True):
-                self.cache.put(keys[i], "generate", gens)
+                if not any(g.failed for g in gens):  # a failed sequence is tried again next time
+                    self.cache.put(keys[i], "generate", gens)
                 found[i] = gens
         self._hits += len(prompts) - len(missing)
         self._misses += len(missing)

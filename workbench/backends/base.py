@@ -39,6 +39,13 @@ class Generation:
     seconds: float
     seed: int | None = None
     prompt_seconds: float | None = None  # reading the prompt, until the first token; None: not measured apart
+    error: str | None = None  # why this sequence of a batch failed (finish_reason "error"); None: it ran
+    batch: int = 1  # sequences decoded together with this one (1: alone; see Backend.batch_size)
+
+    @property
+    def failed(self) -> bool:
+        """True when this sequence could not run (its batch's other sequences are unaffected)."""
+        return self.error is not None
 
     @property
     def decode_seconds(self) -> float | None:
@@ -210,6 +217,8 @@ class Backend(ABC):
 
     #: What this backend can do; the pages read it instead of finding out from an exception.
     capabilities: Capabilities = Capabilities()
+    #: Sequences one ``generate`` call decodes together at most (1 = one at a time; a loader may set more).
+    batch_size: int = 1
 
     def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None, slots: int = 1):
         self.spec = spec

@@ -7,6 +7,7 @@ and to decode than llama.cpp. Weights come from safetensors or GGUF only and
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Iterator
@@ -287,7 +288,7 @@ class TransformersBackend(Backend):
                 if end < len(new) and pad in eos_ids and not truncate_at_stop(
                         self.tokenizer.decode(new[:end], skip_special_tokens=True), cfg.stop)[1]:
                     end += 1  # it ended on the end-of-text token, which counts as generated
-                out.append([self._record(ids, new[:end], cfg, seconds, None)])
+                out.append([dataclasses.replace(self._record(ids, new[:end], cfg, seconds, None), batch=len(group))])
         self.last_batch = HFBatch(min(self.batch_size, len(prompt_ids)), len(prompt_ids),
                                   -(-len(prompt_ids) // self.batch_size))
         return out

@@ -207,8 +207,8 @@ class LlamaCppBackend(Backend):
                           ) -> list[list[Generation]]:
         """The batched path: the same sampler chain and end conditions as create_completion, per sequence.
 
-        A sequence llama.cpp refuses comes back as a ``FailedGeneration`` (finish_reason "error", the
-        reason in ``error``); the others complete. ``last_batch`` records what the batch did.
+        A sequence llama.cpp refuses comes back failed (finish_reason "error", the reason in
+        ``Generation.error``); the others complete. ``last_batch`` records what the batch did.
         """
         from workbench.backends.llamacpp_batch import BatchEngine, Job, Sampling
 

@@ -33,14 +33,15 @@ around it. It is reproducible run to run for the same calls. Hence batching is o
 as ``create_completion`` applies them (byte-wise stop search, incomplete UTF-8 held back).
 
 A sequence that cannot run (its prompt and budget do not fit the batch context, or llama.cpp refuses
-its tokens) fails alone: its :class:`FailedGeneration` has ``finish_reason="error"`` and the reason in
-``error``; the other sequences complete.
+its tokens) fails alone: its Generation has ``finish_reason="error"`` and the reason in ``error``
+(``failed`` is true); the other sequences complete.
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -77,13 +78,6 @@ def default_batch_size() -> int:
 
 
 @dataclass(frozen=True)
-class FailedGeneration(Generation):
-    """A sequence of a batch that could not run; the others in its batch are unaffected."""
-
-    error: str = ""  # one line: why this sequence failed
-
-
-@dataclass(frozen=True)
 class Job:
     """One sequence to generate: a prompt's token ids and the seed of its draw."""
 
@@ -116,7 +110,7 @@ class BatchRun:
     prompts_evaluated: int  # prompt heads evaluated (each once, however many samples it has)
     prompts_reused: int  # sequences whose head was copied from the holder (an earlier admission or run)
     cells_per_sequence: int  # KV cells of each sequence's stream in the batch context
-    failed: int  # sequences that returned a FailedGeneration
+    failed: int  # sequences that failed (Generation.error set)
 
 
 @dataclass
@@ -276,7 +270,7 @@ class BatchEngine:
 
     # ---- one run --------------------------------------------------------------------------
     def run(self, jobs: Sequence[Job], sampling: Sampling) -> tuple[list[Generation], BatchRun]:
-        """Generate every job (in job order); failures come back as FailedGeneration."""
+        """Generate every job (in job order); a job that cannot run comes back failed (``Generation.error``)."""
         import llama_cpp
 
         if self.closed:
@@ -344,9 +338,10 @@ class BatchEngine:
                 llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
                 free.append(s.slot)
                 live.remove(s)
-        failed = sum(isinstance(r, FailedGeneration) for r in results)
+        failed = sum(r is not None and r.failed for r in results)
+        together = min(self.size, len(jobs))
         record = BatchRun(self.size, len(jobs), steps, evaluated, reused, self._cells, failed)
-        return [r for r in results if r is not None], record
+        return [dataclasses.replace(r, batch=together) for r in results if r is not None], record
 
     def _step(self, s: _Live, row: int, sampling: Sampling, ended: dict[int, Generation], timer: Timer) -> None:
         """Draw the next token of ``s`` from logits row ``row``; put its Generation in ``ended`` when it ends.
@@ -385,5 +380,5 @@ class BatchEngine:
                           timer.seconds(), s.job.seed)
 
     @staticmethod
-    def _failed(job: Job, why: str, timer: Timer) -> FailedGeneration:
-        return FailedGeneration("", len(job.prompt), 0, "error", timer.seconds(), job.seed, error=why)
+    def _failed(job: Job, why: str, timer: Timer) -> Generation:
+        return Generation("", len(job.prompt), 0, "error", timer.seconds(), job.seed, error=why)
