@@ -4,13 +4,18 @@
   create_completion per prompt) vs 4 vs 8 sequences per llama_decode step;
 * transformers (SmolLM2-135M, CPU): 8 prompts x 32 greedy tokens one at a time vs one left-padded generate;
 * self-consistency, n=8 sampled paths of one question on llama.cpp: path by path (batch 1, today) vs the
-  n paths batched.
+  n paths batched;
+* ``--evaluation``: :func:`workbench.evaluate.evaluate` itself, Zero-shot-CoT on the first N arithmetic
+  items (MultiArith from ../shared/datasets when present, else the shipped sample) at batch 1
+  (``reproducible``: today's path) vs 4 vs 8 on both backends, plus label scoring of N SST-2 items (never
+  batched: it is bound by reading prompts, reported as prompt tokens/s).
 
 Runs alternate (every configuration once per round, rounds repeated) and medians are reported, with
 generated tokens/s, items/s and how many texts equal the batch-1 texts. Prints JSON with the load average
 at start and end: the machine is shared, so absolute figures move with it.
 
-    WORKBENCH_THREADS=2 python bench/batch.py [--runs 3] [--tokens 32] [--skip-transformers] [--skip-16]
+    WORKBENCH_THREADS=2 python -m bench.batch [--runs 3] [--tokens 32] [--skip-transformers] [--skip-16]
+        [--evaluation [--eval-items 100] [--score-items 200]]
 
 Progress (each timed call) goes to stderr as JSON lines, so a run cut short still leaves its figures.
 """
@@ -72,6 +77,77 @@ def compare(backend, cases: list[tuple[str, int, list[str], DecodingConfig]], ru
     return report
 
 
+def _pool(shared: str, sample: str, n: int):
+    from pathlib import Path
+
+    from workbench.data import Pool, load_pool, load_sample
+
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / shared
+    pool = load_pool(str(path)) if path.is_file() else load_sample(sample)
+    return Pool(f"{pool.name}-{n}", tuple(pool)[:n])
+
+
+def evaluation(backend, items: int, tokens: int, runs: int, sizes=(1, 4, 8)) -> dict:
+    """Zero-shot-CoT evaluation of ``items`` arithmetic items at each batch size, interleaved runs."""
+    import dataclasses
+    import tempfile
+
+    from workbench.evaluate import default_spec, evaluate, parse_strategies
+    from workbench.store import open_store
+
+    pool = _pool("multiarith.jsonl", "arithmetic", items)
+    strategies = [dataclasses.replace(s, decoding=s.decoding.replace(max_new_tokens=tokens))
+                  for s in parse_strategies("zscot", default_spec(pool), pool)]
+    seconds: dict[int, list[float]] = {b: [] for b in sizes}
+    outputs: dict[int, list[str]] = {}
+    accuracy: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"{tmp}/bench.db")
+        for _ in range(runs):
+            for b in sizes:
+                backend.batch_size = max(b, 1)
+                start = time.perf_counter()
+                run = evaluate(pool, None, strategies, backend, store, cache=False, reproducible=b == 1)
+                seconds[b].append(time.perf_counter() - start)
+                outputs.setdefault(b, [r["output"] for r in run.records])
+                accuracy[b] = run.summaries[0].accuracy
+                print(json.dumps({"done": f"evaluation batch {b}", "seconds": round(seconds[b][-1], 2)}),
+                      file=sys.stderr, flush=True)
+        store.close()
+    base = statistics.median(seconds[sizes[0]])
+    return {f"zero-shot-CoT, {pool.name}, batch {b}": {
+        "items": len(pool), "max_new_tokens": tokens, "median_seconds": round(statistics.median(seconds[b]), 2),
+        "seconds": [round(x, 2) for x in seconds[b]],
+        "items_per_second": round(len(pool) / statistics.median(seconds[b]), 3),
+        "speedup_vs_batch_1": round(base / statistics.median(seconds[b]), 2), "accuracy": accuracy[b],
+        "outputs_equal_to_batch_1": sum(a == c for a, c in zip(outputs[b], outputs[sizes[0]], strict=True)),
+    } for b in sizes}
+
+
+def label_scoring(backend, items: int) -> dict:
+    """Label scoring (4 nearest demonstrations) of ``items`` SST-2 items: items/s and prompt tokens/s."""
+    import tempfile
+
+    from workbench.evaluate import default_spec, evaluate, parse_strategies
+    from workbench.store import open_store
+
+    pool = _pool("sst2_dev.jsonl", "sentiment", items)
+    demos = _pool("sst2_train.jsonl", "sentiment", 2000)
+    strategies = parse_strategies("knn4", default_spec(pool), demos, answer="score")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(f"{tmp}/bench.db")
+        evaluate(pool, demos, strategies, backend, store, cache=False, limit=2)  # index built, model warm
+        start = time.perf_counter()
+        run = evaluate(pool, demos, strategies, backend, store, cache=False)
+        seconds = time.perf_counter() - start
+        store.close()
+    prompt_tokens = sum(backend.count_tokens(r["prompt"]) for r in run.records)
+    return {f"label scoring knn4, {pool.name}": {
+        "items": len(pool), "seconds": round(seconds, 2), "items_per_second": round(len(pool) / seconds, 2),
+        "prompt_tokens_per_second": round(prompt_tokens / seconds, 1),
+        "mean_prompt_tokens": round(prompt_tokens / len(pool), 1), "accuracy": run.summaries[0].accuracy}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
@@ -79,12 +155,26 @@ def main() -> None:
     ap.add_argument("--skip-transformers", action="store_true")
     ap.add_argument("--skip-llamacpp", action="store_true")
     ap.add_argument("--skip-16", action="store_true", help="leave out the 16-prompt rows (they take longest)")
+    ap.add_argument("--evaluation", action="store_true", help="only the evaluation rows (evaluate() itself)")
+    ap.add_argument("--eval-items", type=int, default=100, help="Zero-shot-CoT items per evaluation run")
+    ap.add_argument("--score-items", type=int, default=200, help="SST-2 items of the label-scoring row")
     args = ap.parse_args()
     greedy = DecodingConfig(max_new_tokens=args.tokens)
     out = {"benchmark": "batch", "machine": f"{platform.machine()} {os.cpu_count()} CPUs, shared with other work",
            "threads": os.environ.get("WORKBENCH_THREADS", "all cores"), "runs": args.runs,
            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
     gemma = load_backend("gemma-3-270m", "llama.cpp")
+    if args.evaluation:
+        if not args.skip_llamacpp:
+            out["evaluation llama.cpp gemma-3-270m"] = {**evaluation(gemma, args.eval_items, args.tokens, args.runs),
+                                                        **label_scoring(gemma, args.score_items)}
+        if not args.skip_transformers:
+            smol = load_backend("smollm2-135m-instruct", "transformers")
+            out["evaluation transformers smollm2-135m-instruct (cpu)"] = evaluation(
+                smol, args.eval_items, args.tokens, args.runs, sizes=(1, 8))
+        out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        print(json.dumps(out, indent=2))
+        return
     p8, p16 = PROMPTS[:8], PROMPTS[:16]
     cases = [(f"{len(p)} prompts, batch {b}", b, p, greedy) for p in ((p8,) if args.skip_16 else (p8, p16))
              for b in (1, 4, 8)]

@@ -192,10 +192,34 @@ def test_a_cluster_with_no_passing_member_is_dropped():
     reason, calls = scripted({"q0": Reasoning(" 1\n2\n3\n4\n5\n6.", "4"), "q1": GOOD,
                               "q2": Reasoning(" I have no idea.", None), "q3": Reasoning(" 2 + 2 = 4", "4")})
     demos, tried = pick_demos(pool, ordered, reason, CFG)
-    assert calls == ["q0", "q1", "q2", "q3"]
+    assert calls == ["q0", "q2", "q1", "q3"]  # in rounds: each open cluster's next candidate, cluster order
     assert demos == (Demo("q1", "Let's think step by step. 2 + 2 = 4. The answer is 4.", "4", "1", 0, 0.2),)
     assert tried[0][0].failures == ("rationale has 6 steps > 5",) and tried[0][1].failures == ()
     assert [c.failures for c in tried[1]] == [("no answer could be extracted",), ('rationale does not end with "."',)]
+
+
+def test_candidates_are_written_in_rounds_one_batch_per_round_and_only_those_the_loop_would_write():
+    pool = pool_of(6)
+    ordered = [[(0, 0.1), (1, 0.2)], [(2, 0.1), (3, 0.2)], [(4, 0.1), (5, 0.2)]]
+    answers = {"q0": GOOD, "q1": GOOD, "q2": Reasoning(" I have no idea.", None), "q3": GOOD,
+               "q4": Reasoning(" 1\n2\n3\n4\n5\n6.", "4"), "q5": Reasoning(" no idea", None)}
+    batches: list[list[str]] = []
+
+    class Batching:
+        def __call__(self, question):
+            raise AssertionError("a batching reasoner is asked for many at once")
+
+        def many(self, questions):
+            batches.append(list(questions))
+            return [answers[q] for q in questions]
+
+    demos, tried = pick_demos(pool, ordered, Batching(), CFG)
+    # round 1: every cluster's nearest; round 2: the two clusters still open; cluster 0 never writes q1
+    assert batches == [["q0", "q2", "q4"], ["q3", "q5"]]
+    assert [d.question for d in demos] == ["q0", "q3"]  # cluster 2 has no passing member: dropped
+    one_by_one, calls = scripted(answers)
+    assert pick_demos(pool, ordered, one_by_one, CFG) == (demos, tried)
+    assert sorted(calls) == sorted(q for b in batches for q in b)
 
 
 def test_a_fallback_only_when_asked_and_flagged():

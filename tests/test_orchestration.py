@@ -11,6 +11,7 @@ import re
 import pytest
 
 from workbench.data import Example, Pool
+from workbench.errors import ConfigError, ModelError
 from workbench.evaluate import default_spec, evaluate, parse_strategies
 from workbench.prompts import PromptSpec, fit_to_window
 from workbench.store import open_store
@@ -77,3 +78,167 @@ def test_demonstrations_that_do_not_fit_are_dropped_oldest_first(fake_backend):
     assert [d.id for d in rendered.demos] == ["d3", "d4"]
     assert rendered.tokens == 2 + 8 * 2 + 7
     assert rendered.text.endswith("Q: What is 9 plus one?\nA:")
+
+
+# ---- batched evaluation (issue 16): items in one call per stage, reproducible switch, failures alone ------
+
+TEN = Pool("plus-one-ten", tuple(Example(str(i), f"What is {i} plus one?", str(i + 1)) for i in range(10)))
+
+
+def _plus_one(prompt: str, seed: int | None) -> str:
+    return f" {int(_last_number(prompt)) + 1}."
+
+
+def _outputs(run) -> list[tuple[str, str, bool]]:
+    return [(r["id"], r["output"], r["correct"]) for r in run.records]
+
+
+def test_generation_items_run_batch_size_at_a_time_with_the_unbatched_results(fake_backend, store):
+    fake_backend.reply = _plus_one
+    strategies = parse_strategies("zero", default_spec(TEN), TEN)
+    alone = evaluate(TEN, None, strategies, fake_backend, store, cache=False)
+    assert fake_backend.calls == [1] * 10
+    fake_backend.calls.clear()
+    fake_backend.batch_size = 4
+    batched = evaluate(TEN, None, strategies, fake_backend, store, cache=False)
+    assert fake_backend.calls == [4, 4, 2]  # ten items in three calls
+    assert _outputs(batched) == _outputs(alone)
+    assert [r["batch"] for r in batched.records] == [4] * 8 + [2] * 2
+    assert [r["batch"] for r in alone.records] == [1] * 10
+    assert store.get_run(batched.run_id).meta["batch"] == 4 and store.get_run(alone.run_id).meta["batch"] == 1
+
+
+def test_reproducible_runs_one_sequence_at_a_time_on_a_batching_backend(fake_backend, store):
+    fake_backend.reply = _plus_one
+    fake_backend.batch_size = 4
+    strategies = parse_strategies("zero", default_spec(TEN), TEN)
+    run = evaluate(TEN, None, strategies, fake_backend, store, cache=False, reproducible=True)
+    assert fake_backend.calls == [1] * 10
+    assert store.get_run(run.run_id).meta["batch"] == 1 and {r["batch"] for r in run.records} == {1}
+
+
+def test_zero_shot_cot_batches_each_stage_and_keeps_each_items_two_calls(fake_backend, store):
+    def reply(prompt: str, seed: int | None) -> str:
+        if prompt.rstrip().endswith("is"):  # the answer step
+            return f" {_last_number(prompt)}."
+        return f" {int(_last_number(prompt)) + 1} it is."
+
+    fake_backend.reply = reply
+    spec = default_spec(TEN)
+    strategies = parse_strategies("zscot", spec, TEN)
+    alone = evaluate(TEN, None, strategies, fake_backend, store, cache=False)
+    order_alone = list(fake_backend.prompts)
+    fake_backend.calls.clear()
+    fake_backend.prompts.clear()
+    fake_backend.batch_size = 8
+    batched = evaluate(TEN, None, strategies, fake_backend, store, cache=False)
+    assert fake_backend.calls == [8, 8, 2, 2]  # reasonings of 8, their answer steps, then the last 2 twice
+    assert sorted(fake_backend.prompts) == sorted(order_alone)  # the same 20 prompts, in batch order
+    assert _outputs(batched) == _outputs(alone) and all(r["correct"] for r in batched.records)
+
+
+def test_a_failing_sequence_fails_only_its_item_and_a_resume_runs_just_that_one(fake_backend, store):
+    fake_backend.reply = _plus_one
+    fake_backend.batch_size = 4
+    fake_backend.fail = lambda prompt: "llama.cpp refused a token" if "What is 5 " in prompt else None
+    strategies = parse_strategies("zero", default_spec(TEN), TEN)
+    with pytest.raises(ModelError) as err:
+        evaluate(TEN, None, strategies, fake_backend, store, cache=False)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("1 item could not run (first: 'zero' item 5: llama.cpp refused a token)")
+    (info,) = store.list_runs()
+    assert info.status == "failed" and message.endswith(f"resume run {info.run_id} to try them again.")
+    assert store.completed(info.run_id, "zero") == set(range(10)) - {5}  # the batch's other items are stored
+    fake_backend.fail = lambda prompt: None
+    fake_backend.prompts.clear()
+    again = evaluate(TEN, None, strategies, fake_backend, store, run_id=info.run_id, cache=False)
+    assert again.status == "finished" and fake_backend.prompts == [fake_backend.prompts[0]]
+    assert "What is 5 plus one?" in fake_backend.prompts[0]
+    assert [(s.n, s.correct) for s in again.summaries] == [(10, 10)]
+
+
+def test_a_run_resumes_only_with_the_batching_it_was_made_with(fake_backend, store):
+    fake_backend.reply = _plus_one
+    fake_backend.batch_size = 4
+    strategies = parse_strategies("zero", default_spec(TEN), TEN)
+    run = evaluate(TEN, None, strategies, fake_backend, store, cache=False, should_stop=lambda: bool(fake_backend.calls))
+    assert run.status == "cancelled"
+    with pytest.raises(ConfigError, match=r"^Run \d+ was generated up to 4 sequences decoded together, not one "
+                                          r"sequence at a time; resume it with the same batching"):
+        evaluate(TEN, None, strategies, fake_backend, store, run_id=run.run_id, cache=False, reproducible=True)
+    finished = evaluate(TEN, None, strategies, fake_backend, store, run_id=run.run_id, cache=False)
+    assert finished.status == "finished"
+
+
+def test_label_scoring_is_never_batched_and_resumes_under_any_batching(fake_backend, store):
+    pool = Pool("senti", (Example("a", "good film", "positive", label="positive"),
+                          Example("b", "bad film", "negative", label="negative")))
+    fake_backend.batch_size = 8
+    fake_backend.scores = {"positive": -0.5, "negative": -2.0}
+    strategies = parse_strategies("zero", default_spec(pool), pool, answer="score")
+    run = evaluate(pool, None, strategies, fake_backend, store, cache=False)
+    assert fake_backend.calls == [] and len(fake_backend.scored) == 2
+    assert all("batch" not in r for r in run.records)
+
+
+def test_reproducible_self_consistency_asks_each_path_alone(fake_backend, store):
+    paths = {0: " It is 7.", 1: " It is 5.", 2: " So 7."}
+
+    def reply(prompt: str, seed: int | None) -> str:
+        if prompt.rstrip().endswith("is"):
+            return f" {_last_number(prompt)}."
+        return paths[seed % 3]
+
+    fake_backend.reply = reply
+    fake_backend.batch_size = 4
+    one = Pool("one", POOL.examples[:1])
+    strategies = parse_strategies("sc3", default_spec(one), one)
+    batched = evaluate(one, None, strategies, fake_backend, store, cache=False)
+    assert fake_backend.calls == [3, 3] and batched.records[0]["batch"] == 3  # paths, then answer steps
+    fake_backend.calls.clear()
+    alone = evaluate(one, None, strategies, fake_backend, store, cache=False, reproducible=True)
+    assert fake_backend.calls == [1] * 6 and alone.records[0]["batch"] == 1  # 3 reasonings, then 3 answers
+    assert alone.records[0]["samples"] == batched.records[0]["samples"] == ["7", "5", "7"]
+
+
+def test_the_response_cache_keeps_no_failure_and_gives_no_batched_text_to_a_one_at_a_time_call(
+        fake_backend, store):
+    from workbench.cache import CachedBackend, ResponseCache
+    from workbench.decoding import DecodingConfig
+
+    fake_backend.batch_size = 4
+    fake_backend.reply = lambda prompt, seed: " fresh"
+    fake_backend.fail = lambda prompt: "refused" if prompt == "B" else None
+    cached = CachedBackend(fake_backend, ResponseCache(store))
+    cfg = DecodingConfig(max_new_tokens=4)
+    first = cached.generate(["A", "B"], cfg)
+    assert [row[0].failed for row in first] == [False, True]
+    fake_backend.fail = lambda prompt: None
+    again = cached.generate(["A", "B"], cfg)  # A from the cache, B asked again (its failure was not kept)
+    assert fake_backend.calls == [2, 1] and not again[1][0].failed and again[0][0].batch == 2
+    fake_backend.batch_size = 1  # now one at a time: A's stored answer came from a batch of 2, not this
+    cached.generate(["A"], cfg)
+    assert fake_backend.calls == [2, 1, 1]
+    cached.generate(["A"], cfg)  # the one-at-a-time answer is kept and reused
+    assert fake_backend.calls == [2, 1, 1]
+
+
+def test_run_all_of_a_prompt_set_decodes_a_steps_inputs_together(fake_backend):
+    import workbench.promptsets as ps
+    from workbench.decoding import DecodingConfig
+
+    fake_backend.reply = _plus_one
+    spec = default_spec(TEN)
+    steps = (ps.Step("zero", spec, decoding=DecodingConfig(max_new_tokens=8)),
+             ps.Step("two samples", spec, decoding=DecodingConfig(max_new_tokens=8, do_sample=True, n=2, seed=3)))
+    pset = ps.PromptSet("plus one", steps, tests=tuple(ps.TestCase(ex.input, ex.answer) for ex in TEN.examples[:5]))
+    alone = ps.run_set(pset, lambda model: fake_backend)
+    assert fake_backend.calls == [1] * 5 + [2] * 5
+    fake_backend.calls.clear()
+    fake_backend.batch_size = 2
+    batched = ps.run_set(pset, lambda model: fake_backend)
+    assert fake_backend.calls == [2, 2, 1] + [2] * 5  # step 1: inputs in twos; step 2: each input's two samples
+    assert [(r.step, r.output, r.answer, r.correct) for r in batched] == \
+        [(r.step, r.output, r.answer, r.correct) for r in alone]
+    assert all(r.correct for r in batched)

@@ -72,6 +72,7 @@ class Plan:
     k: int
     seed: int
     cache: bool = True  # answer repeated requests from the store's response cache
+    reproducible: bool = False  # one sequence at a time: the exact unbatched text, however the model batches
 
 
 # --------------------------------------------------------------------------- data as it comes
@@ -89,7 +90,7 @@ UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
 #: label-value tables cannot be put back; the handed-over prompt variants follow the hand-over itself.
 KEPT_KEYS = ("ev_data_src", "ev_data_sample", "ev_data_input_mode", "ev_data_input_template", "ev_data_input",
              "ev_data_answer", "ev_other_pool", "ev_pool_src", "ev_pool_sample", "ev_strategies", "ev_k", "ev_sc",
-             "ev_more", "ev_as_built", "ev_answer", "ev_limit", "ev_seed", "ev_cal", "ev_cache", "ev_os_perms",
+             "ev_more", "ev_as_built", "ev_answer", "ev_limit", "ev_seed", "ev_cal", "ev_cache", "ev_repro", "ev_os_perms",
              "ev_only_disagree", "ev_disagree_by")
 
 
@@ -295,9 +296,15 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                       help="A request already answered for the same model file, backend, prompt, decoding and "
                            "seed is read from the store instead of the model: rerunning after changing one "
                            "variant costs only that variant. Off: every item goes to the model.")
+    reproducible = st.toggle("Reproducible: one sequence at a time", False, key="ev_repro",
+                             help="Where the model decodes several sequences per step (WORKBENCH_BATCH above 1), "
+                                  "generation items and self-consistency paths run together, several times "
+                                  "faster, and a greedy text can differ a little from the one-at-a-time text "
+                                  "(floating-point sums change with the batch). On: every sequence alone, the "
+                                  "exact text. Label scoring is never batched.")
     if any((bad_k, bad_sc and "sc" in families, bad_limit, bad_seed)):
         return None
-    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache)
+    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache, reproducible)
 
 
 # --------------------------------------------------------------------------- running
@@ -353,7 +360,7 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
 
         run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
                        limit=plan.limit if run_id is None else limit, progress=progress,
-                       index=index, cache=plan.cache, should_stop=checkpoint)
+                       index=index, cache=plan.cache, should_stop=checkpoint, reproducible=plan.reproducible)
     finally:
         active.done.set()
     st.session_state.pop("ev_active", None)
@@ -503,8 +510,12 @@ def results() -> None:
     st.subheader(f"Run {run_id}")
     meta = info.meta
     cached = f" · {describe((info.summary or {}).get('cache'))}" if info.summary else ""
+    together = meta.get("batch")
+    batched = "" if not together else " · one sequence at a time" if together == 1 else \
+        f" · up to {together} sequences decoded together"
     st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
-               f"({meta.get('backend')}) · {plural(len(records), 'result')} · started {info.created_at[:19]}{cached}")
+               f"({meta.get('backend')}) · {plural(len(records), 'result')} · started {info.created_at[:19]}"
+               f"{cached}{batched}")
     if not records:
         st.info("No items finished in this run yet.")
         return

@@ -296,13 +296,17 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCas
         try:
             for i, step in enumerate(pset.steps):
                 backend = step_backend(step, sidebar)
-                for j, case in enumerate(inputs, start=1):
+                size = max(1, int(getattr(backend, "batch_size", 1)))  # inputs a batching model decodes together
+                for at in range(0, len(inputs), size):
+                    chunk = inputs[at:at + size]
+                    which = f"input {at + 1}" if len(chunk) == 1 else f"inputs {at + 1}-{at + len(chunk)}"
                     bar.progress(done / total, text=f"Step {i + 1}/{len(pset.steps)} · {step.title} · "
-                                                    f"input {j}/{len(inputs)}")
-                    result = ps.run_step(step, case, backend, index=i, model=backend.spec.id, indexes=indexes)
-                    results.append(result)
-                    done += 1
-                    last.caption(md(f"Last output (step {i + 1}, input {j}): {_short(result.output, 160)}"))
+                                                    f"{which} of {len(inputs)}")
+                    ran = ps.run_steps(step, chunk, backend, index=i, model=backend.spec.id, indexes=indexes)
+                    results.extend(ran)
+                    done += len(ran)
+                    last.caption(md(f"Last output (step {i + 1}, input {at + len(ran)}): "
+                                    f"{_short(ran[-1].output, 160)}"))
         finally:
             if results:
                 st.session_state["lib_results"] = (opened.ref, results)

@@ -35,8 +35,8 @@ import numpy as np
 
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
-from workbench.errors import ConfigError, DataError
-from workbench.prompts import PromptSpec, choices_text, run_prompt
+from workbench.errors import ConfigError, DataError, ModelError
+from workbench.prompts import PromptJob, PromptSpec, choices_text, run_prompts
 from workbench.safeload import Bounds, check_tree, parse_json, validation_error
 
 if TYPE_CHECKING:
@@ -226,6 +226,7 @@ class ZeroShotCoTReasoner:
     answer_format: str = "number"  # an AnswerFormat value: picks the answer trigger and extraction
     labels: tuple[str, ...] = ()  # the label set ("label" needs it) or the choice letters
     cfg: DecodingConfig = REASONING_DECODING  # greedy reasoning, and Zero-shot-CoT's short greedy answer step
+    one_at_a_time: bool = False  # True: every question alone (the exact unbatched text on a batching backend)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
@@ -242,8 +243,19 @@ class ZeroShotCoTReasoner:
                           cot_trigger=COT_TRIGGER, answer_trigger=trigger, stop=REASONING_STOPS)
 
     def __call__(self, question: str) -> Reasoning:
-        run = run_prompt(self.spec, [], question, self.backend, self.cfg)
-        return Reasoning(run.stages[0].output, run.answer)
+        return self.many([question])[0]
+
+    def many(self, questions: Sequence[str]) -> list[Reasoning]:
+        """Rationales for several questions, each stage one ``generate`` call for all of them (a batching
+        backend decodes them together); one question at a time when ``one_at_a_time``."""
+        if self.one_at_a_time and len(questions) > 1:
+            return [r for q in questions for r in self.many([q])]
+        runs = run_prompts(self.spec, [PromptJob((), q) for q in questions], self.backend, self.cfg)
+        for q, run in zip(questions, runs, strict=True):
+            failed = next((st.generation for st in run.stages if st.generation.failed), None)
+            if failed is not None:
+                raise ModelError(f"The model could not write a rationale for {q[:60]!r}: {failed.error}")
+        return [Reasoning(run.stages[0].output, run.answer) for run in runs]
 
 
 def label_trigger(labels: Sequence[str]) -> str:
@@ -263,9 +275,10 @@ def zero_shot_cot_reasoner(
     cfg: DecodingConfig = REASONING_DECODING,
     *,
     labels: Sequence[str] = (),
+    one_at_a_time: bool = False,
 ) -> ZeroShotCoTReasoner:
     """The reasoner Auto-CoT uses: the test query ``Q: {question}\\nA: Let's think step by step.``, then the answer."""
-    return ZeroShotCoTReasoner(backend, answer_format, tuple(labels), cfg)
+    return ZeroShotCoTReasoner(backend, answer_format, tuple(labels), cfg, one_at_a_time)
 
 
 # ---- pure parts: the reference's filters ----------------------------------------------
@@ -422,6 +435,13 @@ def cluster_order(vectors: np.ndarray, assignments: np.ndarray) -> list[list[tup
 
 
 # ---- the algorithm ------------------------------------------------------------------
+def reason_all(reason: ReasonFn, questions: Sequence[str]) -> list[Reasoning]:
+    """Rationales for several questions: in one batched call per stage when the reasoner can
+    (:meth:`ZeroShotCoTReasoner.many`), else question by question."""
+    many = getattr(reason, "many", None)
+    return list(many(questions)) if many is not None else [reason(q) for q in questions]
+
+
 def pick_demos(
     pool: Sequence[Example],
     ordered: list[list[tuple[int, float]]],
@@ -431,53 +451,77 @@ def pick_demos(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[tuple[Demo, ...], tuple[tuple[Candidate, ...], ...]]:
-    """Per cluster, the first member (nearest first) passing the filters; none: dropped, or the nearest if fallback."""
-    demos, tried_all = [], []
-    total = sum(min(len(m), cfg.max_tries_per_cluster) for m in ordered)
-    done = 0
+    """Per cluster, the first member (nearest first) passing the filters; none: dropped, or the nearest if fallback.
 
-    def generate(row: int) -> Reasoning:
-        nonlocal done
+    The reference tries clusters one after another; here the clusters still undecided are tried in rounds,
+    each round one rationale for every such cluster's next candidate, written together (a batching backend
+    decodes them in one batch). Each cluster sees the same candidates in the same order, and no rationale is
+    written that the one-by-one loop would not write, so the demonstrations are the reference's.
+    """
+    budget = [min(len(m), cfg.max_tries_per_cluster) for m in ordered]
+    total = sum(budget)
+    tried: list[list[Candidate]] = [[] for _ in ordered]
+    chosen: list[Candidate | None] = [None] * len(ordered)
+    at = [0] * len(ordered)  # next member of each cluster to look at
+    open_ = [bool(m) for m in ordered]  # clusters still looking for a demonstration
+
+    def written(c: int) -> int:
+        return sum(t.reasoning is not None for t in tried[c])
+
+    def report() -> None:
+        if progress is not None:
+            done = sum(budget[c] if not open_[c] else written(c) for c in range(len(ordered)))
+            progress(min(done, total), total)
+
+    def generate(rows: list[int]) -> list[Reasoning]:
         if should_stop is not None and should_stop():
             raise InterruptedError("Auto-CoT was cancelled.")
-        reasoning = reason(question_text(pool[row].input, pool[row].choices))
-        done += 1
-        if progress is not None:
-            progress(min(done, total), total)
-        return reasoning
+        return reason_all(reason, [question_text(pool[r].input, pool[r].choices) for r in rows])
 
-    for c, members in enumerate(ordered):
-        tried: list[Candidate] = []
-        chosen: Candidate | None = None
-        for row, dist in members:
-            if sum(t.reasoning is not None for t in tried) >= cfg.max_tries_per_cluster:
+    while True:
+        wanted: list[tuple[int, int, float, str]] = []  # (cluster, row, distance, question)
+        for c, members in enumerate(ordered):
+            while open_[c]:
+                if written(c) >= cfg.max_tries_per_cluster or at[c] >= len(members):
+                    open_[c] = False
+                    break
+                row, dist = members[at[c]]
+                at[c] += 1
+                q = question_text(pool[row].input, pool[row].choices)
+                if question_words(q) > cfg.max_question_words:  # fails before any generation, as it would after
+                    tried[c].append(Candidate(row, dist, None, (f"question has {question_words(q)} words > "
+                                                                f"{cfg.max_question_words}",)))
+                    continue
+                wanted.append((c, row, dist, q))
                 break
-            q = question_text(pool[row].input, pool[row].choices)
-            if question_words(q) > cfg.max_question_words:  # fails before any generation, as it would after
-                tried.append(Candidate(row, dist, None, (f"question has {question_words(q)} words > "
-                                                         f"{cfg.max_question_words}",)))
-                continue
-            reasoning = generate(row)
-            tried.append(Candidate(row, dist, reasoning, heuristic_failures(q, reasoning, cfg, answer_format)))
-            if not tried[-1].failures:
-                chosen = tried[-1]
-                break
-        if chosen is None and cfg.fallback and members:
-            chosen = next((t for t in tried if t.reasoning is not None), None)
-            if chosen is None:  # every question too long: generate for the nearest anyway
-                row, dist = members[0]
-                chosen = Candidate(row, dist, generate(row), tried[0].failures)
-                tried[0] = chosen
-        if chosen is not None:
-            ex = pool[chosen.index]
-            demos.append(Demo(ex.input, collapse_whitespace(full_rationale(chosen.reasoning.rationale)),
-                              (chosen.reasoning.answer or "").strip(), ex.answer, c, round(chosen.distance, 6),
-                              bool(chosen.failures), ex.choices))
-        tried_all.append(tuple(tried))
-        done = sum(min(len(m), cfg.max_tries_per_cluster) for m in ordered[: c + 1])
-        if progress is not None:
-            progress(min(done, total), total)
-    return tuple(demos), tuple(tried_all)
+        if not wanted:
+            break
+        for (c, row, dist, q), reasoning in zip(wanted, generate([w[1] for w in wanted]), strict=True):
+            tried[c].append(Candidate(row, dist, reasoning, heuristic_failures(q, reasoning, cfg, answer_format)))
+            if not tried[c][-1].failures:
+                chosen[c], open_[c] = tried[c][-1], False
+        report()
+
+    if cfg.fallback:
+        for c, members in enumerate(ordered):
+            if chosen[c] is None and members:
+                chosen[c] = next((t for t in tried[c] if t.reasoning is not None), None)
+        # every question of a cluster too long: generate for its nearest anyway
+        bare = [c for c, members in enumerate(ordered) if members and chosen[c] is None]
+        for c, reasoning in zip(bare, generate([ordered[c][0][0] for c in bare]) if bare else [], strict=True):
+            row, dist = ordered[c][0]
+            chosen[c] = tried[c][0] = Candidate(row, dist, reasoning, tried[c][0].failures)
+
+    demos = []
+    for c, pick in enumerate(chosen):
+        if pick is not None:
+            ex = pool[pick.index]
+            demos.append(Demo(ex.input, collapse_whitespace(full_rationale(pick.reasoning.rationale)),
+                              (pick.reasoning.answer or "").strip(), ex.answer, c, round(pick.distance, 6),
+                              bool(pick.failures), ex.choices))
+    if progress is not None:
+        progress(total, total)
+    return tuple(demos), tuple(tuple(t) for t in tried)
 
 
 def build_demos(

@@ -90,17 +90,20 @@ def self_consistency(
     query: str | Example | None = None,
     runner: Callable[[int, str, str, DecodingConfig], object] | None = None,
     on_path: Callable[[int, int], None] | None = None,
+    one_at_a_time: bool = False,
 ) -> SelfConsistency:
     """``cfg.n`` sampled paths of the rendered ``prompt`` under ``spec``, their answers and the vote.
 
     ``runner(i, stage, prompt, cfg)`` runs one stage of path ``i`` (a page streams with it); by default
-    the backend generates. ``on_path(done, total)`` reports each finished path.
+    the backend generates, every stage's paths in one call (a batching backend decodes them together),
+    or with ``one_at_a_time`` one call per path in the same order (the exact unbatched text).
+    ``on_path(done, total)`` reports each finished path.
     """
     if not cfg.do_sample:
         raise ConfigError("Self-consistency samples several reasoning paths; turn sampling on.")
     fmt = AnswerFormat(spec.answer_format)
     seeds = sample_seeds(cfg)
-    ready = _batched_stages(spec, prompt, backend, cfg, seeds, query) if runner is None else None
+    ready = _batched_stages(spec, prompt, backend, cfg, seeds, query, one_at_a_time) if runner is None else None
     paths = []
     for i, seed in enumerate(seeds):
         stage_runner: StageRunner | None = None
@@ -119,16 +122,23 @@ def self_consistency(
 
 
 def _batched_stages(spec: PromptSpec, prompt: str, backend: Backend, cfg: DecodingConfig,
-                    seeds: list[int | None], query) -> dict[str, list]:
+                    seeds: list[int | None], query, one_at_a_time: bool = False) -> dict[str, list]:
     """Every path's generations with one ``generate`` call per stage, so a batching backend decodes the
     paths together: the ``n`` sampled reasoning paths (sample i has seed ``seed + i``, as path i alone),
     then, for Zero-shot-CoT, the greedy answer steps of all paths. Same text as path by path whenever the
-    backend's batched text is (see :mod:`workbench.backends.llamacpp_batch`)."""
+    backend's batched text is (see :mod:`workbench.backends.llamacpp_batch`). ``one_at_a_time`` splits
+    each call into one call per sequence, in the same order: what a backend that does not batch runs."""
+
+    def generate(prompts: list[str], c: DecodingConfig) -> list[list]:
+        if not one_at_a_time:
+            return backend.generate(prompts, c)
+        return [[backend.generate([p], c.replace(n=1, seed=s))[0][0] for s in sample_seeds(c)] for p in prompts]
+
     first = "reasoning" if spec.reasoning == "zero_shot_cot" else "answer"
     one = cfg.replace(n=1, seed=seeds[0])
-    sampled = backend.generate([prompt], stage_config(spec, one, first).replace(n=len(seeds)))[0]
+    sampled = generate([prompt], stage_config(spec, one, first).replace(n=len(seeds)))[0]
     ready = {first: sampled}
     if first == "reasoning":
         prompts = [answer_prompt(spec, prompt, g.text, query) for g in sampled]
-        ready["answer"] = [row[0] for row in backend.generate(prompts, stage_config(spec, one, "answer"))]
+        ready["answer"] = [row[0] for row in generate(prompts, stage_config(spec, one, "answer"))]
     return ready

@@ -471,13 +471,6 @@ class StageRunner(Protocol):
     def __call__(self, name: str, prompt: str, cfg: DecodingConfig) -> Generation: ...
 
 
-def _default_runner(backend: Backend) -> StageRunner:
-    def runner(name: str, prompt: str, c: DecodingConfig) -> Generation:
-        return backend.generate([prompt], c)[0][0]
-
-    return runner
-
-
 def run_stages(
     spec: PromptSpec,
     prompt: str,
@@ -488,17 +481,54 @@ def run_stages(
     runner: StageRunner | None = None,
 ) -> tuple[tuple[Stage, ...], Extraction]:
     """Every model call of one run of a rendered ``prompt`` (two for Zero-shot-CoT), and the answer."""
+    return run_stages_many(spec, [prompt], backend, cfg, queries=[query], runner=runner)[0]
+
+
+def run_stages_many(
+    spec: PromptSpec,
+    prompts: Sequence[str],
+    backend: Backend,
+    cfg: DecodingConfig,
+    *,
+    queries: Sequence[str | Example | None] | None = None,
+    runner: StageRunner | None = None,
+) -> list[tuple[tuple[Stage, ...], Extraction]]:
+    """:func:`run_stages` for several rendered prompts: each stage is ONE ``generate`` call for all of them,
+    so a batching backend decodes them together (Zero-shot-CoT: every reasoning, then every answer step).
+
+    With a backend that decodes one at a time the results are run_stages' prompt by prompt. A prompt whose
+    generation failed (``Generation.failed``, a batch's sequence llama.cpp refused) stops there: its stages
+    end with the failed one and nothing is extracted. ``runner`` (streaming) runs each call alone instead.
+    """
     if cfg.n != 1:
         raise ConfigError(f"A prompt run takes one sample (n={cfg.n}); set n=1.")
-    runner = runner or _default_runner(backend)
-    stages = []
-    if spec.reasoning == "zero_shot_cot":
-        gen = runner("reasoning", prompt, stage_config(spec, cfg, "reasoning"))
-        stages.append(Stage("reasoning", prompt, gen.text, gen))
-        prompt = answer_prompt(spec, prompt, gen.text, query)
-    gen = runner("answer", prompt, stage_config(spec, cfg, "answer"))
-    stages.append(Stage("answer", prompt, gen.text, gen))
-    return tuple(stages), extract_answer(spec, gen.text, query)
+    queries = [None] * len(prompts) if queries is None else list(queries)
+    if len(queries) != len(prompts):
+        raise ConfigError(f"{len(prompts)} prompts but {len(queries)} queries; give one query per prompt.")
+
+    def call(name: str, texts: list[str], c: DecodingConfig) -> list[Generation]:
+        if runner is not None:
+            return [runner(name, t, c) for t in texts]
+        return [row[0] for row in backend.generate(texts, c)] if texts else []
+
+    stages: list[list[Stage]] = [[] for _ in prompts]
+    texts = list(prompts)
+    live = list(range(len(prompts)))
+    names = ("reasoning", "answer") if spec.reasoning == "zero_shot_cot" else ("answer",)
+    for name in names:
+        if name == "answer" and len(names) == 2:
+            texts = [answer_prompt(spec, texts[i], stages[i][-1].output, queries[i]) if i in live else texts[i]
+                     for i in range(len(texts))]
+        gens = call(name, [texts[i] for i in live], stage_config(spec, cfg, name))
+        for i, gen in zip(live, gens, strict=True):
+            stages[i].append(Stage(name, texts[i], gen.text, gen))
+        live = [i for i in live if not stages[i][-1].generation.failed]
+    out = []
+    for i, st in enumerate(stages):
+        last = st[-1].generation
+        extraction = extract_answer(spec, "" if last.failed else last.text, queries[i])
+        out.append((tuple(st), extraction))
+    return out
 
 
 def run_prompt(
@@ -513,12 +543,37 @@ def run_prompt(
     runner: StageRunner | None = None,
 ) -> PromptRun:
     """Render within the window, call the model (twice for Zero-shot-CoT), extract the answer."""
+    return run_prompts(spec, [PromptJob(tuple(demos), query, scores)], backend, cfg, as_chat=as_chat,
+                       runner=runner)[0]
+
+
+@dataclass(frozen=True)
+class PromptJob:
+    """One query to run with its demonstrations (:func:`run_prompts`)."""
+
+    demos: tuple[Example, ...]  # the demonstrations, in prompt order
+    query: str | Example  # the query
+    scores: Sequence[float] | None = None  # the demonstrations' relevance scores (None: not selected by score)
+
+
+def run_prompts(
+    spec: PromptSpec,
+    jobs: Sequence[PromptJob],
+    backend: Backend,
+    cfg: DecodingConfig,
+    *,
+    as_chat: bool | None = None,
+    runner: StageRunner | None = None,
+) -> list[PromptRun]:
+    """:func:`run_prompt` for several queries: each rendered within the window, then every stage one
+    ``generate`` call for all of them (:func:`run_stages_many`)."""
     if cfg.n != 1:
         raise ConfigError(f"A prompt run takes one sample (n={cfg.n}); set n=1.")
-    rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend, query), scores,
-                             as_chat)
-    stages, extraction = run_stages(spec, rendered.text, backend, cfg, query=query, runner=runner)
-    return PromptRun(rendered=rendered, stages=stages, extraction=extraction)
+    rendered = [fit_to_window(spec, j.demos, j.query, backend, reserved_tokens(spec, cfg, backend, j.query),
+                              j.scores, as_chat) for j in jobs]
+    ran = run_stages_many(spec, [r.text for r in rendered], backend, cfg, queries=[j.query for j in jobs],
+                          runner=runner)
+    return [PromptRun(rendered=r, stages=st, extraction=ex) for r, (st, ex) in zip(rendered, ran, strict=True)]
 
 
 # ---- spec files -----------------------------------------------------------------------------

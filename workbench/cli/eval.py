@@ -52,6 +52,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.add_argument("--no-cache", action="store_true",
                    help="call the model for every item instead of answering repeated requests from the response cache")
+    p.add_argument("--reproducible", action="store_true",
+                   help="one sequence at a time: the exact unbatched text even where the model batches "
+                        "(WORKBENCH_BATCH > 1); batched greedy text can differ a little")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_mapping_args(p)
     add_model_args(p)
@@ -133,7 +136,7 @@ def run_eval(args) -> int:
 
     try:
         run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
-                       progress=progress, cache=not args.no_cache)
+                       progress=progress, cache=not args.no_cache, reproducible=args.reproducible)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()

@@ -35,7 +35,8 @@ class ItemRecord:
     demos: tuple[str, ...] = ()  # ids of the demonstrations in the prompt, in prompt order
     dropped: int = 0  # demonstrations dropped to fit the context window
     selection: str = ""  # why these demonstrations (the selector's reason)
-    seconds: float = 0.0  # wall time of the item
+    seconds: float = 0.0  # wall time of the item (a batch's wall time shared out over its items)
+    batch: int | None = None  # generation: sequences the model decoded together with this one (1: alone)
     tokens: Mapping[str, int] | None = None  # {"prompt": n, "completion": n} for generation
     logliks: Mapping[str, float] | None = None  # label scoring: each label word's (normalised) score
     probs: Mapping[str, float] | None = None  # label scoring: scores normalised over the labels

@@ -18,12 +18,13 @@ import numpy as np
 
 from workbench.answers import is_correct
 from workbench.data import Example, Pool
-from workbench.errors import ConfigError, DataError
+from workbench.errors import ConfigError, DataError, ModelError
 from workbench.evaluate.calibration import CONTENT_FREE_INPUTS, argmax, calibrate, content_free_prior, label_probs
 from workbench.evaluate.metrics import StrategySummary, spread, summarize
 from workbench.evaluate.records import ItemRecord
 from workbench.evaluate.strategies import DEFAULT_K, Strategy, needs_index
-from workbench.prompts import answer_prompt, fit_to_window, reserved_tokens, run_prompt
+from workbench.prompts import answer_prompt, fit_to_window, reserved_tokens
+from workbench.words import plural
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -102,11 +103,29 @@ def _verbalize(demos: Sequence[Example], words: Mapping[str, str]) -> tuple[Exam
     return tuple(out)
 
 
-class _Runner:
-    """Runs one strategy item by item; holds the calibration cache."""
+@dataclass(frozen=True)
+class ItemFailure:
+    """An item whose generation could not run (a batch's sequence the model refused); it is not stored, so
+    resuming the run tries it again. The batch's other items are unaffected."""
 
-    def __init__(self, strategy: Strategy, pool: Pool, backend: Backend, index: PoolIndex | None):
+    index: int  # the item's position in the evaluated items
+    id: str  # the item's id in its dataset
+    error: str  # one line: why
+
+
+def batch_of(backend: Backend, reproducible: bool) -> int:
+    """Sequences an evaluation decodes together at most: the backend's ``batch_size`` (llama.cpp and
+    transformers: ``WORKBENCH_BATCH``), or 1 when ``reproducible`` asks for the exact one-at-a-time text."""
+    return 1 if reproducible else max(1, int(getattr(backend, "batch_size", 1)))
+
+
+class _Runner:
+    """Runs one strategy over items (several at once when the backend batches); holds the calibration cache."""
+
+    def __init__(self, strategy: Strategy, pool: Pool, backend: Backend, index: PoolIndex | None,
+                 batch: int = 1):
         self.s, self.pool, self.backend, self.index = strategy, pool, backend, index
+        self.batch = batch  # sequences decoded together at most (1: one at a time, exact text)
         if strategy.selector not in (None, "fixed", "autocot") and strategy.k:
             from workbench.retrieval import make_selector
 
@@ -126,30 +145,63 @@ class _Runner:
         demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed)
         return tuple(demos), sel.scores, sel.reason
 
-    def run(self, index: int, query: Example) -> ItemRecord:
+    @property
+    def group(self) -> int:
+        """Items run together: generation strategies fill the batch; label scoring reads one prompt at a
+        time (prompt-bound), and self-consistency batches its own paths."""
+        return self.batch if self.s.answer != "score" and self.s.samples == 1 else 1
+
+    def run_many(self, chunk: Sequence[tuple[int, Example]]) -> list[ItemRecord | ItemFailure]:
+        """Records of ``chunk``'s (index, item) pairs, in order; a generation strategy's items are one
+        batched call per stage (:func:`~workbench.prompts.run_prompts`)."""
+        if self.s.answer == "score" or self.s.samples > 1:
+            return [self.run(i, ex) for i, ex in chunk]
+        from workbench.prompts import PromptJob, run_prompts
+
+        t0 = time.perf_counter()
+        chosen = [self.demos_for(ex) for _, ex in chunk]
+        jobs = [PromptJob(demos, ex, scores) for (_, ex), (demos, scores, _) in zip(chunk, chosen, strict=True)]
+        runs = run_prompts(self.s.spec, jobs, self.backend, self.s.decoding)
+        seconds = (time.perf_counter() - t0) / len(chunk)
+        out: list[ItemRecord | ItemFailure] = []
+        for (i, ex), (demos, _, reason), run in zip(chunk, chosen, runs, strict=True):
+            failed = next((st.generation for st in run.stages if st.generation.failed), None)
+            if failed is not None:
+                out.append(ItemFailure(i, ex.id, failed.error or "the model could not run it"))
+                continue
+            output = run.stages[-1].output
+            if len(run.stages) == 2:  # Zero-shot-CoT: the reasoning, the answer trigger, then the answer
+                output = answer_prompt(self.s.spec, "", run.stages[0].output, ex) + output
+            record = {"prompt": run.rendered.text, "output": output, "extracted": run.answer,
+                      "rule": run.extraction.rule, "dropped": run.rendered.dropped,
+                      "demos": tuple(d.id for d in run.rendered.demos),
+                      "batch": max(st.generation.batch for st in run.stages),
+                      "tokens": {"prompt": run.rendered.tokens,
+                                 "completion": sum(st.generation.completion_tokens for st in run.stages)}}
+            out.append(self._record(ex, demos, reason, record, seconds))
+        return out
+
+    def run(self, index: int, query: Example) -> ItemRecord | ItemFailure:
+        if self.s.answer != "score" and self.s.samples == 1:
+            return self.run_many([(index, query)])[0]
         t0 = time.perf_counter()
         demos, scores, reason = self.demos_for(query)
         if self.s.answer == "score":
             record = self._score(query, demos, scores)
-        elif self.s.samples > 1:
-            record = self._self_consistency(index, query, demos, scores)
         else:
-            run = run_prompt(self.s.spec, demos, query, self.backend, self.s.decoding, scores=scores)
-            output = run.stages[-1].output
-            if len(run.stages) == 2:  # Zero-shot-CoT: the reasoning, the answer trigger, then the answer
-                output = answer_prompt(self.s.spec, "", run.stages[0].output, query) + output
-            record = {"prompt": run.rendered.text, "output": output, "extracted": run.answer,
-                      "rule": run.extraction.rule, "dropped": run.rendered.dropped,
-                      "demos": tuple(d.id for d in run.rendered.demos),
-                      "tokens": {"prompt": run.rendered.tokens,
-                                 "completion": sum(st.generation.completion_tokens for st in run.stages)}}
+            record = self._self_consistency(index, query, demos, scores)
+            if isinstance(record, ItemFailure):
+                return record
+        return self._record(query, demos, reason, record, time.perf_counter() - t0)
+
+    def _record(self, query: Example, demos, reason: str, record: dict[str, Any], seconds: float) -> ItemRecord:
         fmt = self.s.spec.answer_format
         if "raw_extracted" in record:
             record["raw_correct"] = is_correct(record["raw_extracted"], query.answer, fmt)
         record.setdefault("demos", tuple(d.id for d in demos))
         return ItemRecord(id=query.id, input=query.input, gold=query.answer, format=fmt, selection=reason,
                           correct=is_correct(record["extracted"], query.answer, fmt),
-                          seconds=round(time.perf_counter() - t0, 4), **record)
+                          seconds=round(seconds, 4), **record)
 
     def _label_scores(self, prompt: str) -> list[float]:
         """One score per label word after ``prompt``: summed log-probabilities, or per token / per byte."""
@@ -187,7 +239,7 @@ class _Runner:
             self._priors[key] = content_free_prior(rows)
         return self._priors[key]
 
-    def _self_consistency(self, index: int, query: Example, demos, scores) -> dict[str, Any]:
+    def _self_consistency(self, index: int, query: Example, demos, scores) -> dict[str, Any] | ItemFailure:
         from workbench.consistency import self_consistency
 
         spec, base = self.s.spec, self.s.decoding
@@ -195,11 +247,17 @@ class _Runner:
         cfg = base.replace(seed=(base.seed or 0) + index * self.s.samples)
         rendered = fit_to_window(spec, demos, query, self.backend, reserved_tokens(spec, cfg, self.backend, query),
                                  scores)
-        result = self_consistency(spec, rendered.text, self.backend, cfg, query=query)
+        # batch 1 (reproducible): every path's call alone, the exact one-at-a-time text
+        result = self_consistency(spec, rendered.text, self.backend, cfg, query=query, one_at_a_time=self.batch == 1)
+        gens = [st.generation for p in result.paths for st in p.stages]
+        failed = next((g for g in gens if g.failed), None)
+        if failed is not None:
+            return ItemFailure(index, query.id, failed.error or "the model could not run it")
         outputs = [p.text for p in result.paths]
         return {"prompt": rendered.text, "output": outputs[0], "extracted": result.winner, "rule": "majority_vote",
                 "samples": tuple(p.raw_answer for p in result.paths), "agreement": round(result.vote.agreement, 4),
-                "outputs": tuple(outputs), "dropped": rendered.dropped, "demos": tuple(d.id for d in rendered.demos)}
+                "outputs": tuple(outputs), "dropped": rendered.dropped, "demos": tuple(d.id for d in rendered.demos),
+                "batch": max(g.batch for g in gens)}
 
 
 def prepare_strategies(
@@ -209,15 +267,18 @@ def prepare_strategies(
     index_fn: Callable[[], PoolIndex],
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    one_at_a_time: bool = False,
 ) -> list[Strategy]:
-    """Fill in demonstrations that must be built before a run: Auto-CoT writes its rationales here."""
+    """Fill in demonstrations that must be built before a run: Auto-CoT writes its rationales here
+    (the clusters' candidates in batches, or ``one_at_a_time``)."""
     out = []
     for s in strategies:
         if s.selector == "autocot" and not s.demos:
             from workbench.autocot import AutoCoTConfig, build_demos, task_for, zero_shot_cot_reasoner
 
             index = index_fn()
-            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format, labels=s.spec.labels)
+            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format, labels=s.spec.labels,
+                                            one_at_a_time=one_at_a_time)
             # The reference's per-task preset (clusters, steps); K from the strategy's name.
             cfg = AutoCoTConfig.for_task(task_for(pool.name), k=s.k, seed=s.seed, fallback=s.fallback)
             result = build_demos(list(pool), index.vectors, reason, cfg, progress=progress, should_stop=should_stop)
@@ -227,9 +288,11 @@ def prepare_strategies(
 
 
 def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend: Backend,
-             limit: int | None, embedder: str | None = None, store: Store | None = None) -> dict[str, Any]:
+             limit: int | None, embedder: str | None = None, store: Store | None = None,
+             batch: int = 1) -> dict[str, Any]:
     """What a run is: model, backend, dataset and pool (name, size, hash), strategies, versions, and the
-    manifest that makes it reproducible (package versions, model file sha256, embedder, index kind, seeds).
+    manifest that makes it reproducible (package versions, model file sha256, embedder, index kind, seeds,
+    ``batch``: the sequences decoded together at most, 1 = one at a time).
 
     ``embedder`` names the embedder used; by default the workbench's own when a strategy needs one.
     The model's sha256 is :func:`workbench.cache.model_identity`'s (remembered in ``store`` when given).
@@ -254,6 +317,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
         "dataset": {"name": dataset.name, "size": len(dataset), "hash": dataset.content_hash},
         "pool": {"name": pool.name, "size": len(pool), "hash": pool.content_hash},
         "limit": limit, "strategies": [s.to_dict() for s in strategies],
+        "batch": batch,  # sequences decoded together at most; 1 = one at a time (the exact unbatched text)
         "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
         "manifest": {
             "packages": {"workbench": workbench.__version__, **package_versions()},
@@ -274,14 +338,22 @@ _RESUME_FIELDS = ("spec", "selector", "k", "order", "decoding", "answer", "label
                   "samples", "seed")
 
 
-def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[Strategy], backend: Backend) -> None:
-    """Refuse to continue a stored run with another model, backend, prompt or decoding: one line naming what
-    differs (resuming would silently mix two setups' results into one run)."""
+def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[Strategy], backend: Backend,
+                    batch: int = 1) -> None:
+    """Refuse to continue a stored run with another model, backend, prompt, decoding or batching: one line
+    naming what differs (resuming would silently mix two setups' results into one run)."""
     for what, stored, now in (("model", meta.get("model"), backend.spec.id),
                               ("backend", meta.get("backend"), backend.name)):
         if stored is not None and stored != now:
             raise ConfigError(f"Run {run_id} was made with {what} {stored!r}, not {now!r}; resume it with the same "
                               f"{what} or start a new run.")
+    stored_batch = meta.get("batch")
+    if stored_batch is not None and stored_batch != batch and any(s.answer != "score" for s in strategies):
+        def how(n: int) -> str:
+            return "one sequence at a time" if n == 1 else f"up to {n} sequences decoded together"
+
+        raise ConfigError(f"Run {run_id} was generated {how(stored_batch)}, not {how(batch)}; resume it with the "
+                          "same batching (Reproducible / WORKBENCH_BATCH) or start a new run.")
     stored = {d.get("name"): d for d in meta.get("strategies", [])}
     for s in strategies:
         if s.name not in stored:
@@ -309,6 +381,7 @@ def evaluate(
     index_cache_dir: str | None = None,
     index: PoolIndex | None = None,
     cache: bool = True,
+    reproducible: bool = False,
 ) -> EvalRun:
     """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
 
@@ -321,6 +394,11 @@ def evaluate(
     ``cache`` answers a generation or label scoring already made for the same model, prompt and
     decoding from the store's response cache (:mod:`workbench.cache`); the run summary's "cache"
     holds its hits and misses (None when off).
+
+    Generation strategies run up to the backend's ``batch_size`` items in one batched call per stage
+    (and self-consistency decodes its paths together); ``reproducible`` runs one sequence at a time for
+    the exact unbatched text. An item whose sequence fails is not stored; the others are, and the run
+    ends "failed" with one line naming how many could not run (resuming tries them again).
     """
     from workbench.cache import CachedBackend, ResponseCache
     from workbench.errors import WorkbenchError
@@ -337,6 +415,7 @@ def evaluate(
         raise DataError("The dataset is empty.")
     pool = dataset if pool is None else pool
     items = list(dataset)[: limit or len(dataset)]
+    batch = batch_of(backend, reproducible)
 
     if index is not None and index.pool.content_hash != pool.content_hash:
         raise DataError("The index given was built on another pool; index the demonstration pool itself.")
@@ -350,9 +429,10 @@ def evaluate(
         return index_holder[0]
 
     if run_id is None:
-        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
+        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop,
+                                        one_at_a_time=batch == 1)
         run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit,
-                                           embedder=getattr(embedder, "name", None), store=store))
+                                           embedder=getattr(embedder, "name", None), store=store, batch=batch))
     else:
         meta = store.get_run(run_id).meta
         if meta.get("dataset", {}).get("hash") != dataset.content_hash:
@@ -360,13 +440,14 @@ def evaluate(
         if meta.get("pool", {}).get("hash") not in (None, pool.content_hash):
             raise DataError(f"Run {run_id} took its demonstrations from another pool; choose the same pool to "
                             "resume it.")
-        check_resumable(run_id, meta, strategies, backend)
+        check_resumable(run_id, meta, strategies, backend, batch)
         store.reopen_run(run_id)
         stored = {d["name"]: d for d in meta.get("strategies", [])}
         # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
         strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)
                       if s.name in stored and not s.demos else s for s in strategies]
-        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop)
+        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop,
+                                        one_at_a_time=batch == 1)
 
     index = index_fn() if needs_index(strategies) else None
     if index is not None:
@@ -378,22 +459,31 @@ def evaluate(
     done = sum(len([i for i in done_sets[s.name] if i < len(items)]) for s in strategies)
     ran, t_start = 0, time.perf_counter()
     status = "finished"
+    failures: list[tuple[str, ItemFailure]] = []
     try:
         for s in strategies:
-            runner = _Runner(s, pool, model, index)
-            for i, ex in enumerate(items):
-                if i in done_sets[s.name]:
-                    continue
+            runner = _Runner(s, pool, model, index, batch)
+            todo = [(i, ex) for i, ex in enumerate(items) if i not in done_sets[s.name]]
+            for at in range(0, len(todo), runner.group):
                 if should_stop is not None and should_stop():
                     status = "cancelled"
                     break
-                store.add_result(run_id, s.name, i, runner.run(i, ex).to_dict())
-                ran, done = ran + 1, done + 1
-                if progress is not None:
+                for (i, _), result in zip(todo[at:at + runner.group], runner.run_many(todo[at:at + runner.group]),
+                                          strict=True):
+                    if isinstance(result, ItemFailure):
+                        failures.append((s.name, result))
+                        continue
+                    store.add_result(run_id, s.name, i, result.to_dict())
+                    ran, done = ran + 1, done + 1
+                if progress is not None and ran:
                     elapsed = time.perf_counter() - t_start
                     progress(Progress(done, total, s.name, elapsed, elapsed / ran * (total - done), run_id))
             if status == "cancelled":
                 break
+        if failures and status == "finished":
+            name, first = failures[0]
+            raise ModelError(f"{plural(len(failures), 'item')} could not run (first: {name!r} item {first.id}: "
+                             f"{first.error}); the others are stored: resume run {run_id} to try them again.")
     except WorkbenchError:
         status = "failed"
         raise

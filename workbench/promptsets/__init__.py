@@ -86,6 +86,7 @@ from workbench.promptsets.running import (
     render_step,
     run_set,
     run_step,
+    run_steps,
     step_demos,
 )
 
@@ -130,6 +131,7 @@ __all__ = [
     "results_csv",
     "run_set",
     "run_step",
+    "run_steps",
     "save",
     "step_demos",
     "step_models",

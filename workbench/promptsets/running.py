@@ -13,14 +13,15 @@ from workbench.answers import Vote, is_correct
 from workbench.consistency import self_consistency
 from workbench.data import Example, load_sample, sample_pools
 from workbench.decoding import DecodingConfig
-from workbench.errors import DataError
+from workbench.errors import DataError, ModelError
 from workbench.prompts import (
+    PromptJob,
     PromptRun,
-    StageRunner,
     fit_to_window,
     render,
     reserved_tokens,
     run_prompt,
+    run_prompts,
 )
 from workbench.promptsets.model import PromptSet, Step, TestCase
 
@@ -105,15 +106,15 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
              indexes: IndexFactory | None = None, runner: SampleRunner | None = None,
              as_chat: bool | None = None) -> StepRun:
     """Run one step on one input; ``decoding.n`` samples (seeds seed, seed+1, ...) are majority-voted."""
+    if step.decoding.n == 1 and runner is None:
+        return run_steps(step, [case], backend, index=index, model=model, indexes=indexes, as_chat=as_chat)[0]
     query = case.query()
     demos, scores = step_demos(step, query, indexes)
     cfg = step.decoding
     fmt = step.spec.answer_format
     if cfg.n == 1:
-        stage_runner: StageRunner | None = None
-        if runner is not None:
-            def stage_runner(name, prompt, c):
-                return runner(0, name, prompt, c)
+        def stage_runner(name, prompt, c):
+            return runner(0, name, prompt, c)
         runs = [run_prompt(step.spec, demos, query, backend, cfg, scores=scores, as_chat=as_chat,
                            runner=stage_runner)]
         vote, answer = None, runs[0].answer
@@ -128,6 +129,30 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
                    answer=answer, vote=vote, correct=correct)
 
 
+def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index: int = 0, model: str = "",
+              indexes: IndexFactory | None = None, as_chat: bool | None = None) -> list[StepRun]:
+    """:func:`run_step` on several inputs; with one sample each, every stage is one ``generate`` call for
+    all of them (:func:`~workbench.prompts.run_prompts`), so a batching backend decodes them together."""
+    if step.decoding.n != 1:
+        return [run_step(step, c, backend, index=index, model=model, indexes=indexes, as_chat=as_chat)
+                for c in cases]
+    queries = [c.query() for c in cases]
+    jobs = []
+    for q in queries:
+        demos, scores = step_demos(step, q, indexes)
+        jobs.append(PromptJob(tuple(demos), q, scores))
+    runs = run_prompts(step.spec, jobs, backend, step.decoding, as_chat=as_chat)
+    out = []
+    for case, run in zip(cases, runs, strict=True):
+        failed = next((st.generation for st in run.stages if st.generation.failed), None)
+        if failed is not None:
+            raise ModelError(f"Step {index + 1} could not run on input {case.input[:60]!r}: {failed.error}")
+        correct = None if case.expected is None else is_correct(run.answer, case.expected, step.spec.answer_format)
+        out.append(StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=(run,),
+                           answer=run.answer, vote=None, correct=correct))
+    return out
+
+
 def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequence[TestCase] | None = None,
             *, default_model: str = "", indexes: IndexFactory | None = None,
             progress: Callable[[int, int], None] | None = None) -> list[StepRun]:
@@ -139,9 +164,10 @@ def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequenc
     for i, step in enumerate(pset.steps):
         model = step.model or default_model
         backend = backends(model)
-        for case in inputs:
-            out.append(run_step(step, case, backend, index=i, model=model, indexes=indexes))
-            done += 1
+        size = max(1, int(getattr(backend, "batch_size", 1)))  # inputs decoded together (batching backends)
+        for at in range(0, len(inputs), size):
+            out.extend(run_steps(step, inputs[at:at + size], backend, index=i, model=model, indexes=indexes))
+            done += len(inputs[at:at + size])
             if progress is not None:
                 progress(done, total)
     return out
