@@ -202,3 +202,24 @@ def test_the_pool_takes_the_dataset_mapping_unless_its_own_flags_say_otherwise()
     assert mapping_from_args(parse()) == ColumnMapping()
     with pytest.raises(ConfigError, match="Give --pool-input-column or --pool-input-template, not both"):
         mapping_from_args(parse("--pool-input-column", "a", "--pool-input-template", "{b}"), pool=True)
+
+
+def test_a_batching_model_decodes_items_together_unless_reproducible_and_resume_keeps_the_setting():
+    env = {**os.environ, "WORKBENCH_BATCH": "3"}
+    args = ["--dataset", "arithmetic", "--strategies", "zero", "--limit", "3", "--json", "--no-progress"]
+    batched = subprocess.run([sys.executable, "-m", "workbench", "eval", *args], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300, env=env)
+    alone = subprocess.run([sys.executable, "-m", "workbench", "eval", *args, "--reproducible"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert batched.returncode == 0 and alone.returncode == 0, (batched.stderr, alone.stderr)
+    ids = json.loads(batched.stdout)["run_id"], json.loads(alone.stdout)["run_id"]
+    with open_store(Path(os.environ["WORKBENCH_DATA_DIR"]) / "workbench.db") as store:
+        assert [store.get_run(i).meta["batch"] for i in ids] == [3, 1]
+        assert [r["batch"] for r in store.results(ids[0])] == [3, 3, 3]
+        assert [r["batch"] for r in store.results(ids[1])] == [1, 1, 1]
+    resumed = subprocess.run([sys.executable, "-m", "workbench", "eval", "--dataset", "arithmetic", "--resume",
+                              str(ids[0]), "--reproducible", "--no-progress"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300, env=env)
+    assert resumed.returncode == 2 and resumed.stderr.strip() == (
+        f"error: Run {ids[0]} was generated up to 3 sequences decoded together, not one sequence at a time; "
+        "resume it with the same batching (Reproducible / WORKBENCH_BATCH) or start a new run.")

@@ -177,6 +177,30 @@ def test_response_cache_toggle():
     assert run_caption(at).endswith(" · cache: off")
 
 
+def test_the_reproducible_switch_runs_one_sequence_at_a_time_and_the_run_says_how_it_ran():
+    from ui.common import cached_backend
+
+    at = page()
+    # the page's own model object (cached once per server process, as the app's sessions share it)
+    model = cached_backend(at.selectbox(key="model_choice").value, at.selectbox(key="backend_choice").value)
+    before = model.batch_size
+    model.batch_size = 3  # as WORKBENCH_BATCH=3 would load it
+    try:
+        at.multiselect(key="ev_strategies").set_value(["zero"])
+        at.radio(key="ev_answer").set_value("generate")
+        at.number_input(key="ev_limit").set_value(3).run()
+        assert at.toggle(key="ev_repro").value is False  # off by default: a batching model batches
+        at.button(key="ev_run").click().run()
+        assert not at.exception and not at.error
+        assert " · up to 3 sequences decoded together" in run_caption(at)
+        at.toggle(key="ev_repro").set_value(True).run()
+        at.button(key="ev_run").click().run()
+        assert not at.exception and not at.error
+        assert " · one sequence at a time" in run_caption(at)
+    finally:
+        model.batch_size = before
+
+
 def test_demonstration_pool_from_parquet_with_its_own_label_map():
     import io
 
@@ -276,6 +300,7 @@ def test_settings_survive_another_page():
     at.number_input(key="ev_limit").set_value(5).run()
     at.text_input(key="ev_more").set_value("knn2+gen").run()
     at.toggle(key="ev_cache").set_value(False).run()
+    at.toggle(key="ev_repro").set_value(True).run()
     at.switch_page("pages/4_Decoding_Lab.py").run()
     assert [t.value for t in at.title] == ["Decoding Lab"]
     at.switch_page("pages/5_Evaluate.py").run()
@@ -286,3 +311,4 @@ def test_settings_survive_another_page():
     assert at.number_input(key="ev_limit").value == 5
     assert at.text_input(key="ev_more").value == "knn2+gen"
     assert at.toggle(key="ev_cache").value is False
+    assert at.toggle(key="ev_repro").value is True
