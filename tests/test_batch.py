@@ -149,6 +149,34 @@ def test_llamacpp_a_failing_sequence_fails_only_itself(gemma):
     assert [gens[i].text for i in (0, 3, 5)] == [r[0].text for r in alone]
 
 
+def test_llamacpp_an_interrupted_batch_frees_every_sequence_and_the_next_run_is_clean(gemma):
+    """A Stop (KeyboardInterrupt) or a callback error in the middle of a batch: the engine keeps no sequence."""
+    from workbench.backends.llamacpp_batch import BatchEngine
+
+    jobs = [Job(tuple(gemma.tokenize(p)), None) for p in PROMPTS[:4]]
+    steps = [0]
+
+    def interrupt_at_step_3(ids, logits):
+        steps[0] += 1
+        if steps[0] == 3 * len(jobs):
+            raise KeyboardInterrupt
+        return logits
+
+    engine = BatchEngine(gemma.llm, 4, gemma.context_window)
+    try:
+        before, _ = engine.run(jobs, Sampling(max_tokens=8))
+        with pytest.raises(KeyboardInterrupt):
+            engine.run(jobs, Sampling(max_tokens=8, processor=interrupt_at_step_3))
+        import llama_cpp
+
+        # every sequence's KV cells are freed (the holder's too): -1 = the sequence holds no position
+        assert [llama_cpp.llama_memory_seq_pos_max(engine._mem, s) for s in range(engine.size + 1)] == [-1] * 5
+        after, _ = engine.run(jobs, Sampling(max_tokens=8))
+    finally:
+        engine.close()
+    assert [g.text for g in after] == [g.text for g in before] and not any(g.failed for g in after)
+
+
 def test_batch_size_setting_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("WORKBENCH_BATCH", "lots")
     with pytest.raises(ConfigError, match="WORKBENCH_BATCH must be a whole number") as err:

@@ -291,53 +291,60 @@ class BatchEngine:
         live: list[_Live] = []
         fresh: dict[tuple[int, ...], int] = {}  # head -> a slot holding exactly it (admitted since the last step)
         steps = evaluated = reused = 0
-        while waiting or live:
-            while waiting and free:  # every stream holds the longest job: a free slot is enough
-                i = waiting.pop(0)
-                job, slot = jobs[i], free.pop(0)
-                head = job.prompt[:-1]
-                rc = 0
-                if head in fresh:
-                    self._copy(fresh[head], slot)
-                elif head == self._held:  # evaluated by an earlier admission or an earlier run
-                    self._copy(self.holder, slot)
-                    reused += 1
-                else:
-                    rc = self._eval_head(head, slot)
-                    evaluated += 1
-                    if not rc:  # keep it for this prompt's later samples and the next run
-                        self._copy(slot, self.holder)
-                        self._held = head
-                if rc:
-                    free.insert(0, slot)
-                    results[i] = self._failed(job, f"llama.cpp refused its prompt (llama_decode returned {rc})",
-                                              timer)
-                    continue
-                fresh[head] = slot
-                live.append(_Live(i, slot, job, self._chain(sampling, job.seed), list(job.prompt), job.prompt[-1],
-                                  len(job.prompt) - 1))
-            if not live:
-                continue
-            ended: dict[int, Generation] = {}
-            if self._decode([(s.pending, s.pos, s.slot, True) for s in live]) == 0:
-                for row, s in enumerate(live):
-                    self._step(s, row, sampling, ended, timer)
-            else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
-                for s in live:
-                    rc = self._decode([(s.pending, s.pos, s.slot, True)])
-                    if rc:
-                        ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
-                                                             f"{rc})", timer)
+        try:
+            while waiting or live:
+                while waiting and free:  # every stream holds the longest job: a free slot is enough
+                    i = waiting.pop(0)
+                    job, slot = jobs[i], free.pop(0)
+                    head = job.prompt[:-1]
+                    rc = 0
+                    if head in fresh:
+                        self._copy(fresh[head], slot)
+                    elif head == self._held:  # evaluated by an earlier admission or an earlier run
+                        self._copy(self.holder, slot)
+                        reused += 1
                     else:
-                        self._step(s, 0, sampling, ended, timer)
-            steps += 1
-            fresh.clear()  # decoded sequences hold more than their head now
-            for s in [s for s in live if s.index in ended]:
-                results[s.index] = ended[s.index]
+                        rc = self._eval_head(head, slot)
+                        evaluated += 1
+                        if not rc:  # keep it for this prompt's later samples and the next run
+                            self._copy(slot, self.holder)
+                            self._held = head
+                    if rc:
+                        free.insert(0, slot)
+                        results[i] = self._failed(job, f"llama.cpp refused its prompt (llama_decode returned {rc})",
+                                                  timer)
+                        continue
+                    fresh[head] = slot
+                    live.append(_Live(i, slot, job, self._chain(sampling, job.seed), list(job.prompt), job.prompt[-1],
+                                      len(job.prompt) - 1))
+                if not live:
+                    continue
+                ended: dict[int, Generation] = {}
+                if self._decode([(s.pending, s.pos, s.slot, True) for s in live]) == 0:
+                    for row, s in enumerate(live):
+                        self._step(s, row, sampling, ended, timer)
+                else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
+                    for s in live:
+                        rc = self._decode([(s.pending, s.pos, s.slot, True)])
+                        if rc:
+                            ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
+                                                                 f"{rc})", timer)
+                        else:
+                            self._step(s, 0, sampling, ended, timer)
+                steps += 1
+                fresh.clear()  # decoded sequences hold more than their head now
+                for s in [s for s in live if s.index in ended]:
+                    results[s.index] = ended[s.index]
+                    llama_cpp.llama_sampler_free(s.chain)
+                    llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
+                    free.append(s.slot)
+                    live.remove(s)
+        except BaseException:  # an interrupt or a callback's error mid-batch: no sequence outlives the call
+            for s in live:
                 llama_cpp.llama_sampler_free(s.chain)
-                llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
-                free.append(s.slot)
-                live.remove(s)
+            llama_cpp.llama_memory_seq_rm(self._mem, -1, -1, -1)  # every sequence's cells, the holder's too
+            self._held = ()
+            raise
         failed = sum(r is not None and r.failed for r in results)
         together = min(self.size, len(jobs))
         record = BatchRun(self.size, len(jobs), steps, evaluated, reused, self._cells, failed)
