@@ -10,6 +10,7 @@ killed mid-request). Parts 2 and 3 skip, saying how to build it, where llama-ser
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import signal
@@ -138,7 +139,7 @@ def test_the_engine_serves_its_slots_and_stops_without_a_trace():
         assert engine.ref == f"http://127.0.0.1:{port}/v1#{MODEL}"
         backend = load_backend(engine.ref)
         assert backend.family == "llama.cpp" and backend.context_window == 1024
-        assert backend.complete("One, two, three,", GREEDY).text.strip()
+        assert backend.count_tokens("One, two, three,") > 3
     assert gone(pid) and port_free("127.0.0.1", port)
 
 
@@ -178,7 +179,7 @@ def test_workbench_serve_stops_the_engine_on_sigterm():
         assert line.startswith(f"llama-server ready: http://127.0.0.1:{port}/v1#{MODEL} (2 slots x 512 tokens, pid "), \
             line + process.stderr.read() if process.poll() is not None else line
         pid = int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
-        assert load_backend(f"http://127.0.0.1:{port}/v1#{MODEL}").complete("One, two,", GREEDY).text
+        assert load_backend(f"http://127.0.0.1:{port}/v1#{MODEL}").count_tokens("One, two,") > 2
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
@@ -240,7 +241,8 @@ test_user_errors_are_one_line = contract.test_user_errors_are_one_line
 test_chat_template_only_for_chat_models = contract.test_chat_template_only_for_chat_models
 
 
-def test_it_is_llama_server_and_counts_with_its_tokenizer(backend, smollm):
+def test_it_is_llama_server_and_counts_with_its_tokenizer(engine, smollm):
+    backend = load_backend(engine.ref)
     assert backend.family == "llama.cpp" and backend.route.kind == "llama.cpp"
     assert backend.is_chat  # the template came from /props
     text = "One, two, three, and a café."
@@ -252,9 +254,9 @@ def test_top_n_and_scores_match_the_in_process_model(backend, smollm):
     prompt = "The capital of France is"
     far, near = backend.next_token_distribution(prompt, top=5), smollm.next_token_distribution(prompt, top=5)
     assert [d.token_id for d in far] == [d.token_id for d in near]
-    assert [d.prob for d in far] == pytest.approx([d.prob for d in near], abs=2e-2)
+    assert [math.log(d.prob) for d in far] == pytest.approx([math.log(d.prob) for d in near], abs=2e-3)
     labels = [" Paris", " London", " the capital"]
-    assert backend.score(prompt, labels) == pytest.approx(smollm.score(prompt, labels), abs=5e-2)
+    assert backend.score(prompt, labels) == pytest.approx(smollm.score(prompt, labels), abs=2e-3)
 
 
 @pytest.mark.slow
@@ -263,7 +265,9 @@ def test_eight_requests_at_once_are_all_answered(engine):
     prompts = [f"Count: {3 * i + 1}, {3 * i + 2}, {3 * i + 3}," for i in range(8)]
     rows = many.generate(prompts, DecodingConfig(max_new_tokens=8))
     assert [len(row) for row in rows] == [1] * 8
-    assert all(row[0].text.strip() and row[0].completion_tokens > 0 for row in rows)
+    assert all(row[0].completion_tokens > 0 for row in rows)
+    # each answer continues its own count (no answer went to another request)
+    assert [row[0].text.split(",")[0].strip() for row in rows] == [str(3 * i + 4) for i in range(8)]
     sampled = DecodingConfig(do_sample=True, temperature=0.8, seed=3, n=8, max_new_tokens=8)
     assert all(g.text for g in many.generate(["Once upon a time"], sampled)[0])
 

@@ -67,6 +67,9 @@ class EngineConfig:
     port: int = DEFAULT_PORT  # 0 = any free port
     threads: int | None = None  # CPU threads; None = WORKBENCH_THREADS, else llama-server's own default
     binary: str | None = None  # path of llama-server; None = find_binary()
+    # off, as in the in-process backend (llama-cpp-python's default), so both give the same logits: with
+    # llama-server's default (auto = on here) a label's log-probability moved by 0.1 (smollm2, measured)
+    flash_attn: bool = False
     start_timeout_s: float = 120.0  # loading the model and answering /health, at most
     stop_timeout_s: float = 10.0  # after SIGTERM, before SIGKILL
     extra_args: tuple[str, ...] = ()  # more llama-server options, passed as they are
@@ -144,8 +147,12 @@ def engine_model(model: str) -> ModelSpec:
 
 
 def port_free(host: str, port: int) -> bool:
-    """True when nothing listens on ``host:port`` (a bind succeeds)."""
+    """True when a server could listen on ``host:port`` (a bind with SO_REUSEADDR, as servers bind, succeeds).
+
+    Connections of a stopped server still in TIME_WAIT do not count: they do not keep a new server out.
+    """
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -220,7 +227,7 @@ class LlamaServer:
             str(binary), "--model", spec.path, "--alias", self.model_name,
             "--host", cfg.host, "--port", str(self.port),
             "--parallel", str(cfg.parallel), "--ctx-size", str(cfg.context),
-            "--cont-batching", "--no-webui",
+            "--cont-batching", "--no-webui", "--flash-attn", "on" if cfg.flash_attn else "off",
             *(("--threads", str(threads), "--threads-batch", str(threads)) if threads else ()),
             *cfg.extra_args,
         ]
