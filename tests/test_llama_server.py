@@ -287,3 +287,24 @@ def test_the_engine_killed_mid_request_is_one_clear_error():
         assert not backend.lock.busy
         with pytest.raises(ModelError, match="Cannot reach the server"):
             backend.complete("Hello", GREEDY)
+
+
+def test_the_classroom_app_generates_through_the_engine_by_default(engine, monkeypatch):
+    """The app as `make classroom` serves it (``app_env``): its default model is the engine, nothing to pick."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import ROOT
+    from workbench.cli.serve import app_env
+
+    for name, value in app_env(engine.ref, {}).items():
+        monkeypatch.setenv(name, value)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=240).run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="model_choice").options == [engine.ref]
+    assert any("**openai-compatible** on **" + engine.url in c.value for c in at.sidebar.caption)
+    at.toggle(key="home_chat").set_value(False)
+    at.text_area(key="home_prompt").set_value("One, two, three, four,")
+    at.button(key="home_go").click().run()
+    assert not at.exception and not at.error
+    assert "five" in " ".join(str(m.value) for m in at.markdown)
+    assert any("tokens/s" in c.value for c in at.caption)
