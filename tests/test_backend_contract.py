@@ -11,7 +11,7 @@ from workbench.backends.llamacpp import LlamaCppBackend
 from workbench.backends.openai_compat import OpenAICompatBackend, ServerConfig, connect
 
 #: The validated public methods every caller uses; only Backend defines them.
-PUBLIC = ("tokenize", "count_tokens", "generate", "complete", "stream", "next_token_logits",
+PUBLIC = ("tokenize", "count_tokens", "generate", "generate_configs", "complete", "stream", "next_token_logits",
           "next_token_distribution", "score", "score_details", "format_chat", "close")
 BACKENDS = (LlamaCppBackend, TransformersBackend, OpenAICompatBackend)
 

@@ -177,6 +177,31 @@ def test_llamacpp_an_interrupted_batch_frees_every_sequence_and_the_next_run_is_
     assert [g.text for g in after] == [g.text for g in before] and not any(g.failed for g in after)
 
 
+def test_llamacpp_a_prompts_configs_decode_together_each_with_its_own_settings(gemma):
+    """The Decoding Lab's configs on one prompt: one batch, every sequence its own sampler, seed, stop and budget."""
+    from workbench.compare import run_grid
+
+    configs = [("greedy", DecodingConfig(max_new_tokens=12)),
+               ("t0.8", DecodingConfig(do_sample=True, temperature=0.8, top_k=40, seed=5, n=2, max_new_tokens=16)),
+               ("penalised", DecodingConfig(do_sample=True, temperature=1.0, top_p=0.9, seed=9, max_new_tokens=10,
+                                            repetition_penalty=1.3, sampler_order="transformers", stop=("\n",)))]
+    prompt = PROMPTS[3]
+    alone = []
+    with batch_size(gemma, 1):
+        for _, c in configs:
+            gemma.llm.reset()
+            alone.append(texts(gemma.generate([prompt], c))[0])
+    with batch_size(gemma, 3):
+        together = texts(gemma.generate_configs(prompt, [c for _, c in configs]))
+        assert gemma.last_batch.sequences == 4 and gemma.last_batch.prompts_evaluated == 1  # read once for all
+        grid = run_grid(gemma, [prompt], configs)
+    assert together == alone  # up to 3 per step: each sequence is the one-at-a-time text (see above)
+    assert [cell.generations[0].text for cell in grid.cells] == [t[0] for t in together]  # runs=1: one each
+    assert all("\n" not in t for t in together[2])
+    with batch_size(gemma, 3), pytest.raises(ConfigError):  # every config's budget is checked, not just the first
+        gemma.generate_configs(prompt, [configs[0][1], DecodingConfig(max_new_tokens=gemma.context_window)])
+
+
 def test_batch_size_setting_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("WORKBENCH_BATCH", "lots")
     with pytest.raises(ConfigError, match="WORKBENCH_BATCH must be a whole number") as err:

@@ -123,7 +123,9 @@ def run_grid(
     """Run every config on every prompt; ``on_cell(cell, done, total)`` reports each finished cell.
 
     Prompt-major order: all configs of one prompt run back-to-back, so the prompt is evaluated
-    once and reused from the backend's KV cache; the samples of a config are one call.
+    once and reused from the backend's KV cache; the samples of a config are one call. A batching
+    backend (``batch_size`` > 1) decodes all configs of a prompt together (:meth:`Backend.generate_configs`);
+    its cells then arrive together.
     """
     prompt_items = _labelled_prompts(prompts)
     # The sampler order as run is written into each config, so the grid and its exports show it.
@@ -132,9 +134,12 @@ def run_grid(
     timer = Timer()
     cells: list[Cell] = []
     total = len(prompt_items) * len(config_items)
+    batched = getattr(backend, "batch_size", 1) > 1
     for plabel, text in prompt_items:
-        for clabel, cfg in config_items:
-            gens = backend.generate([text], cfg, on_wait=on_wait)[0]
+        if batched:  # every config of this prompt in one call: decoded together, the prompt read once
+            rows = backend.generate_configs(text, [cfg for _, cfg in config_items], on_wait=on_wait)
+        for j, (clabel, cfg) in enumerate(config_items):
+            gens = rows[j] if batched else backend.generate([text], cfg, on_wait=on_wait)[0]
             cell = Cell(plabel, clabel, tuple(gens))
             cells.append(cell)
             if on_cell is not None:

@@ -315,6 +315,25 @@ class Backend(ABC):
         with self.lock.hold(on_wait):
             return self._generate(ids, cfg)
 
+    def generate_configs(
+        self,
+        prompt: str,
+        cfgs: Sequence[DecodingConfig],
+        on_wait: Callable[[int], None] | None = None,
+    ) -> list[list[Generation]]:
+        """``cfg.n`` generations of one prompt under each config, in config order (the Decoding Lab's
+        configs side by side): one call, so a batching backend decodes every config's samples together."""
+        if not cfgs:
+            return []
+        checked = [self._checked_ids(prompt, c) for c in cfgs]  # every config's budget must fit the window
+        with self.lock.hold(on_wait):
+            return self._generate_configs(checked[0], list(cfgs))
+
+    def _generate_configs(self, prompt_ids: list[int], cfgs: list[DecodingConfig]) -> list[list[Generation]]:
+        """Every config's samples of one prompt; by default config after config (a batching backend
+        overrides it to decode them together)."""
+        return [self._generate([prompt_ids], c)[0] for c in cfgs]
+
     def complete(self, prompt: str, cfg: DecodingConfig | None = None) -> Generation:
         """One generation for one prompt (the first sample when ``cfg.n > 1``)."""
         return self.generate([prompt], cfg or DecodingConfig())[0][0]

@@ -210,21 +210,48 @@ class LlamaCppBackend(Backend):
         A sequence llama.cpp refuses comes back failed (finish_reason "error", the reason in
         ``Generation.error``); the others complete. ``last_batch`` records what the batch did.
         """
-        from workbench.backends.llamacpp_batch import BatchEngine, Job, Sampling
+        from workbench.backends.llamacpp_batch import Job
+
+        seeds = [s if cfg.do_sample else None for s in sample_seeds(cfg)]
+        jobs = [Job(tuple(ids), seed) for ids in prompt_ids for seed in seeds]
+        gens, self.last_batch = self._batch_engine().run(jobs, self._sampling(kwargs))
+        return [gens[i * cfg.n:(i + 1) * cfg.n] for i in range(len(prompt_ids))]
+
+    def _generate_configs(self, prompt_ids: list[int], cfgs: list[DecodingConfig]) -> list[list[Generation]]:
+        """Every config's samples of one prompt in one batch when ``batch_size`` > 1: each sequence with its
+        own config's sampler chain, seed, stop strings and budget (the prompt is read once for all)."""
+        if self.batch_size <= 1 or sum(c.n for c in cfgs) <= 1:
+            return super()._generate_configs(prompt_ids, cfgs)
+        from workbench.backends.llamacpp_batch import Job
+
+        jobs = [Job(tuple(prompt_ids), seed if c.do_sample else None, self._sampling(self._completion_kwargs(c)))
+                for c in cfgs for seed in sample_seeds(c)]
+        gens, self.last_batch = self._batch_engine().run(jobs, jobs[0].sampling)
+        out, at = [], 0
+        for c in cfgs:
+            out.append(gens[at:at + c.n])
+            at += c.n
+        return out
+
+    def _batch_engine(self):
+        from workbench.backends.llamacpp_batch import BatchEngine
 
         if self._engine is None or self._engine.size != self.batch_size:
             if self._engine is not None:
                 self._engine.close()
             self._engine = BatchEngine(self.llm, self.batch_size, self.context_window)
-        sampling = Sampling(
+        return self._engine
+
+    @staticmethod
+    def _sampling(kwargs: dict):
+        """create_completion's settings as the batch engine takes them."""
+        from workbench.backends.llamacpp_batch import Sampling
+
+        return Sampling(
             temperature=kwargs["temperature"], top_k=kwargs["top_k"], top_p=kwargs["top_p"], min_p=kwargs["min_p"],
             typical_p=kwargs["typical_p"], max_tokens=kwargs["max_tokens"], stop=tuple(kwargs["stop"] or ()),
             processor=kwargs["logits_processor"],
         )
-        seeds = [s if cfg.do_sample else None for s in sample_seeds(cfg)]
-        jobs = [Job(tuple(ids), seed) for ids in prompt_ids for seed in seeds]
-        gens, self.last_batch = self._engine.run(jobs, sampling)
-        return [gens[i * cfg.n:(i + 1) * cfg.n] for i in range(len(prompt_ids))]
 
     def _stream(self, prompt_ids: list[int], cfg: DecodingConfig) -> Iterator[tuple[str, Generation | None]]:
         kwargs = self._completion_kwargs(cfg)

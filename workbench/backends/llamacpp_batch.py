@@ -83,6 +83,7 @@ class Job:
 
     prompt: tuple[int, ...]  # token ids, BOS included when the model wants one
     seed: int | None  # None = a random seed (llama.cpp's LLAMA_DEFAULT_SEED)
+    sampling: Sampling | None = None  # its own settings (a Decoding Lab config); None = the run's
 
 
 @dataclass(frozen=True)
@@ -270,20 +271,22 @@ class BatchEngine:
 
     # ---- one run --------------------------------------------------------------------------
     def run(self, jobs: Sequence[Job], sampling: Sampling) -> tuple[list[Generation], BatchRun]:
-        """Generate every job (in job order); a job that cannot run comes back failed (``Generation.error``)."""
+        """Generate every job (in job order) with its own settings or ``sampling``; a job that cannot run
+        comes back failed (``Generation.error``)."""
         import llama_cpp
 
         if self.closed:
             raise ModelError("The batch context has been closed; load the model again to use it.")
         timer = Timer()
         results: list[Generation | None] = [None] * len(jobs)
-        need = [len(j.prompt) + sampling.max_tokens + UTF8_SLACK for j in jobs]
+        plan = [j.sampling or sampling for j in jobs]  # each job's settings
+        need = [len(j.prompt) + plan[i].max_tokens + UTF8_SLACK for i, j in enumerate(jobs)]
         for i, j in enumerate(jobs):
             if not j.prompt:
                 results[i] = self._failed(j, "the prompt has no tokens", timer)
             elif need[i] - UTF8_SLACK > self.window:
                 results[i] = self._failed(j, f"the prompt ({len(j.prompt)} tokens) plus max_new_tokens="
-                                             f"{sampling.max_tokens} exceeds the context window of {self.window}"
+                                             f"{plan[i].max_tokens} exceeds the context window of {self.window}"
                                              " tokens", timer)
         waiting = [i for i in range(len(jobs)) if results[i] is None]
         self._ensure(max((need[i] for i in waiting), default=1))
@@ -315,14 +318,14 @@ class BatchEngine:
                                                   timer)
                         continue
                     fresh[head] = slot
-                    live.append(_Live(i, slot, job, self._chain(sampling, job.seed), list(job.prompt), job.prompt[-1],
+                    live.append(_Live(i, slot, job, self._chain(plan[i], job.seed), list(job.prompt), job.prompt[-1],
                                       len(job.prompt) - 1))
                 if not live:
                     continue
                 ended: dict[int, Generation] = {}
                 if self._decode([(s.pending, s.pos, s.slot, True) for s in live]) == 0:
                     for row, s in enumerate(live):
-                        self._step(s, row, sampling, ended, timer)
+                        self._step(s, row, plan[s.index], ended, timer)
                 else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
                     for s in live:
                         rc = self._decode([(s.pending, s.pos, s.slot, True)])
@@ -330,7 +333,7 @@ class BatchEngine:
                             ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
                                                                  f"{rc})", timer)
                         else:
-                            self._step(s, 0, sampling, ended, timer)
+                            self._step(s, 0, plan[s.index], ended, timer)
                 steps += 1
                 fresh.clear()  # decoded sequences hold more than their head now
                 for s in [s for s in live if s.index in ended]:
