@@ -119,12 +119,13 @@ def test_sampling_fields_send_extras_only_when_needed():
     assert sampling_fields(greedy, 0, "llama-cpp-python") == {
         "max_tokens": 5, "temperature": 0.0, "top_p": 1.0, "stop": ["\n"],
         "top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0}
-    # llama-server's too (top_k 40, min_p 0.05); its penalty window is the last 64 tokens unless told -1
+    # llama-server's too (top_k 40, min_p 0.05); its penalty window is the last 64 tokens unless told the whole
     # and its sampler order is the one the workbench shows (llama.cpp's own chain unless the config says)
     assert sampling_fields(greedy, 0, "llama.cpp") == {
         "max_tokens": 5, "temperature": 0.0, "top_p": 1.0, "stop": ["\n"],
         "top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "repeat_last_n": -1,
         "samplers": ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]}
+    assert sampling_fields(greedy, 0, "llama.cpp", window=2048)["repeat_last_n"] == 2048  # today's server: no -1
     sample = DecodingConfig(do_sample=True, temperature=0.7, top_k=40, top_p=0.9, min_p=0.05,
                             repetition_penalty=1.2, max_new_tokens=8)
     assert sampling_fields(sample, 3, "vllm") == {
@@ -418,7 +419,7 @@ def test_llama_server_gets_its_own_names_and_explicit_off_values():
                                  top_k=20, seed=5, max_new_tokens=4)
         assert backend.complete("Hello there", sampled).text == " ok"
     greedy, sample = _completions_sent(fake)
-    off = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "repeat_last_n": -1,
+    off = {"top_k": 0, "min_p": 0.0, "typical_p": 1.0, "repeat_penalty": 1.0, "repeat_last_n": 4096,
            "samplers": ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]}
     assert {k: greedy[k] for k in off} == off and "repetition_penalty" not in greedy
     assert greedy["temperature"] == 0.0 and greedy["prompt"] == "Hello there"
@@ -439,7 +440,7 @@ def test_the_family_can_be_named(monkeypatch):
         monkeypatch.setenv("WORKBENCH_SERVER_FAMILY", "llama.cpp")
         named = load_backend(f"{fake.url}#fake")
         named.complete("Hello there", GREEDY)
-        assert _completions_sent(fake)[-1]["repeat_last_n"] == -1
+        assert _completions_sent(fake)[-1]["repeat_last_n"] == named.context_window  # its whole window
         monkeypatch.setenv("WORKBENCH_SERVER_FAMILY", "tgi")
         with pytest.raises(ConfigError, match=r"'tgi' is not one of auto, llama.cpp"):
             load_backend(f"{fake.url}#fake")
@@ -865,3 +866,57 @@ def test_llama_server_gets_n_probs_and_its_logprobs_shape_is_read():
     sent = _completions_sent(fake)
     assert sent[0]["n_probs"] == 2 and "logprobs" not in sent[0]  # llama-server's own name
     assert sent[1]["n_probs"] == 1 and sent[1]["logit_bias"] == {"6": 100.0} and "echo" not in sent[1]  # word 6
+
+
+# ---- the REAL llama-server (llama.cpp's own; `make llama-server` builds it) ----------------------------
+@pytest.fixture(scope="module")
+def llama_server_ref():
+    from workbench.engine import EngineConfig, EngineUnavailable, LlamaServer, find_binary
+
+    try:
+        find_binary()
+    except EngineUnavailable as err:
+        pytest.skip(str(err))
+    with LlamaServer(EngineConfig(model=MODEL, parallel=2, slot_window=2048, port=0, threads=1)) as srv:
+        yield srv.ref
+
+
+@pytest.fixture(scope="module")
+def on_llama_server(llama_server_ref):
+    return load_backend(llama_server_ref)
+
+
+CONTRACT = [contract.test_greedy_is_deterministic_and_respects_budget, contract.test_score_ranks_the_right_continuation_first,
+            contract.test_seeded_sampling_reproduces, contract.test_stop_strings_cut_the_text,
+            contract.test_stream_matches_generate, contract.test_next_token_distribution_matches_greedy,
+            contract.test_user_errors_are_one_line, contract.test_chat_template_only_for_chat_models]
+
+
+@pytest.mark.parametrize("check", CONTRACT, ids=lambda f: f.__name__.removeprefix("test_"))
+def test_the_backend_contract_holds_on_llama_server(check, on_llama_server):
+    check(on_llama_server)
+
+
+def test_llama_server_agrees_with_the_in_process_model(on_llama_server, smollm):
+    remote = on_llama_server
+    assert (remote.family, remote.route.kind, remote.context_window) == ("llama.cpp", "llama.cpp", 2048)
+    assert remote.is_chat and remote.scoring == "forced (llama.cpp)"  # its template from /props; it refuses echo
+    for text in ("The capital of France is", "naïve café 🙂", "<|im_start|>user\nHi"):
+        assert remote.tokenize(text) == smollm.tokenize(text), text
+    prompt, labels = "The capital of France is", [" Paris", " London", " the capital"]
+    assert remote.complete(prompt, GREEDY).text == smollm.complete(prompt, GREEDY).text
+    assert remote.score(prompt, labels) == pytest.approx(smollm.score(prompt, labels), abs=1e-3)
+    far, near = remote.next_token_distribution(prompt, top=5), smollm.next_token_distribution(prompt, top=5)
+    assert [(d.token_id, d.text) for d in far] == [(d.token_id, d.text) for d in near]  # ids from n_probs
+    assert [d.prob for d in far] == pytest.approx([d.prob for d in near], abs=1e-3)
+    penalised = DecodingConfig(max_new_tokens=12, repetition_penalty=1.3)
+    assert remote.complete("One, one, one, one,", penalised).text == smollm.complete("One, one, one, one,", penalised).text
+    assert remote.client.pool.reused > remote.client.pool.opened  # kept connections
+
+
+def test_llama_server_ignores_echo_so_echo_scoring_falls_back(llama_server_ref, on_llama_server):
+    """llama-server answers an echo request with the generated token's log-probability only: the check sees it."""
+    asked = load_backend(llama_server_ref + "#scoring=echo")
+    prompt, labels = "The capital of France is", [" Paris", " the capital"]
+    assert asked.score(prompt, labels) == pytest.approx(on_llama_server.score(prompt, labels), abs=1e-6)
+    assert asked.scoring == "forced (the server does not echo the prompt's log-probabilities)"

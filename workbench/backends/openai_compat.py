@@ -127,7 +127,7 @@ EXPLICIT_FAMILIES = ("llama.cpp", "llama-cpp-python")
 #: llama-server's names for the samplers whose order it takes (its ``samplers`` request field).
 LLAMA_SERVER_SAMPLERS = {"typical_p": "typ_p"}
 #: Families tried with echo scoring under ``scoring="auto"``: vLLM and other OpenAI servers. llama-server
-#: refuses echo ("Only no echo is supported"); llama-cpp-python's echo log-probabilities are shifted by one
+#: ignores echo (it answers the generated token's log-probability only); llama-cpp-python's echo log-probabilities are shifted by one
 #: token for models without a BOS token and it sorts the whole vocabulary in Python for every prompt token
 #: (slower than the forced requests), so both are scored the forced way unless ``scoring="echo"``.
 ECHO_FAMILIES = ("vllm", "openai")
@@ -149,7 +149,7 @@ def native_order(family: str) -> tuple[str, ...]:
     return SAMPLER_ORDERS["llama.cpp" if family in EXPLICIT_FAMILIES else "transformers"]
 
 
-def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai") -> dict:
+def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai", window: int | None = None) -> dict:
     """The request fields for ``cfg`` (one sample with ``seed``) on a server of ``family``.
 
     The OpenAI fields are always sent. Servers of the llama.cpp family (llama.cpp's
@@ -158,7 +158,8 @@ def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai
     llama-cpp-python), so sending nothing is not "off": every field is sent under its
     llama.cpp name, with the off values (top_k 0, min_p 0, typical_p 1,
     repeat_penalty 1) when the config has it off. ``llama-server`` also gets
-    ``repeat_last_n: -1``: the penalty covers its whole window (prompt and output), as
+    ``repeat_last_n``: its whole ``window`` (the tokens of one slot; -1, "all", where the window is not
+    known, which only older servers take), so the penalty covers prompt and output, as
     in Hugging Face, and ``samplers``: the config's sampler order (penalties first), so
     the order shown is the order used. Other servers (vLLM, ...) default to off and get
     the extras (``repetition_penalty``, their name) only when set, and sample in their
@@ -186,7 +187,7 @@ def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai
     if family in EXPLICIT_FAMILIES:
         body.update(top_k=cfg.top_k, min_p=cfg.min_p, typical_p=cfg.typical_p, repeat_penalty=cfg.repetition_penalty)
         if family == "llama.cpp":
-            body["repeat_last_n"] = -1
+            body["repeat_last_n"] = window if window else -1  # today's llama-server refuses -1
             body["samplers"] = ["penalties", *(LLAMA_SERVER_SAMPLERS.get(name, name) for name in order)]
         return body
     if cfg.typical_p != 1.0:
@@ -385,6 +386,10 @@ class OpenAICompatBackend(Backend):
     def _release(self) -> None:
         self.client.pool.close()
 
+    def _fields(self, cfg: DecodingConfig, seed: int | None) -> dict:
+        """:func:`sampling_fields` for this server (its family, its window)."""
+        return sampling_fields(cfg, seed, self.family, self.context_window)
+
     # ---- tokens ----------------------------------------------------------------------------
     def _natural(self, text: str) -> list[int]:
         """The ids the model itself makes of ``text`` (with its BOS when the model adds one)."""
@@ -426,7 +431,7 @@ class OpenAICompatBackend(Backend):
         return self._detokenize(list(ids[bos:]))
     # ---- generation --------------------------------------------------------------------------
     def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
-        sampling_fields(cfg, cfg.seed, self.family)  # refuse unsupported settings before any request
+        self._fields(cfg, cfg.seed)  # refuse unsupported settings before any request
         jobs = [(i, seed) for i in range(len(prompt_ids)) for seed in sample_seeds(cfg)]
         texts = [self._text_of(ids) for ids in prompt_ids]
 
@@ -439,7 +444,7 @@ class OpenAICompatBackend(Backend):
 
     def _complete(self, text: str, n_prompt: int, cfg: DecodingConfig, seed: int | None) -> Generation:
         timer = Timer()
-        body = {"model": self.model, "prompt": text, **sampling_fields(cfg, seed, self.family)}
+        body = {"model": self.model, "prompt": text, **self._fields(cfg, seed)}
         reply = self.client.post("/completions", body, Completion)
         choice = reply.choices[0]
         text_out = choice.text
@@ -460,7 +465,7 @@ class OpenAICompatBackend(Backend):
             "model": self.model,
             "prompt": self._text_of(prompt_ids),
             "stream": True,
-            **sampling_fields(cfg, cfg.seed, self.family),
+            **self._fields(cfg, cfg.seed),
         }
         timer = Timer()
         pieces: list[str] = []
@@ -483,7 +488,7 @@ class OpenAICompatBackend(Backend):
         cfg = cfg or DecodingConfig()
         if not messages or not all(isinstance(m, dict) and "role" in m and "content" in m for m in messages):
             raise PromptError("Chat needs a list of messages with 'role' and 'content'.")
-        body = {"model": self.model, "messages": list(messages), **sampling_fields(cfg, cfg.seed, self.family)}
+        body = {"model": self.model, "messages": list(messages), **self._fields(cfg, cfg.seed)}
         timer = Timer()
         with self.lock.hold():
             reply = self.client.post("/chat/completions", body, ChatCompletion)
@@ -511,7 +516,7 @@ class OpenAICompatBackend(Backend):
     def _top_tokens(self, ids: list[int], top: int) -> list[TokenProb]:
         """The server's ``top`` most likely next tokens (``logit`` holds the log-probability)."""
         body = {"model": self.model, "prompt": self._text_of(ids), **self._probs_field(top),
-                **sampling_fields(DecodingConfig(max_new_tokens=1), None, self.family)}
+                **self._fields(DecodingConfig(max_new_tokens=1), None)}
         logprobs = self._logprobs(body)
         if logprobs.content:  # llama-server: ids come with the candidates
             ranked = sorted(logprobs.content[0].top_logprobs, key=lambda t: -t.logprob)[:top]
@@ -587,7 +592,7 @@ class OpenAICompatBackend(Backend):
         """
         text = self._full_text(prompt_ids, prompt_text, cont)
         body = {"model": self.model, "prompt": text, "echo": True, "logprobs": 1,
-                **sampling_fields(DecodingConfig(max_new_tokens=1), None, self.family)}
+                **self._fields(DecodingConfig(max_new_tokens=1), None)}
         reply = self.client.post("/completions", body, Completion)
         logprobs, usage = reply.choices[0].logprobs, reply.usage
         if logprobs is None or logprobs.token_logprobs is None or usage is None or usage.completion_tokens is None:
@@ -615,7 +620,7 @@ class OpenAICompatBackend(Backend):
     def _forced_logprob(self, prefix: str, token: int) -> float:
         """log p(token | prefix): generate one token forced by logit_bias; logprobs are the model's own."""
         body = {"model": self.model, "prompt": prefix, **self._probs_field(1), "logit_bias": {str(token): FORCE_BIAS},
-                **sampling_fields(DecodingConfig(max_new_tokens=1), None, self.family)}
+                **self._fields(DecodingConfig(max_new_tokens=1), None)}
         logprobs = self._logprobs(body)
         if logprobs.content:  # llama-server: the generated token and its candidates carry ids
             first = logprobs.content[0]
