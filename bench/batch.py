@@ -5,6 +5,8 @@
 * transformers (SmolLM2-135M, CPU): 8 prompts x 32 greedy tokens one at a time vs one left-padded generate;
 * self-consistency, n=8 sampled paths of one question on llama.cpp: path by path (batch 1, today) vs the
   n paths batched;
+* the Decoding Lab's grid: 6 sampled configs on one prompt (:func:`workbench.compare.run_grid`), config
+  after config (batch 1) vs all six decoded together (batch 8);
 * ``--evaluation``: :func:`workbench.evaluate.evaluate` itself, Zero-shot-CoT on the first N arithmetic
   items (MultiArith from ../shared/datasets when present, else the shipped sample) at batch 1
   (``reproducible``: today's path) vs 4 vs 8 on both backends, plus label scoring of N SST-2 items (never
@@ -77,6 +79,31 @@ def compare(backend, cases: list[tuple[str, int, list[str], DecodingConfig]], ru
     return report
 
 
+GRID_CONFIGS = [(f"t{t}/k{k}", DecodingConfig(do_sample=True, temperature=t, top_k=k, top_p=0.95, seed=7))
+                for t in (0.5, 0.8, 1.1) for k in (20, 50)]
+
+
+def grid(backend, tokens: int, runs: int) -> dict:
+    """The Decoding Lab's grid of 6 sampled configs on one prompt: batch 1 vs 8, interleaved runs."""
+    from workbench.compare import run_grid
+
+    configs = [(label, c.replace(max_new_tokens=tokens)) for label, c in GRID_CONFIGS]
+    seconds: dict[int, list[float]] = {1: [], 8: []}
+    outs: dict[int, list[str]] = {}
+    for _ in range(runs):
+        for b in (1, 8):
+            backend.batch_size = b
+            g = run_grid(backend, [PROMPTS[0]], configs)
+            seconds[b].append(g.seconds)
+            outs.setdefault(b, [c.generations[0].text for c in g.cells])
+            print(json.dumps({"done": f"grid batch {b}", "seconds": round(g.seconds, 2)}), file=sys.stderr, flush=True)
+    med = {b: statistics.median(v) for b, v in seconds.items()}
+    return {f"Decoding Lab grid, 6 sampled configs, batch {b}": {
+        "median_seconds": round(med[b], 2), "seconds": [round(x, 2) for x in seconds[b]],
+        "speedup_vs_batch_1": round(med[1] / med[b], 2),
+        "texts_equal_to_batch_1": sum(a == c for a, c in zip(outs[b], outs[1], strict=True))} for b in (1, 8)}
+
+
 def _pool(shared: str, sample: str, n: int):
     from pathlib import Path
 
@@ -103,6 +130,7 @@ def evaluation(backend, items: int, tokens: int, runs: int, sizes=(1, 4, 8)) -> 
     accuracy: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"{tmp}/bench.db")
+        evaluate(pool, None, strategies, backend, store, cache=False, limit=1)  # warm: the first call pays more
         for _ in range(runs):
             for b in sizes:
                 backend.batch_size = max(b, 1)
@@ -183,7 +211,7 @@ def main() -> None:
     one = [SC_PROMPT]  # one list object: compare() finds a case's batch-1 reference by identity
     cases += [(f"self-consistency n=8, batch {b}", b, one, sc) for b in (1, 8)]
     if not args.skip_llamacpp:
-        out["llama.cpp gemma-3-270m"] = compare(gemma, cases, args.runs)
+        out["llama.cpp gemma-3-270m"] = {**compare(gemma, cases, args.runs), **grid(gemma, args.tokens, args.runs)}
     if not args.skip_transformers:
         smol = load_backend("smollm2-135m-instruct", "transformers")
         out["transformers smollm2-135m-instruct (cpu)"] = compare(
