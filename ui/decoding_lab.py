@@ -267,8 +267,29 @@ def _walk_html(backend: Backend, state: ExplorerState, tail_chars: int = 300) ->
             f'border-radius:6px;padding:0.5rem"><span style="color:#888">…{html.escape(prompt)}</span>{chosen}</div>')
 
 
+def top_tokens_only(backend: Backend, prompt: str) -> None:
+    """A backend without every logit (a server): its top next tokens, raw, and why there is no more."""
+    top, bad_top = number_field(st, "Tokens shown", 20, key="lab_x_top", lo=5, hi=50)
+    st.info(f"This model is served by **{backend.name}**, which returns only the most likely next tokens with "
+            "their log-probabilities, not every logit. The warpers (temperature, top-k, top-p, …) reshape the "
+            "whole distribution, so the explorer cannot show them faithfully here: pick an in-process model "
+            "(llama.cpp or transformers) for that. The raw top tokens after your prompt:")
+    if bad_top:
+        return
+    with user_errors():
+        dist = backend.next_token_distribution(prompt, int(top))
+        frame = pd.DataFrame({"token": [repr(t.text) for t in dist], "id": [t.token_id for t in dist],
+                              "probability": [t.prob for t in dist]})
+        st.dataframe(frame, hide_index=True, key="lab_x_top_only",
+                     column_config={"probability": st.column_config.ProgressColumn(
+                         "probability", min_value=0.0, max_value=1.0, format="%.4f")})
+
+
 def explorer_panel(backend: Backend, prompt: str) -> None:
     """Next-token distribution raw vs after the warpers, and stepping token by token."""
+    if not backend.capabilities.full_logits:
+        top_tokens_only(backend, prompt)
+        return
     ss = st.session_state
     left, right = st.columns([1, 2], gap="large")
     with left:

@@ -51,6 +51,26 @@ def test_explorer_shows_a_distribution_and_steps():
     assert any("Step 1" in str(m.value) for m in at.markdown)
 
 
+def test_a_server_without_every_logit_gets_its_top_tokens_and_the_reason_not_a_warped_picture(monkeypatch):
+    import ui.common
+    from tests.fakes import FakeBackend
+    from workbench.backends.base import Capabilities
+
+    server = FakeBackend()
+    server.name = "openai-compatible"
+    server.capabilities = Capabilities(full_logits=False, beam_search=False)
+    monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
+    at = lab()
+    at.text_area(key="lab_prompt_a").set_value("The capital of France is a city")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("returns only the most likely next tokens" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")  # no warped-distribution chart
+    table = next(d.value for d in at.dataframe if "probability" in d.value.columns)
+    assert 1 <= len(table) <= 20 and list(table.columns) == ["token", "id", "probability"]
+    assert "lab_x_state" not in at.session_state  # the stepping explorer never started
+
+
 def test_explorer_says_which_sampler_order_it_shows():
     at = lab()
     at.text_area(key="lab_prompt_a").set_value("My favourite thing to do on a rainy afternoon is")
