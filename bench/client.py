@@ -1,7 +1,8 @@
 """Benchmark: the openai-compatible backend's HTTP client and label scoring, each beside its naive path.
 
-1. **Connections**: ``--requests`` small requests (``POST /extras/tokenize`` of a short
-   text) to the real ``python -m llama_cpp.server`` on loopback, three ways in the same
+1. **Connections**: ``--requests`` small requests (a tokenizer request for a short text)
+   to the real ``python -m llama_cpp.server`` on loopback, and to llama.cpp's own
+   ``llama-server`` when it is built, three ways in the same
    run, interleaved round by round: ``urllib`` (``urllib.request`` with a new connection
    each, as the backend did before the pool), ``new connection each`` (the backend's
    client with a pool that keeps nothing) and ``pooled`` (keep-alive, the default).
@@ -36,44 +37,62 @@ from workbench.backends.openai_compat import ServerConfig, connect
 ROOT = Path(__file__).resolve().parents[1]
 SST2_DEV = ROOT.parent / "shared" / "datasets" / "sst2_dev.jsonl"
 SST2_TRAIN = ROOT.parent / "shared" / "datasets" / "sst2_train.jsonl"
-TEXT = {"input": "The capital of France is"}
+#: One small request per server: its tokenizer endpoint and a short text.
+SMALL = {"llama-cpp-python": ("/extras/tokenize", {"input": "The capital of France is"}),
+         "llama-server": ("/tokenize", {"content": "The capital of France is"})}
 LABELS = [" positive", " negative", " very positive"]
 
 
-def _urllib(url: str, n: int) -> None:
+def _urllib(url: str, small: tuple[str, dict], n: int) -> None:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    data = json.dumps(TEXT).encode()
+    data = json.dumps(small[1]).encode()
     for _ in range(n):
-        request = urllib.request.Request(url + "/extras/tokenize", data=data, headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(url + small[0], data=data, headers={"Content-Type": "application/json"})
         with opener.open(request, timeout=30) as reply:
             json.loads(reply.read())
 
 
-def _client(url: str, n: int, keep: int) -> tuple[int, int]:
+def _client(url: str, small: tuple[str, dict], n: int, keep: int) -> int:
     config = ServerConfig(url + "/v1")
     client = ServerClient(config, Pool(Route.of(config.base_url), keep))
     for _ in range(n):
-        client.post("/extras/tokenize", TEXT, Tokens, root=True)
+        client.post(small[0], small[1], Tokens, root=True)
     opened = client.pool.opened
     client.pool.close()
-    return opened, n
+    return opened
+
+
+def _servers():
+    """(name, root URL) of each real server, started in turn: llama-cpp-python's, and llama-server when built."""
+    path = resolve_model("smollm2-135m-instruct").path
+    with llama_server(path, "m", 512) as srv:
+        yield "llama-cpp-python", srv.url.removesuffix("/v1")
+    from workbench.engine import EngineConfig, EngineUnavailable, LlamaServer, find_binary
+
+    try:
+        find_binary()
+    except EngineUnavailable:
+        return
+    with LlamaServer(EngineConfig(model="smollm2-135m-instruct", parallel=1, slot_window=512, port=0, threads=1)) as srv:
+        yield "llama-server", srv.root_url
 
 
 def connections(n: int, runs: int) -> dict:
-    path = resolve_model("smollm2-135m-instruct").path
+    return {name: _connections(root, SMALL[name], n, runs) for name, root in _servers()}
+
+
+def _connections(root: str, small: tuple[str, dict], n: int, runs: int) -> dict:
     times: dict[str, list[float]] = {"urllib": [], "new connection each": [], "pooled": []}
     opened = {}
-    with llama_server(path, "m", 512) as srv:
-        root = srv.url.removesuffix("/v1")
-        _client(root, 20, 8)  # warm up
-        for _ in range(runs):
-            for name in times:
-                start = time.perf_counter()
-                if name == "urllib":
-                    _urllib(root, n)
-                else:
-                    opened[name] = _client(root, n, 0 if name == "new connection each" else 8)[0]
-                times[name].append(time.perf_counter() - start)
+    _client(root, small, 20, 8)  # warm up
+    for _ in range(runs):
+        for name in times:
+            start = time.perf_counter()
+            if name == "urllib":
+                _urllib(root, small, n)
+            else:
+                opened[name] = _client(root, small, n, 0 if name == "new connection each" else 8)
+            times[name].append(time.perf_counter() - start)
     out = {}
     for name, values in times.items():
         med = statistics.median(values)

@@ -8,6 +8,7 @@ deterministic and fast and no test asserts a time.
 from __future__ import annotations
 
 import random
+import socket
 import threading
 
 import pytest
@@ -308,3 +309,24 @@ def test_a_client_that_never_reached_the_server_does_not_retry():
     with pytest.raises(ModelError) as info:
         client.fetch("/models")
     assert str(info.value) == f"Cannot reach the server at {url}; is it running?" and waits == []
+
+
+# ---- the deadline watchdog ----------------------------------------------------------------------------
+def test_one_watchdog_thread_expires_deadlines_and_forgets_finished_ones():
+    from workbench.backends.openai.client import PURGE_EVERY, Deadline, Watchdog
+
+    dog = Watchdog()
+    for _ in range(3 * PURGE_EVERY):
+        Deadline(600, dog).release()  # finished at once, as almost every request is
+    assert len(dog._heap) <= PURGE_EVERY + 1  # not 3x: finished deadlines do not pile up for 600 s
+    short = Deadline(0.05, dog)
+    a, b = socket.socketpair()
+    short.watch(a)
+    try:
+        a.settimeout(10)
+        assert a.recv(1) == b""  # blocked until the watchdog shut the socket (bounded: not the 10 s)
+        assert short.expired and not short.release()
+    finally:
+        a.close()
+        b.close()
+    assert threading.active_count() < 50  # one thread for every deadline, not one per request

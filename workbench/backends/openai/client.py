@@ -22,7 +22,9 @@
 from __future__ import annotations
 
 import base64
+import heapq
 import http.client
+import itertools
 import json
 import math
 import random
@@ -87,22 +89,73 @@ def retry_after(header: str | None, default: float, cap: float) -> float:
     return min(max(value, 0.0), cap) if math.isfinite(value) else default
 
 
+#: The watchdog drops finished deadlines from its heap every this many requests.
+PURGE_EVERY = 1024
+
+
+class Watchdog:
+    """One thread that expires every request's :class:`Deadline` when it passes (no thread per request).
+
+    Deadlines wait in a heap ordered by their end; a finished one is dropped when it
+    comes up, or every :data:`PURGE_EVERY` requests. The thread starts with the first
+    deadline and runs as a daemon.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._wake = threading.Condition()
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._wake:
+            ticket = next(self._count)
+            if ticket % PURGE_EVERY == 0:  # finished deadlines would wait for their end (minutes): drop them
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (deadline.end, ticket, deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="workbench-deadlines", daemon=True)
+                self._thread.start()
+            if self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                end, _, first = self._heap[0]
+                left = end - time.monotonic()
+                if left > 0:
+                    self._wake.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+            first.expire()
+
+
+#: The watchdog every request's deadline is given to.
+WATCHDOG = Watchdog()
+
+
 class Deadline:
-    """One request's overall time limit: when it passes, a timer shuts the request's socket.
+    """One request's overall time limit: when it passes, the watchdog shuts the request's socket.
 
     A read blocked on a server that trickles bytes or sends keep-alive comments then
     returns at once; the reader sees :attr:`expired` and says which limit was reached.
     """
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, watchdog: Watchdog = WATCHDOG):
         self.seconds = seconds
         self.end = time.monotonic() + seconds
         self.expired = False
+        self.done = False  # cancelled or released: the watchdog drops it
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        watchdog.add(self)
 
     def left(self) -> float:
         return self.end - time.monotonic()
@@ -115,17 +168,19 @@ class Deadline:
                 _shut(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self.done = True
 
     def release(self) -> bool:
         """Stop watching (the request is done); True when the socket was never shut, so it can be reused."""
-        self._timer.cancel()
         with self._lock:
+            self.done = True
             self._sock = None
             return not self.expired
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             if self._sock is not None:
                 _shut(self._sock)
