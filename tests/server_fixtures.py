@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -122,7 +123,7 @@ class FakeServer:
     """
 
     def __init__(self, handler: Callable[[str, str, dict | None], Reply | None], hang_s: float = 10.0,
-                 keep_alive: bool = True, port: int = 0):
+                 keep_alive: bool = True, port: int = 0, tls: tuple[Path, Path] | None = None):
         self.handler = handler
         self.requests: list[str] = []
         self.headers: list[dict[str, str]] = []  # the headers of each request, in order
@@ -180,7 +181,13 @@ class FakeServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        scheme = "http"
+        if tls is not None:  # HTTPS with the certificate and key given (see self_signed)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> FakeServer:
@@ -192,6 +199,18 @@ class FakeServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(5)
+
+
+def self_signed(folder: Path) -> tuple[Path, Path] | None:
+    """A certificate for 127.0.0.1 and its key, made by the ``openssl`` command (None where there is none)."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    try:
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                        "-out", str(cert)], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return cert, key
 
 
 def json_reply(data: dict, status: int = 200, headers: dict | None = None) -> Reply:

@@ -330,3 +330,25 @@ def test_one_watchdog_thread_expires_deadlines_and_forgets_finished_ones():
         a.close()
         b.close()
     assert threading.active_count() < 50  # one thread for every deadline, not one per request
+
+
+# ---- HTTPS ----------------------------------------------------------------------------------------------
+def test_https_keeps_its_connection_alive_and_an_untrusted_certificate_is_one_line(tmp_path, monkeypatch):
+    from tests.server_fixtures import self_signed
+
+    pair = self_signed(tmp_path)
+    if pair is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    with FakeServer(fake_openai(lambda body: completion_reply(" secure")), tls=pair) as fake:
+        assert fake.url.startswith("https://")
+        with pytest.raises(ModelError) as info:
+            connect(ServerConfig(fake.url, "fake"))
+        message = str(info.value)
+        assert message.startswith(f"The TLS connection to {fake.url} failed (") and "CERTIFICATE_VERIFY_FAILED" in message
+        assert "\n" not in message
+        monkeypatch.setenv("SSL_CERT_FILE", str(pair[0]))  # now the machine trusts it
+        backend = connect(ServerConfig(fake.url, "fake", max_concurrency=1))
+        before = fake.connections
+        for _ in range(3):
+            assert backend.complete("Hello there", GREEDY).text == " secure"
+        assert fake.connections == before  # the TLS connection of connecting served all three

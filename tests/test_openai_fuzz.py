@@ -35,7 +35,7 @@ REPLIES = (ModelList, Tokens, Detokenized, Completion, StreamEvent, ChatCompleti
 FIELDS = ("data", "id", "owned_by", "max_model_len", "meta", "n_ctx", "tokens", "text", "prompt", "content",
           "choices", "finish_reason", "logprobs", "tokens", "token_logprobs", "top_logprobs", "usage",
           "prompt_tokens", "completion_tokens", "message", "error", "chat_template",
-          "default_generation_settings", "object")
+          "default_generation_settings", "object", "text_offset", "logprob", "bytes", "token")
 #: Per example, all parsing included (generous: a bound, not a timing claim).
 BOUND = settings(deadline=timedelta(seconds=2), max_examples=300,
                  suppress_health_check=[HealthCheck.too_slow])
@@ -127,3 +127,27 @@ def test_a_server_answering_anything_gives_a_generation_or_one_error(completion,
                 call()
             except WorkbenchError as err:
                 assert "\n" not in str(err)
+
+
+@THROUGH_A_SERVER
+@given(echo=json_values | st.fixed_dictionaries({
+    "choices": st.lists(st.fixed_dictionaries({"text": st.text(max_size=4), "logprobs": json_values}),
+                        min_size=1, max_size=1),
+    "usage": json_values}))
+def test_any_echo_reply_gives_scores_or_one_error(echo):
+    """Echo scoring's check reads whatever the server sends: scores (echo or the forced fallback), or one line."""
+    forced = {"tokens": ["w"], "token_logprobs": [-1.5], "top_logprobs": [{"w": -1.5}]}
+
+    def completions(body):
+        return raw_reply(json.dumps(echo).encode()) if body.get("echo") else \
+            raw_reply(json.dumps({"choices": [{"text": "w", "logprobs": forced}]}).encode())
+
+    with FakeServer(fake_openai(completions)) as fake:
+        backend = connect(ServerConfig(fake.url, "fake", deadline_s=5, scoring="echo", max_retries=0))
+        try:
+            scores = backend.score("Hello there", [" friend", " old friend"])
+        except WorkbenchError as err:
+            assert "\n" not in str(err)
+            return
+        assert len(scores) == 2 and all(x <= 0.01 for x in scores)  # log-probabilities (-inf is an answer; NaN is not)
+        assert backend.scoring.startswith(("echo (", "forced ("))
