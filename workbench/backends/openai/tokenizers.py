@@ -65,8 +65,6 @@ TOKENIZER_ROUTES = (
     TokenizerRoute("vllm", "/tokenize", "/detokenize", "prompt", (("add_special_tokens", True),)),
     TokenizerRoute("llama.cpp", "/tokenize", "/detokenize", "content", (("add_special", True),)),
 )
-#: The route a server of a family with no endpoint of its own is given (so tests can name one).
-NO_ROUTE = TokenizerRoute("none", "", "", "")
 
 
 class ServerTokenizer:
