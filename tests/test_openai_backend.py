@@ -720,6 +720,8 @@ def test_a_local_hugging_face_tokenizer_folder_counts_as_the_server_does(server,
     local = connect(ServerConfig(server.url, server.model, context_window=2048, tokenizer=str(tmp_path / "tok")))
     for text in ("One, two, three", "The capital of France is", "naïve café"):
         assert local.tokenize(text) == backend.tokenize(text), text
+    texts = [f"Review {i}: a film of {i} scenes." for i in range(40)]
+    assert run_bounded(local.tokenize, texts, 8) == [backend.tokenize(t) for t in texts]  # from many threads
 
 
 # ---- label scoring through echo + logprobs ------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -128,15 +129,18 @@ class HFTokenizer:
 
             self._tok = AutoTokenizer.from_pretrained(os.path.expanduser(name), local_files_only=True,
                                                       trust_remote_code=False)
-        except Exception as err:
+        except Exception as err:  # whatever stops it loading is the user's one-line error
             raise _load_error(name, err) from None
         self.kind = f"local ({name})"
+        self._lock = threading.Lock()  # a fast tokenizer called from two threads at once can fail ("Already borrowed")
 
     def encode(self, text: str) -> list[int]:
-        return list(self._tok(text, add_special_tokens=True)["input_ids"])
+        with self._lock:
+            return list(self._tok(text, add_special_tokens=True)["input_ids"])
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._tok.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
+        with self._lock:
+            return self._tok.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
 class GGUFTokenizer:
@@ -152,15 +156,18 @@ class GGUFTokenizer:
             if not os.path.isfile(os.path.expanduser(path)):
                 raise FileNotFoundError("no such file")
             self._llm = Llama(model_path=os.path.expanduser(path), vocab_only=True, verbose=False)
-        except Exception as err:
+        except Exception as err:  # whatever stops it loading is the user's one-line error
             raise _load_error(path, err) from None
         self.kind = f"local ({os.path.basename(path)})"
+        self._lock = threading.Lock()  # the backend tokenizes from several threads; one native call at a time
 
     def encode(self, text: str) -> list[int]:
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)  # BOS only if the model adds one
+        with self._lock:  # BOS only if the model adds one
+            return self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
+        with self._lock:
+            return self._llm.detokenize(list(ids), special=True).decode("utf-8", errors="replace")
 
 
 def _load_error(name: str, err: BaseException) -> ConfigError:
