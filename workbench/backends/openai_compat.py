@@ -429,6 +429,7 @@ class OpenAICompatBackend(Backend):
             return text
         bos = len(self._bos) if self._bos and list(ids[:1]) == self._bos else 0
         return self._detokenize(list(ids[bos:]))
+
     # ---- generation --------------------------------------------------------------------------
     def _generate(self, prompt_ids: list[list[int]], cfg: DecodingConfig) -> list[list[Generation]]:
         self._fields(cfg, cfg.seed)  # refuse unsupported settings before any request
