@@ -140,3 +140,15 @@ def test_pinned_servers_only_the_allowed_ones():
                 "http://tgi/v1#other#TGI_KEY", "http://gpu:8001/v1#m", "http://gpu:8000/v1.evil#m"):
         with pytest.raises(ModelError, match="servers it allows"):
             policy.check(ref, "openai-compatible")
+
+
+def test_pinned_servers_read_no_tokenizer_file_but_the_teachers():
+    policy = ModelPolicy.from_env("0.0.0.0", {
+        ALLOWED_SERVERS_ENV: "http://ollama:11434/v1#llama3#tokenizer=/srv/tok, http://gpu:8000/v1"})
+    for ok in ("http://ollama:11434/v1#llama3", "http://ollama:11434/v1#llama3#tokenizer=/srv/tok",
+               "http://ollama:11434/v1#llama3#tokenizer=approximate", "http://gpu:8000/v1#m#scoring=forced"):
+        policy.check(ok, "openai-compatible")
+    for bad in ("http://ollama:11434/v1#llama3#tokenizer=/etc/passwd",  # any local file, read by this machine
+                "http://gpu:8000/v1#m#tokenizer=/home/teacher/model.gguf"):
+        with pytest.raises(ModelError, match="servers it allows"):
+            policy.check(bad, "openai-compatible")

@@ -242,8 +242,12 @@ def _as_path(model: str) -> str:
 
 
 def _same_server(ref: str, allowed: str) -> bool:
-    """``ref`` is the allowed server: the same URL, the same key variable and (when it names one) model."""
-    from workbench.backends.openai_compat import parse_ref  # it imports this module
+    """``ref`` is the allowed server: the same URL, the same key variable and (when it names one) model, and
+    no tokenizer file but the one the entry names (a student's ``#tokenizer=/some/path`` would make this
+    machine read any local file): the server's own, the labelled estimate, or the teacher's."""
+    from workbench.backends.openai_compat import parse_ref, ref_options  # it imports this module
 
     (url, name, key_env), (a_url, a_name, a_key_env) = parse_ref(ref), parse_ref(allowed)
-    return url == a_url and key_env == a_key_env and (not a_name or name == a_name)
+    tokenizer = ref_options(ref).get("tokenizer", "")
+    return (url == a_url and key_env == a_key_env and (not a_name or name == a_name)
+            and tokenizer in ("", "approximate", ref_options(allowed).get("tokenizer", "")))
