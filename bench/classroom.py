@@ -9,6 +9,14 @@ their place, and the server's memory stays bounded. Baseline: the raw library ca
 (``Backend.complete``) for the same prompts in this process, one after another.
 
     .venv/bin/python -m bench.classroom [--sessions 30] [--max-new-tokens 16]
+    .venv/bin/python -m bench.classroom --engine llama-server --parallel 8   # as `make classroom` serves it
+
+``--engine llama-server``: the app is served as ``make classroom`` serves it, pinned to llama.cpp's own
+``llama-server`` (the workbench's managed engine, ``--parallel`` slots decoded together); every session's
+generation goes through the OpenAI-compatible backend to it. The expected answers are then the engine's own
+one-at-a-time greedy answers: batched greedy text may differ from them (floating-point sums change with the
+batch), so differing answers are counted, not failed. CPU seconds are reported per part: the app server, the
+engine, and the rest of the machine (the 30 browser tabs, plus whatever else runs there).
 
 Prints JSON. Loopback only; stops by itself (every wait has a timeout).
 """
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -45,7 +54,10 @@ from tests.e2e.harness import (
     wait_rerun,
 )
 from workbench.backends import DEFAULT_MODEL, load_backend
+from workbench.backends.openai_compat import ServerConfig, connect
+from workbench.cli.serve import app_env
 from workbench.decoding import DecodingConfig
+from workbench.engine import EngineConfig, LlamaServer
 
 SESSIONS = 30  # a class
 MAX_NEW_TOKENS = 16  # a short answer each; 30 of them queue on one model
@@ -71,9 +83,24 @@ def mem_available_mib() -> float:
     return float("nan")
 
 
-def greedy_answers(n: int, max_new_tokens: int, runs: int = 3) -> tuple[list[str], dict]:
-    """Expected answers and the raw library call's timing for the same prompts (median of ``runs``)."""
-    backend = load_backend(DEFAULT_MODEL, "llama.cpp")
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (all cores; /proc/stat minus idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def greedy_answers(n: int, max_new_tokens: int, runs: int = 3, ref: str | None = None) -> tuple[list[str], dict]:
+    """Expected answers and the raw library call's timing for the same prompts (median of ``runs``).
+
+    ``ref``: through that server, one request at a time (each decoded alone), instead of in-process llama.cpp.
+    """
+    backend = load_backend(DEFAULT_MODEL, "llama.cpp") if ref is None else _one_at_a_time(ref)
     cfg = DecodingConfig(max_new_tokens=max_new_tokens)
     answers = [backend.complete(prompt_for(i), cfg).text for i in range(n)]
     times = []
@@ -82,13 +109,19 @@ def greedy_answers(n: int, max_new_tokens: int, runs: int = 3) -> tuple[list[str
         for i in range(n):
             backend.complete(prompt_for(i), cfg)
         times.append(time.perf_counter() - start)
-    backend.close()
+    if ref is None:
+        backend.close()
     per_call = statistics.median(times) / n
     return answers, {"raw_call_median_s": round(per_call, 4), "raw_serial_all_sessions_s": round(per_call * n, 3)}
 
 
+def _one_at_a_time(ref: str):
+    url, _, model = ref.partition("#")
+    return connect(ServerConfig(url, model, max_concurrency=1))
+
+
 def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tokens: int = MAX_NEW_TOKENS,
-                  expected: list[str] | None = None) -> dict:
+                  expected: list[str] | None = None, engine_pid: int | None = None) -> dict:
     """Drive ``sessions`` simultaneous generations; returns per-session results and the summary figures."""
     warm = new_page(browser)  # load the model once and note the server's memory with it loaded
     open_page(warm, server.url)
@@ -99,6 +132,7 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
     warm.context.close()
     rss_warm = memory_kib(server.pid)
     mem_before = mem_available_mib()
+    cpu_before = _cpu(server.pid, engine_pid)
 
     start = time.perf_counter()
     context = new_context(browser)  # one window of tabs: each tab its own session, the app's scripts cached once
@@ -126,6 +160,8 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
     results = [generation_result(pg, timeout_ms=max(1000, 1000 * (deadline - time.monotonic())), strict=False)
                for pg in pages]
     wall_s = time.perf_counter() - start - opened_s
+    cpu = {k: round(v - cpu_before[k], 1) for k, v in _cpu(server.pid, engine_pid).items()}
+    cpu["rest_of_machine_browsers_and_other_load"] = round(cpu.pop("machine") - cpu["app_server"] - cpu.get("engine", 0), 1)
     context.close()
 
     for i, r in enumerate(results):
@@ -152,8 +188,19 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
                            "after_class": round(memory_kib(server.pid) / 1024, 1),
                            "peak": round(memory_kib(server.pid, "VmHWM") / 1024, 1)},
         "browser_mib_for_sessions": round(browser_mib, 1),
+        "cpu_seconds_from_page_open_to_all_answered": cpu,
     }
+    if engine_pid is not None:
+        summary["engine_rss_mib"] = {"after_class": round(memory_kib(engine_pid) / 1024, 1),
+                                     "peak": round(memory_kib(engine_pid, "VmHWM") / 1024, 1)}
     return {"summary": summary, "results": results}
+
+
+def _cpu(server_pid: int, engine_pid: int | None) -> dict:
+    out = {"machine": machine_cpu_seconds(), "app_server": cpu_seconds(server_pid)}
+    if engine_pid is not None:
+        out["engine"] = cpu_seconds(engine_pid)
+    return out
 
 
 def _stats(values: list[float]) -> dict:
@@ -168,30 +215,52 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=SESSIONS)
     parser.add_argument("--max-new-tokens", type=int, default=MAX_NEW_TOKENS)
     parser.add_argument("--details", action="store_true", help="also print every session's result")
+    parser.add_argument("--engine", choices=("in-process", "llama-server"), default="in-process",
+                        help="where the sessions' generations run (llama-server: as `make classroom` serves it)")
+    parser.add_argument("--parallel", type=int, default=8, help="llama-server's slots (default %(default)s)")
+    parser.add_argument("--slot-window", type=int, default=1024, help="llama-server's tokens per slot")
     args = parser.parse_args()
     if not chromium_available():
         sys.exit("Chromium not found at /usr/bin/chromium; install it with `apt-get install chromium`.")
     from playwright.sync_api import sync_playwright
 
-    expected, baseline = greedy_answers(args.sessions, args.max_new_tokens)
-    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as server, sync_playwright() as pw:
-        browser = launch_browser(pw)
-        rss_idle = memory_kib(server.pid)
-        out = run_classroom(browser, server, args.sessions, args.max_new_tokens, expected)
-        browser.close()
+    engine = None
+    if args.engine == "llama-server":
+        threads = int(os.environ.get("WORKBENCH_THREADS") or 1)
+        engine = LlamaServer(EngineConfig(model=DEFAULT_MODEL, parallel=args.parallel, slot_window=args.slot_window,
+                                          port=0, threads=threads)).start()
+    try:
+        expected, baseline = greedy_answers(args.sessions, args.max_new_tokens, ref=engine and engine.ref)
+        in_process = greedy_answers(args.sessions, args.max_new_tokens, runs=1)[0] if engine else expected
+        env = app_env(engine.ref, {}) if engine else None
+        with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), env=env) as server, sync_playwright() as pw:
+            browser = launch_browser(pw)
+            rss_idle = memory_kib(server.pid)
+            out = run_classroom(browser, server, args.sessions, args.max_new_tokens, expected,
+                                engine.pid if engine else None)
+            browser.close()
+    finally:
+        if engine is not None:
+            engine.stop()
     out["summary"]["server_rss_mib"]["before_model"] = round(rss_idle / 1024, 1)
-    report = {"machine": {"python": platform.python_version(), "cpus": _cpus()},
-              "baseline_raw_library": baseline, **out["summary"]}
+    engine_text = (f"llama-server --parallel {args.parallel} ({args.slot_window} tokens per slot), "
+                   "through the OpenAI-compatible backend") if engine else "in-process llama.cpp, one model lock"
+    report = {"machine": {"python": platform.python_version(), "cpus": _cpus(),
+                          "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
+              "engine": engine_text,
+              ("baseline_engine_one_at_a_time" if engine else "baseline_raw_library"): baseline, **out["summary"]}
+    if engine:
+        report["expected_answers_equal_in_process"] = sum(
+            normalise(a) == normalise(b) for a, b in zip(expected, in_process, strict=True))
     if args.details:
         report["results"] = out["results"]
     print(json.dumps(report, indent=2))
-    if report["errors"] or report["timed_out"] or report["wrong_answers"] or report["completed"] != args.sessions:
+    wrong = report["wrong_answers"] and not engine  # batched text may differ from one-at-a-time: counted only
+    if report["errors"] or report["timed_out"] or wrong or report["completed"] != args.sessions:
         sys.exit(1)
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 

@@ -14,10 +14,13 @@ from the text. ``--mode score``: label scoring, log p(" positive") vs log p(" ne
 Medians over ``--runs`` runs. Prints JSON.
 
     .venv/bin/python -m bench.remote [--items 200] [--runs 3] [--concurrency 8] [--mode generate]
+    .venv/bin/python -m bench.remote --server llama-server --parallel 1,8   # llama.cpp's own server
 
 Note: llama-cpp-python's server runs one request at a time (a global lock, no
 parallel slots), so concurrency there can only overlap HTTP and tokenizer round
-trips; a vLLM or llama.cpp ``llama-server --parallel N`` server batches requests.
+trips; llama.cpp's ``llama-server --parallel N`` (``--server llama-server``, the
+workbench's managed engine, built by ``make llama-server``) decodes up to N requests
+together, and is started once per ``--parallel`` value (1 = its naive baseline).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from workbench.backends import resolve_model
 from workbench.backends.llamacpp import load_llamacpp
 from workbench.backends.openai_compat import ServerConfig, connect
 from workbench.decoding import DecodingConfig
+from workbench.engine import EngineConfig, LlamaServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,6 +87,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--mode", choices=("generate", "score"), default="generate")
+    ap.add_argument("--server", choices=("llama-cpp-python", "llama-server"), default="llama-cpp-python",
+                    help="python -m llama_cpp.server (default) or llama.cpp's own llama-server (make llama-server)")
+    ap.add_argument("--parallel", default="1,8",
+                    help="llama-server only: its --parallel slots, one server per value (default 1,8)")
     args = ap.parse_args()
     if not SST2_DEV.is_file():
         print(json.dumps({"skipped": f"{SST2_DEV} not available (../shared/datasets is optional)"}))
@@ -96,26 +104,53 @@ def main() -> None:
     in_process, local_preds = timed_runs(local, prompts, args.mode, args.runs)
     local.close()
 
-    with llama_server(resolve_model(MODEL).path, MODEL, N_CTX, "--n_threads", str(THREADS)) as srv:
-        warm = connect(ServerConfig(srv.url, srv.model, context_window=N_CTX))
-        classify(warm, prompts[:4], args.mode)  # the server's first request is slow (buffers, page cache)
-        results, preds = {}, {}
-        for c in (1, args.concurrency):
-            backend = connect(ServerConfig(srv.url, srv.model, context_window=N_CTX, max_concurrency=c))
-            results[f"concurrency_{c}"], preds[c] = timed_runs(backend, prompts, args.mode, args.runs)
+    if args.server == "llama-server":
+        report = {}
+        for parallel in (int(p) for p in args.parallel.split(",")):
+            cfg = EngineConfig(model=MODEL, parallel=parallel, slot_window=N_CTX, port=0, threads=THREADS)
+            with LlamaServer(cfg) as engine:
+                results, preds = in_flight(engine.url, engine.model_name, prompts, args)
+            report[f"parallel_{parallel}"] = summary(results, preds, in_process, local_preds, gold, args)
+        print(json.dumps({**header(prompts, args, f"llama-server --parallel {args.parallel} (llama.cpp, "
+                                                   "continuous batching; the workbench's engine)"),
+                          "in_process_llama_cpp": in_process, **report}, indent=2))
+        return
 
-    base, many = results["concurrency_1"], results[f"concurrency_{args.concurrency}"]
-    print(json.dumps({
+    with llama_server(resolve_model(MODEL).path, MODEL, N_CTX, "--n_threads", str(THREADS)) as srv:
+        results, preds = in_flight(srv.url, srv.model, prompts, args)
+    print(json.dumps({**header(prompts, args, "python -m llama_cpp.server (llama-cpp-python, one request at a time)"),
+                      "in_process_llama_cpp": in_process,
+                      **summary(results, preds, in_process, local_preds, gold, args)}, indent=2))
+
+
+def in_flight(url: str, model: str, prompts: list[str], args) -> tuple[dict, dict]:
+    """The same evaluation through the server with 1 and with ``--concurrency`` requests in flight."""
+    warm = connect(ServerConfig(url, model, context_window=N_CTX))
+    classify(warm, prompts[:4], args.mode)  # the server's first request is slow (buffers, page cache)
+    results, preds = {}, {}
+    for c in (1, args.concurrency):
+        backend = connect(ServerConfig(url, model, context_window=N_CTX, max_concurrency=c))
+        results[f"concurrency_{c}"], preds[c] = timed_runs(backend, prompts, args.mode, args.runs)
+    return results, preds
+
+
+def header(prompts: list[str], args, server: str) -> dict:
+    return {
         "benchmark": "remote",
         "items": len(prompts),
         "mode": args.mode,
         "model": MODEL,
-        "server": "python -m llama_cpp.server (llama-cpp-python, one request at a time)",
+        "server": server,
         "runs": args.runs,
         "cpu_cores": os.cpu_count(),
         "decode_threads": THREADS,
         "load_average_1min": round(os.getloadavg()[0], 2),
-        "in_process_llama_cpp": in_process,
+    }
+
+
+def summary(results: dict, preds: dict, in_process: dict, local_preds: list, gold: list, args) -> dict:
+    base, many = results["concurrency_1"], results[f"concurrency_{args.concurrency}"]
+    return {
         **results,
         f"speedup_{args.concurrency}_vs_1": round(many["items_per_s"] / base["items_per_s"], 2),
         "server_vs_in_process_at_1": round(base["items_per_s"] / in_process["items_per_s"], 2),
@@ -125,7 +160,8 @@ def main() -> None:
             f"concurrency_{args.concurrency}_vs_1": sum(
                 a == b for a, b in zip(preds[args.concurrency], preds[1], strict=True)),
         },
-    }, indent=2))
+        "load_average_1min_after": round(os.getloadavg()[0], 2),
+    }
 
 
 if __name__ == "__main__":

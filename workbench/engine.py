@@ -48,6 +48,10 @@ MAX_PARALLEL = 64
 DEFAULT_PORT = 8080
 #: Smallest window per slot accepted (tokens): room for a short prompt and a few new tokens.
 MIN_SLOT_WINDOW = 64
+#: HTTP threads beyond the slots. llama-server (cpp-httplib) gives each open keep-alive connection a thread of
+#: its own for as long as the client keeps it; its default (slots + 4) starved the workbench's pooled client,
+#: which keeps up to 8 connections per backend: with 1 slot, requests waited unread until a 60 s timeout.
+HTTP_THREADS_SPARE = 32
 #: Characters of the server's log quoted in a failure message.
 QUOTE_CHARS = 240
 
@@ -228,6 +232,7 @@ class LlamaServer:
             "--host", cfg.host, "--port", str(self.port),
             "--parallel", str(cfg.parallel), "--ctx-size", str(cfg.context),
             "--cont-batching", "--no-webui", "--flash-attn", "on" if cfg.flash_attn else "off",
+            "--threads-http", str(cfg.parallel + HTTP_THREADS_SPARE),
             *(("--threads", str(threads), "--threads-batch", str(threads)) if threads else ()),
             *cfg.extra_args,
         ]
