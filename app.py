@@ -48,7 +48,8 @@ def home() -> None:
         else:
             with user_errors("Generating"):
                 text = backend.format_chat([{"role": "user", "content": prompt}]) if as_chat else prompt
-                show_prompt(text, backend.count_tokens(text), backend.context_window)
+                show_prompt(text, backend.count_tokens(text), backend.context_window,
+                            exact=backend.capabilities.exact_token_counts)
                 st.markdown("**Completion**")
                 stream_completion(backend, text, cfg, key="home")
     else:

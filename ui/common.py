@@ -377,9 +377,13 @@ def _clearing(stream, clear: Callable[[], None], seen: list[str] | None = None) 
         yield piece
 
 
-def show_prompt(text: str, tokens: int, window: int, label: str = "Exact text sent to the model") -> None:
-    """The exact prompt text, with its token count against the context window."""
-    st.markdown(f"**{label}** · {tokens} / {window} tokens")
+def show_prompt(text: str, tokens: int, window: int, label: str = "Exact text sent to the model",
+                exact: bool = True) -> None:
+    """The exact prompt text, with its token count against the context window (``exact`` False: an estimate,
+    shown as one, e.g. a server without a tokenizer endpoint)."""
+    count = f"{tokens} / {window} tokens" if exact else \
+        f"≈ {tokens} / {window} tokens (an estimate: the server has no tokenizer)"
+    st.markdown(f"**{label}** · {count}")
     st.code(text, language=None, wrap_lines=True)
 
 

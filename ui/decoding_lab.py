@@ -90,7 +90,8 @@ def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec |
                     texts[label] = value
             if label in texts and backend is not None:
                 with st.expander(f"Exact text of prompt {label}", expanded=False):
-                    show_prompt(texts[label], backend.count_tokens(texts[label]), backend.context_window)
+                    show_prompt(texts[label], backend.count_tokens(texts[label]), backend.context_window,
+                                exact=backend.capabilities.exact_token_counts)
     return texts, (spec if source == SPEC_SOURCE else None)
 
 

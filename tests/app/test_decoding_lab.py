@@ -58,7 +58,7 @@ def test_a_server_without_every_logit_gets_its_top_tokens_and_the_reason_not_a_w
 
     server = FakeBackend()
     server.name = "openai-compatible"
-    server.capabilities = Capabilities(full_logits=False, beam_search=False)
+    server.capabilities = Capabilities(full_logits=False, beam_search=False, exact_token_counts=False)
     monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
     at = lab()
     at.text_area(key="lab_prompt_a").set_value("The capital of France is a city")
@@ -69,6 +69,8 @@ def test_a_server_without_every_logit_gets_its_top_tokens_and_the_reason_not_a_w
     table = next(d.value for d in at.dataframe if "probability" in d.value.columns)
     assert 1 <= len(table) <= 20 and list(table.columns) == ["token", "id", "probability"]
     assert "lab_x_state" not in at.session_state  # the stepping explorer never started
+    assert any("≈ " in str(m.value) and "an estimate: the server has no tokenizer" in str(m.value)
+               for m in at.markdown)  # token counts from an estimate say so
 
 
 def test_explorer_says_which_sampler_order_it_shows():

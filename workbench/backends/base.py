@@ -9,6 +9,7 @@ both behave the same way in front of the user.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import threading
@@ -119,6 +120,7 @@ class Capabilities:
     label_scoring: bool = True  # log-likelihood of given continuations (label scoring, calibration)
     beam_search: bool = True  # num_beams > 1
     concurrent: int = 1  # calls served at once
+    exact_token_counts: bool = True  # False: counts are an estimate (a server without a tokenizer endpoint)
 
 
 #: Seconds between a queued caller's ``on_wait`` calls (see :meth:`ModelLock.hold`).
@@ -219,6 +221,9 @@ class Backend(ABC):
     capabilities: Capabilities = Capabilities()
     #: Sequences one ``generate`` call decodes together at most (1 = one at a time; a loader may set more).
     batch_size: int = 1
+    #: Continuous batching across callers (:class:`~workbench.backends.llamacpp_shared.SharedDecoder`): when
+    #: set, ``generate`` and ``stream`` go to it instead of queueing on ``lock``; None = the lock.
+    shared = None
 
     def __init__(self, spec: ModelSpec, context_window: int, chat_template: str | None, slots: int = 1):
         self.spec = spec
@@ -283,6 +288,8 @@ class Backend(ABC):
         """Free the model's memory; later calls raise ModelError instead of touching freed native memory."""
         if not self.closed:
             self.closed = True
+            if self.shared is not None:
+                self.shared.close()
             self._release()
 
     def _check_open(self) -> None:
@@ -312,6 +319,9 @@ class Backend(ABC):
         if isinstance(prompts, str):
             prompts = [prompts]
         ids = [self._checked_ids(p, cfg) for p in prompts]
+        if self.shared is not None:
+            self._check_open()
+            return self.shared.generate(ids, cfg, on_wait)
         with self.lock.hold(on_wait):
             return self._generate(ids, cfg)
 
@@ -326,6 +336,9 @@ class Backend(ABC):
         if not cfgs:
             return []
         checked = [self._checked_ids(prompt, c) for c in cfgs]  # every config's budget must fit the window
+        if self.shared is not None:
+            self._check_open()
+            return self.shared.generate_configs(list(zip(checked, cfgs, strict=True)), on_wait)
         with self.lock.hold(on_wait):
             return self._generate_configs(checked[0], list(cfgs))
 
@@ -351,17 +364,20 @@ class Backend(ABC):
         result: list[Generation] = []
 
         def pieces() -> Iterator[str]:
-            with self.lock.hold(on_wait):
+            shared = self.shared
+            with contextlib.nullcontext() if shared is not None else self.lock.hold(on_wait):
                 started, first = time.perf_counter(), None
-                for piece, gen in self._stream(ids, cfg):
-                    if gen is not None:
-                        if gen.prompt_seconds is None and first is not None:  # the time to the first token
-                            gen = dataclasses.replace(gen, prompt_seconds=min(first - started, gen.seconds))
-                        result.append(gen)
-                    elif piece:
-                        if first is None:
-                            first = time.perf_counter()
-                        yield piece
+                source = self._stream(ids, cfg) if shared is None else shared.stream(ids, cfg, on_wait)
+                with contextlib.closing(source):  # a closed stream closes its source at once (frees a slot)
+                    for piece, gen in source:
+                        if gen is not None:
+                            if gen.prompt_seconds is None and first is not None:  # the time to the first token
+                                gen = dataclasses.replace(gen, prompt_seconds=min(first - started, gen.seconds))
+                            result.append(gen)
+                        elif piece:
+                            if first is None:
+                                first = time.perf_counter()
+                            yield piece
 
         return TextStream(pieces(), lambda: result[-1])
 

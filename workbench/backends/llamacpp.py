@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import dataclasses
 import os
 from collections.abc import Iterator
 
@@ -41,19 +42,26 @@ def load_llamacpp(
     logits_all: bool = False,
     draft_model=None,
     batch_size: int | None = None,
+    shared_batch: int | None = None,
 ) -> LlamaCppBackend:
     """Load a GGUF file with llama.cpp; a ModelError names the file if it cannot.
 
     ``logits_all`` keeps a logits row for every position (speculative verification reads them);
     ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup);
     ``batch_size`` is how many sequences :meth:`LlamaCppBackend.generate` decodes together (default
-    ``WORKBENCH_BATCH``, else 1 = one at a time; 8 decodes 2-3x the tokens/s, see llamacpp_batch).
+    ``WORKBENCH_BATCH``, else 1 = one at a time; 8 decodes 2-3x the tokens/s, see llamacpp_batch);
+    ``shared_batch`` > 0 decodes every caller's generations and streams together, up to that many
+    sequences (default ``WORKBENCH_SHARED_BATCH``, else 0 = callers queue; see llamacpp_shared).
     """
     from workbench.backends.llamacpp_batch import MAX_BATCH, default_batch_size
+    from workbench.backends.llamacpp_shared import shared_batch_size
 
     size = default_batch_size() if batch_size is None else batch_size
     if not 1 <= size <= MAX_BATCH:
         raise ConfigError(f"batch_size must be from 1 to {MAX_BATCH} sequences, not {size}.")
+    shared = shared_batch_size() if shared_batch is None else shared_batch
+    if not 0 <= shared <= MAX_BATCH:
+        raise ConfigError(f"shared_batch must be from 0 to {MAX_BATCH} sequences, not {shared}.")
     try:
         import llama_cpp
     except ImportError:
@@ -78,6 +86,12 @@ def load_llamacpp(
     atexit.register(llm.close)  # free native memory before interpreter teardown (avoids noisy __del__)
     backend = LlamaCppBackend(spec, llm)
     backend.batch_size = size
+    if shared:
+        from workbench.backends.llamacpp_shared import SharedDecoder
+
+        backend.shared = SharedDecoder(llm, shared, context_window,
+                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)))
+        backend.capabilities = dataclasses.replace(backend.capabilities, concurrent=shared)
     return backend
 
 

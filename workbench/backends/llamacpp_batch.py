@@ -84,6 +84,10 @@ class Job:
     prompt: tuple[int, ...]  # token ids, BOS included when the model wants one
     seed: int | None  # None = a random seed (llama.cpp's LLAMA_DEFAULT_SEED)
     sampling: Sampling | None = None  # its own settings (a Decoding Lab config); None = the run's
+    on_piece: Callable[[str], None] | None = None  # streamed text as it is decoded (stop strings held back)
+    on_admit: Callable[[], None] | None = None  # called when the sequence gets a slot
+    on_done: Callable[[Generation], None] | None = None  # called with its Generation when it ends
+    stopped: Callable[[], bool] | None = None  # True once nobody waits for it: its slot is freed at the next step
 
 
 @dataclass(frozen=True)
@@ -127,6 +131,8 @@ class _Live:
     pos: int  # its position
     completion: list[int] = field(default_factory=list)
     multibyte_fix: int = 0
+    emitted: int = 0  # characters of its text already streamed (on_piece)
+    peak: int = 1  # most sequences decoded together while it was live
 
 
 class BatchEngine:
@@ -270,35 +276,71 @@ class BatchEngine:
         return token
 
     # ---- one run --------------------------------------------------------------------------
-    def run(self, jobs: Sequence[Job], sampling: Sampling) -> tuple[list[Generation], BatchRun]:
+    def run(self, jobs: Sequence[Job], sampling: Sampling,
+            intake: Callable[[], Sequence[Job]] | None = None) -> tuple[list[Generation], BatchRun]:
         """Generate every job (in job order) with its own settings or ``sampling``; a job that cannot run
-        comes back failed (``Generation.error``)."""
+        comes back failed (``Generation.error``).
+
+        ``intake()`` (continuous batching, :class:`SharedDecoder`) is asked for more jobs before every step;
+        they join the batch as slots free up, and the run lasts until nothing is live, waiting or coming.
+        """
         import llama_cpp
 
         if self.closed:
             raise ModelError("The batch context has been closed; load the model again to use it.")
         timer = Timer()
-        results: list[Generation | None] = [None] * len(jobs)
-        plan = [j.sampling or sampling for j in jobs]  # each job's settings
-        need = [len(j.prompt) + plan[i].max_tokens + UTF8_SLACK for i, j in enumerate(jobs)]
-        for i, j in enumerate(jobs):
-            if not j.prompt:
-                results[i] = self._failed(j, "the prompt has no tokens", timer)
-            elif need[i] - UTF8_SLACK > self.window:
-                results[i] = self._failed(j, f"the prompt ({len(j.prompt)} tokens) plus max_new_tokens="
-                                             f"{plan[i].max_tokens} exceeds the context window of {self.window}"
-                                             " tokens", timer)
-        waiting = [i for i in range(len(jobs)) if results[i] is None]
+        jobs = list(jobs)
+        results: list[Generation | None] = []
+        plan: list[Sampling] = []
+        need: list[int] = []
+        waiting: list[int] = []
+
+        def finish(i: int, gen: Generation) -> None:
+            results[i] = gen
+            if jobs[i].on_done is not None:
+                jobs[i].on_done(gen)
+
+        def take(new: Sequence[Job]) -> None:
+            for j in new:
+                i = len(results)
+                if i >= len(jobs):
+                    jobs.append(j)
+                results.append(None)
+                plan.append(j.sampling or sampling)  # each job's settings
+                need.append(len(j.prompt) + plan[i].max_tokens + UTF8_SLACK)
+                if not j.prompt:
+                    finish(i, self._failed(j, "the prompt has no tokens", timer))
+                elif need[i] - UTF8_SLACK > self.window:
+                    finish(i, self._failed(j, f"the prompt ({len(j.prompt)} tokens) plus max_new_tokens="
+                                              f"{plan[i].max_tokens} exceeds the context window of {self.window}"
+                                              " tokens", timer))
+                else:
+                    waiting.append(i)
+
+        take(list(jobs))
         self._ensure(max((need[i] for i in waiting), default=1))
         free = list(range(self.size))
         live: list[_Live] = []
         fresh: dict[tuple[int, ...], int] = {}  # head -> a slot holding exactly it (admitted since the last step)
         steps = evaluated = reused = 0
         try:
-            while waiting or live:
+            while True:
+                if intake is not None:
+                    take(intake())
+                if not (waiting or live):
+                    break
                 while waiting and free:  # every stream holds the longest job: a free slot is enough
-                    i = waiting.pop(0)
-                    job, slot = jobs[i], free.pop(0)
+                    i = waiting[0]
+                    if need[i] > self._cells:  # a longer job than the streams hold: grow them once all are free
+                        if live:
+                            break
+                        self._ensure(need[i])
+                    waiting.pop(0)
+                    job = jobs[i]
+                    if job.stopped is not None and job.stopped():
+                        finish(i, self._failed(job, "stopped before it started", timer))
+                        continue
+                    slot = free.pop(0)
                     head = job.prompt[:-1]
                     rc = 0
                     if head in fresh:
@@ -314,20 +356,27 @@ class BatchEngine:
                             self._held = head
                     if rc:
                         free.insert(0, slot)
-                        results[i] = self._failed(job, f"llama.cpp refused its prompt (llama_decode returned {rc})",
-                                                  timer)
+                        finish(i, self._failed(job, f"llama.cpp refused its prompt (llama_decode returned {rc})",
+                                               timer))
                         continue
                     fresh[head] = slot
                     live.append(_Live(i, slot, job, self._chain(plan[i], job.seed), list(job.prompt), job.prompt[-1],
                                       len(job.prompt) - 1))
+                    if job.on_admit is not None:
+                        job.on_admit()
                 if not live:
                     continue
                 ended: dict[int, Generation] = {}
-                if self._decode([(s.pending, s.pos, s.slot, True) for s in live]) == 0:
-                    for row, s in enumerate(live):
+                for s in live:
+                    s.peak = max(s.peak, len(live))
+                    if s.job.stopped is not None and s.job.stopped():  # nobody waits for it: free its slot now
+                        ended[s.index] = self._failed(s.job, "stopped by its caller", timer)
+                going = [s for s in live if s.index not in ended]
+                if going and self._decode([(s.pending, s.pos, s.slot, True) for s in going]) == 0:
+                    for row, s in enumerate(going):
                         self._step(s, row, plan[s.index], ended, timer)
                 else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
-                    for s in live:
+                    for s in going:
                         rc = self._decode([(s.pending, s.pos, s.slot, True)])
                         if rc:
                             ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
@@ -337,11 +386,14 @@ class BatchEngine:
                 steps += 1
                 fresh.clear()  # decoded sequences hold more than their head now
                 for s in [s for s in live if s.index in ended]:
-                    results[s.index] = ended[s.index]
+                    gen = dataclasses.replace(ended[s.index], batch=s.peak)
+                    if s.job.on_piece is not None and not gen.failed and len(gen.text) > s.emitted:
+                        s.job.on_piece(gen.text[s.emitted:])
                     llama_cpp.llama_sampler_free(s.chain)
                     llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
                     free.append(s.slot)
                     live.remove(s)
+                    finish(s.index, gen)
         except BaseException:  # an interrupt or a callback's error mid-batch: no sequence outlives the call
             for s in live:
                 llama_cpp.llama_sampler_free(s.chain)
@@ -349,9 +401,8 @@ class BatchEngine:
             self._held = ()
             raise
         failed = sum(r is not None and r.failed for r in results)
-        together = min(self.size, len(jobs))
-        record = BatchRun(self.size, len(jobs), steps, evaluated, reused, self._cells, failed)
-        return [dataclasses.replace(r, batch=together) for r in results if r is not None], record
+        record = BatchRun(self.size, len(results), steps, evaluated, reused, self._cells, failed)
+        return [r for r in results if r is not None], record
 
     def _step(self, s: _Live, row: int, sampling: Sampling, ended: dict[int, Generation], timer: Timer) -> None:
         """Draw the next token of ``s`` from logits row ``row``; put its Generation in ``ended`` when it ends.
@@ -383,6 +434,12 @@ class BatchEngine:
             ended[s.index] = self._generation(s, text[: text.index(stops[0])], "stop", timer)
         elif len(s.completion) >= sampling.max_tokens:
             ended[s.index] = self._generation(s, text, "length", timer)
+        elif s.job.on_piece is not None:  # stream what no stop string can still claim
+            decoded = text.decode("utf-8", errors="ignore")
+            safe = len(decoded) - max((len(t) - 1 for t in sampling.stop), default=0)
+            if safe > s.emitted:
+                s.job.on_piece(decoded[s.emitted:safe])
+                s.emitted = safe
 
     @staticmethod
     def _generation(s: _Live, text: bytes, reason: str, timer: Timer) -> Generation:
