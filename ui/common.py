@@ -161,7 +161,12 @@ def sidebar_model() -> Backend | None:
             kind = "chat" if backend.is_chat else "base"
             st.caption(f"**{backend.name}** on **{backend.device}** · {kind} model · "
                        f"context {backend.context_window} tokens")
-            if backend.lock.busy:
+            if backend.shared is not None:  # continuous batching across sessions (WORKBENCH_SHARED_BATCH)
+                shared = backend.shared
+                if shared.running or shared.waiting:
+                    st.caption(f"Decoding {shared.running} of {shared.size} sequences together · "
+                               f"{shared.waiting} waiting")
+            elif backend.lock.busy:
                 st.caption(f"Model busy · {backend.lock.waiting} waiting")
             return backend
         return None

@@ -74,3 +74,24 @@ def test_one_token_is_singular_and_its_time_is_the_prompt_time():
                              "prompt 7 tokens read in 4.70 s; finish: length)")
     assert Generation("a b c", 7, 3, "stop", 1.0, prompt_seconds=0.6).tokens_per_second == pytest.approx(5.0)
     assert Generation("a b c", 7, 3, "stop", 1.5).tokens_per_second == pytest.approx(2.0)  # not measured apart
+
+
+def test_the_home_page_streams_through_a_shared_batch(monkeypatch):
+    """A classroom server with WORKBENCH_SHARED_BATCH: the page streams from the shared decoder, not the lock."""
+    import ui.common
+    from workbench.backends import registry
+    from workbench.backends.llamacpp import load_llamacpp
+
+    shared = load_llamacpp(registry.resolve_model("gemma-3-270m"), shared_batch=2)
+    try:
+        monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: shared)
+        at = home()
+        at.text_area(key="home_prompt").set_value("One, two, three, four,")
+        at.number_input(key="home_max").set_value(8)
+        at.button(key="home_go").click().run()
+        assert not at.exception and not at.error
+        assert "five" in " ".join(str(m.value) for m in at.markdown)
+        assert any("tokens/s" in c.value for c in at.caption)
+        assert shared.shared.running == 0 and not shared.lock.busy  # the lock was never taken for it
+    finally:
+        shared.close()
