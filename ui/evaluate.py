@@ -382,8 +382,15 @@ def run_controls(plan: Plan | None, backend) -> None:
     """Run and Cancel. Cancel reruns the page, which stops the run after the item in flight (or between the
     rationales of an Auto-CoT build). Run is disabled while a setting is invalid (``plan`` None)."""
     cancelled: ActiveRun | None = st.session_state.pop("ev_active", None)
+    scoring = plan is not None and any(s.answer == "score" for s in plan.strategies)
+    cannot_score = scoring and backend is not None and not backend.capabilities.label_scoring
+    if cannot_score:
+        st.error(f"{backend.name} cannot score label words with this model (its token counts are an estimate, or "
+                 "the server returns no log-probabilities); choose Answer: generate, or a model or server "
+                 "with a tokenizer.")
     c1, c2, _ = st.columns([1, 1, 4])
-    start = c1.button("Run", type="primary", key="ev_run", disabled=plan is None or not plan.strategies)
+    start = c1.button("Run", type="primary", key="ev_run",
+                      disabled=plan is None or not plan.strategies or cannot_score)
     c2.button("Cancel", key="ev_cancel", help="Stop after the item in flight. Finished items stay stored; "
                                               "resume the run from the history below.")
     if cancelled is not None and not start:
@@ -397,7 +404,7 @@ def run_controls(plan: Plan | None, backend) -> None:
             st.session_state["ev_run_id"] = info.run_id
     if plan is not None and not plan.strategies:
         st.info("Choose at least one strategy.")
-    if start and plan is not None:
+    if start and plan is not None and not cannot_score:
         # The history's picker (drawn below) shows the new run, so its JSON export is this run's.
         st.session_state["ev_pick"] = execute(plan, backend)
 

@@ -312,3 +312,23 @@ def test_settings_survive_another_page():
     assert at.text_input(key="ev_more").value == "knn2+gen"
     assert at.toggle(key="ev_cache").value is False
     assert at.toggle(key="ev_repro").value is True
+
+
+def test_a_model_that_cannot_score_labels_says_so_and_run_waits(monkeypatch):
+    import ui.common
+    from tests.fakes import FakeBackend
+    from workbench.backends.base import Capabilities
+
+    server = FakeBackend()
+    server.name = "openai-compatible"
+    server.capabilities = Capabilities(full_logits=False, label_scoring=False, exact_token_counts=False)
+    monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
+    at = page()
+    at.multiselect(key="ev_strategies").set_value(["zero"]).run()
+    assert at.radio(key="ev_answer").value == "score"
+    assert [e.value for e in at.error] == [
+        "openai-compatible cannot score label words with this model (its token counts are an estimate, or the "
+        "server returns no log-probabilities); choose Answer: generate, or a model or server with a tokenizer."]
+    assert at.button(key="ev_run").disabled
+    at.radio(key="ev_answer").set_value("generate").run()
+    assert not at.error and not at.button(key="ev_run").disabled
