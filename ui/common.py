@@ -182,7 +182,12 @@ def _server_ref(policy: ModelPolicy) -> str:
     name = st.text_input("Model name on the server (empty: its only model)", key="server_model").strip()
     key_env = st.text_input("API key environment variable (optional; the key is never stored)",
                             key="server_key_env").strip()
-    return format_ref(url, name, key_env or None) if url else ""
+    tokenizer = st.text_input("Tokenizer (optional)", key="server_tokenizer",
+                              help="For a server without a tokenize endpoint (Ollama, TGI, LM Studio, hosted "
+                                   "APIs): a Hugging Face tokenizer folder or cached id, or a .gguf file, on this "
+                                   "machine; or 'approximate' for an estimate (no label scoring). Empty: the "
+                                   "server's own.").strip()
+    return format_ref(url, name, key_env or None, tokenizer=tokenizer) if url else ""
 
 
 #: The sampler orders a page offers: label -> DecodingConfig.sampler_order value.

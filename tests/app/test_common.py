@@ -171,3 +171,23 @@ def test_an_invalid_decoding_field_says_why_under_itself_and_generate_waits(suff
     fixed = {"temp": 0.7, "topk": 40, "topp": 0.9, "minp": 0.05, "typ": 1.0, "rep": 1.1, "max": 8, "seed": 3}
     at.number_input(key=f"home_{suffix}").set_value(fixed[suffix]).run()
     assert not at.error and not at.button(key="home_go").disabled
+
+
+def test_a_server_without_a_tokenizer_can_be_given_one_in_the_sidebar(monkeypatch):
+    import ui.common
+    from tests.fakes import FakeBackend
+
+    asked: list[tuple[str, str]] = []
+
+    def cached(model, backend):
+        asked.append((model, backend))
+        return FakeBackend()
+
+    monkeypatch.setattr(ui.common, "cached_backend", cached)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.selectbox(key="backend_choice").set_value(ui.common.SERVER_BACKEND).run()
+    at.text_input(key="server_url").set_value("http://127.0.0.1:11434/v1").run()
+    at.text_input(key="server_model").set_value("llama3").run()
+    at.text_input(key="server_tokenizer").set_value("approximate").run()
+    assert not at.exception
+    assert asked[-1] == ("http://127.0.0.1:11434/v1#llama3#tokenizer=approximate", ui.common.SERVER_BACKEND)
