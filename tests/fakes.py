@@ -102,3 +102,18 @@ class FakeBackend(Backend):
             text = self._text(ids)
             out.append(self.scores.get(text.strip(), -1.0 * len(ids)))
         return out
+
+
+def fake_server(monkeypatch=None, **capabilities) -> FakeBackend:
+    """A fake declaring what a server cannot do (``Capabilities`` fields, e.g. ``full_logits=False``); with
+    ``monkeypatch``, also the model every page's sidebar loads (the pages read its capabilities)."""
+    from workbench.backends.base import Capabilities
+
+    server = FakeBackend()
+    server.name = "openai-compatible"
+    server.capabilities = Capabilities(**capabilities)
+    if monkeypatch is not None:
+        import ui.common
+
+        monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
+    return server

@@ -52,14 +52,9 @@ def test_explorer_shows_a_distribution_and_steps():
 
 
 def test_a_server_without_every_logit_gets_its_top_tokens_and_the_reason_not_a_warped_picture(monkeypatch):
-    import ui.common
-    from tests.fakes import FakeBackend
-    from workbench.backends.base import Capabilities
+    from tests.fakes import fake_server
 
-    server = FakeBackend()
-    server.name = "openai-compatible"
-    server.capabilities = Capabilities(full_logits=False, beam_search=False, exact_token_counts=False)
-    monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
+    fake_server(monkeypatch, full_logits=False, beam_search=False, exact_token_counts=False)
     at = lab()
     at.text_area(key="lab_prompt_a").set_value("The capital of France is a city")
     at.run()

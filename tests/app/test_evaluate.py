@@ -315,14 +315,9 @@ def test_settings_survive_another_page():
 
 
 def test_a_model_that_cannot_score_labels_says_so_and_run_waits(monkeypatch):
-    import ui.common
-    from tests.fakes import FakeBackend
-    from workbench.backends.base import Capabilities
+    from tests.fakes import fake_server
 
-    server = FakeBackend()
-    server.name = "openai-compatible"
-    server.capabilities = Capabilities(full_logits=False, label_scoring=False, exact_token_counts=False)
-    monkeypatch.setattr(ui.common, "cached_backend", lambda model, backend: server)
+    fake_server(monkeypatch, full_logits=False, label_scoring=False, exact_token_counts=False)
     at = page()
     at.multiselect(key="ev_strategies").set_value(["zero"]).run()
     assert at.radio(key="ev_answer").value == "score"
