@@ -121,3 +121,20 @@ def test_the_setting_is_checked_in_one_line(monkeypatch):
         shared_batch_size()
     monkeypatch.delenv("WORKBENCH_SHARED_BATCH")
     assert shared_batch_size() == 0  # off unless a server asks for it
+
+
+def test_closing_the_model_mid_stream_ends_the_stream_in_one_line_and_frees_the_batch():
+    from workbench.backends import registry
+    from workbench.backends.llamacpp import load_llamacpp
+    from workbench.errors import ModelError
+
+    backend = load_llamacpp(registry.resolve_model("gemma-3-270m"), shared_batch=2)
+    stream = backend.stream(PROMPTS[0], DecodingConfig(max_new_tokens=400))
+    pieces = iter(stream)
+    next(pieces)
+    backend.close()  # e.g. the server shuts down while a student's text is streaming
+    with pytest.raises(ModelError, match=r"^The model was closed while this request ran; load it again to use it\.$"):
+        list(pieces)
+    assert not backend.shared._thread.is_alive() and backend.shared._engine.closed
+    with pytest.raises(ModelError, match="has been closed"):
+        backend.generate([PROMPTS[1]], DecodingConfig(max_new_tokens=4))

@@ -116,6 +116,8 @@ class SharedDecoder:
                         on_wait(self.ahead_of(ticket))
                     continue
                 if isinstance(item, Generation):
+                    if item.failed and self.closed:
+                        raise ModelError("The model was closed while this request ran; load it again to use it.")
                     if item.failed:
                         raise ModelError(f"The model could not run this request: {item.error}.")
                     yield "", item
@@ -146,9 +148,13 @@ class SharedDecoder:
         if self.closed:
             return
         self.closed = True
+        with self._lock:
+            for t in self._open.values():
+                t.gone = True  # the running batch lets them go at its next step
         self._queue.put(None)
         self._thread.join(timeout=30)
-        self._engine.close()
+        if not self._thread.is_alive():  # never free the context under a decode still running
+            self._engine.close()
 
     # ---- the worker ------------------------------------------------------------------------
     def _submit(self, ids: list[int], cfg: DecodingConfig, seed: int | None, stream: bool = False) -> _Ticket:
