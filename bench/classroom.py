@@ -50,6 +50,7 @@ from tests.e2e.harness import (
     serve,
     set_number,
     set_text_area,
+    toggle,
     wait_ready,
     wait_rerun,
 )
@@ -61,6 +62,9 @@ from workbench.engine import EngineConfig, LlamaServer
 
 SESSIONS = 30  # a class
 MAX_NEW_TOKENS = 16  # a short answer each; 30 of them queue on one model
+#: The home page's chat switch: shown when the backend reports a chat template. A server publishes the GGUF's
+#: template even for the base model, so the bench turns it off: every session sends its raw prompt.
+CHAT_TOGGLE = "Send as one user turn through the model's chat template"
 ARM_MS_PER_SESSION = 150  # time to arm one page before the common click instant
 WAIT_S_PER_SESSION = 10  # on top of one generation's timeout: the class's answers arrive one after another
 
@@ -115,6 +119,11 @@ def greedy_answers(n: int, max_new_tokens: int, runs: int = 3, ref: str | None =
     return answers, {"raw_call_median_s": round(per_call, 4), "raw_serial_all_sessions_s": round(per_call * n, 3)}
 
 
+def _raw_prompt(page) -> None:
+    if page.get_by_label(CHAT_TOGGLE, exact=True).count():
+        toggle(page, CHAT_TOGGLE, False)
+
+
 def _one_at_a_time(ref: str):
     url, _, model = ref.partition("#")
     return connect(ServerConfig(url, model, max_concurrency=1))
@@ -125,6 +134,7 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
     """Drive ``sessions`` simultaneous generations; returns per-session results and the summary figures."""
     warm = new_page(browser)  # load the model once and note the server's memory with it loaded
     open_page(warm, server.url)
+    _raw_prompt(warm)
     set_text_area(warm, "Prompt", prompt_for(0))
     set_number(warm, "max_new_tokens", max_new_tokens)
     arm_generation(warm, time.time() * 1000)
@@ -141,6 +151,8 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
         pg.goto(server.url, wait_until="commit")
     for pg in pages:
         wait_ready(pg)
+    for pg in pages:
+        _raw_prompt(pg)
     # Every student types at once: act on all pages, then wait for all the reruns.
     for fill in (lambda i, pg: set_text_area(pg, "Prompt", prompt_for(i), wait=False),
                  lambda i, pg: set_number(pg, "max_new_tokens", max_new_tokens, wait=False)):

@@ -308,3 +308,14 @@ def test_the_classroom_app_generates_through_the_engine_by_default(engine, monke
     assert not at.exception and not at.error
     assert "five" in " ".join(str(m.value) for m in at.markdown)
     assert any("tokens/s" in c.value for c in at.caption)
+
+
+def test_one_slot_serves_more_connections_than_it_has_slots():
+    """Every keep-alive connection holds one of llama-server's HTTP threads; its default (slots + 4) left the
+    pooled client's 8 connections (plus an idle pool's) unread until the read timeout. The engine gives it more."""
+    with running_engine(MODEL, parallel=1) as srv:
+        idle = connect(ServerConfig(srv.url, srv.model_name, max_concurrency=4, timeout_s=20))
+        idle.generate([f"{n}, {n + 1}," for n in range(4)], DecodingConfig(max_new_tokens=2))  # its 4 stay open
+        many = connect(ServerConfig(srv.url, srv.model_name, max_concurrency=8, timeout_s=20))
+        rows = many.generate([f"{n}, {n + 1}, {n + 2}," for n in range(16)], DecodingConfig(max_new_tokens=2))
+        assert len(rows) == 16 and all(row[0].completion_tokens > 0 for row in rows)
