@@ -318,20 +318,21 @@ def llama_logprobs(*tokens: tuple[int, str, float], top: list[tuple[int, str, fl
 
 
 def fake_llama_cpp(
-    completions: Callable[[dict], Reply | None], n_ctx: int = 4096, chat_template: str | None = None
+    completions: Callable[[dict], Reply | None], n_ctx: int = 4096, chat_template: str | None = None,
+    model: str = "llama",
 ) -> Callable[[str, str, dict | None], Reply | None]:
     """A handler that answers as llama.cpp's own ``llama-server`` does (tools/server README).
 
     ``/v1/models`` says ``owned_by: llamacpp`` and ``meta.n_ctx``; ``/tokenize`` reads
     ``content`` (and answers no tokens for a body without it, as the real server does);
     ``/detokenize`` answers ``content``; ``/props`` has the window per slot and the chat
-    template; there is no ``/extras``. It serves model "llama"; one token per word.
+    template; there is no ``/extras``. It serves ``model`` ("llama"); one token per word.
     """
 
     def handle(method: str, path: str, body: dict | None) -> Reply | None:
         if path == "/v1/models":
             return json_reply({"object": "list", "data": [
-                {"id": "llama", "object": "model", "created": 1, "owned_by": "llamacpp",
+                {"id": model, "object": "model", "created": 1, "owned_by": "llamacpp",
                  "meta": {"vocab_type": 2, "n_vocab": 32000, "n_ctx": n_ctx * 2, "n_ctx_train": 8192}}]})
         if path == "/tokenize":
             words = (body or {}).get("content", "").split()

@@ -457,6 +457,20 @@ def test_llama_servers_chat_template_comes_from_props():
             load_backend(f"{fake.url}#llama").format_chat([{"role": "user", "content": "Hi"}])
 
 
+def test_an_embedded_base_model_behind_a_server_stays_a_base_model():
+    """llama-server publishes the GGUF's template, and gemma-3-270m's base GGUF carries one: the registry says
+    it is a base model, so raw prompts are not wrapped in a chat template (make classroom serves it so)."""
+    template = "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}<assistant>"
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply(" ok"), chat_template=template,
+                                   model="gemma-3-270m")) as fake:
+        backend = load_backend(f"{fake.url}#gemma-3-270m")
+        assert not backend.is_chat
+        assert backend.format_chat([{"role": "user", "content": "Hi"}]) == "<user>Hi<assistant>"  # still offered
+    with FakeServer(fake_llama_cpp(lambda body: completion_reply(" ok"), chat_template=template,
+                                   model="smollm2-135m-instruct")) as fake:
+        assert load_backend(f"{fake.url}#smollm2-135m-instruct").is_chat
+
+
 # ---- the bad server: an overall deadline per request -----------------------------------------------
 def _deadline_message(url: str, path: str, seconds: float) -> str:
     return (f"The server at {url} did not finish its reply to {path} within {seconds:g} s (the deadline per "

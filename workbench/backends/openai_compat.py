@@ -35,7 +35,6 @@ llama-cpp-python, vLLM, any other OpenAI server) is detected when connecting
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -103,7 +102,7 @@ from workbench.backends.openai.tokenizers import (
     find_server_tokenizer,
     make_tokenizer,
 )
-from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
+from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, EMBEDDED, ModelSpec
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError, WorkbenchError
 
@@ -328,7 +327,9 @@ class OpenAICompatBackend(Backend):
         spec = ModelSpec(
             id=config.ref,
             path=config.base_url,
-            is_chat=chat_template is not None,
+            # a chat template makes a chat model, unless the registry calls the served embedded model a base
+            # model (a base GGUF may carry a template: llama-server publishes gemma-3-270m's)
+            is_chat=chat_template is not None and (config.model not in EMBEDDED or EMBEDDED[config.model].is_chat),
             description=f"{config.model} served at {config.base_url}"
             + ("" if tokenizer.exact else " (token counts approximate)"),
         )
@@ -341,8 +342,7 @@ class OpenAICompatBackend(Backend):
         self.chat_template_source = f"the server at {config.root_url} (/props)"  # named when the template fails
         caps = dict(full_logits=False, beam_search=False, concurrent=config.max_concurrency,
                     label_scoring=tokenizer.server_ids)
-        if "exact_token_counts" in {f.name for f in dataclasses.fields(Capabilities)}:
-            caps["exact_token_counts"] = tokenizer.exact  # requested of base.py (see /tmp/request_client.md)
+        caps["exact_token_counts"] = tokenizer.exact
         self.capabilities = Capabilities(**caps)
         self._memo: OrderedDict[tuple[int, ...], str] = OrderedDict()
         self._memo_lock = threading.Lock()
