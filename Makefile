@@ -58,7 +58,8 @@ run: install
 	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 # A class: llama-server with PARALLEL slots on 127.0.0.1:ENGINE_PORT, and the app (on HOST:PORT) pinned to it.
-# Without llama-server the app is served in-process with batched generation (WORKBENCH_BATCH=8), said in one line.
+# Without llama-server the app is served in-process, the sessions decoded together there (WORKBENCH_SHARED_BATCH=8),
+# said in one line.
 classroom: install llama-server-or-skip
 	$(BIN)/python -m workbench serve --engine llama-server --parallel $(PARALLEL) --port $(ENGINE_PORT) \
 	    --app --app-host $(HOST) --app-port $(PORT)

@@ -194,14 +194,13 @@ def test_serve_app_without_the_engine_falls_back_in_one_line(tmp_path):
     app_port = free_port()
     cmd = [sys.executable, "-m", "workbench", "serve", "--binary", str(tmp_path / "nope"), "--app",
            "--app-port", str(app_port)]
-    env = {**os.environ, "WORKBENCH_BATCH": ""}
-    env.pop("WORKBENCH_BATCH")
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_SHARED_BATCH"}
     process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = _read_line(process, process.stderr, CLI_START_S)
         assert line == (f"note: llama-server not found at {tmp_path / 'nope'} (--binary); run `make llama-server` "
                         "(scripts/build_llama_server.sh), or fix the path. Serving the app in-process instead, "
-                        "batched generation (WORKBENCH_BATCH=8).\n")
+                        "the sessions decoded together there (WORKBENCH_SHARED_BATCH=8).\n")
         deadline = time.monotonic() + CLI_START_S
         while port_free("127.0.0.1", app_port):  # the app comes up
             assert process.poll() is None and time.monotonic() < deadline

@@ -6,8 +6,8 @@
 With ``--app`` the Streamlit app is served too, pinned to the engine (``WORKBENCH_CLASSROOM=1``, the engine's
 server reference as the only model and server): every session's generation goes to the engine, which decodes
 up to ``--parallel`` of them together. Stopping (Ctrl+C, SIGTERM) stops the app, then the engine. Where
-llama-server is not built, ``--app`` says so in one line and serves the app in-process instead, with
-batched generation (``WORKBENCH_BATCH``); sessions then queue for the one model.
+llama-server is not built, ``--app`` says so in one line and serves the app in-process instead, decoding
+the sessions' generations together there (``WORKBENCH_SHARED_BATCH``, continuous batching in the app).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from workbench.engine import DEFAULT_PARALLEL, DEFAULT_PORT, EngineConfig, Engin
 
 #: Engines ``--engine`` knows.
 ENGINES = ("llama-server",)
-#: Sequences decoded together in-process when the app falls back to it (llamacpp_batch.BATCH_ENV).
+#: Sequences decoded together in-process when the app falls back to it (llamacpp_shared.SHARED_ENV).
 FALLBACK_BATCH = 8
 
 
@@ -65,11 +65,15 @@ def app_env(ref: str, env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def fallback_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The app's environment without the engine: in-process, batched generation."""
-    from workbench.backends.llamacpp_batch import BATCH_ENV
+    """The app's environment without the engine: in-process, the sessions decoded together (shared batch).
+
+    >>> fallback_env({})
+    {'WORKBENCH_SHARED_BATCH': '8'}
+    """
+    from workbench.backends.llamacpp_shared import SHARED_ENV
 
     env = dict(os.environ if env is None else env)
-    env.setdefault(BATCH_ENV, str(FALLBACK_BATCH))
+    env.setdefault(SHARED_ENV, str(FALLBACK_BATCH))
     return env
 
 
@@ -84,11 +88,11 @@ def run(args) -> int:
         except EngineUnavailable as err:
             if not args.app:
                 raise
-            from workbench.backends.llamacpp_batch import BATCH_ENV
+            from workbench.backends.llamacpp_shared import SHARED_ENV
 
             env = fallback_env()
-            print(f"note: {err} Serving the app in-process instead, batched generation ({BATCH_ENV}={env[BATCH_ENV]}).",
-                  file=sys.stderr, flush=True)
+            print(f"note: {err} Serving the app in-process instead, the sessions decoded together there "
+                  f"({SHARED_ENV}={env[SHARED_ENV]}).", file=sys.stderr, flush=True)
             return _serve_app(args, env, stop)
         print(f"llama-server ready: {engine.ref} ({cfg.parallel} slots x {cfg.slot_window} tokens, pid {engine.pid})",
               flush=True)
