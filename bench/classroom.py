@@ -10,6 +10,7 @@ their place, and the server's memory stays bounded. Baseline: the raw library ca
 
     .venv/bin/python -m bench.classroom [--sessions 30] [--max-new-tokens 16]
     .venv/bin/python -m bench.classroom --engine llama-server --parallel 8   # as `make classroom` serves it
+    WORKBENCH_SHARED_BATCH=8 .venv/bin/python -m bench.classroom             # in-process, sessions decoded together
 
 ``--engine llama-server``: the app is served as ``make classroom`` serves it, pinned to llama.cpp's own
 ``llama-server`` (the workbench's managed engine, ``--parallel`` slots decoded together); every session's
@@ -267,7 +268,9 @@ def main() -> None:
     if args.details:
         report["results"] = out["results"]
     print(json.dumps(report, indent=2))
-    wrong = report["wrong_answers"] and not engine  # batched text may differ from one-at-a-time: counted only
+    batched = engine or os.environ.get("WORKBENCH_SHARED_BATCH", "0").strip() not in ("", "0")
+    report["shared_batch"] = os.environ.get("WORKBENCH_SHARED_BATCH") or None  # in-process continuous batching
+    wrong = report["wrong_answers"] and not batched  # batched text may differ from one-at-a-time: counted only
     if report["errors"] or report["timed_out"] or wrong or report["completed"] != args.sessions:
         sys.exit(1)
 
