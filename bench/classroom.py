@@ -267,9 +267,10 @@ def main() -> None:
             normalise(a) == normalise(b) for a, b in zip(expected, in_process, strict=True))
     if args.details:
         report["results"] = out["results"]
+    if not engine and os.environ.get("WORKBENCH_SHARED_BATCH"):  # in-process continuous batching
+        report["engine"] = f"in-process llama.cpp, shared batch of {os.environ['WORKBENCH_SHARED_BATCH']}"
     print(json.dumps(report, indent=2))
     batched = engine or os.environ.get("WORKBENCH_SHARED_BATCH", "0").strip() not in ("", "0")
-    report["shared_batch"] = os.environ.get("WORKBENCH_SHARED_BATCH") or None  # in-process continuous batching
     wrong = report["wrong_answers"] and not batched  # batched text may differ from one-at-a-time: counted only
     if report["errors"] or report["timed_out"] or wrong or report["completed"] != args.sessions:
         sys.exit(1)
