@@ -13,6 +13,17 @@ from workbench.errors import ConfigError, ModelError, PromptError
 
 MODELS = ["gemma-3-270m", "smollm2-135m-instruct"]
 GREEDY = DecodingConfig(max_new_tokens=10)
+#: The contract a server backend meets too: the server tests adopt these (:func:`adopt_contract`).
+SERVER_CONTRACT = ("test_greedy_is_deterministic_and_respects_budget", "test_score_ranks_the_right_continuation_first",
+                   "test_seeded_sampling_reproduces", "test_stop_strings_cut_the_text", "test_stream_matches_generate",
+                   "test_next_token_distribution_matches_greedy", "test_user_errors_are_one_line",
+                   "test_chat_template_only_for_chat_models")
+
+
+def adopt_contract(namespace: dict) -> None:
+    """Put the server contract's tests into a test module's ``namespace``; its own ``backend`` fixture runs them."""
+    for name in SERVER_CONTRACT:
+        namespace[name] = globals()[name]
 
 
 @pytest.fixture(params=[(m, b) for m in MODELS for b in ("llama.cpp", "transformers")],

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -167,25 +168,37 @@ def _read_line(process: subprocess.Popen, stream, within_s: float) -> str:
     raise AssertionError("no line within the time allowed")
 
 
+@contextmanager
+def _cli(cmd: list[str], **popen):
+    """A `workbench` command line running; killed on the way out if the test left it running."""
+    process = subprocess.Popen(cmd, text=True, **popen)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then it exits cleanly within 30 s."""
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0
+
+
 def test_workbench_serve_stops_the_engine_on_sigterm():
     engine_binary()
     model_path(MODEL)
     port = free_port()
     cmd = [sys.executable, "-m", "workbench", "serve", "--engine", "llama-server", "--model", MODEL,
            "--parallel", "2", "--slot-window", "512", "--port", str(port), "--threads", "1"]
-    process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with _cli(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
         line = _read_line(process, process.stdout, CLI_START_S)
         assert line.startswith(f"llama-server ready: http://127.0.0.1:{port}/v1#{MODEL} (2 slots x 512 tokens, pid "), \
             line + process.stderr.read() if process.poll() is not None else line
         pid = int(line.rsplit("pid ", 1)[1].rstrip(")\n"))
         assert load_backend(f"http://127.0.0.1:{port}/v1#{MODEL}").count_tokens("One, two,") > 2
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        _stop(process)
     assert gone(pid) and port_free("127.0.0.1", port)
     assert "Traceback" not in process.stderr.read()
 
@@ -195,8 +208,7 @@ def test_serve_app_without_the_engine_falls_back_in_one_line(tmp_path):
     cmd = [sys.executable, "-m", "workbench", "serve", "--binary", str(tmp_path / "nope"), "--app",
            "--app-port", str(app_port)]
     env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_SHARED_BATCH"}
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    try:
+    with _cli(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as process:
         line = _read_line(process, process.stderr, CLI_START_S)
         assert line == (f"note: llama-server not found at {tmp_path / 'nope'} (--binary); run `make llama-server` "
                         "(scripts/build_llama_server.sh), or fix the path. Serving the app in-process instead, "
@@ -205,12 +217,7 @@ def test_serve_app_without_the_engine_falls_back_in_one_line(tmp_path):
         while port_free("127.0.0.1", app_port):  # the app comes up
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        _stop(process)
     deadline = time.monotonic() + 10
     while not port_free("127.0.0.1", app_port) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -230,14 +237,7 @@ def backend(engine):
     return connect(ServerConfig(engine.url, engine.model_name, max_concurrency=1))
 
 
-test_greedy_is_deterministic = contract.test_greedy_is_deterministic_and_respects_budget
-test_score_ranks_the_right_continuation_first = contract.test_score_ranks_the_right_continuation_first
-test_seeded_sampling_reproduces = contract.test_seeded_sampling_reproduces
-test_stop_strings_cut_the_text = contract.test_stop_strings_cut_the_text
-test_stream_matches_generate = contract.test_stream_matches_generate
-test_next_token_distribution_matches_greedy = contract.test_next_token_distribution_matches_greedy
-test_user_errors_are_one_line = contract.test_user_errors_are_one_line
-test_chat_template_only_for_chat_models = contract.test_chat_template_only_for_chat_models
+contract.adopt_contract(globals())  # the backend contract of tests/test_backends.py
 
 
 def test_it_is_llama_server_and_counts_with_its_tokenizer(engine, smollm):

@@ -73,14 +73,7 @@ def backend(server):
 
 
 # ---- the shared backend contract (tests/test_backends.py), run against the server ----------------
-test_greedy_is_deterministic = contract.test_greedy_is_deterministic_and_respects_budget
-test_score_ranks_the_right_continuation_first = contract.test_score_ranks_the_right_continuation_first
-test_seeded_sampling_reproduces = contract.test_seeded_sampling_reproduces
-test_stop_strings_cut_the_text = contract.test_stop_strings_cut_the_text
-test_stream_matches_generate = contract.test_stream_matches_generate
-test_next_token_distribution_matches_greedy = contract.test_next_token_distribution_matches_greedy
-test_user_errors_are_one_line = contract.test_user_errors_are_one_line
-test_chat_template_only_for_chat_models = contract.test_chat_template_only_for_chat_models
+contract.adopt_contract(globals())  # the backend contract of tests/test_backends.py
 
 
 # ---- pure helpers -------------------------------------------------------------------------------
