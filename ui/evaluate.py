@@ -522,7 +522,7 @@ def results() -> None:
         f" · up to {together} sequences decoded together"
     st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
                f"({meta.get('backend')}) · {plural(len(records), 'result')} · started {info.created_at[:19]}"
-               f"{cached}{batched}")
+               f"{batched}{cached}")
     if not records:
         st.info("No items finished in this run yet.")
         return

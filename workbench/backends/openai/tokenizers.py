@@ -192,7 +192,7 @@ class ApproximateTokenizer:
     >>> tok = ApproximateTokenizer()
     >>> ids = tok.encode("The capital of France")
     >>> len(ids), tok.decode(ids)
-    (5, 'The capital of France')
+    (6, 'The capital of France')
     """
 
     kind = "approximate (about 4 bytes per token)"
