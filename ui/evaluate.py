@@ -373,7 +373,7 @@ def _stopped(active: ActiveRun, timeout_s: float = STOP_WAIT_S):
     """The cancelled run once its interrupted script run has stored the item in flight and marked it cancelled
     (None when it was cancelled before its first item was stored)."""
     if not active.done.is_set():
-        with st.spinner("Stopping after the item in flight…"):
+        with st.spinner("Stopping after the items in flight…"):
             active.done.wait(timeout_s)
     return None if active.run_id is None else app_store().get_run(active.run_id)
 
@@ -391,7 +391,8 @@ def run_controls(plan: Plan | None, backend) -> None:
     c1, c2, _ = st.columns([1, 1, 4])
     start = c1.button("Run", type="primary", key="ev_run",
                       disabled=plan is None or not plan.strategies or cannot_score)
-    c2.button("Cancel", key="ev_cancel", help="Stop after the item in flight. Finished items stay stored; "
+    c2.button("Cancel", key="ev_cancel", help="Stop after the items in flight (one, or a batch where the model "
+                                              "batches). Finished items stay stored; "
                                               "resume the run from the history below.")
     if cancelled is not None and not start:
         info = _stopped(cancelled)
