@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 
@@ -78,6 +79,9 @@ HOSTILE = {
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_a_hostile_template_is_one_error_naming_its_source(name):
     template, reason = HOSTILE[name]
+    # Earlier tests' garbage (generators, sockets) must not be collected at the recursion limit: its
+    # finalizers would fail there and pytest reports that as this test's error (seen once in CI).
+    gc.collect()
     start = time.monotonic()
     with pytest.raises(PromptError) as info:
         render_chat_template(template, MESSAGES, source="evil.gguf (GGUF header)")
