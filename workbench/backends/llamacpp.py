@@ -10,7 +10,9 @@ import atexit
 import ctypes
 import dataclasses
 import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -32,6 +34,57 @@ def default_threads() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"{THREADS_ENV} must be a whole number of threads (1 or more), not {value!r}.")
     return int(value)
+
+
+#: Environment variable choosing llama.cpp's CPU matrix kernels: "exact" (the default) or "fast".
+KERNELS_ENV = "WORKBENCH_KERNELS"
+#: The kernel choices. "exact": every matrix product is computed row by row (no weight repacking, no
+#: tiled K-quant kernel), so a sequence's logits do not depend on how many others share its decode call
+#: or how its prompt was split -- batched text is the one-at-a-time text and a seed gives the same sample
+#: in any batch. "fast": llama.cpp's defaults, whose repacked (4+ rows) and tiled (8+ rows) kernels sum
+#: in another order, so batched text drifts from the one-at-a-time text (README: Batched generation).
+KERNELS = ("exact", "fast")
+#: ggml reads this once per process, at its first matrix product (0 = tiled K-quant kernels off).
+_TILED_ENV = "GGML_CPU_TILED_MM"
+_kernels_lock = threading.Lock()
+_kernels_in_process: str | None = None  # the choice the first model of this process was loaded with
+
+
+def kernel_choice() -> str:
+    """llama.cpp's CPU kernels: ``WORKBENCH_KERNELS`` when set, else "exact"."""
+    value = os.environ.get(KERNELS_ENV, "").strip().lower() or KERNELS[0]
+    if value not in KERNELS:
+        raise ConfigError(f"{KERNELS_ENV} must be one of {', '.join(KERNELS)}, not {value!r}.")
+    return value
+
+
+@contextmanager
+def _kernels(choice: str):
+    """Load a model with ``choice``'s kernels. llama-cpp-python 0.3.36's ``Llama`` takes no keyword for
+    llama.cpp's ``use_extra_bufts`` (weight repacking), so its default model parameters are swapped for
+    the load; the tiled kernels are a process-wide ggml switch, fixed by the first model loaded."""
+    global _kernels_in_process
+    import llama_cpp.llama_cpp as low
+
+    with _kernels_lock:
+        if _kernels_in_process is not None and _kernels_in_process != choice:
+            raise ConfigError(f"This process loaded its first llama.cpp model with {KERNELS_ENV}="
+                              f"{_kernels_in_process}; restart it to use {choice}.")
+        if choice == "exact":
+            os.environ[_TILED_ENV] = "0"
+        default = low.llama_model_default_params
+
+        def params():
+            p = default()
+            p.use_extra_bufts = choice == "fast"
+            return p
+
+        low.llama_model_default_params = params
+        try:
+            yield
+            _kernels_in_process = choice
+        finally:
+            low.llama_model_default_params = default
 
 
 def load_llamacpp(
@@ -68,23 +121,26 @@ def load_llamacpp(
         raise ModelError("llama.cpp is not installed; run `pip install llama-cpp-python` (or `make run`).") from None
     if not os.path.isfile(spec.path):
         raise ModelError(f"Model file not found: {spec.path}; check the path or reinstall the model package.")
+    kernels = kernel_choice()
     try:
-        llm = llama_cpp.Llama(
-            model_path=spec.path,
-            n_ctx=context_window,
-            n_threads=threads or default_threads(),
-            n_threads_batch=threads or default_threads(),  # prompt reading too (llama-cpp-python: every core)
-            n_batch=512,
-            logits_all=logits_all,
-            draft_model=draft_model,
-            verbose=False,
-        )
+        with _kernels(kernels):
+            llm = llama_cpp.Llama(
+                model_path=spec.path,
+                n_ctx=context_window,
+                n_threads=threads or default_threads(),
+                n_threads_batch=threads or default_threads(),  # prompt reading too (llama-cpp-python: every core)
+                n_batch=512,
+                logits_all=logits_all,
+                draft_model=draft_model,
+                verbose=False,
+            )
     except (ValueError, RuntimeError, OSError) as err:
         raise ModelError(
             f"llama.cpp could not load {spec.path} ({err}); is it a complete, valid GGUF file?"
         ) from None
     atexit.register(llm.close)  # free native memory before interpreter teardown (avoids noisy __del__)
     backend = LlamaCppBackend(spec, llm)
+    backend.kernels = kernels
     backend.batch_size = size
     if shared:
         from workbench.backends.llamacpp_shared import SharedDecoder
@@ -131,6 +187,7 @@ class LlamaCppBackend(Backend):
         eos = llm.token_eos()
         self._eos_text = self.token_text(eos) if eos >= 0 else ""
         self.batch_size = 1  # sequences decoded together by generate(); load_llamacpp sets WORKBENCH_BATCH's
+        self.kernels = "fast"  # llama.cpp's CPU kernels (KERNELS); load_llamacpp sets WORKBENCH_KERNELS's
         self._engine = None  # the BatchEngine (a second context), created on the first batched call
         self.last_batch = None  # the BatchRun of the last batched generate (batch size, steps, prefix shared)
 

@@ -63,6 +63,8 @@ MAX_BATCH = 64
 CELL_QUANTUM = 256
 #: Extra cells per sequence: create_completion may run a few tokens past max_tokens to finish a UTF-8 character.
 UTF8_SLACK = 4
+#: Most tokens of one decode call while generating (see module docstring).
+STEP_ROWS = 64
 
 
 def default_batch_size() -> int:
@@ -372,11 +374,13 @@ class BatchEngine:
                     if s.job.stopped is not None and s.job.stopped():  # nobody waits for it: free its slot now
                         ended[s.index] = self._failed(s.job, "stopped by its caller", timer)
                 going = [s for s in live if s.index not in ended]
-                if going and self._decode([(s.pending, s.pos, s.slot, True) for s in going]) == 0:
-                    for row, s in enumerate(going):
-                        self._step(s, row, plan[s.index], ended, timer)
-                else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
-                    for s in going:
+                for part in [going[k:k + STEP_ROWS] for k in range(0, len(going), STEP_ROWS)]:
+                    if self._decode([(s.pending, s.pos, s.slot, True) for s in part]) == 0:
+                        for row, s in enumerate(part):
+                            self._step(s, row, plan[s.index], ended, timer)
+                        continue
+                    # one sequence spoils the call: decode each alone and fail only those llama.cpp refuses
+                    for s in part:
                         rc = self._decode([(s.pending, s.pos, s.slot, True)])
                         if rc:
                             ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
