@@ -428,9 +428,10 @@ def test_real_model_drops_a_failing_cluster_and_flags_it_only_when_asked(gemma):
 def test_real_model_label_dataset_works(gemma):
     """A sentiment pool: the rationales end in one of its labels (or nothing), never an error."""
     pool = load_sample("sentiment")
-    examples = list(pool)[:8]
+    examples = list(pool)[24:40]  # measured: 3 of these 16 rationales end in a label (gemma-3-270m, greedy)
     reason = zero_shot_cot_reasoner(gemma, "label", DecodingConfig(max_new_tokens=32), labels=pool.labels())
-    result = build_demos(examples, np.eye(8, dtype=np.float32), reason, AutoCoTConfig(k=1, fallback=True))
+    result = build_demos(examples, np.eye(16, dtype=np.float32), reason,
+                         AutoCoTConfig(k=1, fallback=True, max_tries_per_cluster=16))
     answers = [t.reasoning.answer for t in result.candidates[0]]
     assert len(result.demos) == 1 and set(answers) <= {*pool.labels(), None}
     assert set(answers) & set(pool.labels()), answers

@@ -53,7 +53,7 @@ def texts(rows):
 
 
 # ---- llama.cpp ---------------------------------------------------------------------------------
-def common_prefix(a: str, b: str) -> int:
+def common_prefix(a, b) -> int:
     n = 0
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
@@ -92,6 +92,36 @@ def test_llamacpp_seed_gives_sample_i_whatever_the_batch(gemma):
         assert gemma.last_batch.size == size
 
 
+def test_llamacpp_a_slots_cached_prefix_is_reused_and_changes_no_text(gemma):
+    """Few-shot prompts share their demonstrations; Zero-shot-CoT's answer step extends its own reasoning. With the
+    exact kernels a prompt's logits do not depend on how it was split into decode calls, so a new prompt starts
+    from the longest prefix a slot still holds and only the rest is read -- and the text is the same."""
+    from workbench.backends.llamacpp_batch import BatchEngine
+
+    demo = "Q: What is 3 plus 4?\nA: 7\n\nQ: What is 10 minus 2?\nA: 8\n\n"
+    firsts = [demo + f"Q: What is {a} plus {a + 3}?\nA:" for a in range(2, 6)]
+    ids = [tuple(gemma.tokenize(p)) for p in firsts]
+    shared = common_prefix(ids[0], ids[1])
+    assert shared >= len(gemma.tokenize(demo)) - 1
+    runs = {}
+    for reuse in (True, False):
+        engine = BatchEngine(gemma.llm, 4, gemma.context_window, reuse_prefixes=reuse)
+        try:
+            one, r1 = engine.run([Job(i, None) for i in ids], Sampling(max_tokens=16))
+            seconds = [p + g.text + "\nSo the answer is" for p, g in zip(firsts, one, strict=True)]
+            two, r2 = engine.run([Job(tuple(gemma.tokenize(p)), None) for p in seconds], Sampling(max_tokens=6))
+        finally:
+            engine.close()
+        runs[reuse] = ([g.text for g in one], [g.text for g in two], r1, r2)
+    texts1, texts2, r1, r2 = runs[True]
+    assert (texts1, texts2) == runs[False][:2]  # reading less changes nothing
+    assert texts1 == [r[0].text for r in one_at_a_time(gemma, firsts, DecodingConfig(max_new_tokens=16))]
+    assert texts2 == [r[0].text for r in one_at_a_time(gemma, seconds, DecodingConfig(max_new_tokens=6))]
+    assert r1.prompt_tokens_reused >= 3 * shared  # the demonstrations were read once, for the first prompt
+    assert r2.prompt_tokens_reused >= sum(len(i) for i in ids)  # each answer step found its prompt and reasoning
+    assert runs[False][3].prompt_tokens_reused == 0  # without reuse every head is read whole
+
+
 def test_llamacpp_kernel_setting_is_one_clear_line(monkeypatch):
     from workbench.backends import llamacpp
 
@@ -126,7 +156,8 @@ def test_llamacpp_penalties_and_custom_order_run_in_the_batch_too(gemma):
     with batch_size(gemma, 8):
         batched = gemma.generate([PROMPTS[2]], cfg)[0]
     assert [g.text for g in batched] == [g.text for g in alone]
-    assert gemma.last_batch.prompts_evaluated == 1  # the prompt was read once for its three samples
+    record = gemma.last_batch  # the prompt was read once for its three samples (or found cached)
+    assert record.prompts_evaluated + record.prompts_reused == 1
 
 
 def test_llamacpp_stop_strings_and_budgets_end_each_sequence_on_its_own(gemma):
@@ -136,7 +167,7 @@ def test_llamacpp_stop_strings_and_budgets_end_each_sequence_on_its_own(gemma):
     gens = [r[0] for r in rows]
     assert all("\n" not in g.text for g in gens)
     assert all(g.completion_tokens <= 20 + 3 for g in gens)
-    assert all(g.finish_reason == "length" or g.completion_tokens < 20 for g in gens)
+    assert all(g.finish_reason == "length" or g.completion_tokens <= 20 for g in gens)  # a stop may be the 20th
     reasons = {g.finish_reason for g in gens}
     assert reasons == {"stop", "length"}, [(g.text, g.finish_reason) for g in gens]  # both ends in one batch
     single = one_at_a_time(gemma, PROMPTS, cfg)
@@ -209,7 +240,8 @@ def test_llamacpp_a_prompts_configs_decode_together_each_with_its_own_settings(g
             alone.append(texts(gemma.generate([prompt], c))[0])
     with batch_size(gemma, 8):
         together = texts(gemma.generate_configs(prompt, [c for _, c in configs]))
-        assert gemma.last_batch.sequences == 4 and gemma.last_batch.prompts_evaluated == 1  # read once for all
+        record = gemma.last_batch  # read once for all (or found cached from an earlier run)
+        assert record.sequences == 4 and record.prompts_evaluated + record.prompts_reused == 1
         grid = run_grid(gemma, [prompt], configs)
     assert together == alone  # each sequence is the one-at-a-time text (see above)
     assert [cell.generations[0].text for cell in grid.cells] == [t[0] for t in together]  # runs=1: one each
@@ -226,7 +258,8 @@ def test_batch_size_setting_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("WORKBENCH_BATCH", "4")
     assert default_batch_size() == 4
     monkeypatch.delenv("WORKBENCH_BATCH")
-    assert default_batch_size() == 1  # opt-in: batched llama.cpp logits are not always the unbatched ones
+    assert default_batch_size(exact=True) == 8  # llama.cpp's exact kernels: batched text is today's text
+    assert default_batch_size() == 1  # opt-in where batched logits are not always the unbatched ones
 
 
 # ---- transformers ------------------------------------------------------------------------------
@@ -326,6 +359,7 @@ def test_a_batched_evaluation_on_llamacpp_agrees_with_the_reproducible_run(gemma
     finally:
         store.close()
     assert meta == (4, 1)
-    assert [r["batch"] for r in batched.records] == [4] * 6 and [r["batch"] for r in alone.records] == [1] * 6
-    fields = ("output", "prediction", "correct")
+    assert [r["batch"] for r in batched.records] == [4] * 4 + [2] * 2  # 4 items at a time
+    assert [r["batch"] for r in alone.records] == [1] * 6
+    fields = ("output", "extracted", "correct")
     assert [[r[f] for f in fields] for r in batched.records] == [[r[f] for f in fields] for r in alone.records]

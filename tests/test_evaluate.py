@@ -433,7 +433,8 @@ def test_calibrated_label_scoring_keeps_raw_and_calibrated(gemma, store):
 def test_resume_after_cancel_runs_every_item_once_with_the_same_results(gemma, embedder, tmp_path):
     ds = sentiment()
     strategies = parse_strategies("zero+score,random2", default_spec(ds), ds, seed=3)
-    options = {"limit": 5, "embedder": embedder, "index_cache_dir": str(tmp_path / "index")}
+    # one item at a time, so a stop can fall between two items (batched, it falls between two batches)
+    options = {"limit": 5, "embedder": embedder, "index_cache_dir": str(tmp_path / "index"), "reproducible": True}
     with open_store(tmp_path / "full.db") as store:
         full = evaluate(ds, None, strategies, gemma, store, **options)
         expected = {k: without_timing(v) for k, v in by_key(store.results(full.run_id)).items()}

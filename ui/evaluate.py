@@ -297,11 +297,13 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                            "seed is read from the store instead of the model: rerunning after changing one "
                            "variant costs only that variant. Off: every item goes to the model.")
     reproducible = st.toggle("Reproducible: one sequence at a time", False, key="ev_repro",
-                             help="Where the model decodes several sequences per step (WORKBENCH_BATCH above 1), "
-                                  "generation items and self-consistency paths run together, several times "
-                                  "faster, and a greedy text can differ a little from the one-at-a-time text "
-                                  "(floating-point sums change with the batch). On: every sequence alone, the "
-                                  "exact text. Label scoring is never batched.")
+                             help="Where the model decodes several sequences per step (llama.cpp: 8 unless "
+                                  "WORKBENCH_BATCH says otherwise), generation items and self-consistency paths "
+                                  "run together, about twice as fast. On llama.cpp with its exact kernels (the "
+                                  "default) that is exactly the one-at-a-time text; on transformers, a server or "
+                                  "WORKBENCH_KERNELS=fast a greedy text can differ a little (floating-point sums "
+                                  "change with the batch). On: every sequence alone. Label scoring is never "
+                                  "batched.")
     if any((bad_k, bad_sc and "sc" in families, bad_limit, bad_seed)):
         return None
     return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache, reproducible)

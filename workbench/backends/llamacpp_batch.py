@@ -11,9 +11,8 @@ public calls: ``llama_init_from_model`` with a copy of the backend's ``context_p
    slot for the next one waiting.
 
 Prompts that share only a prefix (few-shot demonstrations) are NOT evaluated once for the shared
-part: llama.cpp's logits depend on how a prompt was split into decode calls (measured: splitting an
-18-token head at most points moved the next logits by up to ~1.1), so a shared prefix would make a
-sequence's text depend on the other prompts of its batch. Each head is evaluated whole instead.
+part: each head is evaluated whole, as the one-at-a-time path evaluates it from an empty cache. (With
+llama.cpp's fast kernels a prompt's logits depend on how it was split into decode calls.)
 
 Why separate streams: in one unified cell pool a sequence's tokens land in cells whose indices depend
 on the other sequences, and llama.cpp's attention sums run over cell indices, so the same sequence's
@@ -24,13 +23,14 @@ Each sequence samples with its own llama.cpp sampler chain, built as llama-cpp-p
 ``Llama._init_sampler`` builds it for ``create_completion`` (top-k, typical, top-p, min-p,
 temperature, then the seeded draw), after the workbench's penalties/warpers processor when the config
 needs one. So sample *i* is drawn from its own seed whatever else is in the batch, and it is the sample
-the one-at-a-time path draws with that seed whenever the logits agree. They do not always: llama.cpp's CPU
-kernels sum differently once several sequences share a step. Measured on gemma-3-270m Q4 (2-core CPU,
-tests/test_batch.py, bench/batch.py): up to 3 sequences per step mostly gave exactly the one-at-a-time
-text and samples (not always: one self-consistency run of 3 paths drifted); with 4 or 8, greedy texts agreed in full for about 3 of 8 prompts over 24 tokens (each drifting
-later), seeded samples drifted within a few tokens, and a seed's sample could change with the batch
-around it. It is reproducible run to run for the same calls. Hence batching is opt-in (WORKBENCH_BATCH). Stop strings, end of text and ``max_new_tokens`` are applied per sequence exactly
-as ``create_completion`` applies them (byte-wise stop search, incomplete UTF-8 held back).
+the one-at-a-time path draws with that seed as long as the logits are the same. With the exact kernels
+(``WORKBENCH_KERNELS``, the default: no repacked weights, no tiled K-quant products) they are: every
+matrix product is a row-by-row dot product, so tests/test_batch.py finds exactly the one-at-a-time text
+and samples at 3, 4, 8 and 16 sequences per step. With the fast kernels llama.cpp sums 4+ rows (repacked
+Q4_K) and 8+ rows (tiled) in another order: measured on gemma-3-270m Q4, 6 of 16 greedy texts agreed
+over 24 tokens at 16 per step, and seeded samples drifted within a few tokens. Stop strings, end of
+text and ``max_new_tokens`` are applied per sequence exactly as ``create_completion`` applies them
+(byte-wise stop search, incomplete UTF-8 held back).
 
 A sequence that cannot run (its prompt and budget do not fit the batch context, or llama.cpp refuses
 its tokens) fails alone: its Generation has ``finish_reason="error"`` and the reason in ``error``
@@ -52,28 +52,29 @@ from workbench.errors import ConfigError, ModelError
 
 #: Environment variable with the number of sequences llama.cpp decodes together (1 = one at a time).
 BATCH_ENV = "WORKBENCH_BATCH"
-#: Sequences per step when WORKBENCH_BATCH is unset: 1, today's one-at-a-time path. Batching is opt-in
-#: because llama.cpp's batched logits are not always the one-at-a-time logits (measured on gemma-3-270m:
-#: with 4+ sequences per step a seed's sample and greedy text drift from the unbatched ones), and the
-#: workbench promises "same seed, same settings => same text". 8 gives 2-3x the tokens/s (bench/batch.py).
-DEFAULT_BATCH = 1
+#: Sequences per step when WORKBENCH_BATCH is unset, with llama.cpp's exact kernels (WORKBENCH_KERNELS, the
+#: default): 8 decodes 2-3x the tokens/s of one at a time (bench/batch.py) and gives exactly its text.
+DEFAULT_BATCH = 8
+#: ... with llama.cpp's fast kernels, and on transformers: 1, one at a time. Their batched logits are not
+#: always the one-at-a-time logits (llama.cpp's repacked and tiled kernels sum 4+ and 8+ rows in another
+#: order; transformers' left padding changes fp32 sums), so batching there is opt-in.
+DEFAULT_BATCH_INEXACT = 1
 #: The most sequences one context may hold (llama.cpp's own LLAMA_MAX_SEQ is 256; more is a typo here).
 MAX_BATCH = 64
 #: KV cells per stream are allocated in multiples of this (llama.cpp pads its KV view to 256 as well).
 CELL_QUANTUM = 256
 #: Extra cells per sequence: create_completion may run a few tokens past max_tokens to finish a UTF-8 character.
 UTF8_SLACK = 4
-#: Most tokens of one decode call while generating (see module docstring).
-STEP_ROWS = 64
 
 
-def default_batch_size() -> int:
-    """Sequences per llama.cpp step: ``WORKBENCH_BATCH`` when set, else :data:`DEFAULT_BATCH`."""
+def default_batch_size(exact: bool = False) -> int:
+    """Sequences decoded together: ``WORKBENCH_BATCH`` when set, else :data:`DEFAULT_BATCH` where batched text
+    is exactly the one-at-a-time text (``exact``), :data:`DEFAULT_BATCH_INEXACT` where it may not be."""
     import os
 
     value = os.environ.get(BATCH_ENV, "").strip()
     if not value:
-        return DEFAULT_BATCH
+        return DEFAULT_BATCH if exact else DEFAULT_BATCH_INEXACT
     if not value.isdigit() or not 1 <= int(value) <= MAX_BATCH:
         raise ConfigError(f"{BATCH_ENV} must be a whole number of sequences from 1 to {MAX_BATCH}, not {value!r}.")
     return int(value)
@@ -118,6 +119,7 @@ class BatchRun:
     prompts_reused: int  # sequences whose head was copied from the holder (an earlier admission or run)
     cells_per_sequence: int  # KV cells of each sequence's stream in the batch context
     failed: int  # sequences that failed (Generation.error set)
+    prompt_tokens_reused: int = 0  # head tokens copied or kept from a slot instead of evaluated
 
 
 @dataclass
@@ -140,16 +142,21 @@ class _Live:
 class BatchEngine:
     """Several sequences of one llama.cpp model decoded together; see the module docstring."""
 
-    def __init__(self, llm, size: int, window: int):
+    def __init__(self, llm, size: int, window: int, reuse_prefixes: bool = False):
         if not 1 <= size <= MAX_BATCH:
             raise ConfigError(f"Batch size must be from 1 to {MAX_BATCH} sequences, not {size}.")
         self.llm = llm
         self.size = size
         self.window = window  # the backend's context window: the most one sequence may use
+        # True only where a prompt's logits do not depend on how it was split into decode calls (the exact
+        # kernels): a new head then starts from the longest prefix a slot still holds (a finished sequence's
+        # prompt and text, e.g. Zero-shot-CoT's reasoning before its answer step) and evaluates only the rest.
+        self.reuse_prefixes = reuse_prefixes
         self.holder = size  # sequence id that keeps the last prompt head evaluated
         self._ctx = None
         self._cells = 0
         self._held: tuple[int, ...] = ()  # the head in the holder sequence
+        self._kept: dict[int, tuple[int, ...]] = {}  # free slot -> the tokens its KV cells still hold
         self._batch = None
         self._batch_tokens = 0
         self._n_vocab = llm.n_vocab()
@@ -186,6 +193,7 @@ class BatchEngine:
             raise ModelError(f"llama.cpp could not create a batch context of {cells} cells x {self.size} "
                              f"sequences; lower {BATCH_ENV}.")
         self._ctx, self._cells, self._held = ctx, llama_cpp.llama_n_ctx(ctx) // params.n_seq_max, ()
+        self._kept = {}
         self._mem = llama_cpp.llama_get_memory(ctx)
         self._batch_tokens = max(int(params.n_batch), self.size)
         self._batch = llama_cpp.llama_batch_init(self._batch_tokens, 0, 1)
@@ -218,14 +226,16 @@ class BatchEngine:
             b.seq_id[i][0] = seq
         return int(llama_cpp.llama_decode(self._ctx, b))
 
-    def _eval_head(self, head: Sequence[int], seq: int) -> int:
-        """Evaluate a prompt's head (all but its last token) from position 0 in ``seq``, chunked as the
-        one-at-a-time path chunks it from an empty cache (``n_batch`` tokens, never a lone last token);
-        0 or llama.cpp's error code."""
+    def _eval_head(self, head: Sequence[int], seq: int, start: int = 0) -> int:
+        """Evaluate a prompt's head (all but its last token) from position ``start`` in ``seq`` (which holds
+        ``head[:start]``), chunked as the one-at-a-time path chunks it from an empty cache (``n_batch`` tokens,
+        never a lone last token); 0 or llama.cpp's error code."""
         import llama_cpp
 
-        llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
-        step, at = self._batch_tokens, 0
+        if not (start and llama_cpp.llama_memory_seq_rm(self._mem, seq, start, -1)):
+            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+            start = 0
+        step, at = self._batch_tokens, start
         while at < len(head):
             n = step - 1 if len(head) - at - step == 1 else min(step, len(head) - at)
             rc = self._decode([(t, at + i, seq, False) for i, t in enumerate(head[at : at + n])])
@@ -234,6 +244,22 @@ class BatchEngine:
                 return rc
             at += n
         return 0
+
+    def _source(self, head: tuple[int, ...], free: list[int], fresh: dict) -> tuple[int | None, int]:
+        """(sequence, length): where the longest cached prefix of ``head`` is -- a slot admitted this step with
+        exactly ``head``, the holder, or (``reuse_prefixes``) a free slot's kept tokens; (None, 0) if none."""
+        if head in fresh:
+            return fresh[head], len(head)
+        if head == self._held:
+            return self.holder, len(head)
+        if not self.reuse_prefixes:
+            return None, 0
+        best, length = None, 0
+        for seq, kept in [(self.holder, self._held)] + [(f, self._kept[f]) for f in free if f in self._kept]:
+            n = _common_prefix(kept, head)
+            if n > length:
+                best, length = seq, n
+        return best, length
 
     def _copy(self, src: int, dst: int) -> None:
         import llama_cpp
@@ -324,7 +350,7 @@ class BatchEngine:
         free = list(range(self.size))
         live: list[_Live] = []
         fresh: dict[tuple[int, ...], int] = {}  # head -> a slot holding exactly it (admitted since the last step)
-        steps = evaluated = reused = 0
+        steps = evaluated = reused = token_reuse = 0
         try:
             while True:
                 if intake is not None:
@@ -342,17 +368,23 @@ class BatchEngine:
                     if job.stopped is not None and job.stopped():
                         finish(i, self._failed(job, "stopped before it started", timer))
                         continue
-                    slot = free.pop(0)
                     head = job.prompt[:-1]
+                    src, common = self._source(head, free, fresh)
+                    # the slot: the free one holding the prefix, else one holding nothing worth keeping
+                    slot = src if src in free else next((f for f in free if f not in self._kept), free[0])
+                    free.remove(slot)
+                    self._kept.pop(slot, None)
                     rc = 0
-                    if head in fresh:
-                        self._copy(fresh[head], slot)
-                    elif head == self._held:  # evaluated by an earlier admission or an earlier run
-                        self._copy(self.holder, slot)
-                        reused += 1
+                    if src is not None and src != slot:
+                        self._copy(src, slot)
+                    if common == len(head):  # evaluated by an earlier admission or an earlier run
+                        llama_cpp.llama_memory_seq_rm(self._mem, slot, common, -1)  # what it holds beyond the head
+                        reused += src is not None and src != fresh.get(head)
+                        token_reuse += common
                     else:
-                        rc = self._eval_head(head, slot)
+                        rc = self._eval_head(head, slot, common)
                         evaluated += 1
+                        token_reuse += common
                         if not rc:  # keep it for this prompt's later samples and the next run
                             self._copy(slot, self.holder)
                             self._held = head
@@ -374,13 +406,11 @@ class BatchEngine:
                     if s.job.stopped is not None and s.job.stopped():  # nobody waits for it: free its slot now
                         ended[s.index] = self._failed(s.job, "stopped by its caller", timer)
                 going = [s for s in live if s.index not in ended]
-                for part in [going[k:k + STEP_ROWS] for k in range(0, len(going), STEP_ROWS)]:
-                    if self._decode([(s.pending, s.pos, s.slot, True) for s in part]) == 0:
-                        for row, s in enumerate(part):
-                            self._step(s, row, plan[s.index], ended, timer)
-                        continue
-                    # one sequence spoils the call: decode each alone and fail only those llama.cpp refuses
-                    for s in part:
+                if going and self._decode([(s.pending, s.pos, s.slot, True) for s in going]) == 0:
+                    for row, s in enumerate(going):
+                        self._step(s, row, plan[s.index], ended, timer)
+                else:  # one sequence spoils the step: decode each alone and fail only those llama.cpp refuses
+                    for s in going:
                         rc = self._decode([(s.pending, s.pos, s.slot, True)])
                         if rc:
                             ended[s.index] = self._failed(s.job, f"llama.cpp refused a token (llama_decode returned "
@@ -394,7 +424,11 @@ class BatchEngine:
                     if s.job.on_piece is not None and not gen.failed and len(gen.text) > s.emitted:
                         s.job.on_piece(gen.text[s.emitted:])
                     llama_cpp.llama_sampler_free(s.chain)
-                    llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
+                    if self.reuse_prefixes and not gen.failed:  # keep what its cells hold: ids[:pos] were decoded
+                        llama_cpp.llama_memory_seq_rm(self._mem, s.slot, s.pos, -1)
+                        self._kept[s.slot] = tuple(s.ids[:s.pos])
+                    else:
+                        llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
                     free.append(s.slot)
                     live.remove(s)
                     finish(s.index, gen)
@@ -402,10 +436,10 @@ class BatchEngine:
             for s in live:
                 llama_cpp.llama_sampler_free(s.chain)
             llama_cpp.llama_memory_seq_rm(self._mem, -1, -1, -1)  # every sequence's cells, the holder's too
-            self._held = ()
+            self._held, self._kept = (), {}
             raise
         failed = sum(r is not None and r.failed for r in results)
-        record = BatchRun(self.size, len(results), steps, evaluated, reused, self._cells, failed)
+        record = BatchRun(self.size, len(results), steps, evaluated, reused, self._cells, failed, token_reuse)
         return [r for r in results if r is not None], record
 
     def _step(self, s: _Live, row: int, sampling: Sampling, ended: dict[int, Generation], timer: Timer) -> None:
@@ -453,3 +487,16 @@ class BatchEngine:
     @staticmethod
     def _failed(job: Job, why: str, timer: Timer) -> Generation:
         return Generation("", len(job.prompt), 0, "error", timer.seconds(), job.seed, error=why)
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token sequences.
+
+    >>> _common_prefix((1, 2, 3, 4), (1, 2, 5))
+    2
+    """
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

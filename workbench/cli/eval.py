@@ -53,8 +53,9 @@ def register(sub) -> None:
     p.add_argument("--no-cache", action="store_true",
                    help="call the model for every item instead of answering repeated requests from the response cache")
     p.add_argument("--reproducible", action="store_true",
-                   help="one sequence at a time: the exact unbatched text even where the model batches "
-                        "(WORKBENCH_BATCH > 1); batched greedy text can differ a little")
+                   help="one sequence at a time, even where the model batches (llama.cpp: 8 unless "
+                        "WORKBENCH_BATCH says otherwise); llama.cpp's exact kernels give the same text either "
+                        "way, but transformers, servers and WORKBENCH_KERNELS=fast can differ a little")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_mapping_args(p)
     add_model_args(p)

@@ -147,8 +147,9 @@ class _Runner:
 
     @property
     def group(self) -> int:
-        """Items run together: generation strategies fill the batch; label scoring reads one prompt at a
-        time (prompt-bound), and self-consistency batches its own paths."""
+        """Items run together: generation strategies fill the batch (each item's stages then find its own
+        sequence still cached in its slot); label scoring reads one prompt at a time (prompt-bound), and
+        self-consistency batches its own paths."""
         return self.batch if self.s.answer != "score" and self.s.samples == 1 else 1
 
     def run_many(self, chunk: Sequence[tuple[int, Example]]) -> list[ItemRecord | ItemFailure]:
@@ -468,16 +469,19 @@ def evaluate(
                 if should_stop is not None and should_stop():
                     status = "cancelled"
                     break
+                stored = 0
                 for (i, _), result in zip(todo[at:at + runner.group], runner.run_many(todo[at:at + runner.group]),
                                           strict=True):
                     if isinstance(result, ItemFailure):
                         failures.append((s.name, result))
                         continue
                     store.add_result(run_id, s.name, i, result.to_dict())
+                    stored += 1
+                elapsed = time.perf_counter() - t_start
+                for _ in range(stored):  # item by item once all are stored (a progress call may be a Stop)
                     ran, done = ran + 1, done + 1
-                if progress is not None and ran:
-                    elapsed = time.perf_counter() - t_start
-                    progress(Progress(done, total, s.name, elapsed, elapsed / ran * (total - done), run_id))
+                    if progress is not None:
+                        progress(Progress(done, total, s.name, elapsed, elapsed / ran * (total - done), run_id))
             if status == "cancelled":
                 break
         if failures and status == "finished":
