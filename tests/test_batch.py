@@ -92,34 +92,24 @@ def test_llamacpp_seed_gives_sample_i_whatever_the_batch(gemma):
         assert gemma.last_batch.size == size
 
 
-def test_llamacpp_a_slots_cached_prefix_is_reused_and_changes_no_text(gemma):
-    """Few-shot prompts share their demonstrations; Zero-shot-CoT's answer step extends its own reasoning. With the
-    exact kernels a prompt's logits do not depend on how it was split into decode calls, so a new prompt starts
-    from the longest prefix a slot still holds and only the rest is read -- and the text is the same."""
-    from workbench.backends.llamacpp_batch import BatchEngine
-
+def test_llamacpp_text_depends_neither_on_the_cache_nor_on_the_batch(gemma):
+    """Few-shot prompts share their demonstrations; Zero-shot-CoT's answer step extends its own reasoning. llama.cpp's
+    logits depend on how a prompt is split into decode calls, so every prompt is read whole from position 0: the
+    one-at-a-time text after another prompt is the text from an empty cache, and the batched text is both."""
     demo = "Q: What is 3 plus 4?\nA: 7\n\nQ: What is 10 minus 2?\nA: 8\n\n"
-    firsts = [demo + f"Q: What is {a} plus {a + 3}?\nA:" for a in range(2, 6)]
-    ids = [tuple(gemma.tokenize(p)) for p in firsts]
-    shared = common_prefix(ids[0], ids[1])
-    assert shared >= len(gemma.tokenize(demo)) - 1
-    runs = {}
-    for reuse in (True, False):
-        engine = BatchEngine(gemma.llm, 4, gemma.context_window, reuse_prefixes=reuse)
-        try:
-            one, r1 = engine.run([Job(i, None) for i in ids], Sampling(max_tokens=16))
-            seconds = [p + g.text + "\nSo the answer is" for p, g in zip(firsts, one, strict=True)]
-            two, r2 = engine.run([Job(tuple(gemma.tokenize(p)), None) for p in seconds], Sampling(max_tokens=6))
-        finally:
-            engine.close()
-        runs[reuse] = ([g.text for g in one], [g.text for g in two], r1, r2)
-    texts1, texts2, r1, r2 = runs[True]
-    assert (texts1, texts2) == runs[False][:2]  # reading less changes nothing
-    assert texts1 == [r[0].text for r in one_at_a_time(gemma, firsts, DecodingConfig(max_new_tokens=16))]
-    assert texts2 == [r[0].text for r in one_at_a_time(gemma, seconds, DecodingConfig(max_new_tokens=6))]
-    assert r1.prompt_tokens_reused >= 3 * shared  # the demonstrations were read once, for the first prompt
-    assert r2.prompt_tokens_reused >= sum(len(i) for i in ids)  # each answer step found its prompt and reasoning
-    assert runs[False][3].prompt_tokens_reused == 0  # without reuse every head is read whole
+    firsts = [demo + f"Q: What is {a} plus {a + 3}? Explain your answer.\nA:" for a in range(2, 6)]
+    cfg, answer = DecodingConfig(max_new_tokens=24), DecodingConfig(max_new_tokens=6)
+    fresh = [r[0].text for r in one_at_a_time(gemma, firsts, cfg)]
+    seconds = [p + t + "\nSo the answer is" for p, t in zip(firsts, fresh, strict=True)]
+    fresh2 = [r[0].text for r in one_at_a_time(gemma, seconds, answer)]
+    with batch_size(gemma, 1):  # no reset: each call finds the previous prompt (a shared prefix) in the cache
+        chained = []
+        for p, q in zip(firsts, seconds, strict=True):
+            chained += [gemma.generate([p], cfg)[0][0].text, gemma.generate([q], answer)[0][0].text]
+    assert chained == [t for pair in zip(fresh, fresh2, strict=True) for t in pair]
+    with batch_size(gemma, 4):
+        assert [r[0].text for r in gemma.generate(firsts, cfg)] == fresh
+        assert [r[0].text for r in gemma.generate(seconds, answer)] == fresh2
 
 
 def test_llamacpp_kernel_setting_is_one_clear_line(monkeypatch):

@@ -55,9 +55,28 @@ def test_three_callers_at_once_get_their_own_one_at_a_time_text(shared, gemma):
     cfg = DecodingConfig(max_new_tokens=16)
     alone = [row[0].text for row in one_at_a_time(gemma, PROMPTS[:3], cfg)]
     got = in_threads(*[lambda p=p: shared.generate([p], cfg)[0][0] for p in PROMPTS[:3]])
-    assert [g.text for g in got] == alone  # up to 3 per step: llama.cpp's one-at-a-time text (test_batch)
+    assert [g.text for g in got] == alone  # llama.cpp's one-at-a-time text (exact kernels, test_batch)
     assert max(g.batch for g in got) >= 2  # they really were decoded together
     assert shared.shared.running == 0 and shared.shared.waiting == 0
+
+
+def test_eight_callers_streaming_at_once_get_exactly_their_one_at_a_time_text(gemma):
+    """A class's worth of one batch: 8 sessions streaming together, each the text it would get alone."""
+    from workbench.backends import registry
+    from workbench.backends.llamacpp import load_llamacpp
+
+    cfg = DecodingConfig(max_new_tokens=16)
+    alone = [row[0].text for row in one_at_a_time(gemma, PROMPTS, cfg)]
+    backend = load_llamacpp(registry.resolve_model("gemma-3-270m"), shared_batch=8)
+    try:
+        def streamed(p):
+            return backend.stream(p, cfg).text()
+
+        got = in_threads(*[lambda p=p: streamed(p) for p in PROMPTS])
+        assert backend.shared.running == 0 and backend.shared.waiting == 0
+    finally:
+        backend.close()
+    assert got == alone
 
 
 def test_a_late_caller_joins_the_running_batch_instead_of_waiting_for_it(shared):

@@ -39,11 +39,11 @@ def default_threads() -> int:
 #: Environment variable choosing llama.cpp's CPU matrix kernels: "exact" (the default) or "fast".
 KERNELS_ENV = "WORKBENCH_KERNELS"
 #: The kernel choices. "exact": every matrix product is computed row by row (no weight repacking, no
-#: tiled K-quant kernel) and attention is flash attention, so a sequence's logits depend neither on how many
-#: others share its decode call nor on how its prompt was split into calls (measured bit-identical:
-#: tests/test_batch.py) -- batched text is the one-at-a-time text, a seed gives the same sample in any batch,
-#: and a cached prefix can be reused. "fast": today's llama-cpp-python defaults (repacked weights, tiled
-#: products, no flash attention), whose repacked (4+ rows) and tiled (8+ rows) kernels sum in another order.
+#: tiled K-quant kernel), with flash attention, so a sequence's logits do not depend on how many others
+#: share its decode call (tests/test_batch.py: bit-identical at 1 to 16 sequences per step) -- batched text
+#: is the one-at-a-time text and a seed gives the same sample in any batch. "fast": llama-cpp-python's
+#: defaults (repacked weights, tiled products, no flash attention), whose repacked (4+ rows) and tiled (8+
+#: rows) kernels sum in another order, so batched text drifts (README: Batched generation).
 KERNELS = ("exact", "fast")
 #: ggml reads this once per process, at its first matrix product (0 = tiled K-quant kernels off).
 _TILED_ENV = "GGML_CPU_TILED_MM"
@@ -132,7 +132,7 @@ def load_llamacpp(
                 n_threads=threads or default_threads(),
                 n_threads_batch=threads or default_threads(),  # prompt reading too (llama-cpp-python: every core)
                 n_batch=512,
-                flash_attn=kernels == "exact",  # with it, a prompt's logits do not depend on how it was split
+                flash_attn=kernels == "exact",  # part of the exact setting (bench/kernels.py measures it)
                 logits_all=logits_all,
                 draft_model=draft_model,
                 verbose=False,
@@ -149,8 +149,7 @@ def load_llamacpp(
         from workbench.backends.llamacpp_shared import SharedDecoder
 
         backend.shared = SharedDecoder(llm, shared, context_window,
-                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)),
-                                       reuse_prefixes=kernels == "exact")
+                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)))
         backend.capabilities = dataclasses.replace(backend.capabilities, concurrent=shared)
     return backend
 
@@ -314,8 +313,7 @@ class LlamaCppBackend(Backend):
         if self._engine is None or self._engine.size != self.batch_size:
             if self._engine is not None:
                 self._engine.close()
-            self._engine = BatchEngine(self.llm, self.batch_size, self.context_window,
-                                       reuse_prefixes=self.kernels == "exact")  # split-invariant logits only
+            self._engine = BatchEngine(self.llm, self.batch_size, self.context_window)
         return self._engine
 
     @staticmethod
@@ -352,24 +350,20 @@ class LlamaCppBackend(Backend):
                              seed if cfg.do_sample else None)
 
     # ---- prompt evaluation ----------------------------------------------------------
-    # llama.cpp computes a token slightly differently when it is evaluated alone than
-    # inside a batch (logits differ by up to ~0.6 on the Q4 models). To make "same seed,
-    # same settings => same text" hold whatever was in the cache before, every prompt is
-    # brought to one canonical state: all but its last token evaluated in batches of two
-    # or more (reusing a cached prefix only if it was built that way), the last token alone.
+    # llama.cpp's logits depend on how a prompt was split into decode calls (up to ~1.2 on an 82-token
+    # prompt, even with the exact kernels). So that "same seed, same settings => same text" holds whatever
+    # was in the cache before -- and the batch engine, which reads every head whole, gives the same text --
+    # every prompt is brought to one canonical state: all but its last token evaluated from position 0 in
+    # chunks of n_batch (never a lone last token), the last token alone. A cached head is reused only when
+    # it is exactly this prompt's head (Generate again, more samples, the label scores of one prompt).
     def _prime(self, ids: list[int]) -> None:
-        """Leave exactly ``ids[:-1]`` in the KV cache, evaluated in batches of >= 2 tokens."""
+        """Leave exactly ``ids[:-1]`` in the KV cache, evaluated canonically (see above)."""
         llm = self.llm
         target = len(ids) - 1
-        limit = min(self._clean, llm.n_tokens, target)
-        common = 0
-        while common < limit and llm.input_ids[common] == ids[common]:
-            common += 1
-        if target - common == 1 and common > 0:
-            common -= 1  # never leave a lone token to evaluate
-        llm.n_tokens = common
-        llm.eval([])  # drops cached entries beyond `common`
-        rest = ids[common:target]
+        same = self._clean == target <= llm.n_tokens and list(llm.input_ids[:target]) == list(ids[:target])
+        llm.n_tokens = target if same else 0
+        llm.eval([])  # drops cached entries beyond n_tokens
+        rest = [] if same else ids[:target]
         step = llm.n_batch
         while rest:
             chunk = rest[:step] if len(rest) - step != 1 else rest[: step - 1]

@@ -11,8 +11,10 @@ public calls: ``llama_init_from_model`` with a copy of the backend's ``context_p
    slot for the next one waiting.
 
 Prompts that share only a prefix (few-shot demonstrations) are NOT evaluated once for the shared
-part: each head is evaluated whole, as the one-at-a-time path evaluates it from an empty cache. (With
-llama.cpp's fast kernels a prompt's logits depend on how it was split into decode calls.)
+part: each head is evaluated whole from position 0, as the one-at-a-time path evaluates it. llama.cpp's
+logits depend on how a prompt was split into decode calls (measured on gemma-3-270m, exact kernels: an
+82-token prompt read in two calls instead of one moved the next logits by up to ~1.2), so a shared prefix
+would make a sequence's text depend on the other prompts of its batch.
 
 Why separate streams: in one unified cell pool a sequence's tokens land in cells whose indices depend
 on the other sequences, and llama.cpp's attention sums run over cell indices, so the same sequence's
@@ -119,7 +121,6 @@ class BatchRun:
     prompts_reused: int  # sequences whose head was copied from the holder (an earlier admission or run)
     cells_per_sequence: int  # KV cells of each sequence's stream in the batch context
     failed: int  # sequences that failed (Generation.error set)
-    prompt_tokens_reused: int = 0  # head tokens copied or kept from a slot instead of evaluated
 
 
 @dataclass
@@ -142,21 +143,16 @@ class _Live:
 class BatchEngine:
     """Several sequences of one llama.cpp model decoded together; see the module docstring."""
 
-    def __init__(self, llm, size: int, window: int, reuse_prefixes: bool = False):
+    def __init__(self, llm, size: int, window: int):
         if not 1 <= size <= MAX_BATCH:
             raise ConfigError(f"Batch size must be from 1 to {MAX_BATCH} sequences, not {size}.")
         self.llm = llm
         self.size = size
         self.window = window  # the backend's context window: the most one sequence may use
-        # True only where a prompt's logits do not depend on how it was split into decode calls (the exact
-        # kernels): a new head then starts from the longest prefix a slot still holds (a finished sequence's
-        # prompt and text, e.g. Zero-shot-CoT's reasoning before its answer step) and evaluates only the rest.
-        self.reuse_prefixes = reuse_prefixes
         self.holder = size  # sequence id that keeps the last prompt head evaluated
         self._ctx = None
         self._cells = 0
         self._held: tuple[int, ...] = ()  # the head in the holder sequence
-        self._kept: dict[int, tuple[int, ...]] = {}  # free slot -> the tokens its KV cells still hold
         self._batch = None
         self._batch_tokens = 0
         self._n_vocab = llm.n_vocab()
@@ -193,7 +189,6 @@ class BatchEngine:
             raise ModelError(f"llama.cpp could not create a batch context of {cells} cells x {self.size} "
                              f"sequences; lower {BATCH_ENV}.")
         self._ctx, self._cells, self._held = ctx, llama_cpp.llama_n_ctx(ctx) // params.n_seq_max, ()
-        self._kept = {}
         self._mem = llama_cpp.llama_get_memory(ctx)
         self._batch_tokens = max(int(params.n_batch), self.size)
         self._batch = llama_cpp.llama_batch_init(self._batch_tokens, 0, 1)
@@ -226,16 +221,13 @@ class BatchEngine:
             b.seq_id[i][0] = seq
         return int(llama_cpp.llama_decode(self._ctx, b))
 
-    def _eval_head(self, head: Sequence[int], seq: int, start: int = 0) -> int:
-        """Evaluate a prompt's head (all but its last token) from position ``start`` in ``seq`` (which holds
-        ``head[:start]``), chunked as the one-at-a-time path chunks it from an empty cache (``n_batch`` tokens,
-        never a lone last token); 0 or llama.cpp's error code."""
+    def _eval_head(self, head: Sequence[int], seq: int) -> int:
+        """Evaluate a prompt's head (all but its last token) from position 0 in ``seq``, chunked as the
+        one-at-a-time path chunks it (``n_batch`` tokens, never a lone last token); 0 or llama.cpp's error code."""
         import llama_cpp
 
-        if not (start and llama_cpp.llama_memory_seq_rm(self._mem, seq, start, -1)):
-            llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
-            start = 0
-        step, at = self._batch_tokens, start
+        llama_cpp.llama_memory_seq_rm(self._mem, seq, -1, -1)
+        step, at = self._batch_tokens, 0
         while at < len(head):
             n = step - 1 if len(head) - at - step == 1 else min(step, len(head) - at)
             rc = self._decode([(t, at + i, seq, False) for i, t in enumerate(head[at : at + n])])
@@ -244,22 +236,6 @@ class BatchEngine:
                 return rc
             at += n
         return 0
-
-    def _source(self, head: tuple[int, ...], free: list[int], fresh: dict) -> tuple[int | None, int]:
-        """(sequence, length): where the longest cached prefix of ``head`` is -- a slot admitted this step with
-        exactly ``head``, the holder, or (``reuse_prefixes``) a free slot's kept tokens; (None, 0) if none."""
-        if head in fresh:
-            return fresh[head], len(head)
-        if head == self._held:
-            return self.holder, len(head)
-        if not self.reuse_prefixes:
-            return None, 0
-        best, length = None, 0
-        for seq, kept in [(self.holder, self._held)] + [(f, self._kept[f]) for f in free if f in self._kept]:
-            n = _common_prefix(kept, head)
-            if n > length:
-                best, length = seq, n
-        return best, length
 
     def _copy(self, src: int, dst: int) -> None:
         import llama_cpp
@@ -289,6 +265,11 @@ class BatchEngine:
 
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, row)
         logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        if sampling.temperature == 0.0:  # greedy: llama.cpp's greedy sampler takes the first highest, as argmax
+            if sampling.processor is not None:  # float32 as the chain would store it
+                logits = np.asarray(sampling.processor(np.asarray(live.ids, dtype=np.intc), logits.copy()),
+                                    dtype=np.single)
+            return int(np.argmax(logits))
         cand = self._cand
         cand["id"] = self._all_ids
         cand["p"] = 0.0
@@ -350,7 +331,7 @@ class BatchEngine:
         free = list(range(self.size))
         live: list[_Live] = []
         fresh: dict[tuple[int, ...], int] = {}  # head -> a slot holding exactly it (admitted since the last step)
-        steps = evaluated = reused = token_reuse = 0
+        steps = evaluated = reused = 0
         try:
             while True:
                 if intake is not None:
@@ -368,23 +349,17 @@ class BatchEngine:
                     if job.stopped is not None and job.stopped():
                         finish(i, self._failed(job, "stopped before it started", timer))
                         continue
+                    slot = free.pop(0)
                     head = job.prompt[:-1]
-                    src, common = self._source(head, free, fresh)
-                    # the slot: the free one holding the prefix, else one holding nothing worth keeping
-                    slot = src if src in free else next((f for f in free if f not in self._kept), free[0])
-                    free.remove(slot)
-                    self._kept.pop(slot, None)
                     rc = 0
-                    if src is not None and src != slot:
-                        self._copy(src, slot)
-                    if common == len(head):  # evaluated by an earlier admission or an earlier run
-                        llama_cpp.llama_memory_seq_rm(self._mem, slot, common, -1)  # what it holds beyond the head
-                        reused += src is not None and src != fresh.get(head)
-                        token_reuse += common
+                    if head in fresh:
+                        self._copy(fresh[head], slot)
+                    elif head == self._held:  # evaluated by an earlier admission or an earlier run
+                        self._copy(self.holder, slot)
+                        reused += 1
                     else:
-                        rc = self._eval_head(head, slot, common)
+                        rc = self._eval_head(head, slot)
                         evaluated += 1
-                        token_reuse += common
                         if not rc:  # keep it for this prompt's later samples and the next run
                             self._copy(slot, self.holder)
                             self._held = head
@@ -424,11 +399,7 @@ class BatchEngine:
                     if s.job.on_piece is not None and not gen.failed and len(gen.text) > s.emitted:
                         s.job.on_piece(gen.text[s.emitted:])
                     llama_cpp.llama_sampler_free(s.chain)
-                    if self.reuse_prefixes and not gen.failed:  # keep what its cells hold: ids[:pos] were decoded
-                        llama_cpp.llama_memory_seq_rm(self._mem, s.slot, s.pos, -1)
-                        self._kept[s.slot] = tuple(s.ids[:s.pos])
-                    else:
-                        llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
+                    llama_cpp.llama_memory_seq_rm(self._mem, s.slot, -1, -1)
                     free.append(s.slot)
                     live.remove(s)
                     finish(s.index, gen)
@@ -436,10 +407,10 @@ class BatchEngine:
             for s in live:
                 llama_cpp.llama_sampler_free(s.chain)
             llama_cpp.llama_memory_seq_rm(self._mem, -1, -1, -1)  # every sequence's cells, the holder's too
-            self._held, self._kept = (), {}
+            self._held = ()
             raise
         failed = sum(r is not None and r.failed for r in results)
-        record = BatchRun(self.size, len(results), steps, evaluated, reused, self._cells, failed, token_reuse)
+        record = BatchRun(self.size, len(results), steps, evaluated, reused, self._cells, failed)
         return [r for r in results if r is not None], record
 
     def _step(self, s: _Live, row: int, sampling: Sampling, ended: dict[int, Generation], timer: Timer) -> None:
@@ -487,16 +458,3 @@ class BatchEngine:
     @staticmethod
     def _failed(job: Job, why: str, timer: Timer) -> Generation:
         return Generation("", len(job.prompt), 0, "error", timer.seconds(), job.seed, error=why)
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token sequences.
-
-    >>> _common_prefix((1, 2, 3, 4), (1, 2, 5))
-    2
-    """
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i

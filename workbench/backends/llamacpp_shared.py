@@ -70,10 +70,9 @@ class _Ticket:
 class SharedDecoder:
     """One worker thread decoding every caller's sequences together (continuous batching)."""
 
-    def __init__(self, llm, size: int, window: int, sampling: Callable[[DecodingConfig], Sampling],
-                 reuse_prefixes: bool = False):
+    def __init__(self, llm, size: int, window: int, sampling: Callable[[DecodingConfig], Sampling]):
         self.size = size
-        self._engine = BatchEngine(llm, size, window, reuse_prefixes)  # reuse: see BatchEngine
+        self._engine = BatchEngine(llm, size, window)
         self._sampling = sampling  # a config as the engine takes it (the backend's create_completion settings)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._open: dict[int, _Ticket] = {}  # tickets not finished yet, by arrival
