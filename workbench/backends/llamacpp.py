@@ -384,12 +384,18 @@ class LlamaCppBackend(Backend):
         return arr.copy()
 
     def _continuation_logprobs(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
+        """Each continuation's log-probability after the prompt. The prompt is read once: its last logits serve
+        every continuation's first token, and a longer continuation goes back to the prompt's exact cache state
+        (head read canonically, last token alone) before reading its own tokens."""
+        first = self._logits(prompt_ids)
         results = []
         for cont in continuations:
             total = 0.0
-            logits = self._logits(prompt_ids)
+            logits = first
             for i, token in enumerate(cont):
                 if i:
+                    if i == 1:  # back to the prompt: drop an earlier continuation's tokens from the cache
+                        self.llm.n_tokens = len(prompt_ids)
                     self.llm.eval([cont[i - 1]])
                     logits = self._last_logits()
                 row = logits.astype(np.float64)

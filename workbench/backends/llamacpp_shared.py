@@ -16,8 +16,9 @@ What a caller gets:
 * the shared engine is a second llama.cpp context on the same weights, so everything else (scoring, the
   probability explorer, the speculative lab) keeps the model's own context and lock.
 
-The text is the engine's batched text: not always bit-identical to one sequence at a time (see
-:mod:`workbench.backends.llamacpp_batch`), which is why this is a server setting, off by default.
+The text is the engine's batched text, which with llama.cpp's exact kernels (the default) is exactly the
+one-at-a-time text (see :mod:`workbench.backends.llamacpp_batch`). It is a server setting, off by default: one
+user gains nothing from it.
 """
 
 from __future__ import annotations
