@@ -517,7 +517,8 @@ def run_stages_many(
     names = ("reasoning", "answer") if spec.reasoning == "zero_shot_cot" else ("answer",)
     for name in names:
         if name == "answer" and len(names) == 2:
-            texts = [answer_prompt(spec, texts[i], stages[i][-1].output, queries[i]) if i in live else texts[i]
+            going = set(live)
+            texts = [answer_prompt(spec, texts[i], stages[i][-1].output, queries[i]) if i in going else texts[i]
                      for i in range(len(texts))]
         gens = call(name, [texts[i] for i in live], stage_config(spec, cfg, name))
         for i, gen in zip(live, gens, strict=True):

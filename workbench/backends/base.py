@@ -318,9 +318,8 @@ class Backend(ABC):
         """``cfg.n`` generations per prompt, in prompt order."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        ids = [self._checked_ids(p, cfg) for p in prompts]
+        ids = [self._checked_ids(p, cfg) for p in prompts]  # tokenize checks the model is open
         if self.shared is not None:
-            self._check_open()
             return self.shared.generate(ids, cfg, on_wait)
         with self.lock.hold(on_wait):
             return self._generate(ids, cfg)
@@ -337,7 +336,6 @@ class Backend(ABC):
             return []
         checked = [self._checked_ids(prompt, c) for c in cfgs]  # every config's budget must fit the window
         if self.shared is not None:
-            self._check_open()
             return self.shared.generate_configs(list(zip(checked, cfgs, strict=True)), on_wait)
         with self.lock.hold(on_wait):
             return self._generate_configs(checked[0], list(cfgs))
