@@ -83,8 +83,9 @@ def llama_server(model_path: str, model: str = "model", n_ctx: int = 2048, *extr
     """Run ``python -m llama_cpp.server`` on a free loopback port until the block ends."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="llama-server-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path, "--model_alias", model,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
+    # on the in-process model's exact kernels (tests/exact_llama_cpp_server.py), so the numbers can be compared
+    cmd = [sys.executable, "-m", "tests.exact_llama_cpp_server", "--model", model_path, "--model_alias", model,
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--flash_attn", "true",
            *extra]
     with log.open("wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

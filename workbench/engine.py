@@ -71,8 +71,9 @@ class EngineConfig:
     port: int = DEFAULT_PORT  # 0 = any free port
     threads: int | None = None  # CPU threads; None = WORKBENCH_THREADS, else llama-server's own default
     binary: str | None = None  # path of llama-server; None = find_binary()
-    # off, as in the in-process backend (llama-cpp-python's default), so both give the same logits: with
-    # llama-server's default (auto = on here) a label's log-probability moved by 0.1 (smollm2, measured)
+    # True = on whatever the kernels. The server follows the in-process backend's kernels (WORKBENCH_KERNELS) so
+    # both give the same logits: exact = flash attention on, no repacking; fast = off (llama-cpp-python's
+    # default; with llama-server's own default, auto = on here, a label's log-probability moved by 0.1)
     flash_attn: bool = False
     start_timeout_s: float = 120.0  # loading the model and answering /health, at most
     stop_timeout_s: float = 10.0  # after SIGTERM, before SIGKILL
@@ -227,11 +228,17 @@ class LlamaServer:
                               "(or stop what listens there).")
         self.model_name = _served_name(cfg.model, spec)
         threads = cfg.threads or _workbench_threads()
+        from workbench.backends.llamacpp import kernel_choice
+
+        # The in-process model's kernels (WORKBENCH_KERNELS): with the exact ones the server's numbers are the
+        # workbench's own -- no weight repacking, flash attention, the tiled K-quant kernel off (environment).
+        exact = kernel_choice() == "exact"
         self.command = [
             str(binary), "--model", spec.path, "--alias", self.model_name,
             "--host", cfg.host, "--port", str(self.port),
             "--parallel", str(cfg.parallel), "--ctx-size", str(cfg.context),
-            "--cont-batching", "--no-webui", "--flash-attn", "on" if cfg.flash_attn else "off",
+            "--cont-batching", "--no-webui", "--flash-attn", "on" if cfg.flash_attn or exact else "off",
+            *(("--no-repack",) if exact else ()),
             "--threads-http", str(cfg.parallel + HTTP_THREADS_SPARE),
             *(("--threads", str(threads), "--threads-batch", str(threads)) if threads else ()),
             *cfg.extra_args,
@@ -244,8 +251,9 @@ class LlamaServer:
             self.log = Path(name)
         try:
             with self.log.open("wb") as out:
+                env = dict(os.environ, GGML_CPU_TILED_MM="0") if exact else None
                 self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
-                                                stderr=subprocess.STDOUT)
+                                                stderr=subprocess.STDOUT, env=env)
         except OSError as err:
             self._drop_log()
             raise EngineUnavailable(f"llama-server at {binary} does not run ({err.strerror or err}); {BUILD_HINT}.") from None

@@ -332,6 +332,7 @@ def navigation_titles(page) -> list[str]:
 
 def download(page, name: str, timeout_ms: int = PAGE_READY_TIMEOUT_MS) -> tuple[str, bytes]:
     """Click a download button; the file's suggested name and its bytes."""
+    wait_ready(page, timeout_ms)  # an earlier download's click reruns the page: never click into that rerun
     button = page.get_by_role("button", name=name, exact=True)
     deadline = time.monotonic() + timeout_ms / 1000
     while button.count() > 1 and time.monotonic() < deadline:  # a rerun still shows the stale copy
