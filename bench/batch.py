@@ -125,33 +125,31 @@ def evaluation(backend, items: int, tokens: int, runs: int, sizes=(1, 4, 8)) -> 
     pool = _pool("multiarith.jsonl", "arithmetic", items)
     strategies = [dataclasses.replace(s, decoding=s.decoding.replace(max_new_tokens=tokens))
                   for s in parse_strategies("zscot", default_spec(pool), pool)]
-    cases = list(sizes)
-    label = {c: f"batch {c}" for c in cases}
-    seconds: dict[int, list[float]] = {c: [] for c in cases}
+    seconds: dict[int, list[float]] = {b: [] for b in sizes}
     outputs: dict[int, list[str]] = {}
     accuracy: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(f"{tmp}/bench.db")
         evaluate(pool, None, strategies, backend, store, cache=False, limit=1)  # warm: the first call pays more
         for _ in range(runs):
-            for c in cases:
-                backend.batch_size = c
+            for b in sizes:
+                backend.batch_size = b
                 start = time.perf_counter()
-                run = evaluate(pool, None, strategies, backend, store, cache=False, reproducible=c == 1)
-                seconds[c].append(time.perf_counter() - start)
-                outputs.setdefault(c, [r["output"] for r in run.records])
-                accuracy[c] = run.summaries[0].accuracy
-                print(json.dumps({"done": f"evaluation {label[c]}", "seconds": round(seconds[c][-1], 2)}),
+                run = evaluate(pool, None, strategies, backend, store, cache=False, reproducible=b == 1)
+                seconds[b].append(time.perf_counter() - start)
+                outputs.setdefault(b, [r["output"] for r in run.records])
+                accuracy[b] = run.summaries[0].accuracy
+                print(json.dumps({"done": f"evaluation batch {b}", "seconds": round(seconds[b][-1], 2)}),
                       file=sys.stderr, flush=True)
         store.close()
-    base = statistics.median(seconds[cases[0]])
-    return {f"zero-shot-CoT, {pool.name}, {label[c]}": {
-        "items": len(pool), "max_new_tokens": tokens, "median_seconds": round(statistics.median(seconds[c]), 2),
-        "seconds": [round(x, 2) for x in seconds[c]],
-        "items_per_second": round(len(pool) / statistics.median(seconds[c]), 3),
-        "speedup_vs_batch_1": round(base / statistics.median(seconds[c]), 2), "accuracy": accuracy[c],
-        "outputs_equal_to_batch_1": sum(a == x for a, x in zip(outputs[c], outputs[cases[0]], strict=True)),
-    } for c in cases}
+    base = statistics.median(seconds[sizes[0]])
+    return {f"zero-shot-CoT, {pool.name}, batch {b}": {
+        "items": len(pool), "max_new_tokens": tokens, "median_seconds": round(statistics.median(seconds[b]), 2),
+        "seconds": [round(x, 2) for x in seconds[b]],
+        "items_per_second": round(len(pool) / statistics.median(seconds[b]), 3),
+        "speedup_vs_batch_1": round(base / statistics.median(seconds[b]), 2), "accuracy": accuracy[b],
+        "outputs_equal_to_batch_1": sum(a == c for a, c in zip(outputs[b], outputs[sizes[0]], strict=True)),
+    } for b in sizes}
 
 
 def label_scoring(backend, items: int) -> dict:

@@ -228,7 +228,7 @@ class LlamaServer:
                               "(or stop what listens there).")
         self.model_name = _served_name(cfg.model, spec)
         threads = cfg.threads or _workbench_threads()
-        from workbench.backends.llamacpp import kernel_choice
+        from workbench.backends.llamacpp import TILED_ENV, kernel_choice
 
         # The in-process model's kernels (WORKBENCH_KERNELS): with the exact ones the server's numbers are the
         # workbench's own -- no weight repacking, flash attention, the tiled K-quant kernel off (environment).
@@ -251,7 +251,7 @@ class LlamaServer:
             self.log = Path(name)
         try:
             with self.log.open("wb") as out:
-                env = dict(os.environ, GGML_CPU_TILED_MM="0") if exact else None
+                env = dict(os.environ, **{TILED_ENV: "0"}) if exact else None
                 self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
                                                 stderr=subprocess.STDOUT, env=env)
         except OSError as err:

@@ -46,7 +46,7 @@ KERNELS_ENV = "WORKBENCH_KERNELS"
 #: rows) kernels sum in another order, so batched text drifts (README: Batched generation).
 KERNELS = ("exact", "fast")
 #: ggml reads this once per process, at its first matrix product (0 = tiled K-quant kernels off).
-_TILED_ENV = "GGML_CPU_TILED_MM"
+TILED_ENV = "GGML_CPU_TILED_MM"
 _kernels_lock = threading.Lock()
 _kernels_in_process: str | None = None  # the choice the first model of this process was loaded with
 
@@ -60,8 +60,8 @@ def kernel_choice() -> str:
 
 
 @contextmanager
-def _kernels(choice: str):
-    """Load a model with ``choice``'s kernels. llama-cpp-python 0.3.36's ``Llama`` takes no keyword for
+def kernels_for_loading(choice: str):
+    """Models loaded inside the block get ``choice``'s kernels. llama-cpp-python 0.3.36's ``Llama`` takes no keyword for
     llama.cpp's ``use_extra_bufts`` (weight repacking), so its default model parameters are swapped for
     the load; the tiled kernels are a process-wide ggml switch, fixed by the first model loaded."""
     global _kernels_in_process
@@ -72,7 +72,7 @@ def _kernels(choice: str):
             raise ConfigError(f"This process loaded its first llama.cpp model with {KERNELS_ENV}="
                               f"{_kernels_in_process}; restart it to use {choice}.")
         if choice == "exact":
-            os.environ[_TILED_ENV] = "0"
+            os.environ[TILED_ENV] = "0"
         default = low.llama_model_default_params
 
         def params():
@@ -125,7 +125,7 @@ def load_llamacpp(
     if not os.path.isfile(spec.path):
         raise ModelError(f"Model file not found: {spec.path}; check the path or reinstall the model package.")
     try:
-        with _kernels(kernels):
+        with kernels_for_loading(kernels):
             llm = llama_cpp.Llama(
                 model_path=spec.path,
                 n_ctx=context_window,

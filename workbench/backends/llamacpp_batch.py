@@ -265,18 +265,15 @@ class BatchEngine:
 
         ptr = llama_cpp.llama_get_logits_ith(self._ctx, row)
         logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        if sampling.processor is not None:  # as llama-cpp-python's custom sampler: float32 in, float32 out
+            logits = np.asarray(sampling.processor(np.asarray(live.ids, dtype=np.intc), logits.copy()),
+                                dtype=np.single)
         if sampling.temperature == 0.0:  # greedy: llama.cpp's greedy sampler takes the first highest, as argmax
-            if sampling.processor is not None:  # float32 as the chain would store it
-                logits = np.asarray(sampling.processor(np.asarray(live.ids, dtype=np.intc), logits.copy()),
-                                    dtype=np.single)
             return int(np.argmax(logits))
         cand = self._cand
         cand["id"] = self._all_ids
         cand["p"] = 0.0
-        if sampling.processor is None:
-            cand["logit"] = logits
-        else:  # as llama-cpp-python's custom sampler: float32 in, result stored back as float32
-            cand["logit"] = sampling.processor(np.asarray(live.ids, dtype=np.intc), logits.copy())
+        cand["logit"] = logits
         arr = llama_cpp.llama_token_data_array(
             data=cand.ctypes.data_as(llama_cpp.llama_token_data_p), size=self._n_vocab, selected=-1, sorted=False)
         llama_cpp.llama_sampler_apply(live.chain, ctypes.byref(arr))

@@ -147,9 +147,8 @@ class _Runner:
 
     @property
     def group(self) -> int:
-        """Items run together: generation strategies fill the batch (each item's stages then find its own
-        sequence still cached in its slot); label scoring reads one prompt at a time (prompt-bound), and
-        self-consistency batches its own paths."""
+        """Items run together: generation strategies fill the batch; label scoring reads one prompt at a
+        time (prompt-bound), and self-consistency batches its own paths."""
         return self.batch if self.s.answer != "score" and self.s.samples == 1 else 1
 
     def run_many(self, chunk: Sequence[tuple[int, Example]]) -> list[ItemRecord | ItemFailure]:
