@@ -14,8 +14,6 @@ reasoning paths and takes a majority vote over their answers (Wang et al. 2022):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from workbench import consistency
 from workbench.answers import AnswerFormat
 from workbench.backends.base import Backend, Generation, Timer
 from workbench.consistency import SelfConsistency
+from workbench.csvsafe import rows_to_csv
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.prompts import PromptSpec
@@ -183,17 +182,15 @@ def grid_to_csv(grid: Grid) -> str:
     """One CSV row per output: the CSV_FIELDS, then every decoding setting of its config, then the prompt text."""
     configs = dict(grid.configs)
     prompts = dict(grid.prompts)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=[*CSV_FIELDS, *_CONFIG_FIELDS, "prompt_text"], lineterminator="\n")
-    writer.writeheader()
+    rows = []
     for cell in grid.cells:
         settings = configs[cell.config].to_dict()
         settings["stop"] = json.dumps(settings["stop"], ensure_ascii=False)
         settings["sampler_order"] = " > ".join(settings["sampler_order"])
         for i, gen in enumerate(cell.generations):
-            writer.writerow({**_output_record(cell, i, gen), **{k: settings[k] for k in _CONFIG_FIELDS},
-                             "prompt_text": prompts[cell.prompt]})
-    return buf.getvalue()
+            rows.append({**_output_record(cell, i, gen), **{k: settings[k] for k in _CONFIG_FIELDS},
+                         "prompt_text": prompts[cell.prompt]})
+    return rows_to_csv([*CSV_FIELDS, *_CONFIG_FIELDS, "prompt_text"], rows)  # formula cells neutralised
 
 
 # --------------------------------------------------------------------------- self-consistency

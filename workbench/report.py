@@ -15,9 +15,7 @@ per-strategy summary, the paired comparisons and the per-item records. It comes 
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -25,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.csvsafe import rows_to_csv
 from workbench.errors import ConfigError, DataError
 
 #: The export formats, by file extension.
@@ -171,12 +170,7 @@ def _str_or_none(value: Any) -> str | None:
 
 def to_csv(report: RunReport) -> str:
     """One row per record with :data:`CSV_FIELDS` (empty cells where a record has no such field)."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for r in report.records:
-        writer.writerow({k: _cell(r.get(k)) for k in CSV_FIELDS})
-    return buf.getvalue()
+    return rows_to_csv(CSV_FIELDS, report.records, lineterminator="\r\n")  # formula cells neutralised
 
 
 def to_records_csv(report: RunReport) -> str:
@@ -185,12 +179,7 @@ def to_records_csv(report: RunReport) -> str:
     columns: dict[str, None] = {"strategy": None, "item_index": None}
     for row in report.records:
         columns.update(dict.fromkeys(row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in report.records:
-        writer.writerow({k: _cell(row.get(k)) for k in columns})
-    return buf.getvalue()
+    return rows_to_csv(list(columns), report.records)  # formula cells (and column names) neutralised
 
 
 def to_json(report: RunReport) -> str:
@@ -200,14 +189,6 @@ def to_json(report: RunReport) -> str:
            "status": report.status, "meta": report.meta, "summary": report.summary or None,
            "n_results": len(report.records), "owner": None}
     return json.dumps({"run": run, "results": list(report.records)}, ensure_ascii=False, indent=2)
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 # --------------------------------------------------------------------------- HTML

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from workbench.csvsafe import rows_to_csv
 from workbench.data import Example
 from workbench.errors import DataError
 from workbench.prompts import (
@@ -91,12 +90,7 @@ def result_row(r: StepRun) -> dict[str, Any]:
 
 def results_csv(results: Sequence[StepRun]) -> str:
     """Results as CSV text, one row per step and input."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(RESULT_COLUMNS), lineterminator="\n")
-    writer.writeheader()
-    for r in results:
-        writer.writerow(result_row(r))
-    return buf.getvalue()
+    return rows_to_csv(RESULT_COLUMNS, (result_row(r) for r in results))  # formula cells neutralised
 
 
 
