@@ -530,3 +530,66 @@ def test_cross_variants_names_and_label_words():
     assert both[2].selector == "fixed" and dict(both[0].label_words) == {"positive": " good"}
     with pytest.raises(ConfigError, match="both named 'x'"):
         cross_variants([PromptVariant("x", spec), PromptVariant("x", mine)], "zero", ds)
+
+
+def test_a_prompt_without_labels_generates_while_the_others_score():
+    """The Evaluate page's answer modes per variant: a handed-over prompt without a label set generates."""
+    from workbench.evaluate import INFERRED, PromptVariant, can_score, cross_variants
+
+    ds = sentiment()
+    spec = default_spec(ds)
+    free = spec.replace(answer_format="free", labels=())
+    assert can_score(spec) and not can_score(free)
+    with pytest.raises(ConfigError, match="label scoring needs a fixed label set") as err:
+        cross_variants([PromptVariant(INFERRED, spec), PromptVariant("builder", free)], ["zero"], ds, answer="score")
+    assert "--" not in str(err.value), "a message the pages show names a CLI flag"
+    both = cross_variants([PromptVariant(INFERRED, spec), PromptVariant("builder", free)], ["zero"], ds,
+                          answer="score", answers={"builder": "generate"})
+    assert [(s.name, s.answer) for s in both] == [("inferred/zero", "score"), ("builder/zero", "generate")]
+
+
+def test_strategy_errors_name_no_cli_flag():
+    """Strategy errors reach the Evaluate page too: their words fit a browser and a terminal alike."""
+    spec = default_spec(sentiment())
+    cases = [lambda: Strategy("zero", spec.replace(answer_format="free", labels=()), answer="score"),
+             lambda: Strategy("zscot", spec.replace(reasoning="zero_shot_cot"), answer="score"),
+             lambda: Strategy("zero", spec, calibrate=True),
+             lambda: Strategy("zero", spec, score_norm="byte"),
+             lambda: parse_strategies("", spec)]
+    for make in cases:
+        with pytest.raises(ConfigError) as err:
+            make()
+        assert "--" not in str(err.value), str(err.value)
+
+
+def test_cached_items_are_marked_and_items_per_second_counts_only_the_model(tmp_path):
+    """A rerun answered from the response cache says so per item; throughput is the model's calls only."""
+    from tests.fakes import FakeBackend
+    from workbench.backends.registry import ModelSpec
+
+    ds = sentiment()
+    spec = default_spec(ds)
+    fake = FakeBackend(reply=lambda prompt, seed: " positive")
+    fake.spec = ModelSpec("fake", "/nonexistent/fake.gguf", False)  # a stable identity for the response cache
+    fake.batch_size = 8  # one batched call: cached and new items in the same chunk
+    strategies = [make_strategy("zero", spec), dataclasses.replace(make_strategy("zero", spec, answer="score"),
+                                                                   name="scored")]
+    with open_store(tmp_path / "wb.db") as store:
+        first = evaluate(ds, None, strategies, fake, store, limit=4)
+        assert not any(r.get("cached") for r in first.records)
+        assert all(s.cached == 0 and s.items_per_second > 0 for s in first.summaries)
+        sent = len(fake.prompts) + len(fake.scored)
+        again = evaluate(ds, None, strategies, fake, store, limit=6)  # items 0-3 cached, 4-5 new
+        assert len(fake.prompts) + len(fake.scored) - sent == 2 * 2  # only the new items reached the model
+        for s in again.summaries:
+            assert (s.cached, s.n, s.cached_text()) == (4, 6, "4/6")
+            mine = [r for r in again.records if r["strategy"] == s.strategy]
+            assert [bool(r.get("cached")) for r in sorted(mine, key=lambda r: r["item_index"])] == [True] * 4 + [False] * 2
+            model_s = sum(r["seconds"] for r in mine if not r.get("cached"))
+            assert s.items_per_second == pytest.approx(2 / model_s)
+            assert s.to_dict()["cached"] == 4
+        third = evaluate(ds, None, strategies, fake, store, limit=6)  # every item from the cache
+        for s in third.summaries:
+            assert s.cached_text() == "6/6" and s.items_per_second == 0.0 and s.speed() == "—"
+        off = evaluate(ds, None, strategies, fake, store, limit=2, cache=False)
+        assert all(s.cached == 0 for s in off.summaries) and not any("cached" in r for r in off.records)

@@ -13,7 +13,9 @@ from workbench.report import (
     CSV_FIELDS,
     RunReport,
     bar_chart_svg,
+    confusion_svg,
     export_format,
+    forest_svg,
     html_report,
     package_versions,
     read_jsonl,
@@ -87,8 +89,54 @@ def test_html_is_self_contained_and_escapes_every_text():
     assert "news &lt;b&gt;" in page and "news <b>" not in page
     for remote in ("http://", "https://", "src=", "<link"):
         assert remote not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "a/zero − a/knn4" not in page  # the pair is a table row, not a line
+    assert "points on" not in page  # the pair is a table row and a forest-plot row, not a CLI line
     assert page.count('class="whisker"') == 2 and "f00d" in page and "macro-F1" in page
+
+
+def test_html_report_draws_the_paired_differences_and_confusion_matrices():
+    """A forest plot of the paired differences (dot and 95% interval) and one heat map per confusion matrix,
+    each beside its table; still no script."""
+    page = html_report(REPORT)
+    assert page.count('<svg') == 1 + 1 + 2  # accuracy bars, forest plot, a heat map per strategy
+    assert page.count('class="forest"') == 1 and page.count('<g class="pair">') == 1
+    assert page.count('class="heatmap"') == 2 and page.count('<g class="cell">') == 2 * 2 * 2
+    assert 'id="forest"' in page and page.index('id="forest"') < page.index('class="paired"')
+    assert page.count('<table class="confusion">') == 2 and page.count('<table class="paired">') == 1  # tables stay
+    assert "<script" not in page
+
+
+def test_forest_plot_follows_the_interval():
+    from workbench.stats import PairedComparison
+
+    c = PairedComparison("x & y", "z", 10, 0.6, 0.4, 0.2, -0.1, 0.5, 3, 1, 0.625)
+    svg = forest_svg([c], width=640)
+    # plot: 640 - 260 - 70 = 310 px from x = 260 over -0.6..+0.6 (a tenth beyond the widest bound)
+    x = lambda v: f"{260 + 310 * (v + 0.6) / 1.2:.1f}"  # noqa: E731
+    assert f'x1="{x(-0.1)}"' in svg and f'x2="{x(0.5)}"' in svg and f'cx="{x(0.2)}"' in svg
+    assert "x &amp; y − z" in svg and "+20.0" in svg
+    assert 'stroke="#4c78a8"' in svg  # the interval crosses zero: not called a win
+
+
+def test_confusion_heat_map_shades_by_the_gold_row():
+    from workbench.stats import ConfusionMatrix
+
+    svg = confusion_svg(ConfusionMatrix(("a", "b<"), ("a", "b<"), ((3, 1), (0, 4))), "s")
+    assert svg.count('<g class="cell">') == 4 and ">b&lt;<" in svg and ">b<<" not in svg
+    assert 'fill="#4c78a8"' in svg  # 4 of 4: the full colour
+    assert "75% of gold a" in svg
+
+
+def test_cached_items_are_counted_and_their_speed_not_shown():
+    """Items answered from the response cache: "cached 3/3" and no items/s from the cache's lookups."""
+    cached = tuple(dict(r, cached=True, seconds=0.001) for r in RECORDS if r["strategy"] == "a/zero")
+    fresh = tuple(r for r in RECORDS if r["strategy"] == "a/knn4")
+    page = html_report(RunReport(8, "finished", META, {}, cached + fresh))
+    rows = page.split('<table class="summary">')[1].split("</table>")[0]
+    assert "<th>cached</th>" in rows and "<th>items/s (model)</th>" in rows
+    zero, knn = rows.split("<tr>")[2:4]
+    assert '<td class="num">3/3</td>' in zero and '<td class="num">—</td>' in zero
+    assert "1000" not in zero  # 3 items in 0.003 s is the cache, not the model
+    assert '<td class="num">0/3</td>' in knn and '<td class="num">2.00</td>' in knn
 
 
 def test_bar_chart_whiskers_follow_the_interval():

@@ -1,8 +1,9 @@
-"""Evaluate page widgets: strategies and answer mode, a run with progress/ETA/cancel, results, order sensitivity,
-run history with export.
+"""Evaluate page widgets: the tabs (Setup, Results, Order sensitivity, Run history), the data and strategy settings
+with the answer mode, a run with progress/ETA/cancel above the tabs, and order sensitivity.
 
-Results are always read back from the store (never kept only in session state), so a
-cancelled run, a past run and a resumed run show the same way.
+The Results tab is :mod:`ui.evaluate_results`; the Run history tab (with two runs compared) :mod:`ui.run_history`.
+Results are always read back from the store (never kept only in session state), so a cancelled run, a past run
+and a resumed run show the same way.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from ui.common import app_store, number_field, user_errors
+from ui.evaluate_results import accuracy_chart
+from ui.evaluate_results import results as results  # the Results tab's body
 from ui.handover import HandedPrompt, clear, received
-from workbench.cache import describe
+from ui.run_history import TAB_KEY
+from ui.run_history import history as history_tab
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
@@ -25,20 +28,16 @@ from workbench.evaluate import (
     INFERRED,
     PromptVariant,
     Strategy,
-    chart_rows,
+    can_score,
     cross_variants,
     default_spec,
-    disagreements,
     evaluate,
-    item_table,
     needs_index,
     order_sensitivity,
     spread,
     summarize,
 )
 from workbench.evaluate.registry import STRATEGIES, kinds
-from workbench.report import html_report, report_from_store, to_csv, to_json, to_jsonl
-from workbench.stats import paired_comparisons
 from workbench.words import plural
 
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
@@ -57,8 +56,18 @@ def family_label(base: str) -> str:
 ANSWER_MODES = {"generate": "Generate + extract the answer", "score": "Label scoring (one forward pass per label)"}
 #: Longest wait (seconds) for a cancelled run to finish its item in flight before the page goes on.
 STOP_WAIT_S = 60.0
-#: Per-item table columns, in order (raw_* appear for calibrated strategies).
-ITEM_COLUMNS = ("strategy", "item", "input", "prompt", "output", "extracted", "gold", "correct")
+#: The page's tabs: setup, results and history each one click away (the selected one kept in session state).
+TABS = ("Setup", "Results", "Order sensitivity", "Run history")
+#: Session-state key: the tab to open on the next run of the page (a tab cannot change once drawn).
+GOTO_KEY = "ev_goto"
+#: What the page shows, read aloud by a teacher.
+ABOUT = ("Which prompting strategy is better on my data? Pick a labelled dataset and a few strategies (zero-shot, "
+         "K random or nearest demonstrations, chain-of-thought, self-consistency) on **Setup** and press **Run**: "
+         "each strategy answers the same items, and **Results** shows the accuracy of each with a 95% interval, "
+         "whether two strategies really differ (a paired test on the same items), where the answers went "
+         "(confusion matrix) and every item's prompt, output and extracted answer. **Order sensitivity** "
+         "measures how much the order of the demonstrations alone moves accuracy; **Run history** keeps every run "
+         "to show again, resume, export or compare with another.")
 
 
 @dataclass(frozen=True)
@@ -251,12 +260,20 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
     if built:
         as_built = st.toggle(f"Also run the handed-over prompt as built ({plural(len(built[0].demos), 'demonstration')}"
                              ", in its order)", True, key="ev_as_built")
-    labels = tuple(dict.fromkeys(lab for v in variants if v.spec.answer_format == "label" for lab in v.spec.labels))
+    scorable = [v for v in variants if can_score(v.spec)]
+    labels = tuple(dict.fromkeys(lab for v in scorable for lab in v.spec.labels))
     c1, c2, c3 = st.columns(3)
     modes = list(ANSWER_MODES) if labels else ["generate"]  # label scoring needs a fixed label set
-    answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=len(modes) - 1,
+    # Label scoring by default only where every prompt has a label set; a prompt without one always generates.
+    default = "score" if len(scorable) == len(variants) and labels else "generate"
+    answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=modes.index(default),
                       help="Label scoring picks the label word the model finds most likely after the prompt: never "
-                           "an off-label answer. Chain-of-thought strategies always generate.")
+                           "an off-label answer. Chain-of-thought strategies, and prompts without a label set, "
+                           "always generate.")
+    answers: dict[str, str] = {}
+    if answer == "score" and len(scorable) < len(variants):
+        answers = {v.name: "generate" for v in variants if not can_score(v.spec)}
+        c1.caption(f"{', '.join(answers)}: no fixed label set, so its strategies generate and extract the answer.")
     ss = st.session_state
     if ss.get("ev_limit_of") != dataset.content_hash:  # another dataset: a limit beyond its size becomes all of it
         ss["ev_limit_of"] = dataset.content_hash
@@ -282,8 +299,8 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                                    "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "
                                    "answers are both kept.")
     names = strategy_names(families, k, samples, extra)
-    strategies = cross_variants(variants, names, pool, as_built, answer=answer, calibrate=calibrate,
-                       label_words=words, seed=seed)
+    strategies = cross_variants(variants, names, pool, as_built, answers=answers, answer=answer,
+                                calibrate=calibrate, label_words=words, seed=seed)
     with st.expander("Prompt specs of this run"):
         for v in variants:
             v_labels = v.spec.labels if v.spec.answer_format == "label" else ()
@@ -371,6 +388,42 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
     return run.run_id
 
 
+# --------------------------------------------------------------------------- tabs
+
+
+def tabs():
+    """Setup, Results, Order sensitivity and Run history, each one click away; the selected tab is kept in session
+    state (``ev_tab``), and a pending :func:`goto` opens its tab first."""
+    ss = st.session_state
+    pending = ss.pop(GOTO_KEY, None)
+    if pending in TABS:
+        ss[TAB_KEY] = pending
+    return st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
+
+
+def goto(tab: str) -> None:
+    """Open ``tab`` now: the page reruns with it selected (the tabs of this run are drawn already)."""
+    st.session_state[GOTO_KEY] = tab
+    st.rerun()
+
+
+def show_run(run_id: int) -> None:
+    """Put a stored run on the Results tab and open it."""
+    st.session_state["ev_run_id"] = run_id
+    goto("Results")
+
+
+def history(plan: Plan | None, backend) -> None:
+    """The Run history tab; Resume continues a stored run with this page's dataset and opens its results."""
+
+    def resume(info) -> None:
+        strategies = [Strategy.from_dict(d) for d in info.meta.get("strategies", [])]
+        execute(plan, backend, strategies=strategies, run_id=info.run_id, limit=info.meta.get("limit"))
+        goto("Results")
+
+    history_tab(plan is not None and backend is not None, resume, show_run)
+
+
 def _stopped(active: ActiveRun, timeout_s: float = STOP_WAIT_S):
     """The cancelled run once its interrupted script run has stored the item in flight and marked it cancelled
     (None when it was cancelled before its first item was stored)."""
@@ -395,173 +448,22 @@ def run_controls(plan: Plan | None, backend) -> None:
                       disabled=plan is None or not plan.strategies or cannot_score)
     c2.button("Cancel", key="ev_cancel", help="Stop after the items in flight (one, or a batch where the model "
                                               "batches). Finished items stay stored; "
-                                              "resume the run from the history below.")
+                                              "resume the run from the Run history tab.")
     if cancelled is not None and not start:
         info = _stopped(cancelled)
         if info is None:
             st.warning("The run was cancelled before its first item finished (while its demonstrations or "
                        "embeddings were being prepared); no results were stored.", icon="⏹️")
         else:
-            st.warning(f"Run {info.run_id} was cancelled with {plural(info.n_results, 'result')} stored; resume it "
-                       "from the run history below.", icon="⏹️")
+            st.warning(f"Run {info.run_id} was cancelled with {plural(info.n_results, 'result')} stored (on the "
+                       "Results tab); resume it from the Run history tab.", icon="⏹️")
             st.session_state["ev_run_id"] = info.run_id
     if plan is not None and not plan.strategies:
         st.info("Choose at least one strategy.")
     if start and plan is not None and not cannot_score:
-        # The history's picker (drawn below) shows the new run, so its JSON export is this run's.
+        # The history's picker shows the new run, so its JSON export is this run's; the results open at once.
         st.session_state["ev_pick"] = execute(plan, backend)
-
-
-# --------------------------------------------------------------------------- results
-
-
-def accuracy_chart(summaries) -> alt.LayerChart:
-    """Accuracy per strategy with its 95% Wilson interval as error bars; raw bars beside calibrated ones."""
-    rows = chart_rows(summaries)
-    for r in rows:
-        r["kind"] = "raw (before calibration)" if r["strategy"].endswith(" (raw)") else "accuracy"
-        r["label"] = f"{r['accuracy']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}] n={r['n']}"
-    df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(x=alt.X("strategy:N", sort=None, title=None, axis=alt.Axis(labelAngle=-30),
-                                        scale=alt.Scale(paddingInner=0.35)))
-    bars = base.mark_bar().encode(
-        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy"),
-        color=alt.Color("kind:N", legend=alt.Legend(title=None, orient="bottom")),
-        tooltip=["strategy", alt.Tooltip("label:N", title="accuracy [95% CI]")],
-    )
-    errors = base.mark_errorbar(ticks={"size": 14}, color="black").encode(
-        y=alt.Y("ci_low:Q", title="accuracy"), y2="ci_high:Q")
-    return (bars + errors).properties(height=320)
-
-
-def summary_table(summaries) -> pd.DataFrame:
-    rows = []
-    for s in summaries:
-        row = {"strategy": s.strategy, "n": s.n, "accuracy": f"{s.accuracy:.1%}",
-               "95% CI": f"{s.ci_low:.1%} – {s.ci_high:.1%}"}
-        if s.raw_accuracy is not None:
-            row["raw accuracy"] = f"{s.raw_accuracy:.1%}"
-            row["raw 95% CI"] = f"{s.raw_ci_low:.1%} – {s.raw_ci_high:.1%}"
-        row["items/s"] = round(s.items_per_second, 2)
-        row["fewer demos"] = s.fewer_demos  # items whose prompt had to drop demonstrations to fit the window
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def paired_table(records) -> pd.DataFrame:
-    """Every pair of strategies on the items both ran: accuracy difference with its paired bootstrap 95%
-    interval, and McNemar's exact p on the items where exactly one of them is right."""
-    rows = [{"A": c.a, "B": c.b, "items": c.n, "A − B": f"{c.difference:+.1%}",
-             "95% CI (bootstrap)": f"{c.ci_low:+.1%} – {c.ci_high:+.1%}",
-             "A right, B wrong": c.only_a, "B right, A wrong": c.only_b, "McNemar p": round(c.p_value, 4)}
-            for c in paired_comparisons(records)]
-    return pd.DataFrame(rows, columns=["A", "B", "items", "A − B", "95% CI (bootstrap)", "A right, B wrong",
-                                       "B right, A wrong", "McNemar p"])
-
-
-def label_section(run_id: int) -> None:
-    """Classification runs: per-label accuracy and macro-F1 per strategy, and each strategy's confusion matrix."""
-    metrics = report_from_store(app_store(), run_id).label_metrics()
-    if not metrics:
-        return
-    with st.expander("Per label: accuracy, macro-F1, confusion matrices"):
-        st.dataframe(pd.DataFrame([{"strategy": m.strategy, **{f"{lab} accuracy": f"{acc:.1%}" for lab, acc in
-                                                               m.per_label}, "macro-F1": round(m.macro_f1, 3)}
-                                   for m in metrics]), hide_index=True, key="ev_per_label")
-        for m in metrics:
-            cm = m.confusion
-            st.caption(f"**{m.strategy}**: rows are the gold labels, columns the predictions")
-            st.dataframe(pd.DataFrame(cm.counts, index=[f"gold {lab}" for lab in cm.labels], columns=list(cm.columns)),
-                         key=f"ev_confusion_{m.strategy}")
-
-
-def item_rows(records) -> pd.DataFrame:
-    """One row per strategy × item with the prompt, raw output, extracted answer, gold and verdict."""
-    calibrated = any("raw_extracted" in r for r in records)
-    rows = []
-    for r in records:
-        row = {"strategy": r["strategy"], "item": r["item_index"], "input": r.get("input"), "prompt": r.get("prompt"),
-               "output": r.get("output"), "extracted": r.get("extracted"), "gold": r.get("gold"),
-               "correct": bool(r.get("correct"))}
-        if calibrated:
-            row["raw extracted"] = r.get("raw_extracted")
-            row["raw correct"] = r.get("raw_correct")
-        rows.append(row)
-    return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *(("raw extracted", "raw correct") if calibrated else ())])
-
-
-#: The run's downloads: label -> (writer of workbench.report, file extension, MIME type).
-DOWNLOADS = {"JSONL": (to_jsonl, "jsonl", "application/jsonl"), "CSV": (to_csv, "csv", "text/csv"),
-             "HTML report": (html_report, "html", "text/html")}
-
-
-def downloads(run_id: int) -> None:
-    """The run as JSONL (reads back with `workbench runs show --file`), CSV and one self-contained HTML report;
-    each is written when its button is clicked."""
-    cols = st.columns([1, 1, 1, 3])
-    for col, (label, (write, ext, mime)) in zip(cols, DOWNLOADS.items(), strict=False):
-        col.download_button(label, lambda write=write: write(report_from_store(app_store(), run_id)),
-                            f"evaluate-run-{run_id}.{ext}", mime, key=f"ev_dl_{ext}",
-                            help="Per-item records, the summary, paired comparisons and the run's manifest.")
-
-
-def results() -> None:
-    """The chosen run (just finished, cancelled or picked in the history): chart, tables, disagreements."""
-    run_id = st.session_state.get("ev_run_id")
-    if run_id is None:
-        return
-    s = app_store()
-    try:
-        info = s.get_run(run_id)
-    except DataError:
-        st.session_state.pop("ev_run_id", None)
-        return
-    records = s.results(run_id)
-    st.subheader(f"Run {run_id}")
-    meta = info.meta
-    cached = f" · {describe((info.summary or {}).get('cache'))}" if info.summary else ""
-    together = meta.get("batch")
-    batched = "" if not together else " · one sequence at a time" if together == 1 else \
-        f" · up to {together} sequences decoded together"
-    st.caption(f"{info.status} · {meta.get('dataset', {}).get('name')} · model {meta.get('model')} "
-               f"({meta.get('backend')}) · {plural(len(records), 'result')} · started {info.created_at[:19]}"
-               f"{batched}{cached}")
-    if not records:
-        st.info("No items finished in this run yet.")
-        return
-    summaries = summarize(records)
-    downloads(run_id)
-    st.altair_chart(accuracy_chart(summaries), width="stretch")
-    st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
-    if len(summaries) > 1:
-        st.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
-                    "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
-                    "difference.")
-        st.dataframe(paired_table(records), hide_index=True, key="ev_paired")
-    with user_errors("Per-label metrics"):
-        label_section(run_id)
-    for s in summaries:
-        if s.fewer_demos:
-            st.warning(f"{s.strategy}: {s.fewer_demos} of {plural(s.n, 'item')} ran with fewer demonstrations than asked "
-                       "(dropped to fit the context window); see the per-item 'dropped' column.", icon="⚠️")
-    st.markdown("**Per item**")
-    c1, c2, c3 = st.columns([2, 2, 1])
-    only = c1.toggle("Only items where strategies disagree", key="ev_only_disagree", disabled=len(summaries) < 2)
-    by = c2.radio("Disagree on", ["answer", "correct"], horizontal=True, key="ev_disagree_by",
-                  format_func={"answer": "the answer", "correct": "right vs wrong"}.get, disabled=not only)
-    shown = records
-    if only:
-        keep = set(disagreements(records, by=by))
-        shown = [r for r in records if r["item_index"] in keep]
-        total = len({r["item_index"] for r in records})
-        c3.caption(f"{len(keep)} of {plural(total, 'item')} {'disagrees' if len(keep) == 1 else 'disagree'}")
-    if len(summaries) > 1:
-        # Fits the page's width: the input column is cut to a medium width (full text on hover), the table scrolls.
-        st.dataframe(pd.DataFrame(item_table(shown)), hide_index=True, key="ev_side_by_side", width="stretch",
-                     column_config={"input": st.column_config.TextColumn(width="medium"),
-                                    "id": st.column_config.TextColumn(width="small")})
-    st.dataframe(item_rows(shown), hide_index=True, key="ev_items", width="stretch",
-                 column_config={"prompt": st.column_config.TextColumn(width="medium")})
+        goto("Results")
 
 
 # --------------------------------------------------------------------------- order sensitivity
@@ -569,7 +471,6 @@ def results() -> None:
 
 def order_section(plan: Plan, backend) -> None:
     """The same K demonstrations under P seeded orders: accuracy mean ± std, min, max (Lu et al. 2022)."""
-    st.subheader("Order sensitivity")
     st.caption("Lu et al. 2022: the same demonstrations in another order moved SST-2 accuracy from near chance to "
                "above 90%. One seeded draw of K demonstrations (every label when the data has labels), P orders.")
     usable = [s for s in plan.strategies if s.spec.reasoning == "none" and s.samples == 1]
@@ -614,47 +515,3 @@ def order_results(run_id: int) -> None:
                    f"max {raw['max']:.1%}")
     st.altair_chart(accuracy_chart(summaries), width="stretch")
     st.caption(f"Stored as run {run_id}.")
-
-
-# --------------------------------------------------------------------------- history
-
-
-def _accuracies(summary: dict | None) -> str:
-    if not summary:
-        return ""
-    return " · ".join(f"{s['strategy']} {s['accuracy']:.0%}" for s in summary.get("strategies", []))
-
-
-def history(plan: Plan | None, backend) -> None:
-    """Every stored run; show (with its downloads), export as JSON, resume a cancelled one, delete."""
-    st.subheader("Run history")
-    s = app_store()
-    runs = [r for r in s.list_runs() if r.meta.get("kind", "evaluate") == "evaluate"]
-    if not runs:
-        st.caption("No runs yet.")
-        return
-    df = pd.DataFrame([{"run": r.run_id, "started": r.created_at[:19].replace("T", " "), "status": r.status,
-                        "model": r.meta.get("model"), "dataset": r.meta.get("dataset", {}).get("name"),
-                        "results": r.n_results, "accuracy": _accuracies(r.summary)} for r in runs])
-    st.dataframe(df, hide_index=True, key="ev_history")
-    by_id = {r.run_id: r for r in runs}
-    pick = st.selectbox("Run", list(by_id), key="ev_pick",
-                        format_func=lambda i: f"run {i} · {by_id[i].meta.get('dataset', {}).get('name')} · "
-                                              f"{by_id[i].created_at[:16].replace('T', ' ')}")
-    c1, c3, c4, c5 = st.columns(4)
-    if c1.button("Show", key="ev_show", help="Show it above, with its JSONL, CSV and HTML report downloads."):
-        st.session_state["ev_run_id"] = pick
-    c3.download_button("JSON", lambda: to_json(report_from_store(s, pick)), f"evaluate-run-{pick}.json", "application/json",
-                       key="ev_json", help="The stored run as one JSON document (metadata, summary, records).")
-    info = by_id[pick]
-    can_resume = info.status != "finished" and plan is not None and backend is not None
-    if c4.button("Resume", key="ev_resume", disabled=not can_resume,
-                 help="Continue a cancelled run with the dataset chosen above (it must be the same file)."):
-        strategies = [Strategy.from_dict(d) for d in info.meta.get("strategies", [])]
-        execute(plan, backend, strategies=strategies, run_id=pick, limit=info.meta.get("limit"))
-        st.rerun()  # show the resumed run in the results above
-    if c5.button("Delete", key="ev_delete"):
-        s.delete_run(pick)
-        if st.session_state.get("ev_run_id") == pick:
-            st.session_state.pop("ev_run_id")
-        st.rerun()

@@ -9,8 +9,9 @@ per-strategy summary, the paired comparisons and the per-item records. It comes 
 * ``.jsonl``: one ``{"type": "run", ...}`` line, then one ``{"type": "item", ...}`` line per record;
   it reads back with :func:`read_jsonl` (``runs show --file``);
 * ``.csv``: one row per record (:data:`CSV_FIELDS`); the manifest and summary are not in it;
-* ``.html``: one file with an inline SVG bar chart (95% Wilson whiskers), the paired comparisons,
-  the manifest and an item table; no script, no network; every text is escaped.
+* ``.html``: one file with inline SVG charts (accuracy bars with 95% Wilson whiskers, a forest plot of the
+  paired differences with their intervals, a heat map per confusion matrix) beside their tables, the
+  manifest and an item table; no script, no network; every text is escaped.
 """
 
 from __future__ import annotations
@@ -242,6 +243,88 @@ def bar_chart_svg(rows: Sequence[Mapping[str, Any]], width: int = 640) -> str:
     return "".join(parts)
 
 
+def _heat(share: float) -> str:
+    """A cell colour from white (0) to the chart blue (1)."""
+    share = min(1.0, max(0.0, share))
+    r, g, b = (round(255 + (c - 255) * share) for c in (0x4c, 0x78, 0xa8))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def confusion_svg(cm, title: str = "") -> str:
+    """An inline SVG heat map of a confusion matrix: rows gold labels, columns predictions, each cell its
+    count on a colour by its share of the gold row (the diagonal dark where the model is right)."""
+    labels, columns = list(cm.labels), list(cm.columns)
+    cell, left, top = 46, 12 + 7 * max((len(str(x)) for x in labels), default=4), 56
+    width = left + cell * len(columns) + 16
+    height = top + cell * len(labels) + 16
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="heatmap" '
+             f'aria-label="confusion matrix {_e(title)}" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-size="12" font-family="system-ui,sans-serif">',
+             f'<text x="{left}" y="14" fill="#52606d">predicted →</text>',
+             f'<text x="4" y="{top - 6}" fill="#52606d">gold ↓</text>']
+    for j, col in enumerate(columns):
+        x = left + j * cell + cell / 2
+        parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle">{_e(col)}</text>')
+    for i, label in enumerate(labels):
+        row = cm.counts[i]
+        total = sum(row) or 1
+        y = top + i * cell
+        parts.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end">{_e(label)}</text>')
+        for j, value in enumerate(row):
+            share = value / total
+            x = left + j * cell
+            ink = "#ffffff" if share > 0.55 else "#1f2933"
+            parts.append(f'<g class="cell"><title>gold {_e(label)}, predicted {_e(columns[j])}: {_e(value)} '
+                         f'({share:.0%} of gold {_e(label)})</title>'
+                         f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_heat(share)}" '
+                         f'stroke="#d5dae0"/><text x="{x + cell / 2 - 1:.1f}" y="{y + cell / 2 + 4:.1f}" '
+                         f'text-anchor="middle" fill="{ink}">{_e(value)}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def forest_svg(comparisons: Sequence[Any], width: int = 640) -> str:
+    """An inline SVG forest plot: one row per pair (``a − b``), the accuracy difference as a dot and its 95%
+    bootstrap interval as a line, around a zero line (a pair whose line crosses zero may be chance)."""
+    row_h, left, right, top = 26, 260, 70, 28
+    plot = width - left - right
+    reach = max([0.1, *(abs(v) for c in comparisons for v in (c.ci_low, c.ci_high, c.difference))])
+    reach = min(1.0, (int(reach * 10) + 1) / 10)  # a whole tenth beyond the widest interval
+
+    def x_of(v: float) -> float:
+        return left + plot * (max(-reach, min(reach, v)) + reach) / (2 * reach)
+
+    height = top + len(comparisons) * row_h + 28
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="forest" '
+             f'aria-label="paired differences with 95% intervals" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" font-size="12" font-family="system-ui,sans-serif">']
+    steps = 4
+    for t in range(-steps, steps + 1):
+        v = reach * t / steps
+        x = x_of(v)
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 22}" '
+                     f'stroke="{"#7b8794" if t == 0 else "#e3e7eb"}"/>')
+        parts.append(f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" fill="#52606d">'
+                     f'{100 * v:+.0f}</text>')
+    parts.append(f'<text x="{left + plot / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="#52606d">'
+                 "a − b, accuracy points (95% bootstrap interval)</text>")
+    for i, c in enumerate(comparisons):
+        cy = top + i * row_h + row_h / 2
+        name = f"{c.a} − {c.b}"
+        label = name if len(name) <= 40 else name[:39] + "…"
+        colour = "#0b7a3e" if c.ci_low > 0 else "#b42318" if c.ci_high < 0 else "#4c78a8"
+        parts.append(f'<g class="pair"><title>{_e(name)}: {100 * c.difference:+.1f} points '
+                     f'(95% CI {100 * c.ci_low:+.1f} to {100 * c.ci_high:+.1f}; McNemar p = {c.p_value:.3g}, '
+                     f'{_e(c.n)} items)</title>')
+        parts.append(f'<text x="{left - 8}" y="{cy + 4:.1f}" text-anchor="end">{_e(label)}</text>')
+        parts.append(f'<line class="ci" x1="{x_of(c.ci_low):.1f}" y1="{cy:.1f}" x2="{x_of(c.ci_high):.1f}" '
+                     f'y2="{cy:.1f}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<circle cx="{x_of(c.difference):.1f}" cy="{cy:.1f}" r="5" fill="{colour}"/>')
+        parts.append(f'<text x="{left + plot + 6}" y="{cy + 4:.1f}">{100 * c.difference:+.1f}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     """An HTML table; header cells are escaped here, row cells must be escaped HTML already."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
@@ -279,15 +362,19 @@ def html_report(report: RunReport) -> str:
            + (f", started {_e(report.created_at)}" if report.created_at else "") + ".</p>"]
     out.append('<h2 id="accuracy">Accuracy (95% Wilson interval)</h2>')
     out.append(f'<figure id="chart">{bar_chart_svg(chart_rows(summaries))}</figure>')
-    out.append(_table(("strategy", "n", "correct", "accuracy", "95% CI", "items/s"), [
+    out.append(_table(("strategy", "n", "correct", "accuracy", "95% CI", "cached", "items/s (model)"), [
         (_td(s.strategy), _td(s.n, True), _td(s.correct, True), _td(f"{s.accuracy:.1%}", True),
-         _td(f"{s.ci_low:.1%}–{s.ci_high:.1%}", True), _td(f"{s.items_per_second:.2f}", True))
+         _td(f"{s.ci_low:.1%}–{s.ci_high:.1%}", True), _td(s.cached_text(), True), _td(s.speed(), True))
         for s in summaries], "summary"))
+    if any(s.cached for s in summaries):
+        out.append("<p>cached: items answered from the response cache (no model call); items/s counts only the "
+                   "items the model answered, over the time it took.</p>")
     comparisons = report.comparisons()
     if comparisons:
         out.append('<h2 id="paired">Paired comparisons</h2><p>Difference in accuracy on the items both strategies '
                    "ran, McNemar's exact test on the items where exactly one is right, and a paired bootstrap "
                    "95% interval of the difference.</p>")
+        out.append(f'<figure id="forest">{forest_svg(comparisons)}</figure>')
         out.append(_table(("a", "b", "items", "a − b", "95% bootstrap CI", "only a right", "only b right",
                            "McNemar p"), [
             (_td(c.a), _td(c.b), _td(c.n, True), _td(f"{100 * c.difference:+.1f} pts", True),
@@ -300,6 +387,7 @@ def html_report(report: RunReport) -> str:
             out.append(f"<h3>{_e(m.strategy)}: macro-F1 {m.macro_f1:.3f}</h3>")
             cm = m.confusion
             acc = dict(m.per_label)
+            out.append(f'<figure class="confusion-chart">{confusion_svg(cm, m.strategy)}</figure>')
             out.append(_table(("gold \\ predicted", *cm.columns, "accuracy"), [
                 (_td(label), *(_td(v, True) for v in cm.counts[i]), _td(f"{acc[label]:.1%}", True))
                 for i, label in enumerate(cm.labels)], "confusion"))

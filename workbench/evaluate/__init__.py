@@ -66,14 +66,14 @@ from workbench.evaluate.strategies import (
     parse_strategy_name,
     with_direct_trigger,
 )
-from workbench.evaluate.variants import INFERRED, PromptVariant, cross_variants
+from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cross_variants
 from workbench.stats import PairedTest, mcnemar, paired_tests  # moved to workbench.stats; old imports work
 
 __all__ = [
     "ANSWER_DECODING", "ANSWER_MODES", "BASES", "CONTENT_FREE_INPUTS", "DEFAULT_COT_K", "DEFAULT_K", "DEFAULT_ORDER",
     "INFERRED", "NORM_MODIFIERS", "REASONING_MAX_NEW_TOKENS", "RECORD_FIELDS", "SCORE_NORMS", "SC_TEMPERATURE",
     "STRATEGIES", "EvalRun", "ItemRecord", "PairedTest", "Progress", "PromptVariant", "Strategy", "StrategyKind",
-    "StrategyName", "StrategySummary", "argmax", "calibrate", "chart_rows", "check_resumable",
+    "StrategyName", "StrategySummary", "argmax", "calibrate", "can_score", "chart_rows", "check_resumable",
     "content_free_prior", "content_free_prompt", "cross_variants", "default_spec", "disagreements", "draw_demos",
     "evaluate", "infer_format", "item_table", "label_probs", "make_strategy", "mcnemar", "needs_index",
     "order_sensitivity", "paired_tests", "parse_label_words", "parse_strategies", "parse_strategy_name",

@@ -32,10 +32,28 @@ class StrategySummary:
     raw_ci_low: float | None = None
     raw_ci_high: float | None = None
     fewer_demos: int = 0  # items that ran with fewer demonstrations than asked (dropped to fit the window)
+    cached: int = 0  # items answered wholly from the response cache (no model call)
+    model_seconds: float | None = None  # summed wall time of the items the model answered; None: ``seconds``
+
+    @property
+    def model_items(self) -> int:
+        """Items the model answered (not from the response cache)."""
+        return self.n - self.cached
 
     @property
     def items_per_second(self) -> float:
-        return self.n / self.seconds if self.seconds > 0 else 0.0
+        """Throughput of the model calls actually made: items the model answered per second of its time
+        (cached items count neither way); 0.0 when every item came from the cache."""
+        seconds = self.seconds if self.model_seconds is None else self.model_seconds
+        return self.model_items / seconds if self.model_items and seconds > 0 else 0.0
+
+    def speed(self) -> str:
+        """The items/s cell of a table: "—" when the model answered nothing (every item from the cache)."""
+        return f"{self.items_per_second:.2f}" if self.model_items else "—"
+
+    def cached_text(self) -> str:
+        """``cached: 8/8`` style count of items answered from the response cache ("8/8")."""
+        return f"{self.cached}/{self.n}"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -58,6 +76,9 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[StrategySummary]:
             rlo, rhi = wilson_interval(rc, n)
             extra = {"raw_correct": rc, "raw_accuracy": rc / n, "raw_ci_low": rlo, "raw_ci_high": rhi}
         extra["fewer_demos"] = sum(1 for r in rows if r.get("dropped"))
+        extra["cached"] = sum(1 for r in rows if r.get("cached"))
+        if extra["cached"]:
+            extra["model_seconds"] = round(sum(float(r.get("seconds", 0.0)) for r in rows if not r.get("cached")), 4)
         out.append(StrategySummary(name, n, correct, correct / n if n else 0.0, lo, hi,
                                    round(sum(float(r.get("seconds", 0.0)) for r in rows), 4), **extra))
     return out

@@ -47,6 +47,7 @@ class ItemRecord:
     samples: tuple[str | None, ...] | None = None  # self-consistency: each path's answer
     agreement: float | None = None  # self-consistency: the winner's share of the votes
     outputs: tuple[str, ...] | None = None  # self-consistency: each path's text
+    cached: bool | None = None  # True: every model call of the item was answered from the response cache
 
     def to_dict(self) -> dict[str, Any]:
         """The stored row: JSON-able, without the fields that do not apply (None)."""

@@ -119,12 +119,41 @@ def batch_of(backend: Backend, reproducible: bool) -> int:
     return 1 if reproducible else max(1, int(getattr(backend, "batch_size", 1)))
 
 
+class ModelCalls:
+    """The backend under the response cache: counts what reaches the model, so an item answered wholly from the
+    cache is marked ``cached`` and throughput counts only the model's own work. Everything else is the backend's."""
+
+    def __init__(self, backend: Backend):
+        self.inner = backend
+        self.sent: list[Any] = []  # the prompts that went to the model since the runner last cleared it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, prompts, cfg, on_wait=None):
+        self.sent.extend([prompts] if isinstance(prompts, str) else list(prompts))
+        return self.inner.generate(prompts, cfg, on_wait)
+
+    def score_details(self, prompt, continuations):
+        self.sent.append(prompt)
+        return self.inner.score_details(prompt, continuations)
+
+    def score(self, prompt, continuations):
+        return [s.logprob for s in self.score_details(prompt, continuations)]
+
+    def complete(self, prompt, cfg=None):
+        from workbench.decoding import DecodingConfig
+
+        return self.generate([prompt], cfg or DecodingConfig())[0][0]
+
+
 class _Runner:
     """Runs one strategy over items (several at once when the backend batches); holds the calibration cache."""
 
     def __init__(self, strategy: Strategy, pool: Pool, backend: Backend, index: PoolIndex | None,
-                 batch: int = 1):
+                 batch: int = 1, calls: ModelCalls | None = None):
         self.s, self.pool, self.backend, self.index = strategy, pool, backend, index
+        self.calls = calls  # under a response cache: what reached the model (None: everything does)
         self.batch = batch  # sequences decoded together at most (1: one at a time, exact text)
         if strategy.selector not in (None, "fixed", "autocot") and strategy.k:
             from workbench.retrieval import make_selector
@@ -159,12 +188,17 @@ class _Runner:
         from workbench.prompts import PromptJob, run_prompts
 
         t0 = time.perf_counter()
+        self._forget_sent()
         chosen = [self.demos_for(ex) for _, ex in chunk]
         jobs = [PromptJob(demos, ex, scores) for (_, ex), (demos, scores, _) in zip(chunk, chosen, strict=True)]
         runs = run_prompts(self.s.spec, jobs, self.backend, self.s.decoding)
-        seconds = (time.perf_counter() - t0) / len(chunk)
+        elapsed = time.perf_counter() - t0
+        cached = self._cached_runs(runs)
+        # The chunk's time is the model's work on the items it answered (a lookup's share when all were cached).
+        to_model = len(chunk) - sum(cached)
         out: list[ItemRecord | ItemFailure] = []
-        for (i, ex), (demos, _, reason), run in zip(chunk, chosen, runs, strict=True):
+        for (i, ex), (demos, _, reason), run, hit in zip(chunk, chosen, runs, cached, strict=True):
+            seconds = elapsed / len(chunk) if not to_model else 0.0 if hit else elapsed / to_model
             failed = next((st.generation for st in run.stages if st.generation.failed), None)
             if failed is not None:
                 out.append(ItemFailure(i, ex.id, failed.error or "the model could not run it"))
@@ -178,13 +212,32 @@ class _Runner:
                       "batch": max(st.generation.batch for st in run.stages),
                       "tokens": {"prompt": run.rendered.tokens,
                                  "completion": sum(st.generation.completion_tokens for st in run.stages)}}
+            if hit:
+                record["cached"] = True
             out.append(self._record(ex, demos, reason, record, seconds))
         return out
+
+    def _forget_sent(self) -> None:
+        if self.calls is not None:
+            self.calls.sent.clear()
+
+    def _cached_runs(self, runs) -> list[bool]:
+        """Per prompt run: True when none of its stages' prompts reached the model (all from the cache)."""
+        if self.calls is None:
+            return [False] * len(runs)
+        sent = self.calls.sent
+        if not sent:
+            return [True] * len(runs)
+        if any(not isinstance(p, str) for p in sent):  # cannot tell which: none counts as cached
+            return [False] * len(runs)
+        went = set(sent)
+        return [not any(st.prompt in went for st in run.stages) for run in runs]
 
     def run(self, index: int, query: Example) -> ItemRecord | ItemFailure:
         if self.s.answer != "score" and self.s.samples == 1:
             return self.run_many([(index, query)])[0]
         t0 = time.perf_counter()
+        self._forget_sent()
         demos, scores, reason = self.demos_for(query)
         if self.s.answer == "score":
             record = self._score(query, demos, scores)
@@ -192,6 +245,8 @@ class _Runner:
             record = self._self_consistency(index, query, demos, scores)
             if isinstance(record, ItemFailure):
                 return record
+        if self.calls is not None and not self.calls.sent:
+            record["cached"] = True  # every call of this item was answered from the response cache
         return self._record(query, demos, reason, record, time.perf_counter() - t0)
 
     def _record(self, query: Example, demos, reason: str, record: dict[str, Any], seconds: float) -> ItemRecord:
@@ -453,7 +508,8 @@ def evaluate(
     if index is not None:
         index.embed_many([ex.input for ex in items])  # one batched pass instead of one per item
 
-    model = CachedBackend(backend, ResponseCache(store)) if cache else backend
+    calls = ModelCalls(backend) if cache else None
+    model = CachedBackend(calls, ResponseCache(store)) if calls is not None else backend
     done_sets = {s.name: store.completed(run_id, s.name) for s in strategies}
     total = len(items) * len(strategies)
     done = sum(len([i for i in done_sets[s.name] if i < len(items)]) for s in strategies)
@@ -462,7 +518,7 @@ def evaluate(
     failures: list[tuple[str, ItemFailure]] = []
     try:
         for s in strategies:
-            runner = _Runner(s, pool, model, index, batch)
+            runner = _Runner(s, pool, model, index, batch, calls)
             todo = [(i, ex) for i, ex in enumerate(items) if i not in done_sets[s.name]]
             for at in range(0, len(todo), runner.group):
                 if should_stop is not None and should_stop():

@@ -79,11 +79,11 @@ class Strategy:
             raise ConfigError(f"{self.name}: self-consistency needs at least 1 sample, not {self.samples}.")
         if self.answer == "score":
             if not self.spec.labels:
-                raise ConfigError(f"{self.name}: label scoring needs a fixed label set; use --answer generate "
-                                  "for this dataset.")
+                raise ConfigError(f"{self.name}: label scoring needs a fixed label set, and this prompt has none; "
+                                  "generate the answer and extract it instead.")
             if self.spec.reasoning != "none" or self.samples > 1:
                 raise ConfigError(f"{self.name}: label scoring reads one answer after the prompt; chain-of-thought "
-                                  "and self-consistency need --answer generate.")
+                                  "and self-consistency generate their answer.")
             unknown = [lab for lab, _ in self.label_words if lab not in self.spec.labels]
             if unknown:
                 raise ConfigError(f"{self.name}: label words given for {unknown}, which are not labels "
@@ -94,10 +94,11 @@ class Strategy:
             raise ConfigError(f"{self.name}: unknown score normalisation {self.score_norm!r}; use "
                               f"{', '.join(SCORE_NORMS)}.")
         if self.score_norm != "sum" and self.answer != "score":
-            raise ConfigError(f"{self.name}: length normalisation applies to label scores; add +score "
-                              "(or --answer score).")
+            raise ConfigError(f"{self.name}: length normalisation applies to label scores; add +score to "
+                              "its name or answer by label scoring.")
         if self.calibrate and self.answer != "score":
-            raise ConfigError(f"{self.name}: calibration corrects label scores; add +score (or --answer score).")
+            raise ConfigError(f"{self.name}: calibration corrects label scores; add +score to its name or answer by "
+                              "label scoring.")
 
     @property
     def words(self) -> dict[str, str]:
@@ -265,7 +266,7 @@ def parse_strategies(text: str | Sequence[str], spec: PromptSpec, pool: Pool | N
     """Comma-separated short names (or a list of them) -> strategies; names must be unique."""
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
     if not names:
-        raise ConfigError("No strategies given; use e.g. --strategies zero,knn4,random4.")
+        raise ConfigError("No strategies given; name at least one, e.g. zero, knn4, random4.")
     seen = [n.lower() for n in names]
     dupes = sorted({n for n in seen if seen.count(n) > 1})
     if dupes:
