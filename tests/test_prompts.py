@@ -433,7 +433,7 @@ def write(tmp_path, text):
         ("name: x\nspec: {query_template: '{input.__class__}'}\n", "not a plain placeholder name"),
         ("name: [unclosed\n", "spec.yaml line 2: not valid YAML"),
         ("- a\n- b\n", "spec.yaml: expected a mapping"),
-        ("!!python/object/apply:os.system ['echo hacked']\n", "not valid YAML"),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "the Python tag !!python/object/apply:os.system is refused"),
     ],
 )
 def test_bad_spec_files_are_one_line_data_errors(tmp_path, text, message):
@@ -441,6 +441,55 @@ def test_bad_spec_files_are_one_line_data_errors(tmp_path, text, message):
         load_spec(write(tmp_path, text))
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+# ---- hostile spec files: the bounded loader of `sets import` (issue 34, items 2 and 14) -------------
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("text", "message"), [
+    ("name: x\nspec: " + "[" * 5_000 + "]" * 5_000 + "\n", "spec.yaml line 2: nested deeper than 10 levels"),
+    ("name: x\ndemos:\n" + "- " * 3_000 + "x\n", "spec.yaml line 3: nested deeper than 10 levels"),
+    ("name: x\ndemos:\n" + "".join("  " * i + "- q:\n" for i in range(1, 300)), "nested deeper than 10 levels"),
+    ("name: x\nexample: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n", "nested deeper than 10 levels"),
+    (LAUGHS + "name: *i\n", "spec.yaml line 1: YAML anchors and aliases (&name, *name) are not allowed in spec files"),
+    ("name: x\nexample: " + ":".join(["1"] * 100_000) + "\n", "spec.yaml line 2: a number of 199,999 characters"),
+    ("name: x\nexample: !!int '" + "7" * 5_000 + "'\n", "spec.yaml line 2: a number of 5,000 characters"),
+    ("name: x\nexample: 0x" + "f" * 90 + "\n", "spec.yaml: example: a whole number beyond ±9,223,372,036,854,775,807"),
+    ("name: x\nexample: " + "y" * 20_001 + "\n", "spec.yaml: example: text of 20,001 characters; the limit is 20,000"),
+    ("name: x\nspec: {stop: [" + "s, " * 1_001 + "]}\n", "spec.yaml: spec.stop: 1,001 items; a spec file may hold at"),
+    ("name: x\nname: y\n", "spec.yaml line 2: the key 'name' appears twice in one mapping"),
+])
+def test_hostile_spec_files_are_refused_by_the_bounded_loader(tmp_path, text, message):
+    with pytest.raises(DataError) as err:
+        load_spec(write(tmp_path, text))
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_50_mb_spec_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.yaml"
+    with path.open("wb") as f:
+        f.truncate(50_000_000)  # sparse: no 50 MB written
+    with pytest.raises(DataError) as err:
+        load_spec(path)
+    assert str(err.value) == "big.yaml is 50,000,000 bytes, over the 1,000,000-byte limit."
+
+
+def test_json_spec_files_are_read_as_json(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text('{"name": "J", "demos": [{"question": "q", "answer": "a"}]}', encoding="utf-8")
+    assert load_spec(path).demos == (Example("s-1", "q", "a"),)
+    path.write_text('{"name": "J", "example": ' + "9" * 5_000 + "}", encoding="utf-8")
+    with pytest.raises(DataError, match=r"^s.json: a number has thousands of digits"):
+        load_spec(path)
+    path.write_text('{"name": "J", "name": "K"}', encoding="utf-8")
+    with pytest.raises(DataError, match=r"^s.json: the key 'name' appears twice"):
+        load_spec(path)
 
 
 def test_missing_file_and_defaults(tmp_path):

@@ -34,9 +34,13 @@ from workbench.safeload import Bounds, check_tree, parse_json
 
 #: Largest file :func:`load_pool` reads; bigger uploads are refused before parsing.
 MAX_POOL_BYTES = 50_000_000
+#: A Parquet file is compressed: its rows may take at most this many times the byte limit once read
+#: (a small file of one repeated long text would otherwise expand to gigabytes).
+PARQUET_EXPANSION = 4
 #: Bounds on each row (and on a CSV cell's JSON ``choices``): rows nest a few levels (row -> choices -> text),
 #: a text longer than 100,000 characters fits no context window, and no row has 1,000 columns.
-ROW_BOUNDS = Bounds(max_depth=10, max_string=100_000, max_items=1_000)
+#: Whole numbers are kept as text of any printable length (a gold answer may be 25! = 15511210043330985984000000).
+ROW_BOUNDS = Bounds(max_depth=10, max_string=100_000, max_items=1_000, max_int=None)
 #: A pool without a label column is treated as classification (label = answer) when it
 #: has at most this many distinct answers ...
 MAX_LABEL_CLASSES = 20
@@ -271,7 +275,7 @@ def _read_rows(source: Source, fmt: str | None, max_bytes: int) -> tuple[str, st
     if fmt not in FORMATS:
         raise DataError(f"{filename}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "parquet":
-        return filename, fmt, _parse_parquet(filename, data)
+        return filename, fmt, _parse_parquet(filename, data, PARQUET_EXPANSION * max_bytes)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -318,8 +322,10 @@ def _read_source(source: Source, max_bytes: int) -> tuple[str, bytes]:
                                 too_big=lambda name, size: _too_big(name, size, max_bytes))
 
 
-def _too_big(filename: str, size: int, max_bytes: int) -> str:
-    return f"{filename} is {_human(size)}, over the {_human(max_bytes)} limit; use a smaller file"
+def _too_big(filename: str, size: int | None, max_bytes: int) -> str:
+    """``size`` None: the file gave no size (a /proc file) and its read went past the limit."""
+    shown = "longer than it says" if size is None else _human(size)
+    return f"{filename} is {shown}, over the {_human(max_bytes)} limit; use a smaller file"
 
 
 def _check_size(filename: str, size: int, max_bytes: int) -> None:
@@ -407,27 +413,33 @@ def _parse_jsonl(filename: str, text: str) -> list[_Row]:
     return rows
 
 
-def _parse_parquet(filename: str, data: bytes) -> list[_Row]:
-    """Rows of a Parquet file (row numbers from 1); nested values arrive as lists and dicts."""
+def _parse_parquet(filename: str, data: bytes, max_decoded: int) -> list[_Row]:
+    """Rows of a Parquet file (row numbers from 1); nested values arrive as lists and dicts. Read in batches:
+    rows past ``max_decoded`` bytes once decompressed are refused before they are all in memory."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow comes with pandas/streamlit
         raise DataError(f"{filename}: reading Parquet needs pyarrow; install it or save the file as CSV") from None
+    records: list[dict[str, Any]] = []
+    decoded = 0
     try:
-        table = pq.read_table(pa.BufferReader(data))
-    except (pa.ArrowException, OSError, ValueError) as err:
+        reader = pq.ParquetFile(pa.BufferReader(data))
+        names = reader.schema_arrow.names
+        if len(names) != len(set(names)):
+            dupe = next(c for c in names if names.count(c) > 1)
+            raise DataError(f"{filename}: the file names column {dupe!r} twice; rename one")
+        for batch in reader.iter_batches(batch_size=1_000):
+            decoded += batch.nbytes
+            if decoded > max_decoded:
+                raise DataError(f"{filename} holds over {_human(max_decoded)} of data once decompressed; "
+                                "use a smaller file")
+            records += batch.to_pylist()
+    except (pa.ArrowException, OSError, ValueError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{filename} is not a readable Parquet file ({first})") from None
-    if table.num_rows == 0:
+    if not records:
         raise DataError(f"{filename} has no rows")
-    if len(table.column_names) != len(set(table.column_names)):
-        dupe = next(c for c in table.column_names if table.column_names.count(c) > 1)
-        raise DataError(f"{filename}: the file names column {dupe!r} twice; rename one")
-    try:
-        records = table.to_pylist()
-    except (pa.ArrowException, ValueError) as err:
-        raise DataError(f"{filename}: cannot read its rows ({err})") from None
     return [(i, {str(k): _plain(v) for k, v in row.items()}) for i, row in enumerate(records, start=1)]
 
 

@@ -657,20 +657,24 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
 
 
 def load_spec(path: str | Path) -> SpecFile:
-    """Load a YAML spec file (safe loader only)."""
-    import yaml
-
-    from workbench.safeload import read_text
+    """Load a YAML (or ``.json``) spec file with the bounded reader and loader every file goes through
+    (:mod:`workbench.safeload`): regular files of at most ``MAX_DOCUMENT_BYTES`` only (a FIFO, a device, a
+    folder is one line), then :func:`loads_spec`."""
+    from workbench.safeload import MAX_DOCUMENT_BYTES, read_file
 
     path = Path(path)
-    text = read_text(path, missing="give a spec file or a starter name.", folder="give a spec .yaml file.")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise DataError(f"{path.name}{where}: not valid YAML ({getattr(err, 'problem', None) or err}).") from None
-    return parse_spec_file(data, path.name)
+    data = read_file(path, missing="give a spec file or a starter name.", folder="give a spec .yaml file.",
+                     max_bytes=MAX_DOCUMENT_BYTES)
+    return loads_spec(data, path.name, "json" if path.suffix.lower() == ".json" else "yaml")
+
+
+def loads_spec(text: str | bytes, source: str = "spec", fmt: str = "yaml") -> SpecFile:
+    """A spec file's text (``fmt`` "yaml" or "json") parsed by the bounded loader: no tags, anchors or aliases;
+    nesting, text lengths, list sizes and numbers bounded; every problem one :class:`DataError` line."""
+    from workbench.safeload import Bounds, load_document
+
+    data = load_document(text, source, fmt, Bounds(), what="spec files", holder="a spec file")
+    return parse_spec_file(data, source)
 
 
 def starter_specs() -> dict[str, SpecFile]:

@@ -281,10 +281,21 @@ def build_index(
     return PoolIndex(pool, embedder, vectors, index)
 
 
+#: Widest embedding a cached vector file may hold (bounds the bytes read from the cache: n rows of float32).
+MAX_EMBEDDING_DIM = 16_384
+
+
 def _load_vectors(path: Path, n: int) -> np.ndarray | None:
+    """The cached vectors, or None (rebuild) for a missing, damaged, oversized or non-regular cache file."""
+    import io
+
+    from workbench.errors import DataError
+    from workbench.safeload import read_file
+
     try:
-        vectors = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        data = read_file(path, max_bytes=4_096 + 4 * n * MAX_EMBEDDING_DIM)  # regular files only, capped read
+        vectors = np.load(io.BytesIO(data), allow_pickle=False)
+    except (DataError, OSError, ValueError, EOFError):
         return None
     if vectors.ndim != 2 or vectors.shape[0] != n or vectors.dtype != np.float32 or not np.isfinite(vectors).all():
         return None

@@ -644,13 +644,13 @@ class Example:
 EXAMPLES_FILE = Path(__file__).resolve().parent / "shipped" / "speculative" / "examples.yaml"
 
 
-def examples() -> tuple[Example, ...]:
-    """The shipped example prompts, copy-heavy ones first."""
+def examples(path: str | Path = EXAMPLES_FILE) -> tuple[Example, ...]:
+    """The shipped example prompts, copy-heavy ones first (read by the bounded loader, as every file is)."""
     from workbench.errors import DataError
-    from workbench.safeload import load_yaml
+    from workbench.safeload import MAX_DOCUMENT_BYTES, load_document, read_file
 
-    data = load_yaml(EXAMPLES_FILE.read_text(encoding="utf-8"), str(EXAMPLES_FILE))
+    data = load_document(read_file(path, max_bytes=MAX_DOCUMENT_BYTES), str(path), what="example files")
     try:
         return tuple(Example(**e) for e in data["examples"])
     except (KeyError, TypeError) as err:
-        raise DataError(f"{EXAMPLES_FILE} is not a list of examples ({err}).") from None
+        raise DataError(f"{path} is not a list of examples ({err}).") from None

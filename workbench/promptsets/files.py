@@ -32,7 +32,7 @@ from workbench.promptsets.model import (
     TestCase,
 )
 from workbench.retrieval import ORDERS, SELECTORS
-from workbench.safeload import Bounds, check_tree, load_yaml, parse_json, read_file
+from workbench.safeload import Bounds, check_tree, load_document, read_file
 from workbench.safeload import path as _path
 from workbench.store import check_name
 
@@ -141,8 +141,8 @@ def _field_error(where: str, err: WorkbenchError, fields: Sequence[str]) -> Data
 
 
 
-def _check_tree(data: Any, source: str, limits: Limits) -> None:
-    """Bound depth, string lengths and list sizes of parsed data (see :func:`workbench.safeload.check_tree`)."""
+def _collection_limit(limits: Limits):
+    """The bound of one list or object of a set: demonstrations, steps and tests have their own."""
     def collection_limit(loc: tuple[Any, ...], obj: list | dict) -> tuple[int, str, str]:
         key = loc[-1] if loc else None
         if isinstance(obj, list) and key == "demos":
@@ -153,9 +153,16 @@ def _check_tree(data: Any, source: str, limits: Limits) -> None:
             return limits.max_tests, "test inputs", "max_tests"
         return limits.max_items, "items", "max_items"
 
-    bounds = Bounds(max_depth=limits.max_depth, max_string=limits.max_string, max_items=limits.max_items)
-    check_tree(data, source, bounds, collection_limit, holder="a prompt set")
+    return collection_limit
 
+
+def _bounds(limits: Limits) -> Bounds:
+    return Bounds(max_depth=limits.max_depth, max_string=limits.max_string, max_items=limits.max_items)
+
+
+def _check_tree(data: Any, source: str, limits: Limits) -> None:
+    """Bound depth, string lengths and list sizes of parsed data (see :func:`workbench.safeload.check_tree`)."""
+    check_tree(data, source, _bounds(limits), _collection_limit(limits), holder="a prompt set")
 
 
 #: Migration v -> v + 1 of a set document (a dict); add one here when SCHEMA_VERSION grows.
@@ -265,13 +272,8 @@ def loads(text: str | bytes, fmt: str | None = None, source: str = "prompt set",
         raise DataError(f"Unknown prompt-set format {fmt!r}; use one of {', '.join(FORMATS)}.")
     if not text.strip():
         raise DataError(f"{source} is empty.")
-    if fmt == "json":
-        try:
-            data = parse_json(text, source, limits.max_depth)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
-    else:
-        data = load_yaml(text, source, limits.max_depth, what="prompt-set files")
+    data = load_document(text, source, fmt, _bounds(limits), what="prompt-set files", max_bytes=limits.max_bytes,
+                         collection_limit=_collection_limit(limits), holder="a prompt set")
     return from_dict(data, source, limits)
 
 
@@ -280,8 +282,9 @@ def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
     path = Path(path)
     hint = "give a prompt-set .yaml or .json file."
     data = read_file(path, missing=hint, folder=hint, max_bytes=limits.max_bytes,
-                     too_big=lambda name, size: f"{name} is {size:,} bytes; prompt-set files are limited to "
-                                                f"{limits.max_bytes:,} bytes (max_bytes).")
+                     too_big=lambda name, size: f"{name} is {'over' if size is None else f'{size:,} bytes;'} "
+                                                f"prompt-set files are limited to {limits.max_bytes:,} bytes "
+                                                "(max_bytes).")
     return loads(data, source=path.name, limits=limits)
 
 

@@ -13,6 +13,7 @@ from workbench.decoding import DecodingConfig
 from workbench.prompts import (
     PromptSpec,
 )
+from workbench.safeload import MAX_DOCUMENT_BYTES, Bounds
 
 if TYPE_CHECKING:
     pass
@@ -27,13 +28,13 @@ MAX_SELECT_K = 64
 class Limits:
     """Bounds for untrusted files; a file beyond one is refused with a message naming the limit."""
 
-    max_bytes: int = 1_000_000  # a classroom set is a few kB; 1 MB holds ~1,000 long demonstrations
-    max_depth: int = 10  # the schema itself nests 6 deep (steps[0].demos[0].choices.A)
-    max_string: int = 20_000  # characters in any one text (a long instruction or rationale)
+    max_bytes: int = MAX_DOCUMENT_BYTES  # 1 MB: a classroom set is a few kB; 1 MB holds ~1,000 long demonstrations
+    max_depth: int = Bounds.max_depth  # 10: the schema itself nests 6 deep (steps[0].demos[0].choices.A)
+    max_string: int = Bounds.max_string  # 20,000 characters in any one text (a long instruction or rationale)
     max_demos: int = 1_000  # inline demonstrations per step; more would not fit any context window
     max_steps: int = 50  # steps per set (one concept per step)
     max_tests: int = 1_000  # test inputs per set
-    max_items: int = 1_000  # any other list or mapping (tags, stop strings, choices)
+    max_items: int = Bounds.max_items  # 1,000: any other list or mapping (tags, stop strings, choices)
 
 
 DEFAULT_LIMITS = Limits()
