@@ -28,7 +28,7 @@ def test_run_two_strategies_shows_chart_and_table():
     assert at.radio(key="ev_answer").value == "score"  # a labelled dataset defaults to label scoring
     at.button(key="ev_run").click().run()
     assert not at.exception and not at.error
-    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.get("vega_lite_chart")) == 1 + 1 + 2  # accuracy, the paired forest plot, two confusion heat maps
     summary = frame(at, "95% CI")
     assert list(summary["strategy"]) == ["zero", "knn2"] and list(summary["n"]) == [ITEMS, ITEMS]
     items = frame(at, "prompt")
@@ -58,7 +58,7 @@ def test_run_two_strategies_shows_chart_and_table():
     labels = [m.label for m in at.metric]
     assert labels == ["mean ± std", "min", "max", "orders × items"]
     assert at.metric[3].value == f"2 × {ITEMS}"
-    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.get("vega_lite_chart")) == 4 + 1
 
 
 def test_bad_strategy_name_is_one_line_and_unlabelled_data_generates():
@@ -327,3 +327,101 @@ def test_a_model_that_cannot_score_labels_says_so_and_run_waits(monkeypatch):
     assert at.button(key="ev_run").disabled
     at.radio(key="ev_answer").set_value("generate").run()
     assert not at.error and not at.button(key="ev_run").disabled
+
+
+# --------------------------------------------------------------------------- issue 33: UX II
+
+
+def all_text(at: AppTest) -> str:
+    """Every text the page shows (markdown, captions, alerts, widget labels and help)."""
+    parts = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success") for e in at.get(kind)]
+    for widget in (*at.button, *at.radio, *at.toggle, *at.selectbox, *at.multiselect, *at.number_input,
+                   *at.text_input):
+        parts += [widget.label, getattr(widget, "help", None) or ""]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_the_page_is_tabs_one_click_each_and_a_run_opens_its_results():
+    at = page()
+    assert [t.label for t in at.tabs] == ["Setup", "Results", "Order sensitivity", "Run history"]
+    assert at.session_state["ev_tab"] == "Setup"
+    assert at.markdown[0].value.startswith("Which prompting strategy is better on my data?")  # what the page shows
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(2).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["ev_tab"] == "Results"  # the results open where the user is looking
+    assert [h.value for h in at.tabs[1].subheader] == [f"Run {at.session_state['ev_run_id']}"]
+    assert any("results" in d.value.columns for d in at.tabs[3].dataframe)  # the history, on its own tab
+
+
+def test_a_builder_prompt_without_labels_arrives_runnable_and_no_cli_flag_is_named():
+    """Issue 33 #2: the Builder's prompt without a label set (Blank starter: free answers) arrives runnable."""
+    from ui.handover import KEY, HandedPrompt
+    from ui.state import blank_spec_file
+    from workbench.data import Example
+
+    demos = (Example("d1", "A lovely film.", "positive"), Example("d2", "A dreary film.", "negative"))
+    at = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    at.session_state["ev_answer"] = "score"  # label scoring left on from an earlier visit
+    at.session_state[KEY] = HandedPrompt(blank_spec_file().spec, demos)
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "--" not in all_text(at)
+    assert not at.button(key="ev_run").disabled
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(2).run()
+    assert not at.error and "builder: no fixed label set" in all_text(at)
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error
+    items = frame(at, "prompt")
+    assert list(dict.fromkeys(items["strategy"])) == ["inferred/zero", "builder/zero", "builder/built2"]
+    by = {s: set(g["output"].str.contains("positive: ")) for s, g in items.groupby("strategy")}
+    assert by == {"inferred/zero": {True}, "builder/zero": {False}, "builder/built2": {False}}  # scored vs generated
+
+    # A fresh session with a labelless prompt defaults to generating for every variant.
+    fresh = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    fresh.session_state[KEY] = HandedPrompt(blank_spec_file().spec, demos)
+    fresh.run()
+    assert fresh.radio(key="ev_answer").value == "generate" and not fresh.error
+
+
+def test_cached_rows_say_so_and_no_items_per_second_from_the_cache():
+    at = page()
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(3).run()
+    at.button(key="ev_run").click().run()
+    first = frame(at, "items/s (model)")
+    assert list(first["cached"]) == ["0/3"] and first["items/s (model)"].iloc[0] != "—"
+    at.button(key="ev_run").click().run()  # the same requests: every item from the response cache
+    assert not at.exception and not at.error
+    again = frame(at, "items/s (model)")
+    assert list(again["cached"]) == ["3/3"] and list(again["items/s (model)"]) == ["—"]
+    assert "zero cached: 3/3" in all_text(at)
+
+
+def test_two_stored_runs_side_by_side_with_the_paired_test_and_the_items_that_changed():
+    at = page()
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.number_input(key="ev_limit").set_value(4).run()
+    at.button(key="ev_run").click().run()
+    first = at.session_state["ev_run_id"]
+    at.radio(key="ev_answer").set_value("generate").run()  # another way to answer: some items change
+    at.button(key="ev_run").click().run()
+    second = at.session_state["ev_run_id"]
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ev_cmp_a").value == first and at.selectbox(key="ev_cmp_b").value == second
+    at.button(key="ev_cmp_go").click().run()
+    assert not at.exception and not at.error
+    history = at.tabs[3]
+    paired = next(d.value for d in history.dataframe if "McNemar p" in d.value.columns)
+    assert list(paired[["A", "B", "items"]].iloc[0]) == [f"{first}:zero", f"{second}:zero", 4]
+    assert 0.0 <= paired["McNemar p"].iloc[0] <= 1.0
+    from ui.common import app_store
+
+    store_records = {r: {x["item_index"]: x for x in app_store().results(r)} for r in (first, second)}
+    changed = [i for i in range(4) if store_records[first][i]["extracted"] != store_records[second][i]["extracted"]
+               or store_records[first][i]["correct"] != store_records[second][i]["correct"]]
+    shown = [d.value for d in history.dataframe if "change" in d.value.columns]
+    assert (len(shown[0]) if shown else 0) == len(changed)
+    assert any(c.value.startswith(f"Run {first} (A) against run {second} (B) on 4 shared items") for c in at.caption)
