@@ -415,6 +415,20 @@ def test_parquet_errors_name_the_file_and_row(tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_a_parquet_file_that_expands_past_the_limit_is_refused_as_it_is_read(tmp_path):
+    """A few kB of compressed Parquet can hold gigabytes of rows (issue 34, item 14): the rows are read in
+    batches and refused once they pass PARQUET_EXPANSION times the byte limit."""
+    rows = 4_000
+    path = _parquet(tmp_path, "bomb.parquet", {"question": ["q" * 10_000] * rows, "answer": ["a"] * rows})
+    assert path.stat().st_size < 100_000  # ... and 40 MB of text once read
+    with pytest.raises(DataError) as err:
+        load_pool(path, max_bytes=1_000_000)
+    assert str(err.value) == "bomb.parquet holds over 4 MB of data once decompressed; use a smaller file"
+    with pytest.raises(DataError, match="once decompressed"):
+        read_rows(("bomb.parquet", path.read_bytes()), max_bytes=1_000_000)
+    assert len(load_pool(path, max_bytes=20_000_000)) == rows  # within 4 x 20 MB: read
+
+
 def test_read_rows_previews_a_file_before_any_mapping(tmp_path):
     path = write(tmp_path, "news.csv", "text,label\nStocks fell,1\nA goal,2\n\nRain,1\n")
     table = read_rows(path)
