@@ -18,7 +18,9 @@ COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workbench", description="Prompt Workbench, headless.")
+    from workbench.cli.common import OneLineParser
+
+    parser = OneLineParser(prog="python -m workbench", description="Prompt Workbench, headless.")
     parser.add_argument("--verbose", action="store_true",
                         help="show the libraries' own log lines (llama.cpp, transformers) on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -9,8 +9,10 @@ from workbench.cli.common import (
     add_decoding_args,
     add_model_args,
     backend_from_args,
+    check_output,
     decoding_from_args,
     pool_from_arg,
+    shown,
     tqdm_progress,
 )
 
@@ -50,6 +52,7 @@ def run_build(args) -> int:
     from workbench.evaluate import infer_format
     from workbench.retrieval import load_embedder
 
+    check_output(args.out, "--out")  # before the model runs for minutes
     pool = pool_from_arg(args.pool)
     task = task_for(pool.name) if args.task == "auto" else None if args.task == "none" else args.task
     changes = {"k": args.k, "max_rationale_steps": args.max_rationale_steps}
@@ -78,7 +81,7 @@ def run_build(args) -> int:
         progress.close()
     save_demos(result.demos, args.out)
     _print(result.demos)
-    print(f"wrote {args.out}: {result.note()}", file=sys.stderr)
+    print(f"wrote {shown(args.out)}: {result.note()}", file=sys.stderr)
     return 0
 
 
@@ -95,5 +98,5 @@ def _print(demos) -> None:
     for i, d in enumerate(demos):
         flag = " [fallback: no candidate passed the filters]" if d.fallback else ""
         gold = f" (gold {d.gold_ans})" if d.gold_ans is not None else ""
-        print(f"--- demo {i} · cluster {d.cluster}{flag}")
-        print(f"Q: {question_text(d.question, d.choices)}\nA: {d.rationale}\n=> {d.pred_ans}{gold}")
+        print(f"--- demo {i} · cluster {shown(str(d.cluster))}{flag}")  # a demo file's text is never sent raw
+        print(shown(f"Q: {question_text(d.question, d.choices)}\nA: {d.rationale}\n=> {d.pred_ans}{gold}", keep="\n\t"))

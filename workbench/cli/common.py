@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
+import stat
+import sys
+import tempfile
+from pathlib import Path
 
 from workbench.backends import BACKENDS, DEFAULT_MODEL
 from workbench.decoding import PRESETS, DecodingConfig, preset
@@ -13,6 +18,8 @@ from workbench.errors import ConfigError
 
 #: Smallest --context-window accepted: room for a short prompt and a few new tokens.
 MIN_CONTEXT_WINDOW = 16
+#: The largest run id there can be: the store keeps ids as SQLite INTEGERs (signed 64-bit).
+MAX_RUN_ID = 2**63 - 1
 #: The escapes ``--stop`` understands; any other text (a lone backslash, "é") is kept as typed.
 STOP_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 _STOP_ESCAPE = re.compile(r"\\([nt\\])")
@@ -168,3 +175,80 @@ def tqdm_progress(desc: str):
 
     progress.close = bar.close  # type: ignore[attr-defined]
     return progress
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the CLI's own error shape: one line ``error: ...`` on stderr, exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {shown(message).rstrip('.')}; see `{shown(self.prog)} --help`\n")
+
+
+def _digits(text: str) -> str:
+    """A long number shortened for a message: its first 20 digits and how many there are."""
+    return text if len(text) <= 24 else f"{text[:20]}… ({len(text)} digits)"
+
+
+def run_id(text: str) -> int:
+    """argparse type of a run id: a whole number from 1 to :data:`MAX_RUN_ID` (the store holds no other).
+
+    >>> run_id(" 7 ")
+    7
+    >>> run_id("9" * 30)
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: There is no run 99999999999999999999… (30 digits): run ids are whole numbers from 1 to 9223372036854775807; pick one from `runs list`.
+    """
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"{shown(text)!r} is not a run id (a whole number); pick one from "
+                                         "`runs list`.")
+    if len(digits.lstrip("0")) > len(str(MAX_RUN_ID)) or not 1 <= int(digits) <= MAX_RUN_ID:
+        raise argparse.ArgumentTypeError(f"There is no run {_digits(digits)}: run ids are whole numbers from 1 to "
+                                         f"{MAX_RUN_ID}; pick one from `runs list`.")
+    return int(digits)
+
+
+def run_ref(text: str) -> int | str:
+    """argparse type of "a run id or a run.jsonl": digits are a run id (checked by :func:`run_id`), else a path."""
+    return run_id(text) if text.strip().isascii() and text.strip().isdigit() else text
+
+
+def read_stdin(what: str) -> str:
+    """Standard input as UTF-8 text; a one-line error naming the first byte that is not UTF-8."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} read from stdin is not UTF-8 text (invalid byte 0x{data[err.start]:02x} at byte "
+                          f"offset {err.start}); convert it to UTF-8 (e.g. `iconv -t UTF-8`) and try again.") from None
+
+
+def check_output(path: str | os.PathLike, flag: str = "--output") -> Path:
+    """Refuse an output path that cannot be written, before any work: a folder, a device or pipe, a parent that
+    is a file, a place where no file can be made (``/proc``, read-only). The write itself goes through a
+    temporary file in the same folder (:mod:`workbench.atomic`), so that is what is tried here; a folder that
+    does not exist yet is made at the nearest one that does."""
+    p = Path(path)
+    name = shown(str(path))
+    try:
+        st = p.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as err:
+        raise ConfigError(f"{flag} {name}: {err.strerror}.") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{flag} {name} is a folder; give a file name (e.g. {name.rstrip('/')}/run.csv).")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{flag} {name} is not a regular file (a device, pipe or socket); give a file name.")
+    folder = p.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {name}: {shown(str(folder))} is a file, not a folder.")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".workbench-", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ConfigError(f"{flag} {name}: cannot write files in {shown(str(folder))} ({err.strerror}).") from None
+    return p

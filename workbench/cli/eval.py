@@ -15,9 +15,24 @@ import json
 import sys
 from pathlib import Path
 
-from workbench.cli.common import add_mapping_args, add_model_args, backend_from_args, mapping_from_args, pool_from_arg
-from workbench.errors import ConfigError
+from workbench.cli.common import (
+    add_mapping_args,
+    add_model_args,
+    backend_from_args,
+    check_output,
+    mapping_from_args,
+    pool_from_arg,
+    run_id,
+    shown,
+)
+from workbench.errors import ConfigError, DataError
+from workbench.escapes import escape
 from workbench.evaluate.registry import help_text as strategy_help
+
+#: What the run-shaping flags mean when they are not given. Their argparse default is None, so that a flag the
+#: user gave can be told from one left out (``--resume`` refuses a given flag that disagrees with the run).
+DEFAULTS = {"strategies": "zero,knn4,random4", "answer": "generate", "calibrate": False, "score_norm": "sum",
+            "label_words": "", "seed": 0}
 
 
 def register(sub) -> None:
@@ -26,9 +41,9 @@ def register(sub) -> None:
                    help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file")
     p.add_argument("--pool", default=None,
                    help="where demonstrations come from (default: the dataset itself, never the query's own row)")
-    p.add_argument("--strategies", default="zero,knn4,random4",
+    p.add_argument("--strategies", default=None,
                    help=f"comma-separated names: {strategy_help().replace('%', '%%')}; modifiers +score, +gen, "
-                        "+cal, +norm (per byte), +norm_token, +scN, autocot+fallback (default %(default)s)")
+                        f"+cal, +norm (per byte), +norm_token, +scN, autocot+fallback (default {DEFAULTS['strategies']})")
     p.add_argument("--prompt", action="append", default=[], metavar="SPEC.yaml",
                    help="a prompt spec file (repeatable); each crosses with each strategy, named FILE/STRATEGY "
                         "(default: the template inferred from the dataset)")
@@ -36,19 +51,20 @@ def register(sub) -> None:
                    help="also write the run: run.jsonl (per-item records, summary, manifest; reads back with "
                         "`runs show`), run.csv (per-item rows) or report.html (one self-contained page)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
-    p.add_argument("--answer", choices=("generate", "score"), default="generate",
+    p.add_argument("--answer", choices=("generate", "score"), default=None,
                    help="generate and extract, or score each label word (classification); CoT always generates")
-    p.add_argument("--calibrate", action="store_true", help="contextual calibration of label scores (with --answer "
+    p.add_argument("--calibrate", action="store_true", default=None, help="contextual calibration of label scores (with --answer "
                                                             "score)")
-    p.add_argument("--score-norm", choices=("sum", "token", "byte"), default="sum",
+    p.add_argument("--score-norm", choices=("sum", "token", "byte"), default=None,
                    help="label scores: summed log-probabilities (default), or per token / per byte of the label "
                         "word (lm-evaluation-harness acc_norm-style, for label words of different lengths)")
-    p.add_argument("--label-words", default="", help='label words to score, e.g. "positive= great,negative= '
+    p.add_argument("--label-words", default=None, help='label words to score, e.g. "positive= great,negative= '
                                                      'terrible" (default: a space and the label)')
     p.add_argument("--k", type=int, default=None, help="override the number of demonstrations of every strategy")
-    p.add_argument("--seed", type=int, default=0, help="random selection and sampling seed (default 0)")
-    p.add_argument("--resume", type=int, default=None, metavar="RUN_ID",
-                   help="continue a stored run (same dataset and strategies); done items are skipped")
+    p.add_argument("--seed", type=int, default=None, help="random selection and sampling seed (default 0)")
+    p.add_argument("--resume", type=run_id, default=None, metavar="RUN_ID",
+                   help="continue a stored run (same dataset, pool and model); done items are skipped. The run's "
+                        "own strategies, limit and settings apply: a run-shaping flag that disagrees is refused")
     p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
     p.add_argument("--no-cache", action="store_true",
                    help="call the model for every item instead of answering repeated requests from the response cache")
@@ -68,7 +84,7 @@ def format_table(summaries) -> str:
     rows = [header]
     for s in summaries:
         raw = "" if s.raw_accuracy is None else f"{s.raw_accuracy:.1%}"
-        rows.append((s.strategy, str(s.n), f"{s.accuracy:.1%}", f"{s.ci_low:.1%}–{s.ci_high:.1%}", raw,
+        rows.append((shown(s.strategy), str(s.n), f"{s.accuracy:.1%}", f"{s.ci_low:.1%}–{s.ci_high:.1%}", raw,
                      f"{s.items_per_second:.2f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
@@ -96,6 +112,116 @@ def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
     return cross_variants(variants, names, pool or dataset, **options)
 
 
+def given_flags(args) -> dict[str, object]:
+    """The run-shaping flags the user gave (their argparse default is None): ``{"seed": 5, ...}``."""
+    names = (*DEFAULTS, "limit", "k", "context_window")
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def _flag(name: str, value: object = None) -> str:
+    """``--score-norm token`` as the user typed it (``--calibrate`` alone)."""
+    flag = "--" + name.replace("_", "-")
+    return flag if value is None or value is True else f"{flag} {shown(str(value))}"
+
+
+def _conflict(run: int, name: str, value: object, what: str) -> ConfigError:
+    return ConfigError(f"{_flag(name, value)} conflicts with run {run}, {what}; leave out {_flag(name)} to resume it "
+                       "(the run's own settings apply), or start a new run.")
+
+
+def _stored(name: str, value: object) -> str:
+    """How a stored strategy ran, for a conflict message: "with --seed 0", "uncalibrated"."""
+    if name == "calibrate":
+        return "calibrated" if value else "uncalibrated"
+    if name == "label_words":
+        words = ",".join(f"{label}={escape(word)}" for label, word in value)  # type: ignore[attr-defined]
+        return f"with --label-words {shown(repr(words))}" if words else "without label words"
+    return f"with {_flag(name, value)}"
+
+
+def check_resume(run: int, meta: dict, strategies: list, given: dict, args, dataset, pool) -> None:
+    """Refuse, before the model loads, what a resumed run cannot take: another model, backend, dataset or pool,
+    and any run-shaping flag the user gave that disagrees with the stored run (one line naming the flag and the
+    stored value). Flags left out are not conflicts: the run's own settings apply."""
+    from workbench.backends import SERVER_BACKEND, choose_backend, resolve_model
+    from workbench.evaluate import make_strategy, parse_label_words
+
+    server = args.backend == SERVER_BACKEND or args.model.strip().lower().startswith(("http://", "https://"))
+    if server:
+        now = {"backend": SERVER_BACKEND}  # the model id comes from the server; checked once connected
+    else:
+        spec = resolve_model(args.model)  # no weights are read
+        now = {"model": spec.id, "backend": choose_backend(spec, args.backend)}
+    for what in ("model", "backend"):
+        if what in now and meta.get(what) is not None and meta[what] != now[what]:
+            raise ConfigError(f"Run {run} was made with {what} {meta[what]!r}, not {now[what]!r}; resume it with the "
+                              f"same {what} or start a new run.")
+    if (meta.get("dataset") or {}).get("hash") != dataset.content_hash:
+        raise DataError(f"Run {run} was made on another dataset; load the same file to resume it.")
+    if (meta.get("pool") or {}).get("hash") not in (None, (pool or dataset).content_hash):
+        raise DataError(f"Run {run} took its demonstrations from another pool; choose the same pool to resume it.")
+
+    size = len(dataset)
+    if "limit" in given and min(given["limit"], size) != min(meta.get("limit") or size, size):
+        stored = meta.get("limit")
+        raise _conflict(run, "limit", given["limit"],
+                        "made on all items" if stored is None else f"made on the first {stored} items")
+    if "context_window" in given:
+        stored = meta.get("context_window")
+        if stored is None:
+            raise _conflict(run, "context_window", given["context_window"],
+                            "which does not record the context window it was made with")
+        if stored != given["context_window"]:
+            raise _conflict(run, "context_window", given["context_window"], f"made with --context-window {stored}")
+    names = [s.name for s in strategies]
+    if "strategies" in given:
+        wanted = [n.strip() for n in str(given["strategies"]).split(",") if n.strip()]
+        if sorted(n.casefold() for n in wanted) != sorted(n.casefold() for n in names):
+            raise _conflict(run, "strategies", given["strategies"], f"made with --strategies {','.join(names)}")
+    # Every other flag: rebuild each stored strategy with the flag as given (the rest as stored) and compare the
+    # field it sets; a name's own modifiers (+score, +cal, +norm) and chain of thought win, as they did.
+    fields = {"answer": "answer", "calibrate": "calibrate", "score_norm": "score_norm", "label_words": "label_words",
+              "seed": "seed", "k": "k"}
+    flags = {name: value for name, value in given.items() if name in fields}
+    if not flags:
+        return
+    words = parse_label_words(flags["label_words"]) if "label_words" in flags else None
+    for s in strategies:
+        options = {"answer": flags.get("answer", s.answer), "calibrate": flags.get("calibrate", s.calibrate),
+                   "score_norm": flags.get("score_norm", s.score_norm), "seed": flags.get("seed", s.seed),
+                   "k": flags.get("k"), "label_words": dict(s.label_words) if words is None else
+                   {lab: w for lab, w in words.items() if lab in s.spec.labels}}
+        try:
+            rebuilt = make_strategy(s.name.rsplit("/", 1)[-1], s.spec, pool or dataset, **options)
+        except ConfigError:
+            continue  # not a short name (a prompt's own demonstrations, "builtK"): nothing to rebuild
+        for name, value in flags.items():
+            mine, stored = getattr(rebuilt, fields[name]), getattr(s, fields[name])
+            if name == "k" and not stored:
+                continue  # zero-shot styles have no demonstrations to count
+            if mine != stored:
+                raise _conflict(run, name, value, f"whose strategy {shown(s.name)!r} ran {_stored(name, stored)}")
+
+
+def check_flags_apply(strategies: list, given: dict) -> None:
+    """Refuse a flag a new run would silently drop: label words for labels no prompt has, and the label-scoring
+    flags (--calibrate, --label-words, --score-norm) where no strategy scores labels."""
+    from workbench.evaluate import parse_label_words
+
+    words = parse_label_words(given.get("label_words") or "")
+    labels = list(dict.fromkeys(lab for s in strategies for lab in s.spec.labels))
+    unknown = [lab for lab in words if lab not in labels]
+    if unknown:
+        raise ConfigError(f"--label-words names {shown(unknown[0])!r}, which is not a label here (labels: "
+                          f"{shown(', '.join(labels)) or 'none'}); give words for these labels.")
+    if any(s.answer == "score" for s in strategies):
+        return
+    for name in ("calibrate", "label_words", "score_norm"):
+        if given.get(name):
+            raise ConfigError(f"{_flag(name)} applies to label scoring, and no strategy here scores labels (they "
+                              f"generate); add --answer score (or a +score strategy), or leave out {_flag(name)}.")
+
+
 def run_eval(args) -> int:
     from tqdm import tqdm
 
@@ -105,10 +231,12 @@ def run_eval(args) -> int:
     from workbench.stats import label_metrics, paired_comparisons
     from workbench.store import open_store
 
+    given = given_flags(args)
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
     if args.output:
         export_format(args.output)  # a wrong extension is refused before anything runs
+        check_output(args.output)  # so is a place no file can be written (a folder, a device, /proc)
     dataset = pool_from_arg(args.dataset, mapping_from_args(args))
     pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     store = open_store()
@@ -117,11 +245,17 @@ def run_eval(args) -> int:
             raise ConfigError("--resume continues a run with its own prompts; leave out --prompt.")
         meta = store.get_run(args.resume).meta
         strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
+        check_resume(args.resume, meta, strategies, given, args, dataset, pool)  # before the model loads
         limit = meta.get("limit")
+        if args.context_window is None and isinstance(meta.get("context_window"), int):
+            args.context_window = meta["context_window"]  # the run's own window
     else:
-        strategies = prompt_strategies(args.prompt, args.strategies, dataset, pool, answer=args.answer,
-                                       calibrate=args.calibrate, label_words=parse_label_words(args.label_words),
-                                       k=args.k, seed=args.seed, score_norm=args.score_norm)
+        options = {**DEFAULTS, **given}
+        strategies = prompt_strategies(args.prompt, options["strategies"], dataset, pool, answer=options["answer"],
+                                       calibrate=options["calibrate"],
+                                       label_words=parse_label_words(options["label_words"]),
+                                       k=args.k, seed=options["seed"], score_norm=options["score_norm"])
+        check_flags_apply(strategies, given)
         limit = args.limit
     backend = backend_from_args(args)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
@@ -132,7 +266,7 @@ def run_eval(args) -> int:
         if bar is not None:
             bar.total = p.total
             bar.n = p.done
-            bar.set_postfix_str(p.strategy, refresh=False)
+            bar.set_postfix_str(shown(p.strategy), refresh=False)
             bar.refresh()
 
     try:
@@ -152,32 +286,33 @@ def run_eval(args) -> int:
     label_sets = {s.spec.labels if s.spec.answer_format == "label" else () for s in strategies}
     labels = next(iter(label_sets)) if len(label_sets) == 1 else ()
     metrics = label_metrics(run.records, labels) if labels and run.records else []
-    if args.json:
+    if args.json:  # ASCII JSON: every control character a name holds is a \u escape
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
                           "strategies": [s.to_dict() for s in run.summaries],
                           "paired": [c.to_dict() for c in comparisons],
                           "labels": [m.to_dict() for m in metrics]}, indent=2))
     else:
+        # Strategy names hold prompt file names (any text a file system takes): each goes through shown().
         print(format_table(run.summaries))
         print(describe((store.get_run(run.run_id).summary or {}).get("cache")), file=sys.stderr)
         if comparisons:
             print()
             print("paired (same items; difference in accuracy points):")
             for c in comparisons:
-                print(f"  {c.line()}")
+                print(f"  {shown(c.line())}")
         if metrics:
             print()
-            print("macro-F1: " + ", ".join(f"{m.strategy} {m.macro_f1:.3f}" for m in metrics))
+            print("macro-F1: " + ", ".join(f"{shown(m.strategy)} {m.macro_f1:.3f}" for m in metrics))
         for s in run.summaries:
             if s.fewer_demos:
-                print(f"{s.strategy}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
+                print(f"{shown(s.strategy)}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "
                       "(dropped to fit the context window)", file=sys.stderr)
         if len(run.summaries) > 1:
             items = len({r["item_index"] for r in run.records})
             print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
-        print(f"run {run.run_id} ({run.status}) stored in {store.path}", file=sys.stderr)
+        print(f"run {run.run_id} ({run.status}) stored in {shown(str(store.path))}", file=sys.stderr)
     if args.output:
         report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records))
         path = write_report(report, args.output)
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {shown(str(path))}", file=sys.stderr)
     return 0

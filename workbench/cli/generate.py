@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
-from workbench.cli.common import add_decoding_args, add_model_args, backend_from_args, decoding_from_args
+from workbench.cli.common import (
+    add_decoding_args,
+    add_model_args,
+    backend_from_args,
+    decoding_from_args,
+    read_stdin,
+    shown,
+    shown_json,
+)
+
+#: What a completion may print raw on a terminal: line breaks and tabs (every other control character escaped).
+TEXT = "\n\t"
 
 
 def register(sub) -> None:
@@ -37,7 +48,7 @@ def run_generate(args) -> int:
         from workbench.speculative import check_decoding
 
         check_decoding(cfg, spec)  # before loading anything
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_stdin("The --prompt text") if args.prompt == "-" else args.prompt
     backend = backend_from_args(args)
     if args.chat:
         prompt = backend.format_chat([{"role": "user", "content": prompt}])
@@ -50,19 +61,19 @@ def run_generate(args) -> int:
                       "completion_tokens": gen.completion_tokens, "finish_reason": gen.finish_reason,
                       "seconds": round(gen.seconds, 4), "tokens_per_second": round(gen.tokens_per_second, 2),
                       "seed": gen.seed}
-            print(json.dumps(record, ensure_ascii=False))
+            print(shown_json(record))
         return 0
     if cfg.n == 1:
         stream = backend.stream(prompt, cfg)
         for piece in stream:
-            print(piece, end="", flush=True)
+            print(shown(piece, keep=TEXT), end="", flush=True)
         print()
-        print(f"[{backend.spec.id} · {backend.name}] {stream.generation.summary()}", file=sys.stderr)
+        print(f"[{shown(backend.spec.id)} · {backend.name}] {stream.generation.summary()}", file=sys.stderr)
         return 0
     for i, gen in enumerate(backend.generate([prompt], cfg)[0]):
         print(f"--- sample {i} (seed {gen.seed}) ---")
-        print(gen.text)
-        print(f"[{backend.spec.id} · {backend.name}] {gen.summary()}", file=sys.stderr)
+        print(shown(gen.text, keep=TEXT))
+        print(f"[{shown(backend.spec.id)} · {backend.name}] {gen.summary()}", file=sys.stderr)
     return 0
 
 
@@ -112,10 +123,10 @@ def _run_speculative(args, backend, prompt: str, cfg, spec) -> int:
                       accepted=traced.accepted, target_passes=traced.target_passes,
                       passes_saved=traced.passes_saved, origins=traced.counts)
     if args.json:
-        print(json.dumps(record, ensure_ascii=False))
+        print(shown_json(record))
         return 0
-    print(text)
-    where = f"[{backend.spec.id} · {backend.name} · {spec.method}, {spec.draft_tokens} draft tokens]"
+    print(shown(text, keep=TEXT))
+    where = f"[{shown(backend.spec.id)} · {backend.name} · {shown(spec.method)}, {spec.draft_tokens} draft tokens]"
     if traced is not None:
         c = traced.counts
         print(f"{where} acceptance rate {traced.acceptance_rate:.0%} ({traced.accepted} of {traced.drafted} drafted "

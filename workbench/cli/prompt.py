@@ -5,8 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from workbench.cli.common import add_decoding_args, add_model_args, backend_from_args, decoding_from_args
+from workbench.cli.common import (
+    add_decoding_args,
+    add_model_args,
+    backend_from_args,
+    decoding_from_args,
+    read_stdin,
+    shown,
+)
 from workbench.errors import DataError
+
+#: What a prompt or a completion may print raw on a terminal: line breaks and tabs.
+TEXT = "\n\t"
 
 
 def register(sub) -> None:
@@ -38,7 +48,7 @@ def _load(args):
     if args.k is not None and args.k < 0:
         raise DataError(f"--k must be 0 or more, got {args.k}.")
     demos = spec_file.demos if args.k is None else spec_file.demos[: args.k]
-    query = sys.stdin.read() if args.input == "-" else args.input
+    query = read_stdin("The --input text") if args.input == "-" else args.input
     return spec_file, demos, query
 
 
@@ -54,9 +64,9 @@ def render_cmd(args) -> int:
     backend = backend_from_args(args)
     rendered = fit_to_window(spec_file.spec, demos, query, backend, cfg.max_new_tokens,
                              as_chat=False if args.raw else None)
-    sys.stdout.write(rendered.text)
+    sys.stdout.write(shown(rendered.text, keep=TEXT))  # control characters escaped; line breaks kept
     sys.stdout.flush()
-    print(f"\n[{backend.spec.id}] {rendered.tokens} / {backend.context_window} tokens, "
+    print(f"\n[{shown(backend.spec.id)}] {rendered.tokens} / {backend.context_window} tokens, "
           f"{len(rendered.demos)} demonstrations, {rendered.dropped} dropped to fit", file=sys.stderr)
     return 0
 
@@ -74,13 +84,13 @@ def run_prompt_cmd(args) -> int:
         seen[0] += 1
         label = f"stage {seen[0]}/{n_stages}: {name}"
         _header(f"{label} · prompt ({backend.count_tokens(prompt)} tokens)")
-        print(prompt)
+        print(shown(prompt, keep=TEXT))
         _header(f"{label} · output")
         stream = backend.stream(prompt, stage_cfg)
         for piece in stream:
-            print(piece, end="", flush=True)
+            print(shown(piece, keep=TEXT), end="", flush=True)
         print()
-        print(f"[{backend.spec.id} · {backend.name}] {stream.generation.summary()}", file=sys.stderr)
+        print(f"[{shown(backend.spec.id)} · {backend.name}] {stream.generation.summary()}", file=sys.stderr)
         return stream.generation
 
     run = run_prompt(spec_file.spec, demos, query, backend, cfg, as_chat=False if args.raw else None,
@@ -88,6 +98,6 @@ def run_prompt_cmd(args) -> int:
     if run.rendered.dropped:
         print(f"note: dropped {run.rendered.dropped} demonstrations to fit the context window", file=sys.stderr)
     _header("answer")
-    print(f"{run.answer if run.answer is not None else '(none found)'}   [rule: {run.extraction.rule}; "
+    print(f"{shown(run.answer) if run.answer is not None else '(none found)'}   [rule: {run.extraction.rule}; "
           f"{run.seconds:.2f} s in {len(run.stages)} call(s)]")
     return 0

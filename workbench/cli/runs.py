@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.common import shown, shown_json
-from workbench.errors import ConfigError
+from workbench.cli.common import check_output, run_ref, shown, shown_json
+from workbench.errors import ConfigError, DataError
 
 #: Runs ``runs list`` shows unless ``--limit`` says otherwise (newest first).
 DEFAULT_LIST_LIMIT = 20
@@ -36,20 +36,20 @@ def register(sub) -> None:
     c.set_defaults(run=list_cmd)
 
     c = cmds.add_parser("show", help="one run: settings, accuracies, manifest and the command that resumes it")
-    c.add_argument("run_id", nargs="?", default=None, metavar="ID",
+    c.add_argument("run_id", nargs="?", default=None, metavar="ID", type=run_ref,
                    help="a run id from `runs list`, or a run.jsonl written by `eval --output` / `runs export`")
     c.add_argument("--file", default=None, metavar="RUN.jsonl", help="show an exported run instead of a stored one")
     c.add_argument("--json", action="store_true", help="the run as one JSON object")
     c.set_defaults(run=show_cmd)
 
     c = cmds.add_parser("export", help="write a run as run.jsonl, run.csv or one self-contained report.html")
-    c.add_argument("run_id", metavar="ID", help="a run id from `runs list`")
+    c.add_argument("run_id", metavar="ID", type=run_ref, help="a run id from `runs list`, or a run.jsonl")
     c.add_argument("--output", required=True, metavar="FILE", help="a .jsonl, .csv or .html file name")
     c.set_defaults(run=export_cmd)
 
     c = cmds.add_parser("compare", help="paired tests (McNemar, bootstrap interval) of two runs on their shared items")
-    c.add_argument("a", metavar="A", help="a run id or an exported run.jsonl")
-    c.add_argument("b", metavar="B", help="another run id or run.jsonl")
+    c.add_argument("a", metavar="A", type=run_ref, help="a run id or an exported run.jsonl")
+    c.add_argument("b", metavar="B", type=run_ref, help="another run id or run.jsonl")
     c.add_argument("--json", action="store_true", help="one JSON object per compared pair")
     c.set_defaults(run=compare_cmd)
 
@@ -133,7 +133,7 @@ def list_cmd(args) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row, r in zip(table, [None, *rows], strict=True):
         line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-        print((line + (f"  resume: eval --resume {r['run_id']}" if r and r["resume"] else "")).rstrip())
+        print(shown(line + (f"  resume: eval --resume {r['run_id']}" if r and r["resume"] else "")).rstrip())
     if len(runs) > len(shown_runs):
         print(f"({len(runs) - len(shown_runs)} older runs not shown; --limit 0 shows all)", file=sys.stderr)
     if any(r["resume"] for r in rows):
@@ -141,17 +141,42 @@ def list_cmd(args) -> int:
     return 0
 
 
-def load_report(ref: str):
-    """A run by id from the store, or from a ``.jsonl`` export (:func:`workbench.report.read_jsonl`)."""
+def load_report(ref: int | str):
+    """A run by id (an int, checked by :func:`~workbench.cli.common.run_ref`) from the store, or from a ``.jsonl``
+    export (:func:`workbench.report.read_jsonl`; an item on two lines is refused)."""
     from workbench.report import read_jsonl, report_from_store
     from workbench.store import open_store
 
-    if ref.strip().isdigit():
+    if isinstance(ref, int):
         with open_store() as store:
-            return report_from_store(store, int(ref))
+            return report_from_store(store, ref)
     if Path(ref).suffix.lower() == ".jsonl" or Path(ref).exists():
-        return read_jsonl(ref)
-    raise ConfigError(f"{ref!r} is neither a run id nor a run.jsonl file; pick one from `runs list`.")
+        report = read_jsonl(ref)
+        check_unique_items(report, ref)
+        return report
+    raise ConfigError(f"{shown(ref)!r} is neither a run id nor a run.jsonl file; pick one from `runs list`.")
+
+
+def check_unique_items(report, path: str) -> None:
+    """Refuse an export holding one item (strategy, item index) twice: its results would be counted twice
+    ("results 61 of 60"). The message names the item and both lines."""
+    seen: dict[tuple, int] = {}
+    for n, r in enumerate(report.records):
+        key = (str(r.get("strategy")), r.get("item_index"))
+        if key in seen:
+            first, again = _item_lines(path, seen[key], n)
+            item = r.get("id") if r.get("id") is not None else r.get("item_index")
+            raise DataError(f"{Path(path).name} line {again}: item {shown(str(item))!r} of strategy "
+                            f"{shown(key[0])!r} is already on line {first}; an export holds each item once, so "
+                            "remove one of the two lines (or export the run again).")
+        seen[key] = n
+
+
+def _item_lines(path: str, *records: int) -> list[int]:
+    """The file lines of the ``records``-th item lines (0-based; blank lines are skipped as the reader does)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        items = [lineno for lineno, line in enumerate(fh, start=1) if line.strip()][1:]  # after the run line
+    return [items[i] for i in records]
 
 
 def _info_from_report(report):
@@ -166,12 +191,12 @@ def show_cmd(args) -> int:
 
     if (args.run_id is None) == (args.file is None):
         raise ConfigError("Give a run id (or a run.jsonl), or --file RUN.jsonl, to show.")
-    from_file = args.file is not None or not str(args.run_id).strip().isdigit()
+    from_file = args.file is not None or not isinstance(args.run_id, int)
     if from_file:
         info = _info_from_report(load_report(args.file or args.run_id))
     else:
         with open_store() as store:
-            info = store.get_run(int(args.run_id))
+            info = store.get_run(args.run_id)
     command = None if from_file else resume_command(info)
     if args.json:
         print(shown_json({**dataclasses.asdict(info), "expected": expected_results(info), "resume": command}))
@@ -226,9 +251,10 @@ def export_cmd(args) -> int:
     from workbench.report import export_format, write_report
 
     export_format(args.output)
+    check_output(args.output)
     report = load_report(args.run_id)
     path = write_report(report, args.output)
-    print(f"wrote {path} ({len(report.records)} records)", file=sys.stderr)
+    print(f"wrote {shown(str(path))} ({len(report.records)} records)", file=sys.stderr)
     return 0
 
 
@@ -259,8 +285,8 @@ def compare_runs(a, b, name_a: str, name_b: str) -> tuple[list, int]:
 
 def compare_cmd(args) -> int:
     a, b = load_report(args.a), load_report(args.b)
-    name_a = str(a.run_id) if args.a.strip().isdigit() else Path(args.a).stem
-    name_b = str(b.run_id) if args.b.strip().isdigit() else Path(args.b).stem
+    name_a = str(a.run_id) if isinstance(args.a, int) else shown(Path(args.a).stem)
+    name_b = str(b.run_id) if isinstance(args.b, int) else shown(Path(args.b).stem)
     comparisons, n = compare_runs(a, b, name_a, name_b)
     if not comparisons:
         raise ConfigError(f"Runs {name_a} and {name_b} share no items; compare runs made on the same dataset.")

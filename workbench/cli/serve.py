@@ -20,7 +20,9 @@ import threading
 
 from workbench.backends import DEFAULT_CONTEXT_WINDOW, DEFAULT_MODEL
 from workbench.backends.registry import ALLOWED_MODELS_ENV, ALLOWED_SERVERS_ENV, CLASSROOM_ENV
+from workbench.cli.common import shown
 from workbench.engine import DEFAULT_PARALLEL, DEFAULT_PORT, EngineConfig, EngineUnavailable, LlamaServer
+from workbench.errors import ConfigError
 
 #: Engines ``--engine`` knows.
 ENGINES = ("llama-server",)
@@ -77,8 +79,36 @@ def fallback_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def check_port(host: str, port: int) -> None:
+    """Refuse an app address Streamlit could not serve on (the port taken, out of range, or not this machine's),
+    in one line before the engine starts; bound as Streamlit's server binds (SO_REUSEADDR), then let go."""
+    import errno
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--app-port must be a port from 1 to 65535 (got {port}).")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        raise ConfigError(f"--app-host {shown(host)!r} is not an address of this machine ({err}).") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ConfigError(f"Port {port} on {shown(host)} is in use, so the app cannot be served there; pick "
+                                  "another with --app-port, or stop what holds it.") from None
+            raise ConfigError(f"Cannot serve the app on {shown(host)} port {port} ({err.strerror}); pick another "
+                              "--app-host or --app-port.") from None
+
+
 def run(args) -> int:
     cfg = engine_config(args)  # validated before anything starts
+    if args.app:
+        if args.app_port == args.port:
+            raise ConfigError(f"--app-port {args.app_port} is the engine's --port too; give them different ports.")
+        check_port(args.app_host, args.app_port)  # before the engine starts (Streamlit would end with its own line)
     engine = LlamaServer(cfg)
     stop = threading.Event()
     _on_sigterm(stop)
@@ -91,17 +121,17 @@ def run(args) -> int:
             from workbench.backends.llamacpp_shared import SHARED_ENV
 
             env = fallback_env()
-            print(f"note: {err} Serving the app in-process instead, the sessions decoded together there "
+            print(f"note: {shown(str(err))} Serving the app in-process instead, the sessions decoded together there "
                   f"({SHARED_ENV}={env[SHARED_ENV]}).", file=sys.stderr, flush=True)
             return _serve_app(args, env, stop)
-        print(f"llama-server ready: {engine.ref} ({cfg.parallel} slots x {cfg.slot_window} tokens, pid {engine.pid})",
+        print(f"llama-server ready: {shown(engine.ref)} ({cfg.parallel} slots x {cfg.slot_window} tokens, pid {engine.pid})",
               flush=True)
         if args.app:
             return _serve_app(args, app_env(engine.ref), stop, engine)
-        print(f"use it: --backend openai-compatible --model '{engine.ref}'; Ctrl+C stops it", flush=True)
+        print(f"use it: --backend openai-compatible --model '{shown(engine.ref)}'; Ctrl+C stops it", flush=True)
         while not stop.wait(0.5):
             if not engine.running:
-                print(f"error: llama-server stopped by itself: {engine.log_reason() or 'no log output'}",
+                print(f"error: llama-server stopped by itself: {shown(engine.log_reason() or 'no log output')}",
                       file=sys.stderr)
                 return 2
         return 0
@@ -120,7 +150,7 @@ def _serve_app(args, env: dict[str, str], stop: threading.Event, engine: LlamaSe
     try:
         while app.poll() is None and not stop.is_set():
             if engine is not None and not engine.running:
-                print(f"error: llama-server stopped by itself: {engine.log_reason() or 'no log output'}",
+                print(f"error: llama-server stopped by itself: {shown(engine.log_reason() or 'no log output')}",
                       file=sys.stderr)
                 return 2
             stop.wait(0.5)

@@ -12,10 +12,9 @@ A SET argument is a saved set's name, a classroom set (its file stem, e.g.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from workbench.backends import BACKENDS
-from workbench.cli.common import shown, shown_json
+from workbench.cli.common import check_output, shown, shown_json
 from workbench.errors import ConfigError, DataError
 
 #: What ``sets export --format`` writes.
@@ -82,16 +81,26 @@ def _open(args):
         return ps.find_set(store, args.set, args.version)
 
 
-def _out(text: str, path: str | None) -> None:
+#: What a prompt, an input or an output may print raw on a terminal: line breaks and tabs.
+TEXT = "\n\t"
+
+
+def _out(text: str, path: str | None, flag: str = "--output") -> None:
+    """``text`` to stdout (``-`` or no path) or into ``path`` (atomically; checked with
+    :func:`~workbench.cli.common.check_output` before anything ran). On a terminal, control characters a
+    file's text holds are escaped (a file or a pipe gets the exact text)."""
     if path is None or path == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(shown(text, keep=TEXT) if sys.stdout.isatty() else text)
         sys.stdout.flush()
         return
+    from workbench.atomic import write_text_atomic
+
+    check_output(path, flag)
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        write_text_atomic(path, text, newline="")
     except OSError as err:
-        raise DataError(f"Cannot write {path}: {err.strerror}.") from None
-    print(f"wrote {path}", file=sys.stderr)
+        raise DataError(f"Cannot write {shown(path)}: {err.strerror}.") from None
+    print(f"wrote {shown(path)}", file=sys.stderr)
 
 
 def _loader(backend: str, override: str | None = None):
@@ -148,14 +157,14 @@ def show_cmd(args) -> int:
     for i, step in enumerate(pset.steps, start=1):
         print()
         print(f"## Step {i}: {shown(step.title)}")
-        print(f"model: {step.model or '(the one you pick)'} · {ps.describe_demos(step)} · "
-              f"decoding: {ps.describe_decoding(step.decoding)}")
+        print(shown(f"model: {step.model or '(the one you pick)'} · {ps.describe_demos(step)} · "
+                    f"decoding: {ps.describe_decoding(step.decoding)}"))
         if step.notes:
             print(shown(step.notes.rstrip(), keep="\n\t"))
         if args.prompts:
             for j, case in enumerate(pset.tests, start=1):
                 print(f"--- prompt for test input {j} ---")
-                print(ps.render_step(step, case, backends(step.model), indexes=indexes).text)
+                print(shown(ps.render_step(step, case, backends(step.model), indexes=indexes).text, keep=TEXT))
     if pset.tests:
         print()
         print("## Test inputs")
@@ -168,6 +177,8 @@ def show_cmd(args) -> int:
 def export_cmd(args) -> int:
     from workbench import promptsets as ps
 
+    if args.output not in (None, "-"):
+        check_output(args.output)
     pset, _ = _open(args)
     if args.format == "jsonl":
         inputs = None if not args.input else [ps.TestCase(text) for text in args.input]
@@ -191,9 +202,9 @@ def import_cmd(args) -> int:
         name = ps.import_set(store, pset, args.name, rename=True)
         version = store.versions(name)[-1].version
     if name.casefold() != wanted.casefold():
-        print(f"note: a prompt set named {wanted!r} already exists; imported as {name!r} (nothing was overwritten).",
-              file=sys.stderr)
-    print(f"imported {name!r} (version {version}, {len(pset.steps)} steps, {len(pset.tests)} test inputs)")
+        print(f"note: a prompt set named {shown(wanted)!r} already exists; imported as {shown(name)!r} (nothing was "
+              "overwritten).", file=sys.stderr)
+    print(f"imported {shown(name)!r} (version {version}, {len(pset.steps)} steps, {len(pset.tests)} test inputs)")
     return 0
 
 
@@ -212,6 +223,8 @@ def run_cmd(args) -> int:
     from workbench import promptsets as ps
     from workbench.backends import DEFAULT_MODEL
 
+    if args.csv not in (None, "-"):
+        check_output(args.csv, "--csv")  # before any model runs
     pset, origin = _open(args)
     if args.max_new_tokens is not None:
         pset = ps.capped(pset, args.max_new_tokens)
@@ -228,7 +241,7 @@ def run_cmd(args) -> int:
     if not args.no_progress:
         from workbench.cli.common import tqdm_progress
 
-        progress = tqdm_progress(f"{pset.name}")
+        progress = tqdm_progress(shown(pset.name))
     try:
         results = ps.run_set(chosen, backends, inputs, default_model=args.model or DEFAULT_MODEL,
                              indexes=ps.default_index_factory(), progress=progress)
@@ -236,17 +249,18 @@ def run_cmd(args) -> int:
         if progress is not None:
             progress.close()
     results = [dataclasses.replace(r, step=steps[r.step]) for r in results]  # step numbers of the whole set
-    print(f"# {pset.name} ({origin})")
+    # Every text here comes from a set file, an input or the model: each line is printed through shown().
+    print(shown(f"# {pset.name} ({origin})"))
     for r in results:
         mark = {True: "correct", False: "wrong", None: ""}[r.correct]
         expected = "" if r.case.expected is None else f"   [expected {r.case.expected}: {mark}]"
         answer = r.answer if r.answer is not None else "(none found)"
         votes = "" if r.vote is None else f"   votes: {', '.join(f'{a}×{n}' for a, n in r.vote.counts)}"
-        print(f"step {r.step + 1} · {r.title} · {r.model} | {r.case.input}")
-        print(f"  -> {answer}{expected}{votes}   ({r.seconds:.2f} s)")
-        print(f"     output: {' '.join(r.output.split())[:200]}")
+        print(shown(f"step {r.step + 1} · {r.title} · {r.model} | {r.case.input}"))
+        print(shown(f"  -> {answer}{expected}{votes}   ({r.seconds:.2f} s)"))
+        print(shown(f"     output: {' '.join(r.output.split())[:200]}"))
     for step, title, right, total in ps.accuracy_by_step(results):
-        print(f"step {step + 1} · {title}: {right}/{total} correct")
+        print(shown(f"step {step + 1} · {title}: {right}/{total} correct"))
     if args.csv:
-        _out(ps.results_csv(results), args.csv)
+        _out(ps.results_csv(results), args.csv, "--csv")
     return 0
