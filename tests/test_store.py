@@ -489,7 +489,7 @@ def test_a_version_2_database_gains_the_response_cache(tmp_path):
     conn.execute("INSERT INTO runs (created_at, meta) VALUES ('2026-01-01', '{\"model\": \"m\"}')")
     conn.close()
     with open_store(path) as s:
-        assert s.settings()["user_version"] == SCHEMA_VERSION == 3
+        assert s.settings()["user_version"] == SCHEMA_VERSION
         assert [r.meta for r in s.list_runs()] == [{"model": "m"}]  # runs kept
         assert s.cache_stats() == {"entries": 0, "bytes": 0}
         s.cache_put("k", "score", [{"logprob": -1.5, "tokens": 1, "bytes": 4}], max_entries=10)

@@ -3,6 +3,9 @@
 Every widget key starts with ``lib_``. Actions that change the library (save a copy, rename,
 delete, restore, import) run as button callbacks, so the set they produce is already the
 open one when the page draws; their outcome is shown once as a "flash" message.
+
+On a classroom server (:mod:`ui.classroom`) the picker lists the shared sets and this browser's own (every
+workspace's for the teacher); a shared set is read-only for a student, who saves a copy to change it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from ui import classroom as workspaces
 from ui.builder import show_rendered
-from ui.common import cached_backend, pool_index, stream_into_page, user_errors
+from ui.common import cached_backend, number_field, pool_index, stream_into_page, user_errors
 from ui.common import untrusted_markdown as md
 from ui.handover import BUILDER_PAGE, library_to_builder
 from ui.state import LibraryStep
@@ -52,12 +56,13 @@ class Opened:
     pset: ps.PromptSet
     saved: str | None = None  # the library name of a saved set
     version: int | None = None  # its latest version
+    can_change: bool = True  # this session may rename, edit, restore or delete it (classroom: its own; teacher: any)
 
     @property
     def origin(self) -> str:
         if self.saved is None:
             return f"Classroom set `{self.ref.removeprefix(CLASSROOM)}` (shipped with the workbench)"
-        return f"Saved set · version {self.version}"
+        return f"Saved set · version {self.version}" + ("" if self.can_change else " · shared, read-only")
 
 
 # --------------------------------------------------------------------------- library and flash messages
@@ -101,6 +106,7 @@ def _select(ref: str | None) -> None:
 
 def _run_action(what: str, action, success: str, ref: str | None = None) -> None:
     """A button callback's action; its outcome (or its one-line error) is flashed on the next run."""
+    workspaces.access()  # callbacks run before the page script: act as this browser's workspace
     with user_errors(what, show=_flash_error):
         action()
         _flash("success", success)
@@ -110,11 +116,13 @@ def _run_action(what: str, action, success: str, ref: str | None = None) -> None
 
 # --------------------------------------------------------------------------- picking a set
 
-def _label(store: Store, ref: str) -> str:
+def _label(store: Store, ref: str, owners: dict[str, str | None] | None = None) -> str:
     if ref.startswith(CLASSROOM):
         pset = classroom().get(ref.removeprefix(CLASSROOM))
         return f"🎓 {pset.name}" if pset else ref
-    return f"💾 {ref.removeprefix(SAVED)}"
+    name = ref.removeprefix(SAVED)
+    note = workspaces.owner_note(owners[name]) if owners and name in owners else ""
+    return f"💾 {name}" + (f" · {note}" if note else "")
 
 
 def _on_pick() -> None:
@@ -125,6 +133,7 @@ def _on_pick() -> None:
 def picker(store: Store, in_sidebar: bool = False) -> str | None:
     """Search and pick a set (a row on the page, or the sidebar while presenting); returns its ref or None."""
     ss = st.session_state
+    workspaces.access()
     if in_sidebar:
         st.sidebar.markdown("### Prompt set")
         search_box, pick_box = st.sidebar, st.sidebar
@@ -133,7 +142,9 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
     search = search_box.text_input("Search by name or tag", key="lib_search",
                                    placeholder="e.g. order, sentiment, cot")
     options = [CLASSROOM + key for key, pset in classroom().items() if ps.matches(pset, search)]
-    options += [SAVED + info.name for info in store.list_sets(search)]
+    infos = store.list_sets(search)
+    owners = {info.name: info.workspace for info in infos}
+    options += [SAVED + info.name for info in infos]
     found = len(options)
     current = ss.get("lib_pick")
     if current is not None and current not in options:
@@ -146,8 +157,7 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
             ss["lib_pick"] = None
     return pick_box.selectbox(f"Open a set ({found} found · 🎓 classroom demo · 💾 saved)", options,
                               index=None, key="lib_pick", placeholder="Choose a prompt set",
-                              format_func=lambda ref: _label(store, ref), on_change=_on_pick)
-
+                              format_func=lambda ref: _label(store, ref, owners), on_change=_on_pick)
 
 def _is_deleted(store: Store, name: str) -> bool:
     return not any(s.name.casefold() == name.casefold() for s in store.list_sets())
@@ -171,20 +181,28 @@ def open_set(store: Store, ref: str | None) -> Opened | None:
         if ref.startswith(CLASSROOM):
             return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
         pset, version = ps.get(store, ref.removeprefix(SAVED))
-        return Opened(ref, pset, pset.name, version)
+        return Opened(ref, pset, pset.name, version, can_change=store.may_change(pset.name))
     return None
 
 
 # --------------------------------------------------------------------------- models and inputs
 
-def model_controls() -> int:
-    """Whose model runs each step, and a cap on max_new_tokens; returns the cap (0 = none)."""
+#: The largest cap on max_new_tokens the Run tab takes.
+MAX_CAP = 4096
+
+
+def model_controls() -> int | None:
+    """Whose model runs each step, and a cap on max_new_tokens; returns the cap (0 = none), or None while the
+    cap is not a whole number from 0 to MAX_CAP (a red line under it says so)."""
     c1, c2 = st.columns([3, 2])
     c1.toggle("Each step on the model it names (off: the sidebar model for every step)", value=True,
               key="lib_own_models")
-    cap = c2.number_input("Cap max_new_tokens (0 = as the set says)", 0, 4096, 0, key="lib_cap",
-                          help="Quick runs in class: every step generates at most this many tokens.")
-    return int(cap)
+    cap, problem = number_field(c2, "Cap max_new_tokens (0 = as the set says)", 0, key="lib_cap", lo=0, hi=MAX_CAP,
+                                help="Quick runs in class: every step generates at most this many tokens.")
+    if problem is None and cap != int(cap):
+        c2.error(f"Cap max_new_tokens must be a whole number (got {cap:g}).", icon="⚠️")
+        return None
+    return None if problem is not None else int(cap)
 
 
 def step_backend(step: ps.Step, sidebar: Backend | None) -> Backend:
@@ -277,7 +295,7 @@ def run_view(opened: Opened, sidebar: Backend | None) -> None:
     inputs = inputs_of(opened.pset)
     runs = len(opened.pset.steps) * len(inputs)
     if st.button(f"Run all steps on {plural(len(inputs), 'input')} ({plural(runs, 'run')})", type="primary", key="lib_run",
-                 disabled=not inputs):
+                 disabled=not inputs or cap is None) and cap is not None:
         run_all(opened, sidebar, inputs, cap)
     held = st.session_state.get("lib_results")
     if held is not None and held[0] == opened.ref:
@@ -419,6 +437,10 @@ def manage_view(store: Store, opened: Opened) -> None:
     if opened.saved is None:
         st.caption("Classroom sets are read-only: save a copy to rename, edit and version it.")
         return
+    if not opened.can_change:
+        st.caption("This set is shared by the teacher and read-only here: save a copy to your workspace to rename, "
+                   "edit and version it.")
+        return
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.text_input("New name", value=opened.saved, key="lib_rename_name")
     c2.button("Rename", key="lib_rename", on_click=_rename, args=(store, opened.saved), width="stretch")
@@ -454,6 +476,7 @@ def _rename(store: Store, old: str) -> None:
 
 
 def _save_version(store: Store, name: str) -> None:
+    workspaces.access()
     ss = st.session_state
     text, note = ss.get("lib_yaml", ""), ss.get("lib_note", "").strip() or "Edited in the Library"
     with user_errors("Saving the version", show=_flash_error):
@@ -463,6 +486,7 @@ def _save_version(store: Store, name: str) -> None:
 
 
 def _delete(store: Store, name: str) -> None:
+    workspaces.access()
     with user_errors("Deleting the set", show=_flash_error):
         store.delete(name)
         _select(None)
@@ -494,12 +518,15 @@ def versions_view(store: Store, opened: Opened) -> None:
     with user_errors("Comparing the versions"):
         diff = ps.diff_versions(store, opened.saved, a, b)
         st.code(diff or "The two versions are identical.", language="diff")
+    if not opened.can_change:
+        return
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.selectbox("Restore version", numbers[:-1], index=len(numbers) - 2, key="lib_restore_v")
     c2.button("Restore", key="lib_restore", on_click=_restore, args=(store, opened.saved), width="stretch")
 
 
 def _restore(store: Store, name: str) -> None:
+    workspaces.access()
     version = int(st.session_state.get("lib_restore_v") or 0)
     with user_errors("Restoring the version", show=_flash_error):
         new = store.restore(name, version)
@@ -559,6 +586,7 @@ def importer(store: Store) -> None:
 
 
 def _import(store: Store, pset: ps.PromptSet) -> None:
+    workspaces.access()
     wanted = st.session_state.get("lib_import_name", "").strip() or pset.name
     with user_errors("Importing the set", show=_flash_error):
         name = ps.import_set(store, pset, wanted, rename=True)

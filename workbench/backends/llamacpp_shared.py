@@ -14,7 +14,10 @@ What a caller gets:
   Generation; closing the stream (the user pressed Stop, the browser went away) frees the sequence's slot at
   the next step, waiting or running;
 * the shared engine is a second llama.cpp context on the same weights, so everything else (scoring, the
-  probability explorer, the speculative lab) keeps the model's own context and lock.
+  probability explorer, the speculative lab) keeps the model's own context and lock;
+* on a classroom server, a fair share: each workspace (:func:`workbench.classroom.current_owner`) has at most
+  :data:`~workbench.classroom.FAIR_SHARE` calls in the decoder at once (running or waiting for a slot); one more
+  is refused at once (:class:`~workbench.classroom.QueueFull`) while the others keep their places.
 
 The text is the engine's batched text, which with llama.cpp's exact kernels (the default) is exactly the
 one-at-a-time text (see :mod:`workbench.backends.llamacpp_batch`). It is a server setting, off by default: one
@@ -23,6 +26,7 @@ user gains nothing from it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 
 from workbench.backends.base import Generation, sample_seeds
 from workbench.backends.llamacpp_batch import MAX_BATCH, BatchEngine, Job, Sampling
+from workbench.classroom import FairShare, current_owner
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError
 
@@ -80,6 +85,7 @@ class SharedDecoder:
         self._lock = threading.Lock()
         self._numbers = itertools.count()
         self.closed = False
+        self.fair = FairShare()  # calls per workspace in the decoder (classroom servers)
         self._thread = threading.Thread(target=self._work, name="workbench-shared-batch", daemon=True)
         self._thread.start()
 
@@ -91,41 +97,54 @@ class SharedDecoder:
 
     def generate_configs(self, requests: Sequence[tuple[list[int], DecodingConfig]],
                          on_wait: Callable[[int], None] | None = None) -> list[list[Generation]]:
-        """``cfg.n`` generations of each (prompt ids, config), all submitted at once."""
-        tickets = [[self._submit(ids, cfg, seed) for seed in sample_seeds(cfg)] for ids, cfg in requests]
-        try:
-            for row in tickets:
-                for t in row:
-                    self._wait(t, on_wait)
-        except BaseException:  # the caller was stopped: its sequences free their slots
-            for row in tickets:
-                for t in row:
-                    t.gone = True
-            raise
-        return [[t.result for t in row] for row in tickets]  # type: ignore[misc]
+        """``cfg.n`` generations of each (prompt ids, config), all submitted at once (one call of the caller's
+        fair share: :class:`~workbench.classroom.QueueFull` when its workspace already has its share)."""
+        owner = current_owner()
+        with self.fair.admit(owner):
+            tickets = [[self._submit(ids, cfg, seed) for seed in sample_seeds(cfg)] for ids, cfg in requests]
+            try:
+                with self.fair.waiting(owner):
+                    for row in tickets:
+                        for t in row:
+                            self._wait_admitted(t, on_wait)
+                for row in tickets:
+                    for t in row:
+                        self._wait(t, on_wait)
+            except BaseException:  # the caller was stopped: its sequences free their slots
+                for row in tickets:
+                    for t in row:
+                        t.gone = True
+                raise
+            return [[t.result for t in row] for row in tickets]  # type: ignore[misc]
 
     def stream(self, prompt_ids: list[int], cfg: DecodingConfig,
                on_wait: Callable[[int], None] | None = None) -> Iterator[tuple[str, Generation | None]]:
-        """``(piece, None)`` as the text is decoded, then ``("", generation)``; closing it frees the slot."""
-        ticket = self._submit(prompt_ids, cfg, cfg.seed, stream=True)
-        try:
-            while True:
-                try:
-                    item = ticket.pieces.get(timeout=WAIT_POLL_S)
-                except queue.Empty:
-                    if on_wait is not None and not ticket.admitted.is_set():
-                        on_wait(self.ahead_of(ticket))
-                    continue
-                if isinstance(item, Generation):
-                    if item.failed and self.closed:
-                        raise ModelError("The model was closed while this request ran; load it again to use it.")
-                    if item.failed:
-                        raise ModelError(f"The model could not run this request: {item.error}.")
-                    yield "", item
-                    return
-                yield item, None
-        finally:
-            ticket.gone = True  # left early (Stop, a closed browser) or done: nothing more is read
+        """``(piece, None)`` as the text is decoded, then ``("", generation)``; closing it frees the slot.
+        One call of the caller's fair share (:class:`~workbench.classroom.QueueFull` beyond it)."""
+        owner = current_owner()
+        with self.fair.admit(owner), contextlib.ExitStack() as queued:
+            queued.enter_context(self.fair.waiting(owner))  # until the sequence has a slot
+            ticket = self._submit(prompt_ids, cfg, cfg.seed, stream=True)
+            try:
+                while True:
+                    if ticket.admitted.is_set():
+                        queued.close()
+                    try:
+                        item = ticket.pieces.get(timeout=WAIT_POLL_S)
+                    except queue.Empty:
+                        if on_wait is not None and not ticket.admitted.is_set():
+                            on_wait(self.ahead_of(ticket))
+                        continue
+                    if isinstance(item, Generation):
+                        if item.failed and self.closed:
+                            raise ModelError("The model was closed while this request ran; load it again to use it.")
+                        if item.failed:
+                            raise ModelError(f"The model could not run this request: {item.error}.")
+                        yield "", item
+                        return
+                    yield item, None
+            finally:
+                ticket.gone = True  # left early (Stop, a closed browser) or done: nothing more is read
 
     def ahead_of(self, ticket: _Ticket) -> int:
         """Sequences waiting for a slot that arrived before ``ticket``, plus one (1 = next)."""
@@ -174,6 +193,12 @@ class SharedDecoder:
                             on_piece=ticket.pieces.put if stream else None, on_admit=ticket.admitted.set,
                             on_done=done, stopped=lambda t=ticket: t.gone))
         return ticket
+
+    def _wait_admitted(self, ticket: _Ticket, on_wait: Callable[[int], None] | None) -> None:
+        """Until ``ticket`` has a slot (or has ended)."""
+        while not ticket.admitted.wait(WAIT_POLL_S) and not ticket.done.is_set():
+            if on_wait is not None:
+                on_wait(self.ahead_of(ticket))
 
     def _wait(self, ticket: _Ticket, on_wait: Callable[[int], None] | None) -> None:
         while not ticket.done.wait(WAIT_POLL_S):

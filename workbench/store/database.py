@@ -105,8 +105,21 @@ def _migrate_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_v4(conn: sqlite3.Connection) -> None:
+    # Classroom workspaces (workbench.classroom): the browser workspace a prompt set or a run belongs to;
+    # NULL = shared (the teacher's; every row made before classroom mode, and everything made outside it).
+    _run_script(
+        conn,
+        """
+        ALTER TABLE prompt_sets ADD COLUMN workspace TEXT;
+        ALTER TABLE runs ADD COLUMN workspace TEXT;
+        CREATE INDEX runs_workspace ON runs (workspace);
+        """
+    )
+
+
 #: Migration i brings a database from schema version i to i + 1; PRAGMA user_version records where it is.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2, _migrate_v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migrate_v1, _migrate_v2, _migrate_v3, _migrate_v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -179,7 +192,14 @@ class Database:
     def __init__(self, path: str | os.PathLike):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:  # a regular file where the folder should be, no permission, a read-only disk
+                why = "it is a file, not a folder" if folder.exists() and not folder.is_dir() else (
+                    err.strerror or type(err).__name__).lower()
+                raise DataError(f"Cannot use {folder} as the workbench data folder ({why}); "
+                                f"set {DATA_DIR_ENV} to a folder.") from None
         self._lock = threading.RLock()
         try:
             # isolation_level=None: autocommit; multi-statement writes use explicit BEGIN IMMEDIATE.

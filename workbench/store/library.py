@@ -1,4 +1,9 @@
 """The versioned prompt-set library: every save adds a version; soft delete, undelete, purge.
+
+On a classroom server (:func:`workbench.classroom.current` set) a set belongs to the workspace that saved it
+(NULL: shared, the teacher's). A student sees the shared sets and their own, and changes only their own; another
+workspace's set reads as missing. Names stay unique across the whole store (a taken name is refused, whoever holds
+it). Without a classroom user (the CLI, one user on loopback) everything is visible and changeable, as before.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from workbench.classroom import current
 from workbench.errors import DataError
 from workbench.store.database import Database, _dumps, _now
 from workbench.store.names import _lookup_name, _tags, check_name
@@ -24,6 +30,7 @@ class SetInfo:
     created_at: str
     updated_at: str
     deleted: bool
+    workspace: str | None = None  # the classroom workspace it belongs to; None: shared (the teacher's)
 
 
 @dataclass(frozen=True)
@@ -39,10 +46,17 @@ class VersionInfo:
 class SetLibrary(Database):
     """Prompt sets and their versions (the ``prompt_sets`` and ``set_versions`` tables)."""
 
-    def _set_row(self, name: str, include_deleted: bool = False) -> tuple[int, str, str | None]:
-        rows = self._query("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (_lookup_name(name),))
-        if not rows:
+    def _set_row(self, name: str, include_deleted: bool = False, change: bool = False
+                 ) -> tuple[int, str, str | None, str | None]:
+        """(id, name, deleted_at, workspace) of a set the acting user sees (and, ``change``, may change)."""
+        rows = self._query("SELECT id, name, deleted_at, workspace FROM prompt_sets WHERE name = ?",
+                           (_lookup_name(name),))
+        access = current()
+        if not rows or (access is not None and not access.sees_set(rows[0][3])):
             raise DataError(f"There is no prompt set named {name!r}; check the name in the library.")
+        if change and access is not None and not access.may_change(rows[0][3]):
+            raise DataError(f"The prompt set {rows[0][1]!r} is shared by the teacher and read-only here; "
+                            "save a copy to change it.")
         if rows[0][2] is not None and not include_deleted:
             raise DataError(f"The prompt set {rows[0][1]!r} is deleted; undelete it first.")
         return rows[0]
@@ -79,15 +93,20 @@ class SetLibrary(Database):
             raise DataError("A prompt set document must be a JSON object (a dictionary).")
         text = _dumps(document, "prompt set", lenient=False)  # plain JSON only: documents round-trip exactly
         tag_tuple = _tags(tags)
+        access = current()
         with self._tx() as conn:
-            row = conn.execute("SELECT id, name, deleted_at FROM prompt_sets WHERE name = ?", (name,)).fetchone()
-            if row is not None and (new or row[2] is not None):
-                self._check_free(conn, name)
+            row = conn.execute("SELECT id, name, deleted_at, workspace FROM prompt_sets WHERE name = ?",
+                               (name,)).fetchone()
+            if row is not None and (new or row[2] is not None or (access is not None and not access.sees_set(row[3]))):
+                self._check_free(conn, name)  # another workspace's set: its name is taken, nothing more is said
+            if row is not None and access is not None and not access.may_change(row[3]):
+                raise DataError(f"The prompt set {row[1]!r} is shared by the teacher and read-only here; "
+                                "save a copy under another name to change it.")
             if row is None:
                 now = _now()
                 cur = conn.execute(
-                    "INSERT INTO prompt_sets (name, tags, created_at, updated_at) VALUES (?, ?, ?, ?)",
-                    (name, json.dumps(tag_tuple), now, now),
+                    "INSERT INTO prompt_sets (name, tags, created_at, updated_at, workspace) VALUES (?, ?, ?, ?, ?)",
+                    (name, json.dumps(tag_tuple), now, now, None if access is None else access.saves_as),
                 )
                 set_id = int(cur.lastrowid)
             else:
@@ -95,12 +114,13 @@ class SetLibrary(Database):
             return self._add_version(conn, set_id, text, tag_tuple, str(note))
 
     def exists(self, name: str) -> bool:
-        """True when a set (deleted or not) already holds this name (names compare case-insensitively)."""
+        """True when a set (deleted or not, in any workspace) already holds this name (names compare
+        case-insensitively): the name cannot be given to another set."""
         return bool(self._query("SELECT 1 FROM prompt_sets WHERE name = ?", (_lookup_name(name),)))
 
     def get_set(self, name: str, version: int | None = None) -> tuple[dict, int]:
         """The document of a version (default: the latest) and its version number."""
-        set_id, real_name, _ = self._set_row(name)
+        set_id, real_name, _, _ = self._set_row(name)
         if version is None:
             rows = self._query(
                 "SELECT document, version FROM set_versions WHERE set_id = ? ORDER BY version DESC LIMIT 1", (set_id,)
@@ -114,27 +134,31 @@ class SetLibrary(Database):
         return json.loads(rows[0][0]), rows[0][1]
 
     def list_sets(self, search: str = "", include_deleted: bool = False) -> list[SetInfo]:
-        """Sets whose name or a tag contains ``search`` (case-insensitive), sorted by name."""
+        """Sets whose name or a tag contains ``search`` (case-insensitive), sorted by name (on a classroom
+        server: those the acting user sees, see :meth:`workbench.classroom.Access.sees_set`)."""
+        access = current()
         rows = self._query(
-            "SELECT s.name, v.version, v.tags, v.note, s.created_at, s.updated_at, s.deleted_at "
+            "SELECT s.name, v.version, v.tags, v.note, s.created_at, s.updated_at, s.deleted_at, s.workspace "
             "FROM prompt_sets s JOIN set_versions v ON v.set_id = s.id "
             "AND v.version = (SELECT MAX(version) FROM set_versions WHERE set_id = s.id) "
             "ORDER BY s.name COLLATE NOCASE"
         )
         needle = search.strip().casefold()
         out = []
-        for name, version, tags, note, created, updated, deleted in rows:
+        for name, version, tags, note, created, updated, deleted, workspace in rows:
             tag_tuple = tuple(json.loads(tags))
             if deleted is not None and not include_deleted:
                 continue
+            if access is not None and not access.sees_set(workspace):
+                continue
             if needle and needle not in name.casefold() and not any(needle in t.casefold() for t in tag_tuple):
                 continue
-            out.append(SetInfo(name, version, tag_tuple, note, created, updated, deleted is not None))
+            out.append(SetInfo(name, version, tag_tuple, note, created, updated, deleted is not None, workspace))
         return out
 
     def versions(self, name: str) -> list[VersionInfo]:
         """Version history of a set, oldest first."""
-        set_id, _, _ = self._set_row(name, include_deleted=True)
+        set_id, _, _, _ = self._set_row(name, include_deleted=True)
         rows = self._query(
             "SELECT version, created_at, note, tags FROM set_versions WHERE set_id = ? ORDER BY version", (set_id,)
         )
@@ -144,7 +168,7 @@ class SetLibrary(Database):
         """Rename a set, keeping its history; refuses a name that is taken."""
         new = check_name(new)
         with self._tx() as conn:
-            set_id, _, _ = self._set_row(old)
+            set_id, _, _, _ = self._set_row(old, change=True)
             self._check_free(conn, new, except_id=set_id)
             conn.execute("UPDATE prompt_sets SET name = ?, updated_at = ? WHERE id = ?", (new, _now(), set_id))
 
@@ -156,6 +180,7 @@ class SetLibrary(Database):
 
     def restore(self, name: str, version: int) -> int:
         """Add a new version equal to an old one (history is never rewritten); returns the new version."""
+        self._set_row(name, change=True)
         document, _ = self.get_set(name, version)
         old = next(v for v in self.versions(name) if v.version == version)
         return self.save_set(name, document, old.tags, note=f"Restored from version {version}")
@@ -163,13 +188,13 @@ class SetLibrary(Database):
     def delete(self, name: str) -> None:
         """Soft-delete a set: hidden from the library until :meth:`undelete`; the name stays taken."""
         with self._tx() as conn:
-            set_id, _, _ = self._set_row(name)
+            set_id, _, _, _ = self._set_row(name, change=True)
             conn.execute("UPDATE prompt_sets SET deleted_at = ? WHERE id = ?", (_now(), set_id))
 
     def _on_deleted(self, name: str, sql: str, not_deleted: str) -> None:
         """Run ``sql`` (``?`` = the set's id) on a soft-deleted set; ``not_deleted`` (with ``{name}``) otherwise."""
         with self._tx() as conn:
-            set_id, real_name, deleted = self._set_row(name, include_deleted=True)
+            set_id, real_name, deleted, _ = self._set_row(name, include_deleted=True, change=True)
             if deleted is None:
                 raise DataError(not_deleted.format(name=repr(real_name)))
             conn.execute(sql, (set_id,))
@@ -181,3 +206,12 @@ class SetLibrary(Database):
     def purge(self, name: str) -> None:
         """Remove a soft-deleted set and its history for good (frees the name)."""
         self._on_deleted(name, "DELETE FROM prompt_sets WHERE id = ?", "Delete the prompt set {name} before purging it.")
+
+    def set_workspace(self, name: str) -> str | None:
+        """The classroom workspace a visible set belongs to (None: shared, the teacher's)."""
+        return self._set_row(name, include_deleted=True)[3]
+
+    def may_change(self, name: str) -> bool:
+        """True when the acting user may change, rename or delete the set (always outside a classroom)."""
+        access = current()
+        return access is None or access.may_change(self.set_workspace(name))

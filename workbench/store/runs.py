@@ -1,4 +1,9 @@
 """Evaluation runs and their item records: create, resume, add results, finish, list, delete.
+
+On a classroom server (:func:`workbench.classroom.current` set) a run belongs to the workspace that made it
+(NULL: shared, the teacher's and every run made outside classroom mode): a student lists, reads, resumes and
+deletes only their own runs (another's reads as missing); the teacher sees every run. Outside a classroom (the
+CLI, one user on loopback) every run is visible, as before.
 """
 
 from __future__ import annotations
@@ -7,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 
+from workbench.classroom import current
 from workbench.errors import DataError
 from workbench.store.database import Database, _dumps, _now
 from workbench.store.processes import process_gone, this_process
@@ -29,10 +35,11 @@ class RunInfo:
     summary: dict | None
     n_results: int
     owner: dict | None = None  # the process that runs it: {"pid", "host", "started"}; None for runs made before v2
+    workspace: str | None = None  # the classroom workspace that made it; None: shared (the teacher's)
 
 
 _RUN_COLUMNS = ("SELECT id, created_at, finished_at, status, meta, summary, "
-                "(SELECT COUNT(*) FROM results WHERE run_id = runs.id), owner")
+                "(SELECT COUNT(*) FROM results WHERE run_id = runs.id), owner, workspace")
 
 
 class RunTable(Database):
@@ -44,13 +51,16 @@ class RunTable(Database):
             raise DataError("Run metadata must be a dictionary.")
         meta = {"created_at": _now(), **meta}
         text = _dumps(meta, "run metadata")
+        access = current()
         with self._tx() as conn:
-            cur = conn.execute("INSERT INTO runs (created_at, meta, owner) VALUES (?, ?, ?)",
-                               (meta["created_at"], text, json.dumps(this_process())))
+            cur = conn.execute("INSERT INTO runs (created_at, meta, owner, workspace) VALUES (?, ?, ?, ?)",
+                               (meta["created_at"], text, json.dumps(this_process()),
+                                None if access is None else access.saves_as))
             return int(cur.lastrowid)
 
     def reopen_run(self, run_id: int) -> None:
         """Mark a stored run "running" again, owned by this process (call it when resuming the run)."""
+        self._run_row(run_id, change=True)
         with self._tx() as conn:
             cur = conn.execute("UPDATE runs SET status = 'running', finished_at = NULL, owner = ? WHERE id = ?",
                                (json.dumps(this_process()), run_id))
@@ -106,17 +116,21 @@ class RunTable(Database):
             if cur.rowcount == 0:
                 raise DataError(f"There is no run {run_id}.")
 
-    def _run_row(self, run_id: int) -> tuple:
+    def _run_row(self, run_id: int, change: bool = False) -> tuple:
+        """A run's row, if the acting user sees it (and, ``change``, may change it)."""
         rows = self._query(
             f"{_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,),
         )
-        if not rows:
+        access = current()
+        if not rows or (access is not None and not access.sees_run(rows[0][-1])):
             raise DataError(f"There is no run {run_id}; pick one from the run history.")
+        if change and access is not None and not access.may_change(rows[0][-1]):
+            raise DataError(f"Run {run_id} is shared by the teacher and read-only here.")
         return rows[0]
 
     def _run_info(self, row: tuple) -> RunInfo:
         """The run of a row; a "running" run whose process is gone is marked INTERRUPTED here, for good."""
-        rid, created, finished, status, meta, summary, n, owner_text = row
+        rid, created, finished, status, meta, summary, n, owner_text, workspace = row
         owner = None if owner_text is None else json.loads(owner_text)
         if status == "running" and process_gone(owner):
             with self._tx() as conn:  # only if no one reopened it meanwhile
@@ -132,6 +146,7 @@ class RunTable(Database):
             summary=None if summary is None else json.loads(summary),
             n_results=n,
             owner=owner,
+            workspace=workspace,
         )
 
     def get_run(self, run_id: int) -> RunInfo:
@@ -139,12 +154,15 @@ class RunTable(Database):
         return self._run_info(self._run_row(run_id))
 
     def list_runs(self) -> list[RunInfo]:
-        """All runs, newest first (runs whose process is gone read INTERRUPTED)."""
+        """All runs the acting user sees (every run outside a classroom), newest first (runs whose process is
+        gone read INTERRUPTED)."""
+        access = current()
         rows = self._query(f"{_RUN_COLUMNS} FROM runs ORDER BY id DESC")
-        return [self._run_info(r) for r in rows]
+        return [self._run_info(r) for r in rows if access is None or access.sees_run(r[-1])]
 
     def delete_run(self, run_id: int) -> None:
-        """Delete a run and its results."""
+        """Delete a run and its results (on a classroom server: one's own; any for the teacher)."""
+        self._run_row(run_id, change=True)
         with self._tx() as conn:
             if conn.execute("DELETE FROM runs WHERE id = ?", (run_id,)).rowcount == 0:
                 raise DataError(f"There is no run {run_id}.")
