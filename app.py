@@ -7,7 +7,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.common import decoding_controls, show_prompt, show_stopped, sidebar_model, stream_completion, user_errors
+from ui.common import (
+    RUN_SHORTCUT,
+    decoding_controls,
+    page_intro,
+    show_prompt,
+    show_stopped,
+    sidebar_model,
+    stream_completion,
+    user_errors,
+)
 
 ROOT = Path(__file__).resolve().parent
 #: The pages the home page introduces, with a one-line blurb (any other file in pages/ is in the navigation too).
@@ -25,7 +34,11 @@ PAGES = [
 def home() -> None:
     """The home page: what each page is for, and one prompt to complete with the chosen model."""
     st.title("Prompt Workbench")
-    st.write("Prompt engineering against a **local** language model. Pick a model in the sidebar, then a page.")
+    page_intro("Prompt engineering against a **local** language model: the same model, asked in different ways, "
+               "gives different answers. Pick a model in the sidebar, then a page: build a prompt with worked "
+               "examples, let the model pick or write those examples, change how it chooses each word, and measure "
+               "which prompt is right most often. Below, type any text and watch the model continue it, one "
+               "token at a time (Ctrl+Enter generates).")
 
     backend = sidebar_model()
 
@@ -42,7 +55,8 @@ def home() -> None:
         as_chat = st.toggle("Send as one user turn through the model's chat template", True, key="home_chat")
     cfg = decoding_controls("home")
 
-    if st.button("Generate", type="primary", disabled=backend is None or cfg is None, key="home_go"):
+    if st.button("Generate", type="primary", disabled=backend is None or cfg is None, key="home_go",
+                 shortcut=RUN_SHORTCUT):
         if not prompt.strip():
             st.error("The prompt is empty; type some text to complete.", icon="⚠️")
         else:

@@ -3,14 +3,18 @@
 import streamlit as st
 
 from ui.builder import query_box, run_and_show, show_rendered, spec_editor
-from ui.common import decoding_controls, show_stopped, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, show_stopped, sidebar_model, user_errors
 from ui.handover import send
 from workbench.prompts import fit_to_window, render, reserved_tokens
 
 st.set_page_config(page_title="Prompt Builder", page_icon="🧱", layout="wide")
 backend = sidebar_model()
 st.title("Prompt Builder")
-st.caption("Task description + K demonstrations + query (GPT-3); Manual-CoT rationales; Zero-shot-CoT's two calls.")
+page_intro("A prompt is built from parts: a task instruction, a few worked examples (the *demonstrations*) and "
+           "the question itself. Here you write each part, choose how many demonstrations the model sees (zero, one "
+           "or a few: *K*), and whether it should reason first (chain of thought). The right-hand side shows the "
+           "exact text the model receives, each part in its own colour, and **Run** (Ctrl+Enter) sends it and "
+           "shows what the model writes and the answer read from it.")
 
 left, right = st.columns(2, gap="large")
 with left:
@@ -35,7 +39,8 @@ with right:
             show_rendered(rendered, backend.context_window if backend else None, reserved)
     elif not query.strip():
         st.info("Type an input to see the prompt.")
-    if st.button("Run", type="primary", key="pb_run", disabled=rendered is None or backend is None):
+    if st.button("Run", type="primary", key="pb_run", disabled=rendered is None or backend is None,
+                 shortcut=RUN_SHORTCUT):
         with user_errors("Running the prompt"):
             run_and_show(spec, demos, query, backend, cfg, as_chat)
     else:

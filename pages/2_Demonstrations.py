@@ -4,7 +4,7 @@ import streamlit as st
 
 from ui import demonstrations as dm
 from ui.builder import run_and_show, show_rendered
-from ui.common import decoding_controls, pool_index, pool_picker, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, pool_index, pool_picker, sidebar_model, user_errors
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import built_prompt, set_chosen
 from workbench.prompts import fit_to_window, reserved_tokens
@@ -14,8 +14,11 @@ from workbench.words import plural
 st.set_page_config(page_title="Demonstrations", page_icon="🎯", layout="wide")
 backend = sidebar_model()
 st.title("Demonstrations")
-st.caption("Which examples are shown, and in what order, changes in-context learning (Liu et al. 2021; "
-           "Lu et al. 2022). Retrieval: all-MiniLM-L6-v2 embeddings in a FAISS index, cached on disk.")
+page_intro("Which worked examples a model is shown, and in what order, changes its answer. This page takes a pool "
+           "of labelled examples (a sample, or your own file: pick which column is the text and which the label), "
+           "finds the ones most like your question (by sentence embeddings), or random or deliberately varied "
+           "ones, and shows them with their similarity scores. **Run** (Ctrl+Enter) sends the prompt with them; "
+           "**Compare** runs random, nearest and diverse side by side (Liu et al. 2021; Lu et al. 2022).")
 
 dm.restore()
 pool = pool_picker("dm_pool", default="sentiment")
@@ -35,6 +38,8 @@ with user_errors("Choosing the demonstrations"):
     opts = dm.settings(pool)
     dm.save()
     cfg = decoding_controls("dmdec")
+    if opts is None:  # K or the seed is invalid: its reason is under it
+        st.stop()
     demos, selection = choose_demos(index, query, **opts)
     demos = dm.chosen_table(demos, selection)
     set_chosen(demos)
@@ -44,16 +49,19 @@ with user_errors("Choosing the demonstrations"):
         demos_to_builder(demos, f"the Demonstrations page ({dm.label(opts['selector'])}, {opts['how']})",
                          query=query)
         st.switch_page(BUILDER_PAGE)
-    if cfg is not None and query.strip():
+    ready = cfg is not None and bool(query.strip())
+    if ready:
         rendered = fit_to_window(spec, demos, query, backend, reserved_tokens(spec, cfg, backend))
         show_rendered(rendered, backend.context_window, cfg.max_new_tokens)
-        if st.button("Run", type="primary", key="dm_run"):
-            with user_errors("Running the prompt"):
-                run_and_show(spec, demos, query, backend, cfg, None, key="dm")
-        if st.button(f"Compare {' vs '.join(map(dm.label, dm.COMPARED))}", key="dm_compare"):
-            for column, name in zip(st.columns(len(dm.COMPARED)), dm.COMPARED, strict=True):
-                with column, user_errors(f"Running with {dm.label(name)} demonstrations"):
-                    st.markdown(f"**{dm.label(name)}**")
-                    chosen, _ = choose_demos(index, query, **{**opts, "selector": name})
-                    st.caption(" · ".join(d.answer for d in chosen))
-                    run_and_show(spec, chosen, query, backend, cfg, None, key=f"dm_{name}")
+    elif not query.strip():
+        st.info("Type a query (or pick one from the pool) to see the prompt and run it.")
+    if st.button("Run", type="primary", key="dm_run", disabled=not ready, shortcut=RUN_SHORTCUT):
+        with user_errors("Running the prompt"):
+            run_and_show(spec, demos, query, backend, cfg, None, key="dm")
+    if st.button(f"Compare {' vs '.join(map(dm.label, dm.COMPARED))}", key="dm_compare", disabled=not ready):
+        for column, name in zip(st.columns(len(dm.COMPARED)), dm.COMPARED, strict=True):
+            with column, user_errors(f"Running with {dm.label(name)} demonstrations"):
+                st.markdown(f"**{dm.label(name)}**")
+                chosen, _ = choose_demos(index, query, **{**opts, "selector": name})
+                st.caption(" · ".join(d.answer for d in chosen))
+                run_and_show(spec, chosen, query, backend, cfg, None, key=f"dm_{name}")

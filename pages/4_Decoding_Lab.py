@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import keep_widgets, number_field, show_stopped, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, keep_widgets, number_field, page_intro, show_stopped, sidebar_model, user_errors
 from ui.decoding_lab import (
     KEPT_KEYS,
     config_inputs,
@@ -17,7 +17,11 @@ st.set_page_config(page_title="Decoding Lab", page_icon="🎛️", layout="wide"
 keep_widgets(KEPT_KEYS)  # the prompt and configs survive a visit to another page
 backend = sidebar_model()
 st.title("Decoding Lab")
-st.caption("Same prompt, different decoding settings: see what temperature, top-k, top-p and min-p do.")
+page_intro("A model does not write a word; it gives every possible next token a probability, and a *decoding* "
+           "rule picks one. **Compare configs** runs the same prompt under several rules side by side (greedy, "
+           "or sampling with a temperature, top-k, top-p, min-p), highlighting where the outputs part. The "
+           "**Probability explorer** shows the next-token probabilities before and after those settings reshape "
+           "them, one step at a time; **Self-consistency** samples several reasoning paths and takes a vote.")
 
 prompts, spec = prompt_inputs(backend)
 compare_tab, explore_tab, sc_tab = st.tabs(["Compare configs", "Probability explorer", "Self-consistency"])
@@ -27,7 +31,7 @@ with compare_tab:
     runs, bad_runs = number_field(st, "Run each config N times (sampled configs; seeds seed, seed+1, …)", 1,
                                   key="lab_runs", lo=1, hi=16)
     ready = backend is not None and configs is not None and bool(prompts) and not bad_runs
-    if st.button("Run", type="primary", key="lab_go", disabled=not ready):
+    if st.button("Run", type="primary", key="lab_go", disabled=not ready, shortcut=RUN_SHORTCUT):
         with user_errors("Running the configs"):
             run_and_store_grid(backend, prompts, configs, int(runs))
     else:

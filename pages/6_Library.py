@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import library as lib
-from ui.common import app_store, keep_widgets, sidebar_model, user_errors
+from ui.common import app_store, keep_widgets, page_intro, sidebar_model, user_errors
 
 #: The page's inputs kept across page switches: the open set, the search, your own input, the run settings.
 KEPT_KEYS = ("lib_present", "lib_search", "lib_pick", "lib_custom", "lib_preview", "lib_own_models", "lib_cap")
@@ -16,6 +16,11 @@ presenting = st.sidebar.toggle("Presentation view", key="lib_present",
                                help="Large type, one concept per screen, the model's output live: for a projector.")
 if not presenting:
     st.title("Library")
+    page_intro("Prompt sets are lessons and experiments saved as files: a few prompts (steps) to run one after "
+               "another, such as zero-shot against few-shot. Open a shipped classroom set or your own, run it on "
+               "the chosen model, show it in large type on a projector (Presentation view), save versions and "
+               "compare them, or import and export sets to share them. Each step opens in the Prompt Builder or "
+               "the Decoding Lab.")
     lib.show_flash(store)
 opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
 if presenting and opened is not None:

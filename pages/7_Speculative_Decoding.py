@@ -3,19 +3,22 @@
 import streamlit as st
 
 from ui import speculative as spec_ui
-from ui.common import decoding_controls, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, sidebar_model, user_errors
 
 st.set_page_config(page_title="Speculative Decoding", page_icon="⏩", layout="wide")
 backend = sidebar_model()
 st.title("Speculative Decoding")
-st.caption("Draft several tokens cheaply, verify them in one pass of the model: see which drafts it accepts, "
-           "how much faster it is, and that the text does not change.")
+page_intro("A model writes one token per pass, and each pass reads all of its weights. Speculative decoding "
+           "guesses several next tokens cheaply (here by copying from the prompt, or with a smaller model) and "
+           "lets the model check all the guesses in one pass: it keeps the guesses it agrees with and writes its "
+           "own token where it disagrees. The page runs plain and speculative decoding on the same prompt, shows "
+           "which tokens were guessed right, how much faster it was, and that the text is the same.")
 
 with user_errors("The settings"):
     prompt, spec, repeats = spec_ui.settings(backend)
     cfg = decoding_controls(key="spec_dec")
     ready = backend is not None and spec is not None and cfg is not None and bool(prompt.strip())
-    if st.button("Run", type="primary", key="spec_go", disabled=not ready):
+    if st.button("Run", type="primary", key="spec_go", disabled=not ready, shortcut=RUN_SHORTCUT):
         with user_errors("Running speculative decoding"):
             spec_ui.run(backend, prompt, cfg, spec, repeats)
 if st.session_state.get("spec_result") is not None:

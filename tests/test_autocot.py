@@ -30,6 +30,7 @@ from workbench.autocot import (
     rationale_steps,
     save_demos,
     task_for,
+    with_fallbacks,
     zero_shot_cot_reasoner,
 )
 from workbench.cli import main as cli
@@ -250,6 +251,26 @@ def test_result_reports_dropped_and_fallback_clusters():
     assert flagged.dropped == () and flagged.fallbacks == (bad,)
     assert "fallback (nearest candidate, failed the filters): cluster" in flagged.note()
     assert sum(e.id.endswith("-fallback") for e in flagged.examples()) == 1
+
+
+def test_with_fallbacks_after_the_build_equals_asking_for_them_before_without_writing_again():
+    """The page's one-click way on when clusters were dropped: the same demonstrations as fallback=True, from the
+    rationales already written (issue 33 item 6)."""
+    pool = [Example(str(i), f"q{i}", "4") for i in range(6)]
+    v = np.array([[1, 0], [0.99, 0.01], [0.98, 0.02], [0, 1], [0.01, 0.99], [0.02, 0.98]], dtype=np.float32)
+    answers = {f"q{i}": Reasoning(" 1\n2\n3\n4\n5\n6.", "4") for i in range(6)}
+    answers["q4"] = GOOD
+    reason, calls = scripted(answers)
+    built = build_demos(pool, v, reason, AutoCoTConfig(k=2, max_tries_per_cluster=2))
+    assert len(built.dropped) == 1
+    written = len(calls)
+    after = with_fallbacks(built, pool)
+    assert len(calls) == written, "no rationale may be written again"
+    asked = build_demos(pool, v, scripted(answers)[0], AutoCoTConfig(k=2, max_tries_per_cluster=2, fallback=True))
+    assert after.demos == asked.demos and after.dropped == () and after.fallbacks == built.dropped
+    assert [d.cluster for d in after.demos] == [0, 1]
+    too_long = build_demos([Example("0", "w " * 59, "4")], np.eye(1, dtype=np.float32), reason, AutoCoTConfig(k=1))
+    assert with_fallbacks(too_long, [Example("0", "w " * 59, "4")]).dropped == (0,), "nothing written: stays dropped"
 
 
 def test_no_demonstration_at_all_is_one_clear_error():

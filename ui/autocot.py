@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ui.common import number_field
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import (
     AUTOCOT_WIDGETS,
@@ -28,6 +31,7 @@ from workbench.autocot import (
     question_text,
     redo,
     task_for,
+    with_fallbacks,
     zero_shot_cot_reasoner,
 )
 from workbench.decoding import DecodingConfig
@@ -52,8 +56,23 @@ def _apply_task() -> None:
     st.session_state["ac_k"], st.session_state["ac_steps"] = cfg.k, cfg.max_rationale_steps
 
 
-def settings(pool) -> tuple[AutoCoTConfig, str, tuple[str, ...], int, int]:
-    """The Auto-CoT settings, kept across pages; the reference preset and the answer type start from the pool."""
+#: The page's number fields: widget name after ``ac_`` -> (label, default, lowest, highest).
+NUMBERS = {
+    "k": ("Demonstrations k (clusters)", 4, 1, 16),
+    "steps": ("Max rationale steps", 5, 1, 50),
+    "words": ("Max question words", 60, 1, 500),
+    "tries": ("Rationales tried per cluster", 8, 1, 100),
+    "limit": ("Questions used (0 = all)", 0, 0, 100_000),
+    "max": ("max_new_tokens per rationale", 96, 16, 512),
+    "seed": ("k-means++ seed", 0, 0, 10_000),
+}
+#: Which of the four columns each number field takes, in drawing order.
+NUMBER_COLUMNS = {"k": 2, "steps": 3, "words": 0, "tries": 1, "limit": 2, "max": 3, "seed": 0}
+
+
+def settings(pool) -> tuple[AutoCoTConfig | None, str, tuple[str, ...], int, int]:
+    """The Auto-CoT settings, kept across pages; the reference preset and the answer type start from the pool.
+    The config is None while a number is invalid (the reason under it)."""
     guessed, labels = infer_format(pool) if pool is not None else (None, ())
     tasks = [NO_TASK, *REFERENCE_TASKS]
     kept = autocot_settings()  # the page's settings as the user left them (a page switch drops the widgets)
@@ -65,26 +84,32 @@ def settings(pool) -> tuple[AutoCoTConfig, str, tuple[str, ...], int, int]:
         st.session_state["ac_task_pool"], st.session_state["ac_task"] = pool.name, task
         _apply_task()
     c1, c2, c3, c4 = st.columns(4)
-    task = c1.selectbox("Reference preset (run_demo.py --task)", tasks, key="ac_task", on_change=_apply_task)
+    task = c1.selectbox("Reference task preset", tasks, key="ac_task", on_change=_apply_task,
+                        help="run_demo.py --task: its clusters and step limit for that dataset.")
     fmt = c2.selectbox("Answer type", list(FORMATS), format_func=FORMATS.get, key="ac_fmt")
-    k = c3.number_input("Demonstrations k (clusters)", 1, 16, key="ac_k")
-    steps = c4.number_input("Max rationale steps", 1, 50, key="ac_steps")
-    words = c1.number_input("Max question words", 1, 500, key="ac_words")
-    tries = c2.number_input("Rationales tried per cluster", 1, 100, key="ac_tries")
-    limit = c3.number_input("Questions used from the pool (0 = all)", 0, 100_000, key="ac_limit")
-    max_new = c4.number_input("max_new_tokens per rationale", 16, 512, key="ac_max")
-    seed = c1.number_input("k-means++ seed", 0, 10_000, key="ac_seed")
-    fallback = c2.checkbox("Fallback: a cluster with no passing candidate gives its nearest (flagged)",
-                           key="ac_fallback", help="The reference drops such a cluster; a fallback demo is marked.")
+    cols = (c1, c2, c3, c4)
+    got: dict[str, int] = {}
+    problems = []
+    for name, (label, default, lo, hi) in NUMBERS.items():
+        got[name], problem = number_field(cols[NUMBER_COLUMNS[name]], label, default, key=f"{KEY}_{name}", lo=lo,
+                                          hi=hi, help="From the pool's start." if name == "limit" else None)
+        problems.append(problem)
+    fallback = st.checkbox("Fallback: a cluster with no passing candidate gives its nearest candidate (marked)",
+                           key="ac_fallback",
+                           help="A cluster none of whose candidates passes the filters gives its nearest candidate, "
+                                "marked fallback. The reference drops such a cluster.")
     save_autocot_settings(widget_values(KEY, AUTOCOT_WIDGETS))
-    cfg = AutoCoTConfig.for_task(None if task == NO_TASK else task, k=int(k), max_question_words=int(words),
-                                 max_rationale_steps=int(steps), max_tries_per_cluster=int(tries),
-                                 fallback=bool(fallback), seed=int(seed))
+    if any(problems):
+        return None, fmt, tuple(labels), 0, 0
+    cfg = AutoCoTConfig.for_task(None if task == NO_TASK else task, k=got["k"], max_question_words=got["words"],
+                                 max_rationale_steps=got["steps"], max_tries_per_cluster=got["tries"],
+                                 fallback=bool(fallback), seed=got["seed"])
+    limit, max_new = got["limit"], got["max"]
     if fmt == "label" and not labels and pool is not None:
         labels = pool.labels()
     check = "on" if cfg.checks_answer_at_end(fmt) else "off (the reference checks it on arithmetic sets only)"
     c3.caption(f"Answer in the last sentence or last 10 words: {check}")
-    return cfg, fmt, tuple(labels), int(limit), int(max_new)
+    return cfg, fmt, tuple(labels), limit, max_new
 
 
 def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], max_new: int):
@@ -101,14 +126,47 @@ def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, labels: tup
     save_autocot_work(result=result, examples=examples, demos=result.demos)
 
 
+def _use_fallbacks() -> None:
+    work = autocot_work()
+    result = with_fallbacks(work.result, work.examples)
+    save_autocot_work(result=result, demos=result.demos)
+
+
 def flags(result) -> None:
-    """Say which clusters were dropped or gave a fallback demonstration."""
+    """Say which clusters were dropped (what to change, and a one-click way on) or gave a fallback demonstration."""
     if result.dropped:
-        st.warning(f"Dropped cluster {', '.join(map(str, result.dropped))}: no candidate passed the filters "
-                   "(the reference drops it). Allow more tries per cluster, or tick Fallback.")
+        dropped = result.dropped
+        written = [c for c in dropped if any(t.reasoning is not None for t in result.candidates[c])]
+        st.warning(f"Dropped cluster {', '.join(map(str, dropped))}: no candidate passed the filters "
+                   f"({_reasons(result, dropped)}), so the reference gives no demonstration there. Small models "
+                   "often write long, unfinished rationales. What to change: use the nearest candidate of each "
+                   "such cluster anyway, marked fallback (the button below; no rationale is written again), or "
+                   "raise Max rationale steps, max_new_tokens or Rationales tried per cluster and build again.",
+                   icon="⚠️")
+        if written:
+            st.button(f"Use the nearest candidate of {plural(len(written), 'dropped cluster')} (marked fallback)",
+                      key="ac_use_fallbacks", on_click=_use_fallbacks, type="primary",
+                      help="Instant: the rationales already written are reused; each fallback demonstration is "
+                           "marked in the table and the demo file.")
     if result.fallbacks:
         st.warning(f"Fallback in cluster {', '.join(map(str, result.fallbacks))}: no candidate passed the filters; "
                    "its nearest candidate is used and marked fallback.")
+
+
+def _reasons(result, clusters) -> str:
+    """How often each filter failed among the clusters' candidates, most frequent first."""
+    counts: Counter[str] = Counter()
+    for c in clusters:
+        for t in result.candidates[c]:
+            for f in t.failures:
+                counts[FILTER_NAMES.get(next((k for k in FILTER_NAMES if k in f), ""), f)] += 1
+    return "; ".join(f"{what}: {n}×" for what, n in counts.most_common())
+
+
+#: The reference's filters as a failure line names them -> as the warning says them.
+FILTER_NAMES = {"steps >": "too many steps", 'does not end with "."': 'not ending with "."',
+                "no answer": "no answer", "not in the last sentence": "answer not at the end",
+                "words >": "question too long"}
 
 
 def cluster_colours(clusters: int) -> alt.Scale:

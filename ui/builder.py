@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.common import stream_into_page, user_errors
+from ui.common import number_field, stream_into_page, user_errors
 from ui.handover import library_to_builder
 from ui.state import (
     BLANK,
@@ -187,20 +187,27 @@ def _on_shots(key: str) -> None:
         ss[f"{key}_k"] = max(len(builder_state().draft.rows), 1)
 
 
-def shots_picker(key: str, rows: int) -> int:
-    """Zero/one/few-shot; returns K, the number of demonstrations to use, and says when it uses fewer
-    than there are."""
+#: Most demonstrations K may ask for.
+MAX_K = 256
+
+
+def shots_picker(key: str, rows: int) -> tuple[int, str | None]:
+    """Zero/one/few-shot; returns K, the number of demonstrations to use, and why K is invalid (or None); says
+    when it uses fewer than there are."""
     c1, c2 = st.columns([2, 1])
     shots = c1.radio("Shots", SHOTS, key=f"{key}_shots", horizontal=True, on_change=_on_shots, args=(key,))
-    k = c2.number_input("K", 0, 256, key=f"{key}_k", disabled=shots != "Few-shot",
-                        help="Few-shot: how many demonstrations (the first K rows).")
+    few = shots == "Few-shot"
+    k, problem = number_field(c2, "K", 1, key=f"{key}_k", lo=0, hi=MAX_K, disabled=not few,
+                              help="Few-shot: how many demonstrations (the first K rows).")
+    if few and problem:
+        return 0, problem
     used = {"Zero-shot": 0, "One-shot": 1}.get(shots, int(k))
     if 0 < used < rows:
         st.caption(f"{shots}: using {used} of {rows} demonstrations (the first {plural(used, 'row')}).")
     elif used > rows:
         st.caption(f"K = {used} but there {'is' if rows == 1 else 'are'} {plural(rows, 'demonstration')}; "
                    "using all of them.")
-    return used
+    return used, None
 
 
 # --------------------------------------------------------------------------- the editor
@@ -233,19 +240,20 @@ def spec_editor(backend: Backend | None, key: str = BUILDER_PREFIX
     c2.text_input("Answer trigger (empty = Kojima et al.'s)", key=f"{key}_answer_trigger")
     c1.text_input("Labels (comma-separated)", key=f"{key}_labels")
     c2.text_input("Stop strings (comma-separated, \\n = newline)", key=f"{key}_spec_stop")
-    c1, c2 = st.columns(2)
-    raw = c1.toggle("Raw text (skip the chat template)", key=f"{key}_raw", disabled=not is_chat,
+    raw = st.toggle("Raw text (skip the chat template)", key=f"{key}_raw", disabled=not is_chat,
                     help="Chat models get their own chat template unless this is on; base models always get raw text.")
     as_chat = is_chat and not raw
-    c2.radio("Demonstrations in chat", CHAT_LAYOUTS, key=f"{key}_layout", horizontal=True, disabled=not as_chat,
+    st.radio("Demonstrations in chat", CHAT_LAYOUTS, key=f"{key}_layout", horizontal=True, disabled=not as_chat,
              format_func={"turns": "as user/assistant turns", "inline": "inline in one message"}.get)
     st.text_area("System message (chat models)", key=f"{key}_system", height=68, disabled=not as_chat)
 
     st.markdown("**Demonstrations**")
     rows = demos_editor(key, state)
-    shots_picker(key, len(rows))
+    _, bad_k = shots_picker(key, len(rows))
     draft = BuilderDraft(**widget_values(key, DRAFT_WIDGETS), rows=rows)
     save_builder(dataclasses.replace(builder_state(), draft=draft))
+    if bad_k:  # said under K; no prompt until it is fixed
+        return None, [], as_chat
     used = draft.used()
     try:
         spec = draft.spec()
@@ -285,6 +293,21 @@ def show_rendered(rendered: RenderedPrompt, window: int | None, reserved: int) -
         st.code(rendered.text, language=None, wrap_lines=True)
 
 
+def empty_reasoning(gen: Generation, cfg: DecodingConfig) -> str:
+    """Why Zero-shot-CoT's reasoning panel is empty: what stopped the model, and what to change."""
+    wrote = f"{plural(gen.completion_tokens, 'token')}, no visible text" if gen.text else "nothing"
+    if gen.finish_reason == "length":
+        why = f"max_new_tokens ({cfg.max_new_tokens}) ran out"
+    elif cfg.stop:
+        shown = ", ".join(repr(s) for s in cfg.stop)
+        why = f"it began a stop string ({shown}) or ended its text at once"
+    else:
+        why = "it ended its text at once"
+    return (f"The reasoning stage wrote {wrote}: {why}. The answer stage below asks for the answer without "
+            "any reasoning. A base model often does this after \"Let's think step by step.\"; try a Manual-CoT "
+            "demonstration, another model, more max_new_tokens, or fewer stop strings.")
+
+
 def run_and_show(
     spec: PromptSpec, demos: Sequence[Example], query: str, backend: Backend, cfg: DecodingConfig, as_chat: bool,
     key: str = "pb",
@@ -302,7 +325,10 @@ def run_and_show(
                     st.code(prompt, language=None, wrap_lines=True)
         else:
             st.markdown("**Completion**")
-        return stream_into_page(backend, prompt, stage_cfg, key=f"{key}_{name}")
+        gen = stream_into_page(backend, prompt, stage_cfg, key=f"{key}_{name}")
+        if two_stage and name == "reasoning" and not gen.text.strip():
+            st.info(empty_reasoning(gen, stage_cfg), icon="💭")
+        return gen
 
     with user_errors():
         if not query.strip():

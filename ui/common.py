@@ -5,6 +5,7 @@ Pages call these and the library; they hold no model or prompt logic themselves.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,32 @@ def untrusted_markdown(text: str) -> str:
     return text.replace("![", "!\\[")
 
 
+#: The keyboard shortcut of each page's main action (Run, Generate, Build): Ctrl+Enter, or Cmd+Enter on a Mac
+#: (Streamlit shows it on the button). Also from inside a text box: the box's text is committed first.
+RUN_SHORTCUT = "Mod+Enter"
+#: How tall a long output (a completion, the exact prompt, a code block) grows before it scrolls inside its box.
+OUTPUT_MAX_HEIGHT = "28rem"
+#: The CSS every page gets (from :func:`sidebar_model`): long outputs scroll inside their box.
+PAGE_CSS = f"""
+[data-testid="stMain"] [data-testid="stCode"] pre,
+[data-testid="stMain"] div[class*="st-key-wbout"],
+[data-testid="stMain"] .wb-scroll {{ max-height: {OUTPUT_MAX_HEIGHT}; overflow-y: auto; }}
+"""
+
+
+def page_intro(text: str) -> None:
+    """Under a page's title: one paragraph on what the page shows, plain enough to read aloud to a class."""
+    st.markdown(text)
+
+
+@contextmanager
+def output_box(key: str):
+    """A box for a long output (streamed text): it grows with the text up to :data:`OUTPUT_MAX_HEIGHT`, then
+    scrolls inside itself instead of pushing the rest of the page away."""
+    with st.container(key=f"wbout_{key}"):
+        yield
+
+
 #: Session key of the widget values a page keeps across page switches: widget key -> last value.
 KEPT = "_kept_widgets"
 
@@ -127,6 +154,7 @@ def _leave_pages_folder_mode() -> None:
 def sidebar_model() -> Backend | None:
     """Model picker in the sidebar; returns the loaded backend or None (with the error shown)."""
     _leave_pages_folder_mode()
+    st.html(f"<style>{PAGE_CSS}</style>")  # style only: drawn nowhere, applies to the page
     with st.sidebar:
         st.markdown("### Model")
         try:
@@ -191,8 +219,7 @@ def _server_ref(policy: ModelPolicy) -> str:
 
 
 #: The sampler orders a page offers: label -> DecodingConfig.sampler_order value.
-ORDER_CHOICES = {"the backend's own": "", "llama.cpp (temperature last)": "llama.cpp",
-                 "transformers (temperature first)": "transformers"}
+ORDER_CHOICES = {"the backend's own": "", "llama.cpp": "llama.cpp", "transformers": "transformers"}
 #: The number fields of decoding_controls: key suffix -> (label, DecodingConfig field, step, whole number).
 DECODING_FIELDS = {
     "temp": ("temperature", "temperature", 0.05, False),
@@ -210,24 +237,47 @@ DECODING_KEYS = ("preset", "sample", *DECODING_FIELDS, "stop", "order")
 MAX_SEED = 2**31 - 1
 
 
-def number_field(where, label: str, value: float, *, key: str, step: float = 1, lo: float | None = None,
-                 hi: float | None = None, check: Callable[[float], None] | None = None, **kwargs
-                 ) -> tuple[float, str | None]:
-    """A number input that never refuses a value silently: the value as typed, and why it is invalid (or None).
+def unless_set(key: str, **default) -> dict:
+    """A widget's default (``value=…``, ``index=…``) only while the session holds no value for its key.
 
-    Streamlit's own bounds make the browser keep the old value and hide the reason in a tooltip; here the
-    input takes anything, and an out-of-range value is a red line right under the field.
-    ``check(value)`` raises a WorkbenchError whose message says why (e.g. a DecodingConfig of that field).
+    A key set through session state (a page putting back its kept inputs, :func:`keep_widgets`) and a default
+    together make Streamlit log "created with a default value but also had its value set via the Session State
+    API"; the session's value wins anyway. Use as ``st.toggle(label, key=k, **unless_set(k, value=True))``.
     """
-    got = where.number_input(label, value=value, step=step, key=key, **kwargs)
+    return {} if key in st.session_state else default
+
+
+def number_field(where, label: str, value: float, *, key: str, step: float = 1, lo: float | None = None,
+                 hi: float | None = None, check: Callable[[float], None] | None = None, whole: bool | None = None,
+                 **kwargs) -> tuple[float, str | None]:
+    """A number input that never refuses or changes a value silently: the value as typed, and why it is invalid
+    (or None).
+
+    Streamlit's own bounds make the browser keep the old value and hide the reason in a tooltip, and its
+    whole-number input reads ``1e3`` as 1 (JavaScript's parseInt). Here the input takes any number as the
+    browser reads it (``1e3`` is 1000, ``2.5`` is 2.5), and a value out of range, not whole where a whole number
+    is wanted (``whole``; default: ``value`` and ``step`` are ints) or refused by ``check`` is one red line
+    right under the field; the page disables its action while any field has a problem. ``check(value)`` raises
+    a WorkbenchError whose message says why (e.g. a DecodingConfig of that field). Returns an int for a valid
+    whole-number field; an empty or infinite entry gives ``value`` back with its problem.
+    """
+    if whole is None:
+        whole = isinstance(value, int) and isinstance(step, int)
+    got = where.number_input(label, step=float(step), key=key, format="%g",
+                             **unless_set(key, value=float(value)), **kwargs)
     problem = None
-    if got is None:
+    if got is None or not math.isfinite(got):
         problem = f"{label}: type a number."
+        got = value
+    elif whole and got != int(got):
+        problem = f"{label} must be a whole number (got {_num(got)})."
     elif (lo is not None and got < lo) or (hi is not None and got > hi):
-        problem = (f"{label} must be at least {lo:g} (got {got:g})." if hi is None else
-                   f"{label} must be at most {hi:g} (got {got:g})." if lo is None else
-                   f"{label} must be between {lo:g} and {hi:g} (got {got:g}).")
-    elif check is not None:
+        problem = (f"{label} must be at least {_num(lo)} (got {_num(got)})." if hi is None else
+                   f"{label} must be at most {_num(hi)} (got {_num(got)})." if lo is None else
+                   f"{label} must be between {_num(lo)} and {_num(hi)} (got {_num(got)}).")
+    if whole and problem is None:
+        got = int(got)
+    if problem is None and check is not None:
         try:
             check(got)
         except WorkbenchError as err:
@@ -235,6 +285,15 @@ def number_field(where, label: str, value: float, *, key: str, step: float = 1, 
     if problem:
         where.error(problem, icon="⚠️")
     return got, problem
+
+
+def _num(x: float) -> str:
+    """A number as a user would write it: 2147483647, 0.05, 1e+21 (never 2.14748e+09).
+
+    >>> _num(2**31 - 1), _num(0.05), _num(-3.0), _num(1e21)
+    ('2147483647', '0.05', '-3', '1e+21')
+    """
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else f"{x:g}"
 
 
 def _field_check(field: str, whole: bool) -> Callable[[float], None]:
@@ -251,13 +310,18 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
     how many columns the settings take inside their expander (1 in a narrow column, so no label breaks).
     """
     keep_widgets(f"{key}_{k}" for k in DECODING_KEYS)  # the settings survive a visit to another page
+    ss = st.session_state
     names = [*PRESETS, "Custom"]
-    name = st.selectbox("Decoding preset", names, index=names.index(default_preset), key=f"{key}_preset")
+    name = st.selectbox("Decoding preset", names, key=f"{key}_preset",
+                        **unless_set(f"{key}_preset", index=names.index(default_preset)))
     base = PRESETS.get(name, PRESETS["Greedy"])
     custom = name == "Custom"
     problems: list[str] = []
     with st.expander("Decoding settings", expanded=custom):
-        do_sample = st.toggle("Sample (off = greedy)", base.do_sample, key=f"{key}_sample", disabled=not custom)
+        if not custom:  # a preset's own values, shown in its disabled fields
+            ss[f"{key}_sample"] = base.do_sample
+        do_sample = st.toggle("Sample (off = greedy)", key=f"{key}_sample", disabled=not custom,
+                              **unless_set(f"{key}_sample", value=base.do_sample))
         cols = st.columns(columns) if columns > 1 else [st.container()]
         values: dict[str, float] = {}
         defaults = {**{f[1]: getattr(base, f[1]) for f in DECODING_FIELDS.values()}, "max_new_tokens": 64,
@@ -265,15 +329,18 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
         for i, (suffix, (label, field, step, whole)) in enumerate(DECODING_FIELDS.items()):
             fixed = field not in ("max_new_tokens", "seed") and not custom  # a preset's own value
             value = int(defaults[field]) if whole else float(defaults[field])
+            if fixed:
+                ss[f"{key}_{suffix}"] = value
             got, problem = number_field(cols[(i * len(cols)) // len(DECODING_FIELDS)], label, value,
-                                        key=f"{key}_{suffix}", step=step, disabled=fixed,
+                                        key=f"{key}_{suffix}", step=step, disabled=fixed, whole=whole,
                                         hi=MAX_SEED if field == "seed" else None, check=_field_check(field, whole))
-            values[field] = int(got) if whole else float(got)
+            values[field] = got
             if problem:
                 problems.append(problem)
         stop = st.text_input("Stop strings (comma-separated, \\n for newline)", "", key=f"{key}_stop")
         order = st.selectbox("Sampler order", list(ORDER_CHOICES), key=f"{key}_order",
-                             help="The order of temperature, top-k, top-p, min-p and typical-p. llama.cpp filters "
+                             help="The order of temperature, top-k, top-p, min-p and typical-p: llama.cpp's "
+                                  "(temperature last) or transformers' (temperature first). llama.cpp filters "
                                   "first and applies the temperature last; transformers divides by the temperature "
                                   "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens.")
     if problems:
@@ -341,7 +408,8 @@ def stream_into_page(backend: Backend, prompt: str, cfg: DecodingConfig, key: st
 
     stream = backend.stream(prompt, cfg, on_wait=on_wait)
     try:
-        st.write_stream(_clearing(stream, waiting.empty, partial))
+        with output_box(key):
+            st.write_stream(_clearing(stream, waiting.empty, partial))
     except WorkbenchError:
         waiting.empty()
         controls.empty()
@@ -373,7 +441,8 @@ def show_stopped(key: str = "gen") -> None:
     more = "" if partial is None else " The text so far:" if text else " Nothing had been generated yet."
     st.warning("Stopped; the model is free for the next request." + more, icon="⏹️")
     if text:
-        st.markdown(text)
+        with output_box(key):
+            st.markdown(text)
 
 
 def _clearing(stream, clear: Callable[[], None], seen: list[str] | None = None) -> Iterator[str]:
@@ -406,21 +475,11 @@ def cached_embedder():
 
 
 def pool_picker(key: str, default: str | None = None):
-    """Pick a shipped sample pool or upload a file; returns a Pool or None (error shown)."""
-    from workbench.data import load_pool, load_sample, sample_pools
+    """Pick a shipped sample pool or upload a file (with column mapping and label names); returns a Pool or None
+    (a problem shown as one line). The one data picker of the app: :func:`ui.datapick.data_picker`."""
+    from ui.datapick import data_picker
 
-    names = list(sample_pools())
-    keep_widgets((f"{key}_src", f"{key}_sample"))  # the choice survives a visit to another page (an upload cannot)
-    source = st.radio("Pool", ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
-    with user_errors():
-        if source == "Sample":
-            index = names.index(default) if default in names else 0
-            return load_sample(st.selectbox("Sample pool", names, index=index, key=f"{key}_sample"))
-        upload = st.file_uploader("CSV, TSV, JSON or JSONL with question/answer columns",
-                                  type=["csv", "tsv", "json", "jsonl"], key=f"{key}_upload")
-        if upload is not None:
-            return load_pool((upload.name, upload.getvalue()))
-    return None
+    return data_picker(key, "Pool", default)
 
 
 #: Pool indexes kept in memory per server (each also lives in the on-disk cache).

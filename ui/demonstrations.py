@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ui.common import number_field
 from ui.state import DEMO_WIDGETS, DemoSettings, demo_settings, restore_widgets, save_demo_settings, widget_values
 from workbench.data import Example
 from workbench.retrieval import ORDERS, SELECTOR_KINDS, Selection
@@ -33,17 +34,22 @@ def save() -> DemoSettings:
     return save_demo_settings(widget_values(KEY, DEMO_WIDGETS))
 
 
-def settings(pool) -> dict:
+#: Most demonstrations K may ask for, and the largest seed.
+MAX_K, MAX_SEED = 32, 10_000
+
+
+def settings(pool) -> dict | None:
     """Selector, K, order, seed, MMR λ and (for "fixed") the hand-picked pool rows; keyword arguments of
-    :func:`workbench.retrieval.choose_demos`."""
+    :func:`workbench.retrieval.choose_demos`. None while K or the seed is invalid (the reason under it)."""
     c1, c2, c3 = st.columns(3)
     selector = c1.selectbox("Selector", list(SELECTOR_KINDS), key=f"{KEY}_sel",
                             format_func=lambda s: f"{SELECTOR_KINDS[s].label}: {SELECTOR_KINDS[s].description}")
     fixed = selector == "fixed"
-    k = c2.number_input("K demonstrations", 0, 32, key=f"{KEY}_k", disabled=fixed,
-                        help="Hand-picked: as many as you pick." if fixed else None)
+    k, bad_k = number_field(c2, "K demonstrations", 4, key=f"{KEY}_k", lo=0, hi=MAX_K, disabled=fixed,
+                            help="Hand-picked: as many as you pick." if fixed else None)
     how = c3.selectbox("Order", list(ORDERS), format_func=lambda s: f"{s}: {ORDERS[s]}", key=f"{KEY}_order")
-    seed = c1.number_input("Seed (random selector / order, k-means)", 0, 10_000, key=f"{KEY}_seed")
+    seed, bad_seed = number_field(c1, "Seed (random selector / order, k-means)", 0, key=f"{KEY}_seed", lo=0,
+                                  hi=MAX_SEED)
     lambda_ = c2.slider("MMR λ (1 = similarity only, 0 = diversity only)", 0.0, 1.0, key=f"{KEY}_lambda_",
                         disabled=selector != "mmr")
     st.session_state[f"{KEY}_fixed"] = [i for i in st.session_state.get(f"{KEY}_fixed", []) if 0 <= i < len(pool)]
@@ -53,6 +59,8 @@ def settings(pool) -> dict:
                             "Choose the selector “fixed” to pick rows by hand")
     if fixed and not picked:
         st.info("Pick the demonstrations above: the “fixed” selector uses exactly the rows you choose.")
+    if (bad_k and not fixed) or bad_seed:
+        return None
     return {"selector": selector, "k": len(picked) if fixed else int(k), "how": how, "seed": int(seed),
             "lambda_": float(lambda_), "indices": tuple(picked)}
 

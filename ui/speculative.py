@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import statistics
 
 import pandas as pd
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from ui.common import number_field
 from workbench import speculative as sp
 from workbench.errors import WorkbenchError
+from workbench.words import plural
 
 #: Background colour of each origin in the coloured output.
 COLOURS = {"accepted": "#c8f7c5", "rejected": "#f9c6c6", "target": "#dde3ee"}
@@ -62,12 +64,12 @@ def settings(backend) -> tuple[str, sp.SpeculativeConfig | None, int]:
                                        check=lambda v: sp.SpeculativeConfig(draft_tokens=int(v)))
     ngram, bad_n = number_field(c3, "n-gram size", 2, key="spec_ngram", disabled=method != "prompt-lookup",
                                 check=lambda v: sp.SpeculativeConfig(ngram_size=int(v)))
-    repeats = int(st.number_input("Timed runs of each (interleaved, medians)", 1, 9, 1, key="spec_runs"))
+    repeats, bad_runs = number_field(st, "Timed runs of each (interleaved, medians)", 1, key="spec_runs", lo=1, hi=9)
     chosen = "prompt-lookup"
     if method == "draft model":
         model = st.text_input("Draft model (registry id or local path)", "smollm2-135m-instruct", key="spec_draft")
         chosen = f"draft:{model}"
-    if bad_k or bad_n:
+    if bad_k or bad_n or bad_runs:
         return prompt, None, repeats
     try:
         return prompt, sp.SpeculativeConfig(method=chosen, draft_tokens=int(draft_tokens), ngram_size=int(ngram)), \
@@ -105,14 +107,33 @@ def steps_table(result: sp.SpeculativeResult) -> pd.DataFrame:
                          for i, s in enumerate(result.steps)])
 
 
+def _seconds(timing: sp.Timing) -> str:
+    """One way's run times in words: "1.02 s" for one run, "1.02 s (median of 3 runs: 0.98, 1.02 and 1.10 s)"."""
+    runs = sorted(timing.seconds)
+    if not runs:
+        return "not timed"
+    median = statistics.median(runs)
+    if len(runs) == 1:
+        return f"{median:.2f} s"
+    listed = ", ".join(f"{s:.2f}" for s in runs[:-1]) + f" and {runs[-1]:.2f}"
+    return f"{median:.2f} s (median of {len(runs)} runs: {listed} s)"
+
+
+def timing_sentence(cmp: sp.Comparison) -> str:
+    """What was timed, in words: each way's label, its tokens and its time."""
+    spec, plain = cmp.speculative, cmp.plain
+    return (f"Speculative, {spec.label}: {plural(spec.completion_tokens, 'token')} in {_seconds(spec)}. "
+            f"Plain decoding, {plain.label.removeprefix('plain').strip(' ()') or 'no drafts'}: "
+            f"{plural(plain.completion_tokens, 'token')} in {_seconds(plain)}.")
+
+
 def show(cmp: sp.Comparison) -> None:
     c = st.columns(4)
     c[0].metric("Plain tokens/s", f"{cmp.plain.tokens_per_second:.1f}")
     c[1].metric("Speculative tokens/s", f"{cmp.speculative.tokens_per_second:.1f}")
     c[2].metric("Speed ratio", f"{cmp.speed_ratio:.2f}×")
     c[3].metric("Same text as plain", "yes" if cmp.same_text else "no")
-    st.caption(f"Speculative: {cmp.speculative.label}; runs {cmp.speculative.seconds} s vs {cmp.plain.label} "
-               f"{cmp.plain.seconds} s.")
+    st.caption(timing_sentence(cmp))
     t = cmp.trace
     if t is None:
         st.info("transformers' assisted generation does not report which tokens it accepted; the coloured output "

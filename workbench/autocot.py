@@ -549,6 +549,24 @@ def build_demos(
     return AutoCoTResult(demos, assignments, vectors, candidates)
 
 
+def with_fallbacks(result: AutoCoTResult, pool: Sequence[Example]) -> AutoCoTResult:
+    """``result`` with every dropped cluster given its nearest candidate that has a rationale, flagged fallback: what
+    ``fallback=True`` would have built from the same rationales, without writing any again (a dropped cluster's
+    candidates were all written and kept in the result). A cluster none of whose candidates was written (every
+    question too long) stays dropped. Demonstrations stay in cluster order.
+    """
+    demos = {d.cluster: d for d in result.demos}
+    for c in result.dropped:
+        pick = next((t for t in result.candidates[c] if t.reasoning is not None), None)
+        if pick is not None:
+            ex = pool[pick.index]
+            demos[c] = Demo(ex.input, collapse_whitespace(full_rationale(pick.reasoning.rationale)),
+                            (pick.reasoning.answer or "").strip(), ex.answer, c, round(pick.distance, 6), True,
+                            ex.choices)
+    ordered = tuple(demos[c] for c in sorted(demos, key=lambda c: -1 if c is None else c))
+    return replace(result, demos=ordered)
+
+
 def redo(demo: Demo, reasoning: Reasoning, cfg: AutoCoTConfig, answer_format: str = "number") -> Demo:
     """``demo`` with a newly generated rationale and answer, written and flagged as :func:`pick_demos` does."""
     failures = heuristic_failures(question_text(demo.question, demo.choices), reasoning, cfg, answer_format)

@@ -400,6 +400,20 @@ def exceptions(page) -> list[str]:
 #: Breaking after a hyphen, dash or slash ("comma-/separated") is a line break between words.
 BROKEN_LABELS_JS = r"""() => {
     const broken = [];
+    // Text clipped by its box (Streamlit ends a checkbox or toggle label, a select's value, a button label with
+    // "…" where it does not fit): wider than its box, and the overflow hidden.
+    const cutOff = e => {
+        if (!e.textContent.trim() || e.scrollWidth <= e.clientWidth + 1) return false;
+        const cs = getComputedStyle(e);
+        return cs.textOverflow === 'ellipsis' || ['hidden', 'clip'].includes(cs.overflowX);
+    };
+    for (const el of document.querySelectorAll(
+            '[data-baseweb="select"], [data-testid="stCheckbox"], [data-testid="stButton"], [data-testid="stRadio"]')) {
+        const r = el.getBoundingClientRect();
+        if (!r.width || !r.height || el.closest('[data-testid="stSidebar"]')) continue;
+        const cut = [...el.querySelectorAll('*')].find(cutOff);
+        if (cut) broken.push(`${cut.textContent.trim()} [cut off]`);
+    }
     const labels = document.querySelectorAll(
         '[data-testid="stWidgetLabel"], [data-testid="stExpander"] summary, [data-testid="stTab"]');
     for (const el of labels) {
@@ -407,6 +421,8 @@ BROKEN_LABELS_JS = r"""() => {
         if (!r.width || !r.height || el.closest('[data-testid="stSidebar"]')) continue;
         const text = el.textContent.trim();
         if (el.scrollWidth > el.clientWidth + 1) { broken.push(text + ' [cut off]'); continue; }
+        const cut = [...el.querySelectorAll('*')].find(cutOff);
+        if (cut) { broken.push(text + ' [cut off: "' + cut.textContent.trim() + '"]'); continue; }
         const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
         for (let node = walker.nextNode(); node; node = walker.nextNode()) {
             const re = /[^\s\-\u2010\u2011\u2013\u2014\/]+/g;  // a line may break after a hyphen, dash or slash
