@@ -20,6 +20,10 @@ from workbench.errors import ConfigError
 MAX_SAMPLES = 64
 #: Upper bound on beams; beam search cost grows linearly with it.
 MAX_BEAMS = 16
+#: The largest seed a sample may have. llama.cpp takes a 32-bit unsigned seed (a larger one wrapped: 2**32
+#: sampled as seed 0) whose top value, 2**32 - 1 (LLAMA_DEFAULT_SEED), means "a random seed"; llama-server reads
+#: the request's seed the same way. Sample i has seed + i, so seed + n - 1 must stay within it.
+MAX_SEED = 2**32 - 2
 #: The warpers whose order a config can set (penalties always come first, on every backend).
 SAMPLERS = ("temperature", "top_k", "top_p", "min_p", "typical_p")
 #: Each in-process library's own order. Hugging Face ``generate`` (``_get_logits_processor``) divides by
@@ -45,7 +49,7 @@ class DecodingConfig:
     num_beams: int = 1  # beam search width (transformers backend only); 1 = off
     max_new_tokens: int = 64  # generation budget; must fit in the context window with the prompt
     stop: tuple[str, ...] = ()  # stop strings, not included in output
-    seed: int | None = 0  # sample i uses seed + i; same seed + settings => same text
+    seed: int | None = 0  # sample i uses seed + i (at most MAX_SEED); same seed + settings => same text
     n: int = 1  # samples per prompt (self-consistency, spread of outputs)
     sampler_order: tuple[str, ...] = ()  # order of the SAMPLERS; () = the backend's native order (shown)
 
@@ -194,7 +198,13 @@ def _validate(c: DecodingConfig) -> None:
         c.n == 1 or c.do_sample,
         f"n={c.n} samples need sampling on; greedy decoding gives the same text every time.",
     )
-    _check(c.seed is None or (_is_int(c.seed) and c.seed >= 0), f"seed must be a whole number >= 0 or empty (got {c.seed!r}).")
+    _check(c.seed is None or (_is_int(c.seed) and 0 <= c.seed <= MAX_SEED),
+           f"seed must be a whole number >= 0 and at most {MAX_SEED} (the engines take 32-bit seeds), or empty "
+           f"(got {c.seed!r}).")
+    if c.seed is not None and c.seed + c.n - 1 > MAX_SEED:  # sample i has seed + i
+        raise ConfigError(f"seed {c.seed} with n={c.n} samples gives the last sample seed {c.seed + c.n - 1} (sample i "
+                          f"has seed + i), past {MAX_SEED}, the largest the engines take; use a seed up to "
+                          f"{MAX_SEED - c.n + 1}.")
     for s in c.stop:
         _check(isinstance(s, str) and s != "", "stop strings must be non-empty text.")
 

@@ -63,8 +63,8 @@ def load_transformers(
         template = _gguf_chat_template(path) if spec.is_gguf else tokenizer.chat_template
     window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
     backend = TransformersBackend(spec, model, tokenizer, window, template)
-    backend.chat_template_source = (f"the chat template in {spec.path} (GGUF header)" if spec.is_gguf
-                                    else f"the chat template of {spec.path} (tokenizer_config.json)")
+    backend.chat_template_source = (f"{spec.path} (GGUF header)" if spec.is_gguf  # "The chat template of <this> ..."
+                                    else f"{spec.path} (tokenizer_config.json)")
     return backend
 
 

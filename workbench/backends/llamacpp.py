@@ -9,10 +9,12 @@ from __future__ import annotations
 import atexit
 import ctypes
 import dataclasses
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,6 +90,188 @@ def kernels_for_loading(choice: str):
             low.llama_model_default_params = default
 
 
+class _KeptTemplate:
+    """Stands in for llama-cpp-python's ``Jinja2ChatFormatter`` while a model loads (:func:`templates_kept`)."""
+
+    def __init__(self, template: str = "", *args, **kwargs):
+        self.template = template
+
+    def to_chat_handler(self):
+        def refuse(*args, **kwargs):
+            raise ModelError("llama-cpp-python's chat handler is not used by the workbench; use Backend.format_chat "
+                             "(the model's chat template, rendered sandboxed and bounded).")
+
+        return refuse
+
+
+_templates_lock = threading.Lock()
+
+
+@contextmanager
+def templates_kept():
+    """Models loaded inside the block keep their chat templates as text, uncompiled.
+
+    llama-cpp-python compiles every chat template in a GGUF's header when it loads the model, with
+    jinja2 and no bounds; a template with a syntax error failed the whole load with a jinja2 traceback
+    (a model that only needed raw prompts could not be used at all). The workbench renders chat
+    templates itself, sandboxed and bounded (:mod:`workbench.chat`), and never calls llama-cpp-python's
+    chat handlers, so nothing is lost by not compiling: a broken template refuses chat use only, in
+    one line naming the problem, when a chat prompt is first formatted.
+    """
+    import llama_cpp.llama_chat_format as formats
+
+    with _templates_lock:
+        compiled = formats.Jinja2ChatFormatter
+        formats.Jinja2ChatFormatter = _KeptTemplate
+        try:
+            yield
+        finally:
+            formats.Jinja2ChatFormatter = compiled
+
+
+# ---- memory: the KV cache a context window needs ----------------------------------------------------------
+#: Bytes of one KV cache element: llama.cpp's default cache type, f16.
+KV_ELEMENT_BYTES = 2
+GiB = 2**30
+
+
+@dataclass(frozen=True)
+class KVShape:
+    """What one token of context costs in a model's KV cache, from its GGUF header."""
+
+    layers: int
+    bytes_per_token: int  # keys and values of every layer, f16
+    trained: int | None  # the context length the model was trained for (``<arch>.context_length``)
+
+    def bytes_for(self, window: int) -> int:
+        return self.bytes_per_token * window
+
+
+def _per_layer(value, layers: int) -> list[int]:
+    """A header value given once for every layer, or as one value per layer."""
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value][:layers]
+    return [int(value)] * layers
+
+
+def kv_shape(path: str) -> KVShape | None:
+    """The KV cache's cost per token from the GGUF header (no weights read); None where the header does not say.
+
+    Per layer and token: ``head_count_kv x (key_length + value_length)`` elements (head sizes default to
+    ``embedding_length / head_count``), f16; llama.cpp keeps every layer's cache at the full window
+    (Gemma's sliding-window layers too: "using full-size SWA cache").
+    """
+    try:
+        from gguf import GGUFReader
+
+        fields = GGUFReader(path).fields
+
+        def get(key: str, default=None):
+            field = fields.get(key)
+            return default if field is None else field.contents()
+
+        arch = get("general.architecture")
+        layers = int(get(f"{arch}.block_count"))
+        heads = _per_layer(get(f"{arch}.attention.head_count"), layers)
+        kv_heads = _per_layer(get(f"{arch}.attention.head_count_kv", heads), layers)
+        embd = int(get(f"{arch}.embedding_length"))
+        key = get(f"{arch}.attention.key_length")
+        value = get(f"{arch}.attention.value_length")
+        elements = sum(kv * ((int(key) if key else embd // h) + (int(value) if value else embd // h))
+                       for kv, h in zip(kv_heads, heads, strict=True) if h)
+        trained = get(f"{arch}.context_length")
+        return KVShape(layers, elements * KV_ELEMENT_BYTES, int(trained) if trained else None)
+    except Exception:  # an architecture without these keys (recurrent models), an odd header: no estimate
+        return None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still take: the kernel's MemAvailable, within a cgroup's limit."""
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    try:  # cgroup v2: a container's own limit
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+        if limit.isdigit():
+            room = max(int(limit) - used, 0)
+            free = room if free is None else min(free, room)
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+def _memory_message(path: str, window: int, shape: KVShape, free: int | None) -> str:
+    need = shape.bytes_for(window)
+    what = (f"A context window of {window:,} tokens needs about {need / GiB:,.1f} GiB of memory for its KV cache "
+            f"({shape.bytes_per_token:,} bytes per token over {shape.layers} layers, f16)")
+    if free is None:
+        return f"{what}, and llama.cpp could not allocate it; lower the context window (--context-window)."
+    fits = free // shape.bytes_per_token if shape.bytes_per_token else 0
+    trained = f"; {os.path.basename(path)} was trained for {shape.trained:,}" if shape.trained else ""
+    room = (f"more than the {free / GiB:,.1f} GiB available" if need > free else
+            f"and llama.cpp could not allocate it ({free / GiB:,.1f} GiB available)")
+    return f"{what}, {room}; lower the context window (--context-window: about {fits:,} tokens fit{trained})."
+
+
+def check_window_fits(path: str, window: int) -> None:
+    """Refuse, before llama.cpp allocates anything, a window whose KV cache is larger than the free memory."""
+    shape = kv_shape(path)
+    free = available_memory()
+    if shape is not None and free is not None and shape.bytes_for(window) > free:
+        raise ConfigError(_memory_message(path, window, shape, free))
+
+
+@contextmanager
+def held_llama_log():
+    """llama.cpp's log lines during a load, held back and listed instead of printed (unless verbose).
+
+    A load that fails is then one line, explained from them (an allocation that failed is memory,
+    not a damaged file); a load that succeeds passes them on as they would have been.
+    """
+    from workbench.logs import LLAMA_LOGGER
+
+    log = logging.getLogger(LLAMA_LOGGER)
+    lines: list[logging.LogRecord] = []
+    if log.isEnabledFor(logging.DEBUG):  # --verbose: the user sees them as they come
+        yield lines
+        return
+
+    class Hold(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record)
+
+    hold, propagate = Hold(), log.propagate
+    log.addHandler(hold)
+    log.propagate = False
+    failed = False
+    try:
+        yield lines
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        log.removeHandler(hold)
+        log.propagate = propagate
+        if not failed:
+            for record in lines:
+                log.handle(record)
+
+
+def _out_of_memory(lines: list[logging.LogRecord]) -> bool:
+    return any("failed to allocate" in r.getMessage() or "insufficient memory" in r.getMessage() for r in lines)
+
+
 def load_llamacpp(
     spec: ModelSpec,
     context_window: int = DEFAULT_CONTEXT_WINDOW,
@@ -124,8 +308,9 @@ def load_llamacpp(
         raise ModelError("llama.cpp is not installed; run `pip install llama-cpp-python` (or `make run`).") from None
     if not os.path.isfile(spec.path):
         raise ModelError(f"Model file not found: {spec.path}; check the path or reinstall the model package.")
+    check_window_fits(spec.path, context_window)
     try:
-        with kernels_for_loading(kernels):
+        with held_llama_log() as log, kernels_for_loading(kernels), templates_kept():
             llm = llama_cpp.Llama(
                 model_path=spec.path,
                 n_ctx=context_window,
@@ -138,6 +323,12 @@ def load_llamacpp(
                 verbose=False,
             )
     except (ValueError, RuntimeError, OSError) as err:
+        shape = kv_shape(spec.path) if _out_of_memory(log) else None
+        if shape is not None:
+            raise ConfigError(_memory_message(spec.path, context_window, shape, available_memory())) from None
+        if _out_of_memory(log):
+            raise ConfigError(f"llama.cpp ran out of memory loading {spec.path} with a context window of "
+                              f"{context_window:,} tokens; lower the context window (--context-window).") from None
         raise ModelError(
             f"llama.cpp could not load {spec.path} ({err}); is it a complete, valid GGUF file?"
         ) from None
@@ -181,7 +372,7 @@ class LlamaCppBackend(Backend):
         # llama.cpp may round its window up; the token buffer keeps the size asked for, so the smaller counts.
         super().__init__(spec, min(llm.n_ctx(), len(llm.input_ids)), template)
         self.llm = llm
-        self.chat_template_source = f"the chat template in {spec.path} (GGUF header)"
+        self.chat_template_source = f"{spec.path} (GGUF header)"  # "The chat template of <this> failed: ..."
         self._n_vocab = llm.n_vocab()
         bos = llm.token_bos()
         adds_bos = llama_cpp.llama_vocab_get_add_bos(llama_cpp.llama_model_get_vocab(llm.model))

@@ -68,7 +68,9 @@ from workbench.backends.openai.config import (
     SCORING_ENV,
     TIMEOUT_ENV,
     TOKENIZER_ENV,
+    Limit,
     ServerConfig,
+    completion_limit,
     config_from_ref,
     format_ref,
     is_server_ref,
@@ -446,7 +448,7 @@ class OpenAICompatBackend(Backend):
     def _complete(self, text: str, n_prompt: int, cfg: DecodingConfig, seed: int | None) -> Generation:
         timer = Timer()
         body = {"model": self.model, "prompt": text, **self._fields(cfg, seed)}
-        reply = self.client.post("/completions", body, Completion)
+        reply = self.client.post("/completions", body, Completion, limit=completion_limit(cfg.max_new_tokens, n_prompt))
         choice = reply.choices[0]
         text_out = choice.text
         n_out = reply.usage.completion_tokens if reply.usage else None
@@ -471,7 +473,7 @@ class OpenAICompatBackend(Backend):
         timer = Timer()
         pieces: list[str] = []
         finish = "stop"
-        with self.client.open("/completions", body) as reply:
+        with self.client.open("/completions", body, limit=completion_limit(cfg.max_new_tokens, len(prompt_ids))) as reply:
             for payload in iter_sse_data(reply.lines(), self.config.base_url):
                 event = parse_reply(StreamEvent, payload, "/completions (stream)", self.config.base_url)
                 for choice in event.choices[:1]:
@@ -491,8 +493,10 @@ class OpenAICompatBackend(Backend):
             raise PromptError("Chat needs a list of messages with 'role' and 'content'.")
         body = {"model": self.model, "messages": list(messages), **self._fields(cfg, cfg.seed)}
         timer = Timer()
+        # the prompt's tokens are the server's to count: about one per 3 characters (most are longer)
+        limit = completion_limit(cfg.max_new_tokens, sum(len(m["content"]) for m in messages if isinstance(m["content"], str)) // 3)
         with self.lock.hold():
-            reply = self.client.post("/chat/completions", body, ChatCompletion)
+            reply = self.client.post("/chat/completions", body, ChatCompletion, limit=limit)
         choice, usage = reply.choices[0], reply.usage or Usage()
         return Generation(
             text=choice.message.content,
@@ -518,7 +522,7 @@ class OpenAICompatBackend(Backend):
         """The server's ``top`` most likely next tokens (``logit`` holds the log-probability)."""
         body = {"model": self.model, "prompt": self._text_of(ids), **self._probs_field(top),
                 **self._fields(DecodingConfig(max_new_tokens=1), None)}
-        logprobs = self._logprobs(body)
+        logprobs = self._logprobs(body, completion_limit(1, len(ids)))
         if logprobs.content:  # llama-server: ids come with the candidates
             ranked = sorted(logprobs.content[0].top_logprobs, key=lambda t: -t.logprob)[:top]
             if not ranked:
@@ -594,7 +598,8 @@ class OpenAICompatBackend(Backend):
         text = self._full_text(prompt_ids, prompt_text, cont)
         body = {"model": self.model, "prompt": text, "echo": True, "logprobs": 1,
                 **self._fields(DecodingConfig(max_new_tokens=1), None)}
-        reply = self.client.post("/completions", body, Completion)
+        reply = self.client.post("/completions", body, Completion,
+                                 limit=completion_limit(1, len(prompt_ids) + len(cont)))
         logprobs, usage = reply.choices[0].logprobs, reply.usage
         if logprobs is None or logprobs.token_logprobs is None or usage is None or usage.completion_tokens is None:
             return None
@@ -615,14 +620,14 @@ class OpenAICompatBackend(Backend):
         total = 0.0
         for j, token in enumerate(cont):
             prefix = prompt_text + (self._text_of(cont[:j]) if j else "")
-            total += self._forced_logprob(prefix, token)
+            total += self._forced_logprob(prefix, token, len(prompt_ids) + j)
         return total
 
-    def _forced_logprob(self, prefix: str, token: int) -> float:
+    def _forced_logprob(self, prefix: str, token: int, n_prefix: int = 0) -> float:
         """log p(token | prefix): generate one token forced by logit_bias; logprobs are the model's own."""
         body = {"model": self.model, "prompt": prefix, **self._probs_field(1), "logit_bias": {str(token): FORCE_BIAS},
                 **self._fields(DecodingConfig(max_new_tokens=1), None)}
-        logprobs = self._logprobs(body)
+        logprobs = self._logprobs(body, completion_limit(1, n_prefix))
         if logprobs.content:  # llama-server: the generated token and its candidates carry ids
             first = logprobs.content[0]
             for candidate in (first, *first.top_logprobs):
@@ -642,8 +647,8 @@ class OpenAICompatBackend(Backend):
             "label scoring needs a server that honours logit_bias and returns logprobs (vLLM, llama.cpp)."
         )
 
-    def _logprobs(self, body: dict) -> Logprobs:
-        logprobs = self.client.post("/completions", body, Completion).choices[0].logprobs
+    def _logprobs(self, body: dict, limit: Limit) -> Logprobs:
+        logprobs = self.client.post("/completions", body, Completion, limit=limit).choices[0].logprobs
         if logprobs is None:
             raise self._no_logprobs()
         return logprobs

@@ -4,19 +4,25 @@
   kept per server and reused by any thread; a connection the server closed while it
   lay idle (its keep-alive timeout) is noticed before use, or by the request failing
   before any byte of an answer, and the request goes again at once on a new one.
-* **Deadline** (:class:`Deadline`): one request's overall limit, retries and the whole
-  reply included; a timer shuts the request's socket when it passes, so a server that
-  trickles bytes or streams keep-alive comments forever cannot hold a call.
+* **Deadline** (:class:`Deadline`): one request's overall limit; a timer shuts the
+  request's socket when it passes, so a server that trickles bytes or streams keep-alive
+  comments forever cannot hold a call. Set by the user (``WORKBENCH_SERVER_DEADLINE_S``):
+  the same for every request, retries and the whole reply included. Else fitted to the
+  request (:func:`~workbench.backends.openai.config.short_limit` for ``/models``, ``/props``
+  and tokenizing, :func:`~workbench.backends.openai.config.completion_limit` for a
+  completion, by its tokens), and lengthened by what it waited between retries (those
+  waits have their own bound). The error line says which limit was reached.
 * **Retries**: on 429/502/503/504, on a connection dropped before the answer began,
   and on a refused connection once the server has answered before (it is restarting);
-  doubling delays with jitter, a server's ``Retry-After`` honoured up to
-  ``max_backoff_s``, at most ``max_retries`` of them and ``max_retry_s`` of waiting in
-  all. Every request the backend sends reads only (completions, tokenizing): a
-  completion is a function of its request (greedy, or seeded), so sending it again
-  cannot change a result -- an unseeded sample drawn again is as valid as the one
-  lost. A stream is retried only before its answer began: once text has come, a
-  broken stream is an error, never silently started again. A timeout is not
-  retried (the server may still be working on it). Each exhausted retry is one line.
+  doubling delays with jitter, a server's ``Retry-After`` (seconds) honoured up to
+  ``max_backoff_s`` (any other value, ``nan`` or ``abc``: the backoff's own delay), at
+  most ``max_retries`` of them and ``max_retry_s`` of waiting in all. Every request the
+  backend sends reads only (completions, tokenizing): a completion is a function of its
+  request (greedy, or seeded), so sending it again cannot change a result -- an unseeded
+  sample drawn again is as valid as the one lost. A stream is retried only before its
+  answer began: once text has come, a broken stream is an error, never silently started
+  again. A timeout is not retried (the server may still be working on it). Each
+  exhausted retry is one line.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from workbench.backends.openai.config import DEADLINE_ENV, TIMEOUT_ENV, ServerConfig
+from workbench.backends.openai.config import DEADLINE_ENV, TIMEOUT_ENV, Limit, ServerConfig, short_limit
 from workbench.backends.openai.replies import QUOTE_CHARS, Reply, parse_reply
 from workbench.errors import ConfigError, ModelError, PromptError, WorkbenchError
 
@@ -76,14 +82,17 @@ def jittered(delay: float, rng: random.Random) -> float:
     return delay * (JITTER + (1 - JITTER) * rng.random())
 
 
-def retry_after(header: str | None, default: float, cap: float) -> float:
-    """Seconds to wait from a ``Retry-After`` header: a finite number of seconds, within [0, cap]; else ``default``.
+def retry_after(header: str | None, default: float | None, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: a finite number of seconds, within [0, cap]; anything
+    else (absent, ``nan``, ``abc``, a date) is ``default`` -- None where the client's own backoff is to decide.
 
-    >>> retry_after("nan", 0.5, 8.0), retry_after("2", 0.5, 8.0), retry_after("1e9", 0.5, 8.0)
-    (0.5, 2.0, 8.0)
+    >>> retry_after("nan", 0.5, 8.0), retry_after("abc", None, 8.0), retry_after("2", 0.5, 8.0)
+    (0.5, None, 2.0)
+    >>> retry_after("1e9", 0.5, 8.0), retry_after("-3", None, 8.0)
+    (8.0, 0.0)
     """
     try:
-        value = float(header) if header is not None else default
+        value = float(header) if header is not None else math.nan
     except (TypeError, ValueError):
         return default
     return min(max(value, 0.0), cap) if math.isfinite(value) else default
@@ -134,6 +143,9 @@ class Watchdog:
                     self._wake.wait(left)
                     continue
                 heapq.heappop(self._heap)
+                if first.end > end:  # lengthened since it was added (a wait between retries): wait on
+                    heapq.heappush(self._heap, (first.end, next(self._count), first))
+                    continue
             first.expire()
 
 
@@ -148,9 +160,11 @@ class Deadline:
     returns at once; the reader sees :attr:`expired` and says which limit was reached.
     """
 
-    def __init__(self, seconds: float, watchdog: Watchdog = WATCHDOG):
+    def __init__(self, seconds: float, watchdog: Watchdog = WATCHDOG, limit: Limit | None = None):
         self.seconds = seconds
+        self.limit = limit  # the limit fitted to the request, or None: the user's deadline (the same for all)
         self.end = time.monotonic() + seconds
+        self.waited = 0.0  # seconds added for waits between retries (a fitted limit only)
         self.expired = False
         self.done = False  # cancelled or released: the watchdog drops it
         self._sock: socket.socket | None = None
@@ -159,6 +173,12 @@ class Deadline:
 
     def left(self) -> float:
         return self.end - time.monotonic()
+
+    def extend(self, seconds: float) -> None:
+        """Move the end ``seconds`` later (the watchdog sees it when the old end comes)."""
+        with self._lock:
+            self.end += seconds
+            self.waited += seconds
 
     def watch(self, sock: socket.socket | None) -> None:
         """Shut ``sock`` when the deadline passes (the socket of the current attempt)."""
@@ -377,7 +397,7 @@ class Response:
 
     def _check(self) -> None:
         if self.deadline.expired:
-            raise self.client.deadline_error(self.path)
+            raise self.client.deadline_error(self.path, self.deadline)
 
 
 class Dropped(ModelError):
@@ -412,11 +432,13 @@ class ServerClient:
         self.rng = random.Random()  # jitter
         self.sleep: Callable[[float], None] = time.sleep  # the wait between retries (tests record it)
 
-    def open(self, path: str, body: dict | None = None, root: bool = False) -> Response:
-        """Send a request (POST with ``body``, else GET); return the open reply (close it, or use ``with``)."""
-        return self._exchange(path, body, root, lambda reply: reply)
+    def open(self, path: str, body: dict | None = None, root: bool = False, limit: Limit | None = None) -> Response:
+        """Send a request (POST with ``body``, else GET); return the open reply (close it, or use ``with``).
 
-    def fetch(self, path: str, body: dict | None = None, root: bool = False) -> bytes:
+        ``limit``: its deadline unless the user set one (default :func:`short_limit`)."""
+        return self._exchange(path, body, root, lambda reply: reply, limit)
+
+    def fetch(self, path: str, body: dict | None = None, root: bool = False, limit: Limit | None = None) -> bytes:
         """The whole body of the reply to one request (sent again when the connection drops while it comes)."""
 
         def whole(reply: Response) -> bytes:
@@ -426,16 +448,24 @@ class ServerClient:
                 except Dropped:
                     raise _Retry("dropped") from None
 
-        return self._exchange(path, body, root, whole)
+        return self._exchange(path, body, root, whole, limit)
 
-    def post(self, path: str, body: dict, model: type[R_], root: bool = False) -> R_:
-        return parse_reply(model, self.fetch(path, body, root), path, self.config.base_url)
+    def post(self, path: str, body: dict, model: type[R_], root: bool = False, limit: Limit | None = None) -> R_:
+        return parse_reply(model, self.fetch(path, body, root, limit), path, self.config.base_url)
 
-    def get(self, path: str, model: type[R_], root: bool = False) -> R_:
-        return parse_reply(model, self.fetch(path, None, root), path, self.config.base_url)
+    def get(self, path: str, model: type[R_], root: bool = False, limit: Limit | None = None) -> R_:
+        return parse_reply(model, self.fetch(path, None, root, limit), path, self.config.base_url)
+
+    def deadline_for(self, limit: Limit | None) -> Deadline:
+        """The request's deadline: the user's (``deadline_s``), else ``limit`` (default a short request's)."""
+        if self.config.deadline_s is not None:
+            return Deadline(self.config.deadline_s)
+        limit = limit or short_limit()
+        return Deadline(limit.seconds, limit=limit)
 
     # ---- one request, its attempts ----------------------------------------------------------
-    def _exchange(self, path: str, body: dict | None, root: bool, use: Callable[[Response], object]):
+    def _exchange(self, path: str, body: dict | None, root: bool, use: Callable[[Response], object],
+                  limit: Limit | None = None):
         cfg = self.config
         url = (cfg.root_url if root else cfg.base_url) + path
         headers = {"Content-Type": "application/json", **self.pool.route.headers()}
@@ -444,7 +474,7 @@ class ServerClient:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode("utf-8") if body is not None else None
         delays = backoff_delays(cfg.max_retries, cfg.backoff_s, cfg.max_backoff_s)
-        deadline = Deadline(cfg.deadline_s)
+        deadline = self.deadline_for(limit)
         done = _Attempts()
         try:
             while True:
@@ -453,7 +483,7 @@ class ServerClient:
                     return use(reply)
                 except _Retry as retry:
                     if deadline.expired or deadline.left() <= 0:
-                        raise self.deadline_error(path) from None
+                        raise self.deadline_error(path, deadline) from None
                     if retry.free and not done.free_used:
                         done = replace(done, free_used=True)  # a kept connection had gone stale: at once
                         continue
@@ -461,10 +491,12 @@ class ServerClient:
                         raise self._gave_up(retry, done) from None
                     delay = delays[done.retries]
                     wait = retry.wait if retry.wait is not None else jittered(delay, self.rng)
-                    if wait >= deadline.left():
-                        raise self.deadline_error(path) from None
                     if done.waited + wait > cfg.max_retry_s:
                         raise self._gave_up(retry, done) from None
+                    if deadline.limit is not None:  # a fitted limit is for the replies: the waits come on top
+                        deadline.extend(wait)
+                    elif wait >= deadline.left():
+                        raise self.deadline_error(path, deadline) from None
                     self.sleep(wait)
                     done = replace(done, retries=done.retries + 1, waited=done.waited + wait)
         except BaseException:
@@ -479,7 +511,7 @@ class ServerClient:
         try:
             left = deadline.left()
             if left <= 0:
-                raise self.deadline_error(path)
+                raise self.deadline_error(path, deadline)
             wait = min(cfg.timeout_s, left)
             if conn.sock is None:
                 conn.timeout = wait
@@ -496,7 +528,7 @@ class ServerClient:
             conn.close()
             deadline.watch(None)
             if deadline.expired:
-                raise self.deadline_error(path) from None
+                raise self.deadline_error(path, deadline) from None
             if isinstance(err, ConnectionRefusedError):
                 if self.answered:
                     raise _Retry("refused") from None
@@ -520,12 +552,12 @@ class ServerClient:
         else:
             conn.close()
         if deadline.expired:
-            raise self.deadline_error(path)
+            raise self.deadline_error(path, deadline)
         message = _error_message(raw, resp.reason)
         if resp.status in RETRY_STATUSES:
-            wait = resp.getheader("Retry-After")
-            raise _Retry("status", resp.status, message,
-                         retry_after(wait, 0.0, cfg.max_backoff_s) if wait is not None else None)
+            # a Retry-After that is no number of seconds and no date (nan, abc): None, the backoff's delay
+            raise _Retry("status", resp.status, message, retry_after(resp.getheader("Retry-After"), None,
+                                                                     cfg.max_backoff_s))
         raise self._http_error(resp.status, message, path)
 
     # ---- one-line messages ------------------------------------------------------------------
@@ -545,11 +577,14 @@ class ServerClient:
         return ModelError(f"The server at {url} (or a proxy in front of it) still answers {code} "
                           f"({retry.detail}) {tries}; check the server and the proxy.")
 
-    def deadline_error(self, path: str) -> ModelError:
-        return ModelError(
-            f"The server at {self.config.base_url} did not finish its reply to {path} within "
-            f"{self.config.deadline_s:g} s (the deadline per request); check the server, or raise {DEADLINE_ENV}."
-        )
+    def deadline_error(self, path: str, deadline: Deadline) -> ModelError:
+        """One line naming the limit that was reached: the user's deadline, or the one fitted to the request."""
+        start = f"The server at {self.config.base_url} did not finish its reply to {path} within {deadline.seconds:g} s"
+        if deadline.limit is None:
+            return ModelError(f"{start} (the deadline per request); check the server, or raise {DEADLINE_ENV}.")
+        waited = f", plus {deadline.waited:.1f} s waited between retries" if deadline.waited else ""
+        return ModelError(f"{start} (the limit for {deadline.limit.what}{waited}); check the server, or set "
+                          f"{DEADLINE_ENV} to allow every request longer.")
 
     def too_large(self, path: str) -> ModelError:
         return ModelError(

@@ -28,6 +28,50 @@ REF_OPTIONS = ("tokenizer", "scoring")
 TIMEOUT_ENV, DEADLINE_ENV, FAMILY_ENV = "WORKBENCH_SERVER_TIMEOUT_S", "WORKBENCH_SERVER_DEADLINE_S", "WORKBENCH_SERVER_FAMILY"
 TOKENIZER_ENV, SCORING_ENV = "WORKBENCH_SERVER_TOKENIZER", "WORKBENCH_SERVER_SCORING"
 
+# ---- the deadline each request gets when WORKBENCH_SERVER_DEADLINE_S does not set one --------------------
+#: A short request (``/models``, ``/props``, tokenizing): its reply is a few bytes, made at once.
+SHORT_DEADLINE_S = 10.0
+#: A completion's fixed part (connecting, waiting in the server's queue behind other users' requests) ...
+COMPLETION_BASE_S = 60.0
+#: ... plus this per token it may generate (``max_new_tokens``: a floor of 1 token/s) ...
+PER_NEW_TOKEN_S = 1.0
+#: ... plus this per prompt token (a floor of 20 prompt tokens/s: a large model on a few CPU cores) ...
+PER_PROMPT_TOKEN_S = 0.05
+#: ... and never more than this (the deadline of every request before the deadlines were fitted).
+MAX_DEADLINE_S = 600.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The deadline one request gets unless the user set one (``ServerConfig.deadline_s``), and what it is for."""
+
+    seconds: float
+    what: str  # names the limit in the error line: "a short request", "a completion of up to 64 tokens"
+
+
+def short_limit() -> Limit:
+    """The deadline of a short request: ``/models``, ``/props``, tokenize, detokenize.
+
+    >>> short_limit()
+    Limit(seconds=10.0, what='a short request')
+    """
+    return Limit(SHORT_DEADLINE_S, "a short request")
+
+
+def completion_limit(max_new_tokens: int, prompt_tokens: int = 0) -> Limit:
+    """The deadline of a completion: a fixed part, plus time per token asked for and per prompt token, capped.
+
+    >>> completion_limit(64, 200)
+    Limit(seconds=134.0, what='a completion of up to 64 tokens after a prompt of 200')
+    >>> completion_limit(4096).seconds
+    600.0
+    """
+    seconds = COMPLETION_BASE_S + PER_NEW_TOKEN_S * max(max_new_tokens, 0) + PER_PROMPT_TOKEN_S * max(prompt_tokens, 0)
+    what = f"a completion of up to {max_new_tokens} token{'' if max_new_tokens == 1 else 's'}"
+    if prompt_tokens:
+        what += f" after a prompt of {prompt_tokens}"
+    return Limit(min(round(seconds, 1), MAX_DEADLINE_S), what)
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -38,7 +82,9 @@ class ServerConfig:
     api_key_env: str | None = None  # environment variable holding the API key; the key is never stored
     context_window: int = DEFAULT_CONTEXT_WINDOW  # tokens, when the server does not report its own
     timeout_s: float = 60.0  # per wait: connecting, and each wait for bytes while reading
-    deadline_s: float = 600.0  # per request, all of it: retries, the whole reply, a stream to its end
+    # per request, all of it: retries, the whole reply, a stream to its end; None = fitted to each request
+    # (short_limit, completion_limit: the reply's own time, plus what it waited between retries)
+    deadline_s: float | None = None
     family: str = "auto"  # one of FAMILIES; "auto" = detect when connecting
     max_concurrency: int = 8  # requests in flight per call (vLLM batches them); also idle connections kept
     max_retries: int = 4  # on 429/502/503/504 and dropped connections, then give up with a clear message
@@ -60,7 +106,7 @@ class ServerConfig:
             raise ConfigError(f"context_window must be at least 16 tokens (got {self.context_window}).")
         if not (0 < self.timeout_s < math.inf):
             raise ConfigError(f"The server timeout must be > 0 seconds (got {self.timeout_s}); set {TIMEOUT_ENV}.")
-        if not (0 < self.deadline_s < math.inf):
+        if self.deadline_s is not None and not (0 < self.deadline_s < math.inf):
             raise ConfigError(f"The server deadline must be > 0 seconds (got {self.deadline_s}); set {DEADLINE_ENV}.")
         if self.family not in FAMILIES:
             raise ConfigError(f"Server family {self.family!r} is not one of {', '.join(FAMILIES)}; set {FAMILY_ENV}.")
@@ -159,7 +205,7 @@ def format_ref(base_url: str, model: str = "", api_key_env: str | None = None, *
     return ref + "".join(f"#{k}={v}" for k, v in options.items() if v)
 
 
-def env_seconds(name: str, default: float) -> float:
+def env_seconds(name: str, default: float | None) -> float | None:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default

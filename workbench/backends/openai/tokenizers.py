@@ -153,9 +153,12 @@ class GGUFTokenizer:
         try:
             from llama_cpp import Llama
 
+            from workbench.backends.llamacpp import templates_kept
+
             if not os.path.isfile(os.path.expanduser(path)):
                 raise FileNotFoundError("no such file")
-            self._llm = Llama(model_path=os.path.expanduser(path), vocab_only=True, verbose=False)
+            with templates_kept():  # only the vocabulary is needed: a broken chat template is no reason to refuse
+                self._llm = Llama(model_path=os.path.expanduser(path), vocab_only=True, verbose=False)
         except Exception as err:  # whatever stops it loading is the user's one-line error
             raise _load_error(path, err) from None
         self.kind = f"local ({os.path.basename(path)})"
