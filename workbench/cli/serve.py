@@ -143,9 +143,11 @@ def run(args) -> int:
 
 def _serve_app(args, env: dict[str, str], stop: threading.Event, engine: LlamaServer | None = None) -> int:
     """The app (``workbench ui``'s command line) as a child process, until it ends or we are stopped."""
+    from workbench.classroom import classroom_env
     from workbench.cli.ui import command
 
     argv = command(["--server.address", args.app_host, "--server.port", str(args.app_port)])
+    env = classroom_env(env, lambda line: print(line, flush=True))  # classroom mode on; the teacher's passcode
     app = subprocess.Popen(argv, env=env)
     try:
         while app.poll() is None and not stop.is_set():
