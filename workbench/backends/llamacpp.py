@@ -239,8 +239,9 @@ def held_llama_log():
     A load that fails is then one line, explained from them (an allocation that failed is memory,
     not a damaged file); a load that succeeds passes them on as they would have been.
     """
-    from workbench.logs import LLAMA_LOGGER
+    from workbench.logs import LLAMA_LOGGER, quiet_libraries
 
+    quiet_libraries()  # llama.cpp's lines into that logger (the model factory does it too; a direct load may not)
     log = logging.getLogger(LLAMA_LOGGER)
     lines: list[logging.LogRecord] = []
     if log.isEnabledFor(logging.DEBUG):  # --verbose: the user sees them as they come
