@@ -593,3 +593,27 @@ def test_cached_items_are_marked_and_items_per_second_counts_only_the_model(tmp_
             assert s.cached_text() == "6/6" and s.items_per_second == 0.0 and s.speed() == "—"
         off = evaluate(ds, None, strategies, fake, store, limit=2, cache=False)
         assert all(s.cached == 0 for s in off.summaries) and not any("cached" in r for r in off.records)
+
+
+def test_two_runs_compare_as_the_cli_does_and_list_the_items_that_changed():
+    """The page's comparison of two stored runs is the CLI's `runs compare` (one function), plus changed items."""
+    from workbench.evaluate.pairs import BROKEN, FIXED, OTHER_ANSWER, changed_items, compare_runs
+    from workbench.report import RunReport
+
+    def run(outcomes) -> RunReport:
+        records = [rec("zero", i, answer, GOLD[i], ok, id=f"r{i}") for i, (answer, ok) in enumerate(outcomes)]
+        return RunReport(None, "finished", {}, {}, tuple(records))
+
+    a = run([("positive", True), ("positive", False), ("negative", True), ("negative", True), ("negative", False)])
+    b = run([("positive", True), ("negative", True), ("negative", True), ("positive", False), ("Negative", False)])
+    comparisons, shared = compare_runs(a, b, "1", "2")
+    assert shared == 5 and [(c.a, c.b, c.n, c.only_a, c.only_b) for c in comparisons] == [("1:zero", "2:zero", 5, 1, 1)]
+    from workbench.cli import runs as cli_runs
+
+    if hasattr(cli_runs, "compare_runs") and cli_runs.compare_runs is not compare_runs:  # until the CLI imports it
+        assert cli_runs.compare_runs(a, b, "1", "2") == (comparisons, shared)
+    changed = changed_items(a, b)
+    assert [(c.id, c.answer_a, c.answer_b, c.change) for c in changed] == [
+        ("r1", "positive", "negative", FIXED), ("r3", "negative", "positive", BROKEN)]  # r4: same answer, any case
+    other = run([("positive", True), ("positive", False), ("negative", True), ("negative", True), (None, False)])
+    assert [(c.id, c.change) for c in changed_items(a, other)] == [("r4", OTHER_ANSWER)]

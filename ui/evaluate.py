@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from ui import common
 from ui.common import app_store, number_field, user_errors
 from ui.evaluate_results import accuracy_chart
 from ui.evaluate_results import results as results  # the Results tab's body
@@ -56,6 +57,8 @@ def family_label(base: str) -> str:
 ANSWER_MODES = {"generate": "Generate + extract the answer", "score": "Label scoring (one forward pass per label)"}
 #: Longest wait (seconds) for a cancelled run to finish its item in flight before the page goes on.
 STOP_WAIT_S = 60.0
+#: Ctrl/Cmd+Enter presses Run: the keyboard shortcut every page's main action shares (where ui.common has one).
+RUN_SHORTCUT = getattr(common, "RUN_SHORTCUT", None)
 #: The page's tabs: setup, results and history each one click away (the selected one kept in session state).
 TABS = ("Setup", "Results", "Order sensitivity", "Run history")
 #: Session-state key: the tab to open on the next run of the page (a tab cannot change once drawn).
@@ -100,7 +103,7 @@ UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
 KEPT_KEYS = ("ev_data_src", "ev_data_sample", "ev_data_input_mode", "ev_data_input_template", "ev_data_input",
              "ev_data_answer", "ev_other_pool", "ev_pool_src", "ev_pool_sample", "ev_strategies", "ev_k", "ev_sc",
              "ev_more", "ev_as_built", "ev_answer", "ev_limit", "ev_seed", "ev_cal", "ev_cache", "ev_repro", "ev_os_perms",
-             "ev_only_disagree", "ev_disagree_by")
+             "ev_only_disagree", "ev_disagree_by", "ev_tab")
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
@@ -444,7 +447,7 @@ def run_controls(plan: Plan | None, backend) -> None:
                  "the server returns no log-probabilities); choose Answer: generate, or a model or server "
                  "with a tokenizer.")
     c1, c2, _ = st.columns([1, 1, 4])
-    start = c1.button("Run", type="primary", key="ev_run",
+    start = c1.button("Run", type="primary", key="ev_run", shortcut=RUN_SHORTCUT,
                       disabled=plan is None or not plan.strategies or cannot_score)
     c2.button("Cancel", key="ev_cancel", help="Stop after the items in flight (one, or a batch where the model "
                                               "batches). Finished items stay stored; "

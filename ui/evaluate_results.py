@@ -220,14 +220,16 @@ def results() -> None:
         st.caption("Answered from the response cache (no model call): "
                    + " · ".join(f"{x.strategy} cached: {x.cached_text()}" for x in cached)
                    + ". items/s counts only the items the model answered.")
-    left, right = st.columns([3, 2])
+    st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
+    left, right = st.columns(2, gap="large")
     left.altair_chart(accuracy_chart(summaries), width="stretch")
-    right.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
     if len(summaries) > 1:
-        st.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
-                    "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
-                    "difference (a line that crosses zero: the difference may be chance).")
-        paired_section(paired_comparisons(records), "ev_paired")
+        comparisons = paired_comparisons(records)
+        right.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
+                       "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
+                       "difference (a line that crosses zero: the difference may be chance).")
+        right.altair_chart(forest_chart(comparisons), width="stretch", key="ev_paired_forest")
+        st.dataframe(paired_frame(comparisons), hide_index=True, key="ev_paired")
     with user_errors("Per-label metrics"):
         label_section(run_id)
     for x in summaries:

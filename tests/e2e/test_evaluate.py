@@ -1,5 +1,6 @@
 """Evaluate in a real browser: two strategies on 10 items with a chart; a long run cancelled mid-way; the
-Prompt Builder's prompt handed over with "Evaluate this prompt" and run.
+Prompt Builder's prompt handed over with "Evaluate this prompt" and run (also one without labels: it runs on
+arrival); cached rows labelled; two stored runs compared on the page; setup, results and history one click each.
 
 The server's run store (SQLite, in the server's data folder) is read directly to check
 what the page says: the results exported, and that a cancelled run really stopped.
@@ -14,12 +15,19 @@ import time
 import pytest
 
 from tests.e2e.harness import (
+    ROOT,
+    VIEWPORT,
+    choose_radio,
     click_button,
     download,
     grid_rows,
     multiselect,
     open_page,
+    open_tab,
     page_problems,
+    rerun,
+    screenshot,
+    select_option,
     set_number,
     set_text_area,
     toggle,
@@ -34,6 +42,22 @@ ITEMS = 10
 STRATEGIES = ["zero", "knn4"]  # the page's default families (zero-shot, K nearest) at the default K
 
 
+#: The Run button (its accessible name also holds its keyboard shortcut, "Run Ctrl + Enter").
+RUN_BUTTON = '.st-key-ev_run button'
+
+
+def press_run(page) -> None:
+    page.locator(RUN_BUTTON).click()
+
+
+def strategies(page, names: list[str]) -> None:
+    """Pick the strategies, the picker first brought to the middle of the window (near the window's bottom edge its
+    dropdown opens and closes at once, and clearing it adds a line above it)."""
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has=page.get_by_text("Strategies", exact=True))
+    box.evaluate("e => e.scrollIntoView({block: 'center'})")
+    multiselect(page, "Strategies", names)
+
+
 def _store(server):
     return open_store(server.data_dir / DB_FILENAME)
 
@@ -41,7 +65,7 @@ def _store(server):
 def test_two_strategies_on_ten_items_with_chart(page, app, server):
     open_page(page, app, "pages/5_Evaluate.py")
     set_number(page, "Items (0 = all)", ITEMS)
-    click_button(page, "Run")
+    press_run(page)
     heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
     heading.wait_for(timeout=300_000)
     wait_ready(page)
@@ -59,6 +83,7 @@ def test_two_strategies_on_ten_items_with_chart(page, app, server):
     info = _store(server).get_run(run_id)
     assert info.status == "finished" and info.n_results == ITEMS * len(STRATEGIES)
 
+    tab(page, "Run history")
     name, data = download(page, "JSON")  # the history's export of the picked (newest) run
     assert name == f"evaluate-run-{run_id}.json"
     doc = json.loads(data)
@@ -76,7 +101,7 @@ def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
     open_page(page, app, "pages/5_Evaluate.py")
     set_number(page, "Items (0 = all)", 0)  # all 40 items x 2 strategies, label scoring: an item is short
     toggle(page, "Use the response cache", on=False)  # cached items (from the test before) would run in ms
-    click_button(page, "Run")
+    press_run(page)
     bar = page.locator('[data-testid="stProgress"]').first
     page.wait_for_function(
         """() => { const b = document.querySelector('[data-testid="stProgress"]');
@@ -106,10 +131,30 @@ def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
     assert (row["status"], row["results"]) == ("cancelled", str(stored)), row
 
 
+def tab(page, name: str) -> None:
+    """Open one of the Evaluate page's tabs (a click; the page reruns to draw it)."""
+    with rerun(page):
+        open_tab(page, name)
+
+
 def history_row(page, run_id: int) -> dict[str, str]:
-    """The run history's row of one run, as the page shows it now."""
-    nth = page.locator('[data-testid="stDataFrame"]').count() - 1  # the history is the last table on the page
-    return next(r for r in grid_rows(page, nth) if r.get("run") == str(run_id))
+    """The run history's row of one run, as the page shows it now (on the Run history tab)."""
+    tab(page, "Run history")
+    return next(r for r in panel_rows(page) if r.get("run") == str(run_id))
+
+
+#: The open tab's panel (the others are hidden, and inert).
+OPEN_PANEL = '[data-testid="stTabPanel"]:visible'
+
+
+def panel_rows(page, nth: int = 0) -> list[dict[str, str]]:
+    """The rows of the open tab's ``nth`` table, as the grid's accessible table shows them."""
+    table = page.locator(f'{OPEN_PANEL} [data-testid="stDataFrame"]').nth(nth).locator('table[role="grid"]')
+    table.wait_for(state="attached", timeout=30_000)
+    return table.evaluate(
+        """t => { const head = [...t.querySelectorAll('thead th')].map(e => e.textContent.trim());
+                  return [...t.querySelectorAll('tbody tr')].map(r => Object.fromEntries(
+                      [...r.querySelectorAll('td')].map((c, i) => [head[i] ?? String(i), c.textContent.trim()]))); }""")
 
 
 def test_cancel_stops_an_auto_cot_build_and_the_history_says_so(page, app, server):
@@ -119,7 +164,7 @@ def test_cancel_stops_an_auto_cot_build_and_the_history_says_so(page, app, serve
     set_number(page, "Items (0 = all)", 2)
     toggle(page, "Use the response cache", on=False)
     runs_before = {r.run_id for r in _store(server).list_runs()}
-    click_button(page, "Run")
+    press_run(page)
     wait_for_text(page, "Building the Auto-CoT demonstrations", timeout_ms=120_000)
     page.wait_for_timeout(1500)  # the model is writing a rationale now
     start = time.perf_counter()
@@ -150,7 +195,7 @@ def test_builder_prompt_is_evaluated(page, app, server):
 
     multiselect(page, "Strategies", ["zero"])
     set_number(page, "Items (0 = all)", 2)
-    click_button(page, "Run")
+    press_run(page)
     heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
     heading.wait_for(timeout=300_000)
     wait_ready(page)
@@ -175,3 +220,125 @@ def test_builder_prompt_is_evaluated(page, app, server):
     assert name == f"evaluate-run-{run_id}.html"
     html = data.decode()
     assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "builder/built2" in html
+
+
+# --------------------------------------------------------------------------- issue 33: UX II
+
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def run_and_wait(page) -> int:
+    """Press Run; the run's results open on the Results tab. Returns the run id."""
+    press_run(page)
+    heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
+    heading.wait_for(timeout=300_000)
+    wait_ready(page)
+    return int(heading.inner_text().split()[1])
+
+
+def test_a_builder_prompt_without_labels_runs_on_arrival(page, app, server):
+    """Issue 33 #2: a few-shot prompt with free answers (no label set) arrives runnable; no page names a CLI flag."""
+    open_page(page, app, "pages/1_Prompt_Builder.py")
+    select_option(page, "Answer format", "free")
+    set_text_area(page, "Labels (comma-separated)", "")
+    set_number(page, "K", 2)
+    click_button(page, "Evaluate this prompt")
+    wait_for_text(page, re.compile(r"^From the Prompt Builder: 2 demonstrations"), timeout_ms=90_000)
+    wait_ready(page)
+    assert page_problems(page) == [], "the hand-over arrived with an error"
+    assert "--" not in main_text(page), "the page tells a browser user to pass a CLI flag"
+    run = page.locator(RUN_BUTTON)
+    assert run.is_enabled(), "Run is disabled on arrival"
+
+    strategies(page, ["zero"])
+    set_number(page, "Items (0 = all)", 2)
+    assert page_problems(page) == [] and run.is_enabled()
+    run_id = run_and_wait(page)
+    assert page_problems(page) == []
+    results = _store(server).results(run_id)
+    assert list(dict.fromkeys(r["strategy"] for r in results)) == ["inferred/zero", "builder/zero", "builder/built2"]
+    # Generate + extract for both prompts (one can't be scored; the comparison is fair), where Label scoring failed
+    assert not [r for r in results if r["rule"] == "label_score"]
+    assert "--" not in main_text(page)
+
+
+def test_cached_rows_are_labelled_and_their_speed_is_not_the_cache(page, app, server):
+    """Issue 33 #5: a rerun answered from the response cache says "cached 2/2" and shows no items/s."""
+    open_page(page, app, "pages/5_Evaluate.py")
+    strategies(page, ["zero"])
+    set_number(page, "Items (0 = all)", 2)
+    toggle(page, "Use the response cache", on=True)
+    run_and_wait(page)
+    tab(page, "Setup")
+    run_id = run_and_wait(page)  # the same requests again
+    summary = next(rows for i in range(3) if (rows := panel_rows(page, i)) and "cached" in rows[0])
+    assert [(r["strategy"], r["cached"], r["items/s (model)"]) for r in summary] == [("zero", "2/2", "—")]
+    wait_for_text(page, "zero cached: 2/2", timeout_ms=10_000)
+    _, data = download(page, "HTML report")
+    html = data.decode()
+    table = html.split('<table class="summary">')[1].split("</table>")[0]
+    assert '<td class="num">2/2</td>' in table and '<td class="num">—</td>' in table, table
+    assert _store(server).get_run(run_id).summary["cache"] == {"hits": 2, "misses": 0}
+
+
+def test_two_stored_runs_compared_on_the_page_with_the_paired_test(page, app, server):
+    """Issue 33 #8: the Run history puts two stored runs side by side: McNemar, bootstrap interval, changed items."""
+    open_page(page, app, "pages/5_Evaluate.py")
+    strategies(page, ["zero"])
+    set_number(page, "Items (0 = all)", 4)
+    first = run_and_wait(page)
+    tab(page, "Setup")
+    choose_radio(page, "Generate + extract the answer")
+    second = run_and_wait(page)
+    tab(page, "Run history")
+    select_option(page, "Run A", re.compile(f"^run {first} "))
+    select_option(page, "Run B", re.compile(f"^run {second} "))
+    with rerun(page):
+        click_button(page, "Compare")
+    wait_for_text(page, f"Run {first} (A) against run {second} (B) on 4 shared items", timeout_ms=60_000)
+    assert page_problems(page) == []
+    panel = page.locator(OPEN_PANEL)
+    assert panel.locator('[data-testid="stVegaLiteChart"]').count() >= 1, "no forest plot"
+    paired = next(rows for i in range(4) if (rows := panel_rows(page, i)) and "McNemar p" in rows[0])
+    assert [(r["A"], r["B"], r["items"]) for r in paired] == [(f"{first}:zero", f"{second}:zero", "4")]
+    assert 0.0 <= float(paired[0]["McNemar p"]) <= 1.0
+    a, b = (_store(server).results(x) for x in (first, second))
+    changed = sum(1 for x, y in zip(a, b, strict=True) if x["correct"] != y["correct"] or
+                  (x["extracted"] or "").strip().lower() != (y["extracted"] or "").strip().lower())
+    wait_for_text(page, re.compile(rf"^Items that changed from A to B: {changed} items? with another answer"))
+    screenshot(page, SCREENSHOTS / "evaluate-compare.png", full=False)
+
+
+def page_height(page) -> int:
+    return page.evaluate("""() => { const m = document.querySelector('[data-testid="stMain"]');
+                                    return m ? m.scrollHeight : document.body.scrollHeight; }""")
+
+
+def test_setup_results_and_history_are_one_click_each(page, app, server, record_property):
+    """Issue 33 #10: after a run the results are open where the user looks; each part is one click away, and no
+    tab is a 5,300 px column."""
+    open_page(page, app, "pages/5_Evaluate.py")
+    assert [t.strip() for t in page.locator('[data-testid="stTab"]').all_inner_texts()] == [
+        "Setup", "Results", "Order sensitivity", "Run history"]
+    set_number(page, "Items (0 = all)", 4)
+    run_id = run_and_wait(page)  # the default two strategies
+    heading = page.get_by_role("heading", name=f"Run {run_id}")
+    assert heading.is_visible() and heading.bounding_box()["y"] < VIEWPORT["height"], "results not in view"
+    heights = {"Results": page_height(page)}
+    screenshot(page, SCREENSHOTS / "evaluate-results.png")
+    for name, marker in (("Run history", page.get_by_role("button", name="Compare", exact=True)),
+                         ("Setup", page.get_by_text("Sample pool", exact=True)),
+                         ("Results", heading)):
+        tab(page, name)  # one click
+        assert marker.first.is_visible(), f"{name} is not one click away"
+        heights[name] = page_height(page)
+        assert page_problems(page) == []
+    screenshot(page, SCREENSHOTS / "evaluate-setup.png", full=False)
+    print(f"Evaluate page height after a run at 1280x800, per tab: {heights}")
+    for name, px in heights.items():
+        record_property(f"height_{name}", px)
+    assert max(heights.values()) < 5300 * 0.6, heights
