@@ -233,6 +233,25 @@ def test_a_window_larger_than_the_memory_is_refused_before_loading_with_what_it_
     assert "valid GGUF" not in message
 
 
+def test_the_header_is_read_without_the_vocabulary_and_agrees_with_gguf(tmp_path):
+    import gguf
+
+    from workbench.backends.llamacpp import gguf_header, kv_shape
+
+    header = gguf_header(smollm_path())
+    fields = gguf.GGUFReader(smollm_path()).fields
+    scalars = {k: f.contents() for k, f in fields.items()  # not the arrays, nor gguf's own GGUF.* entries
+               if len(f.types) == 1 and not k.startswith("GGUF.")}
+    assert len(scalars) > 20
+    assert {k: header[k] for k in scalars} == pytest.approx(scalars)
+    assert "tokenizer.ggml.tokens" not in header  # 49,152 strings stepped over, not built
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(Path(smollm_path()).read_bytes()[:5000])  # the header ends inside the vocabulary
+    with pytest.raises(ValueError, match="past the end of the file"):
+        gguf_header(str(cut))
+    assert kv_shape(str(cut)) is None  # no estimate: llama.cpp's own load decides
+
+
 def _overcommits() -> bool:
     try:
         return Path("/proc/sys/vm/overcommit_memory").read_text().strip() == "1"

@@ -154,6 +154,81 @@ def _per_layer(value, layers: int) -> list[int]:
     return [int(value)] * layers
 
 
+#: GGUF value types (gguf-py's GGUFValueType): struct formats of the fixed-size ones; 8 = string, 9 = array.
+_GGUF_SCALARS = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+#: Longest numeric array kept (a value per layer); longer ones (token types, merges' scores) are skipped.
+_GGUF_KEPT_ARRAY = 4096
+#: The most header entries, or strings in one array, read (a vocabulary has a few hundred thousand).
+_GGUF_MOST = 16_000_000
+
+
+def gguf_header(path: str) -> dict[str, object]:
+    """The GGUF header's key-value pairs (v2 and later): numbers, strings and short numeric arrays; long arrays
+    (the vocabulary) skipped, not built. Reads only the header, bounded by the file's size; ValueError on a
+    malformed one. (gguf's GGUFReader builds every token of the vocabulary: 30 s for Gemma's 262,144.)"""
+    import mmap
+    import struct
+
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        size, at = len(data), 0
+
+        def take(fmt: str):
+            nonlocal at
+            width = struct.calcsize("<" + fmt)
+            if at + width > size:
+                raise ValueError("the header runs past the end of the file")
+            value = struct.unpack_from("<" + fmt, data, at)[0]
+            at += width
+            return value
+
+        def text() -> str:
+            nonlocal at
+            length = take("Q")
+            if at + length > size:
+                raise ValueError("a string runs past the end of the file")
+            at += length
+            return bytes(data[at - length:at]).decode("utf-8", errors="replace")
+
+        magic, version = take("4s"), take("I")
+        if magic != b"GGUF" or version < 2:
+            raise ValueError("not a GGUF file of version 2 or later")
+        take("Q")  # tensors
+        pairs = take("Q")
+        if pairs > _GGUF_MOST:
+            raise ValueError(f"{pairs} header entries")
+        header: dict[str, object] = {}
+        for _ in range(pairs):
+            key, kind = text(), take("I")
+            if kind in _GGUF_SCALARS:
+                header[key] = take(_GGUF_SCALARS[kind])
+            elif kind == 8:
+                header[key] = text()
+            elif kind == 9:
+                item, count = take("I"), take("Q")
+                if item in _GGUF_SCALARS:
+                    width = struct.calcsize("<" + _GGUF_SCALARS[item])
+                    if at + count * width > size:
+                        raise ValueError("an array runs past the end of the file")
+                    if count <= _GGUF_KEPT_ARRAY:
+                        header[key] = list(struct.unpack_from(f"<{count}{_GGUF_SCALARS[item]}", data, at))
+                    at += count * width
+                elif item == 8:
+                    if count > _GGUF_MOST:
+                        raise ValueError(f"an array of {count} strings")
+                    length_at = struct.Struct("<Q").unpack_from
+                    for _ in range(count):  # each string says its length: step over them
+                        if at + 8 > size:
+                            raise ValueError("an array runs past the end of the file")
+                        at += 8 + length_at(data, at)[0]
+                else:
+                    raise ValueError(f"an array of GGUF type {item}")
+            else:
+                raise ValueError(f"GGUF value type {kind}")
+            if at > size:
+                raise ValueError("the header runs past the end of the file")
+        return header
+
+
 def kv_shape(path: str) -> KVShape | None:
     """The KV cache's cost per token from the GGUF header (no weights read); None where the header does not say.
 
@@ -162,24 +237,19 @@ def kv_shape(path: str) -> KVShape | None:
     (Gemma's sliding-window layers too: "using full-size SWA cache").
     """
     try:
-        from gguf import GGUFReader
-
-        fields = GGUFReader(path).fields
-
-        def get(key: str, default=None):
-            field = fields.get(key)
-            return default if field is None else field.contents()
-
-        arch = get("general.architecture")
-        layers = int(get(f"{arch}.block_count"))
-        heads = _per_layer(get(f"{arch}.attention.head_count"), layers)
-        kv_heads = _per_layer(get(f"{arch}.attention.head_count_kv", heads), layers)
-        embd = int(get(f"{arch}.embedding_length"))
-        key = get(f"{arch}.attention.key_length")
-        value = get(f"{arch}.attention.value_length")
+        header = gguf_header(path)
+        arch = header["general.architecture"]
+        layers = int(header[f"{arch}.block_count"])
+        heads = _per_layer(header[f"{arch}.attention.head_count"], layers)
+        kv_heads = _per_layer(header.get(f"{arch}.attention.head_count_kv", heads), layers)
+        embd = int(header[f"{arch}.embedding_length"])
+        key = header.get(f"{arch}.attention.key_length")
+        value = header.get(f"{arch}.attention.value_length")
         elements = sum(kv * ((int(key) if key else embd // h) + (int(value) if value else embd // h))
                        for kv, h in zip(kv_heads, heads, strict=True) if h)
-        trained = get(f"{arch}.context_length")
+        trained = header.get(f"{arch}.context_length")
+        if layers < 1 or elements < 1:
+            return None
         return KVShape(layers, elements * KV_ELEMENT_BYTES, int(trained) if trained else None)
     except Exception:  # an architecture without these keys (recurrent models), an odd header: no estimate
         return None
