@@ -121,9 +121,8 @@ def sidebar() -> cr.Access | None:
 
 # --------------------------------------------------------------------------- what the pages ask
 
-def owner_note(workspace: str | None) -> str:
-    """How a set's or run's owner is named in a list ("" where there is nothing to say)."""
-    who = cr.current()
+def owner_note(workspace: str | None, who: cr.Access | None) -> str:
+    """How a set's or run's owner is named in a list to ``who`` ("" where there is nothing to say)."""
     if who is None:
         return ""
     if who.teacher:

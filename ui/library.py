@@ -116,12 +116,13 @@ def _run_action(what: str, action, success: str, ref: str | None = None) -> None
 
 # --------------------------------------------------------------------------- picking a set
 
-def _label(store: Store, ref: str, owners: dict[str, str | None] | None = None) -> str:
+def _label(store: Store, ref: str, notes: dict[str, str] | None = None) -> str:
+    """A set in the picker; ``notes``: a saved set's owner on a classroom server, by name."""
     if ref.startswith(CLASSROOM):
         pset = classroom().get(ref.removeprefix(CLASSROOM))
         return f"🎓 {pset.name}" if pset else ref
     name = ref.removeprefix(SAVED)
-    note = workspaces.owner_note(owners[name]) if owners and name in owners else ""
+    note = (notes or {}).get(name, "")
     return f"💾 {name}" + (f" · {note}" if note else "")
 
 
@@ -133,7 +134,7 @@ def _on_pick() -> None:
 def picker(store: Store, in_sidebar: bool = False) -> str | None:
     """Search and pick a set (a row on the page, or the sidebar while presenting); returns its ref or None."""
     ss = st.session_state
-    workspaces.access()
+    who = workspaces.access()
     if in_sidebar:
         st.sidebar.markdown("### Prompt set")
         search_box, pick_box = st.sidebar, st.sidebar
@@ -143,7 +144,7 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
                                    placeholder="e.g. order, sentiment, cot")
     options = [CLASSROOM + key for key, pset in classroom().items() if ps.matches(pset, search)]
     infos = store.list_sets(search)
-    owners = {info.name: info.workspace for info in infos}
+    notes = {info.name: workspaces.owner_note(info.workspace, who) for info in infos}
     options += [SAVED + info.name for info in infos]
     found = len(options)
     current = ss.get("lib_pick")
@@ -157,7 +158,7 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
             ss["lib_pick"] = None
     return pick_box.selectbox(f"Open a set ({found} found · 🎓 classroom demo · 💾 saved)", options,
                               index=None, key="lib_pick", placeholder="Choose a prompt set",
-                              format_func=lambda ref: _label(store, ref, owners), on_change=_on_pick)
+                              format_func=lambda ref: _label(store, ref, notes), on_change=_on_pick)
 
 def _is_deleted(store: Store, name: str) -> bool:
     return not any(s.name.casefold() == name.casefold() for s in store.list_sets())

@@ -319,3 +319,15 @@ def test_the_open_set_and_own_input_survive_a_page_switch():
     assert at.selectbox(key="lib_pick").value == DEMO
     assert at.text_input(key="lib_custom").value == "A film I will not forget."
     assert [h.value for h in at.header] == [CLASSROOM["zero_vs_few_shot"].name]
+
+
+def test_a_cap_out_of_range_is_a_red_line_under_it_and_run_waits():
+    at = opened(DEMO)
+    for bad, why in ((5000, "got 5000"), (-1, "got -1")):
+        at.number_input(key="lib_cap").set_value(bad).run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [f"Cap max_new_tokens (0 = as the set says) must be between 0 and 4096 "
+                                               f"({why})."]
+        assert at.button(key="lib_run").disabled
+    at.number_input(key="lib_cap").set_value(3).run()
+    assert not at.error and not at.button(key="lib_run").disabled
