@@ -22,6 +22,7 @@ from tests.fakes import FakeBackend
 from workbench.store import open_store
 
 ESC = "\x1b[2J\x1b]0;pwned\x07"  # clear the screen, set the window title
+RLO = "\u202e"  # right-to-left override: text shown reversed ("Trojan Source")
 
 
 def one_line_error(res: subprocess.CompletedProcess | tuple, *needles: str) -> str:
@@ -82,15 +83,11 @@ HUGE = "9" * 23
     ["runs", "show", str(2**63)],
     ["eval", "--dataset", "sentiment", "--resume", "0"],
 ])
-def test_a_run_id_out_of_range_is_one_line(args, tmp_path):
+def test_a_run_id_out_of_range_is_one_line(args, tmp_path):  # (2**63 - 1 is in range: "There is no run ...")
     args = [str(tmp_path / a) if a == "h.jsonl" else a for a in args]
     line = one_line_error(cli(*args), "There is no run ", "run ids are whole numbers from 1 to 9223372036854775807")
     assert "OverflowError" not in line
     assert not (tmp_path / "h.jsonl").exists()
-
-
-def test_a_run_id_in_range_that_is_not_stored_says_so():
-    one_line_error(cli("runs", "show", str(2**63 - 1)), f"There is no run {2**63 - 1}")
 
 
 # --------------------------------------------------------------------------- 4: stdin that is not UTF-8
@@ -103,10 +100,15 @@ def test_a_prompt_on_stdin_that_is_not_utf8_is_one_line_with_the_byte_offset():
     one_line_error(res, "The --input text read from stdin is not UTF-8 text (invalid byte 0xc3 at byte offset 6)")
 
 
-def test_a_utf8_prompt_on_stdin_still_reaches_the_model(capsys, monkeypatch, fake):
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO("Grüße\n".encode())))
-    code, out, _ = run(capsys, "generate", "--prompt", "-", "--json")
-    assert code == 0 and json.loads(out)["prompt"] == "Grüße\n"
+def test_stdin_is_read_as_utf8_bytes_whatever_the_locale(capsys, monkeypatch, fake):
+    for data in ("Grüße\n".encode(), b"\xef\xbb\xbfhi", b"ok\xed\xa0\x80"):  # text; a BOM; an encoded surrogate
+        stdin = io.TextIOWrapper(io.BytesIO(data), encoding="ascii", errors="surrogateescape")  # as a C locale reads
+        monkeypatch.setattr(sys, "stdin", stdin)
+        code, out, err = run(capsys, "generate", "--prompt", "-", "--json")
+        if data.startswith(b"ok"):
+            one_line_error((code, out, err), "not UTF-8 text (invalid byte 0xed at byte offset 2)")
+        else:
+            assert code == 0 and json.loads(out)["prompt"] == data.decode(), err
 
 
 # --------------------------------------------------------------------------- 8 and 17: eval --resume
@@ -226,7 +228,9 @@ def test_a_flag_a_new_run_would_drop_is_one_line(capsys, monkeypatch, flags, mes
                               "--no-progress")).startswith(message)
 
 
-def test_label_flags_that_apply_still_run(capsys, fake):
+def test_label_flags_that_apply_still_run_and_words_for_no_label_do_not(capsys, fake):
+    one_line_error(run(capsys, "eval", "--dataset", "sentiment", "--strategies", "zero+score,zero", "--label-words",
+                       "positive= good,happy=glad", "--no-progress"), "--label-words names 'happy'")
     code, out, err = run(capsys, "eval", "--dataset", "sentiment", "--strategies", "zero+score,zero", "--calibrate",
                          "--label-words", "positive= good,negative= bad", "--limit", "2", "--json", "--no-progress")
     assert code == 0, err
@@ -261,7 +265,7 @@ def test_an_export_holding_an_item_twice_is_refused_naming_the_item_and_lines(ca
     ("{tmp}/folder.csv", "is a folder; give a file name"),
     ("/proc/run.csv", " /proc/run.csv: cannot write files in /proc"),
     ("{tmp}/plain.txt/run.csv", "plain.txt is a file, not a folder."),
-    ("/dev/null", None),  # a device: refused as such, or (no extension) as an unknown format
+    ("{tmp}/fifo.csv", "fifo.csv is not a regular file (a device, pipe or socket); give a file name."),
 ])
 @pytest.mark.parametrize("command", ["eval", "runs export", "sets run", "sets export", "autocot build"])
 def test_an_output_nowhere_writable_is_refused_before_any_model_call(capsys, monkeypatch, tmp_path, stored_run,
@@ -270,17 +274,14 @@ def test_an_output_nowhere_writable_is_refused_before_any_model_call(capsys, mon
     monkeypatch.setattr("workbench.retrieval.load_embedder", None)
     (tmp_path / "folder.csv").mkdir()
     (tmp_path / "plain.txt").write_text("x", encoding="utf-8")
+    os.mkfifo(tmp_path / "fifo.csv")
     target = target.replace("{tmp}", str(tmp_path))
     args = {"eval": ["eval", "--dataset", "sentiment", "--strategies", "zero", "--output", target],
             "runs export": ["runs", "export", str(stored_run), "--output", target],
             "sets run": ["sets", "run", "zero_vs_few_shot", "--csv", target],
             "sets export": ["sets", "export", "zero_vs_few_shot", "--output", target],
             "autocot build": ["autocot", "build", "--pool", "arithmetic", "--out", target]}[command]
-    line = one_line_error(run(capsys, *args))
-    if message is not None:
-        assert message in line
-    else:
-        assert "is not a regular file" in line or "Cannot tell the export format" in line
+    one_line_error(run(capsys, *args), message)
     assert not Path("/proc/run.csv").exists() and list((tmp_path / "folder.csv").iterdir()) == []
 
 
@@ -323,29 +324,32 @@ def test_check_port_takes_a_free_port_and_names_other_failures():
 
 # --------------------------------------------------------------------------- 11: terminal escapes, every command
 
+#: ESC and BEL as YAML writes them in a double-quoted string (a YAML file may not hold them raw).
+YAML_ESC = r"\e[2J\e]0;pwned\a"
+
 SPEC_WITH_ESC = f"""name: esc
 spec:
-  instruction: "Classify{ESC} the review."
+  instruction: "Classify{YAML_ESC} the review."
   answer_format: label
   labels: [positive, negative]
 demos:
-  - {{id: d1, question: "Good{ESC} film", answer: positive}}
+  - {{id: d1, question: "Good{YAML_ESC} film", answer: positive}}
 """
 
 SET_WITH_ESC = f"""schema_version: 1
 name: escapes here
 steps:
-  - title: "One{ESC}"
+  - title: "One{YAML_ESC}"
     model: gemma-3-270m
     spec:
-      instruction: "Say{ESC} it."
+      instruction: "Say{YAML_ESC} it."
       answer_format: label
       labels: [positive, negative]
     demos:
-      - {{id: d1, question: "Demo{ESC} text", answer: positive}}
-    decoding: {{max_new_tokens: 4, stop: ["{ESC}"]}}
+      - {{id: d1, question: "Demo{YAML_ESC} text", answer: positive}}
+    decoding: {{max_new_tokens: 4, stop: ["{YAML_ESC}"]}}
 tests:
-  - {{input: "Test{ESC} input", expected: "positive{ESC}"}}
+  - {{input: "Test{YAML_ESC} input", expected: "positive{YAML_ESC}"}}
 """
 
 
@@ -369,7 +373,8 @@ def _commands(tmp_path) -> dict[str, list[list[str]]]:
     (tmp_path / "set.yaml").write_text(SET_WITH_ESC, encoding="utf-8")
     from workbench.autocot import Demo, save_demos
 
-    save_demos([Demo(f"Q{ESC}?", f"Let's think{ESC}.", f"4{ESC}", f"4{ESC}", 0)], tmp_path / "demos.json")
+    # A demo file may not hold ESC (its loader refuses C0/C1 controls); a bidi override it may.
+    save_demos([Demo(f"Q{RLO}?", f"Let's think{RLO}.", f"4{RLO}", "4", 0)], tmp_path / "demos.json")
     a, b = _esc_run(tmp_path)
     out = tmp_path / f"r{ESC}.csv"
     return {
@@ -379,7 +384,7 @@ def _commands(tmp_path) -> dict[str, list[list[str]]]:
                      ["generate", "--prompt", f"hi{ESC}", "-n", "2", "--do-sample"]],
         "prompt": [["prompt", "render", str(spec), "--input", f"q{ESC}"], ["prompt", "run", str(spec), "--input",
                                                                            f"q{ESC}"]],
-        "autocot": [["autocot", "show", str(tmp_path / "demos.json")]],
+        "autocot": [["autocot", "show", str(tmp_path / "demos.json")], ["autocot", "show", f"none{ESC}.json"]],
         "sets": [["sets", "import", str(tmp_path / "set.yaml")], ["sets", "show", "escapes here", "--prompts"],
                  ["sets", "run", "escapes here", "--no-progress"], ["sets", "list"]],
         "runs": [["runs", "list"], ["runs", "show", str(a)], ["runs", "compare", str(a), str(b)],
@@ -390,8 +395,12 @@ def _commands(tmp_path) -> dict[str, list[list[str]]]:
 
 @pytest.mark.parametrize("command", ["eval", "generate", "prompt", "autocot", "sets", "runs"])
 def test_esc_from_files_flags_names_and_the_model_never_reaches_the_terminal_raw(capsys, fake, tmp_path, command):
-    for argv in _commands(tmp_path)[command]:
+    printed, commands = [], _commands(tmp_path)[command]
+    for argv in commands:
         code, out, err = run(capsys, *argv)
-        assert code == 0, (argv, err)
-        assert "\x1b" not in out + err and "\x07" not in out + err, (argv, out, err)  # no raw ESC or BEL
-        assert "\\x1b" in out + err or "\\u001b" in out + err, (argv, out, err)  # shown as text: \x1b (JSON: \u001b)
+        assert code == (2 if "none" in argv[-1] else 0), (argv, err)
+        assert not {"\x1b", "\x07", RLO} & set(out + err), (argv, out, err)  # no raw ESC, BEL or bidi override
+        printed.append(out + err)
+    for argv, text in zip(commands, printed, strict=True):
+        if argv[:2] not in (["sets", "import"], ["sets", "list"]):  # these print no text from the file
+            assert any(t in text for t in ("\\x1b", "\\u001b", "\\u202e")), (argv, text)  # shown as text
