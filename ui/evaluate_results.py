@@ -128,8 +128,7 @@ def confusion_chart(cm, strategy: str) -> alt.LayerChart:
         tooltip=["gold", "predicted", "count", alt.Tooltip("share:Q", format=".0%", title="share of gold row")])
     text = base.mark_text(fontSize=13).encode(
         text="count:Q", color=alt.condition(alt.datum.share > 0.55, alt.value("white"), alt.value("#1f2933")))
-    side = 56 * max(len(cm.labels), 2)
-    return (cells + text).properties(width=56 * max(len(cm.columns), 2), height=side)
+    return (cells + text).properties(width=alt.Step(56), height=alt.Step(44))  # a fixed size a cell, any labels
 
 
 def label_section(run_id: int) -> None:
@@ -258,5 +257,6 @@ def items_section(records, strategies: int) -> None:
                      height=min(ITEMS_HEIGHT, 38 + 35 * max(1, len(shown) // max(strategies, 1))),
                      column_config={"input": st.column_config.TextColumn(width="medium"),
                                     "id": st.column_config.TextColumn(width="small")})
-    st.dataframe(item_rows(shown), hide_index=True, key="ev_items", width="stretch", height=ITEMS_HEIGHT,
+    st.dataframe(item_rows(shown), hide_index=True, key="ev_items", width="stretch",
+                 height=min(ITEMS_HEIGHT, 38 + 35 * max(len(shown), 1)),
                  column_config={"prompt": st.column_config.TextColumn(width="medium")})

@@ -330,7 +330,7 @@ def test_setup_results_and_history_are_one_click_each(page, app, server, record_
     assert heading.is_visible() and heading.bounding_box()["y"] < VIEWPORT["height"], "results not in view"
     heights = {"Results": page_height(page)}
     screenshot(page, SCREENSHOTS / "evaluate-results.png")
-    for name, marker in (("Run history", page.get_by_role("button", name="Compare", exact=True)),
+    for name, marker in (("Run history", page.get_by_role("button", name="Show", exact=True)),
                          ("Setup", page.get_by_text("Sample pool", exact=True)),
                          ("Results", heading)):
         tab(page, name)  # one click
