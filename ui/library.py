@@ -57,12 +57,13 @@ class Opened:
     saved: str | None = None  # the library name of a saved set
     version: int | None = None  # its latest version
     can_change: bool = True  # this session may rename, edit, restore or delete it (classroom: its own; teacher: any)
+    owner: str = ""  # whose it is, on a classroom server ("shared, read-only", "workspace 3fA9x_"; "" off one)
 
     @property
     def origin(self) -> str:
         if self.saved is None:
             return f"Classroom set `{self.ref.removeprefix(CLASSROOM)}` (shipped with the workbench)"
-        return f"Saved set · version {self.version}" + ("" if self.can_change else " · shared, read-only")
+        return f"Saved set · version {self.version}" + (f" · {self.owner}" if self.owner else "")
 
 
 # --------------------------------------------------------------------------- library and flash messages
@@ -165,11 +166,24 @@ def _is_deleted(store: Store, name: str) -> bool:
 
 
 def overview(store: Store) -> None:
-    """Every set as a table (when none is open)."""
-    rows = [{"kind": "classroom demo" if r["source"] == "classroom" else "saved", "set": r["name"],
+    """Every set as a table (when none is open); on a classroom server, whose each saved set is."""
+    who = workspaces.access()
+    notes = {i.name: workspaces.owner_note(i.workspace, who) for i in store.list_sets()} if who else {}
+
+    def kind(r: dict) -> str:
+        if r["source"] == "classroom":
+            return "classroom demo"
+        note = notes.get(r["name"], "")
+        return f"saved · {note}" if note else "saved"
+
+    rows = [{"kind": kind(r), "set": r["name"],
              "version": "" if r["version"] is None else f"v{r['version']}", "tags": ", ".join(r["tags"]),
              "about": r["description"]} for r in ps.library_entries(store)]
-    st.info("Open a set above. Classroom demos ship with the workbench, ready to run; saved sets are yours.")
+    if who is not None and not who.teacher:
+        st.info("Open a set above. Classroom demos ship with the workbench, ready to run; shared sets are the "
+                "teacher's (read-only: save a copy to change one); the sets you save are this browser's.")
+    else:
+        st.info("Open a set above. Classroom demos ship with the workbench, ready to run; saved sets are yours.")
     if rows:  # a static table: long "about" texts wrap instead of being cut at the column's edge
         st.table(pd.DataFrame(rows).set_index("set"))
 
@@ -182,7 +196,8 @@ def open_set(store: Store, ref: str | None) -> Opened | None:
         if ref.startswith(CLASSROOM):
             return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
         pset, version = ps.get(store, ref.removeprefix(SAVED))
-        return Opened(ref, pset, pset.name, version, can_change=store.may_change(pset.name))
+        owner = workspaces.owner_note(store.set_workspace(pset.name), workspaces.access())
+        return Opened(ref, pset, pset.name, version, can_change=store.may_change(pset.name), owner=owner)
     return None
 
 
