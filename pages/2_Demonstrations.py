@@ -23,6 +23,7 @@ page_intro("Which worked examples a model is shown, and in what order, changes i
 dm.restore()
 pool = pool_picker("dm_pool", default="sentiment")
 if pool is None or backend is None:
+    dm.set_aside()
     st.stop()
 built = built_prompt()
 if built is None:
@@ -37,7 +38,7 @@ with user_errors("Choosing the demonstrations"):
     query = dm.query_input(pool)
     opts = dm.settings(pool)
     dm.save()
-    cfg = decoding_controls("dmdec")
+    cfg = decoding_controls(dm.DECODING_KEY)
     if opts is None:  # K or the seed is invalid: its reason is under it
         st.stop()
     demos, selection = choose_demos(index, query, **opts)

@@ -6,8 +6,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import number_field
-from ui.state import DEMO_WIDGETS, DemoSettings, demo_settings, restore_widgets, save_demo_settings, widget_values
+from ui.common import DECODING_KEYS, number_field
+from ui.state import (
+    DEMO_WIDGETS,
+    DemoSettings,
+    demo_settings,
+    forget_widgets,
+    restore_widgets,
+    save_demo_settings,
+    widget_values,
+)
 from workbench.data import Example
 from workbench.retrieval import ORDERS, SELECTOR_KINDS, Selection
 
@@ -18,8 +26,8 @@ COMPARED = ("random", "knn", "cluster")
 def label(selector: str) -> str:
     """The word the pages use for a selector (one vocabulary with Evaluate's strategies)."""
     return SELECTOR_KINDS[selector].label
-#: Widget-key prefix of the page.
-KEY = "dm"
+#: Widget-key prefix of the page, and of its decoding settings.
+KEY, DECODING_KEY = "dm", "dmdec"
 
 
 def restore() -> DemoSettings:
@@ -27,6 +35,15 @@ def restore() -> DemoSettings:
     settings = demo_settings()
     restore_widgets(KEY, settings, DEMO_WIDGETS)
     return settings
+
+
+def set_aside() -> None:
+    """Before the page stops without drawing its widgets (no pool yet, e.g. while a file is being chosen): drop their
+    state, so that the next run gives them back the kept values. (Left in place, Streamlit hands such widgets back
+    at their bare defaults: selector random, K 0, max_new_tokens 0.)"""
+    forget_widgets(KEY, DEMO_WIDGETS)
+    for suffix in DECODING_KEYS:
+        st.session_state.pop(f"{DECODING_KEY}_{suffix}", None)
 
 
 def save() -> DemoSettings:
@@ -42,12 +59,13 @@ def settings(pool) -> dict | None:
     """Selector, K, order, seed, MMR λ and (for "fixed") the hand-picked pool rows; keyword arguments of
     :func:`workbench.retrieval.choose_demos`. None while K or the seed is invalid (the reason under it)."""
     c1, c2, c3 = st.columns(3)
-    selector = c1.selectbox("Selector", list(SELECTOR_KINDS), key=f"{KEY}_sel",
-                            format_func=lambda s: f"{SELECTOR_KINDS[s].label}: {SELECTOR_KINDS[s].description}")
+    selector = c1.selectbox("Selector", list(SELECTOR_KINDS), key=f"{KEY}_sel", format_func=label,
+                            help="\n".join(f"- **{k.label}**: {k.description}" for k in SELECTOR_KINDS.values()))
     fixed = selector == "fixed"
     k, bad_k = number_field(c2, "K demonstrations", 4, key=f"{KEY}_k", lo=0, hi=MAX_K, disabled=fixed,
                             help="Hand-picked: as many as you pick." if fixed else None)
-    how = c3.selectbox("Order", list(ORDERS), format_func=lambda s: f"{s}: {ORDERS[s]}", key=f"{KEY}_order")
+    how = c3.selectbox("Order", list(ORDERS), key=f"{KEY}_order",
+                       help="\n".join(f"- **{name}**: {what}" for name, what in ORDERS.items()))
     seed, bad_seed = number_field(c1, "Seed (random selector / order, k-means)", 0, key=f"{KEY}_seed", lo=0,
                                   hi=MAX_SEED)
     lambda_ = c2.slider("MMR λ (1 = similarity only, 0 = diversity only)", 0.0, 1.0, key=f"{KEY}_lambda_",

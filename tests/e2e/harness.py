@@ -367,8 +367,48 @@ def upload(page, label: str, name: str, data: bytes, mime: str = "application/oc
         box.locator('input[type="file"]').set_input_files({"name": name, "mimeType": mime, "buffer": data})
 
 
+def type_in_grid(page, text: str, row: int, column: int, nth: int = 0, tries: int = 3) -> None:
+    """Type ``text`` into a cell of an st.data_editor (the ``nth`` grid on the page; row and column from 0, the
+    index column not counted) and commit it, as a user does: select a cell, move there, Enter, type, Enter.
+    The grid's canvas sometimes drops the first key after a rerun: the cell is read back and typed again."""
+    for _ in range(tries):
+        wait_ready(page)
+        grid = page.locator('[data-testid="stDataFrame"]').nth(nth)
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 12, box["y"] + GRID_ROW_PX * 1.5)  # the first cell below the header
+        page.wait_for_timeout(200)
+        for _ in range(column):
+            page.keyboard.press("ArrowRight")
+        for _ in range(row):
+            page.keyboard.press("ArrowDown")
+        page.keyboard.press("Enter")  # opens the cell's editor
+        page.wait_for_timeout(200)
+        page.keyboard.type(text)
+        with rerun(page):
+            page.keyboard.press("Enter")
+        cells = list(grid_rows(page, nth)[row].values())
+        if cells[column] == text:
+            return
+    raise AssertionError(f"could not type {text!r} into row {row}, column {column} of grid {nth}: {cells}")
+
+
+#: Height of a header or row of Streamlit's data grid, in pixels.
+GRID_ROW_PX = 35
+
+
+def button(page, name: str):
+    """A button by its label; a button with a keyboard shortcut (Ctrl+Enter on a page's main action) has the
+    shortcut in its accessible name too ("Run Shortcut Ctrl + Enter")."""
+    return page.get_by_role("button", name=re.compile("^" + re.escape(name) + SHORTCUT_SUFFIX))
+
+
+#: What follows a button's label in its accessible name when it has a keyboard shortcut.
+SHORTCUT_SUFFIX = r"(\s*(Shortcut\s*)?(Ctrl|⌘|Cmd|Meta)\b.*)?$"
+
+
 def click_button(page, name: str) -> None:
-    page.get_by_role("button", name=name, exact=True).click()
+    button(page, name).click()
 
 
 def wait_for_text(page, text: str | re.Pattern, timeout_ms: int = GENERATION_TIMEOUT_MS) -> None:
@@ -518,7 +558,8 @@ ARM_JS = "([at, button, heading]) => {" + COMPLETION_JS + """
     };
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
     setTimeout(() => {
-        const b = [...document.querySelectorAll('button')].find(e => e.textContent.trim() === button);
+        const label = e => (e.querySelector('[data-testid="stMarkdownContainer"]') || e).textContent.trim();
+        const b = [...document.querySelectorAll('button')].find(e => label(e) === button);
         w.t0 = performance.now();
         b.click();
     }, Math.max(0, at - Date.now()));

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import real_backend
 from tests.e2e.harness import (
+    button,
     click_button,
     download,
     navigate,
@@ -67,7 +68,7 @@ def test_an_out_of_range_field_says_why_and_run_waits(page, app):
     set_number(page, "temperature", -1, nth=0)
     # (Markdown shows ">=" as "≥".)
     wait_for_text(page, re.compile(r"temperature must be (>=|≥) 0 \(got -1\.0\); use 0 or greedy"), timeout_ms=30_000)
-    run = page.get_by_role("button", name="Run", exact=True)
+    run = button(page, "Run")
     assert run.is_disabled(), "Run must wait while a field is invalid"
     set_number(page, "temperature", 0.5, nth=0)
     assert page.get_by_text(re.compile("temperature must be")).count() == 0

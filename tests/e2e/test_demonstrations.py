@@ -13,6 +13,7 @@ import json
 import pytest
 
 from tests.e2e.harness import (
+    choose_radio,
     click_button,
     code_blocks,
     grid_rows,
@@ -22,6 +23,8 @@ from tests.e2e.harness import (
     page_problems,
     set_number,
     set_text_area,
+    type_in_grid,
+    upload,
     wait_for_text,
     wait_ready,
 )
@@ -82,3 +85,58 @@ def test_nearest_demonstrations_with_scores_then_run(page, app):
     open_expander(page, "Plain text (to copy)")
     built = code_blocks(page)[-1]
     assert built == sent, "the Builder builds another prompt from the one the Demonstrations page showed"
+
+
+#: A file as people have them: ``text,label``, not the workbench's question/answer columns (issue 33 item 1).
+REVIEWS = [("A warm, funny and moving film", "positive"), ("Dull, slow and far too long", "negative"),
+           ("I loved every minute of it", "positive"), ("A waste of two hours", "negative"),
+           ("Great acting and a clever story", "positive"), ("The plot makes no sense at all", "negative")]
+UPLOAD_LABEL = "Pool: CSV, TSV, JSON, JSONL, PARQUET"
+
+
+def reviews_csv(labels: dict[str, str] | None = None) -> bytes:
+    """The reviews as ``text,label`` CSV, the labels written through ``labels`` (e.g. positive -> 1)."""
+    rows = [f'"{text}",{(labels or {}).get(label, label)}' for text, label in REVIEWS]
+    return ("text,label\n" + "\n".join(rows) + "\n").encode()
+
+
+def upload_reviews(page, app, data: bytes) -> None:
+    open_page(page, app, "pages/2_Demonstrations.py")
+    choose_radio(page, "Upload")
+    upload(page, UPLOAD_LABEL, "reviews.csv", data, "text/csv")
+    wait_ready(page)
+    assert page_problems(page) == [], "a text,label file must load through the column mapping"
+    assert page.get_by_label("Input column", exact=True).input_value() == "text"
+    assert page.get_by_label("Answer column", exact=True).input_value() == "label"
+
+
+def test_a_text_label_file_with_word_labels_is_mapped_and_runs(page, app):
+    upload_reviews(page, app, reviews_csv())
+    wait_for_text(page, "labels: positive, negative", timeout_ms=60_000)
+    set_text_area(page, "Query", "A funny and moving story")
+    set_number(page, "K demonstrations", 2)
+    set_number(page, "max_new_tokens", 2)
+    by_text = dict(REVIEWS)
+    rows = grid_rows(page, nth=2)  # the preview, the label names, then the chosen demonstrations
+    assert len(rows) == 2 and all(by_text[r["input"]] == r["answer"] for r in rows), rows
+    open_expander(page, "Plain text (to copy)")
+    sent = code_blocks(page)[-1]
+    assert all(r["input"] in sent for r in rows)
+    click_button(page, "Run")
+    wait_for_text(page, "Answer:")
+    wait_ready(page)
+    assert page_problems(page) == []
+
+
+def test_a_text_label_file_with_0_1_labels_gets_label_names(page, app):
+    upload_reviews(page, app, reviews_csv({"positive": "1", "negative": "0"}))
+    wait_for_text(page, "labels: 1, 0", timeout_ms=60_000)
+    assert [r["value"] for r in grid_rows(page, nth=1)] == ["1", "0"]  # the label values, in file order
+    type_in_grid(page, "positive", row=0, column=1, nth=1)
+    type_in_grid(page, "negative", row=1, column=1, nth=1)
+    wait_for_text(page, "labels: positive, negative", timeout_ms=60_000)
+    assert page_problems(page) == []
+    set_number(page, "K demonstrations", 3)
+    by_text = dict(REVIEWS)
+    rows = grid_rows(page, nth=2)
+    assert len(rows) == 3 and all(by_text[r["input"]] == r["answer"] for r in rows), rows

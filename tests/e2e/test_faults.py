@@ -15,6 +15,7 @@ from tests.e2e.harness import (
     ROOT,
     alive,
     arm_generation,
+    button,
     exceptions,
     generation_result,
     new_page,
@@ -91,7 +92,7 @@ def test_a_model_that_fails_to_load_hurts_only_its_own_session(browser, app, ser
         wait_for_text(victim, "is it a complete, valid GGUF file?", timeout_ms=120_000)
         wait_ready(victim)
         assert victim.locator('[data-testid="stException"]').count() == 0, "a traceback instead of one red line"
-        assert victim.get_by_role("button", name="Generate", exact=True).is_disabled()
+        assert button(victim, "Generate").is_disabled()
 
         result = generation_result(other)
         assert result["problems"] == [], "the failure leaked into another session"
