@@ -129,7 +129,7 @@ def list_cmd(args) -> int:
             print(shown_json(row))
         return 0
     if not rows:
-        print(f"no prompt sets match {args.search!r}", file=sys.stderr)
+        print(f"no prompt sets match {shown(repr(args.search))}", file=sys.stderr)
         return 0
     table = [("source", "name", "version", "tags", "description")]
     for r in rows:  # names saved before names were checked may hold control characters: never print them raw
