@@ -179,7 +179,7 @@ def downloads(run_id: int) -> None:
     cols = st.columns([1, 1, 1, 3])
     for col, (label, (write, ext, mime)) in zip(cols, DOWNLOADS.items(), strict=False):
         col.download_button(label, lambda write=write: write(report_from_store(app_store(), run_id)),
-                            f"evaluate-run-{run_id}.{ext}", mime, key=f"ev_dl_{ext}",
+                            f"evaluate-run-{run_id}.{ext}", mime, key=f"ev_dl_{ext}", on_click="ignore",
                             help="Per-item records, the summary, paired comparisons and the run's manifest.")
 
 

@@ -62,7 +62,7 @@ def history(can_resume: bool, resume: Callable[[object], None], show: Callable[[
                                              "downloads."):
         show(pick)
     c3.download_button("JSON", lambda: to_json(report_from_store(s, pick)), f"evaluate-run-{pick}.json",
-                       "application/json", key="ev_json",
+                       "application/json", key="ev_json", on_click="ignore",
                        help="The stored run as one JSON document (metadata, summary, records).")
     info = by_id[pick]
     if c4.button("Resume", key="ev_resume", disabled=not (info.status != "finished" and can_resume),

@@ -160,7 +160,7 @@ def panel_rows(page, nth: int = 0) -> list[dict[str, str]]:
 def test_cancel_stops_an_auto_cot_build_and_the_history_says_so(page, app, server):
     """Cancel during the Auto-CoT build (the model writing rationales, no item run yet) stops the build at once."""
     open_page(page, app, "pages/5_Evaluate.py")
-    multiselect(page, "Strategies", ["Auto-CoT"])
+    strategies(page, ["Auto-CoT"])
     set_number(page, "Items (0 = all)", 2)
     toggle(page, "Use the response cache", on=False)
     runs_before = {r.run_id for r in _store(server).list_runs()}
@@ -193,7 +193,7 @@ def test_builder_prompt_is_evaluated(page, app, server):
     assert page.get_by_role("heading", name="Evaluate").is_visible()
     assert page_problems(page) == []
 
-    multiselect(page, "Strategies", ["zero"])
+    strategies(page, ["zero"])
     set_number(page, "Items (0 = all)", 2)
     press_run(page)
     heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
