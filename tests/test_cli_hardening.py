@@ -90,6 +90,11 @@ def test_a_run_id_out_of_range_is_one_line(args, tmp_path):  # (2**63 - 1 is in 
     assert not (tmp_path / "h.jsonl").exists()
 
 
+def test_a_set_version_out_of_range_is_one_line():
+    one_line_error(cli("sets", "show", "zero_vs_few_shot", "--version", HUGE), "argument --version: There is no "
+                   "version 99999999999999999999999: version numbers are whole numbers from 1 to 9223372036854775807")
+
+
 # --------------------------------------------------------------------------- 4: stdin that is not UTF-8
 
 def test_a_prompt_on_stdin_that_is_not_utf8_is_one_line_with_the_byte_offset():

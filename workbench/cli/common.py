@@ -198,13 +198,23 @@ def run_id(text: str) -> int:
     Traceback (most recent call last):
     argparse.ArgumentTypeError: There is no run 99999999999999999999… (30 digits): run ids are whole numbers from 1 to 9223372036854775807; pick one from `runs list`.
     """
+    return _stored_number(text, "run", "run id", "pick one from `runs list`")
+
+
+def version_number(text: str) -> int:
+    """argparse type of a saved set's version: a whole number from 1 to :data:`MAX_RUN_ID` (SQLite's INTEGER)."""
+    return _stored_number(text, "version", "version number", "pick one from the set's version history")
+
+
+def _stored_number(text: str, what: str, noun: str, hint: str) -> int:
+    """``text`` as a row id the store can hold (1 to :data:`MAX_RUN_ID`), else one argparse line; a number of
+    thousands of digits is never converted."""
     digits = text.strip()
     if not (digits.isascii() and digits.isdigit()):
-        raise argparse.ArgumentTypeError(f"{shown(text)!r} is not a run id (a whole number); pick one from "
-                                         "`runs list`.")
+        raise argparse.ArgumentTypeError(f"{shown(text)!r} is not a {noun} (a whole number); {hint}.")
     if len(digits.lstrip("0")) > len(str(MAX_RUN_ID)) or not 1 <= int(digits) <= MAX_RUN_ID:
-        raise argparse.ArgumentTypeError(f"There is no run {_digits(digits)}: run ids are whole numbers from 1 to "
-                                         f"{MAX_RUN_ID}; pick one from `runs list`.")
+        raise argparse.ArgumentTypeError(f"There is no {what} {_digits(digits)}: {noun}s are whole numbers from 1 to "
+                                         f"{MAX_RUN_ID}; {hint}.")
     return int(digits)
 
 

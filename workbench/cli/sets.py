@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from workbench.backends import BACKENDS
-from workbench.cli.common import check_output, shown, shown_json
+from workbench.cli.common import check_output, shown, shown_json, version_number
 from workbench.errors import ConfigError, DataError
 
 #: What ``sets export --format`` writes.
@@ -69,7 +69,7 @@ def register(sub) -> None:
 
 def _set_arg(c) -> None:
     c.add_argument("set", metavar="SET", help="a saved set's name, a classroom set, or a .yaml/.json file")
-    c.add_argument("--version", type=int, help="a saved set's version (default: the latest)")
+    c.add_argument("--version", type=version_number, help="a saved set's version (default: the latest)")
 
 
 def _open(args):
