@@ -3,13 +3,13 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui.common import keep_widgets, sidebar_model, user_errors
+from ui.common import keep_widgets, page_intro, sidebar_model, user_errors
 
 st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
 keep_widgets(ev.KEPT_KEYS)  # the settings survive a visit to another page
 backend = sidebar_model()
 st.title("Evaluate")
-st.markdown(ev.ABOUT)
+page_intro(ev.ABOUT)  # what this page shows, in one paragraph
 run_bar = st.container()  # Run, Cancel and the progress bar: above the tabs, where the user looks
 setup, results, order, history = ev.tabs()
 

@@ -12,17 +12,16 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 
-import pandas as pd
 import streamlit as st
 
-from ui import common
-from ui.common import app_store, number_field, user_errors
+from ui.common import RUN_SHORTCUT, app_store, number_field, unless_set
+from ui.datapick import data_picker as data_picker  # the page's dataset picker (one for every page)
 from ui.evaluate_results import accuracy_chart
 from ui.evaluate_results import results as results  # the Results tab's body
 from ui.handover import HandedPrompt, clear, received
 from ui.run_history import TAB_KEY
 from ui.run_history import history as history_tab
-from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
+from workbench.data import Pool
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate import (
     DEFAULT_K,
@@ -57,8 +56,6 @@ def family_label(base: str) -> str:
 ANSWER_MODES = {"generate": "Generate + extract the answer", "score": "Label scoring (one forward pass per label)"}
 #: Longest wait (seconds) for a cancelled run to finish its item in flight before the page goes on.
 STOP_WAIT_S = 60.0
-#: Ctrl/Cmd+Enter presses Run: the keyboard shortcut every page's main action shares (where ui.common has one).
-RUN_SHORTCUT = getattr(common, "RUN_SHORTCUT", None)
 #: The page's tabs: setup, results and history each one click away (the selected one kept in session state).
 TABS = ("Setup", "Results", "Order sensitivity", "Run history")
 #: Session-state key: the tab to open on the next run of the page (a tab cannot change once drawn).
@@ -88,106 +85,14 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- data as it comes
+# The dataset and the demonstration pool come from the data picker every page shares (ui/datapick.py).
 
-#: Rows shown in an upload's preview.
-PREVIEW_ROWS = 5
-#: Most distinct answer values offered in the label-value table (more: not a label column).
-MAX_LABEL_VALUES = 50
-#: Column names tried, in order, as the default input and answer columns of an upload.
-INPUT_GUESSES = ("question", "text", "input", "sentence", "review", "content")
-ANSWER_GUESSES = ("answer", "label", "target", "gold", "class", "output")
-#: File types an upload may have.
-UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
 #: The settings kept across page switches (Streamlit forgets widgets a page did not draw). Uploads and the
 #: label-value tables cannot be put back; the handed-over prompt variants follow the hand-over itself.
 KEPT_KEYS = ("ev_data_src", "ev_data_sample", "ev_data_input_mode", "ev_data_input_template", "ev_data_input",
              "ev_data_answer", "ev_other_pool", "ev_pool_src", "ev_pool_sample", "ev_strategies", "ev_k", "ev_sc",
              "ev_more", "ev_as_built", "ev_answer", "ev_limit", "ev_seed", "ev_cal", "ev_cache", "ev_repro", "ev_os_perms",
              "ev_only_disagree", "ev_disagree_by", "ev_tab")
-
-
-def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
-    lower = [c.lower() for c in columns]
-    return next((lower.index(g) for g in guesses if g in lower), min(fallback, len(columns) - 1))
-
-
-def mapping_controls(key: str, table: RawTable) -> ColumnMapping:
-    """Preview of the first rows, the input column (or a template joining columns), the answer column and
-    the answer values' names (numeric labels -> names)."""
-    columns = list(table.columns)
-    st.caption(f"{table.filename}: {len(table.rows)} rows · columns {', '.join(columns)}")
-    preview = pd.DataFrame([{c: row.get(c) for c in columns} for row in table.rows[:PREVIEW_ROWS]])
-    preview = preview.astype("string")
-    st.dataframe(preview, hide_index=True, key=f"{key}_preview")
-    c1, c2, c3 = st.columns([1, 2, 2])
-    joined = c1.radio("Input from", ["one column", "a template"], key=f"{key}_input_mode",
-                      help="A template joins several columns, e.g. {title}. {description}")
-    if joined == "a template":
-        template = c2.text_input("Input template", key=f"{key}_input_template",
-                                 placeholder="{title}. {description}",
-                                 help="Column names in braces; {{ and }} for literal braces.")
-        input_column = None
-    else:
-        input_column = c2.selectbox("Input column", columns, index=_guess(columns, INPUT_GUESSES, 0),
-                                    key=f"{key}_input")
-        template = ""
-    answer = c3.selectbox("Answer column", columns, index=_guess(columns, ANSWER_GUESSES, len(columns) - 1),
-                          key=f"{key}_answer")
-    mapping = _mapping(columns, input_column, template, answer)
-    label_map = label_map_editor(f"{key}_labels_{answer}", table.values(answer, limit=MAX_LABEL_VALUES + 1))
-    return dataclasses.replace(mapping, label_map=tuple(label_map.items()))
-
-
-def _mapping(columns: list[str], input_column: str | None, template: str, answer: str) -> ColumnMapping:
-    if input_column is None and not template.strip():
-        raise ConfigError("Type an input template naming columns in braces, e.g. {title}. {description}")
-    used = (input_column, answer) if input_column is not None else (answer,)
-    # The answer column is the gold label; a separate default "label" column is used only if it is another one.
-    label = "label" if "label" in columns and answer != "label" else None
-    return ColumnMapping(input=input_column or "question", answer=answer, label=label,
-                         id="id" if "id" in columns and "id" not in used else None,
-                         input_template=template if input_column is None else None)
-
-
-def label_map_editor(key: str, distinct: tuple[str, ...]) -> dict[str, str]:
-    """Distinct answer values in a small editable table: type a name beside a value (e.g. 1 -> world).
-
-    Returns value -> name for every value once any name is typed (an empty name keeps the value); {} for none.
-    """
-    if not distinct:
-        return {}
-    if len(distinct) > MAX_LABEL_VALUES:
-        st.caption(f"Over {MAX_LABEL_VALUES} distinct answer values: answers are compared as they are.")
-        return {}
-    st.caption("Label values → names (leave a name empty to keep the value as it is).")
-    frame = pd.DataFrame({"value": list(distinct), "name": [""] * len(distinct)}).astype("string")
-    edited = st.data_editor(frame, hide_index=True, disabled=["value"], key=key,
-                            column_config={"name": st.column_config.TextColumn("name")})
-    names = {row["value"]: row["name"].strip() if isinstance(row.get("name"), str) else ""
-             for row in edited.to_dict("records")}
-    if not any(names.values()):
-        return {}
-    return {value: name or value for value, name in names.items()}
-
-
-def data_picker(key: str, what: str, default: str | None = None) -> Pool | None:
-    """A shipped sample, or an upload with preview, column mapping and label-value map. None until ready."""
-    names = list(sample_pools())
-    source = st.radio(what, ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
-    if source == "Sample":
-        with user_errors(f"Loading the {what.lower()}"):
-            index = names.index(default) if default in names else 0
-            return load_sample(st.selectbox("Sample pool", names, index=index, key=f"{key}_sample"))
-        return None
-    upload = st.file_uploader(f"{what}: {', '.join(t.upper() for t in UPLOAD_TYPES)}", type=UPLOAD_TYPES,
-                              key=f"{key}_upload")
-    if upload is None:
-        st.info("Upload a file; then pick its input and answer columns.")
-        return None
-    with user_errors(f"Reading {upload.name}"):
-        mapping = mapping_controls(key, read_rows((upload.name, upload.getvalue())))
-        return load_pool((upload.name, upload.getvalue()), mapping=mapping)
-    return None
 
 
 # --------------------------------------------------------------------------- settings
@@ -225,7 +130,8 @@ def variant_picker(dataset: Pool, pool: Pool) -> list[PromptVariant]:
         st.rerun()
     mine = PromptVariant(handed.name, handed.spec, handed.demos)
     by_name = {v.name: v for v in (inferred, mine)}
-    picked = st.multiselect("Prompt variants", list(by_name), default=list(by_name), key="ev_variants",
+    picked = st.multiselect("Prompt variants", list(by_name), key="ev_variants",
+                            **unless_set("ev_variants", default=list(by_name)),
                             format_func={INFERRED: "inferred: the dataset's own template",
                                          handed.name: f"{handed.name}: from the {handed.source}"}.get,
                             help="Each variant runs under every strategy chosen below.")
@@ -247,7 +153,8 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                        f"{', '.join(missing)}; name the label values above or edit the labels in the "
                        f"{'Prompt Builder' if v.name != INFERRED else 'file'}.", icon="⚠️")
     c1, c2, c3 = st.columns([3, 1, 1])
-    families = c1.multiselect("Strategies", list(FAMILIES), default=["zero", "knn"], key="ev_strategies",
+    families = c1.multiselect("Strategies", list(FAMILIES), key="ev_strategies",
+                              **unless_set("ev_strategies", default=["zero", "knn"]),
                               format_func=family_label,
                               help="\n".join(f"- **{family_label(b)}**: {d}" for b, d in FAMILIES.items()))
     k, bad_k = number_field(c2, "K demonstrations", DEFAULT_K, key="ev_k", lo=1, hi=32)
@@ -262,14 +169,15 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
     as_built = False
     if built:
         as_built = st.toggle(f"Also run the handed-over prompt as built ({plural(len(built[0].demos), 'demonstration')}"
-                             ", in its order)", True, key="ev_as_built")
+                             ", in its order)", key="ev_as_built", **unless_set("ev_as_built", value=True))
     scorable = [v for v in variants if can_score(v.spec)]
     labels = tuple(dict.fromkeys(lab for v in scorable for lab in v.spec.labels))
     c1, c2, c3 = st.columns(3)
     modes = list(ANSWER_MODES) if labels else ["generate"]  # label scoring needs a fixed label set
     # Label scoring by default only where every prompt has a label set; a prompt without one always generates.
     default = "score" if len(scorable) == len(variants) and labels else "generate"
-    answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer", index=modes.index(default),
+    answer = c1.radio("Answer", modes, format_func=ANSWER_MODES.get, key="ev_answer",
+                      **unless_set("ev_answer", index=modes.index(default)),
                       help="Label scoring picks the label word the model finds most likely after the prompt: never "
                            "an off-label answer. Chain-of-thought strategies, and prompts without a label set, "
                            "always generate.")
@@ -312,11 +220,11 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                        + (f" · {plural(len(v.demos), 'demonstration')} as built" if v.demos else ""))
             st.code(f"{v.spec.instruction}\n\n{v.spec.demo_template}\n\n{v.spec.query_template}".strip(),
                     language=None)
-    cache = st.toggle("Use the response cache", True, key="ev_cache",
+    cache = st.toggle("Use the response cache", key="ev_cache", **unless_set("ev_cache", value=True),
                       help="A request already answered for the same model file, backend, prompt, decoding and "
                            "seed is read from the store instead of the model: rerunning after changing one "
                            "variant costs only that variant. Off: every item goes to the model.")
-    reproducible = st.toggle("Reproducible: one sequence at a time", False, key="ev_repro",
+    reproducible = st.toggle("Reproducible: one sequence at a time", key="ev_repro",
                              help="Where the model decodes several sequences per step (llama.cpp: 8 unless "
                                   "WORKBENCH_BATCH says otherwise), generation items and self-consistency paths "
                                   "run together, about twice as fast. On llama.cpp with its exact kernels (the "

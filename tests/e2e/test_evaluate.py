@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     download,
     grid_rows,
     multiselect,
+    navigate,
     open_page,
     open_tab,
     page_problems,
@@ -342,3 +343,10 @@ def test_setup_results_and_history_are_one_click_each(page, app, server, record_
     for name, px in heights.items():
         record_property(f"height_{name}", px)
     assert max(heights.values()) < 5300 * 0.6, heights
+
+    # Another page and back: the same tab is open, and the kept settings put back no Session State warning.
+    navigate(page, "Decoding Lab")
+    navigate(page, "Evaluate")
+    assert page.get_by_role("heading", name=f"Run {run_id}").is_visible(), "the Results tab was not kept"
+    warnings = [line for line in server.log.read_text().splitlines() if "Session State API" in line and "'ev_" in line]
+    assert warnings == []
