@@ -73,7 +73,7 @@ def _remember_workspace(workspace: str) -> None:
     """Keep the workspace id in this browser (a cookie of this site, sent with the next page load)."""
     if _cookie() == workspace:
         return
-    st.html(f"<script>document.cookie = '{COOKIE}={workspace}; path=/; max-age=31536000; SameSite=Strict';"
+    st.sidebar.html(f"<script>document.cookie = '{COOKIE}={workspace}; path=/; max-age=31536000; SameSite=Strict';"
             "</script>", unsafe_allow_javascript=True, width="content")
 
 
