@@ -159,6 +159,8 @@ def knn4_meta(run_id: int) -> list:
                                            "strategy 'zero' ran without label words;"),
     (["--context-window", "1024"], "--context-window 1024 conflicts with run {run}, which does not record the "
                                    "context window it was made with;"),
+    (["--label-words", "happy=glad"], "--label-words names 'happy', which is not a label here (labels: positive, "
+                                      "negative)"),
     (["--model", "smollm2-135m-instruct"], "Run {run} was made with model 'gemma-3-270m', not "
                                            "'smollm2-135m-instruct'; resume it with the same model"),
     (["--backend", "{other}"], "Run {run} was made with backend '{stored}', not '{other}'; resume it with the same "

@@ -204,8 +204,8 @@ def check_resume(run: int, meta: dict, strategies: list, given: dict, args, data
 
 
 def check_flags_apply(strategies: list, given: dict) -> None:
-    """Refuse a flag a new run would silently drop: label words for labels no prompt has, and the label-scoring
-    flags (--calibrate, --label-words, --score-norm) where no strategy scores labels."""
+    """Refuse a flag a run (new or resumed) would silently drop: label words for labels no prompt has, and the
+    label-scoring flags (--calibrate, --label-words, --score-norm) where no strategy scores labels."""
     from workbench.evaluate import parse_label_words
 
     words = parse_label_words(given.get("label_words") or "")
@@ -246,6 +246,7 @@ def run_eval(args) -> int:
         meta = store.get_run(args.resume).meta
         strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
         check_resume(args.resume, meta, strategies, given, args, dataset, pool)  # before the model loads
+        check_flags_apply(strategies, given)
         limit = meta.get("limit")
         if args.context_window is None and isinstance(meta.get("context_window"), int):
             args.context_window = meta["context_window"]  # the run's own window
