@@ -106,8 +106,8 @@ def sidebar() -> cr.Access | None:
     outcome = st.session_state.pop(OUTCOME_KEY, None)
     with st.sidebar.expander("Teacher", expanded=who.teacher or outcome == "wrong"):
         if who.teacher:
-            st.success("Teacher mode: you see every workspace's sets and runs, and may change shared sets. "
-                       "Sets you save now are shared with the class.", icon="🎓")
+            st.success("Teacher mode: you see every workspace and may change any set; sets you save are "
+                       "shared.", icon="🎓")
             st.button("Leave teacher mode", key="classroom_leave", on_click=_leave_teacher)
         else:
             st.caption("Classroom server: the sets you save and the runs you make belong to this browser's "
