@@ -161,6 +161,7 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
                               index=None, key="lib_pick", placeholder="Choose a prompt set",
                               format_func=lambda ref: _label(store, ref, notes), on_change=_on_pick)
 
+
 def _is_deleted(store: Store, name: str) -> bool:
     return not any(s.name.casefold() == name.casefold() for s in store.list_sets())
 
