@@ -96,12 +96,17 @@ def forest_chart(comparisons) -> alt.LayerChart:
                                        range=["#0b7a3e", "#4c78a8", "#b42318"]))
     tooltip = ["pair", alt.Tooltip("label:N", title="A − B [95% CI]"), alt.Tooltip("p:Q", title="McNemar p"),
                "items"]
+    # Symmetric around zero, a whole tenth beyond the widest interval (as the HTML report's plot).
+    reach = max([0.1, *(abs(v) for c in comparisons for v in (c.ci_low, c.ci_high, c.difference))])
+    scale = alt.Scale(domain=[-min(1.0, (int(reach * 10) + 1) / 10), min(1.0, (int(reach * 10) + 1) / 10)])
     base = alt.Chart(df).encode(y=y)
     rules = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("low:Q", axis=alt.Axis(format="+%"), title="A − B accuracy (95% bootstrap interval)"),
+        x=alt.X("low:Q", axis=alt.Axis(format="+%"), scale=scale, title="A − B accuracy (95% bootstrap interval)"),
         x2="high:Q", color=colour, tooltip=tooltip)
-    dots = base.mark_circle(size=90, opacity=1).encode(x="difference:Q", color=colour, tooltip=tooltip)
-    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#7b8794", strokeDash=[4, 3]).encode(x="zero:Q")
+    dots = base.mark_circle(size=90, opacity=1).encode(x=alt.X("difference:Q", scale=scale), color=colour,
+                                                       tooltip=tooltip)
+    zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#7b8794", strokeDash=[4, 3]).encode(
+        x=alt.X("zero:Q", scale=scale))
     return (zero + rules + dots).properties(height=max(90, 34 * len(rows) + 40))
 
 
