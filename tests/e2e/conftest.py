@@ -9,6 +9,7 @@ so that ``bench/classroom.py`` uses the same ones.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +66,33 @@ def page(browser, request):
         except Exception as err:
             print(f"could not save {path}: {err}")
     pg.context.close()
+
+
+#: What Streamlit writes to the server log when the app misuses it (its logger writes no level name): a widget given
+#: a default and a Session State value, deprecations, a number format that does not fit the value, ...
+STREAMLIT_WARNING = re.compile(
+    r"Session State API|deprecat|will be removed|Please replace|has type (float|int)|CachedWidgetWarning"
+    r"|StreamlitAPIWarning|was created with a default value|is not supported|st\.\w+\(\) .* no longer")
+
+
+def streamlit_warnings(log: Path, start: int = 0) -> list[str]:
+    """The Streamlit warnings in a server log from byte ``start`` on (each with the line that carries it)."""
+    text = log.read_bytes()[start:].decode(errors="replace") if log.exists() else ""
+    return [line.strip() for line in text.splitlines() if STREAMLIT_WARNING.search(line)]
+
+
+@pytest.fixture(autouse=True)
+def no_streamlit_warnings(request):
+    """Every browser test on the shared server: the server logs no Streamlit warning while it runs (issue 33)."""
+    if not {"server", "app"} & set(request.fixturenames):
+        yield
+        return
+    log = request.getfixturevalue("server").log
+    start = log.stat().st_size if log.exists() else 0
+    yield
+    found = streamlit_warnings(log, start)
+    if found:
+        pytest.fail("Streamlit warned in the server log during this test:\n" + "\n".join(found[:5]), pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,6 +19,8 @@ from tests.e2e.harness import (
     click_button,
     horizontal_overflow,
     open_page,
+    open_tab,
+    page_files,
     rerun,
     screenshot,
     select_option,
@@ -76,3 +78,43 @@ def test_evaluate_side_by_side_table_fits(page, app):
     assert box["x"] + box["width"] <= main["x"] + main["width"] + 1, "the side-by-side table sticks out"
     assert broken_labels(page) == []
     assert horizontal_overflow(page) == 0
+
+
+def _open_every_expander(page) -> None:
+    for summary in page.locator('[data-testid="stExpander"] summary').all():
+        if summary.is_visible() and summary.locator("xpath=..").get_attribute("open") is None:
+            summary.click()
+    page.wait_for_timeout(300)
+
+
+@pytest.mark.parametrize("script", page_files())
+def test_no_widget_label_is_cut_on_any_page_with_its_expanders_and_tabs_open(page, app, script):
+    """Issue 33: every page at 1280x800, each tab in turn with every expander open: no widget label, checkbox or
+    toggle text, select value or button label is cut off ("Fallback: a cluster with…") or breaks inside a word."""
+    open_page(page, app, script)
+    tabs = [t.strip() for t in page.locator('[data-testid="stTab"]').all_inner_texts()] or [""]
+    cut: dict[str, list[str]] = {}
+    for tab in tabs:
+        if tab:
+            open_tab(page, tab)
+            wait_ready(page)
+        _open_every_expander(page)
+        if found := broken_labels(page):
+            cut[tab or "page"] = found
+    assert cut == {}, f"{script}: labels cut off or broken at 1280x800"
+
+
+@pytest.mark.parametrize("order", ["llama.cpp", "transformers"])
+def test_the_explorers_sampler_order_shows_whole(page, app, order):
+    """Issue 33 item 7: the probability explorer's settings take a third of the page; its Sampler order showed
+    "transformers (temperature…"."""
+    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_tab(page, "Probability explorer")
+    wait_ready(page)
+    _open_every_expander(page)
+    boxes = page.get_by_label("Sampler order", exact=True)  # the other tabs' settings have one too (hidden)
+    visible = [i for i in range(boxes.count()) if boxes.nth(i).is_visible()]
+    assert len(visible) == 1
+    select_option(page, "Sampler order", order, nth=visible[0])
+    wait_ready(page)
+    assert broken_labels(page) == []

@@ -89,3 +89,18 @@ def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_ad
                         sp.SpeculativeConfig(draft_tokens=DRAFT_TOKENS))
     assert [s["origin"] for s in spans] == [t.origin for t in expected.tokens]
     assert normalise("".join(s["text"] for s in spans)) == normalise(expected.text)
+
+
+def test_the_timing_summary_is_in_words(page, app):
+    """Issue 33 item 4: "runs (1.017,) s vs plain (the same Llama, no drafts) (2.6803,) s" becomes a sentence."""
+    open_page(page, app, "pages/7_Speculative_Decoding.py")
+    set_number(page, "max_new_tokens", 8)
+    set_number(page, "Timed runs of each (interleaved, medians)", 2)
+    click_button(page, "Run")
+    wait_for_text(page, COUNTS)
+    wait_ready(page)
+    line = page.get_by_text(re.compile(r"^Speculative, ")).first.inner_text()
+    assert not re.search(r"\(\d+(\.\d+)?,", line), f"a Python tuple on the page: {line}"
+    assert re.fullmatch(r"Speculative, prompt-lookup .+: \d+ tokens? in \d+\.\d\d s \(median of 2 runs: "
+                        r"\d+\.\d\d and \d+\.\d\d s\)\. Plain decoding, .+: \d+ tokens? in \d+\.\d\d s "
+                        r"\(median of 2 runs: \d+\.\d\d and \d+\.\d\d s\)\.", line), line

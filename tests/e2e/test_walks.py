@@ -138,3 +138,24 @@ def test_builder_to_evaluate_and_back_keeps_the_builder(page, app):
     wait_ready(page)
     values = builder_values(page)
     assert values["instruction"] == INSTRUCTION and values["k"] == "2" and values["few_shot"]
+
+
+def test_builder_after_other_pages_draws_its_settings_without_a_streamlit_warning(browser, tmp_path):
+    """Issue 33 item 7: Builder -> other pages -> Builder logged "The widget with key 'pbdec_temp' was created with a
+    default value but also had its value set via the Session State API" (the kept settings put back, and a default
+    passed as well). Streamlit says it once per server: a server of its own, so no earlier test has used it up."""
+    from tests.e2e.conftest import streamlit_warnings
+    from tests.e2e.harness import new_page, serve
+
+    with serve(tmp_path) as fresh:
+        pg = new_page(browser)
+        try:
+            open_page(pg, fresh.url, "pages/1_Prompt_Builder.py")
+            select_option(pg, "Decoding preset", "Creative")
+            for title in ("Demonstrations", "Decoding Lab", "Prompt Builder", "Home", "Prompt Builder"):
+                navigate(pg, title)
+            assert pg.get_by_label("Decoding preset", exact=True).first.input_value() == "Creative"
+            assert page_problems(pg) == []
+            assert streamlit_warnings(fresh.log) == []
+        finally:
+            pg.context.close()
