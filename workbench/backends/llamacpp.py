@@ -314,9 +314,7 @@ def held_llama_log():
     quiet_libraries()  # llama.cpp's lines into that logger (the model factory does it too; a direct load may not)
     log = logging.getLogger(LLAMA_LOGGER)
     lines: list[logging.LogRecord] = []
-    if log.isEnabledFor(logging.DEBUG):  # --verbose: the user sees them as they come
-        yield lines
-        return
+    shown = log.isEnabledFor(logging.DEBUG)  # --verbose: the user sees them as they come (and they are listed)
 
     class Hold(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -324,7 +322,7 @@ def held_llama_log():
 
     hold, propagate = Hold(), log.propagate
     log.addHandler(hold)
-    log.propagate = False
+    log.propagate = propagate and shown
     failed = False
     try:
         yield lines
@@ -334,7 +332,7 @@ def held_llama_log():
     finally:
         log.removeHandler(hold)
         log.propagate = propagate
-        if not failed:
+        if not failed and not shown:
             for record in lines:
                 log.handle(record)
 
