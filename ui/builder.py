@@ -275,7 +275,7 @@ def parts_html(parts: Sequence[tuple[str, str]]) -> str:
         f"{html.escape(text)}</span>"
         for kind, text in parts
     )
-    return ('<div style="white-space:pre-wrap;font-family:monospace;font-size:0.85rem;line-height:1.5;'
+    return ('<div class="wb-scroll" style="white-space:pre-wrap;font-family:monospace;font-size:0.85rem;line-height:1.5;'
             f'border:1px solid #ddd;border-radius:6px;padding:0.6rem">{spans}</div>')
 
 

@@ -144,7 +144,7 @@ def run_and_store_grid(backend: Backend, prompts: dict[str, str], configs, runs:
 
 def output_html(prefix: str, tail: str) -> str:
     """One output with the shared prefix greyed and the part where it differs highlighted (escaped)."""
-    return ('<div class="lab-out" style="white-space:pre-wrap;font-family:monospace;font-size:0.85rem;'
+    return ('<div class="lab-out wb-scroll" style="white-space:pre-wrap;font-family:monospace;font-size:0.85rem;'
             'border:1px solid #ddd;border-radius:6px;padding:0.5rem">'
             f'<span style="background:{PREFIX_BG};color:#555">{html.escape(prefix)}</span>'
             f'<span style="background:{TAIL_BG}">{html.escape(tail)}</span></div>')

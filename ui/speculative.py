@@ -93,7 +93,7 @@ def coloured(result: sp.SpeculativeResult) -> str:
         title = t.origin if t.drafted is None or t.origin == "accepted" else f"rejected draft id {t.drafted}"
         spans.append(f'<span class="spec-tok spec-{t.origin}" title="{html.escape(title)}" '
                      f'style="background:{COLOURS[t.origin]}">{html.escape(t.text)}</span>')
-    return ('<div class="spec-out" style="white-space:pre-wrap;font-family:monospace;font-size:0.9rem;'
+    return ('<div class="spec-out wb-scroll" style="white-space:pre-wrap;font-family:monospace;font-size:0.9rem;'
             'line-height:1.6">' + "".join(spans) + "</div>")
 
 

@@ -27,7 +27,7 @@ def test_two_presets_run_and_two_outputs_appear():
     assert not at.exception and not at.error
     grid = at.session_state["lab_grid"]
     assert [c.config for c in grid.cells] == ["1. Greedy", "2. Creative"]
-    outputs = [m.value for m in at.markdown if 'class="lab-out"' in str(m.value)]
+    outputs = [m.value for m in at.markdown if 'class="lab-out' in str(m.value)]
     assert len(outputs) == 2
     assert "five" in outputs[0]
     assert any("seed 0" in c.value and "tokens/s" in c.value for c in at.caption)  # the sampled config's seed

@@ -23,7 +23,7 @@ def test_run_shows_coloured_output_and_the_acceptance_table():
     assert not at.exception and not at.error
     cmp = at.session_state["spec_result"]
     trace = cmp.trace
-    out = next(m.value for m in at.markdown if 'class="spec-out"' in str(m.value))
+    out = next(m.value for m in at.markdown if 'class="spec-out' in str(m.value))
     assert out.count('class="spec-tok') == len(trace.tokens) == 16
     assert "spec-accepted" in out  # a copy-heavy prompt: some drafts survive
     table = next(d.value for d in at.dataframe if "accepted" in d.value.columns)
