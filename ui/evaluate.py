@@ -60,6 +60,12 @@ STOP_WAIT_S = 60.0
 TABS = ("Setup", "Results", "Order sensitivity", "Run history")
 #: Session-state key: the tab to open on the next run of the page (a tab cannot change once drawn).
 GOTO_KEY = "ev_goto"
+#: Scrolls the page up to the tabs when they are above the window (drawn once, right after a tab is opened for the
+#: user: a finished run, Show, Resume); a page already showing them does not move.
+SCROLL_TO_TABS = """<script>
+setTimeout(() => { const t = document.querySelector('[data-testid="stTabs"]');
+                   if (t && t.getBoundingClientRect().top < 0) t.scrollIntoView({block: "start"}); }, 300);
+</script>"""
 #: What the page shows, read aloud by a teacher.
 ABOUT = ("Which prompting strategy is better on my data? Pick a labelled dataset and a few strategies (zero-shot, "
          "K random or nearest demonstrations, chain-of-thought, self-consistency) on **Setup** and press **Run**: "
@@ -309,6 +315,8 @@ def tabs():
     pending = ss.pop(GOTO_KEY, None)
     if pending in TABS:
         ss[TAB_KEY] = pending
+        # A run started with Ctrl/Cmd+Enter far down the Setup tab: bring the opened tab's top into view.
+        st.html(SCROLL_TO_TABS, unsafe_allow_javascript=True, width="content")
     return st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
 
 
