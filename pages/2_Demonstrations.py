@@ -39,7 +39,8 @@ with user_errors("Choosing the demonstrations"):
     opts = dm.settings(pool)
     dm.save()
     cfg = decoding_controls(dm.DECODING_KEY)
-    if opts is None:  # K or the seed is invalid: its reason is under it
+    if opts is None:  # K or the seed is invalid: its reason is under it; nothing runs until it is fixed
+        st.button("Run", type="primary", key="dm_run", disabled=True, shortcut=RUN_SHORTCUT)
         st.stop()
     demos, selection = choose_demos(index, query, **opts)
     demos = dm.chosen_table(demos, selection)

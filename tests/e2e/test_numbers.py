@@ -21,6 +21,7 @@ from tests.e2e.harness import (
     open_page,
     open_tab,
     page_problems,
+    rerun,
     select_option,
     wait_ready,
 )
@@ -143,10 +144,9 @@ def _type(page, field: Field, text: str) -> None:
     box = page.get_by_label(field.label, exact=True).nth(field.nth)
     if not box.is_visible():
         box.locator("xpath=ancestor::details[1]/summary").click()
-    box.fill(text)
-    box.press("Enter")
-    page.wait_for_timeout(500)  # the rerun starts
-    wait_ready(page)
+    with rerun(page, start_timeout_ms=10_000):
+        box.fill(text)
+        box.press("Enter")
 
 
 def _line_under(page, field: Field) -> str:
