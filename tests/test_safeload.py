@@ -124,3 +124,15 @@ def test_an_unreadable_file_and_a_nul_in_the_name_are_one_line(tmp_path):
         path.chmod(0o600)
     with pytest.raises(DataError, match=r"^cannot read .*: embedded null byte$"):
         load_spec(tmp_path / "a\0b.yaml")
+
+
+def test_a_stream_is_read_up_to_its_cap_and_no_further():
+    """For the CLI's "-" (stdin): /dev/zero piped in is one line, not a read until memory runs out."""
+    import io
+
+    from workbench.safeload import read_stream
+
+    assert read_stream(io.BytesIO(b"abc"), max_bytes=3) == b"abc"
+    with Path("/dev/zero").open("rb") as zero, pytest.raises(DataError) as err:
+        read_stream(zero, "stdin", max_bytes=MAX_DOCUMENT_BYTES)
+    assert str(err.value) == "stdin is longer than 1,000,000 bytes, the limit; save it to a smaller file."

@@ -325,6 +325,25 @@ def read_file(
     return data
 
 
+def read_stream(stream: Any, source: str = "stdin", max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """At most ``max_bytes`` of a binary stream (``sys.stdin.buffer``): :func:`read_file`'s cap for a pipe
+    ("-" on the command line); a longer stream is one :class:`DataError` line, read no further.
+
+    >>> import io
+    >>> read_stream(io.BytesIO(b"0123456789"), "stdin", max_bytes=4)
+    Traceback (most recent call last):
+    ...
+    workbench.errors.DataError: stdin is longer than 4 bytes, the limit; save it to a smaller file.
+    """
+    try:
+        data = stream.read(max_bytes + 1)
+    except OSError as err:
+        raise DataError(f"cannot read {source}: {err.strerror or err}") from None
+    if len(data) > max_bytes:
+        raise DataError(f"{source} is longer than {max_bytes:,} bytes, the limit; save it to a smaller file.")
+    return data
+
+
 def decode_text(data: bytes, source: str | os.PathLike) -> str:
     """UTF-8 text of a file's bytes (a leading byte-order mark dropped); anything else is one DataError line."""
     try:
@@ -349,7 +368,7 @@ def load_document(
     collection_limit: CollectionLimit | None = None,
     holder: str = "a file",
 ) -> Any:
-    """One YAML or JSON document a person wrote, parsed with every bound: its size, UTF-8, then
+    r"""One YAML or JSON document a person wrote, parsed with every bound: its size, UTF-8, then
     :func:`load_yaml` (``fmt`` "yaml") or :func:`parse_json` ("json"), then :func:`check_tree`.
 
     >>> load_document("a: &x 1\nb: *x\n", "s.yaml", what="spec files")
