@@ -10,7 +10,7 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from ui.common import keep_widgets, user_errors
+from ui.common import keep_widgets, unless_set, user_errors
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError
 
@@ -99,7 +99,8 @@ def data_picker(key: str, what: str = "Pool", default: str | None = None) -> Poo
     if source == "Sample":
         with user_errors(f"Loading the {what.lower()}"):
             index = names.index(default) if default in names else 0
-            return load_sample(st.selectbox("Sample pool", names, index=index, key=f"{key}_sample"))
+            return load_sample(st.selectbox("Sample pool", names, key=f"{key}_sample",
+                                            **unless_set(f"{key}_sample", index=index)))
         return None
     upload = st.file_uploader(f"{what}: {', '.join(t.upper() for t in UPLOAD_TYPES)}", type=UPLOAD_TYPES,
                               key=f"{key}_upload")
