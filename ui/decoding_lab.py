@@ -19,6 +19,7 @@ from ui.common import (
     show_prompt,
     show_stopped,
     stop_button,
+    unless_set,
     user_errors,
 )
 from ui.state import builder_state, built_prompt
@@ -68,11 +69,12 @@ def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec |
     source = TEXT_SOURCE
     if spec is not None:
         origin = builder_state().origin  # set when a page handed a prompt over (e.g. the Library's "Open in…")
-        source = st.radio("Prompt source", (SPEC_SOURCE, TEXT_SOURCE), index=0 if origin else 1, horizontal=True,
-                          key="lab_source", help="The spec and demonstrations of the Prompt Builder.")
+        source = st.radio("Prompt source", (SPEC_SOURCE, TEXT_SOURCE), horizontal=True, key="lab_source",
+                          help="The spec and demonstrations of the Prompt Builder.",
+                          **unless_set("lab_source", index=0 if origin else 1))
         if source == SPEC_SOURCE and origin:
             st.caption(f"Prompt Builder spec · from {origin}")
-    two = st.toggle("Compare two prompts (A vs B)", False, key="lab_ab")
+    two = st.toggle("Compare two prompts (A vs B)", key="lab_ab")
     labels = ("A", "B") if two else ("A",)
     texts: dict[str, str] = {}
     cols = st.columns(len(labels))
@@ -85,7 +87,8 @@ def prompt_inputs(backend: Backend | None) -> tuple[dict[str, str], PromptSpec |
                         texts[label] = render(spec, demos, query, backend).text
             else:
                 default = "The capital of France is" if label == "A" else "The capital of Italy is"
-                value = st.text_area(f"Prompt {label}", default, key=f"lab_prompt_{label.lower()}", height=120)
+                key = f"lab_prompt_{label.lower()}"
+                value = st.text_area(f"Prompt {label}", key=key, height=120, **unless_set(key, value=default))
                 if value.strip():
                     texts[label] = value
             if label in texts and backend is not None:
@@ -351,12 +354,13 @@ def self_consistency_panel(backend: Backend, prompt: str, spec: PromptSpec | Non
         n, bad_n = number_field(st, "Reasoning paths", 5, key="lab_sc_n", lo=2, hi=MAX_SAMPLES)
         n = int(n)
         fmt = st.selectbox("Answer format", formats, key="lab_sc_fmt",
-                           index=formats.index(spec.answer_format if spec else "number"))
-        labels_text = st.text_input("Labels / choice letters (comma-separated)",
-                                    ", ".join(spec.labels) if spec else "", key="lab_sc_labels")
-        answer_step = st.toggle("Zero-shot-CoT answer step", spec is not None and spec.reasoning == "zero_shot_cot",
-                                key="lab_sc_step", help="After each path, append the answer trigger and read "
-                                "a short greedy answer (Kojima et al.).")
+                           **unless_set("lab_sc_fmt", index=formats.index(spec.answer_format if spec else "number")))
+        labels_text = st.text_input("Labels / choice letters (comma-separated)", key="lab_sc_labels",
+                                    **unless_set("lab_sc_labels", value=", ".join(spec.labels) if spec else ""))
+        answer_step = st.toggle("Zero-shot-CoT answer step", key="lab_sc_step",
+                                help="After each path, append the answer trigger and read a short greedy answer "
+                                     "(Kojima et al.).",
+                                **unless_set("lab_sc_step", value=spec is not None and spec.reasoning == "zero_shot_cot"))
     with c2:
         cfg = decoding_controls("lab_scd", "Balanced")
     labels = [x.strip() for x in labels_text.split(",") if x.strip()]
