@@ -152,7 +152,8 @@ def test_builder_after_other_pages_draws_its_settings_without_a_streamlit_warnin
         try:
             open_page(pg, fresh.url, "pages/1_Prompt_Builder.py")
             select_option(pg, "Decoding preset", "Creative")
-            for title in ("Demonstrations", "Decoding Lab", "Prompt Builder", "Home", "Prompt Builder"):
+            for title in ("Demonstrations", "Decoding Lab", "Prompt Builder", "Home", "Decoding Lab", "Demonstrations",
+                          "Auto-CoT", "Speculative Decoding", "Evaluate", "Prompt Builder"):
                 navigate(pg, title)
             assert pg.get_by_label("Decoding preset", exact=True).first.input_value() == "Creative"
             assert page_problems(pg) == []
