@@ -90,6 +90,21 @@ def test_generate_with_a_broken_chat_template_is_one_line_only_with_chat(broken_
         "expression, got 'end of statement block' (line 1); use another model or template."]
 
 
+@pytest.mark.slow
+def test_the_transformers_backend_reads_a_ggufs_template_from_its_header_and_names_it_once(broken_template):
+    from workbench.backends import load_backend
+
+    backend = load_backend(str(broken_template), "transformers")  # the template: gguf_header, as llama.cpp's
+    try:
+        with pytest.raises(PromptError) as info:
+            backend.format_chat([{"role": "user", "content": "Hi"}])
+        assert str(info.value) == (f"The chat template of {broken_template} (GGUF header) failed: it does not parse: "
+                                   "Expected an expression, got 'end of statement block' (line 1); use another "
+                                   "model or template.")
+    finally:
+        backend.close()
+
+
 def test_a_gguf_tokenizer_with_a_broken_chat_template_still_tokenizes(broken_template):
     from workbench.backends.openai.tokenizers import GGUFTokenizer
 
@@ -219,7 +234,8 @@ HUGE_WINDOW = 100_000_000  # SmolLM2's KV cache: 23,040 bytes per token, so 2.1 
 
 
 def test_a_window_larger_than_the_memory_is_refused_before_loading_with_what_it_needs():
-    from workbench.backends.llamacpp import kv_shape, load_llamacpp
+    from workbench.backends.gguf_header import kv_shape
+    from workbench.backends.llamacpp import load_llamacpp
     from workbench.backends.registry import resolve_model
 
     shape = kv_shape(smollm_path())
@@ -236,7 +252,7 @@ def test_a_window_larger_than_the_memory_is_refused_before_loading_with_what_it_
 def test_the_header_is_read_without_the_vocabulary_and_agrees_with_gguf(tmp_path):
     import gguf
 
-    from workbench.backends.llamacpp import gguf_header, kv_shape
+    from workbench.backends.gguf_header import gguf_header, kv_shape
 
     header = gguf_header(smollm_path())
     fields = gguf.GGUFReader(smollm_path()).fields
@@ -261,10 +277,10 @@ def _overcommits() -> bool:
 
 @pytest.mark.skipif(_overcommits(), reason="the kernel would grant the allocation (vm.overcommit_memory=1)")
 def test_an_allocation_llama_cpp_fails_is_memory_in_one_line_without_its_log(monkeypatch, capfd):
-    from workbench.backends import llamacpp
+    from workbench.backends import gguf_header, llamacpp
     from workbench.backends.registry import resolve_model
 
-    monkeypatch.setattr(llamacpp, "available_memory", lambda: 2**60)  # the estimate lets it through to llama.cpp
+    monkeypatch.setattr(gguf_header, "available_memory", lambda: 2**60)  # the estimate lets it through to llama.cpp
     with pytest.raises(ConfigError) as info:
         llamacpp.load_llamacpp(resolve_model("smollm2-135m-instruct"), context_window=HUGE_WINDOW)
     assert "needs about 2,145.8 GiB of memory for its KV cache" in str(info.value)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.backends.base import Backend, Generation, Timer, sample_seeds, truncate_at_stop
+from workbench.backends.gguf_header import gguf_header
 from workbench.backends.llamacpp_batch import default_batch_size
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
@@ -59,8 +60,13 @@ def load_transformers(
     # settings: generate() fills every setting left unset from it. Keep only the special token ids.
     model.generation_config = _neutral_generation_config(model.generation_config)
     template = None
-    if spec.is_chat:
-        template = _gguf_chat_template(path) if spec.is_gguf else tokenizer.chat_template
+    if spec.is_chat and spec.is_gguf:  # in the header: the text llama.cpp uses, read without building the vocabulary
+        try:
+            template = gguf_header(str(path)).get("tokenizer.chat_template")
+        except ValueError as err:  # e.g. an array of arrays (gguf-py reads them; gguf_header does not)
+            raise ModelError(f"Cannot read the chat template in {spec.path}'s GGUF header ({err}).") from None
+    elif spec.is_chat:
+        template = tokenizer.chat_template
     window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
     backend = TransformersBackend(spec, model, tokenizer, window, template)
     backend.chat_template_source = (f"{spec.path} (GGUF header)" if spec.is_gguf  # "The chat template of <this> ..."
@@ -78,16 +84,6 @@ def _neutral_generation_config(shipped):
 
     return GenerationConfig(**{k: getattr(shipped, k) for k in KEPT_GENERATION_SETTINGS
                                if getattr(shipped, k, None) is not None})
-
-
-def _gguf_chat_template(path: Path) -> str | None:
-    """The chat template stored in a GGUF header (the same text llama.cpp uses)."""
-    from gguf import GGUFReader
-
-    field = GGUFReader(str(path)).fields.get("tokenizer.chat_template")
-    if field is None:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8")
 
 
 class _StopFlag:
