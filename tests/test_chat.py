@@ -34,6 +34,31 @@ def test_a_real_template_renders_exactly():
                                 bos_token="<s>") == "<s>3-xabab1024"
 
 
+#: A template with Jinja's loop controls: the first system message leads ({% break %}), the others are dropped
+#: from the turns ({% continue %}). Hugging Face's apply_chat_template and llama-cpp-python both allow them.
+LOOP_CONTROLS = (
+    "{{ bos_token }}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{{ '<|system|>\n' + m['content'] + '\n' }}{% break %}"
+    "{% endif %}{% endfor %}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{% continue %}{% endif %}"
+    "{{ '<|' + m['role'] + '|>\n' + m['content'] + eos_token + '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% endif %}"
+)
+TURNS = [{"role": "user", "content": "Hi"}, {"role": "system", "content": "Be brief."},
+         {"role": "assistant", "content": "Hello"}, {"role": "system", "content": "Be kind."},
+         {"role": "user", "content": "Bye"}]
+
+
+def test_break_and_continue_render_as_hugging_face_renders_them():
+    text = render_chat_template(LOOP_CONTROLS, TURNS, bos_token="<s>", eos_token="</s>")
+    assert text == ("<s><|system|>\nBe brief.\n<|user|>\nHi</s>\n<|assistant|>\nHello</s>\n<|user|>\nBye</s>\n"
+                    "<|assistant|>\n")
+    hf = pytest.importorskip("transformers.utils.chat_template_utils")  # apply_chat_template's renderer, offline
+    rendered, _ = hf.render_jinja_template([TURNS], chat_template=LOOP_CONTROLS, add_generation_prompt=True,
+                                           bos_token="<s>", eos_token="</s>")
+    assert rendered == [text]
+
+
 def test_messages_are_checked_before_the_template_runs():
     with pytest.raises(PromptError, match="role 'robot' is not one of"):
         render_chat_template(CHATML, [{"role": "robot", "content": "x"}])
@@ -69,6 +94,7 @@ HOSTILE = {
     "growing namespace": ("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
                           "{% endfor %}", "a namespace value over"),
     "syntax": ("{% for %}", r"does not parse: .*\(line 1\)"),
+    "break outside a loop": ("{% break %}", r"does not parse: 'break' outside loop;"),
     "unsafe attribute": ("{{ ''.__class__.__mro__ }}", "unsafe operation: access to attribute '__class__'"),
     "sandbox escape": ("{{ messages.append(1) }}", "unsafe operation"),
     "huge source": ("x" * (chat.MAX_TEMPLATE_CHARS + 1), "a source of"),

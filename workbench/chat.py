@@ -1,9 +1,10 @@
 """Chat templates: render messages with a model's own template, in a sandbox.
 
 Chat templates are Jinja programs shipped inside model files and servers' replies,
-so they are untrusted. They are rendered in Jinja's immutable sandbox (as Hugging
-Face's ``apply_chat_template`` does) so a hostile template cannot reach Python
-objects, and bounded: its source size, its run time (a trace on the template's own
+so they are untrusted. They are rendered as Hugging Face's ``apply_chat_template``
+and llama-cpp-python render them -- in Jinja's immutable sandbox, with the loop
+controls ``{% break %}`` and ``{% continue %}`` -- so a hostile template cannot reach
+Python objects, and bounded: its source size, its run time (a trace on the template's own
 frames stops a loop that runs too long, output or not), the size of its output,
 and the size of what one operation can build (``'x' * n``, ``n ** m``, an integer
 argument, a ``namespace`` value). Every way a template can fail (a Jinja error, an
@@ -114,7 +115,8 @@ def _environment():
     def raise_exception(message: str):
         raise _Refused(message)
 
-    env = BoundedSandbox(trim_blocks=True, lstrip_blocks=True)
+    # {% break %} and {% continue %}: Hugging Face's apply_chat_template and llama-cpp-python enable them too.
+    env = BoundedSandbox(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.filters = {name: _bounded_filter(fn) for name, fn in env.filters.items()}
     env.globals["namespace"] = BoundedNamespace
     env.globals["raise_exception"] = raise_exception
@@ -168,6 +170,8 @@ def _reason(err: BaseException) -> str:
         return f"it tried an unsafe operation: {err}"
     if isinstance(err, TemplateSyntaxError):
         return f"it does not parse: {err.message} (line {err.lineno})"
+    if isinstance(err, SyntaxError):  # Python refused the code Jinja made of it ({% break %} outside a loop)
+        return f"it does not parse: {err.msg}"
     if isinstance(err, RecursionError):
         return "it recursed too deeply"
     if isinstance(err, MemoryError):
