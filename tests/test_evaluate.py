@@ -608,10 +608,6 @@ def test_two_runs_compare_as_the_cli_does_and_list_the_items_that_changed():
     b = run([("positive", True), ("negative", True), ("negative", True), ("positive", False), ("Negative", False)])
     comparisons, shared = compare_runs(a, b, "1", "2")
     assert shared == 5 and [(c.a, c.b, c.n, c.only_a, c.only_b) for c in comparisons] == [("1:zero", "2:zero", 5, 1, 1)]
-    from workbench.cli import runs as cli_runs
-
-    if hasattr(cli_runs, "compare_runs") and cli_runs.compare_runs is not compare_runs:  # until the CLI imports it
-        assert cli_runs.compare_runs(a, b, "1", "2") == (comparisons, shared)
     changed = changed_items(a, b)
     assert [(c.id, c.answer_a, c.answer_b, c.change) for c in changed] == [
         ("r1", "positive", "negative", FIXED), ("r3", "negative", "positive", BROKEN)]  # r4: same answer, any case

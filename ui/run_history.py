@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from ui.classroom import can_delete_run, visible_runs
 from ui.common import app_store
 from ui.evaluate_results import paired_section
 from workbench.evaluate.pairs import changed_items, compare_runs
@@ -23,8 +24,9 @@ TAB_KEY = "ev_tab"
 
 
 def history_runs(store) -> list:
-    """The evaluation runs the history lists, newest first: the one place that decides which runs a user sees."""
-    return [r for r in store.list_runs() if r.meta.get("kind", "evaluate") == "evaluate"]
+    """The evaluation runs the history lists, newest first: the one place that decides which runs a user sees
+    (on a classroom server, this browser's own; every run for the teacher)."""
+    return [r for r in visible_runs(store) if r.meta.get("kind", "evaluate") == "evaluate"]
 
 
 def _accuracies(summary: dict | None) -> str:
@@ -65,10 +67,11 @@ def history(can_resume: bool, resume: Callable[[object], None], show: Callable[[
                        "application/json", key="ev_json", on_click="ignore",
                        help="The stored run as one JSON document (metadata, summary, records).")
     info = by_id[pick]
-    if c4.button("Resume", key="ev_resume", disabled=not (info.status != "finished" and can_resume),
+    mine = can_delete_run(info)  # a classroom server: a student resumes and deletes only their own runs
+    if c4.button("Resume", key="ev_resume", disabled=not (info.status != "finished" and can_resume and mine),
                  help="Continue a cancelled run with the dataset chosen on the Setup tab (it must be the same file)."):
         resume(info)
-    if c5.button("Delete", key="ev_delete"):
+    if c5.button("Delete", key="ev_delete", disabled=not mine):
         s.delete_run(pick)
         if st.session_state.get("ev_run_id") == pick:
             st.session_state.pop("ev_run_id")

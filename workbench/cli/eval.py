@@ -79,13 +79,14 @@ def register(sub) -> None:
 
 
 def format_table(summaries) -> str:
-    """A plain-text accuracy table, one line per strategy (raw accuracy shown for calibrated ones)."""
-    header = ("strategy", "n", "accuracy", "95% CI", "raw acc", "items/s")
+    """A plain-text accuracy table, one line per strategy (raw accuracy shown for calibrated ones; items/s
+    counts the model's calls only, "—" when every item came from the response cache)."""
+    header = ("strategy", "n", "accuracy", "95% CI", "raw acc", "cached", "items/s")
     rows = [header]
     for s in summaries:
         raw = "" if s.raw_accuracy is None else f"{s.raw_accuracy:.1%}"
         rows.append((shown(s.strategy), str(s.n), f"{s.accuracy:.1%}", f"{s.ci_low:.1%}–{s.ci_high:.1%}", raw,
-                     f"{s.items_per_second:.2f}"))
+                     s.cached_text(), s.speed()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))

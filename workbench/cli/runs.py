@@ -258,32 +258,9 @@ def export_cmd(args) -> int:
     return 0
 
 
-def compare_runs(a, b, name_a: str, name_b: str) -> tuple[list, int]:
-    """Paired comparisons of two reports on the items (by dataset id) both ran: same-named strategies pair up,
-    else every strategy of ``a`` with every one of ``b``. Returns the comparisons and the shared item count."""
-    from workbench.stats import compare
-
-    def outcomes(report) -> dict[str, dict[str, bool]]:
-        by: dict[str, dict[str, bool]] = {}
-        for r in report.records:
-            key = str(r.get("id") if r.get("id") is not None else r.get("item_index"))
-            by.setdefault(str(r.get("strategy")), {})[key] = bool(r.get("correct"))
-        return by
-
-    oa, ob = outcomes(a), outcomes(b)
-    same = [s for s in oa if s in ob]
-    pairs = [(s, s) for s in same] or [(x, y) for x in oa for y in ob]
-    out, shared_items = [], 0
-    for x, y in pairs:
-        items = sorted(set(oa[x]) & set(ob[y]))
-        if not items:
-            continue
-        shared_items = max(shared_items, len(items))
-        out.append(compare([oa[x][i] for i in items], [ob[y][i] for i in items], f"{name_a}:{x}", f"{name_b}:{y}"))
-    return out, shared_items
-
-
 def compare_cmd(args) -> int:
+    from workbench.evaluate.pairs import compare_runs
+
     a, b = load_report(args.a), load_report(args.b)
     name_a = str(a.run_id) if isinstance(args.a, int) else shown(Path(args.a).stem)
     name_b = str(b.run_id) if isinstance(args.b, int) else shown(Path(args.b).stem)

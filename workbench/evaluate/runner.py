@@ -298,8 +298,9 @@ class _Runner:
         from workbench.consistency import self_consistency
 
         spec, base = self.s.spec, self.s.decoding
-        # Seeds depend on the item, not on call order: a resumed run samples the same paths.
-        cfg = base.replace(seed=(base.seed or 0) + index * self.s.samples)
+        # Seeds depend on the item, not on call order: a resumed run samples the same paths. They wrap so that
+        # the item's last path stays within the engines' 32-bit range (unchanged below it: any usual seed).
+        cfg = base.replace(seed=item_seed(base.seed or 0, index, self.s.samples))
         rendered = fit_to_window(spec, demos, query, self.backend, reserved_tokens(spec, cfg, self.backend, query),
                                  scores)
         # batch 1 (reproducible): every path's call alone, the exact one-at-a-time text
@@ -342,6 +343,18 @@ def prepare_strategies(
     return out
 
 
+def item_seed(seed: int, index: int, samples: int) -> int:
+    """The first seed of item ``index``'s ``samples`` paths: ``seed + index * samples``, wrapped so that its last
+    path's seed (``+ samples - 1``) stays at most :data:`~workbench.decoding.MAX_SEED`.
+
+    >>> item_seed(0, 3, 5), item_seed(2**32 - 6, 0, 5), item_seed(2**32 - 6, 1, 5)
+    (15, 4294967290, 4)
+    """
+    from workbench.decoding import MAX_SEED
+
+    return (seed + index * samples) % (MAX_SEED - samples + 2)
+
+
 def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend: Backend,
              limit: int | None, embedder: str | None = None, store: Store | None = None,
              batch: int = 1) -> dict[str, Any]:
@@ -373,6 +386,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
         "pool": {"name": pool.name, "size": len(pool), "hash": pool.content_hash},
         "limit": limit, "strategies": [s.to_dict() for s in strategies],
         "batch": batch,  # sequences decoded together at most; 1 = one at a time (the exact unbatched text)
+        "context_window": backend.context_window,  # a resume with another --context-window is refused
         "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
         "manifest": {
             "packages": {"workbench": workbench.__version__, **package_versions()},
