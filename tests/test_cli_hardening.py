@@ -116,6 +116,17 @@ def test_stdin_is_read_as_utf8_bytes_whatever_the_locale(capsys, monkeypatch, fa
             assert code == 0 and json.loads(out)["prompt"] == data.decode(), err
 
 
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("args", [("sets", "import", "-"), ("generate", "--prompt", "-"),
+                                  ("prompt", "render", "sentiment", "--input", "-")])
+def test_an_endless_stdin_is_refused_at_the_cap_not_read_forever(args):
+    """/dev/zero piped in: the read stops at the file cap (1 MB for a set, 100 MB for a prompt), one line."""
+    with open("/dev/zero", "rb") as zero:
+        res = subprocess.run([sys.executable, "-m", "workbench", *args], cwd=ROOT, capture_output=True, stdin=zero,
+                             timeout=100, env=os.environ.copy())
+    one_line_error((res.returncode, res.stdout.decode(), res.stderr.decode()), "stdin is longer than", "bytes")
+
+
 # --------------------------------------------------------------------------- 8 and 17: eval --resume
 
 @pytest.fixture

@@ -224,8 +224,11 @@ def run_ref(text: str) -> int | str:
 
 
 def read_stdin(what: str) -> str:
-    """Standard input as UTF-8 text; a one-line error naming the first byte that is not UTF-8."""
-    data = sys.stdin.buffer.read()
+    """Standard input as UTF-8 text, at most :data:`~workbench.safeload.MAX_FILE_BYTES` (a pipe of /dev/zero is
+    refused, not read forever); a one-line error naming the first byte that is not UTF-8."""
+    from workbench.safeload import read_stream
+
+    data = read_stream(sys.stdin.buffer, "stdin")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -194,7 +194,11 @@ def import_cmd(args) -> int:
     from workbench.store import open_store
 
     if args.file == "-":
-        pset = ps.loads(sys.stdin.buffer.read(), source="stdin")
+        from workbench.promptsets.files import DEFAULT_LIMITS
+        from workbench.safeload import read_stream
+
+        # capped as a file is (/dev/zero piped in is refused, not read forever)
+        pset = ps.loads(read_stream(sys.stdin.buffer, "stdin", DEFAULT_LIMITS.max_bytes), source="stdin")
     else:
         pset = ps.load(args.file)
     wanted = (args.name or pset.name).strip()
