@@ -263,3 +263,17 @@ def test_blank_starter_stops_at_the_next_question():
     assert at.text_input(key="pb_spec_stop").value == "\\nQ:"
     assert "\nQ:" in built(at)[0].stop
 
+
+
+def test_an_empty_reasoning_stage_says_why():
+    """Issue 33 item 7: Zero-shot-CoT's reasoning stage wrote one token and nothing visible: the panel says why."""
+    from ui.builder import empty_reasoning
+    from workbench.backends import Generation
+    from workbench.decoding import DecodingConfig
+
+    cfg = DecodingConfig(max_new_tokens=64, stop=("\nQ:",))
+    line = empty_reasoning(Generation("\n", 20, 1, "stop", 0.1), cfg)
+    assert line.startswith("The reasoning stage wrote 1 token, no visible text: it began a stop string ('\\nQ:')")
+    assert "answer stage below asks for the answer without any reasoning" in line
+    assert "max_new_tokens (1) ran out" in empty_reasoning(Generation("", 20, 1, "length", 0.1),
+                                                           DecodingConfig(max_new_tokens=1))

@@ -121,3 +121,17 @@ def _stop_and_measure(browser, page, app) -> float:
         return freed
     finally:
         other.context.close()
+
+
+def test_ctrl_enter_in_the_prompt_box_generates(page, app):
+    """Issue 33 item 11: Ctrl+Enter (Cmd+Enter on a Mac) runs the page's main action, from inside a text box too; the
+    box's new text is the one sent."""
+    open_page(page, app)
+    set_number(page, "max_new_tokens", 3)
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(PROMPT)  # typed, not yet committed: the shortcut commits it first
+    page.keyboard.press("Control+Enter")
+    wait_for_text(page, re.compile(r"tokens? in \d"))
+    wait_ready(page)
+    expected = real_backend("gemma-3-270m").complete(PROMPT, DecodingConfig(max_new_tokens=3)).text
+    assert normalise(completion_after(page)) == normalise(expected)
