@@ -404,7 +404,7 @@ def check_settings(backend: Backend, cfg: DecodingConfig, spec: SpeculativeConfi
         raise ConfigError(f"Speculative decoding needs the llama.cpp or transformers backend, not {backend.name}.")
     if spec.draft_model is not None and backend.name != "transformers":
         raise ConfigError("A draft model needs the transformers backend (llama-cpp-python ships prompt lookup "
-                          "only); use --backend transformers or prompt-lookup.")
+                          "only); choose the transformers backend, or prompt lookup.")
 
 
 def load_draft(spec: SpeculativeConfig) -> Backend:

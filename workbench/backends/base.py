@@ -460,7 +460,7 @@ class Backend(ABC):
         return render_chat_template(
             self.chat_template,
             messages,
-            source=getattr(self, "chat_template_source", f"the chat template of {self.spec.id}"),
+            source=getattr(self, "chat_template_source", str(self.spec.id)),
             bos_token=self.bos_text,
             eos_token=self.eos_text,
             add_generation_prompt=add_generation_prompt,

@@ -136,11 +136,11 @@ def _local_model(model: str) -> ModelSpec:
 
 def _gguf_has_chat_template(path: Path) -> bool:
     """True when the GGUF header holds a chat template (read without loading weights)."""
-    try:
-        from gguf import GGUFReader
+    from workbench.backends.gguf_header import gguf_header
 
-        return "tokenizer.chat_template" in GGUFReader(str(path)).fields
-    except Exception:
+    try:  # the header only: gguf's GGUFReader would build the whole vocabulary first (seconds for Gemma's)
+        return bool(gguf_header(str(path)).get("tokenizer.chat_template"))
+    except (OSError, ValueError):
         return False
 
 
@@ -162,7 +162,7 @@ def choose_backend(spec: ModelSpec, requested: str = "auto") -> str:
         raise ModelError(f"Unknown backend {requested!r}; choose one of: {', '.join(BACKENDS)}.")
     if requested == "llama.cpp" and not spec.is_gguf:
         raise ModelError(
-            f"llama.cpp needs a GGUF file, and {spec.id} is a Hugging Face folder; use --backend transformers."
+            f"llama.cpp needs a GGUF file, and {spec.id} is a Hugging Face folder; choose the transformers backend."
         )
     if requested != "auto":
         return requested
