@@ -43,7 +43,6 @@ from tests.e2e.harness import (
     generation_result,
     launch_browser,
     memory_kib,
-    new_context,
     new_page,
     normalise,
     open_page,
@@ -146,8 +145,9 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
     cpu_before = _cpu(server.pid, engine_pid)
 
     start = time.perf_counter()
-    context = new_context(browser)  # one window of tabs: each tab its own session, the app's scripts cached once
-    pages = [new_page(browser, context) for _ in range(sessions)]
+    # Each student a browser of their own (own cookies): a classroom server gives each browser its own workspace
+    # and fair share of the queue, so tabs of one browser would be one student refused a third generation.
+    pages = [new_page(browser) for _ in range(sessions)]
     for pg in pages:
         pg.goto(server.url, wait_until="commit")
     for pg in pages:
@@ -175,7 +175,8 @@ def run_classroom(browser, server: Server, sessions: int = SESSIONS, max_new_tok
     wall_s = time.perf_counter() - start - opened_s
     cpu = {k: round(v - cpu_before[k], 1) for k, v in _cpu(server.pid, engine_pid).items()}
     cpu["rest_of_machine_browsers_and_other_load"] = round(cpu.pop("machine") - cpu["app_server"] - cpu.get("engine", 0), 1)
-    context.close()
+    for pg in pages:
+        pg.context.close()
 
     for i, r in enumerate(results):
         r["session"] = i
