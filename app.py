@@ -7,6 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.classroom import sidebar as classroom_sidebar
 from ui.common import (
     RUN_SHORTCUT,
     decoding_controls,
@@ -80,4 +81,5 @@ def pages() -> list:
 
 
 st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
+classroom_sidebar()  # a classroom server: this browser's workspace, its cookie, the "Teacher" box; nothing on loopback
 st.navigation(pages()).run()
