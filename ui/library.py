@@ -20,7 +20,7 @@ import streamlit as st
 
 from ui import classroom as workspaces
 from ui.builder import show_rendered
-from ui.common import cached_backend, number_field, pool_index, stream_into_page, user_errors
+from ui.common import RUN_SHORTCUT, cached_backend, number_field, pool_index, stream_into_page, user_errors
 from ui.common import untrusted_markdown as md
 from ui.handover import BUILDER_PAGE, library_to_builder
 from ui.state import LibraryStep
@@ -312,7 +312,7 @@ def run_view(opened: Opened, sidebar: Backend | None) -> None:
     inputs = inputs_of(opened.pset)
     runs = len(opened.pset.steps) * len(inputs)
     if st.button(f"Run all steps on {plural(len(inputs), 'input')} ({plural(runs, 'run')})", type="primary", key="lib_run",
-                 disabled=not inputs or cap is None) and cap is not None:
+                 shortcut=RUN_SHORTCUT, disabled=not inputs or cap is None) and cap is not None:
         run_all(opened, sidebar, inputs, cap)
     held = st.session_state.get("lib_results")
     if held is not None and held[0] == opened.ref:
@@ -571,10 +571,15 @@ def export_view(opened: Opened) -> None:
     shape = c1.radio("Shape", ps.JSONL_SHAPES, horizontal=True, key="lib_jsonl_shape",
                      format_func={"raw": 'raw text {"prompt": …}', "chat": 'chat {"messages": […]}'}.get)
     meta = c2.toggle('Add "meta" (set, step, input, expected)', key="lib_jsonl_meta")
-    with user_errors("Rendering the JSONL"):
-        jsonl = ps.render_jsonl(pset, inputs_of(pset), shape=shape, indexes=indexes, meta=meta)
-        st.download_button(f"⬇ JSONL ({shape})", jsonl, f"{name}.{shape}.jsonl", "application/jsonl",
-                           key="lib_dl_jsonl")
+    inputs = inputs_of(pset)
+    if not inputs:  # a set may come without test inputs: a note, not an error
+        st.info("This set has no test inputs, so there are no prompts to render yet: give it inputs (Edit) to "
+                "export them as JSONL.", icon="ℹ️")
+    else:
+        with user_errors("Rendering the JSONL"):
+            jsonl = ps.render_jsonl(pset, inputs, shape=shape, indexes=indexes, meta=meta)
+            st.download_button(f"⬇ JSONL ({shape})", jsonl, f"{name}.{shape}.jsonl", "application/jsonl",
+                               key="lib_dl_jsonl")
     held = st.session_state.get("lib_results")
     if held is not None and held[0] == opened.ref:
         st.download_button("⬇ Results (CSV)", ps.results_csv(held[1]), f"{name}.results.csv", "text/csv",

@@ -331,3 +331,12 @@ def test_a_cap_out_of_range_is_a_red_line_under_it_and_run_waits():
         assert at.button(key="lib_run").disabled
     at.number_input(key="lib_cap").set_value(3).run()
     assert not at.error and not at.button(key="lib_run").disabled
+
+
+def test_a_set_without_test_inputs_imports_with_a_note_not_a_red_box():
+    """UX II item 7: the Export tab of a set with no test inputs says so in a neutral note (it was a red box,
+    "has no test inputs; give inputs to render.")."""
+    pset = dataclasses.replace(CLASSROOM["zero_vs_few_shot"].renamed("No inputs set"), tests=())
+    at = imported(page(), pset)
+    assert not at.error, [e.value for e in at.error]
+    assert any("no test inputs" in i.value for i in at.info)
