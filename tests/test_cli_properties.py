@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.cli.common import MAX_RUN_ID, run_id, run_ref, shown
+from workbench.cli.common import MAX_RUN_ID, run_id, run_ref, shown, shown_json
 from workbench.csvsafe import TRIGGERS, neutral, rows_to_csv
 from workbench.store.names import unprintable
 
@@ -78,3 +78,45 @@ def test_a_strategy_name_in_the_eval_table_is_never_sent_raw(name, n):
                                           seconds=1.0)])
     assert not any(unprintable(c) for c in table.replace("\n", ""))
     assert shown(name) in table
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_the_terminal_helpers_never_pass_a_control_character(text):
+    """shown/shown_json are the one door to the terminal: nothing unprintable passes (line breaks only where
+    kept), and printable text passes unchanged."""
+    assert not any(unprintable(c) for c in shown(text))
+    assert not any(unprintable(c) for c in shown(text, keep="\n").replace("\n", ""))
+    assert not any(unprintable(c) for c in shown_json({"k": text, text: [text]}))
+    if not any(unprintable(c) for c in text):
+        assert shown(text) == text
+
+
+@pytest.mark.parametrize("command", [("runs", "show"), ("sets", "show"), ("prompt", "render")])
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(text=HOSTILE.filter(lambda t: t.strip() and not t.strip().isdigit() and not t.startswith("-")))
+def test_a_hostile_name_given_to_a_command_is_one_printable_error_line(command, text, tmp_path_factory):
+    """A path or name the user types (control characters, bidi overrides, NUL, separators) reaches stderr as one
+    escaped line, exit 2: never raw, never a traceback."""
+    import contextlib
+    import os
+
+    from workbench.cli import main
+
+    before = os.environ.get("WORKBENCH_DATA_DIR")
+    os.environ["WORKBENCH_DATA_DIR"] = str(tmp_path_factory.mktemp("store"))
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main([*command, text, *(["--input", "x"] if command[0] == "prompt" else [])])
+            except SystemExit as exit_:  # argparse's one line
+                code = exit_.code
+    finally:
+        if before is None:
+            os.environ.pop("WORKBENCH_DATA_DIR")
+        else:
+            os.environ["WORKBENCH_DATA_DIR"] = before
+    lines = err.getvalue().strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err.getvalue()
+    assert not any(unprintable(c) for c in lines[0])
