@@ -70,7 +70,7 @@ def test_the_summary_counts_decoding_speed_apart_from_the_prompt():
 def test_one_token_is_singular_and_its_time_is_the_prompt_time():
     """ "1 tokens in 4.76 s (0.2 tokens/s)" was the prompt's reading time passed off as decoding speed."""
     gen = Generation("Paris", 7, 1, "length", 4.76, prompt_seconds=4.70)
-    assert gen.summary() == ("1 token in 4.76 s: prompt 7 tokens read in 4.70 s, no decoding speed from one token "
+    assert gen.summary() == ("1 token in 4.76 s: prompt 7 tokens read in 4.70 s, no tokens/s from one token "
                              "(finish: length)")
     assert Generation("a b c", 7, 3, "stop", 1.0, prompt_seconds=0.6).tokens_per_second == pytest.approx(5.0)
     assert Generation("a b c", 7, 3, "stop", 1.5).tokens_per_second == pytest.approx(2.0)  # not measured apart

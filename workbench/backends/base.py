@@ -78,7 +78,7 @@ class Generation:
             speed = f"{self.tokens_per_second:.1f} tokens/s decoding"
             prompt += f" read in {self.prompt_seconds:.2f} s"
         else:  # one token: its time is the prompt's reading; no decoding speed can be measured from it
-            return (f"{made}: {prompt} read in {self.prompt_seconds:.2f} s, no decoding speed from one token "
+            return (f"{made}: {prompt} read in {self.prompt_seconds:.2f} s, no tokens/s from one token "
                     f"(finish: {self.finish_reason})")
         return f"{made} ({speed}; {prompt}; finish: {self.finish_reason})"
 
