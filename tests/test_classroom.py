@@ -129,11 +129,30 @@ def test_runs_belong_to_their_workspace_and_the_teacher_sees_all(store):
         assert [r.run_id for r in store.list_runs()] == [mine, shared]
         assert store.results(mine)[0]["correct"] is True
         theirs = store.create_run({"model": "t"})
-    assert store.get_run(theirs).workspace is None  # the teacher's runs are shared
+    assert store.get_run(theirs).workspace == TEACHER.workspace  # the teacher's runs are their browser's
+    with acting_as(Access(TEACHER.workspace)):  # the same browser after "Leave teacher mode"
+        assert [r.run_id for r in store.list_runs()] == [theirs]
     with acting_as(A):
         store.delete_run(mine)
         assert store.list_runs() == []
     assert [r.run_id for r in store.list_runs()] == [theirs, shared]  # the CLI: every run
+
+
+def test_a_widget_callback_acts_as_its_session_where_the_thread_has_no_user():
+    """Streamlit runs a widget's callback before app.py sets the user: the store then asks the resolver (the
+    session's user), not "no one" (which is everything allowed)."""
+    seen, previous = [], cr._resolver  # the app's own resolver, where an AppTest imported ui.classroom
+    try:
+        cr.set_resolver(lambda: seen.append("asked") or A)
+        assert cr.current() == A and cr.current_owner() == A.workspace and seen
+        with acting_as(B):  # a user set in the thread wins
+            assert cr.current() == B
+        with acting_as(None):  # and so does "no one" set explicitly (loopback)
+            assert cr.current() is None
+        cr.set_resolver(None)
+        assert cr.current() is None  # the CLI: no resolver, no one
+    finally:
+        cr.set_resolver(previous)
 
 
 def test_a_version_3_database_gains_workspaces_and_its_rows_are_shared(tmp_path):

@@ -63,6 +63,16 @@ def access() -> cr.Access | None:
     return who
 
 
+def _session_access() -> cr.Access | None:
+    """The acting user of the Streamlit session behind this thread (None where there is none: a worker thread)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    return access() if get_script_run_ctx(suppress_warning=True) is not None else None
+
+
+cr.set_resolver(_session_access)  # widget callbacks run before app.py sets the user: they ask the session
+
+
 def is_teacher() -> bool:
     """The teacher passcode was typed in this session (always False off a classroom server)."""
     who = access()

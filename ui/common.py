@@ -257,7 +257,8 @@ def number_field(where, label: str, value: float, *, key: str, step: float = 1, 
     whole-number input reads ``1e3`` as 1 (JavaScript's parseInt). Here the input takes any number as the
     browser reads it (``1e3`` is 1000, ``2.5`` is 2.5), and a value out of range, not whole where a whole number
     is wanted (``whole``; default: ``value`` and ``step`` are ints) or refused by ``check`` is one red line
-    right under the field; the page disables its action while any field has a problem. ``check(value)`` raises
+    right under the field; the page disables its action while any field has a problem (a disabled field has none:
+    it gives ``value`` back and says nothing, as it does not apply). ``check(value)`` raises
     a WorkbenchError whose message says why (e.g. a DecodingConfig of that field). Returns an int for a valid
     whole-number field; an empty or infinite entry gives ``value`` back with its problem.
     """
@@ -282,6 +283,8 @@ def number_field(where, label: str, value: float, *, key: str, step: float = 1, 
             check(got)
         except WorkbenchError as err:
             problem = str(err)
+    if problem and kwargs.get("disabled"):  # a field that does not apply now (a preset's, K for zero-shot): its
+        return value, None  # stale entry is neither said nor used, and it holds no action back
     if problem:
         where.error(problem, icon="⚠️")
     return got, problem

@@ -32,7 +32,7 @@ import secrets
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -63,7 +63,8 @@ class Access:
 
     @property
     def saves_as(self) -> str | None:
-        """The workspace a new set or run of this user belongs to (None: shared, the teacher's)."""
+        """The workspace a new set of this user belongs to (None: shared, the teacher's); a run always belongs to
+        the browser's own workspace."""
         return None if self.teacher else self.workspace
 
     def sees_set(self, owner: str | None) -> bool:
@@ -79,12 +80,26 @@ class Access:
         return self.teacher or (owner is not None and owner == self.workspace)
 
 
-_current: ContextVar[Access | None] = ContextVar("workbench_access", default=None)
+#: Not set in this thread: ask the resolver (the app's session, e.g. in a widget callback that runs before app.py).
+_UNSET = Access("")
+_current: ContextVar[Access | None] = ContextVar("workbench_access", default=_UNSET)
+#: Who is acting where no one was set in this thread (:func:`set_resolver`; None: no one, the CLI).
+_resolver: Callable[[], Access | None] | None = None
+
+
+def set_resolver(resolve: Callable[[], Access | None] | None) -> None:
+    """Where a thread has no acting user set, ask ``resolve()`` (the app: the Streamlit session's user, so a
+    widget callback -- which Streamlit runs before the page script sets the user -- acts as its browser too)."""
+    global _resolver
+    _resolver = resolve
 
 
 def current() -> Access | None:
     """Who is acting in this thread (None: not a classroom session -- the CLI, one user on loopback)."""
-    return _current.get()
+    access = _current.get()
+    if access is _UNSET:
+        return _resolver() if _resolver is not None else None
+    return access
 
 
 def set_current(access: Access | None) -> None:
@@ -104,7 +119,7 @@ def acting_as(access: Access | None) -> Iterator[Access | None]:
 
 def current_owner() -> str | None:
     """The workspace whose share of a model queue a call uses (None: no fair share applies)."""
-    access = _current.get()
+    access = current()
     return None if access is None else access.workspace
 
 

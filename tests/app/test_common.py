@@ -191,3 +191,15 @@ def test_a_server_without_a_tokenizer_can_be_given_one_in_the_sidebar(monkeypatc
     at.text_input(key="server_tokenizer").set_value("approximate").run()
     assert not at.exception
     assert asked[-1] == ("http://127.0.0.1:11434/v1#llama3#tokenizer=approximate", ui.common.SERVER_BACKEND)
+
+
+def test_a_stale_entry_in_a_field_that_no_longer_applies_holds_nothing_back():
+    """A field disabled now (a preset's own value) says nothing and does not disable Generate, even where an
+    earlier Custom entry left it out of range (the red line would claim the action is held back)."""
+    at = run()
+    at.selectbox(key="home_preset").set_value("Custom").run()
+    at.number_input(key="home_temp").set_value(-1.0).run()
+    assert at.button(key="home_go").disabled
+    at.selectbox(key="home_preset").set_value("Greedy").run()  # temperature is the preset's now: disabled
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert not at.button(key="home_go").disabled

@@ -55,7 +55,8 @@ class RunTable(Database):
         with self._tx() as conn:
             cur = conn.execute("INSERT INTO runs (created_at, meta, owner, workspace) VALUES (?, ?, ?, ?)",
                                (meta["created_at"], text, json.dumps(this_process()),
-                                None if access is None else access.saves_as))
+                                None if access is None else access.workspace))  # the teacher's too: runs are
+            # not shared like sets; a teacher who leaves teacher mode (or opens a tab without it) still has them
             return int(cur.lastrowid)
 
     def reopen_run(self, run_id: int) -> None:
@@ -125,7 +126,7 @@ class RunTable(Database):
         if not rows or (access is not None and not access.sees_run(rows[0][-1])):
             raise DataError(f"There is no run {run_id}; pick one from the run history.")
         if change and access is not None and not access.may_change(rows[0][-1]):
-            raise DataError(f"Run {run_id} is shared by the teacher and read-only here.")
+            raise DataError(f"Run {run_id} belongs to another workspace and is read-only here.")  # defensive
         return rows[0]
 
     def _run_info(self, row: tuple) -> RunInfo:
