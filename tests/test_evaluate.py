@@ -514,6 +514,25 @@ def test_resume_refuses_another_prompt_or_decoding(gemma, tmp_path):
             evaluate(ds, None, parse_strategies("knn2", default_spec(ds), ds), gemma, store, run_id=first.run_id)
 
 
+def test_resume_refuses_another_context_window_where_the_run_recorded_one(tmp_path):
+    """The page's Resume and the CLI's both go through check_resumable: a run made with a 512-token window does
+    not continue under 1,024 (other prompts would fit, other demonstrations be dropped)."""
+    from tests.fakes import FakeBackend
+    from workbench.evaluate import check_resumable
+
+    ds = load_sample("sentiment")
+    (zero,) = parse_strategies("zero", default_spec(ds), ds)
+    with open_store(tmp_path / "w.db") as store:
+        first = evaluate(ds, None, [zero], FakeBackend(context_window=512), store, limit=1)
+        meta = store.get_run(first.run_id).meta
+    assert meta["context_window"] == 512
+    check_resumable(first.run_id, meta, [zero], FakeBackend(context_window=512))
+    with pytest.raises(ConfigError, match=r"context window of 512 tokens, not 1,024"):
+        check_resumable(first.run_id, meta, [zero], FakeBackend(context_window=1024))
+    check_resumable(first.run_id, {k: v for k, v in meta.items() if k != "context_window"}, [zero],
+                    FakeBackend(context_window=1024))  # a run from before windows were recorded
+
+
 def test_cross_variants_names_and_label_words():
     from workbench.evaluate import INFERRED, PromptVariant, cross_variants
 

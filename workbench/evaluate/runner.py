@@ -409,13 +409,18 @@ _RESUME_FIELDS = ("spec", "selector", "k", "order", "decoding", "answer", "label
 
 def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[Strategy], backend: Backend,
                     batch: int = 1) -> None:
-    """Refuse to continue a stored run with another model, backend, prompt, decoding or batching: one line
+    """Refuse to continue a stored run with another model, backend, context window, prompt, decoding or batching: one line
     naming what differs (resuming would silently mix two setups' results into one run)."""
     for what, stored, now in (("model", meta.get("model"), backend.spec.id),
                               ("backend", meta.get("backend"), backend.name)):
         if stored is not None and stored != now:
             raise ConfigError(f"Run {run_id} was made with {what} {stored!r}, not {now!r}; resume it with the same "
                               f"{what} or start a new run.")
+    window = meta.get("context_window")  # runs before it was recorded: not compared
+    if isinstance(window, int) and window != backend.context_window:
+        raise ConfigError(f"Run {run_id} was made with a context window of {window:,} tokens, not "
+                          f"{backend.context_window:,} (the prompts that fit differ); resume it with the same window "
+                          "or start a new run.")
     stored_batch = meta.get("batch")
     if stored_batch is not None and stored_batch != batch and any(s.answer != "score" for s in strategies):
         def how(n: int) -> str:
