@@ -258,6 +258,13 @@ def test_label_flags_that_apply_still_run_and_words_for_no_label_do_not(capsys, 
         ("zero+score", "score", True, [["positive", " good"], ["negative", " bad"]]), ("zero", "generate", False, [])]
 
 
+def test_a_label_flag_typed_out_at_its_default_is_not_refused(capsys, fake):
+    """--score-norm sum is what every run does: spelling it out drops nothing, so scripts that do still run."""
+    code, out, err = run(capsys, "eval", "--dataset", "sentiment", "--strategies", "zero", "--answer", "generate",
+                         "--score-norm", "sum", "--limit", "1", "--json", "--no-progress")
+    assert code == 0, err
+
+
 # --------------------------------------------------------------------------- 9: an export with an item twice
 
 def test_an_export_holding_an_item_twice_is_refused_naming_the_item_and_lines(capsys, fake, stored_run, tmp_path):

@@ -218,7 +218,7 @@ def check_flags_apply(strategies: list, given: dict) -> None:
     if any(s.answer == "score" for s in strategies):
         return
     for name in ("calibrate", "label_words", "score_norm"):
-        if given.get(name):
+        if given.get(name) and given[name] != DEFAULTS.get(name):  # typing out the default drops nothing
             raise ConfigError(f"{_flag(name)} applies to label scoring, and no strategy here scores labels (they "
                               f"generate); add --answer score (or a +score strategy), or leave out {_flag(name)}.")
 
