@@ -245,7 +245,7 @@ def test_a_window_larger_than_the_memory_is_refused_before_loading_with_what_it_
     message = str(info.value)
     assert message.startswith(f"A context window of {HUGE_WINDOW:,} tokens needs about 2,145.8 GiB of memory for "
                               "its KV cache (23,040 bytes per token over 30 layers, f16), more than the ")
-    assert "lower the context window (--context-window: about " in message and "trained for 8,192" in message
+    assert "lower the context window (about " in message and "trained for 8,192" in message
     assert "valid GGUF" not in message
 
 

@@ -1,8 +1,8 @@
-"""The Evaluate page's Run history tab: every stored run; show, export, resume, delete; and two runs compared on
-the items both ran (paired tests, forest plot, the items whose answer changed).
+"""The Evaluate page's Run history tab: the stored runs this browser may see; show, export, resume, delete; and two
+runs compared on the items both ran (paired tests, forest plot, the items whose answer changed).
 
-The list of runs comes from one function, :func:`history_runs`, so a filter (a class's per-browser workspace)
-plugs in at one place.
+The list of runs comes from one function, :func:`history_runs`: on a classroom server this browser's own runs
+(every run for the teacher, :func:`ui.classroom.visible_runs`), elsewhere every run.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def _label(run) -> str:
 
 
 def history(can_resume: bool, resume: Callable[[object], None], show: Callable[[int], None]) -> None:
-    """Every stored run; show it (on the Results tab), export as JSON, resume a cancelled one, delete; compare two.
+    """The runs this browser may see; show one (on the Results tab), export as JSON, resume a cancelled one, delete;
+    compare two.
 
     ``can_resume``: the settings are valid and a model is loaded; ``resume(info)`` continues a stored run;
     ``show(run_id)`` puts a run on the Results tab.

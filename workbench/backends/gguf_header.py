@@ -181,12 +181,12 @@ def _message(path: str, window: int, shape: KVShape, free: int | None) -> str:
     what = (f"A context window of {window:,} tokens needs about {need / GiB:,.1f} GiB of memory for its KV cache "
             f"({shape.bytes_per_token:,} bytes per token over {shape.layers} layers, f16)")
     if free is None:
-        return f"{what}, and llama.cpp could not allocate it; lower the context window (--context-window)."
+        return f"{what}, and llama.cpp could not allocate it; lower the context window."
     fits = free // shape.bytes_per_token if shape.bytes_per_token else 0
     trained = f"; {os.path.basename(path)} was trained for {shape.trained:,}" if shape.trained else ""
     room = (f"more than the {free / GiB:,.1f} GiB available" if need > free else
             f"and llama.cpp could not allocate it ({free / GiB:,.1f} GiB available)")
-    return f"{what}, {room}; lower the context window (--context-window: about {fits:,} tokens fit{trained})."
+    return f"{what}, {room}; lower the context window (about {fits:,} tokens fit{trained})."
 
 
 def check_window_fits(path: str, window: int) -> None:

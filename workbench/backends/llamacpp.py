@@ -224,7 +224,7 @@ def load_llamacpp(
             raise ConfigError(message) from None
         if _out_of_memory(log):
             raise ConfigError(f"llama.cpp ran out of memory loading {spec.path} with a context window of "
-                              f"{context_window:,} tokens; lower the context window (--context-window).") from None
+                              f"{context_window:,} tokens; lower the context window.") from None
         raise ModelError(
             f"llama.cpp could not load {spec.path} ({err}); is it a complete, valid GGUF file?"
         ) from None
