@@ -79,12 +79,20 @@ def is_teacher() -> bool:
     return who is not None and who.teacher
 
 
+#: Session flag: this session has sent its workspace cookie script once already.
+COOKIE_SENT_KEY = "classroom_cookie_sent"
+
+
 def _remember_workspace(workspace: str) -> None:
-    """Keep the workspace id in this browser (a cookie of this site, sent with the next page load)."""
-    if _cookie() == workspace:
+    """Keep the workspace id in this browser (a cookie of this site, sent with the next page load): once per
+    session, and never over a cookie the browser already holds (two tabs opened before the first cookie existed
+    would otherwise overwrite each other's on every rerun; the later one joins the first at its next load)."""
+    if _cookie() == workspace or st.session_state.get(COOKIE_SENT_KEY):
         return
-    st.sidebar.html(f"<script>document.cookie = '{COOKIE}={workspace}; path=/; max-age=31536000; SameSite=Strict';"
-            "</script>", unsafe_allow_javascript=True, width="content")
+    st.session_state[COOKIE_SENT_KEY] = True
+    st.sidebar.html(f"<script>if (!document.cookie.split('; ').some(c => c.startsWith('{COOKIE}='))) "
+                    f"document.cookie = '{COOKIE}={workspace}; path=/; max-age=31536000; SameSite=Strict';"
+                    "</script>", unsafe_allow_javascript=True, width="content")
 
 
 def _check_passcode() -> None:
