@@ -168,12 +168,33 @@ def available_memory() -> int | None:
             limit = f.read().strip()
         with open("/sys/fs/cgroup/memory.current") as f:
             used = int(f.read().strip())
+        used -= _reclaimable("/sys/fs/cgroup/memory.stat")  # page cache (the mapped GGUF itself) can be freed
         if limit.isdigit():
             room = max(int(limit) - used, 0)
             free = room if free is None else min(free, room)
     except (OSError, ValueError):
         pass
     return free
+
+
+def _reclaimable(stat_path: str) -> int:
+    r"""Bytes of a cgroup's use the kernel can free for a new allocation: its inactive file cache (0 if unknown).
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".stat", delete=False) as f:
+    ...     _ = f.write("anon 100\ninactive_file 4096\nactive_file 5\n")
+    >>> _reclaimable(f.name), _reclaimable("/no/such/file")
+    (4096, 0)
+    """
+    try:
+        with open(stat_path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "inactive_file":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def _message(path: str, window: int, shape: KVShape, free: int | None) -> str:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.safeload import read_text
 
 #: The backend for a model behind an OpenAI-compatible server (model = "BASE_URL#MODEL[#API_KEY_ENV]").
 SERVER_BACKEND = "openai-compatible"
@@ -25,6 +26,8 @@ SERVER_BACKEND = "openai-compatible"
 BACKENDS = ("auto", "llama.cpp", "transformers", SERVER_BACKEND)
 #: Context window we open models with unless asked otherwise (tokens).
 DEFAULT_CONTEXT_WINDOW = 4096
+#: Largest tokenizer_config.json read to see whether a model folder has a chat template (real ones: tens of kB).
+TOKENIZER_CONFIG_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,8 @@ def _local_model(model: str) -> ModelSpec:
     config = path / "tokenizer_config.json"
     if config.is_file():
         try:
-            chat = bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
-        except (OSError, ValueError):
+            chat = bool(json.loads(read_text(config, max_bytes=TOKENIZER_CONFIG_BYTES)).get("chat_template"))
+        except (WorkbenchError, OSError, ValueError, AttributeError):  # unreadable, too big, not an object
             chat = False
     chat = chat or (path / "chat_template.jinja").is_file()
     return ModelSpec(str(path), str(path), chat, f"Hugging Face model {path.name}")
