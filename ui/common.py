@@ -16,6 +16,7 @@ from streamlit.logger import get_logger
 from workbench.backends import BACKENDS, DEFAULT_MODEL, EMBEDDED, SERVER_BACKEND, Backend, Generation, load_backend
 from workbench.backends.openai_compat import format_ref
 from workbench.backends.registry import ModelPolicy
+from workbench.decoding import MAX_SEED as DECODING_MAX_SEED
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError
 from workbench.escapes import split_escaped
@@ -233,8 +234,8 @@ DECODING_FIELDS = {
 }
 #: Every widget key suffix decoding_controls uses (a page keeps these across page switches).
 DECODING_KEYS = ("preset", "sample", *DECODING_FIELDS, "stop", "order")
-#: Largest seed the pages accept (llama.cpp takes a 32-bit seed; sample i uses seed + i).
-MAX_SEED = 2**31 - 1
+#: Largest seed the pages accept: the engines' (workbench.decoding, the one home; sample i uses seed + i).
+MAX_SEED = DECODING_MAX_SEED
 
 
 def unless_set(key: str, **default) -> dict:

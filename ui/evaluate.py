@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.common import RUN_SHORTCUT, app_store, number_field, unless_set
+from ui.common import MAX_SEED, RUN_SHORTCUT, app_store, number_field, unless_set
 from ui.datapick import data_picker as data_picker  # the page's dataset picker (one for every page)
 from ui.evaluate_results import accuracy_chart
 from ui.evaluate_results import results as results  # the Results tab's body
@@ -198,7 +198,7 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
             ss["ev_limit"] = len(dataset)
     limit, bad_limit = number_field(c2, "Items (0 = all)", min(20, len(dataset)), key="ev_limit", lo=0,
                                     hi=len(dataset))
-    seed, bad_seed = number_field(c3, "Seed (random demos, sampling)", 0, key="ev_seed", lo=0, hi=2**31 - 1)
+    seed, bad_seed = number_field(c3, "Seed (random demos, sampling)", 0, key="ev_seed", lo=0, hi=MAX_SEED)
     limit, seed = 0 if bad_limit else int(limit), 0 if bad_seed else int(seed)
     words: dict[str, str] = {}
     calibrate = False
