@@ -105,6 +105,8 @@ class _KeptTemplate:
 
 
 _templates_lock = threading.Lock()
+#: Held for a whole model load (outside _templates_lock, which a tokenizer also takes alone).
+_loading = threading.Lock()
 
 
 @contextmanager
@@ -206,7 +208,9 @@ def load_llamacpp(
         raise ModelError(f"Model file not found: {spec.path}; check the path or reinstall the model package.")
     check_window_fits(spec.path, context_window)
     try:
-        with held_llama_log() as log, kernels_for_loading(kernels), templates_kept():
+        # one load at a time: the held log is process-wide (two loads would take each other's lines, and the
+        # logger's propagate flag could be restored wrongly)
+        with _loading, held_llama_log() as log, kernels_for_loading(kernels), templates_kept():
             llm = llama_cpp.Llama(
                 model_path=spec.path,
                 n_ctx=context_window,
