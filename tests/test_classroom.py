@@ -380,6 +380,8 @@ def test_the_shared_batch_gives_a_workspace_the_same_share():
         assert second_in.wait(BOUND_S) and backend.shared.fair.calls(A.workspace) == 2
         with acting_as(A), pytest.raises(QueueFull, match=r"^You already have "):
             backend.stream("A third tab", cfg).text()
+        with acting_as(A), pytest.raises(QueueFull, match=r"^You already have "):  # the model lock's calls
+            backend.next_token_distribution("Review: fine. Sentiment:")  # count in the same share
         with acting_as(B):  # another student is served
             assert backend.generate(["Another student"], DecodingConfig(max_new_tokens=1))[0][0].completion_tokens
         first.close()

@@ -240,7 +240,8 @@ def load_llamacpp(
         from workbench.backends.llamacpp_shared import SharedDecoder
 
         backend.shared = SharedDecoder(llm, shared, context_window,
-                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)))
+                                       lambda cfg: backend._sampling(backend._completion_kwargs(cfg)),
+                                       fair=backend.lock.fair)  # one share per workspace across both queues
         backend.capabilities = dataclasses.replace(backend.capabilities, concurrent=shared)
     return backend
 

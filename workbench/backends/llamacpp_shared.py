@@ -76,7 +76,8 @@ class _Ticket:
 class SharedDecoder:
     """One worker thread decoding every caller's sequences together (continuous batching)."""
 
-    def __init__(self, llm, size: int, window: int, sampling: Callable[[DecodingConfig], Sampling]):
+    def __init__(self, llm, size: int, window: int, sampling: Callable[[DecodingConfig], Sampling],
+                 fair: FairShare | None = None):
         self.size = size
         self._engine = BatchEngine(llm, size, window)
         self._sampling = sampling  # a config as the engine takes it (the backend's create_completion settings)
@@ -85,7 +86,9 @@ class SharedDecoder:
         self._lock = threading.Lock()
         self._numbers = itertools.count()
         self.closed = False
-        self.fair = FairShare()  # calls per workspace in the decoder (classroom servers)
+        # calls per workspace (classroom servers): the model lock's own count where given, so a workspace's share
+        # spans the decoder and the lock's calls (scoring, the explorer) -- one running and one waiting in all
+        self.fair = fair if fair is not None else FairShare()
         self._thread = threading.Thread(target=self._work, name="workbench-shared-batch", daemon=True)
         self._thread.start()
 
