@@ -270,9 +270,10 @@ def test_evaluate_counts_hits_and_no_cache_bypasses(store):
     assert (len(fake.generated), len(fake.scored)) == calls
 
     def strip(records):
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+        return [{k: v for k, v in r.items() if k not in ("seconds", "cached")} for r in records]
 
     assert strip(again.records) == strip(first.records)
+    assert all(r.get("cached") for r in again.records) and not any("cached" in r for r in first.records)
     entries = store.cache_stats()["entries"]
     off = evaluate(ds, None, strategies, fake, store, limit=3, cache=False)
     assert store.get_run(off.run_id).summary["cache"] is None

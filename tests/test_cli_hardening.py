@@ -168,8 +168,7 @@ def knn4_meta(run_id: int) -> list:
     (["--calibrate"], "--calibrate conflicts with run {run}, whose strategy 'zero' ran uncalibrated;"),
     (["--label-words", "positive= great"], "--label-words positive= great conflicts with run {run}, whose "
                                            "strategy 'zero' ran without label words;"),
-    (["--context-window", "1024"], "--context-window 1024 conflicts with run {run}, which does not record the "
-                                   "context window it was made with;"),
+    (["--context-window", "1024"], "--context-window 1024 conflicts with run {run}, made with --context-window 512;"),
     (["--label-words", "happy=glad"], "--label-words names 'happy', which is not a label here (labels: positive, "
                                       "negative)"),
     (["--model", "smollm2-135m-instruct"], "Run {run} was made with model 'gemma-3-270m', not "
@@ -200,6 +199,9 @@ def test_resume_compares_a_recorded_context_window_and_the_demonstration_count(c
     windowed = stored_copy(stored_run, context_window=512)
     one_line_error(run(capsys, "eval", "--dataset", "sentiment", "--resume", str(windowed), "--context-window", "1024"),
                    f"--context-window 1024 conflicts with run {windowed}, made with --context-window 512;")
+    older = stored_copy(stored_run, context_window=None)  # a run from before windows were recorded
+    one_line_error(run(capsys, "eval", "--dataset", "sentiment", "--resume", str(older), "--context-window", "1024"),
+                   f"--context-window 1024 conflicts with run {older}, which does not record the context window")
     with_knn = stored_copy(stored_run, strategies=knn4_meta(stored_run))
     one_line_error(run(capsys, "eval", "--dataset", "sentiment", "--resume", str(with_knn), "--k", "2"),
                    f"--k 2 conflicts with run {with_knn}, whose strategy 'knn4' ran with --k 4;")
@@ -262,7 +264,7 @@ def test_a_label_flag_typed_out_at_its_default_is_not_refused(capsys, fake):
     """--score-norm sum is what every run does: spelling it out drops nothing, so scripts that do still run."""
     code, out, err = run(capsys, "eval", "--dataset", "sentiment", "--strategies", "zero", "--answer", "generate",
                          "--score-norm", "sum", "--limit", "1", "--json", "--no-progress")
-    assert code == 0, err
+    assert code == 0 and json.loads(out)["run_id"], err
 
 
 # --------------------------------------------------------------------------- 9: an export with an item twice

@@ -386,7 +386,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
         "pool": {"name": pool.name, "size": len(pool), "hash": pool.content_hash},
         "limit": limit, "strategies": [s.to_dict() for s in strategies],
         "batch": batch,  # sequences decoded together at most; 1 = one at a time (the exact unbatched text)
-        "context_window": backend.context_window,  # a resume with another --context-window is refused
+        "context_window": getattr(backend, "context_window", None),  # a resume with another window is refused
         "versions": {"workbench": workbench.__version__, "python": platform.python_version()},
         "manifest": {
             "packages": {"workbench": workbench.__version__, **package_versions()},
