@@ -280,17 +280,28 @@ def select_option(page, label: str | re.Pattern, option: str | re.Pattern, nth: 
 
 
 def multiselect(page, label: str, options: list[str]) -> None:
-    """Make an st.multiselect hold exactly ``options`` (each matched at the start of its text)."""
+    """Make an st.multiselect hold exactly ``options`` (each matched at the start of its text).
+
+    A pick that missed (the dropdown closed under the click while the page moved) is retried; after three tries
+    the test fails naming what the picker holds, instead of going on with a wrong choice.
+    """
     box = page.locator('[data-testid="stMultiSelect"]').filter(has=page.get_by_text(label, exact=True))
-    clear = box.get_by_role("button", name="Clear all")  # one click removes every chosen option
-    if clear.count():
-        with rerun(page):
-            clear.first.click()
-    for option in options:
-        box.locator("input").click()
-        with rerun(page):
-            page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
-    page.keyboard.press("Escape")
+    held: list[str] = []
+    for _ in range(3):
+        clear = box.get_by_role("button", name="Clear all")  # one click removes every chosen option
+        if clear.count():
+            with rerun(page):
+                clear.first.click()
+        for option in options:
+            box.locator("input").click()
+            with rerun(page):
+                page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+        page.keyboard.press("Escape")
+        wait_ready(page)
+        held = [t.get_attribute("aria-label") or "" for t in box.locator("[data-tag]").all()]  # the chosen chips
+        if len(held) == len(options) and all(h.startswith(o) for h, o in zip(held, options, strict=True)):
+            return
+    raise AssertionError(f"the {label!r} picker holds {held}, not {options}")
 
 
 def toggle(page, label: str, on: bool = True) -> None:

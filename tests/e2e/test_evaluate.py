@@ -48,7 +48,14 @@ RUN_BUTTON = '.st-key-ev_run button'
 
 
 def press_run(page) -> None:
-    page.locator(RUN_BUTTON).click()
+    """Click Run once the page allows it; a Run button that stays disabled fails naming what the page says."""
+    button = page.locator(RUN_BUTTON)
+    try:
+        page.wait_for_function("(sel) => { const b = document.querySelector(sel); return b && !b.disabled; }",
+                               arg=RUN_BUTTON, timeout=30_000)
+    except Exception as exc:
+        raise AssertionError(f"Run stays disabled; the page says: {page_problems(page)}") from exc
+    button.click()
 
 
 def strategies(page, names: list[str]) -> None:
