@@ -1,6 +1,6 @@
 """Prompt Workbench: the entry point. Names every page for the navigation ("Home" first) and runs the chosen one.
 
-The home page (model picker in the sidebar, a plain prompt box) is :func:`home`; the others are the files in pages/.
+The home page (model picker in the sidebar, a plain prompt box) is :func:`home`; the others are the files in views/.
 """
 
 from pathlib import Path
@@ -20,15 +20,15 @@ from ui.common import (
 )
 
 ROOT = Path(__file__).resolve().parent
-#: The pages the home page introduces, with a one-line blurb (any other file in pages/ is in the navigation too).
+#: The pages the home page introduces, with a one-line blurb (any other file in views/ is in the navigation too).
 PAGES = [
-    ("pages/1_Prompt_Builder.py", "Prompt Builder", "zero/one/few-shot and chain-of-thought prompts"),
-    ("pages/2_Demonstrations.py", "Demonstrations", "pick and order examples by embedding retrieval"),
-    ("pages/3_Auto-CoT.py", "Auto-CoT", "chain-of-thought demonstrations written by the model"),
-    ("pages/4_Decoding_Lab.py", "Decoding Lab", "decoding settings side by side, next-token probabilities"),
-    ("pages/5_Evaluate.py", "Evaluate", "strategies × labelled data, accuracy with confidence"),
-    ("pages/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
-    ("pages/7_Speculative_Decoding.py", "Speculative Decoding", "a draft proposes tokens, the model checks them"),
+    ("views/1_Prompt_Builder.py", "Prompt Builder", "zero/one/few-shot and chain-of-thought prompts"),
+    ("views/2_Demonstrations.py", "Demonstrations", "pick and order examples by embedding retrieval"),
+    ("views/3_Auto-CoT.py", "Auto-CoT", "chain-of-thought demonstrations written by the model"),
+    ("views/4_Decoding_Lab.py", "Decoding Lab", "decoding settings side by side, next-token probabilities"),
+    ("views/5_Evaluate.py", "Evaluate", "strategies × labelled data, accuracy with confidence"),
+    ("views/6_Library.py", "Library", "saved prompt sets, import/export, classroom demos"),
+    ("views/7_Speculative_Decoding.py", "Speculative Decoding", "a draft proposes tokens, the model checks them"),
 ]
 
 
@@ -72,12 +72,12 @@ def home() -> None:
 
 
 def pages() -> list:
-    """Home, then every page file in Streamlit's order (a page added to pages/ appears without editing this)."""
+    """Home, then every page file in Streamlit's order (a page added to views/ appears without editing this)."""
     from streamlit.source_util import page_sort_key
 
-    files = sorted((ROOT / "pages").glob("*.py"), key=page_sort_key)
+    files = sorted((ROOT / "views").glob("*.py"), key=page_sort_key)
     return [st.Page(home, title="Home", default=True),
-            *(st.Page(f"pages/{f.name}") for f in files)]
+            *(st.Page(f"views/{f.name}") for f in files)]
 
 
 st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")

@@ -1,1 +1,1 @@
-"""Streamlit helpers shared by app.py and pages/: widgets and caching, no prompt logic."""
+"""Streamlit helpers shared by app.py and views/: widgets and caching, no prompt logic."""

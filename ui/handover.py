@@ -25,7 +25,7 @@ from workbench.words import plural
 #: The one session-state key the hand-over to the Evaluate page lives under.
 KEY = "handover_prompt"
 #: The Builder's page file (for st.switch_page after a hand-over).
-BUILDER_PAGE = "pages/1_Prompt_Builder.py"
+BUILDER_PAGE = "views/1_Prompt_Builder.py"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from workbench.store import Store
 from workbench.words import plural
 
 #: The Decoding Lab's page file (a step opened there goes through the Prompt Builder's spec).
-DECODING_LAB_PAGE = "pages/4_Decoding_Lab.py"
+DECODING_LAB_PAGE = "views/4_Decoding_Lab.py"
 CLASSROOM = "classroom:"
 SAVED = "library:"
 #: Widget state that belongs to the open set; dropped when another set is opened.

@@ -1,6 +1,6 @@
 """Prompt Workbench: prompt engineering against a local language model.
 
-The library works without Streamlit; the app (``app.py``, ``pages/``) and the
+The library works without Streamlit; the app (``app.py``, ``views/``) and the
 CLI (``python -m workbench``) are thin layers over it.
 """
 

@@ -15,7 +15,7 @@ from ui.autocot import scatter_chart
 from ui.state import AutoCoTWork
 from workbench.autocot import Demo
 
-AUTOCOT, BUILDER = "pages/3_Auto-CoT.py", "pages/1_Prompt_Builder.py"
+AUTOCOT, BUILDER = "views/3_Auto-CoT.py", "views/1_Prompt_Builder.py"
 
 
 

@@ -21,7 +21,7 @@ LIBRARY_WITH_SIDEBAR = f"""
 import runpy
 from ui.classroom import sidebar
 sidebar()
-runpy.run_path({str(ROOT / "pages/6_Library.py")!r}, run_name="__main__")
+runpy.run_path({str(ROOT / "views/6_Library.py")!r}, run_name="__main__")
 """
 
 
@@ -34,7 +34,7 @@ def classroom(monkeypatch):
 def library(with_sidebar: bool = False) -> AppTest:
     if with_sidebar:
         return AppTest.from_string(LIBRARY_WITH_SIDEBAR, default_timeout=180).run()
-    return AppTest.from_file(str(ROOT / "pages/6_Library.py"), default_timeout=180).run()
+    return AppTest.from_file(str(ROOT / "views/6_Library.py"), default_timeout=180).run()
 
 
 def saved_options(at: AppTest) -> list[str]:

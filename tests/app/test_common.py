@@ -62,7 +62,7 @@ def test_a_real_bug_while_generating_is_one_line_without_its_message(monkeypatch
 
 def test_the_fault_hook_fires_only_where_it_is_aimed(monkeypatch):
     monkeypatch.setenv(FAULT_ENV, "Rendering the prompt")
-    at = run("pages/1_Prompt_Builder.py")
+    at = run("views/1_Prompt_Builder.py")
     at.text_area(key="pb_query").set_value("The movie was great.").run()
     assert not at.exception
     assert not at.sidebar.error  # only the aimed action fails

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 
 def lab() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages/4_Decoding_Lab.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "views/4_Decoding_Lab.py"), default_timeout=180)
     return at.run()
 
 
@@ -127,17 +127,17 @@ def test_an_invalid_config_field_says_why_in_its_column_and_run_waits():
 
 def test_prompt_and_configs_survive_another_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
-    at.switch_page("pages/4_Decoding_Lab.py").run()
+    at.switch_page("views/4_Decoding_Lab.py").run()
     at.text_area(key="lab_prompt_a").set_value("Once upon a time").run()
     at.number_input(key="lab_nconf").set_value(3).run()
     at.selectbox(key="lab_c2_preset").set_value("Custom").run()
     at.number_input(key="lab_c2_temp").set_value(1.3).run()
     at.number_input(key="lab_c0_max").set_value(7).run()
     at.selectbox(key="lab_xd_preset").set_value("Creative").run()
-    at.switch_page("pages/5_Evaluate.py").run()
+    at.switch_page("views/5_Evaluate.py").run()
     assert [t.value for t in at.title] == ["Evaluate"]
-    at.switch_page("pages/1_Prompt_Builder.py").run()
-    at.switch_page("pages/4_Decoding_Lab.py").run()
+    at.switch_page("views/1_Prompt_Builder.py").run()
+    at.switch_page("views/4_Decoding_Lab.py").run()
     assert not at.exception
     assert at.text_area(key="lab_prompt_a").value == "Once upon a time"
     assert at.number_input(key="lab_nconf").value == 3
@@ -151,7 +151,7 @@ def test_the_prompt_builders_prompt_is_a_source_even_before_the_builder_was_open
     from workbench.prompts import starter_specs
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180).run()
-    at.switch_page("pages/4_Decoding_Lab.py").run()
+    at.switch_page("views/4_Decoding_Lab.py").run()
     assert not at.exception
     at.radio(key="lab_source").set_value("Prompt Builder spec").run()
     at.text_area(key="lab_input_a").set_value("A joyless, plodding film.").run()

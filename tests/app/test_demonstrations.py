@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from workbench.data import load_sample
 
-DEMONSTRATIONS, BUILDER = "pages/2_Demonstrations.py", "pages/1_Prompt_Builder.py"
+DEMONSTRATIONS, BUILDER = "views/2_Demonstrations.py", "views/1_Prompt_Builder.py"
 
 
 
@@ -79,7 +79,7 @@ def test_query_and_settings_survive_a_page_switch():
     before = [d.input for d in chosen(at)]
     at.switch_page(BUILDER).run()
     assert [t.value for t in at.title] == ["Prompt Builder"]
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/6_Library.py").run()
     at.switch_page(DEMONSTRATIONS).run()
     assert not at.exception and not at.error
     assert at.text_input(key="dm_query").value == "a tense, gripping thriller"

@@ -10,7 +10,7 @@ ITEMS = 6
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300).run()
+    return AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=300).run()
 
 
 def frame(at: AppTest, column: str):
@@ -241,7 +241,7 @@ def test_a_handed_over_prompt_whose_labels_the_data_lacks_is_flagged():
     from workbench.prompts import starter_specs
 
     starter = starter_specs()["sentiment"]  # labels positive, negative
-    at = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=300)
     at.session_state[KEY] = HandedPrompt(starter.spec, tuple(starter.demos[:2]))
     at = upload(at.run(), "reviews.csv", NUMERIC_CSV)
     assert not at.exception and not at.error
@@ -293,7 +293,7 @@ def test_one_result_is_singular():
 
 def test_settings_survive_another_page():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/5_Evaluate.py").run()
+    at.switch_page("views/5_Evaluate.py").run()
     at.selectbox(key="ev_data_sample").set_value("trec_questions").run()
     at.multiselect(key="ev_strategies").set_value(["zero", "diverse", "bm25"]).run()
     at.number_input(key="ev_k").set_value(3).run()
@@ -301,9 +301,9 @@ def test_settings_survive_another_page():
     at.text_input(key="ev_more").set_value("knn2+gen").run()
     at.toggle(key="ev_cache").set_value(False).run()
     at.toggle(key="ev_repro").set_value(True).run()
-    at.switch_page("pages/4_Decoding_Lab.py").run()
+    at.switch_page("views/4_Decoding_Lab.py").run()
     assert [t.value for t in at.title] == ["Decoding Lab"]
-    at.switch_page("pages/5_Evaluate.py").run()
+    at.switch_page("views/5_Evaluate.py").run()
     assert not at.exception
     assert at.selectbox(key="ev_data_sample").value == "trec_questions"
     assert at.multiselect(key="ev_strategies").value == ["zero", "diverse", "bm25"]
@@ -362,7 +362,7 @@ def test_a_builder_prompt_without_labels_arrives_runnable_and_no_cli_flag_is_nam
     from workbench.data import Example
 
     demos = (Example("d1", "A lovely film.", "positive"), Example("d2", "A dreary film.", "negative"))
-    at = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=300)
     at.session_state["ev_answer"] = "score"  # label scoring left on from an earlier visit
     at.session_state[KEY] = HandedPrompt(blank_spec_file().spec, demos)
     at.run()
@@ -380,7 +380,7 @@ def test_a_builder_prompt_without_labels_arrives_runnable_and_no_cli_flag_is_nam
     assert by == {"inferred/zero": {True}, "builder/zero": {False}, "builder/built2": {False}}  # scored vs generated
 
     # A fresh session with a labelless prompt defaults to generating for every variant.
-    fresh = AppTest.from_file(str(ROOT / "pages/5_Evaluate.py"), default_timeout=300)
+    fresh = AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=300)
     fresh.session_state[KEY] = HandedPrompt(blank_spec_file().spec, demos)
     fresh.run()
     assert fresh.radio(key="ev_answer").value == "generate" and not fresh.error

@@ -41,7 +41,7 @@ def downloaded(at: AppTest, key: str, files: dict[str, tuple[bytes, str]]) -> tu
 
 
 def page() -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages/6_Library.py"), default_timeout=180).run()
+    return AppTest.from_file(str(ROOT / "views/6_Library.py"), default_timeout=180).run()
 
 
 def opened(name_or_ref: str) -> AppTest:
@@ -265,7 +265,7 @@ def test_a_set_opened_in_the_builder_keeps_its_steps():
     note of where they came from; every step of the set stays on offer in the Builder's starter list."""
     shipped = CLASSROOM["zero_vs_few_shot"]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/6_Library.py").run()
     at.selectbox(key="lib_pick").set_value(DEMO).run()
     assert not at.exception and not at.error
     at.button(key="lib_to_builder_2").click().run()
@@ -273,7 +273,7 @@ def test_a_set_opened_in_the_builder_keeps_its_steps():
     assert [t.value for t in at.title] == ["Prompt Builder"]
     note = next(i.value for i in at.info if i.value.startswith("From Step 2:"))
     assert note == f"From Step 2: {shipped.steps[1].title} of the Library set “{shipped.name}”."
-    at.switch_page("pages/1_Prompt_Builder.py")
+    at.switch_page("views/1_Prompt_Builder.py")
     draft = at.session_state["state_builder"].draft
     few_shot = shipped.steps[1]
     assert draft.spec() == few_shot.spec
@@ -293,12 +293,12 @@ def test_a_step_opened_in_the_decoding_lab_is_its_prompt_source():
     """Issue 19 item 2: Library -> Decoding Lab goes through the Builder's spec: the Lab renders the step."""
     few_shot = CLASSROOM["zero_vs_few_shot"].steps[1]
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/6_Library.py").run()
     at.selectbox(key="lib_pick").set_value(DEMO).run()
     at.button(key="lib_to_lab_2").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert [t.value for t in at.title] == ["Decoding Lab"]
-    at.switch_page("pages/4_Decoding_Lab.py")
+    at.switch_page("views/4_Decoding_Lab.py")
     assert at.radio(key="lab_source").value == "Prompt Builder spec"
     at.text_area(key="lab_input_a").set_value("A quiet, lovely film.").run()
     assert not at.exception and not at.error
@@ -310,11 +310,11 @@ def test_a_step_opened_in_the_decoding_lab_is_its_prompt_source():
 def test_the_open_set_and_own_input_survive_a_page_switch():
     """Issue 19 item 1: back from another page, the Library still shows the set the user opened."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/6_Library.py").run()
     at.selectbox(key="lib_pick").set_value(DEMO).run()
     at.text_input(key="lib_custom").set_value("A film I will not forget.").run()
-    at.switch_page("pages/1_Prompt_Builder.py").run()
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/1_Prompt_Builder.py").run()
+    at.switch_page("views/6_Library.py").run()
     assert not at.exception and not at.error
     assert at.selectbox(key="lib_pick").value == DEMO
     assert at.text_input(key="lib_custom").value == "A film I will not forget."

@@ -12,7 +12,7 @@ from ui.builder import parts_html
 from ui.state import BuilderState
 from workbench.prompts import PromptSpec
 
-BUILDER = "pages/1_Prompt_Builder.py"
+BUILDER = "views/1_Prompt_Builder.py"
 
 
 
@@ -127,7 +127,7 @@ def test_evaluate_this_prompt_hands_the_spec_and_demos_to_evaluate():
     from workbench.prompts import starter_specs
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
-    at.switch_page("pages/1_Prompt_Builder.py").run()
+    at.switch_page("views/1_Prompt_Builder.py").run()
     assert not at.exception
     at.number_input(key="pb_k").set_value(2).run()
     at.text_area(key="pb_instruction").set_value("Is this review positive or negative?").run()
@@ -143,7 +143,7 @@ def test_evaluate_this_prompt_hands_the_spec_and_demos_to_evaluate():
     assert [t.value for t in at.title] == ["Evaluate"]
     assert any(i.value.startswith("From the Prompt Builder: 2 demonstrations · reasoning none") for i in at.info)
     assert at.multiselect(key="ev_variants").value == ["inferred", "builder"]
-    at.switch_page("pages/5_Evaluate.py")  # AppTest reruns the page it was told last; a browser follows the switch
+    at.switch_page("views/5_Evaluate.py")  # AppTest reruns the page it was told last; a browser follows the switch
     at.multiselect(key="ev_strategies").set_value(["zero"])
     at.number_input(key="ev_limit").set_value(2).run()
     at.button(key="ev_run").click().run()
@@ -178,9 +178,9 @@ def test_every_edit_survives_a_walk_across_two_other_pages():
     assert not at.exception and not at.error
     before = built(at)
 
-    at.switch_page("pages/3_Auto-CoT.py").run()
+    at.switch_page("views/3_Auto-CoT.py").run()
     assert [t.value for t in at.title] == ["Auto-CoT"]
-    at.switch_page("pages/6_Library.py").run()
+    at.switch_page("views/6_Library.py").run()
     assert [t.value for t in at.title] == ["Library"]
     at.switch_page(BUILDER).run()
     assert not at.exception and not at.error

@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 
 
 def page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages/7_Speculative_Decoding.py"), default_timeout=300)
+    at = AppTest.from_file(str(ROOT / "views/7_Speculative_Decoding.py"), default_timeout=300)
     return at.run()
 
 

@@ -3,7 +3,7 @@
 Plain functions (no pytest) so that the E2E tests and ``bench/classroom.py`` share
 them. A page flow reads like a user's actions::
 
-    open_page(page, url, "pages/1_Prompt_Builder.py")
+    open_page(page, url, "views/1_Prompt_Builder.py")
     set_text_area(page, "Prompt", "One, two, three,")
     click_button(page, "Generate")
     wait_for_text(page, "tokens/s")
@@ -167,21 +167,21 @@ def memory_kib(pid: int, field: str = "VmRSS") -> int:
 
 
 def page_path(script: str | Path) -> str:
-    """The URL path Streamlit gives a page file ("pages/3_Auto-CoT.py" -> "Auto-CoT"; app.py -> "")."""
+    """The URL path Streamlit gives a page file ("views/3_Auto-CoT.py" -> "Auto-CoT"; app.py -> "")."""
     from streamlit.source_util import page_icon_and_name
 
     script = Path(script)
-    if script.parent.name != "pages":
+    if script.parent.name != "views":
         return ""
     return page_icon_and_name(script)[1]
 
 
 def page_files() -> list[str]:
-    """The home page and every file in pages/, in Streamlit's order; found afresh on each run."""
+    """The home page and every file in views/, in Streamlit's order; found afresh on each run."""
     from streamlit.source_util import page_sort_key
 
-    pages = sorted((ROOT / "pages").glob("*.py"), key=page_sort_key)
-    return ["app.py", *(f"pages/{p.name}" for p in pages)]
+    pages = sorted((ROOT / "views").glob("*.py"), key=page_sort_key)
+    return ["app.py", *(f"views/{p.name}" for p in pages)]
 
 
 def open_page(page, base_url: str, script: str = "app.py") -> None:

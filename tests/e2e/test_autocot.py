@@ -38,7 +38,7 @@ def test_autocot_builds_one_demo_per_cluster(page, app):
     pool = load_sample("arithmetic")  # the page's default pool
     used = {e.input for e in list(pool)[:QUESTIONS]}
 
-    open_page(page, app, "pages/3_Auto-CoT.py")
+    open_page(page, app, "views/3_Auto-CoT.py")
     set_number(page, "Demonstrations k (clusters)", K)
     set_number(page, "Questions used (0 = all)", QUESTIONS)
     set_number(page, "max_new_tokens per rationale", 16)
@@ -90,7 +90,7 @@ def test_autocot_builds_one_demo_per_cluster(page, app):
 
 
 def test_a_hostile_demo_file_is_one_red_line(page, app):
-    open_page(page, app, "pages/3_Auto-CoT.py")
+    open_page(page, app, "views/3_Auto-CoT.py")
     upload(page, "Import a demo file (the reference's JSON shape)", "bad.json", b'{"demo": ["\xff"]}',
            "application/json")
     message = "bad.json is not UTF-8 text (byte 11); save it as UTF-8."
@@ -105,7 +105,7 @@ def test_the_defaults_on_gemma_give_demonstrations_or_a_one_click_way_on(page, a
     270M base model's rationales rarely pass; the page says why and what to change, and one click uses each
     dropped cluster's nearest candidate, marked fallback, from the rationales already written. (One rationale per
     cluster here, to keep the test short; the defaults try 8.)"""
-    open_page(page, app, "pages/3_Auto-CoT.py")
+    open_page(page, app, "views/3_Auto-CoT.py")
     assert page.get_by_label("Demonstrations k (clusters)", exact=True).input_value() == "4"
     set_number(page, "Rationales tried per cluster", 1)
     click_button(page, "Build demonstrations")

@@ -27,7 +27,7 @@ MAX_NEW = 4
 
 
 def test_few_shot_prompt_shows_its_demonstrations_and_runs(page, app):
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     starter = starter_specs()["sentiment"]  # the page's default starter
     page.get_by_label("K", exact=True).wait_for()  # a fresh server's first page rerun may still be drawing it
     set_number(page, "K", K)

@@ -51,7 +51,7 @@ def workspace_cookie(context, page) -> str:
 
 def library(context, url: str):
     page = context.new_page()
-    open_page(page, url, "pages/6_Library.py")
+    open_page(page, url, "views/6_Library.py")
     return page
 
 
@@ -83,7 +83,7 @@ def test_a_students_set_is_theirs_and_the_teacher_with_the_passcode_may_delete_i
             click_button(a, "Save a copy to my library")
         wait_for_text(a, f"Saved a copy as \"{SET}\"; it is open now.", timeout_ms=30_000)
         a.reload()  # the workspace outlives a reload: the set is still A's
-        open_page(a, classroom, "pages/6_Library.py")
+        open_page(a, classroom, "views/6_Library.py")
         assert listed(a, SET) and workspace_cookie(student_a, a) == ws_a
 
         b = library(student_b, classroom)
@@ -110,7 +110,7 @@ def test_a_students_set_is_theirs_and_the_teacher_with_the_passcode_may_delete_i
         assert page_problems(t) == []
 
         a.reload()
-        open_page(a, classroom, "pages/6_Library.py")
+        open_page(a, classroom, "views/6_Library.py")
         assert not listed(a, SET)  # the teacher deleted it
         assert page_problems(a) == []
     finally:

@@ -33,7 +33,7 @@ MAX_NEW = 6
 
 
 def test_two_presets_give_two_outputs(page, app):
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     set_text_area(page, "Prompt A", PROMPT)
     for column in range(2):  # config 1 starts on Greedy, config 2 on Balanced
         set_number(page, "max_new_tokens", MAX_NEW, nth=column)
@@ -62,7 +62,7 @@ def test_two_presets_give_two_outputs(page, app):
 
 def test_an_out_of_range_field_says_why_and_run_waits(page, app):
     """-1 for a temperature: said under the field (not in a hover tooltip), and Run waits until it is fixed."""
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     set_text_area(page, "Prompt A", PROMPT)
     select_option(page, "Decoding preset", "Custom", nth=0)
     set_number(page, "temperature", -1, nth=0)
@@ -76,7 +76,7 @@ def test_an_out_of_range_field_says_why_and_run_waits(page, app):
 
 
 def test_prompt_and_configs_survive_a_visit_to_another_page(page, app):
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     set_text_area(page, "Prompt A", "Once upon a time")
     set_number(page, "Decoding configs to compare", 3)
     set_number(page, "max_new_tokens", 9, nth=2)
@@ -93,7 +93,7 @@ def test_prompt_and_configs_survive_a_visit_to_another_page(page, app):
 @pytest.mark.parametrize("tab", ["Compare configs", "Self-consistency"])
 def test_stop_ends_a_grid_or_a_vote_at_once(page, app, tab):
     """The grid and the self-consistency vote each get a Stop button; a Stop ends the work at its next cell or path."""
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     set_text_area(page, "Prompt A", "Once upon a time, in a small village by the sea,")
     if tab == "Compare configs":
         set_number(page, "Decoding configs to compare", 4)

@@ -42,7 +42,7 @@ def test_nearest_demonstrations_with_scores_then_run(page, app):
     query = twin.replace("A dull, plodding", "A dull and plodding")
     assert query != twin
 
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
     wait_ready(page)
     navigate(page, "Demonstrations")  # same session: the spec travels with it
@@ -101,7 +101,7 @@ def reviews_csv(labels: dict[str, str] | None = None) -> bytes:
 
 
 def upload_reviews(page, app, data: bytes) -> None:
-    open_page(page, app, "pages/2_Demonstrations.py")
+    open_page(page, app, "views/2_Demonstrations.py")
     choose_radio(page, "Upload")
     upload(page, UPLOAD_LABEL, "reviews.csv", data, "text/csv")
     wait_ready(page)

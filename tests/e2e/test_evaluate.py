@@ -71,7 +71,7 @@ def _store(server):
 
 
 def test_two_strategies_on_ten_items_with_chart(page, app, server):
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     set_number(page, "Items (0 = all)", ITEMS)
     press_run(page)
     heading = page.get_by_role("heading", name=re.compile(r"^Run \d+$"))
@@ -106,7 +106,7 @@ def test_two_strategies_on_ten_items_with_chart(page, app, server):
 
 
 def test_cancel_stops_a_long_evaluation(page, app, server, record_property):
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     set_number(page, "Items (0 = all)", 0)  # all 40 items x 2 strategies, label scoring: an item is short
     toggle(page, "Use the response cache", on=False)  # cached items (from the test before) would run in ms
     press_run(page)
@@ -167,7 +167,7 @@ def panel_rows(page, nth: int = 0) -> list[dict[str, str]]:
 
 def test_cancel_stops_an_auto_cot_build_and_the_history_says_so(page, app, server):
     """Cancel during the Auto-CoT build (the model writing rationales, no item run yet) stops the build at once."""
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     strategies(page, ["Auto-CoT"])
     set_number(page, "Items (0 = all)", 2)
     toggle(page, "Use the response cache", on=False)
@@ -192,7 +192,7 @@ INSTRUCTION = "Decide whether each movie review is positive or negative."
 
 
 def test_builder_prompt_is_evaluated(page, app, server):
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     set_number(page, "K", 2)
     set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
     click_button(page, "Evaluate this prompt")
@@ -250,7 +250,7 @@ def run_and_wait(page) -> int:
 
 def test_a_builder_prompt_without_labels_runs_on_arrival(page, app, server):
     """Issue 33 #2: a few-shot prompt with free answers (no label set) arrives runnable; no page names a CLI flag."""
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     select_option(page, "Answer format", "free")
     set_text_area(page, "Labels (comma-separated)", "")
     set_number(page, "K", 2)
@@ -276,7 +276,7 @@ def test_a_builder_prompt_without_labels_runs_on_arrival(page, app, server):
 
 def test_cached_rows_are_labelled_and_their_speed_is_not_the_cache(page, app, server):
     """Issue 33 #5: a rerun answered from the response cache says "cached 2/2" and shows no items/s."""
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     strategies(page, ["zero"])
     set_number(page, "Items (0 = all)", 2)
     toggle(page, "Use the response cache", on=True)
@@ -295,7 +295,7 @@ def test_cached_rows_are_labelled_and_their_speed_is_not_the_cache(page, app, se
 
 def test_two_stored_runs_compared_on_the_page_with_the_paired_test(page, app, server):
     """Issue 33 #8: the Run history puts two stored runs side by side: McNemar, bootstrap interval, changed items."""
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     strategies(page, ["zero"])
     set_number(page, "Items (0 = all)", 4)
     first = run_and_wait(page)
@@ -329,7 +329,7 @@ def page_height(page) -> int:
 def test_setup_results_and_history_are_one_click_each(page, app, server, record_property):
     """Issue 33 #10: after a run the results are open where the user looks; each part is one click away, and no
     tab is a 5,300 px column."""
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     assert [t.strip() for t in page.locator('[data-testid="stTab"]').all_inner_texts()] == [
         "Setup", "Results", "Order sensitivity", "Run history"]
     set_number(page, "Items (0 = all)", 4)

@@ -118,7 +118,7 @@ def test_an_unexpected_error_is_one_red_line_and_its_traceback_goes_to_the_serve
     with serve(tmp_path, env={FAULT_ENV: aimed}) as srv:
         page = new_page(browser)
         try:
-            open_page(page, srv.url, "pages/1_Prompt_Builder.py")
+            open_page(page, srv.url, "views/1_Prompt_Builder.py")
             set_text_area(page, "Input (the query)", "The movie was great.")
             wait_for_text(page, f"{aimed} failed", timeout_ms=60_000)
             assert exceptions(page) == [], "a traceback box instead of one red line"

@@ -48,7 +48,7 @@ def open_settings(page) -> None:
 
 @pytest.mark.parametrize("configs", [2, 4])
 def test_decoding_lab_configs_fit(page, app, configs):
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     set_number(page, "Decoding configs to compare", configs)
     select_option(page, "Decoding preset", "Custom", nth=0)  # config 1: every field editable
     open_settings(page)
@@ -63,7 +63,7 @@ def test_decoding_lab_configs_fit(page, app, configs):
 
 
 def test_evaluate_side_by_side_table_fits(page, app):
-    open_page(page, app, "pages/5_Evaluate.py")
+    open_page(page, app, "views/5_Evaluate.py")
     set_number(page, "Items (0 = all)", 3)
     with rerun(page, start_timeout_ms=10_000):
         click_button(page, "Run")
@@ -108,7 +108,7 @@ def test_no_widget_label_is_cut_on_any_page_with_its_expanders_and_tabs_open(pag
 def test_the_explorers_sampler_order_shows_whole(page, app, order):
     """Issue 33 item 7: the probability explorer's settings take a third of the page; its Sampler order showed
     "transformers (temperature…"."""
-    open_page(page, app, "pages/4_Decoding_Lab.py")
+    open_page(page, app, "views/4_Decoding_Lab.py")
     open_tab(page, "Probability explorer")
     wait_ready(page)
     _open_every_expander(page)

@@ -34,7 +34,7 @@ SET = "zero_vs_few_shot"  # workbench/shipped/classroom/zero_vs_few_shot.yaml: t
 def test_the_overview_shows_every_sets_whole_description(page, app):
     """At 1280x800 no "about" text is cut at a column's edge: each classroom set's description is on the page
     in full, as text (a data-grid column cut them)."""
-    open_page(page, app, "pages/6_Library.py")
+    open_page(page, app, "views/6_Library.py")
     width = page.viewport_size["width"]
     for pset in ps.classroom_sets().values():
         cell = page.get_by_text(pset.description, exact=True).first
@@ -47,7 +47,7 @@ def test_the_overview_shows_every_sets_whole_description(page, app):
 
 def test_open_a_classroom_set_and_export_it(page, app):
     shipped = ps.classroom_sets()[SET]
-    open_page(page, app, "pages/6_Library.py")
+    open_page(page, app, "views/6_Library.py")
     select_option(page, re.compile(r"^Open a set"), f"🎓 {shipped.name}")
     page.get_by_role("heading", name=shipped.name).wait_for()
     open_tab(page, "Export")
@@ -81,7 +81,7 @@ def test_an_imported_sets_notes_load_nothing_from_other_hosts(page, app):
                                        f"![ref][r]\n\n[r]: {beacon}/ref.png")
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
-    open_page(page, app, "pages/6_Library.py")
+    open_page(page, app, "views/6_Library.py")
     upload(page, "A prompt-set file someone shared", "shared.yaml", ps.to_yaml(shared).encode(), "application/x-yaml")
     with rerun(page):
         click_button(page, "Import")

@@ -3,7 +3,7 @@ page's action waits (issue 33 item 3): no browser tooltip, no silent clamp, and 
 whole-number input reads it with JavaScript's parseInt).
 
 The fields are found from the code: :func:`numeric_inputs` reads every ``number_field(…)`` / ``number_input(…)`` /
-``slider(…)`` call of app.py, pages/ and ui/ (labels written in the call, or in the tables a loop draws them from),
+``slider(…)`` call of app.py, views/ and ui/ (labels written in the call, or in the tables a loop draws them from),
 and the table below must name each of them with the page where it is and the action it holds back.
 """
 
@@ -45,8 +45,8 @@ class Field:
 DECODING = ("temperature", "top_k (0 = off)", "top_p", "min_p", "typical_p", "repetition_penalty", "max_new_tokens",
             "seed")
 HOME, BUILDER, DEMOS, AUTOCOT, LAB, EVALUATE, SPECULATIVE = (
-    "app.py", "pages/1_Prompt_Builder.py", "pages/2_Demonstrations.py", "pages/3_Auto-CoT.py",
-    "pages/4_Decoding_Lab.py", "pages/5_Evaluate.py", "pages/7_Speculative_Decoding.py")
+    "app.py", "views/1_Prompt_Builder.py", "views/2_Demonstrations.py", "views/3_Auto-CoT.py",
+    "views/4_Decoding_Lab.py", "views/5_Evaluate.py", "views/7_Speculative_Decoding.py")
 AUTOCOT_FIELDS = ("Demonstrations k (clusters)", "Max rationale steps", "Max question words",
                   "Rationales tried per cluster", "Questions used (0 = all)", "max_new_tokens per rationale",
                   "k-means++ seed")
@@ -92,7 +92,7 @@ def numeric_inputs() -> dict[str, set[str]]:
     """Every numeric input of the app: file -> labels, read from the code. A raw ``number_input`` outside
     ``number_field`` is reported as ``"RAW number_input: <label>"`` (it would refuse values silently)."""
     found: dict[str, set[str]] = {}
-    files = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py"))]
+    files = [ROOT / "app.py", *sorted((ROOT / "views").glob("*.py")), *sorted((ROOT / "ui").glob("*.py"))]
     for path in files:
         rel = path.relative_to(ROOT).as_posix()
         tree = ast.parse(path.read_text())

@@ -1,4 +1,4 @@
-"""Visual check: every page (found in pages/ at collection time) opens without a Python exception.
+"""Visual check: every page (found in views/ at collection time) opens without a Python exception.
 
 Each page is saved at 1280x800 (what a classroom laptop shows) and at its full
 height into artifacts/screenshots/ for a reviewer; nothing may stick out sideways.
@@ -55,7 +55,7 @@ def test_a_page_opened_first_by_its_url_has_the_same_navigation(browser, tmp_pat
     with serve(tmp_path) as fresh:
         pg = new_page(browser)
         try:
-            open_page(pg, fresh.url, "pages/4_Decoding_Lab.py")
+            open_page(pg, fresh.url, "views/4_Decoding_Lab.py")
             pg.wait_for_function("""() => { const a = document.querySelector('[data-testid="stSidebarNav"] a');
                                             return a && a.textContent.trim() === 'Home'; }""", timeout=30_000)
             wait_ready(pg)

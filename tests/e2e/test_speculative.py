@@ -47,7 +47,7 @@ def coloured_tokens(page) -> list[dict[str, str]]:
 
 
 def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_add_up(page, app):
-    open_page(page, app, "pages/7_Speculative_Decoding.py")
+    open_page(page, app, "views/7_Speculative_Decoding.py")
     example = sp.examples()[0]  # the page starts on the first shipped example, a copy-heavy one
     assert example.kind == "copy-heavy"
     prompt_box = page.get_by_role("textbox", name="Prompt (the exact text sent)", exact=True)
@@ -93,7 +93,7 @@ def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_ad
 
 def test_the_timing_summary_is_in_words(page, app):
     """Issue 33 item 4: "runs (1.017,) s vs plain (the same Llama, no drafts) (2.6803,) s" becomes a sentence."""
-    open_page(page, app, "pages/7_Speculative_Decoding.py")
+    open_page(page, app, "views/7_Speculative_Decoding.py")
     set_number(page, "max_new_tokens", 8)
     set_number(page, "Timed runs of each (interleaved, medians)", 2)
     click_button(page, "Run")

@@ -67,7 +67,7 @@ def builder_values(page) -> dict[str, object]:
 
 
 def test_builder_edits_survive_a_walk_across_two_pages(page, app):
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     select_option(page, "Starter spec", "Blank")
     select_option(page, "Reasoning", re.compile(r"^Zero-shot-CoT"))
     set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
@@ -98,7 +98,7 @@ def test_builder_edits_survive_a_walk_across_two_pages(page, app):
 def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
     shipped = ps.classroom_sets()["zero_vs_few_shot"]
     zero, few = shipped.steps
-    open_page(page, app, "pages/6_Library.py")
+    open_page(page, app, "views/6_Library.py")
     select_option(page, re.compile(r"^Open a set"), f"🎓 {shipped.name}")
     page.get_by_role("heading", name=shipped.name).wait_for()
     wait_ready(page)
@@ -123,7 +123,7 @@ def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
 def test_builder_to_evaluate_and_back_keeps_the_builder(page, app):
     """Builder → Evaluate hands the built prompt over (run there in test_evaluate.py); back in the Builder,
     the prompt is as the user left it."""
-    open_page(page, app, "pages/1_Prompt_Builder.py")
+    open_page(page, app, "views/1_Prompt_Builder.py")
     page.get_by_label("K", exact=True).wait_for()
     set_text_area(page, "Task instruction (literal text)", INSTRUCTION)
     set_number(page, "K", 2)
@@ -150,7 +150,7 @@ def test_builder_after_other_pages_draws_its_settings_without_a_streamlit_warnin
     with serve(tmp_path) as fresh:
         pg = new_page(browser)
         try:
-            open_page(pg, fresh.url, "pages/1_Prompt_Builder.py")
+            open_page(pg, fresh.url, "views/1_Prompt_Builder.py")
             select_option(pg, "Decoding preset", "Creative")
             for title in ("Demonstrations", "Decoding Lab", "Prompt Builder", "Home", "Decoding Lab", "Demonstrations",
                           "Auto-CoT", "Speculative Decoding", "Evaluate", "Prompt Builder"):

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def app_dir() -> Path:
-    """Where app.py and pages/ are: the installed ``workbench_app`` package, else this checkout's root."""
+    """Where app.py and views/ are: the installed ``workbench_app`` package, else this checkout's root."""
     spec = importlib.util.find_spec("workbench_app")
     if spec is not None and spec.submodule_search_locations:
         return Path(next(iter(spec.submodule_search_locations)))

@@ -24,7 +24,7 @@ with left:
                       "labelled dataset beside the page's inferred template, crossed with the strategies chosen "
                       "there."):
         send(spec, demos)
-        st.switch_page("pages/5_Evaluate.py")
+        st.switch_page("views/5_Evaluate.py")
 with right:
     query = query_box()
     cfg = decoding_controls("pbdec")
