@@ -26,7 +26,6 @@ tests) it is None: no workspace, everything visible and allowed, as before.
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import secrets
 import sys
@@ -37,8 +36,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from workbench.errors import ConfigError, ModelError
+from workbench import settings
+from workbench.errors import ModelError
 
+#: Classroom mode: 1 on, 0 off, unset: on when served beyond loopback (declared in :mod:`workbench.settings`).
+CLASSROOM_ENV = "WORKBENCH_CLASSROOM"
 #: The teacher's passcode on a classroom server (unset: one is generated when the server starts and printed).
 PASSCODE_ENV = "WORKBENCH_TEACHER_PASSCODE"
 #: Generations one workspace may have in a model's queue at once: one running and one waiting.
@@ -47,7 +49,6 @@ FAIR_SHARE = 2
 WORKSPACE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 #: Letters of a generated passcode: no 0/o, 1/l/i to misread on a projector or a terminal.
 _PASSCODE_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"
-_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 class QueueFull(ModelError):
@@ -131,17 +132,10 @@ def classroom_mode(address: str | None, env: Mapping[str, str] | None = None) ->
     >>> classroom_mode("127.0.0.1", {}), classroom_mode("0.0.0.0", {}), classroom_mode("127.0.0.1", {"WORKBENCH_CLASSROOM": "1"})
     (False, True, True)
     """
-    from workbench.backends.registry import CLASSROOM_ENV, is_loopback
+    from workbench.backends.registry import is_loopback
 
-    env = os.environ if env is None else env
-    flag = env.get(CLASSROOM_ENV, "").strip().lower()
-    if flag in _ON:
-        return True
-    if flag in _OFF and flag:
-        return False
-    if flag:
-        raise ConfigError(f"{CLASSROOM_ENV} must be 1 (a classroom server) or 0 (not); got {flag!r}.")
-    return not is_loopback(address)
+    flag = settings.get(CLASSROOM_ENV, env)  # True, False, or None (unset); a bad value is one ConfigError line
+    return not is_loopback(address) if flag is None else flag
 
 
 def new_passcode() -> str:
@@ -160,8 +154,7 @@ _generated_lock = threading.Lock()
 def teacher_passcode(env: Mapping[str, str] | None = None, announce=None) -> str:
     """``WORKBENCH_TEACHER_PASSCODE``, else one generated once per server process and printed on its terminal
     (standard error; never in a page). ``announce(line)`` prints it (default: standard error)."""
-    env = os.environ if env is None else env
-    chosen = env.get(PASSCODE_ENV, "").strip()
+    chosen = settings.get(PASSCODE_ENV, env)
     if chosen:
         return chosen
     with _generated_lock:
@@ -196,11 +189,9 @@ def classroom_env(env: Mapping[str, str] | None = None, announce=None) -> dict[s
     >>> e["WORKBENCH_CLASSROOM"], e["WORKBENCH_TEACHER_PASSCODE"], lines
     ('1', 's3cret', ['Teacher passcode: the one in WORKBENCH_TEACHER_PASSCODE'])
     """
-    from workbench.backends.registry import CLASSROOM_ENV
-
-    out = dict(os.environ if env is None else env)
+    out = settings.child_environment(base=env)
     out.setdefault(CLASSROOM_ENV, "1")
-    if out.get(PASSCODE_ENV, "").strip():
+    if settings.get(PASSCODE_ENV, out):
         (announce or _to_stderr)(f"Teacher passcode: the one in {PASSCODE_ENV}")
     else:
         out[PASSCODE_ENV] = new_passcode()

@@ -33,6 +33,7 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench import settings
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, DEFAULT_MODEL, ModelSpec, resolve_model
 from workbench.errors import ConfigError, ModelError
 
@@ -125,7 +126,7 @@ def find_binary(explicit: str | None = None) -> Path:
 
     Raises :class:`EngineUnavailable` (one line saying how to build it) when there is none.
     """
-    named = explicit or os.environ.get(BINARY_ENV, "").strip()
+    named = explicit or settings.get(BINARY_ENV)
     if named:
         path = Path(named).expanduser()
         if not (path.is_file() and os.access(path, os.X_OK)):
@@ -228,11 +229,11 @@ class LlamaServer:
                               "(or stop what listens there).")
         self.model_name = _served_name(cfg.model, spec)
         threads = cfg.threads or _workbench_threads()
-        from workbench.backends.llamacpp import TILED_ENV, kernel_choice
+        from workbench.backends.llamacpp import TILED_ENV
 
         # The in-process model's kernels (WORKBENCH_KERNELS): with the exact ones the server's numbers are the
         # workbench's own -- no weight repacking, flash attention, the tiled K-quant kernel off (environment).
-        exact = kernel_choice() == "exact"
+        exact = settings.get("WORKBENCH_KERNELS") == "exact"
         self.command = [
             str(binary), "--model", spec.path, "--alias", self.model_name,
             "--host", cfg.host, "--port", str(self.port),
@@ -251,7 +252,7 @@ class LlamaServer:
             self.log = Path(name)
         try:
             with self.log.open("wb") as out:
-                env = dict(os.environ, **{TILED_ENV: "0"}) if exact else None
+                env = settings.child_environment({TILED_ENV: "0"}) if exact else None
                 self.process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=out,
                                                 stderr=subprocess.STDOUT, env=env)
         except OSError as err:
@@ -327,9 +328,7 @@ class LlamaServer:
 
 def _workbench_threads() -> int | None:
     """WORKBENCH_THREADS when set (validated as the in-process backend does), else None."""
-    from workbench.backends.llamacpp import THREADS_ENV, default_threads
-
-    return default_threads() if os.environ.get(THREADS_ENV, "").strip() else None
+    return settings.get("WORKBENCH_THREADS")
 
 
 def _open(url: str, timeout: float):

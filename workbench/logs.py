@@ -15,13 +15,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
-import os
 import sys
 import threading
 
+from workbench import settings
+
 #: The logger llama.cpp's own lines go to.
 LLAMA_LOGGER = "workbench.llama_cpp"
-#: Environment variable that makes library logs verbose in the app too (the CLI has --verbose).
+#: The setting that makes library logs verbose in the app too (the CLI has --verbose; :mod:`workbench.settings`).
 VERBOSE_ENV = "WORKBENCH_VERBOSE"
 #: Level of library loggers unless verbose: only their errors.
 QUIET_LEVEL = logging.ERROR
@@ -36,7 +37,7 @@ def _level(ggml_level: int) -> int:
 
 
 def _verbose_default() -> bool:
-    return os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes")
+    return settings.get(VERBOSE_ENV)
 
 
 def _install_llama_cpp() -> None:
@@ -97,6 +98,6 @@ def quiet_libraries(verbose: bool | None = None, transformers: bool = False) -> 
 def configure(verbose: bool = False) -> None:
     """The CLI's logging: library lines on stderr only with ``verbose`` (then down to debug)."""
     if verbose:
-        os.environ[VERBOSE_ENV] = "1"  # the model factory reads it on every load
+        settings.export(VERBOSE_ENV, "1")  # the model factory reads it on every load
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     quiet_libraries(verbose)

@@ -46,28 +46,52 @@ class Setting:
         return self.default if not raw else self.parse(self.name, raw)
 
     def shown_default(self) -> str:
-        return self.default_text or ("unset" if self.default in (None, "") else str(self.default))
+        return self.default_text or said(self.default)
+
+
+def said(value: Any) -> str:
+    """A typed value as a user would type it: flags as 1/0, entries comma-separated, None as "unset".
+
+    >>> said(True), said(("a", "b")), said(None), said(50_000)
+    ('1', 'a, b', 'unset', '50000')
+    """
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, tuple):
+        return ", ".join(value) or "unset"
+    return "unset" if value in (None, "") else str(value)
 
 
 # ---- parsers: each returns the value or raises one line naming the variable -------------------------------
 
 def whole(lo: int, hi: int | None = None, unit: str = "", phrase: str = "") -> Callable[[str, str], int]:
-    """A whole number in [lo, hi]; ``phrase`` overrides how the range is said."""
+    """A whole number in [lo, hi] (what ``int`` reads); ``phrase`` overrides how the range is said.
+
+    >>> whole(1, 64, "sequences")("WORKBENCH_BATCH", "65")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: WORKBENCH_BATCH must be a whole number of sequences from 1 to 64, not '65'.
+    """
     said = phrase or (f"a whole number of {unit} from {lo} to {hi}" if hi is not None
                       else f"a whole number of {unit} ({lo} or more)" if unit else f"a whole number of at least {lo}")
 
     def parse(name: str, raw: str) -> int:
-        if not raw.isdigit() or int(raw) < lo or (hi is not None and int(raw) > hi):
+        try:
+            value = int(raw)
+        except ValueError:
+            value = None
+        if value is None or value < lo or (hi is not None and value > hi):
             raise ConfigError(f"{name} must be {said}, not {raw!r}.")
-        return int(raw)
+        return value
     return parse
 
 
 def choice(*values: str) -> Callable[[str, str], str]:
+    """One of ``values``, in any case (the error quotes it in lower case, as the engines always said it)."""
     def parse(name: str, raw: str) -> str:
         value = raw.lower()
         if value not in values:
-            raise ConfigError(f"{name} must be one of {', '.join(values)}, not {raw!r}.")
+            raise ConfigError(f"{name} must be one of {', '.join(values)}, not {value!r}.")
         return value
     return parse
 
@@ -133,10 +157,10 @@ declare(Setting("WORKBENCH_SHARED_BATCH", whole(0, MAX_BATCH, "sequences"), 0,
                 "Sequences the shared decoder decodes together across sessions (0 = off: callers queue).",
                 f"0 … {MAX_BATCH}"))
 declare(Setting("WORKBENCH_VERBOSE", flag("llama.cpp's log shown", "kept in the log file"), False,
-                "Show llama.cpp's own log lines.", "1 | 0"))
+                "Show the libraries' own log lines (llama.cpp, transformers), in the app too.", "1 | 0"))
 declare(Setting("WORKBENCH_LLAMA_SERVER", text, None, "Path of the llama-server binary `workbench serve` runs.",
                 "file", "the built one, else llama-server on PATH"))
-declare(Setting("WORKBENCH_CLASSROOM", flag("a classroom server: models pinned", "not"), None,
+declare(Setting("WORKBENCH_CLASSROOM", flag("pin models and servers", "do not"), None,
                 "Classroom mode: models and servers pinned, one workspace per browser.", "1 | 0",
                 "on when served beyond 127.0.0.1"))
 declare(Setting("WORKBENCH_ALLOWED_MODELS", entries, (), "Models a classroom server may load (ids or paths).",
@@ -187,10 +211,7 @@ class Effective:
     def shown(self) -> str:
         if self.setting.secret and self.source == "environment":
             return "(set; not shown)"
-        if self.source == "default":
-            return self.setting.shown_default()
-        value = self.value
-        return ", ".join(value) if isinstance(value, tuple) else str(value)
+        return self.setting.shown_default() if self.source == "default" else said(self.value)
 
 
 def effective(env: Mapping[str, str] | None = None) -> list[Effective]:
@@ -203,10 +224,16 @@ def effective(env: Mapping[str, str] | None = None) -> list[Effective]:
     return out
 
 
+def _cell(text: str) -> str:
+    """Text inside a Markdown table cell (a ``|`` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def markdown_table() -> str:
     """The README's settings table."""
     rows = ["| variable | what it sets | values | default |", "|---|---|---|---|"]
-    rows += [f"| `{s.name}` | {s.help} | {s.kind} | {s.shown_default()} |" for s in SETTINGS.values()]
+    rows += [f"| `{s.name}` | {_cell(s.help)} | {_cell(s.kind)} | {_cell(s.shown_default())} |"
+             for s in SETTINGS.values()]
     return "\n".join(rows)
 
 

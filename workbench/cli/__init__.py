@@ -14,7 +14,7 @@ import sys
 from workbench.errors import WorkbenchError
 
 #: Modules that register sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve")
+COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "ui":
         args.streamlit_args = passed_on
+    from workbench import settings
     from workbench.logs import configure
 
-    configure(verbose=args.verbose)
     try:
+        settings.check_all()  # a bad WORKBENCH_* value is one line before any work
+        configure(verbose=args.verbose)
         return int(args.run(args) or 0)
     except WorkbenchError as err:
         from workbench.cli.common import shown

@@ -12,22 +12,24 @@ the sessions' generations together there (``WORKBENCH_SHARED_BATCH``, continuous
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 
+from workbench import settings
 from workbench.backends import DEFAULT_CONTEXT_WINDOW, DEFAULT_MODEL
-from workbench.backends.registry import ALLOWED_MODELS_ENV, ALLOWED_SERVERS_ENV, CLASSROOM_ENV
 from workbench.cli.common import shown
 from workbench.engine import DEFAULT_PARALLEL, DEFAULT_PORT, EngineConfig, EngineUnavailable, LlamaServer
 from workbench.errors import ConfigError
 
 #: Engines ``--engine`` knows.
 ENGINES = ("llama-server",)
-#: Sequences decoded together in-process when the app falls back to it (llamacpp_shared.SHARED_ENV).
+#: Sequences decoded together in-process when the app falls back to it (SHARED_ENV).
 FALLBACK_BATCH = 8
+#: The settings this command sets for the app it serves (declared in :mod:`workbench.settings`).
+CLASSROOM_ENV, SHARED_ENV = "WORKBENCH_CLASSROOM", "WORKBENCH_SHARED_BATCH"
+ALLOWED_MODELS_ENV, ALLOWED_SERVERS_ENV = "WORKBENCH_ALLOWED_MODELS", "WORKBENCH_ALLOWED_SERVERS"
 
 
 def register(sub) -> None:
@@ -62,8 +64,8 @@ def app_env(ref: str, env: dict[str, str] | None = None) -> dict[str, str]:
     >>> e["WORKBENCH_CLASSROOM"], e["WORKBENCH_ALLOWED_MODELS"] == e["WORKBENCH_ALLOWED_SERVERS"]
     ('1', True)
     """
-    return {**(os.environ if env is None else env), CLASSROOM_ENV: "1", ALLOWED_MODELS_ENV: ref,
-            ALLOWED_SERVERS_ENV: ref}
+    return settings.child_environment({CLASSROOM_ENV: "1", ALLOWED_MODELS_ENV: ref, ALLOWED_SERVERS_ENV: ref},
+                                      base=env)
 
 
 def fallback_env(env: dict[str, str] | None = None) -> dict[str, str]:
@@ -72,9 +74,7 @@ def fallback_env(env: dict[str, str] | None = None) -> dict[str, str]:
     >>> fallback_env({})
     {'WORKBENCH_SHARED_BATCH': '8'}
     """
-    from workbench.backends.llamacpp_shared import SHARED_ENV
-
-    env = dict(os.environ if env is None else env)
+    env = settings.child_environment(base=env)
     env.setdefault(SHARED_ENV, str(FALLBACK_BATCH))
     return env
 
@@ -118,8 +118,6 @@ def run(args) -> int:
         except EngineUnavailable as err:
             if not args.app:
                 raise
-            from workbench.backends.llamacpp_shared import SHARED_ENV
-
             env = fallback_env()
             print(f"note: {shown(str(err))} Serving the app in-process instead, the sessions decoded together there "
                   f"({SHARED_ENV}={env[SHARED_ENV]}).", file=sys.stderr, flush=True)
