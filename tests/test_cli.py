@@ -90,3 +90,54 @@ def test_stop_understands_three_escapes_and_keeps_everything_else(typed, stop):
 def test_finite_decoding_flags_still_work():
     cfg = decoding_of("--temperature", "0.5", "--repetition-penalty", "1.3", "--stop", "\\n", "--stop", "###")
     assert (cfg.temperature, cfg.repetition_penalty, cfg.do_sample, cfg.stop) == (0.5, 1.3, True, ("\n", "###"))
+
+
+# ---- workbench config: every WORKBENCH_* setting in effect and where it came from ---------------------------
+
+def _config_env(monkeypatch) -> None:
+    for name in ("WORKBENCH_THREADS", "WORKBENCH_KERNELS", "WORKBENCH_BATCH", "WORKBENCH_TEACHER_PASSCODE",
+                 "WORKBENCH_FAULT", "WORKBENCH_CLASSROOM", "WORKBENCH_VERBOSE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORKBENCH_BATCH", " 4 ")
+    monkeypatch.setenv("WORKBENCH_TEACHER_PASSCODE", "s3cret-passcode")
+    monkeypatch.setenv("WORKBENCH_FAULT", "step\x1b[2J")
+
+
+def test_config_prints_each_value_and_where_it_came_from(monkeypatch):
+    from workbench import settings
+
+    _config_env(monkeypatch)
+    res = cli("config")
+    assert res.returncode == 0, res.stderr
+    rows = {line.split()[0]: line for line in res.stdout.splitlines()}
+    assert list(rows) == list(settings.SETTINGS)
+    assert rows["WORKBENCH_BATCH"].split() == ["WORKBENCH_BATCH", "4", "(environment)"]
+    assert rows["WORKBENCH_KERNELS"].split() == ["WORKBENCH_KERNELS", "exact", "(default)"]
+    assert rows["WORKBENCH_THREADS"].endswith("every core  (default)")
+    assert rows["WORKBENCH_TEACHER_PASSCODE"].endswith("(set; not shown)  (environment)")
+    assert rows["WORKBENCH_FAULT"].endswith("step\\x1b[2J  (environment)")  # escaped, never sent raw
+    assert "s3cret" not in res.stdout + res.stderr and "\x1b" not in res.stdout
+
+
+def test_config_json_is_one_list_for_machines(monkeypatch):
+    _config_env(monkeypatch)
+    res = cli("config", "--json")
+    assert res.returncode == 0, res.stderr
+    assert len(res.stdout.splitlines()) == 1 and "\x1b" not in res.stdout and "s3cret" not in res.stdout
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert rows["WORKBENCH_BATCH"] | {"help": ""} == {
+        "name": "WORKBENCH_BATCH", "value": 4, "shown": "4", "source": "environment",
+        "default": "8 with exact kernels, 1 with fast", "help": "", "secret": False}
+    assert (rows["WORKBENCH_KERNELS"]["value"], rows["WORKBENCH_KERNELS"]["source"]) == ("exact", "default")
+    assert rows["WORKBENCH_TEACHER_PASSCODE"] | {"help": ""} == {
+        "name": "WORKBENCH_TEACHER_PASSCODE", "value": None, "shown": "(set; not shown)", "source": "environment",
+        "default": "generated and printed at start", "help": "", "secret": True}
+    assert rows["WORKBENCH_FAULT"]["value"] == "step\x1b[2J"  # JSON carries it escaped (\u001b), intact
+
+
+@pytest.mark.parametrize("command", [["config"], ["config", "--json"], ["runs", "list"]])
+def test_config_or_any_command_with_a_bad_setting_is_one_error_line(monkeypatch, command):
+    monkeypatch.setenv("WORKBENCH_THREADS", "two")
+    res = cli(*command)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == "error: WORKBENCH_THREADS must be a whole number of threads (1 or more), not 'two'.\n"
