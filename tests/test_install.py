@@ -67,7 +67,7 @@ def _run(venv: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPr
 def test_the_console_script_runs_from_outside_the_checkout(venv):
     out = _run(venv, "--help")
     assert out.returncode == 0, out.stderr
-    for command in ("generate", "models", "eval", "sets", "ui"):
+    for command in ("generate", "models", "eval", "sets", "ui", "config"):
         assert command in out.stdout
     models = _run(venv, "models")
     assert models.returncode == 0, models.stderr
