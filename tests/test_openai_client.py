@@ -23,9 +23,11 @@ from tests.server_fixtures import (
     json_reply,
     sse_reply,
 )
+from workbench.backends.openai.backend import OpenAICompatBackend
 from workbench.backends.openai.client import JITTER, Route, ServerClient, backoff_delays, jittered
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.backends.openai.replies import Completion
-from workbench.backends.openai_compat import OpenAICompatBackend, ServerConfig, connect
 from workbench.decoding import DecodingConfig
 from workbench.errors import ModelError
 
@@ -313,7 +315,7 @@ def test_a_client_that_never_reached_the_server_does_not_retry():
 
 # ---- the deadline watchdog ----------------------------------------------------------------------------
 def test_one_watchdog_thread_expires_deadlines_and_forgets_finished_ones():
-    from workbench.backends.openai.client import PURGE_EVERY, Deadline, Watchdog
+    from workbench.backends.openai.deadline import PURGE_EVERY, Deadline, Watchdog
 
     dog = Watchdog()
     for _ in range(3 * PURGE_EVERY):

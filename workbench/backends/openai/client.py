@@ -1,17 +1,20 @@
-"""JSON over HTTP to one server: pooled keep-alive connections, a deadline per request, bounded retries.
+"""JSON over HTTP to one server: keep-alive connections (httpcore2), a deadline per request, bounded retries.
 
-* **Pool** (:class:`Pool`): at most ``max_concurrency`` idle keep-alive connections are
-  kept per server and reused by any thread; a connection the server closed while it
-  lay idle (its keep-alive timeout) is noticed before use, or by the request failing
-  before any byte of an answer, and the request goes again at once on a new one.
-* **Deadline** (:class:`Deadline`): one request's overall limit; a timer shuts the
-  request's socket when it passes, so a server that trickles bytes or streams keep-alive
-  comments forever cannot hold a call. Set by the user (``WORKBENCH_SERVER_DEADLINE_S``):
-  the same for every request, retries and the whole reply included. Else fitted to the
-  request (:func:`~workbench.backends.openai.config.short_limit` for ``/models``, ``/props``
-  and tokenizing, :func:`~workbench.backends.openai.config.completion_limit` for a
-  completion, by its tokens), and lengthened by what it waited between retries (those
-  waits have their own bound). The error line says which limit was reached.
+* **Connections** (:class:`~workbench.backends.openai.transport.Pool`): httpcore2's pool,
+  at most ``max_concurrency`` idle keep-alive connections kept per server and reused by
+  any thread; a connection the server closed while it lay idle (its keep-alive timeout)
+  is noticed before use, or by the request failing before any byte of an answer, and the
+  request goes again at once on a new one. Connecting and each wait for bytes are bounded
+  by ``timeout_s``.
+* **Deadline** (:class:`~workbench.backends.openai.deadline.Deadline`): one request's
+  overall limit; the watchdog shuts the request's socket when it passes, so a server that
+  trickles bytes or streams keep-alive comments forever cannot hold a call. Set by the
+  user (``WORKBENCH_SERVER_DEADLINE_S``): the same for every request, retries and the
+  whole reply included. Else fitted to the request
+  (:func:`~workbench.backends.openai.config.short_limit` for ``/models``, ``/props`` and
+  tokenizing, :func:`~workbench.backends.openai.config.completion_limit` for a completion,
+  by its tokens), and lengthened by what it waited between retries (those waits have their
+  own bound). The error line says which limit was reached.
 * **Retries**: on 429/502/503/504, on a connection dropped before the answer began,
   and on a refused connection once the server has answered before (it is restarting);
   doubling delays with jitter, a server's ``Retry-After`` (seconds) honoured up to
@@ -23,30 +26,28 @@
   answer began: once text has come, a broken stream is an error, never silently started
   again. A timeout is not retried (the server may still be working on it). Each
   exhausted retry is one line.
+* **Bounds**: a reply body is read up to :data:`MAX_REPLY_BYTES`, a streamed reply line by
+  line, each line up to :data:`MAX_LINE_BYTES`.
 """
 
 from __future__ import annotations
 
-import base64
-import heapq
-import http.client
-import itertools
 import json
 import math
 import random
-import select
 import socket
 import ssl
-import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+import httpcore2
+
 from workbench.backends.openai.config import DEADLINE_ENV, TIMEOUT_ENV, Limit, ServerConfig, short_limit
+from workbench.backends.openai.deadline import Deadline
 from workbench.backends.openai.replies import QUOTE_CHARS, Reply, parse_reply
+from workbench.backends.openai.transport import Attempt, Pool, Route
 from workbench.errors import ConfigError, ModelError, PromptError, WorkbenchError
 
 #: HTTP statuses that mean "busy or briefly unreachable, try again": rate limited, bad gateway,
@@ -59,7 +60,9 @@ MAX_LINE_BYTES = 1024 * 1024
 #: Each retry waits between this share of its delay and all of it ("equal jitter"), so clients that
 #: failed together do not come back together.
 JITTER = 0.5
-LOOPBACK = ("localhost", "127.0.0.1", "::1")
+#: What httpcore2 raises for a failed exchange (it keeps the socket's own error as the cause).
+HTTP_ERRORS = (httpcore2.NetworkError, httpcore2.TimeoutException, httpcore2.ProtocolError,
+               httpcore2.ProxyError, httpcore2.UnsupportedProtocol)
 
 R_ = TypeVar("R_", bound=Reply)
 
@@ -98,236 +101,6 @@ def retry_after(header: str | None, default: float | None, cap: float) -> float 
     return min(max(value, 0.0), cap) if math.isfinite(value) else default
 
 
-#: The watchdog drops finished deadlines from its heap every this many requests.
-PURGE_EVERY = 1024
-
-
-class Watchdog:
-    """One thread that expires every request's :class:`Deadline` when it passes (no thread per request).
-
-    Deadlines wait in a heap ordered by their end; a finished one is dropped when it
-    comes up, or every :data:`PURGE_EVERY` requests. The thread starts with the first
-    deadline and runs as a daemon.
-    """
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Deadline]] = []
-        self._wake = threading.Condition()
-        self._count = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def add(self, deadline: Deadline) -> None:
-        with self._wake:
-            ticket = next(self._count)
-            if ticket % PURGE_EVERY == 0:  # finished deadlines would wait for their end (minutes): drop them
-                self._heap = [entry for entry in self._heap if not entry[2].done]
-                heapq.heapify(self._heap)
-            heapq.heappush(self._heap, (deadline.end, ticket, deadline))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="workbench-deadlines", daemon=True)
-                self._thread.start()
-            if self._heap[0][2] is deadline:
-                self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._heap and self._heap[0][2].done:
-                    heapq.heappop(self._heap)
-                if not self._heap:
-                    self._wake.wait()
-                    continue
-                end, _, first = self._heap[0]
-                left = end - time.monotonic()
-                if left > 0:
-                    self._wake.wait(left)
-                    continue
-                heapq.heappop(self._heap)
-                if first.end > end:  # lengthened since it was added (a wait between retries): wait on
-                    heapq.heappush(self._heap, (first.end, next(self._count), first))
-                    continue
-            first.expire()
-
-
-#: The watchdog every request's deadline is given to.
-WATCHDOG = Watchdog()
-
-
-class Deadline:
-    """One request's overall time limit: when it passes, the watchdog shuts the request's socket.
-
-    A read blocked on a server that trickles bytes or sends keep-alive comments then
-    returns at once; the reader sees :attr:`expired` and says which limit was reached.
-    """
-
-    def __init__(self, seconds: float, watchdog: Watchdog = WATCHDOG, limit: Limit | None = None):
-        self.seconds = seconds
-        self.limit = limit  # the limit fitted to the request, or None: the user's deadline (the same for all)
-        self.end = time.monotonic() + seconds
-        self.waited = 0.0  # seconds added for waits between retries (a fitted limit only)
-        self.expired = False
-        self.done = False  # cancelled or released: the watchdog drops it
-        self._sock: socket.socket | None = None
-        self._lock = threading.Lock()
-        watchdog.add(self)
-
-    def left(self) -> float:
-        return self.end - time.monotonic()
-
-    def extend(self, seconds: float) -> None:
-        """Move the end ``seconds`` later (the watchdog sees it when the old end comes)."""
-        with self._lock:
-            self.end += seconds
-            self.waited += seconds
-
-    def watch(self, sock: socket.socket | None) -> None:
-        """Shut ``sock`` when the deadline passes (the socket of the current attempt)."""
-        with self._lock:
-            self._sock = sock
-            if self.expired and sock is not None:
-                _shut(sock)
-
-    def cancel(self) -> None:
-        self.done = True
-
-    def release(self) -> bool:
-        """Stop watching (the request is done); True when the socket was never shut, so it can be reused."""
-        with self._lock:
-            self.done = True
-            self._sock = None
-            return not self.expired
-
-    def expire(self) -> None:
-        with self._lock:
-            if self.done:
-                return
-            self.expired = True
-            if self._sock is not None:
-                _shut(self._sock)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
-
-
-def _readable(sock: socket.socket) -> bool:
-    """True when an idle socket has something to read: the server closed it (EOF) or sent what nobody asked."""
-    try:
-        if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where the bytes go for one server: directly, or through the HTTP(S) proxy the environment names."""
-
-    scheme: str  # "http" or "https"
-    host: str  # the server
-    port: int
-    proxy: tuple[str, int, str | None] | None = None  # (host, port, Proxy-Authorization) or None
-
-    @classmethod
-    def of(cls, base_url: str) -> Route:
-        parts = urllib.parse.urlsplit(base_url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        if host in LOOPBACK:  # never send loopback traffic through a proxy set in the environment
-            return cls(parts.scheme, host, port)
-        proxy_url = urllib.request.getproxies().get(parts.scheme)
-        if not proxy_url or urllib.request.proxy_bypass(host):
-            return cls(parts.scheme, host, port)
-        proxy = urllib.parse.urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
-        auth = None
-        if proxy.username:
-            pair = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
-            auth = "Basic " + base64.b64encode(pair.encode()).decode()
-        return cls(parts.scheme, host, port, (proxy.hostname or "", proxy.port or 80, auth))
-
-    def target(self, url: str) -> str:
-        """The request target: the path, or the whole URL for a plain-HTTP proxy."""
-        if self.proxy and self.scheme == "http":
-            return url
-        parts = urllib.parse.urlsplit(url)
-        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-    def headers(self) -> dict[str, str]:
-        return {"Proxy-Authorization": self.proxy[2]} if self.proxy and self.proxy[2] and self.scheme == "http" else {}
-
-    def new(self, timeout: float) -> http.client.HTTPConnection:
-        """A new, not yet connected, connection."""
-        if self.scheme == "https":
-            host, port = (self.proxy[0], self.proxy[1]) if self.proxy else (self.host, self.port)
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, port, timeout=timeout, context=ssl.create_default_context())
-            if self.proxy:
-                conn.set_tunnel(self.host, self.port,
-                                {"Proxy-Authorization": self.proxy[2]} if self.proxy[2] else None)
-            return conn
-        if self.proxy:
-            return http.client.HTTPConnection(self.proxy[0], self.proxy[1], timeout=timeout)
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-
-
-class Pool:
-    """Idle keep-alive connections to one server, shared by every thread: at most ``size`` are kept.
-
-    A caller takes one (:meth:`take`: an idle one the server has not closed, else a new
-    one) and gives it back when its reply was read to the end (:meth:`give`); a
-    connection whose reply was cut, or the server said ``Connection: close``, is closed
-    instead. More callers than ``size`` at once each get their own connection; only
-    ``size`` of them are kept afterwards.
-    """
-
-    def __init__(self, route: Route, size: int):
-        self.route, self.size = route, size
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self.opened = 0  # connections opened so far (a figure for tests and benchmarks)
-        self.reused = 0  # requests sent on a kept connection
-
-    def take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection and whether it was kept from an earlier request (then it may still turn out stale)."""
-        while True:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                with self._lock:
-                    self.opened += 1
-                return self.route.new(timeout=1.0), False
-            if conn.sock is not None and not _readable(conn.sock):
-                with self._lock:
-                    self.reused += 1
-                return conn, True
-            conn.close()  # the server closed it while it lay idle
-
-    @property
-    def idle(self) -> int:
-        """Connections kept for the next request."""
-        with self._lock:
-            return len(self._idle)
-
-    def give(self, conn: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if len(self._idle) < self.size and conn.sock is not None:
-                self._idle.append(conn)
-                return
-        conn.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-
 class Response:
     """An open reply, bounded: by its request's deadline, by MAX_REPLY_BYTES and MAX_LINE_BYTES.
 
@@ -336,48 +109,44 @@ class Response:
     which is also how a server learns that a stream's reader left (llama.cpp then stops).
     """
 
-    def __init__(self, client: ServerClient, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse,
-                 deadline: Deadline, path: str):
-        self.client, self.conn, self.resp, self.deadline, self.path = client, conn, resp, deadline, path
+    def __init__(self, client: ServerClient, resp: httpcore2.Response, deadline: Deadline, path: str):
+        self.client, self.resp, self.deadline, self.path = client, resp, deadline, path
         self._done = False
 
     def read(self) -> bytes:
         """The whole body."""
         chunks, size = [], 0
-        while True:
-            chunk = self._io(self.resp.read1, 65536)
-            if not chunk:
-                self._check()
-                if self.resp.length:  # fewer bytes than Content-Length promised: the connection broke
-                    raise Dropped(str(self.client.network_error(http.client.IncompleteRead(b"".join(chunks)))))
-                return b"".join(chunks)
+        for chunk in self._chunks():
             size += len(chunk)
             if size > MAX_REPLY_BYTES:
                 raise self.client.too_large(self.path)
             chunks.append(chunk)
+        return b"".join(chunks)
 
     def lines(self) -> Iterator[bytes]:
-        """The lines of a streamed body."""
-        while True:
-            line = self._io(self.resp.readline, MAX_LINE_BYTES + 1)
-            self._check()
-            if not line:
-                return
-            if len(line) > MAX_LINE_BYTES:
+        """The lines of a streamed body, each with its line end (the last one may have none)."""
+        pending = b""
+        for chunk in self._chunks():
+            pending += chunk
+            start = 0
+            while (end := pending.find(b"\n", start)) >= 0:
+                if end + 1 - start > MAX_LINE_BYTES:
+                    raise self.client.too_large(self.path)
+                self._check()
+                yield pending[start:end + 1]
+                start = end + 1
+            pending = pending[start:]
+            if len(pending) > MAX_LINE_BYTES:
                 raise self.client.too_large(self.path)
-            yield line
+        if pending:
+            yield pending
 
     def close(self) -> None:
         if self._done:
             return
         self._done = True
-        still_good = self.deadline.release()
-        finished = _read_to_end(self.resp) and not self.resp.will_close
+        self.deadline.release()  # before the connection can go back to the pool: no longer this request's
         self.resp.close()
-        if still_good and finished:
-            self.client.pool.give(self.conn)
-        else:
-            self.conn.close()
 
     def __enter__(self) -> Response:
         return self
@@ -385,15 +154,17 @@ class Response:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _io(self, read: Callable[[int], bytes], size: int) -> bytes:
+    def _chunks(self) -> Iterator[bytes]:
+        """The body as it comes; a broken connection is :class:`Dropped`, a passed deadline its own line."""
         try:
-            return read(size)
-        except (OSError, http.client.HTTPException) as err:
+            yield from self.resp.stream  # type: ignore[misc]
+        except HTTP_ERRORS as err:
             self._check()
             failure = self.client.network_error(err)
-            if isinstance(err, (ConnectionError, http.client.IncompleteRead)):
+            if _dropped(err):
                 raise Dropped(str(failure)) from None
             raise failure from None
+        self._check()
 
     def _check(self) -> None:
         if self.deadline.expired:
@@ -468,7 +239,7 @@ class ServerClient:
                   limit: Limit | None = None):
         cfg = self.config
         url = (cfg.root_url if root else cfg.base_url) + path
-        headers = {"Content-Type": "application/json", **self.pool.route.headers()}
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         key = cfg.api_key()
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -506,58 +277,43 @@ class ServerClient:
     def _attempt(self, method: str, url: str, data: bytes | None, headers: dict, deadline: Deadline,
                  path: str) -> Response:
         """One try: a Response for a 2xx answer; _Retry when trying again may help; else one WorkbenchError."""
-        cfg = self.config
-        conn, kept = self.pool.take()
+        left = deadline.left()
+        if left <= 0:
+            raise self.deadline_error(path, deadline)
+        attempt = Attempt(deadline)
         try:
-            left = deadline.left()
-            if left <= 0:
-                raise self.deadline_error(path, deadline)
-            wait = min(cfg.timeout_s, left)
-            if conn.sock is None:
-                conn.timeout = wait
-                conn.connect()
-            else:
-                conn.sock.settimeout(wait)
-            deadline.watch(conn.sock)
-            conn.request(method, self.pool.route.target(url), body=data, headers=headers)
-            resp = conn.getresponse()
-        except WorkbenchError:
-            conn.close()
-            raise
-        except (OSError, http.client.HTTPException) as err:
-            conn.close()
+            resp = self.pool.send(method, url, data, headers, min(self.config.timeout_s, left), attempt)
+        except HTTP_ERRORS as err:
             deadline.watch(None)
             if deadline.expired:
                 raise self.deadline_error(path, deadline) from None
-            if isinstance(err, ConnectionRefusedError):
+            if isinstance(_cause(err), ConnectionRefusedError):
                 if self.answered:
                     raise _Retry("refused") from None
                 raise self.network_error(err) from None
-            if isinstance(err, (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine,
-                                http.client.IncompleteRead)):
-                raise _Retry("dropped", free=kept) from None
+            if _dropped(err):
+                raise _Retry("dropped", free=not attempt.connected) from None
             raise self.network_error(err) from None
         self.answered = True
         if 200 <= resp.status < 300:
-            return Response(self, conn, resp, deadline, path)
+            return Response(self, resp, deadline, path)
+        raw = b""
         try:
-            raw = resp.read(MAX_LINE_BYTES)
-        except (OSError, http.client.HTTPException):
-            raw = b""
-        reusable = _read_to_end(resp) and not resp.will_close and not deadline.expired
-        resp.close()
-        deadline.watch(None)
-        if reusable:
-            self.pool.give(conn)
-        else:
-            conn.close()
+            for chunk in resp.stream:  # type: ignore[attr-defined]
+                raw += chunk
+                if len(raw) >= MAX_LINE_BYTES:
+                    break
+        except HTTP_ERRORS:
+            pass
+        deadline.watch(None)  # before the connection can go back to the pool: no longer this request's
+        resp.close()  # kept when the whole body was read and the server keeps it alive, else closed
         if deadline.expired:
             raise self.deadline_error(path, deadline)
-        message = _error_message(raw, resp.reason)
+        message = _error_message(raw[:MAX_LINE_BYTES], resp.extensions.get("reason_phrase", b"").decode("latin-1"))
         if resp.status in RETRY_STATUSES:
             # a Retry-After that is no number of seconds and no date (nan, abc): None, the backoff's delay
-            raise _Retry("status", resp.status, message, retry_after(resp.getheader("Retry-After"), None,
-                                                                     cfg.max_backoff_s))
+            raise _Retry("status", resp.status, message, retry_after(_header(resp, b"retry-after"), None,
+                                                                     self.config.max_backoff_s))
         raise self._http_error(resp.status, message, path)
 
     # ---- one-line messages ------------------------------------------------------------------
@@ -594,15 +350,15 @@ class ServerClient:
 
     def network_error(self, err: BaseException) -> ModelError:
         url = self.config.base_url
-        reason = getattr(err, "reason", err) if not isinstance(err, OSError) else err
+        reason = _cause(err)
         if isinstance(reason, ConnectionRefusedError):
             return ModelError(f"Cannot reach the server at {url}; is it running?")
-        if isinstance(reason, TimeoutError):
+        if isinstance(reason, TimeoutError) or isinstance(err, httpcore2.TimeoutException):
             return ModelError(
                 f"The server at {url} did not answer within {self.config.timeout_s:g} s; "
                 f"check that it is not overloaded, or raise {TIMEOUT_ENV}."
             )
-        if isinstance(reason, (ConnectionError, http.client.HTTPException)):
+        if isinstance(reason, ConnectionError) or isinstance(err, httpcore2.ProtocolError):
             return ModelError(f"The server at {url} closed the connection before it answered; check the server's log.")
         if isinstance(reason, ssl.SSLError):
             return ModelError(f"The TLS connection to {url} failed ({reason.reason or reason}); check the URL "
@@ -630,9 +386,27 @@ class ServerClient:
         return ModelError(f"The server at {url} failed ({code}: {message}); check the server's log.")
 
 
-def _read_to_end(resp: http.client.HTTPResponse) -> bool:
-    """True when the whole body was read (``read1`` leaves a finished fixed-length response open)."""
-    return resp.isclosed() or (not resp.chunked and resp.length == 0)
+def _cause(err: BaseException) -> BaseException:
+    """The error under httpcore2's own: the socket's (refused, reset, timed out, TLS, DNS), else ``err``.
+
+    httpcore2 wraps the socket's error as its first argument (its traceback drops the cause)."""
+    while True:
+        inner = err.args[0] if err.args and isinstance(err.args[0], BaseException) else err.__cause__
+        if inner is None:
+            return err
+        err = inner
+
+
+def _dropped(err: BaseException) -> bool:
+    """True for a connection that broke while an answer was awaited or came: reset, closed, cut short."""
+    return isinstance(err, httpcore2.RemoteProtocolError) or isinstance(_cause(err), ConnectionError)
+
+
+def _header(resp: httpcore2.Response, name: bytes) -> str | None:
+    for key, value in resp.headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _error_message(raw: bytes, reason: str | None) -> str:
