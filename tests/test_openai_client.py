@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 
 import pytest
 
@@ -332,6 +333,52 @@ def test_one_watchdog_thread_expires_deadlines_and_forgets_finished_ones():
         a.close()
         b.close()
     assert threading.active_count() < 50  # one thread for every deadline, not one per request
+
+
+def test_trickled_headers_on_a_kept_connection_meet_the_deadline():
+    """A server answers once, then trickles the next reply's headers on the same kept connection: the deadline
+    still stops it (the watchdog is handed the socket of each read, a kept connection's too)."""
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            for n in range(2):
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    data += chunk
+                if n == 0:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    continue
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.wait(0.05):  # a byte of the header every 0.05 s, far below the read timeout
+                    try:
+                        conn.sendall(b"a")
+                    except OSError:
+                        return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = ServerClient(ServerConfig(url, timeout_s=5, deadline_s=1.0, max_retries=0))
+    try:
+        assert client.fetch("/models") == b"{}"
+        start = time.monotonic()
+        with pytest.raises(ModelError) as info:
+            client.fetch("/models")
+        assert time.monotonic() - start < 3  # stopped at the deadline, not by the 5 s read timeout or never
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(5)
+    assert client.pool.opened == 1 and client.pool.reused == 1  # the second request went on the kept connection
+    assert str(info.value) == (f"The server at {url} did not finish its reply to /models within 1 s (the deadline "
+                               "per request); check the server, or raise WORKBENCH_SERVER_DEADLINE_S.")
 
 
 # ---- HTTPS ----------------------------------------------------------------------------------------------
