@@ -24,7 +24,10 @@ from pathlib import Path
 
 from workbench.backends import load_backend
 from workbench.data import load_pool
-from workbench.retrieval import build_index, load_embedder, make_selector, order
+from workbench.retrieval.embedder import load_embedder
+from workbench.retrieval.index import build_index
+from workbench.retrieval.orders import order
+from workbench.retrieval.selectors.registry import make_selector
 
 ROOT = Path(__file__).resolve().parents[1]
 

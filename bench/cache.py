@@ -27,7 +27,8 @@ from workbench.backends import load_backend
 from workbench.cache import file_sha256
 from workbench.data import Pool, load_pool
 from workbench.evaluate import default_spec, evaluate, make_strategy
-from workbench.retrieval import build_index, load_embedder
+from workbench.retrieval.embedder import load_embedder
+from workbench.retrieval.index import build_index
 from workbench.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]

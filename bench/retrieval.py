@@ -27,13 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data import load_pool
-from workbench.retrieval import (
-    SELECTORS,
-    build_index,
-    knn,
-    load_embedder,
-    make_selector,
-)
+from workbench.retrieval.embedder import load_embedder
+from workbench.retrieval.index import build_index
+from workbench.retrieval.selectors.knn import knn
+from workbench.retrieval.selectors.registry import SELECTORS, make_selector
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -425,7 +425,7 @@ def cached(reason):
 
 def test_real_model_drops_a_failing_cluster_and_flags_it_only_when_asked(gemma):
     """gemma-3-270m, greedy, 24 reasoning tokens: some cluster has no member whose rationale passes."""
-    from workbench.retrieval import load_embedder
+    from workbench.retrieval.embedder import load_embedder
 
     pool = list(load_sample("arithmetic"))[:6]
     vectors = load_embedder().encode([e.input for e in pool])

@@ -298,7 +298,7 @@ def test_an_export_holding_an_item_twice_is_refused_naming_the_item_and_lines(ca
 def test_an_output_nowhere_writable_is_refused_before_any_model_call(capsys, monkeypatch, tmp_path, stored_run,
                                                                      target, message, command):
     monkeypatch.setattr("workbench.backends.load_backend", None)  # refused before any model
-    monkeypatch.setattr("workbench.retrieval.load_embedder", None)
+    monkeypatch.setattr("workbench.retrieval.embedder.load_embedder", None)
     (tmp_path / "folder.csv").mkdir()
     (tmp_path / "plain.txt").write_text("x", encoding="utf-8")
     os.mkfifo(tmp_path / "fifo.csv")

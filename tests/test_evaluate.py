@@ -357,7 +357,7 @@ def test_evaluate_refuses_bad_runs(tmp_path):
 
 @pytest.fixture(scope="module")
 def embedder():
-    from workbench.retrieval import load_embedder
+    from workbench.retrieval.embedder import load_embedder
 
     return load_embedder()
 

@@ -16,7 +16,8 @@ from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
 from workbench.prompts import PromptSpec, render
-from workbench.retrieval import ORDERS, SELECTORS
+from workbench.retrieval.orders import ORDERS
+from workbench.retrieval.selectors.registry import SELECTORS
 from workbench.store import open_store
 
 MINIMAL = {"schema_version": 1, "name": "tiny", "steps": [{"title": "only"}]}

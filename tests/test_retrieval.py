@@ -5,34 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import retrieval
 from workbench.data import Example, Pool, load_sample
 from workbench.errors import ConfigError, ModelError
-from workbench.retrieval import (
-    ORDERS,
-    SELECTORS,
-    BM25Selector,
-    ClusterDiverseSelector,
-    FixedSelector,
-    KNNSelector,
-    LabelBalancedSelector,
-    MMRSelector,
-    PoolIndex,
-    RandomSelector,
-    Selection,
-    build_index,
-    choose_demos,
-    cluster_diverse,
-    kmeans_assign,
-    knn,
-    label_balanced,
-    load_embedder,
-    make_selector,
-    mmr,
-    normalize,
-    order,
-    random_pick,
-)
+from workbench.retrieval import index as index_module
+from workbench.retrieval.choose import choose_demos
+from workbench.retrieval.embedder import load_embedder, normalize
+from workbench.retrieval.index import PoolIndex, build_index
+from workbench.retrieval.orders import ORDERS, order
+from workbench.retrieval.selectors.base import Selection
+from workbench.retrieval.selectors.bm25 import BM25Selector
+from workbench.retrieval.selectors.cluster import ClusterDiverseSelector, cluster_diverse, kmeans_assign
+from workbench.retrieval.selectors.fixed import FixedSelector
+from workbench.retrieval.selectors.knn import KNNSelector, knn
+from workbench.retrieval.selectors.label_balanced import LabelBalancedSelector, label_balanced
+from workbench.retrieval.selectors.mmr import MMRSelector, mmr
+from workbench.retrieval.selectors.random_pick import RandomSelector, random_pick
+from workbench.retrieval.selectors.registry import SELECTORS, make_selector
 
 # Six unit vectors and a query, chosen so every algorithm has clear margins.
 #   similarity to Q:  [0.941, 0.978, 0.928, 0.374, 0.215, -0.917]
@@ -307,15 +295,15 @@ def test_corrupt_cache_is_rebuilt(embedder, tmp_path):
 
 def test_default_cache_dir_honours_env(monkeypatch, tmp_path):
     monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))
-    assert retrieval.default_cache_dir() == tmp_path / "index"
+    assert index_module.default_cache_dir() == tmp_path / "index"
 
 
 def test_hnsw_above_threshold(embedder, tmp_path, monkeypatch):
     import faiss
 
-    assert retrieval.index_kind(retrieval.HNSW_THRESHOLD - 1) == "flat"
-    assert retrieval.index_kind(retrieval.HNSW_THRESHOLD) == "hnsw"
-    monkeypatch.setattr(retrieval, "HNSW_THRESHOLD", 4)
+    assert index_module.index_kind(index_module.HNSW_THRESHOLD - 1) == "flat"
+    assert index_module.index_kind(index_module.HNSW_THRESHOLD) == "hnsw"
+    monkeypatch.setattr(index_module, "HNSW_THRESHOLD", 4)
     idx = build_index(make_pool(), embedder, cache_dir=tmp_path)
     assert isinstance(idx.faiss, faiss.IndexHNSWFlat)
     assert idx.kind == "hnsw"
@@ -323,7 +311,7 @@ def test_hnsw_above_threshold(embedder, tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("*.hnsw.faiss"))) == 1
     again = build_index(make_pool(), embedder, cache_dir=tmp_path)
     assert embedder.calls == 1
-    assert again.kind == "hnsw" and again.faiss.hnsw.efSearch == retrieval.HNSW_EF_SEARCH
+    assert again.kind == "hnsw" and again.faiss.hnsw.efSearch == index_module.HNSW_EF_SEARCH
 
 
 # ---- the real embedder -----------------------------------------------------------------

@@ -1,9 +1,49 @@
-"""The one registry of strategies and selectors: parser, CLI help and pages read the same names."""
+"""The one registry of strategies, selectors and orders: parser, CLI help and pages read the same names.
 
-from workbench.cli import build_parser
-from workbench.evaluate import BASES, STRATEGIES, parse_strategy_name
-from workbench.evaluate.registry import help_text, kinds
-from workbench.retrieval import SELECTOR_KINDS, SELECTORS
+The expected names below are written by hand on purpose: a strategy, selector or order registered (or dropped)
+without the CLI help, the Evaluate page and these lists following fails here."""
+
+import re
+
+import pytest
+
+from tests.conftest import ROOT
+from workbench.cli import build_parser, main
+from workbench.evaluate.registry import STRATEGIES, help_text, kinds
+from workbench.evaluate.strategies import BASES, parse_strategy_name
+from workbench.retrieval.orders import ORDERS
+from workbench.retrieval.selectors.registry import SELECTOR_KINDS, SELECTOR_REGISTRY, SELECTORS, needs_index
+
+#: Strategy bases as the CLI help and the Evaluate page list them, with the number each takes (K demos, N samples).
+EXPECTED_BASES = {"zero": "", "random": "K", "knn": "K", "diverse": "K", "bm25": "K", "mmr": "K", "balanced": "K",
+                  "zscot": "", "manualcot": "K", "autocot": "K", "sc": "N"}
+#: Second names the parser accepts but pickers do not list.
+EXPECTED_ALIASES = {"cluster": "diverse"}
+#: The selector of every base (aliases included).
+EXPECTED_SELECTOR_OF = {"zero": None, "random": "random", "knn": "knn", "diverse": "cluster", "cluster": "cluster",
+                        "bm25": "bm25", "mmr": "mmr", "balanced": "label_balanced", "zscot": None,
+                        "manualcot": "fixed", "autocot": "autocot", "sc": None}
+#: Every selector with the word the pages show for it, in picker order.
+EXPECTED_SELECTORS = {"random": "random", "knn": "nearest", "bm25": "BM25", "mmr": "MMR", "cluster": "diverse",
+                      "label_balanced": "balanced", "fixed": "hand-picked", "autocot": "Auto-CoT"}
+#: The selectors the Demonstrations page and prompt-set files pick (Auto-CoT's are built before a run).
+EXPECTED_PICKABLE = ["random", "knn", "bm25", "mmr", "cluster", "label_balanced", "fixed"]
+#: Selectors whose demonstrations need the pool embedded and indexed (hand-picked ones travel with the strategy).
+EXPECTED_NEEDING_INDEX = {"random", "knn", "bm25", "mmr", "cluster", "label_balanced", "autocot"}
+#: The Evaluate page's strategy options.
+EXPECTED_PAGE_OPTIONS = ["zero-shot (zero)", "random", "nearest (knn)", "diverse", "BM25 (bm25)", "MMR (mmr)",
+                         "balanced", "Zero-shot-CoT (zscot)", "Manual-CoT (manualcot)", "Auto-CoT (autocot)",
+                         "self-consistency (sc)"]
+EXPECTED_ORDERS = ["similar_last", "similar_first", "random", "as_selected", "label_interleaved"]
+
+
+def test_the_registries_hold_the_expected_names_in_order():
+    assert [k.base for k in kinds()] == list(EXPECTED_BASES)
+    assert {k.base: k.alias_of for k in kinds(include_aliases=True) if k.alias_of} == EXPECTED_ALIASES
+    assert set(STRATEGIES) == set(EXPECTED_BASES) | set(EXPECTED_ALIASES)
+    assert list(SELECTOR_REGISTRY) == list(EXPECTED_SELECTORS)
+    assert list(SELECTOR_KINDS) == list(SELECTORS) == EXPECTED_PICKABLE
+    assert list(ORDERS) == EXPECTED_ORDERS
 
 
 def test_every_base_parses_and_maps_to_a_known_selector():
@@ -12,19 +52,25 @@ def test_every_base_parses_and_maps_to_a_known_selector():
         parsed = parse_strategy_name(name)
         assert parsed.base == kind.base
         assert parsed.k == (4 if kind.takes_k else 0)
-        assert kind.selector in (None, "autocot", *SELECTOR_KINDS)
-    assert BASES == {k: v.selector for k, v in STRATEGIES.items()}
+        assert kind.selector in (None, *SELECTOR_REGISTRY)
+    assert BASES == EXPECTED_SELECTOR_OF
 
 
-def test_one_vocabulary_strategy_labels_are_the_selector_labels():
-    assert STRATEGIES["diverse"].label == STRATEGIES["cluster"].label == SELECTOR_KINDS["cluster"].label == "diverse"
-    assert STRATEGIES["knn"].label == SELECTOR_KINDS["knn"].label == "nearest"
-    assert STRATEGIES["balanced"].label == SELECTOR_KINDS["label_balanced"].label == "balanced"
+def test_one_vocabulary_the_words_pages_show():
+    assert {name: kind.label for name, kind in SELECTOR_REGISTRY.items()} == EXPECTED_SELECTORS
+    for base in ("random", "knn", "diverse", "cluster", "bm25", "mmr", "balanced"):  # a selector's word, no other
+        assert STRATEGIES[base].label == EXPECTED_SELECTORS[EXPECTED_SELECTOR_OF[base]]
     assert [k.base for k in kinds()].count("cluster") == 0  # an alias is not listed twice
 
 
-def test_selector_descriptions_come_from_the_registry():
-    assert SELECTORS == {n: k.description for n, k in SELECTOR_KINDS.items()}
+def test_the_eval_help_names_every_strategy(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = " ".join(re.sub(r"-\n\s+", "-", capsys.readouterr().out).split())  # argparse wraps lines (at hyphens too)
+    listed = text.split("comma-separated names: ", 1)[1].split("; modifiers", 1)[0]
+    assert [entry.split(":", 1)[0] for entry in listed.split("; ")] == [b + n for b, n in EXPECTED_BASES.items()]
+    for base, number in EXPECTED_BASES.items():
+        assert f"{base}{number}: {STRATEGIES[base].description}" in listed
 
 
 def test_the_cli_help_lists_every_base_from_the_registry():
@@ -37,6 +83,20 @@ def test_the_cli_help_lists_every_base_from_the_registry():
     assert "zero: zero-shot: the query alone" in help_of["strategies"]
 
 
+def test_the_evaluate_page_offers_every_strategy():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=120).run()
+    assert not at.exception
+    assert at.multiselect(key="ev_strategies").options == EXPECTED_PAGE_OPTIONS
+
+
 def test_needs_index_follows_the_selector():
     assert not STRATEGIES["zero"].needs_index and not STRATEGIES["manualcot"].needs_index
     assert STRATEGIES["knn"].needs_index and STRATEGIES["autocot"].needs_index
+    assert {name for name, kind in SELECTOR_REGISTRY.items() if kind.needs_index} == EXPECTED_NEEDING_INDEX
+    for name in EXPECTED_SELECTORS:
+        assert needs_index(name, k=4, demos_in_hand=False) == (name in EXPECTED_NEEDING_INDEX)
+        assert not needs_index(name, k=0, demos_in_hand=name == "autocot")  # none asked for, or already built
+    assert needs_index("autocot", k=0, demos_in_hand=False)  # still to be built: the pool is clustered
+    assert not needs_index(None, k=4, demos_in_hand=False)

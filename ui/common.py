@@ -473,7 +473,7 @@ def show_prompt(text: str, tokens: int, window: int, label: str = "Exact text se
 @st.cache_resource(show_spinner="Loading the sentence embedder (once per server)…")
 def cached_embedder():
     """The default sentence embedder (all-MiniLM-L6-v2), loaded once per server."""
-    from workbench.retrieval import load_embedder
+    from workbench.retrieval.embedder import load_embedder
 
     return load_embedder()
 
@@ -498,7 +498,7 @@ def _indexes() -> dict:
 
 def pool_index(pool):
     """Index a pool with a progress bar the first time; instant afterwards (memory, then disk cache)."""
-    from workbench.retrieval import build_index
+    from workbench.retrieval.index import build_index
 
     indexes = _indexes()
     if pool.content_hash not in indexes:

@@ -17,7 +17,9 @@ from ui.state import (
     widget_values,
 )
 from workbench.data import Example
-from workbench.retrieval import ORDERS, SELECTOR_KINDS, Selection
+from workbench.retrieval.orders import ORDERS
+from workbench.retrieval.selectors.base import Selection
+from workbench.retrieval.selectors.registry import SELECTOR_KINDS
 
 #: Selectors compared side by side (shown by their labels: random, nearest, diverse).
 COMPARED = ("random", "knn", "cluster")

@@ -8,7 +8,7 @@ from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, pool_index, p
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import built_prompt, set_chosen
 from workbench.prompts import fit_to_window, reserved_tokens
-from workbench.retrieval import choose_demos
+from workbench.retrieval.choose import choose_demos
 from workbench.words import plural
 
 st.set_page_config(page_title="Demonstrations", page_icon="🎯", layout="wide")

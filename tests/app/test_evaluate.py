@@ -261,7 +261,7 @@ def test_the_strategy_picker_uses_the_registry_words():
     """One vocabulary: the words the Demonstrations page gets from the selector registry (random, nearest, diverse,
     balanced), with the name strategy names use where it differs."""
     from workbench.evaluate.registry import STRATEGIES, kinds
-    from workbench.retrieval import SELECTOR_KINDS
+    from workbench.retrieval.selectors.registry import SELECTOR_KINDS
 
     options = page().multiselect(key="ev_strategies").options
     assert options[:5] == ["zero-shot (zero)", "random", "nearest (knn)", "diverse", "BM25 (bm25)"]

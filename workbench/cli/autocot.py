@@ -50,7 +50,7 @@ def register(sub) -> None:
 def run_build(args) -> int:
     from workbench.autocot import AutoCoTConfig, build_demos, save_demos, task_for, zero_shot_cot_reasoner
     from workbench.evaluate import infer_format
-    from workbench.retrieval import load_embedder
+    from workbench.retrieval.embedder import load_embedder
 
     check_output(args.out, "--out")  # before the model runs for minutes
     pool = pool_from_arg(args.pool)

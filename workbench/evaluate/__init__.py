@@ -53,7 +53,6 @@ from workbench.evaluate.strategies import (
     BASES,
     DEFAULT_COT_K,
     DEFAULT_K,
-    DEFAULT_ORDER,
     NORM_MODIFIERS,
     REASONING_MAX_NEW_TOKENS,
     SC_TEMPERATURE,
@@ -70,7 +69,7 @@ from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cros
 from workbench.stats import PairedTest, mcnemar, paired_tests  # moved to workbench.stats; old imports work
 
 __all__ = [
-    "ANSWER_DECODING", "ANSWER_MODES", "BASES", "CONTENT_FREE_INPUTS", "DEFAULT_COT_K", "DEFAULT_K", "DEFAULT_ORDER",
+    "ANSWER_DECODING", "ANSWER_MODES", "BASES", "CONTENT_FREE_INPUTS", "DEFAULT_COT_K", "DEFAULT_K",
     "INFERRED", "NORM_MODIFIERS", "REASONING_MAX_NEW_TOKENS", "RECORD_FIELDS", "SCORE_NORMS", "SC_TEMPERATURE",
     "STRATEGIES", "EvalRun", "ItemRecord", "PairedTest", "Progress", "PromptVariant", "Strategy", "StrategyKind",
     "StrategyName", "StrategySummary", "argmax", "calibrate", "can_score", "chart_rows", "check_resumable",

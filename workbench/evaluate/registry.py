@@ -4,7 +4,8 @@ and the Evaluate page call them, whether they take K demonstrations and which se
 A strategy name is a base, an optional number and ``+`` modifiers (``knn4``, ``manualcot+sc5``,
 ``knn4+score+cal``); :func:`workbench.evaluate.parse_strategy_name` reads the base from :data:`STRATEGIES`.
 Demonstration-taking bases are labelled with their selector's label from
-:data:`workbench.retrieval.SELECTOR_KINDS`, so the Demonstrations and Evaluate pages use one vocabulary.
+:data:`workbench.retrieval.selectors.registry.SELECTOR_REGISTRY`, so the Demonstrations and Evaluate pages use
+one vocabulary, and whether a base needs the pool's index is its selector's to say.
 
     >>> STRATEGIES["diverse"].selector, STRATEGIES["diverse"].label
     ('cluster', 'diverse')
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.retrieval import SELECTOR_KINDS
+from workbench.reasoning.modes import AUTO_COT, MANUAL_COT, NONE, ZERO_SHOT_COT
+from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 
 
 @dataclass(frozen=True)
@@ -27,20 +29,24 @@ class StrategyKind:
 
     base: str  # the name's stem: "knn" in "knn4"
     description: str  # one line for the CLI's help and the Evaluate page
-    selector: str | None = None  # retrieval selector name; None = no demonstrations; "fixed"/"autocot" built ones
-    reasoning: str = "none"  # the PromptSpec reasoning mode it runs with
+    selector: str | None = None  # a SELECTOR_REGISTRY name ("fixed", "autocot" included); None = no demonstrations
+    reasoning: str = NONE.name  # the PromptSpec reasoning mode it runs with
     takes_k: bool = False  # the number after the base is K demonstrations
     samples: bool = False  # the number after the base is self-consistency samples ("sc5")
     alias_of: str | None = None  # another base this one is a second name of ("cluster" = "diverse")
     own_label: str | None = None  # the label when not the selector's ("zero-shot")
+
+    def __post_init__(self) -> None:
+        if self.selector is not None and self.selector not in SELECTOR_REGISTRY:
+            raise ValueError(f"strategy {self.base!r}: selector {self.selector!r} is not in the selector registry")
 
     @property
     def label(self) -> str:
         """What pages call it: the selector's label for demonstration-taking bases (one vocabulary)."""
         if self.own_label:
             return self.own_label
-        if self.selector in SELECTOR_KINDS:
-            return SELECTOR_KINDS[self.selector].label
+        if self.selector is not None:
+            return SELECTOR_REGISTRY[self.selector].label
         return self.base
 
     def short_name(self, k: int = 0, samples: int = 0) -> str:
@@ -54,8 +60,8 @@ class StrategyKind:
 
     @property
     def needs_index(self) -> bool:
-        """The pool must be embedded: a retrieval selector, or Auto-CoT's clustering."""
-        return self.selector not in (None, "fixed")
+        """The pool must be embedded: a retrieval selector, or Auto-CoT's clustering (its selector says)."""
+        return self.selector is not None and SELECTOR_REGISTRY[self.selector].needs_index
 
 
 _KINDS = (
@@ -68,12 +74,12 @@ _KINDS = (
     StrategyKind("bm25", "K best lexical matches (BM25)", "bm25", takes_k=True),
     StrategyKind("mmr", "K relevant but not redundant demonstrations (MMR)", "mmr", takes_k=True),
     StrategyKind("balanced", "K nearest demonstrations of every label in turn", "label_balanced", takes_k=True),
-    StrategyKind("zscot", "Zero-shot-CoT (\u201cLet's think step by step.\u201d)", reasoning="zero_shot_cot",
+    StrategyKind("zscot", "Zero-shot-CoT (\u201cLet's think step by step.\u201d)", reasoning=ZERO_SHOT_COT.name,
                  own_label="Zero-shot-CoT"),
     StrategyKind("manualcot", "Manual-CoT: K demonstrations with their rationales", "fixed",
-                 reasoning="manual_cot", takes_k=True, own_label="Manual-CoT"),
+                 reasoning=MANUAL_COT.name, takes_k=True, own_label="Manual-CoT"),
     StrategyKind("autocot", "Auto-CoT: K model-written rationales (slow to build)", "autocot",
-                 reasoning="auto_cot", takes_k=True, own_label="Auto-CoT"),
+                 reasoning=AUTO_COT.name, takes_k=True, own_label="Auto-CoT"),
     StrategyKind("sc", "self-consistency: sampled chains of thought, majority vote", samples=True,
                  own_label="self-consistency"),
 )

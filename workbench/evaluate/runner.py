@@ -28,7 +28,8 @@ from workbench.words import plural
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
-    from workbench.retrieval import Embedder, PoolIndex
+    from workbench.retrieval.embedder import Embedder
+    from workbench.retrieval.index import PoolIndex
     from workbench.store import Store
 
 #: The marker that stands for the query while a content-free prompt is rendered (the renderer refuses "").
@@ -156,7 +157,7 @@ class _Runner:
         self.calls = calls  # under a response cache: what reached the model (None: everything does)
         self.batch = batch  # sequences decoded together at most (1: one at a time, exact text)
         if strategy.selector not in (None, "fixed", "autocot") and strategy.k:
-            from workbench.retrieval import make_selector
+            from workbench.retrieval.selectors.registry import make_selector
 
             make_selector(strategy.selector, index, seed=strategy.seed)  # a bad selector fails before any item
         self._priors: dict[tuple, list[float]] = {}
@@ -169,7 +170,7 @@ class _Runner:
         if s.selector in ("fixed", "autocot"):
             demos = tuple(d for d in s.demos if _key(d.input) != _key(query.input))[: s.k]
             return demos, None, "fixed demonstrations"
-        from workbench.retrieval import choose_demos
+        from workbench.retrieval.choose import choose_demos
 
         demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed)
         return tuple(demos), sel.scores, sel.reason
@@ -374,7 +375,8 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
 
     indexed = needs_index(strategies)
     if indexed:
-        from workbench.retrieval import DEFAULT_EMBEDDER, index_kind
+        from workbench.retrieval.embedder import DEFAULT_EMBEDDER
+        from workbench.retrieval.index import index_kind
     model_path = getattr(getattr(backend, "spec", None), "path", None)
     # Only a real file, folder or server is hashed (a test double's empty path would mean the current folder).
     known = backend.name == "openai-compatible" or bool(model_path and os.path.exists(model_path))
@@ -497,7 +499,8 @@ def evaluate(
 
     def index_fn() -> PoolIndex:
         if not index_holder:
-            from workbench.retrieval import build_index, load_embedder
+            from workbench.retrieval.embedder import load_embedder
+            from workbench.retrieval.index import build_index
 
             index_holder.append(build_index(pool, embedder or load_embedder(), cache_dir=index_cache_dir))
         return index_holder[0]

@@ -22,6 +22,8 @@ from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.evaluate.registry import STRATEGIES
 from workbench.prompts import ANSWER_MAX_NEW_TOKENS, PromptSpec, next_question_stops, query_letters
+from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
+from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
 
 #: How a strategy reads the answer.
 ANSWER_MODES = ("generate", "score")
@@ -42,9 +44,6 @@ ANSWER_DECODING = DecodingConfig(max_new_tokens=ANSWER_MAX_NEW_TOKENS)
 SC_TEMPERATURE = 0.7
 #: Base names the strategy parser knows, with the retrieval selector each uses (None: no demonstrations).
 BASES: dict[str, str | None] = {base: kind.selector for base, kind in STRATEGIES.items()}
-#: Order of demonstrations for each selector: similarity-based ones put the most similar last.
-DEFAULT_ORDER = {"random": "as_selected", "fixed": "as_selected", "autocot": "as_selected",
-                 "label_balanced": "as_selected"}
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,9 @@ class Strategy:
 
     name: str  # unique within a run; shown in tables and charts
     spec: PromptSpec  # templates, reasoning mode, answer format and labels
-    selector: str | None = None  # None = zero-shot; a retrieval selector name, "fixed" (``demos``) or "autocot"
+    selector: str | None = None  # None = zero-shot; a SELECTOR_REGISTRY name ("fixed"/"autocot": ``demos``)
     k: int = 0  # demonstrations per prompt
-    order: str = "similar_last"  # a retrieval.ORDERS name
+    order: str = "similar_last"  # a workbench.retrieval.orders.ORDERS name
     decoding: DecodingConfig = ANSWER_DECODING  # greedy, a short answer
     answer: str = "generate"  # one of ANSWER_MODES
     label_words: tuple[tuple[str, str], ...] = ()  # (label, word scored after the prompt); () = " " + label
@@ -99,6 +98,23 @@ class Strategy:
         if self.calibrate and self.answer != "score":
             raise ConfigError(f"{self.name}: calibration corrects label scores; add +score to its name or answer by "
                               "label scoring.")
+
+    @property
+    def needs_index(self) -> bool:
+        """The pool must be embedded and indexed for this strategy's demonstrations (its selector decides)."""
+        return selector_needs_index(self.selector, self.k, bool(self.demos))
+
+    @property
+    def carries_demos(self) -> bool:
+        """Its demonstrations travel with it (``demos``: hand-picked, or built by Auto-CoT) rather than being
+        chosen per query."""
+        kind = SELECTOR_REGISTRY.get(self.selector) if self.selector is not None else None
+        return kind is not None and kind.carries_demos
+
+    @property
+    def chooses_per_query(self) -> bool:
+        """A selector chooses K demonstrations for each query over the pool's index."""
+        return self.selector is not None and self.k > 0 and not self.carries_demos
 
     @property
     def words(self) -> dict[str, str]:
@@ -206,6 +222,12 @@ def with_direct_trigger(spec: PromptSpec) -> PromptSpec:
     return spec.replace(answer_prefix=" " + answer_trigger(fmt, query_letters(spec), direct=True))
 
 
+def _default_order(selector: str | None) -> str:
+    """How a strategy orders its demonstrations: its selector's default (similarity-based: most similar last)."""
+    kind = SELECTOR_REGISTRY.get(selector) if selector is not None else None
+    return kind.default_order if kind is not None else "similar_last"
+
+
 def _has_rationales(pool: Pool | None) -> bool:
     return pool is not None and any((ex.rationale or "").strip() for ex in pool)
 
@@ -254,7 +276,7 @@ def make_strategy(
                               "autocot, or a pool with a rationale column).")
         demos = tuple(ex for ex in pool if (ex.rationale or "").strip())[: n + 1]  # one spare: the query may be one
     return Strategy(
-        name=name.strip(), spec=strat_spec, selector=selector, k=n, order=DEFAULT_ORDER.get(selector, "similar_last"),
+        name=name.strip(), spec=strat_spec, selector=selector, k=n, order=_default_order(selector),
         decoding=cfg, answer=mode, label_words=tuple((label_words or {}).items()) if mode == "score" else (),
         calibrate=cal, samples=samples, seed=seed, demos=demos,
         score_norm=(parsed.score_norm or score_norm) if mode == "score" else "sum", fallback=parsed.fallback,
@@ -276,5 +298,4 @@ def parse_strategies(text: str | Sequence[str], spec: PromptSpec, pool: Pool | N
 
 def needs_index(strategies: Sequence[Strategy]) -> bool:
     """True when a strategy selects demonstrations by embedding (or Auto-CoT clusters): the pool must be indexed."""
-    return any((s.selector not in (None, "fixed", "autocot") and s.k) or (s.selector == "autocot" and not s.demos)
-               for s in strategies)
+    return any(s.needs_index for s in strategies)

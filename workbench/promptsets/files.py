@@ -31,7 +31,8 @@ from workbench.promptsets.model import (
     Step,
     TestCase,
 )
-from workbench.retrieval import ORDERS, SELECTORS
+from workbench.retrieval.orders import ORDERS
+from workbench.retrieval.selectors.registry import SELECTORS
 from workbench.safeload import Bounds, check_tree, load_document, read_file
 from workbench.safeload import path as _path
 from workbench.store import check_name

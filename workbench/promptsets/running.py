@@ -27,7 +27,7 @@ from workbench.promptsets.model import PromptSet, Step, TestCase
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
-    from workbench.retrieval import PoolIndex
+    from workbench.retrieval.index import PoolIndex
 
 #: Builds (or returns a cached) index over a shipped pool, by pool name.
 IndexFactory = Callable[[str], "PoolIndex"]
@@ -40,7 +40,8 @@ def default_index_factory() -> IndexFactory:
 
     def indexes(pool: str) -> PoolIndex:
         if pool not in built:
-            from workbench.retrieval import build_index, load_embedder
+            from workbench.retrieval.embedder import load_embedder
+            from workbench.retrieval.index import build_index
 
             if not embedder:
                 embedder.append(load_embedder())
@@ -63,7 +64,7 @@ def step_demos(step: Step, query: str | Example, indexes: IndexFactory | None = 
     """The step's demonstrations for ``query`` in prompt order, and their relevance scores when selected."""
     if step.select is None:
         return step.demos, None
-    from workbench.retrieval import choose_demos
+    from workbench.retrieval.choose import choose_demos
 
     sel = step.select
     if indexes is None:
