@@ -100,3 +100,34 @@ def test_needs_index_follows_the_selector():
         assert not needs_index(name, k=0, demos_in_hand=name == "autocot")  # none asked for, or already built
     assert needs_index("autocot", k=0, demos_in_hand=False)  # still to be built: the pool is clustered
     assert not needs_index(None, k=4, demos_in_hand=False)
+
+
+def test_a_strategy_asks_its_selector_what_it_needs():
+    """What the runner asks of a strategy (index? demonstrations per query, carried, or still to build?) comes
+    from its selector's registry entry, for every kind of selector."""
+    import dataclasses
+
+    from workbench.data import load_sample
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.strategies import make_strategy
+    from workbench.evaluate.strategies import needs_index as strategies_need_index
+
+    ds = load_sample("arithmetic")
+    spec = default_spec(ds)
+
+    def facts(name: str, **changes) -> tuple[bool, bool, bool, bool]:
+        s = dataclasses.replace(make_strategy(name, spec, ds), **changes)
+        return s.needs_index, s.chooses_per_query, s.carries_demos, s.demos_to_build
+
+    assert facts("zero") == (False, False, False, False)
+    assert facts("zscot") == (False, False, False, False)
+    assert facts("knn4") == facts("random2") == facts("bm25_3") == (True, True, False, False)
+    assert facts("knn4", k=0) == (False, False, False, False)
+    assert facts("manualcot2") == (False, False, True, False)
+    assert facts("autocot4") == (True, False, True, True)
+    assert facts("autocot4", demos=tuple(ds)[:4]) == (False, False, True, False)
+    assert strategies_need_index([make_strategy("zero", spec, ds), make_strategy("knn4", spec, ds)])
+    assert not strategies_need_index([make_strategy("zero", spec, ds), make_strategy("manualcot2", spec, ds)])
+    assert make_strategy("knn4", spec, ds).order == "similar_last"
+    assert [make_strategy(n, spec, ds).order for n in ("random4", "balanced4", "manualcot2", "autocot4")] == [
+        "as_selected"] * 4

@@ -22,6 +22,7 @@ from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.evaluate.registry import STRATEGIES
 from workbench.prompts import ANSWER_MAX_NEW_TOKENS, PromptSpec, next_question_stops, query_letters
+from workbench.retrieval.selectors.base import SelectorKind
 from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
 
@@ -100,6 +101,10 @@ class Strategy:
                               "label scoring.")
 
     @property
+    def _selector_kind(self) -> SelectorKind | None:
+        return SELECTOR_REGISTRY.get(self.selector) if self.selector is not None else None
+
+    @property
     def needs_index(self) -> bool:
         """The pool must be embedded and indexed for this strategy's demonstrations (its selector decides)."""
         return selector_needs_index(self.selector, self.k, bool(self.demos))
@@ -108,8 +113,12 @@ class Strategy:
     def carries_demos(self) -> bool:
         """Its demonstrations travel with it (``demos``: hand-picked, or built by Auto-CoT) rather than being
         chosen per query."""
-        kind = SELECTOR_REGISTRY.get(self.selector) if self.selector is not None else None
-        return kind is not None and kind.carries_demos
+        return self._selector_kind is not None and self._selector_kind.carries_demos
+
+    @property
+    def demos_to_build(self) -> bool:
+        """Its demonstrations are built before the run (Auto-CoT) and are not built yet."""
+        return self._selector_kind is not None and not self._selector_kind.pickable and not self.demos
 
     @property
     def chooses_per_query(self) -> bool:
@@ -224,7 +233,7 @@ def with_direct_trigger(spec: PromptSpec) -> PromptSpec:
 
 def _default_order(selector: str | None) -> str:
     """How a strategy orders its demonstrations: its selector's default (similarity-based: most similar last)."""
-    kind = SELECTOR_REGISTRY.get(selector) if selector is not None else None
+    kind = SELECTOR_REGISTRY.get(selector) if selector is not None else None  # an unknown name: the default
     return kind.default_order if kind is not None else "similar_last"
 
 
