@@ -55,7 +55,8 @@ from tests.e2e.harness import (
     wait_rerun,
 )
 from workbench.backends import DEFAULT_MODEL, load_backend
-from workbench.backends.openai_compat import ServerConfig, connect
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.cli.serve import app_env
 from workbench.decoding import DecodingConfig
 from workbench.engine import EngineConfig, LlamaServer

@@ -31,8 +31,9 @@ from pathlib import Path
 from tests.server_fixtures import llama_server
 from workbench.backends import resolve_model
 from workbench.backends.openai.client import Pool, Route, ServerClient
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.backends.openai.replies import Tokens
-from workbench.backends.openai_compat import ServerConfig, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 SST2_DEV = ROOT.parent / "shared" / "datasets" / "sst2_dev.jsonl"

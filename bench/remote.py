@@ -36,7 +36,8 @@ from tests.server_fixtures import llama_server
 from workbench.answers import extract_label
 from workbench.backends import resolve_model
 from workbench.backends.llamacpp import load_llamacpp
-from workbench.backends.openai_compat import ServerConfig, connect
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.decoding import DecodingConfig
 from workbench.engine import EngineConfig, LlamaServer
 

@@ -5,10 +5,13 @@ import inspect
 import pytest
 
 from tests.server_fixtures import FakeServer, completion_reply, fake_openai
-from workbench.backends.base import Backend, Capabilities
+from workbench.backends.base import Backend
 from workbench.backends.hf import TransformersBackend
-from workbench.backends.llamacpp import LlamaCppBackend
-from workbench.backends.openai_compat import OpenAICompatBackend, ServerConfig, connect
+from workbench.backends.llamacpp_backend import LlamaCppBackend
+from workbench.backends.openai.backend import OpenAICompatBackend
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
+from workbench.backends.records import Capabilities
 
 #: The validated public methods every caller uses; only Backend defines them.
 PUBLIC = ("tokenize", "count_tokens", "generate", "generate_configs", "complete", "stream", "next_token_logits",
@@ -48,7 +51,7 @@ def test_a_queued_caller_hears_its_place_again_and_can_leave_the_queue():
     import threading
     import time
 
-    from workbench.backends.base import WAIT_POLL_S, ModelLock
+    from workbench.backends.lock import WAIT_POLL_S, ModelLock
 
     lock, calls, outcome = ModelLock(), [], []
 

@@ -24,7 +24,9 @@ from tests.server_fixtures import (
     json_reply,
     trickle_reply,
 )
-from workbench.backends.openai_compat import OpenAICompatBackend, ServerConfig, connect
+from workbench.backends.openai.backend import OpenAICompatBackend
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError
 

@@ -26,7 +26,8 @@ from tests import test_backends as contract
 from tests.llama_server_fixtures import engine_binary, fake_binary, gone, model_path, running_engine
 from tests.server_fixtures import free_port
 from workbench.backends import load_backend
-from workbench.backends.openai_compat import ServerConfig, connect
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
 from workbench.decoding import DecodingConfig
 from workbench.engine import (
     BINARY_ENV,

@@ -30,20 +30,15 @@ from tests.server_fixtures import (
     trickle_reply,
 )
 from workbench.backends import load_backend
-from workbench.backends.base import ModelLock
-from workbench.backends.openai_compat import (
-    ECHO_TOLERANCE,
-    OpenAICompatBackend,
-    ServerConfig,
-    backoff_delays,
-    connect,
-    format_ref,
-    iter_sse_data,
-    parse_ref,
-    retry_after,
-    run_bounded,
-    sampling_fields,
-)
+from workbench.backends.lock import ModelLock
+from workbench.backends.openai.backend import OpenAICompatBackend
+from workbench.backends.openai.client import backoff_delays, retry_after
+from workbench.backends.openai.concurrency import run_bounded
+from workbench.backends.openai.config import ServerConfig, format_ref, parse_ref
+from workbench.backends.openai.connect import connect
+from workbench.backends.openai.replies import iter_sse_data
+from workbench.backends.openai.sampling import sampling_fields
+from workbench.backends.openai.scoring import ECHO_TOLERANCE
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError
 
@@ -635,7 +630,7 @@ def test_retry_after_nan_is_the_default_backoff():
 
 # ---- server references with options ---------------------------------------------------------------
 def test_reference_options_round_trip():
-    from workbench.backends.openai_compat import config_from_ref, ref_options
+    from workbench.backends.openai.config import config_from_ref, ref_options
 
     ref = "http://h:11434/v1#llama3#OLLAMA_KEY#tokenizer=/models/llama3#scoring=forced"
     assert parse_ref(ref) == ("http://h:11434/v1", "llama3", "OLLAMA_KEY")

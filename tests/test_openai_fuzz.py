@@ -12,19 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.server_fixtures import FakeServer, fake_openai, raw_reply, sse_reply
-from workbench.backends.openai_compat import (
+from workbench.backends.openai.client import retry_after
+from workbench.backends.openai.config import ServerConfig
+from workbench.backends.openai.connect import connect
+from workbench.backends.openai.replies import (
     ChatCompletion,
     Completion,
     Detokenized,
     ModelList,
     Props,
-    ServerConfig,
     StreamEvent,
     Tokens,
-    connect,
     iter_sse_data,
     parse_reply,
-    retry_after,
 )
 from workbench.decoding import DecodingConfig
 from workbench.errors import WorkbenchError

@@ -7,14 +7,8 @@ import json
 import pytest
 
 from workbench.backends import EMBEDDED, choose_backend, load_backend, resolve_model
-from workbench.backends.registry import (
-    ALLOWED_MODELS_ENV,
-    ALLOWED_SERVERS_ENV,
-    CLASSROOM_ENV,
-    ModelPolicy,
-    ModelSpec,
-    is_loopback,
-)
+from workbench.backends.policy import ALLOWED_MODELS_ENV, ALLOWED_SERVERS_ENV, CLASSROOM_ENV, ModelPolicy, is_loopback
+from workbench.backends.registry import ModelSpec
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError
 

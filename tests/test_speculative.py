@@ -8,9 +8,11 @@ import pytest
 
 from tests.conftest import real_backend
 from workbench import speculative as sp
-from workbench.backends.base import Generation
+from workbench.backends.records import Generation
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError, WorkbenchError
+from workbench.speculative.drafting import draw
+from workbench.warpers import softmax
 
 #: A copy-heavy prompt: the answer repeats most of the input, so prompt lookup drafts well.
 COPY_PROMPT = ("Fix the typos in this paragraph.\nParagraph: Teh quick brown fox jumps over the lazy dog. The dog "
@@ -143,18 +145,18 @@ def _chi_square(tokens: list[int], p: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def target_probs(gemma):
     logits = gemma.next_token_logits("My favourite colour is")
-    return sp.softmax(logits.astype(np.float64))
+    return softmax(logits.astype(np.float64))
 
 
 @pytest.mark.parametrize("drafter", ["prompt-lookup (one-hot)", "a draft distribution"])
 def test_accept_reject_rule_samples_the_target_distribution(target_probs, drafter):
     p = target_probs
     draft_token = int(np.argsort(-p)[1])  # the second most likely token: often accepted, often rejected
-    q = None if drafter.startswith("prompt") else sp.softmax(np.log(p + 1e-12) / 3.0)  # flatter than p
+    q = None if drafter.startswith("prompt") else softmax(np.log(p + 1e-12) / 3.0)  # flatter than p
     rng = np.random.default_rng(0)
     tokens, accepted = [], 0
     for _ in range(SAMPLES):
-        token = draft_token if q is None else sp._draw(q, rng)  # the drafter's proposal
+        token = draft_token if q is None else draw(q, rng)  # the drafter's proposal
         ok, out = sp.accept_or_resample(p, token, q, rng)
         accepted += ok
         tokens.append(out)
@@ -166,7 +168,7 @@ def test_the_chi_square_check_catches_a_rule_that_always_accepts(target_probs):
     p = target_probs
     draft_token = int(np.argsort(-p)[1])
     rng = np.random.default_rng(0)
-    tokens = [draft_token if rng.random() < 0.5 else sp._draw(p, rng) for _ in range(SAMPLES)]
+    tokens = [draft_token if rng.random() < 0.5 else draw(p, rng) for _ in range(SAMPLES)]
     assert _chi_square(tokens, p) > CHI2_CRIT_DF5
 
 

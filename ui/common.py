@@ -14,8 +14,8 @@ import streamlit as st
 from streamlit.logger import get_logger
 
 from workbench.backends import BACKENDS, DEFAULT_MODEL, EMBEDDED, SERVER_BACKEND, Backend, Generation, load_backend
-from workbench.backends.openai_compat import format_ref
-from workbench.backends.registry import ModelPolicy
+from workbench.backends.openai.config import format_ref
+from workbench.backends.policy import ModelPolicy
 from workbench.decoding import MAX_SEED as DECODING_MAX_SEED
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError

@@ -132,7 +132,7 @@ def classroom_mode(address: str | None, env: Mapping[str, str] | None = None) ->
     >>> classroom_mode("127.0.0.1", {}), classroom_mode("0.0.0.0", {}), classroom_mode("127.0.0.1", {"WORKBENCH_CLASSROOM": "1"})
     (False, True, True)
     """
-    from workbench.backends.registry import is_loopback
+    from workbench.backends.policy import is_loopback
 
     flag = settings.get(CLASSROOM_ENV, env)  # True, False, or None (unset); a bad value is one ConfigError line
     return not is_loopback(address) if flag is None else flag

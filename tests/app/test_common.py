@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 from tests.e2e.harness import page_files
 from ui.common import FAULT_ENV, untrusted_markdown
 from workbench.backends import EMBEDDED
-from workbench.backends.registry import CLASSROOM_ENV
+from workbench.backends.policy import CLASSROOM_ENV
 
 UNEXPECTED = "failed: an unexpected {kind} (a bug in the workbench); the details are in the server log."
 

@@ -1,22 +1,27 @@
 """Model backends behind one contract (:class:`Backend`), and the factory that loads them.
 
+The curated surface: the contract and its records, the model registry's names, the backend kinds
+(:mod:`workbench.backends.kinds`: built in or added by a plugin) and :func:`load_backend`. Everything
+else is imported from its own module.
+
 >>> backend = load_backend("gemma-3-270m")          # doctest: +SKIP
 >>> backend.complete("The capital of France is").text  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from workbench.backends.base import Backend, Generation, Scored, TextStream, TokenProb
-from workbench.backends.registry import (
+from workbench.backends.base import Backend, TextStream
+from workbench.backends.kinds import (
     BACKENDS,
-    DEFAULT_CONTEXT_WINDOW,
-    DEFAULT_MODEL,
-    EMBEDDED,
     SERVER_BACKEND,
-    ModelSpec,
+    BackendKind,
+    backend_kinds,
     choose_backend,
-    resolve_model,
+    kind_for,
+    register_backend,
 )
+from workbench.backends.records import Generation, Scored, TokenProb
+from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, DEFAULT_MODEL, EMBEDDED, ModelSpec, resolve_model
 
 __all__ = [
     "BACKENDS",
@@ -25,13 +30,17 @@ __all__ = [
     "EMBEDDED",
     "SERVER_BACKEND",
     "Backend",
+    "BackendKind",
     "Generation",
     "ModelSpec",
     "Scored",
     "TextStream",
     "TokenProb",
+    "backend_kinds",
     "choose_backend",
+    "kind_for",
     "load_backend",
+    "register_backend",
     "resolve_model",
 ]
 
@@ -41,26 +50,12 @@ def load_backend(
     backend: str = "auto",
     context_window: int = DEFAULT_CONTEXT_WINDOW,
 ) -> Backend:
-    """Load ``model`` (registry id or path) with ``backend`` ("auto", "llama.cpp", "transformers").
+    """Load ``model`` (registry id, path, or a reference a backend kind recognises) with ``backend``
+    ("auto" or a registered kind's name: "llama.cpp", "transformers", "openai-compatible", a plugin's).
 
     A server reference ``http(s)://HOST/v1#MODEL[#API_KEY_ENV]`` (or backend
     "openai-compatible") connects to an OpenAI-compatible server instead.
     This is the one factory for models; the app caches its result per process.
     Library log lines are routed through :mod:`logging` and quiet (:func:`workbench.logs.quiet_libraries`).
     """
-    from workbench.logs import quiet_libraries
-
-    if backend == SERVER_BACKEND or model.strip().lower().startswith(("http://", "https://")):
-        from workbench.backends.openai_compat import load_openai_compatible
-
-        return load_openai_compatible(model, context_window)
-    spec = resolve_model(model)
-    chosen = choose_backend(spec, backend)
-    quiet_libraries(transformers=chosen != "llama.cpp")
-    if chosen == "llama.cpp":
-        from workbench.backends.llamacpp import load_llamacpp
-
-        return load_llamacpp(spec, context_window)
-    from workbench.backends.hf import load_transformers
-
-    return load_transformers(spec, context_window)
+    return kind_for(model, backend).load(model, context_window)

@@ -11,193 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench.classroom import FAIR_SHARE, FairShare, current_owner
+from workbench.backends.lock import ModelLock
+from workbench.backends.records import Capabilities, Generation, Scored, TokenProb
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ConfigError, ModelError, PromptError
 
 if TYPE_CHECKING:
     from workbench.backends.registry import ModelSpec
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One completion and what it cost."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    finish_reason: str  # "stop": end of text or a stop string; "length": max_new_tokens reached
-    seconds: float
-    seed: int | None = None
-    prompt_seconds: float | None = None  # reading the prompt, until the first token; None: not measured apart
-    error: str | None = None  # why this sequence of a batch failed (finish_reason "error"); None: it ran
-    batch: int = 1  # sequences decoded together with this one (1: alone; see Backend.batch_size)
-
-    @property
-    def failed(self) -> bool:
-        """True when this sequence could not run (its batch's other sequences are unaffected)."""
-        return self.error is not None
-
-    @property
-    def decode_seconds(self) -> float | None:
-        """Seconds spent producing tokens after the first one (None when the prompt time was not measured)."""
-        if self.prompt_seconds is None:
-            return None
-        return max(self.seconds - self.prompt_seconds, 0.0)
-
-    @property
-    def tokens_per_second(self) -> float:
-        """Decoding speed: tokens after the first over the time after the first (prompt reading excluded).
-
-        Without a measured prompt time it is every token over the whole time (prompt included).
-        """
-        decode = self.decode_seconds
-        if decode is None:
-            return self.completion_tokens / self.seconds if self.seconds > 0 else 0.0
-        return (self.completion_tokens - 1) / decode if self.completion_tokens > 1 and decode > 0 else 0.0
-
-    def summary(self) -> str:
-        """One line for the CLI and the UI: decoding speed apart from the time spent reading the prompt."""
-        n = self.completion_tokens
-        made = f"{n} {'token' if n == 1 else 'tokens'} in {self.seconds:.2f} s"
-        prompt = f"prompt {self.prompt_tokens} {'token' if self.prompt_tokens == 1 else 'tokens'}"
-        if self.prompt_seconds is None:
-            speed = f"{self.tokens_per_second:.1f} tokens/s with the prompt"
-        elif n > 1:
-            speed = f"{self.tokens_per_second:.1f} tokens/s decoding"
-            prompt += f" read in {self.prompt_seconds:.2f} s"
-        else:  # one token: its time is the prompt's reading; no decoding speed can be measured from it
-            return (f"{made}: {prompt} read in {self.prompt_seconds:.2f} s, no tokens/s from one token "
-                    f"(finish: {self.finish_reason})")
-        return f"{made} ({speed}; {prompt}; finish: {self.finish_reason})"
-
-
-@dataclass(frozen=True)
-class Scored:
-    """A continuation's log-likelihood after a prompt, and its length (for length-normalised scoring)."""
-
-    logprob: float  # sum of the log-probabilities of its tokens
-    tokens: int  # tokens it took after the prompt
-    bytes: int  # UTF-8 bytes of its text (with any whitespace moved over from the prompt)
-
-    def normalised(self, by: str) -> float:
-        """``sum`` (plain log-likelihood), ``token`` (per token) or ``byte`` (per byte, lm-eval's acc_norm idea)."""
-        if by == "sum":
-            return self.logprob
-        if by == "token":
-            return self.logprob / self.tokens
-        if by == "byte":
-            return self.logprob / self.bytes
-        raise ConfigError(f"Unknown score normalisation {by!r}; use sum, token or byte.")
-
-
-@dataclass(frozen=True)
-class TokenProb:
-    """A candidate next token with its probability under the raw model."""
-
-    token_id: int
-    text: str
-    prob: float
-    logit: float
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a backend can do, declared up front (the pages disable what it cannot)."""
-
-    full_logits: bool = True  # every next-token logit (the explorer's warping); a server gives only the top N
-    top_logprobs: bool = True  # the N most likely next tokens with their log-probabilities
-    label_scoring: bool = True  # log-likelihood of given continuations (label scoring, calibration)
-    beam_search: bool = True  # num_beams > 1
-    concurrent: int = 1  # calls served at once
-    exact_token_counts: bool = True  # False: counts are an estimate (a server without a tokenizer endpoint)
-
-
-#: Seconds between a queued caller's ``on_wait`` calls (see :meth:`ModelLock.hold`).
-WAIT_POLL_S = 0.25
-#: ``ModelLock.hold``'s default owner: the acting workspace (:func:`workbench.classroom.current_owner`).
-CURRENT_OWNER = object()
-
-
-class ModelLock:
-    """A lock (``slots`` holders at once) that knows how many callers wait for it.
-
-    One llama.cpp model must not be called from two threads at once; Streamlit
-    runs each session in its own thread, so every model call holds this lock and
-    a waiting session can show how many requests are ahead of it. A server backend
-    lets several requests in at once (``slots`` > 1): the server batches them.
-
-    On a classroom server each call has an owner (the browser's workspace, from
-    :func:`workbench.classroom.current_owner`): an owner gets a fair share of the
-    queue (:data:`~workbench.classroom.FAIR_SHARE`, one call running and one waiting),
-    and a call beyond it is refused at once with :class:`~workbench.classroom.QueueFull`
-    while everyone else keeps their place. Calls without an owner are never refused.
-    """
-
-    def __init__(self, slots: int = 1, share: int = FAIR_SHARE) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
-        self._count = threading.Lock()
-        self._queue: list[int] = []  # tickets of the callers waiting, in arrival order
-        self._tickets = itertools.count()
-        self._holders = 0
-        self.fair = FairShare(share)  # calls per owner in the queue (running or waiting)
-
-    @property
-    def waiting(self) -> int:
-        """Callers currently blocked on the lock."""
-        return len(self._queue)
-
-    @property
-    def busy(self) -> bool:
-        return self._holders > 0
-
-    @contextmanager
-    def hold(self, on_wait: Callable[[int], None] | None = None, owner: str | object | None = CURRENT_OWNER):
-        """Hold a slot. A caller that must queue has ``on_wait(position)`` called at once and again every
-        :data:`WAIT_POLL_S` while it waits (its place in the queue, 1 = next): a page redraws its queue line
-        there, which is also where Streamlit stops a session whose user pressed Stop, so a queued user can
-        leave the queue at once. An exception from ``on_wait`` leaves the queue without holding the lock.
-
-        ``owner``: whose fair share the call uses (default: the acting workspace; None: no share applies);
-        :class:`~workbench.classroom.QueueFull` when that owner already has its share in the queue."""
-        if owner is CURRENT_OWNER:
-            owner = current_owner()
-        with self.fair.admit(owner):  # type: ignore[arg-type]
-            if not self._slots.acquire(blocking=False):
-                with self._count:
-                    ticket = next(self._tickets)
-                    self._queue.append(ticket)
-                try:
-                    with self.fair.waiting(owner):  # type: ignore[arg-type]
-                        while True:
-                            if on_wait is not None:
-                                with self._count:
-                                    position = self._queue.index(ticket) + 1
-                                on_wait(position)
-                            if self._slots.acquire(timeout=WAIT_POLL_S):
-                                break
-                finally:
-                    with self._count:
-                        self._queue.remove(ticket)
-            with self._count:
-                self._holders += 1
-            try:
-                yield
-            finally:
-                with self._count:
-                    self._holders -= 1
-                self._slots.release()
+    from workbench.backends.speculation import Speculation
 
 
 class TextStream:
@@ -298,6 +126,10 @@ class Backend(ABC):
         order = np.argsort(-logits, kind="stable")[:top]
         return [TokenProb(int(i), self.token_text(int(i)), float(probs[i]), float(logits[i])) for i in order]
 
+    def speculation(self) -> Speculation | None:
+        """Speculative decoding on this backend (:mod:`workbench.backends.speculation`); None: not offered."""
+        return None
+
     def _release(self) -> None:  # noqa: B027 - optional hook
         """Free the model's native memory (optional)."""
 
@@ -335,7 +167,7 @@ class Backend(ABC):
         """``cfg.n`` generations per prompt, in prompt order."""
         if isinstance(prompts, str):
             prompts = [prompts]
-        ids = [self._checked_ids(p, cfg) for p in prompts]  # tokenize checks the model is open
+        ids = [self.prompt_ids(p, cfg) for p in prompts]  # tokenize checks the model is open
         if self.shared is not None:
             return self.shared.generate(ids, cfg, on_wait)
         with self.lock.hold(on_wait):
@@ -351,7 +183,7 @@ class Backend(ABC):
         configs side by side): one call, so a batching backend decodes every config's samples together."""
         if not cfgs:
             return []
-        checked = [self._checked_ids(prompt, c) for c in cfgs]  # every config's budget must fit the window
+        checked = [self.prompt_ids(prompt, c) for c in cfgs]  # every config's budget must fit the window
         if self.shared is not None:
             return self.shared.generate_configs(list(zip(checked, cfgs, strict=True)), on_wait)
         with self.lock.hold(on_wait):
@@ -375,7 +207,7 @@ class Backend(ABC):
         """Stream one completion; the model is held until the stream ends or is closed."""
         if cfg.n != 1:
             raise ConfigError("Streaming shows one sample; set n=1 or use generate for several.")
-        ids = self._checked_ids(prompt, cfg)
+        ids = self.prompt_ids(prompt, cfg)
         result: list[Generation] = []
 
         def pieces() -> Iterator[str]:
@@ -486,7 +318,8 @@ class Backend(ABC):
             )
         return ids
 
-    def _checked_ids(self, prompt: str, cfg: DecodingConfig) -> list[int]:
+    def prompt_ids(self, prompt: str, cfg: DecodingConfig) -> list[int]:
+        """The token ids of a non-empty prompt whose generation under ``cfg`` fits the context window."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise PromptError("The prompt is empty; type some text to complete.")
         ids = self.tokenize(prompt)

@@ -8,7 +8,6 @@ and to decode than llama.cpp. Weights come from safetensors or GGUF only and
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.backends.base import Backend, Generation, Timer, sample_seeds, truncate_at_stop
+from workbench import settings
+from workbench.backends.base import Backend, Timer, sample_seeds, truncate_at_stop
 from workbench.backends.gguf_header import gguf_header
+from workbench.backends.hf_speculation import HFSpeculation
 from workbench.backends.llamacpp_batch import default_batch_size
+from workbench.backends.records import Generation
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW, ModelSpec
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
 from workbench.errors import ModelError
@@ -30,7 +32,7 @@ def load_transformers(
     device: str | None = None,
 ) -> TransformersBackend:
     """Load a model with transformers; a ModelError names the path if it cannot."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
+    settings.export("HF_HUB_OFFLINE", "1", only_if_unset=True)  # never reach for a hub at run time
     try:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -68,7 +70,7 @@ def load_transformers(
     elif spec.is_chat:
         template = tokenizer.chat_template
     window = min(context_window, int(getattr(model.config, "max_position_embeddings", context_window)))
-    backend = TransformersBackend(spec, model, tokenizer, window, template)
+    backend = TransformersBackend(spec, model, tokenizer, window, template, batch_size=default_batch_size())
     backend.chat_template_source = (f"{spec.path} (GGUF header)" if spec.is_gguf  # "The chat template of <this> ..."
                                     else f"{spec.path} (tokenizer_config.json)")
     return backend
@@ -113,7 +115,8 @@ class TransformersBackend(Backend):
     name = "transformers"
     sampler_order = SAMPLER_ORDERS["transformers"]
 
-    def __init__(self, spec: ModelSpec, model, tokenizer, context_window: int, chat_template: str | None):
+    def __init__(self, spec: ModelSpec, model, tokenizer, context_window: int, chat_template: str | None,
+                 batch_size: int = 1):
         super().__init__(spec, context_window, chat_template)
         self.model = model
         self.tokenizer = tokenizer
@@ -123,12 +126,16 @@ class TransformersBackend(Backend):
         self._bos_text = tokenizer.convert_ids_to_tokens(bos) if self._bos_id is not None else ""
         self._prefix: tuple[int, ...] | None = None  # the prompt whose KV cache is kept (all but its last token)
         self._prefix_cache = None
-        self.batch_size = default_batch_size()  # prompts per left-padded generate (greedy only); 1 = one at a time
+        self.batch_size = batch_size  # prompts per left-padded generate (greedy only); 1 = one at a time
         self.last_batch: HFBatch | None = None  # what the last batched generate did
 
     @property
     def device(self) -> str:
         return str(self.model.device)
+
+    def speculation(self) -> HFSpeculation:
+        """Speculative decoding: the traced verifier and transformers' prompt lookup / assisted generation."""
+        return HFSpeculation(self)
 
     @property
     def bos_text(self) -> str:
@@ -146,7 +153,7 @@ class TransformersBackend(Backend):
         return self.tokenizer.decode([token_id])
 
     # ---- generation -----------------------------------------------------------------
-    def _generation_config(self, cfg: DecodingConfig):
+    def generation_config(self, cfg: DecodingConfig):
         """The complete GenerationConfig of ``cfg``. In a non-native sampler order the warpers are left off
         here and come from :meth:`_warpers` instead."""
         from transformers import GenerationConfig
@@ -204,7 +211,7 @@ class TransformersBackend(Backend):
             return self.model.generate(
                 input_ids,
                 attention_mask=torch.ones_like(input_ids),
-                generation_config=self._generation_config(cfg),
+                generation_config=self.generation_config(cfg),
                 tokenizer=self.tokenizer,
                 **extra,
             )
@@ -233,7 +240,7 @@ class TransformersBackend(Backend):
         }
         return LogitsProcessorList([make() for name in order for active, make in [made[name]] if active])
 
-    def _record(self, ids: list[int], new_ids: list[int], cfg: DecodingConfig, seconds: float, seed):
+    def record(self, ids: list[int], new_ids: list[int], cfg: DecodingConfig, seconds: float, seed):
         text = self.tokenizer.decode(new_ids, skip_special_tokens=True)
         text, stopped = truncate_at_stop(text, cfg.stop)
         eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
@@ -272,7 +279,7 @@ class TransformersBackend(Backend):
                 seqs = self.model.generate(
                     input_ids,
                     attention_mask=torch.tensor(mask, device=self.model.device),
-                    generation_config=self._generation_config(cfg),
+                    generation_config=self.generation_config(cfg),
                     tokenizer=self.tokenizer,
                 ).tolist()
             seconds = timer.seconds()
@@ -284,7 +291,7 @@ class TransformersBackend(Backend):
                 if end < len(new) and pad in eos_ids and not truncate_at_stop(
                         self.tokenizer.decode(new[:end], skip_special_tokens=True), cfg.stop)[1]:
                     end += 1  # it ended on the end-of-text token, which counts as generated
-                out.append([dataclasses.replace(self._record(ids, new[:end], cfg, seconds, None), batch=len(group))])
+                out.append([dataclasses.replace(self.record(ids, new[:end], cfg, seconds, None), batch=len(group))])
         self.last_batch = HFBatch(min(self.batch_size, len(prompt_ids)), len(prompt_ids),
                                   -(-len(prompt_ids) // self.batch_size))
         return out
@@ -298,7 +305,7 @@ class TransformersBackend(Backend):
             for seed in sample_seeds(cfg):
                 timer = Timer()
                 seq = self._run(ids, cfg, seed)[0].tolist()
-                row.append(self._record(ids, seq[len(ids):], cfg, timer.seconds(), seed))
+                row.append(self.record(ids, seq[len(ids):], cfg, timer.seconds(), seed))
             out.append(row)
         return out
 
@@ -336,7 +343,7 @@ class TransformersBackend(Backend):
         if "error" in result:
             raise result["error"]
         new_ids = result["seq"][len(prompt_ids):]
-        yield "", self._record(prompt_ids, new_ids, cfg, timer.seconds(), cfg.seed)
+        yield "", self.record(prompt_ids, new_ids, cfg, timer.seconds(), cfg.seed)
 
     # ---- probabilities --------------------------------------------------------------
     def _forward(self, ids: list[int]):

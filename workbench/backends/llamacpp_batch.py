@@ -49,7 +49,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from workbench.backends.base import Generation, Timer
+from workbench import settings
+from workbench.backends.base import Timer
+from workbench.backends.records import Generation
 from workbench.errors import ConfigError, ModelError
 
 #: Environment variable with the number of sequences llama.cpp decodes together (1 = one at a time).
@@ -62,7 +64,7 @@ DEFAULT_BATCH = 8
 #: order; transformers' left padding changes fp32 sums), so batching there is opt-in.
 DEFAULT_BATCH_INEXACT = 1
 #: The most sequences one context may hold (llama.cpp's own LLAMA_MAX_SEQ is 256; more is a typo here).
-MAX_BATCH = 64
+MAX_BATCH = settings.MAX_BATCH
 #: KV cells per stream are allocated in multiples of this (llama.cpp pads its KV view to 256 as well).
 CELL_QUANTUM = 256
 #: Extra cells per sequence: create_completion may run a few tokens past max_tokens to finish a UTF-8 character.
@@ -72,14 +74,10 @@ UTF8_SLACK = 4
 def default_batch_size(exact: bool = False) -> int:
     """Sequences decoded together: ``WORKBENCH_BATCH`` when set, else :data:`DEFAULT_BATCH` where batched text
     is exactly the one-at-a-time text (``exact``), :data:`DEFAULT_BATCH_INEXACT` where it may not be."""
-    import os
-
-    value = os.environ.get(BATCH_ENV, "").strip()
-    if not value:
+    value = settings.get(BATCH_ENV)
+    if value is None:
         return DEFAULT_BATCH if exact else DEFAULT_BATCH_INEXACT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_BATCH:
-        raise ConfigError(f"{BATCH_ENV} must be a whole number of sequences from 1 to {MAX_BATCH}, not {value!r}.")
-    return int(value)
+    return value
 
 
 @dataclass(frozen=True)

@@ -28,17 +28,18 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from workbench.backends.base import Generation, sample_seeds
-from workbench.backends.llamacpp_batch import MAX_BATCH, BatchEngine, Job, Sampling
+from workbench import settings
+from workbench.backends.base import sample_seeds
+from workbench.backends.llamacpp_batch import BatchEngine, Job, Sampling
+from workbench.backends.records import Generation
 from workbench.classroom import FairShare, current_owner
 from workbench.decoding import DecodingConfig
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ModelError
 
 #: Environment variable: sequences the shared decoder decodes together across callers (unset/0 = off).
 SHARED_ENV = "WORKBENCH_SHARED_BATCH"
@@ -48,12 +49,7 @@ WAIT_POLL_S = 0.25
 
 def shared_batch_size() -> int:
     """``WORKBENCH_SHARED_BATCH`` as a number of sequences; 0 when unset (callers queue on the model lock)."""
-    value = os.environ.get(SHARED_ENV, "").strip()
-    if not value:
-        return 0
-    if not value.isdigit() or not 0 <= int(value) <= MAX_BATCH:
-        raise ConfigError(f"{SHARED_ENV} must be a whole number of sequences from 0 to {MAX_BATCH}, not {value!r}.")
-    return int(value)
+    return settings.get(SHARED_ENV)
 
 
 @dataclass

@@ -107,11 +107,7 @@ def _run_speculative(args, backend, prompt: str, cfg, spec) -> int:
                       speed_ratio=round(cmp.speed_ratio, 3), speculative_implementation=cmp.speculative.label)
         traced = cmp.trace
     elif spec.draft_model is not None:
-        draft = sp.load_draft(spec)
-        ids = backend.tokenize(prompt)
-        cfg.check_fits(len(ids), backend.context_window)
-        with backend.lock.hold():
-            gen = sp._hf_generate(backend, ids, cfg, draft, spec)
+        gen = sp.assisted(backend, prompt, cfg, spec)  # the draft model's assisted generation, one run
         text, traced = gen.text, None
         record.update(text=text, tokens_per_second=round(gen.tokens_per_second, 2))
     else:
@@ -144,7 +140,7 @@ def _run_speculative(args, backend, prompt: str, cfg, spec) -> int:
 
 
 def run_models(args) -> int:
-    from workbench.backends import EMBEDDED, choose_backend, resolve_model
+    from workbench.backends import EMBEDDED, backend_kinds, choose_backend, resolve_model
     from workbench.errors import ModelError
 
     rows = []
@@ -156,10 +152,17 @@ def run_models(args) -> int:
         except ModelError as err:
             rows.append({"id": model_id, "kind": "chat" if m.is_chat else "base", "backend": "-",
                          "installed": False, "path": str(err), "description": m.description})
+    kinds = backend_kinds()  # built in, and any a plugin registered
+    rows += [{"id": name, "kind": "backend", "backend": name, "installed": True, "path": "",
+              "description": kind.description} for name, kind in kinds.items()]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        print(f"{r['id']:<24} {r['kind']:<5} {r['backend']:<13} {r['description']}")
+        if r["kind"] != "backend":
+            print(f"{r['id']:<24} {r['kind']:<5} {r['backend']:<13} {r['description']}")
     print("any local .gguf file or Hugging Face model folder can be given with --model PATH")
+    print("backends (--backend NAME):")
+    for name, kind in kinds.items():
+        print(f"  {name:<22} {kind.description}")
     return 0

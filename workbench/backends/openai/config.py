@@ -9,16 +9,18 @@ tokenizer, or ``approximate``) and ``scoring=`` (``auto``, ``echo``, ``forced``)
 from __future__ import annotations
 
 import math
-import os
 import urllib.parse
 from dataclasses import dataclass
 
+from workbench import settings
 from workbench.backends.registry import DEFAULT_CONTEXT_WINDOW
 from workbench.errors import ConfigError, ModelError
 
+#: The name of the backend kind for a model behind an OpenAI-compatible server (``--backend openai-compatible``).
+SERVER_BACKEND = "openai-compatible"
 #: Server families (ServerConfig.family); "auto" detects one when connecting.
 FAMILIES = ("auto", "llama.cpp", "llama-cpp-python", "vllm", "openai")
-#: How continuations are scored (ServerConfig.scoring): see workbench.backends.openai_compat.Scorer.
+#: How continuations are scored (ServerConfig.scoring): see workbench.backends.openai.scoring.Scorer.
 SCORING = ("auto", "echo", "forced")
 #: ServerConfig.tokenizer value for a clearly labelled estimate instead of real token counts.
 APPROXIMATE = "approximate"
@@ -138,7 +140,7 @@ class ServerConfig:
         """The API key, read from the environment on every request."""
         if not self.api_key_env:
             return None
-        key = os.environ.get(self.api_key_env)
+        key = settings.secret(self.api_key_env)
         if not key:
             raise ConfigError(
                 f"Environment variable {self.api_key_env} (named for the API key) is not set; "
@@ -205,14 +207,9 @@ def format_ref(base_url: str, model: str = "", api_key_env: str | None = None, *
     return ref + "".join(f"#{k}={v}" for k, v in options.items() if v)
 
 
-def env_seconds(name: str, default: float | None) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds.") from None
+def _or(value, default):
+    """``value`` unless the setting was left unset (None); 0 stays 0 (refused by ServerConfig in one line)."""
+    return default if value is None else value
 
 
 def config_from_ref(ref: str, context_window: int = DEFAULT_CONTEXT_WINDOW) -> ServerConfig:
@@ -220,9 +217,9 @@ def config_from_ref(ref: str, context_window: int = DEFAULT_CONTEXT_WINDOW) -> S
     base_url, model, key_env, options = _split_ref(ref)
     return ServerConfig(
         base_url, model, key_env, context_window=context_window,
-        timeout_s=env_seconds(TIMEOUT_ENV, ServerConfig.timeout_s),
-        deadline_s=env_seconds(DEADLINE_ENV, ServerConfig.deadline_s),
-        family=os.environ.get(FAMILY_ENV, "").strip() or ServerConfig.family,
-        tokenizer=options.get("tokenizer") or os.environ.get(TOKENIZER_ENV, "").strip() or ServerConfig.tokenizer,
-        scoring=options.get("scoring") or os.environ.get(SCORING_ENV, "").strip() or ServerConfig.scoring,
+        timeout_s=_or(settings.get(TIMEOUT_ENV), ServerConfig.timeout_s),
+        deadline_s=_or(settings.get(DEADLINE_ENV), ServerConfig.deadline_s),
+        family=settings.get(FAMILY_ENV) or ServerConfig.family,
+        tokenizer=options.get("tokenizer") or settings.get(TOKENIZER_ENV) or ServerConfig.tokenizer,
+        scoring=options.get("scoring") or settings.get(SCORING_ENV) or ServerConfig.scoring,
     )
