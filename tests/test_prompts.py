@@ -9,21 +9,18 @@ from workbench.data import Example
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError, PromptError
 from workbench.prompts import (
-    ANSWER_MAX_NEW_TOKENS,
     PromptSpec,
-    answer_prompt,
-    extract_answer,
-    final_trigger,
     fit_to_window,
     load_spec,
-    next_question_stops,
-    parse_spec_file,
     render,
     reserved_tokens,
     run_prompt,
-    stage_config,
     starter_specs,
 )
+from workbench.prompts.files import parse_spec_file
+from workbench.prompts.running import answer_prompt, extract_answer, final_trigger, stage_config
+from workbench.prompts.spec import next_question_stops
+from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS
 
 DEMOS = (
     Example("d1", "2 + 2", "4", rationale="2 plus 2 is 4."),
@@ -521,3 +518,111 @@ def test_zero_shot_cot_answer_step_is_greedy_whatever_the_reasoning_samples():
     answer = stage_config(spec, cfg, "answer")
     assert not answer.do_sample and answer.n == 1 and answer.max_new_tokens == ANSWER_MAX_NEW_TOKENS
     assert stage_config(spec, cfg, "reasoning").do_sample
+
+
+# ---- reasoning modes are registry objects ---------------------------------------------------------
+
+#: Written by hand: a mode added to or dropped from the registry must show here, in the CLI and on the page.
+EXPECTED_MODES = ["none", "manual_cot", "zero_shot_cot", "auto_cot"]
+
+
+def test_the_registry_lists_the_modes_the_cli_help_and_the_parser_use():
+    import argparse
+
+    from workbench.cli import prompt as prompt_cli
+    from workbench.reasoning import registry
+
+    assert list(registry.names()) == EXPECTED_MODES
+    parser = argparse.ArgumentParser()
+    prompt_cli.register(parser.add_subparsers())
+    top = parser.format_help()
+    assert f"reasoning: {', '.join(EXPECTED_MODES)}" in " ".join(top.split())
+    sub = parser._subparsers._group_actions[0].choices["prompt"].format_help()
+    for mode in registry.MODES:
+        assert f"  {mode.name}: {mode.description}" in sub
+    for name in EXPECTED_MODES:
+        assert PromptSpec(reasoning=name).mode is registry.get(name)
+    with pytest.raises(PromptError, match=f"choose one of {', '.join(EXPECTED_MODES)}"):
+        PromptSpec(reasoning="tree_of_thought")
+
+
+def test_every_mode_owns_its_stages_and_their_decoding():
+    from workbench.reasoning import registry
+
+    cfg = DecodingConfig(do_sample=True, temperature=0.8, max_new_tokens=100, stop=("\n\n",))
+    stages = {m.name: m.stages for m in registry.MODES}
+    assert stages == {"none": ("answer",), "manual_cot": ("answer",), "zero_shot_cot": ("reasoning", "answer"),
+                      "auto_cot": ("answer",)}
+    for mode in registry.MODES:
+        spec = PromptSpec(reasoning=mode.name, stop=["\nQ:"])
+        last = mode.stage_config(spec, cfg, mode.stages[-1])
+        assert last.stop == ("\n\n", "\nQ:")
+        assert last.do_sample is not mode.answer_step  # a separate answer step is greedy
+        assert spec.demo_template_in_use == (spec.cot_demo_template if mode.rationale_demos else spec.demo_template)
+
+
+def test_literal_zero_shot_cot_appears_only_in_its_registry_entry():
+    """Issue 30: the name is known in one place; every other place asks the registry."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = sorted(str(p.relative_to(root)) for folder in ("workbench", "ui", "views") for p in (root / folder).rglob("*.py")
+                   if '"zero_shot_cot"' in p.read_text(encoding="utf-8"))
+    assert found == ["workbench/reasoning/modes.py"]
+
+
+PLAN_AND_SOLVE_TRIGGER = ("Let's first understand the problem and devise a plan to solve the problem. "
+                          "Then, let's carry out the plan and solve the problem step by step.")
+
+
+def plan_and_solve_mode():
+    """The README's worked example: Plan-and-Solve (Wang et al. 2023) is Zero-shot-CoT with its own trigger."""
+    from dataclasses import dataclass
+
+    from workbench.reasoning.modes import ZeroShotCoT
+
+    @dataclass(frozen=True)
+    class PlanAndSolve(ZeroShotCoT):
+        trigger: str = PLAN_AND_SOLVE_TRIGGER  # replaces the spec's cot_trigger
+
+        def check(self, spec):
+            pass  # brings its own trigger
+
+        def answer_trigger_text(self, spec):
+            return self.trigger
+
+    return PlanAndSolve("plan_and_solve", "Plan-and-Solve", "devise a plan, then carry it out (Wang et al. 2023)")
+
+
+def test_a_new_mode_is_one_class_and_one_registration(monkeypatch):
+    from tests.fakes import FakeBackend
+    from workbench.consistency import self_consistency
+    from workbench.reasoning import registry
+
+    mode = plan_and_solve_mode()
+    monkeypatch.setattr(registry, "_BY_NAME", {**registry._BY_NAME, mode.name: mode})  # = one line in MODES
+    assert "plan_and_solve" in registry.names() and registry.labels()["plan_and_solve"] == "Plan-and-Solve"
+    spec = PromptSpec(reasoning="plan_and_solve", answer_format="number", cot_trigger="")
+    assert render(spec, (), "1 + 6").text == f"Q: 1 + 6\nA: {PLAN_AND_SOLVE_TRIGGER}"
+    fake = FakeBackend(reply=lambda prompt, seed: " 9" if prompt.endswith(" is") else " Plan: add. 1 plus 6 is 7.")
+    run = run_prompt(spec, (), "1 + 6", fake, DecodingConfig(max_new_tokens=20))
+    assert [s.name for s in run.stages] == ["reasoning", "answer"]
+    assert run.stages[1].prompt.endswith("1 plus 6 is 7.\nTherefore, the answer (arabic numerals) is")
+    assert run.answer == "9"
+    voted = self_consistency(spec, run.rendered.text, fake, DecodingConfig(do_sample=True, n=3, seed=1))
+    assert voted.vote.winner == "9" and [len(p.stages) for p in voted.paths] == [2, 2, 2]
+
+
+def test_self_consistency_wraps_a_mode_sampling_only_its_first_stage():
+    from workbench.reasoning import MANUAL_COT, SELF_CONSISTENCY, ZERO_SHOT_COT
+
+    cfg = DecodingConfig(do_sample=True, temperature=0.7, max_new_tokens=100, seed=3)
+    zs = PromptSpec(reasoning="zero_shot_cot", answer_format="number")
+    assert SELF_CONSISTENCY.sampled_stage(ZERO_SHOT_COT) == "reasoning"
+    sampled = SELF_CONSISTENCY.stage_config(ZERO_SHOT_COT, zs, cfg, "reasoning", 5)
+    assert sampled.do_sample and sampled.n == 5 and sampled.max_new_tokens == 100
+    answer = SELF_CONSISTENCY.stage_config(ZERO_SHOT_COT, zs, cfg, "answer", 5)
+    assert not answer.do_sample and answer.n == 1 and answer.max_new_tokens == ANSWER_MAX_NEW_TOKENS
+    assert SELF_CONSISTENCY.sampled_stage(MANUAL_COT) == "answer"
+    with pytest.raises(ConfigError, match="turn sampling on"):
+        SELF_CONSISTENCY.stage_config(MANUAL_COT, zs, cfg.replace(do_sample=False), "answer", 5)

@@ -40,18 +40,13 @@ from workbench.backends import Backend, Generation
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
 from workbench.errors import PromptError, WorkbenchError
-from workbench.prompts import (
-    CHAT_LAYOUTS,
-    REASONING_MODES,
-    PromptRun,
-    PromptSpec,
-    RenderedPrompt,
-    run_prompt,
-)
+from workbench.prompts import PromptRun, PromptSpec, RenderedPrompt, run_prompt
+from workbench.prompts.spec import CHAT_LAYOUTS
+from workbench.reasoning.base import ANSWER_STAGE, REASONING_STAGE
+from workbench.reasoning.registry import labels as reasoning_labels
+from workbench.reasoning.registry import names as reasoning_names
 from workbench.words import plural
 
-REASONING_LABELS = {"none": "None (answer only)", "manual_cot": "Manual-CoT (rationale in demos)",
-                    "zero_shot_cot": "Zero-shot-CoT (trigger + answer step)", "auto_cot": "Auto-CoT demos"}
 DEMO_COLUMNS = ("input", "answer", "rationale", "label")
 #: Background colour of each part kind in the coloured preview.
 PART_COLOURS = {"system": "#e8e0f8", "instruction": "#fff2c6", "demo": "#d9ecff", "separator": "#eeeeee",
@@ -222,7 +217,7 @@ def spec_editor(backend: Backend | None, key: str = BUILDER_PREFIX
     source_picker(key, state)
     is_chat = backend is not None and backend.is_chat
     c1, c2 = st.columns(2)
-    c1.selectbox("Reasoning", REASONING_MODES, key=f"{key}_reasoning", format_func=REASONING_LABELS.get)
+    c1.selectbox("Reasoning", reasoning_names(), key=f"{key}_reasoning", format_func=reasoning_labels().get)
     c2.selectbox("Answer format", [f.value for f in AnswerFormat], key=f"{key}_format",
                  help="How the answer is extracted; picks Kojima et al.'s answer trigger.")
     st.text_area("Task instruction (literal text)", key=f"{key}_instruction", height=68)
@@ -314,19 +309,20 @@ def run_and_show(
 ) -> PromptRun | None:
     """Run every stage, streaming each into the page; show the extracted answer and timing. ``key`` names the
     stages' Stop buttons (``{key}_reasoning``, ``{key}_answer``): one per run shown on a page."""
-    two_stage = spec.reasoning == "zero_shot_cot"
+    stages = spec.mode.stages
+    two_stage = spec.mode.answer_step
     start = time.perf_counter()
 
     def runner(name: str, prompt: str, stage_cfg: DecodingConfig) -> Generation:
         if two_stage:
-            st.markdown(f"**Stage {'1 · reasoning' if name == 'reasoning' else '2 · answer'}**")
-            if name == "answer":
+            st.markdown(f"**Stage {stages.index(name) + 1} · {name}**")
+            if name == ANSWER_STAGE:
                 with st.expander("Stage 2 prompt (stage 1 prompt + reasoning + answer trigger)"):
                     st.code(prompt, language=None, wrap_lines=True)
         else:
             st.markdown("**Completion**")
         gen = stream_into_page(backend, prompt, stage_cfg, key=f"{key}_{name}")
-        if two_stage and name == "reasoning" and not gen.text.strip():
+        if two_stage and name == REASONING_STAGE and not gen.text.strip():
             st.info(empty_reasoning(gen, stage_cfg), icon="💭")
         return gen
 

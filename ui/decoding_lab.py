@@ -37,7 +37,9 @@ from workbench.compare import (
 )
 from workbench.decoding import MAX_SAMPLES, DecodingConfig
 from workbench.explorer import ExplorerState, NextToken, advance, next_token, start
-from workbench.prompts import PromptSpec, render, stage_config
+from workbench.prompts import PromptSpec, render
+from workbench.prompts.running import stage_config
+from workbench.reasoning.wrapper import SELF_CONSISTENCY
 from workbench.words import plural
 
 #: Preset each config column starts on, in order (wraps around).
@@ -118,7 +120,7 @@ def config_inputs(spec: PromptSpec | None = None) -> list[tuple[str, DecodingCon
                     valid = False
                     continue
                 if spec is not None:
-                    cfg = stage_config(spec, cfg, stage="reasoning")  # the spec's stop strings
+                    cfg = stage_config(spec, cfg, stage=spec.mode.stages[0])  # the spec's stop strings
                 configs.append((f"{i + 1}. {st.session_state[f'lab_c{i}_preset']}", cfg))
     return configs if valid else None
 
@@ -360,14 +362,14 @@ def self_consistency_panel(backend: Backend, prompt: str, spec: PromptSpec | Non
         answer_step = st.toggle("Zero-shot-CoT answer step", key="lab_sc_step",
                                 help="After each path, append the answer trigger and read a short greedy answer "
                                      "(Kojima et al.).",
-                                **unless_set("lab_sc_step", value=spec is not None and spec.reasoning == "zero_shot_cot"))
+                                **unless_set("lab_sc_step", value=spec is not None and spec.mode.answer_step))
     with c2:
         cfg = decoding_controls("lab_scd", "Balanced")
     labels = [x.strip() for x in labels_text.split(",") if x.strip()]
     labels_arg: Sequence[str] | str | None = ("".join(labels) if fmt == AnswerFormat.CHOICE else labels) or None
     if st.button("Sample and vote", type="primary", key="lab_sc_go", disabled=cfg is None or bool(bad_n)):
         if spec is not None:
-            cfg = stage_config(spec, cfg, stage="reasoning")
+            cfg = stage_config(spec, cfg, stage=SELF_CONSISTENCY.sampled_stage(spec.mode))
         stop = st.empty()
         stop_button("lab_sc", stop)
         bar = st.progress(0.0, text="Waiting for the model… (sampling the first reasoning path)")

@@ -26,6 +26,7 @@ from workbench.csvsafe import rows_to_csv
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.prompts import PromptSpec
+from workbench.reasoning.modes import MANUAL_COT, ZERO_SHOT_COT
 
 #: Most configs the Decoding Lab compares at once (columns on one screen).
 MAX_CONFIGS = 8
@@ -213,5 +214,5 @@ def self_consistency(
     ``answer_step=True``: Zero-shot-CoT's greedy answer step after each path (Kojima et al.).
     """
     spec = PromptSpec(answer_format=AnswerFormat(fmt).value, labels=tuple(labels or ()),  # "ABC" -> A, B, C
-                      reasoning="zero_shot_cot" if answer_step else "manual_cot")
+                      reasoning=(ZERO_SHOT_COT if answer_step else MANUAL_COT).name)
     return consistency.self_consistency(spec, prompt, backend, cfg.replace(n=n), on_path=on_path)

@@ -1,10 +1,11 @@
 """Self-consistency (Wang et al. 2022): sample several reasoning paths, read each one's answer, vote.
 
 The one implementation behind the Decoding Lab's vote table, Evaluate's ``scN`` strategies and
-prompt-set steps with ``n > 1``. Path *i* is one run of the prompt's stages (:func:`prompts.run_stages`)
-with seed ``seed + i``, so any path can be reproduced alone. Only the reasoning is sampled: the
+prompt-set steps with ``n > 1``: the :data:`~workbench.reasoning.wrapper.SELF_CONSISTENCY` wrapper around
+the spec's reasoning mode. Path *i* is one run of the mode's stages (:func:`prompts.running.run_stages`)
+with seed ``seed + i``, so any path can be reproduced alone. Only the mode's first stage is sampled: the
 answer is read greedily -- from "The answer is X" in a few-shot CoT path, or by Zero-shot-CoT's
-greedy answer step (the answer trigger appended, :data:`prompts.ANSWER_MAX_NEW_TOKENS` tokens) --
+greedy answer step (the answer trigger appended, :data:`reasoning.modes.ANSWER_MAX_NEW_TOKENS` tokens) --
 as Kojima et al. and Wang et al. do. Answers are normalised before the vote; ties go to the answer
 that appeared first::
 
@@ -22,7 +23,9 @@ from workbench.answers import AnswerFormat, Extraction, Vote, majority_vote, nor
 from workbench.backends.base import sample_seeds
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
-from workbench.prompts import PromptSpec, Stage, StageRunner, answer_prompt, run_stages, stage_config
+from workbench.prompts.running import Stage, StageRunner, run_stages
+from workbench.prompts.spec import PromptSpec
+from workbench.reasoning.wrapper import SELF_CONSISTENCY
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -124,8 +127,8 @@ def self_consistency(
 def _batched_stages(spec: PromptSpec, prompt: str, backend: Backend, cfg: DecodingConfig,
                     seeds: list[int | None], query, one_at_a_time: bool = False) -> dict[str, list]:
     """Every path's generations with one ``generate`` call per stage, so a batching backend decodes the
-    paths together: the ``n`` sampled reasoning paths (sample i has seed ``seed + i``, as path i alone),
-    then, for Zero-shot-CoT, the greedy answer steps of all paths. Same text as path by path whenever the
+    paths together: the ``n`` sampled paths of the mode's first stage (sample i has seed ``seed + i``, as
+    path i alone), then each later stage of all paths as the mode says (Zero-shot-CoT's greedy answer step). Same text as path by path whenever the
     backend's batched text is (see :mod:`workbench.backends.llamacpp_batch`). ``one_at_a_time`` splits
     each call into one call per sequence, in the same order: what a backend that does not batch runs."""
 
@@ -134,11 +137,13 @@ def _batched_stages(spec: PromptSpec, prompt: str, backend: Backend, cfg: Decodi
             return backend.generate(prompts, c)
         return [[backend.generate([p], c.replace(n=1, seed=s))[0][0] for s in sample_seeds(c)] for p in prompts]
 
-    first = "reasoning" if spec.reasoning == "zero_shot_cot" else "answer"
-    one = cfg.replace(n=1, seed=seeds[0])
-    sampled = generate([prompt], stage_config(spec, one, first).replace(n=len(seeds)))[0]
-    ready = {first: sampled}
-    if first == "reasoning":
-        prompts = [answer_prompt(spec, prompt, g.text, query) for g in sampled]
-        ready["answer"] = [row[0] for row in generate(prompts, stage_config(spec, one, "answer"))]
+    mode, one, paths = spec.mode, cfg.replace(n=1, seed=seeds[0]), len(seeds)
+    first = SELF_CONSISTENCY.sampled_stage(mode)
+    outputs = generate([prompt], SELF_CONSISTENCY.stage_config(mode, spec, one, first, paths))[0]
+    ready = {first: outputs}
+    prompts = [prompt] * paths
+    for stage in mode.stages[1:]:
+        prompts = [mode.next_prompt(spec, p, g.text, query) for p, g in zip(prompts, outputs, strict=True)]
+        outputs = [row[0] for row in generate(prompts, SELF_CONSISTENCY.stage_config(mode, spec, one, stage, paths))]
+        ready[stage] = outputs
     return ready

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -14,13 +15,18 @@ from workbench.cli.common import (
     shown,
 )
 from workbench.errors import DataError
+from workbench.reasoning.registry import help_text as reasoning_help
+from workbench.reasoning.registry import names as reasoning_names
 
 #: What a prompt or a completion may print raw on a terminal: line breaks and tabs.
 TEXT = "\n\t"
 
 
 def register(sub) -> None:
-    p = sub.add_parser("prompt", help="render or run a prompt spec (few-shot, CoT, zero-shot-CoT)")
+    p = sub.add_parser("prompt", help=f"render or run a prompt spec (reasoning: {', '.join(reasoning_names())})",
+                       description="Render or run a prompt spec. A spec's 'reasoning' names one of these modes:\n"
+                                   + reasoning_help(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     cmds = p.add_subparsers(dest="prompt_command", required=True, metavar="ACTION")
     for name, help_text, run in (("run", "run every stage and print prompts, outputs and the answer", run_prompt_cmd),
                                  ("render", "print the exact text sent to the model", render_cmd)):
@@ -77,7 +83,7 @@ def run_prompt_cmd(args) -> int:
     spec_file, demos, query = _load(args)
     cfg = decoding_from_args(args)
     backend = backend_from_args(args)
-    n_stages = 2 if spec_file.spec.reasoning == "zero_shot_cot" else 1
+    n_stages = len(spec_file.spec.mode.stages)
     seen = [0]
 
     def stream_stage(name, prompt, stage_cfg):

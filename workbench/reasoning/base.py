@@ -57,6 +57,11 @@ class ReasoningMode:
     rationale_demos: bool = False  # demonstrations show a rationale before the answer (the CoT template)
     stages: tuple[str, ...] = (ANSWER_STAGE,)  # the model calls of one run, in order; the last is "answer"
 
+    @property
+    def answer_step(self) -> bool:
+        """Whether a stage of its own reads the answer after the reasoning (Zero-shot-CoT's second call)."""
+        return len(self.stages) > 1
+
     def check(self, spec: PromptSpec) -> None:
         """Raise a PromptError when ``spec`` cannot run in this mode (called when a spec is created)."""
 
@@ -64,9 +69,9 @@ class ReasoningMode:
         """The template one demonstration is written with."""
         return spec.cot_demo_template if self.rationale_demos else spec.demo_template
 
-    def answer_trigger_text(self, spec: PromptSpec) -> str:
-        """Text the answer starts with after the answer prefix ("" for none), e.g. "Let's think step by step."."""
-        return ""
+    def answer_trigger_text(self, spec: PromptSpec) -> str | None:
+        """Text the answer starts with after the answer prefix (None: nothing), e.g. "Let's think step by step."."""
+        return None
 
     def stage_config(self, spec: PromptSpec, cfg: DecodingConfig, stage: str = ANSWER_STAGE) -> DecodingConfig:
         """Decoding settings of one stage: ``cfg`` with the spec's stop strings added."""

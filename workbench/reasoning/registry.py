@@ -6,8 +6,8 @@ subclass and one line in :data:`MODES` below::
 
     >>> names()
     ('none', 'manual_cot', 'zero_shot_cot', 'auto_cot')
-    >>> get("zero_shot_cot").stages
-    ('reasoning', 'answer')
+    >>> get("none") is NONE, get("auto_cot").rationale_demos
+    (True, True)
 """
 
 from __future__ import annotations
@@ -47,9 +47,9 @@ def get(name: str) -> ReasoningMode:
 
 def labels() -> dict[str, str]:
     """Name -> label, for pickers (``format_func``)."""
-    return {m.name: m.label for m in MODES}
+    return {m.name: m.label for m in _BY_NAME.values()}
 
 
 def help_text() -> str:
-    """One line per mode, name then description: for CLI help and the docs."""
-    return "; ".join(f"{m.name}: {m.description}" for m in MODES)
+    """One indented line per mode, name then description: for CLI help and the docs."""
+    return "\n".join(f"  {m.name}: {m.description}" for m in _BY_NAME.values())

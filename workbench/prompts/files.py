@@ -1,0 +1,124 @@
+"""Spec files: a spec with its demonstrations and an example query, as shipped or saved (YAML or JSON).
+
+Files go through the bounded reader and loader every file goes through (:mod:`workbench.safeload`);
+their layout is a Pydantic model built from :class:`~workbench.prompts.spec.PromptSpec`'s fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from workbench.data import Example
+from workbench.errors import DataError, PromptError
+from workbench.prompts.spec import PromptSpec
+
+#: Starter specs shipped with the workbench.
+STARTER_DIR = Path(__file__).resolve().parent.parent / "shipped" / "specs"
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """A spec as shipped or saved: a name, the spec, its demonstrations and an example query."""
+
+    name: str
+    spec: PromptSpec
+    demos: tuple[Example, ...] = ()
+    description: str = ""  # one line for pickers
+    example: str = ""  # a query to try it with
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML layout :func:`load_spec` reads."""
+        return {"name": self.name, "description": self.description, "example": self.example,
+                "spec": self.spec.to_dict(), "demos": [d.to_dict() for d in self.demos]}
+
+
+def demo_file_model(config):
+    """One demonstration as files hold it (``question``/``answer``/...), a Pydantic model with the caller's config."""
+    from pydantic import create_model
+
+    return create_model(
+        "DemoModel", __config__=config,
+        id=(str | None, None), question=(str, ...), answer=(str, ...), rationale=(str | None, None),
+        label=(str | None, None), choices=(dict[str, str] | None, None),
+    )
+
+
+@cache
+def _file_model():
+    """Pydantic models of the file layout (extra keys forbidden), built once from PromptSpec's fields."""
+    from pydantic import BaseModel, ConfigDict, Field, create_model
+
+    hints = typing.get_type_hints(PromptSpec)
+    forbid = ConfigDict(extra="forbid")
+    spec_model = create_model(
+        "PromptSpecModel", __config__=forbid,
+        **{f.name: (hints[f.name], f.default) for f in dataclasses.fields(PromptSpec)},
+    )
+
+    demo_model = demo_file_model(forbid)
+
+    class FileModel(BaseModel):
+        model_config = forbid
+        name: str
+        description: str = ""
+        example: str = ""
+        spec: spec_model = Field(default_factory=spec_model)  # type: ignore[valid-type]
+        demos: list[demo_model] = Field(default_factory=list)  # type: ignore[valid-type]
+
+    return FileModel
+
+
+def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
+    """Validate an already-parsed mapping (YAML/JSON) into a SpecFile; errors are one-line DataErrors."""
+    from pydantic import ValidationError
+
+    from workbench.safeload import validation_error
+
+    if not isinstance(data, Mapping):
+        raise DataError(f"{source}: expected a mapping with name, spec and demos, got {type(data).__name__}.")
+    try:
+        model = _file_model().model_validate(dict(data))
+    except ValidationError as err:
+        raise validation_error(source, err) from None
+    try:
+        spec = PromptSpec(**model.spec.model_dump())
+    except PromptError as err:
+        raise DataError(f"{source}: {err}") from None
+    stem = Path(source).stem
+    demos = tuple(
+        Example.from_dict({**d.model_dump(), "id": d.id or None}, default_id=f"{stem}-{i}")
+        for i, d in enumerate(model.demos, start=1)
+    )
+    return SpecFile(name=model.name, spec=spec, demos=demos, description=model.description, example=model.example)
+
+
+def load_spec(path: str | Path) -> SpecFile:
+    """Load a YAML (or ``.json``) spec file with the bounded reader and loader every file goes through
+    (:mod:`workbench.safeload`): regular files of at most ``MAX_DOCUMENT_BYTES`` only (a FIFO, a device, a
+    folder is one line), then :func:`loads_spec`."""
+    from workbench.safeload import MAX_DOCUMENT_BYTES, read_file
+
+    path = Path(path)
+    data = read_file(path, missing="give a spec file or a starter name.", folder="give a spec .yaml file.",
+                     max_bytes=MAX_DOCUMENT_BYTES)
+    return loads_spec(data, path.name, "json" if path.suffix.lower() == ".json" else "yaml")
+
+
+def loads_spec(text: str | bytes, source: str = "spec", fmt: str = "yaml") -> SpecFile:
+    """A spec file's text (``fmt`` "yaml" or "json") parsed by the bounded loader: no tags, anchors or aliases;
+    nesting, text lengths, list sizes and numbers bounded; every problem one :class:`DataError` line."""
+    from workbench.safeload import Bounds, load_document
+
+    data = load_document(text, source, fmt, Bounds(), what="spec files", holder="a spec file")
+    return parse_spec_file(data, source)
+
+
+def starter_specs() -> dict[str, SpecFile]:
+    """The starter specs shipped in workbench/shipped/specs/, by file stem."""
+    return {p.stem: load_spec(p) for p in sorted(STARTER_DIR.glob("*.yaml"))}
