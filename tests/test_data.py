@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from workbench.data import (
-    MAX_POOL_BYTES,
     ColumnMapping,
     Example,
     Pool,
@@ -17,8 +16,9 @@ from workbench.data import (
     parse_label_map,
     read_rows,
     sample_pools,
-    template_columns,
 )
+from workbench.data.files import MAX_POOL_BYTES
+from workbench.data.mapping import template_columns
 from workbench.errors import ConfigError, DataError
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
