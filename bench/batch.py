@@ -119,7 +119,9 @@ def evaluation(backend, items: int, tokens: int, runs: int, sizes=(1, 4, 8)) -> 
     import dataclasses
     import tempfile
 
-    from workbench.evaluate import default_spec, evaluate, parse_strategies
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.runner import evaluate
+    from workbench.evaluate.strategies import parse_strategies
     from workbench.store import open_store
 
     pool = _pool("multiarith.jsonl", "arithmetic", items)
@@ -156,7 +158,9 @@ def label_scoring(backend, items: int) -> dict:
     """Label scoring (4 nearest demonstrations) of ``items`` SST-2 items: items/s and prompt tokens/s."""
     import tempfile
 
-    from workbench.evaluate import default_spec, evaluate, parse_strategies
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.runner import evaluate
+    from workbench.evaluate.strategies import parse_strategies
     from workbench.store import open_store
 
     pool = _pool("sst2_dev.jsonl", "sentiment", items)

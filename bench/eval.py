@@ -29,7 +29,11 @@ from pathlib import Path
 
 from workbench.backends import load_backend
 from workbench.data import Pool, load_pool
-from workbench.evaluate import default_spec, evaluate, order_sensitivity, parse_strategies, spread
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.metrics import spread
+from workbench.evaluate.order_sensitivity import order_sensitivity
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import parse_strategies
 from workbench.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]

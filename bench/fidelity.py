@@ -25,7 +25,10 @@ import numpy as np
 from workbench.backends import load_backend
 from workbench.data import Pool, load_pool
 from workbench.decoding import SAMPLER_ORDERS, DecodingConfig
-from workbench.evaluate import default_spec, evaluate, paired_tests, parse_strategies
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import parse_strategies
+from workbench.stats import paired_tests
 from workbench.store import open_store
 from workbench.warpers import warp
 

@@ -333,7 +333,9 @@ def test_self_consistency_samples_its_paths_in_one_generate_call(gemma, monkeypa
 def test_a_batched_evaluation_on_llamacpp_agrees_with_the_reproducible_run(gemma, tmp_path):
     """Zero-shot-CoT over 6 items: both stages of 4 items per call vs one sequence at a time."""
     from workbench.data import Pool, load_sample
-    from workbench.evaluate import default_spec, evaluate, parse_strategies
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.runner import evaluate
+    from workbench.evaluate.strategies import parse_strategies
     from workbench.store import open_store
 
     sample = load_sample("arithmetic")

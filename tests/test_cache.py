@@ -26,7 +26,9 @@ from workbench.cache import (
 from workbench.data import load_sample
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError
-from workbench.evaluate import default_spec, evaluate, parse_strategies
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import parse_strategies
 from workbench.store import open_store
 
 

@@ -12,7 +12,8 @@ from workbench.consistency import self_consistency, vote_on
 from workbench.data import Example, Pool
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
-from workbench.evaluate import evaluate, make_strategy
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import make_strategy
 from workbench.prompts import PromptSpec, fit_to_window
 from workbench.store import open_store
 

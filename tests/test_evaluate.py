@@ -12,30 +12,18 @@ import pytest
 from workbench.answers import AnswerFormat
 from workbench.data import Example, Pool, load_sample
 from workbench.errors import ConfigError, DataError
-from workbench.evaluate import (
+from workbench.evaluate.calibration import argmax, calibrate, content_free_prior, label_probs
+from workbench.evaluate.formats import default_spec, infer_format, parse_label_words
+from workbench.evaluate.metrics import chart_rows, disagreements, item_table, spread, summarize
+from workbench.evaluate.order_sensitivity import draw_demos, order_sensitivity, seeded_permutations
+from workbench.evaluate.runner import Progress, evaluate
+from workbench.evaluate.strategies import (
     DEFAULT_COT_K,
-    Progress,
     Strategy,
     StrategyName,
-    argmax,
-    calibrate,
-    chart_rows,
-    content_free_prior,
-    default_spec,
-    disagreements,
-    draw_demos,
-    evaluate,
-    infer_format,
-    item_table,
-    label_probs,
     make_strategy,
-    order_sensitivity,
-    parse_label_words,
     parse_strategies,
     parse_strategy_name,
-    seeded_permutations,
-    spread,
-    summarize,
 )
 from workbench.prompts import render
 from workbench.store import open_store
@@ -518,7 +506,7 @@ def test_resume_refuses_another_context_window_where_the_run_recorded_one(tmp_pa
     """The page's Resume and the CLI's both go through check_resumable: a run made with a 512-token window does
     not continue under 1,024 (other prompts would fit, other demonstrations be dropped)."""
     from tests.fakes import FakeBackend
-    from workbench.evaluate import check_resumable
+    from workbench.evaluate.manifest import check_resumable
 
     ds = load_sample("sentiment")
     (zero,) = parse_strategies("zero", default_spec(ds), ds)
@@ -534,7 +522,7 @@ def test_resume_refuses_another_context_window_where_the_run_recorded_one(tmp_pa
 
 
 def test_cross_variants_names_and_label_words():
-    from workbench.evaluate import INFERRED, PromptVariant, cross_variants
+    from workbench.evaluate.variants import INFERRED, PromptVariant, cross_variants
 
     ds = sentiment()
     spec = default_spec(ds)
@@ -553,7 +541,7 @@ def test_cross_variants_names_and_label_words():
 
 def test_a_prompt_without_labels_generates_while_the_others_score():
     """The Evaluate page's answer modes per variant: a handed-over prompt without a label set generates."""
-    from workbench.evaluate import INFERRED, PromptVariant, can_score, cross_variants
+    from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cross_variants
 
     ds = sentiment()
     spec = default_spec(ds)

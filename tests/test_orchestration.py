@@ -12,7 +12,9 @@ import pytest
 
 from workbench.data import Example, Pool
 from workbench.errors import ConfigError, ModelError
-from workbench.evaluate import default_spec, evaluate, parse_strategies
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import parse_strategies
 from workbench.prompts import PromptSpec, fit_to_window
 from workbench.store import open_store
 
@@ -242,3 +244,43 @@ def test_run_all_of_a_prompt_set_decodes_a_steps_inputs_together(fake_backend):
     assert [(r.step, r.output, r.answer, r.correct) for r in batched] == \
         [(r.step, r.output, r.answer, r.correct) for r in alone]
     assert all(r.correct for r in batched)
+
+
+def test_each_strategy_answers_by_its_registered_mode():
+    from workbench.evaluate.answer_modes import MODES, mode_for
+
+    labelled = Pool("sst", (Example("1", "great film", "positive"), Example("2", "dull", "negative")))
+    spec = PromptSpec(answer_format="label", labels=("positive", "negative"))
+    expected = {"zero": "generate", "knn4": "generate", "zscot": "generate", "sc3": "self_consistency",
+                "zero+score": "label_score", "knn4+score+cal": "calibrated_score", "zero+norm": "label_score"}
+    got = {s.name: mode_for(s).name for s in parse_strategies(list(expected), spec, labelled)}
+    assert got == expected
+    assert list(MODES) == ["self_consistency", "calibrated_score", "label_score", "generate"]
+    assert [m.name for m in MODES.values() if not m.generates] == ["calibrated_score", "label_score"]
+
+
+def test_a_mode_registered_from_outside_judges_the_items_of_the_strategies_it_fits(fake_backend, store):
+    from dataclasses import dataclass
+
+    from workbench.evaluate.answer_modes import MODES, GenerateMode, register
+
+    @dataclass(frozen=True)
+    class Lenient(GenerateMode):  # generate as usual; every answer counts as right
+        def fits(self, strategy) -> bool:
+            return strategy.name == "zero" and strategy.answer == "generate"
+
+        def judge(self, answer, query, fmt) -> bool:
+            return True
+
+    fake_backend.reply = lambda prompt, seed: " 99."
+    strategies = parse_strategies("zero", default_spec(POOL), POOL)
+    plain = evaluate(POOL, None, strategies, fake_backend, store, cache=False)
+    register(Lenient("lenient", "everything is right", batched=True), before="generate")
+    try:
+        assert list(MODES)[-2:] == ["lenient", "generate"]
+        lenient = evaluate(POOL, None, strategies, fake_backend, store, cache=False)
+    finally:
+        MODES.pop("lenient")
+    assert [(s.n, s.correct) for s in plain.summaries] == [(6, 0)]
+    assert [(s.n, s.correct) for s in lenient.summaries] == [(6, 6)]
+    assert [r["extracted"] for r in lenient.records] == ["99"] * 6

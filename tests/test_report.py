@@ -155,7 +155,9 @@ def test_run_meta_holds_the_manifest(tmp_path):
 
     from workbench.backends.registry import ModelSpec
     from workbench.data import load_sample
-    from workbench.evaluate import default_spec, parse_strategies, run_meta
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.manifest import run_meta
+    from workbench.evaluate.strategies import parse_strategies
 
     ds = load_sample("sentiment")
     strategies = parse_strategies("zero,knn2,sc3", default_spec(ds), ds, seed=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from workbench.errors import ConfigError
-from workbench.evaluate import mcnemar as mcnemar_from_evaluate
 from workbench.stats import (
     OTHER,
     bootstrap_difference,
@@ -18,6 +17,7 @@ from workbench.stats import (
     paired_tests,
     per_label_accuracy,
 )
+from workbench.stats import mcnemar as mcnemar_from_evaluate
 
 
 def test_mcnemar_exact_on_hand_made_outcomes():

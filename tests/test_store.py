@@ -20,6 +20,7 @@ from workbench.answers import AnswerFormat
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
 from workbench.store import SCHEMA_VERSION, RunInfo, SetInfo, Store, VersionInfo, default_db_path, migrate, open_store
+from workbench.store.processes import _proc_stat
 
 HERE = Path(__file__).resolve().parent
 
@@ -442,12 +443,12 @@ def test_a_zombie_process_counts_as_gone(store):
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         deadline = time.monotonic() + 30
-        while store_module._proc_stat(child.pid)[0] != "Z":  # exited, not reaped yet
+        while _proc_stat(child.pid)[0] != "Z":  # exited, not reaped yet
             assert time.monotonic() < deadline
             time.sleep(0.05)
         run = store.create_run({"model": "m"})
         _set_owner(store, run, {"pid": child.pid, "host": socket.gethostname(),
-                                "started": store_module._proc_stat(child.pid)[1]})
+                                "started": _proc_stat(child.pid)[1]})
         assert store.get_run(run).status == "interrupted"
     finally:
         child.wait()

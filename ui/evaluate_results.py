@@ -16,7 +16,7 @@ import streamlit as st
 from ui.common import app_store, user_errors
 from workbench.cache import describe
 from workbench.errors import DataError
-from workbench.evaluate import chart_rows, disagreements, item_table, summarize
+from workbench.evaluate.metrics import chart_rows, disagreements, item_table, summarize
 from workbench.report import html_report, report_from_store, to_csv, to_jsonl
 from workbench.stats import paired_comparisons
 from workbench.words import plural

@@ -12,6 +12,8 @@ records) as JSON in the store's ``response_cache`` table, so it survives restart
 * Greedy decoding keys without a seed (the seed changes nothing); sampling keys with it, and
   sampling without a seed is never cached (every call is meant to be a fresh draw).
 * Only answers that came back are stored: a call that raises (cancelled, failed) stores nothing.
+* :class:`ModelCalls` sits under a :class:`CachedBackend` and notes the prompts that went past the cache to
+  the model, so an evaluation marks an item answered wholly from the cache as ``cached``.
 * The cache holds at most :data:`DEFAULT_MAX_ENTRIES` answers (``$WORKBENCH_CACHE_MAX_ENTRIES``);
   over that, the least recently used are evicted (see :meth:`workbench.store.Store.cache_put`).
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench import settings
 from workbench.backends.base import Generation, Scored
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
@@ -41,10 +44,10 @@ if TYPE_CHECKING:
 
 #: Bump when a key's fields or a value's shape change: older entries then never match.
 CACHE_FORMAT = 1
-#: Answers the cache keeps before it evicts the least recently used.
-DEFAULT_MAX_ENTRIES = 50_000
-#: Environment variable that sets another bound.
+#: Environment variable that sets another bound (declared in :mod:`workbench.settings`).
 MAX_ENTRIES_ENV = "WORKBENCH_CACHE_MAX_ENTRIES"
+#: Answers the cache keeps before it evicts the least recently used.
+DEFAULT_MAX_ENTRIES: int = settings.SETTINGS[MAX_ENTRIES_ENV].default
 #: Bytes read at a time when hashing a model file.
 _CHUNK = 1 << 20
 
@@ -86,17 +89,9 @@ def cache_key(kind: str, model: str, backend: str, prompt: str, *, cfg: dict[str
 
 
 def max_entries_from_env() -> int:
-    """``$WORKBENCH_CACHE_MAX_ENTRIES`` or :data:`DEFAULT_MAX_ENTRIES`; ConfigError for a bad value."""
-    text = os.environ.get(MAX_ENTRIES_ENV, "").strip()
-    if not text:
-        return DEFAULT_MAX_ENTRIES
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"{MAX_ENTRIES_ENV} must be a whole number of at least 1, not {text!r}.")
-    return value
+    """``$WORKBENCH_CACHE_MAX_ENTRIES`` or :data:`DEFAULT_MAX_ENTRIES`; ConfigError for a bad value
+    ("WORKBENCH_CACHE_MAX_ENTRIES must be a whole number of at least 1, not '0'.")."""
+    return settings.get(MAX_ENTRIES_ENV)
 
 
 def describe(summary_cache: dict[str, int] | None) -> str:
@@ -270,3 +265,33 @@ class CachedBackend:
     def score(self, prompt: str, continuations: Sequence[str]) -> list[float]:
         """As :meth:`Backend.score`, through the cache."""
         return [s.logprob for s in self.score_details(prompt, continuations)]
+
+
+class ModelCalls:
+    """The backend under the response cache: counts what reaches the model, so an item answered wholly from the
+    cache is marked ``cached`` and throughput counts only the model's own work. Everything else is the backend's.
+
+    An evaluation wraps the model as ``CachedBackend(ModelCalls(backend), cache)``: a prompt in :attr:`sent`
+    went past the cache to the model.
+    """
+
+    def __init__(self, backend: Backend):
+        self.inner = backend
+        self.sent: list[Any] = []  # the prompts that went to the model since the runner last cleared it
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def generate(self, prompts, cfg, on_wait=None):
+        self.sent.extend([prompts] if isinstance(prompts, str) else list(prompts))
+        return self.inner.generate(prompts, cfg, on_wait)
+
+    def score_details(self, prompt, continuations):
+        self.sent.append(prompt)
+        return self.inner.score_details(prompt, continuations)
+
+    def score(self, prompt, continuations):
+        return [s.logprob for s in self.score_details(prompt, continuations)]
+
+    def complete(self, prompt, cfg=None):
+        return self.generate([prompt], cfg or DecodingConfig())[0][0]

@@ -347,7 +347,7 @@ def _long(value: Any) -> str:
 
 def html_report(report: RunReport) -> str:
     """The whole report as one self-contained HTML page (inline CSS and SVG; no script, no network)."""
-    from workbench.evaluate import chart_rows, summarize
+    from workbench.evaluate.metrics import chart_rows, summarize
 
     meta = report.meta
     summaries = summarize(report.records) if report.records else []

@@ -96,7 +96,8 @@ def format_table(summaries) -> str:
 def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
     """Strategies for every (prompt spec file, strategy name) pair, named ``FILE-STEM/NAME``; the inferred
     template (``evaluate.default_spec``) with plain names when no file is given."""
-    from workbench.evaluate import INFERRED, PromptVariant, cross_variants, default_spec
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.variants import INFERRED, PromptVariant, cross_variants
     from workbench.prompts import load_spec
 
     if not prompt_files:
@@ -145,7 +146,8 @@ def check_resume(run: int, meta: dict, strategies: list, given: dict, args, data
     and any run-shaping flag the user gave that disagrees with the stored run (one line naming the flag and the
     stored value). Flags left out are not conflicts: the run's own settings apply."""
     from workbench.backends import SERVER_BACKEND, choose_backend, resolve_model
-    from workbench.evaluate import make_strategy, parse_label_words
+    from workbench.evaluate.formats import parse_label_words
+    from workbench.evaluate.strategies import make_strategy
 
     server = args.backend == SERVER_BACKEND or args.model.strip().lower().startswith(("http://", "https://"))
     if server:
@@ -207,7 +209,7 @@ def check_resume(run: int, meta: dict, strategies: list, given: dict, args, data
 def check_flags_apply(strategies: list, given: dict) -> None:
     """Refuse a flag a run (new or resumed) would silently drop: label words for labels no prompt has, and the
     label-scoring flags (--calibrate, --label-words, --score-norm) where no strategy scores labels."""
-    from workbench.evaluate import parse_label_words
+    from workbench.evaluate.formats import parse_label_words
 
     words = parse_label_words(given.get("label_words") or "")
     labels = list(dict.fromkeys(lab for s in strategies for lab in s.spec.labels))
@@ -227,7 +229,10 @@ def run_eval(args) -> int:
     from tqdm import tqdm
 
     from workbench.cache import describe
-    from workbench.evaluate import Strategy, disagreements, evaluate, parse_label_words
+    from workbench.evaluate.formats import parse_label_words
+    from workbench.evaluate.metrics import disagreements
+    from workbench.evaluate.runner import evaluate
+    from workbench.evaluate.strategies import Strategy
     from workbench.report import export_format, report_from_store, write_report
     from workbench.stats import label_metrics, paired_comparisons
     from workbench.store import open_store

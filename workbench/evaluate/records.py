@@ -1,7 +1,9 @@
-"""The typed record of one evaluated item: what one strategy sent, got back and read as the answer.
+"""The typed records of one evaluated item: what one strategy sent, got back and read as the answer
+(:class:`ItemRecord`), or why it could not run (:class:`ItemFailure`).
 
-The runner builds an :class:`ItemRecord` for every (strategy, item) and stores ``to_dict()``; fields that
-do not apply to the strategy's answer mode are None and left out of the stored row, so a row holds exactly
+An answer mode (:mod:`workbench.evaluate.answer_modes`) builds an :class:`ItemRecord` for every (strategy, item);
+the store serialises it with ``to_dict()`` at its edge (:meth:`workbench.store.runs.RunTable.add_result`). Fields
+that do not apply to the strategy's answer mode are None and left out of the stored row, so a row holds exactly
 what happened (label scores only for scoring, votes only for self-consistency).
 
     >>> r = ItemRecord(id="1", input="2+2?", prompt="Q: 2+2?\\nA:", output=" 4", extracted="4", rule="first_number",
@@ -70,3 +72,13 @@ class ItemRecord:
                 data[name] = tuple(data[name])
         data.setdefault("extracted", None)
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class ItemFailure:
+    """An item whose generation could not run (a batch's sequence the model refused); it is not stored, so
+    resuming the run tries it again. The batch's other items are unaffected."""
+
+    index: int  # the item's position in the evaluated items
+    id: str  # the item's id in its dataset
+    error: str  # one line: why

@@ -15,39 +15,31 @@ by least-recently-used eviction (:meth:`Store.cache_put`).
     >>> store.save_set("sentiment", {"prompts": []}, tags=["sst2"])
     1
 
-A package of one concept per module, importable as ``workbench.store`` as before:
-:mod:`~workbench.store.database` (connection, transactions, migrations), :mod:`~workbench.store.runs`
-(evaluation runs and records), :mod:`~workbench.store.library` (prompt-set versions),
-:mod:`~workbench.store.responses` (the response cache's table), :mod:`~workbench.store.names` and
+A package of one concept per module: :mod:`~workbench.store.database` (connection, transactions, migrations),
+:mod:`~workbench.store.runs` (evaluation runs and records), :mod:`~workbench.store.library` (prompt-set
+versions), :mod:`~workbench.store.responses` (the response cache's table), :mod:`~workbench.store.names` and
 :mod:`~workbench.store.processes`. Exports of a run are :mod:`workbench.report`'s.
+
+The package's own surface is :class:`Store` and :func:`open_store`, the records its methods return
+(:class:`RunInfo`, :class:`SetInfo`, :class:`VersionInfo`), where the file lives (:func:`default_db_path`,
+:data:`DB_FILENAME`), the schema (:data:`SCHEMA_VERSION`, :data:`MIGRATIONS`, :func:`migrate`) and the name rules
+prompt sets follow (:data:`MAX_NAME_LENGTH`, :func:`check_name`, :func:`unprintable`); anything else is imported
+from its module.
 """
 
 from __future__ import annotations
 
 import os
 
-from workbench.store.database import (
-    APP_NAME,
-    BUSY_TIMEOUT_S,
-    DATA_DIR_ENV,
-    DB_FILENAME,
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    Database,
-    default_db_path,
-    migrate,
-)
+from workbench.store.database import DB_FILENAME, MIGRATIONS, SCHEMA_VERSION, default_db_path, migrate
 from workbench.store.library import SetInfo, SetLibrary, VersionInfo
-from workbench.store.names import MAX_NAME_LENGTH, UNPRINTABLE_CATEGORIES, check_name, unprintable
-from workbench.store.processes import _proc_stat, process_gone, this_process
+from workbench.store.names import MAX_NAME_LENGTH, check_name, unprintable
 from workbench.store.responses import ResponseTable
-from workbench.store.runs import INTERRUPTED, RUN_STATES, RunInfo, RunTable
+from workbench.store.runs import RunInfo, RunTable
 
 __all__ = [
-    "APP_NAME", "BUSY_TIMEOUT_S", "DATA_DIR_ENV", "DB_FILENAME", "INTERRUPTED", "MAX_NAME_LENGTH", "MIGRATIONS",
-    "RUN_STATES", "SCHEMA_VERSION", "UNPRINTABLE_CATEGORIES", "Database", "RunInfo", "SetInfo", "Store",
-    "VersionInfo", "_proc_stat", "check_name", "default_db_path", "migrate", "open_store", "process_gone",
-    "this_process", "unprintable",
+    "DB_FILENAME", "MAX_NAME_LENGTH", "MIGRATIONS", "SCHEMA_VERSION", "RunInfo", "SetInfo", "Store", "VersionInfo",
+    "check_name", "default_db_path", "migrate", "open_store", "unprintable",
 ]
 
 

@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from workbench import settings
 from workbench.errors import DataError
 
 #: Environment variable that moves the database (and other user data) elsewhere.
@@ -145,7 +146,7 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 def default_db_path() -> Path:
     """``$WORKBENCH_DATA_DIR/workbench.db``, else the platform user data dir / prompt-workbench / workbench.db."""
-    override = os.environ.get(DATA_DIR_ENV)
+    override = settings.get(DATA_DIR_ENV)
     if override:
         return Path(override).expanduser() / DB_FILENAME
     import platformdirs

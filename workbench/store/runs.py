@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from workbench.classroom import current
 from workbench.errors import DataError
@@ -21,6 +22,13 @@ from workbench.store.processes import process_gone, this_process
 RUN_STATES = ("finished", "cancelled", "failed")
 #: The state of a "running" run whose process is gone (killed, crashed, machine rebooted); resume it to finish it.
 INTERRUPTED = "interrupted"
+
+
+@runtime_checkable
+class Record(Protocol):
+    """A typed item record the store serialises (:class:`~workbench.evaluate.records.ItemRecord`)."""
+
+    def to_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,13 @@ class RunTable(Database):
             if cur.rowcount == 0:
                 raise DataError(f"There is no run {run_id}; pick one from the run history.")
 
-    def add_result(self, run_id: int, strategy: str, item_index: int, record: dict) -> None:
-        """Store one item's record for one strategy, committed at once (a rerun of the item replaces it)."""
+    def add_result(self, run_id: int, strategy: str, item_index: int, record: Record | dict) -> None:
+        """Store one item's record for one strategy, committed at once (a rerun of the item replaces it).
+
+        A typed record (:class:`~workbench.evaluate.records.ItemRecord`) becomes its stored row here, at the
+        store's edge; a plain dictionary is stored as it is."""
+        if isinstance(record, Record):
+            record = record.to_dict()
         if not isinstance(record, dict):
             raise DataError("A result record must be a dictionary.")
         text = _dumps(record, "result record")
