@@ -89,6 +89,17 @@ def test_the_decorator_registers_a_kind_the_factory_and_auto_use(echo_registered
     assert backend.next_token_distribution("ab", top=1)[0].text == "b"
     assert isinstance(load_backend("any-name", NAME), EchoBackend)  # asked for by name
 
+    @register_backend("echo-unnamed", load=EchoBackend.load)
+    class Unnamed(EchoBackend):
+        """Echo, registered without a name of its own."""
+
+        name = Backend.name
+
+    try:
+        assert Unnamed.name == "echo-unnamed" and backend_kind("echo-unnamed").description.startswith("Echo, registered")
+    finally:
+        unregister("echo-unnamed")
+
 
 def test_a_name_cannot_be_taken_twice(echo_registered):
     with pytest.raises(ValueError, match="already registered"):

@@ -95,7 +95,8 @@ def register_backend(name: str, *, description: str = "", recognises: Callable[[
     """Class decorator: register a :class:`~workbench.backends.base.Backend` subclass as the kind ``name``.
 
     The factory is ``load`` when given, else the class's ``load(model, context_window)`` classmethod;
-    the description defaults to the first line of the class's docstring.
+    the description defaults to the first line of the class's docstring; a class that leaves ``name`` at
+    Backend's default is given ``name``.
     """
     def decorate(cls: type) -> type:
         factory = load or getattr(cls, "load", None)
@@ -103,6 +104,8 @@ def register_backend(name: str, *, description: str = "", recognises: Callable[[
             raise TypeError(f"{cls.__name__} needs a load(model, context_window) classmethod or load=")
         said = description or (cls.__doc__ or name).strip().splitlines()[0]
         register(BackendKind(name, said, factory, recognises, local, check))
+        if getattr(cls, "name", "backend") == "backend":  # Backend's own default: the kind's name is shown instead
+            cls.name = name
         return cls
     return decorate
 
