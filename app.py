@@ -8,16 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from ui.classroom import sidebar as classroom_sidebar
-from ui.common import (
-    RUN_SHORTCUT,
-    decoding_controls,
-    page_intro,
-    show_prompt,
-    show_stopped,
-    sidebar_model,
-    stream_completion,
-    user_errors,
-)
+from ui.common import RUN_SHORTCUT, page_intro, show_prompt, sidebar_model, user_errors
+from ui.decoding_controls import decoding_controls
+from ui.streaming import show_stopped, stream_completion
 
 ROOT = Path(__file__).resolve().parent
 #: The pages the home page introduces, with a one-line blurb (any other file in views/ is in the navigation too).

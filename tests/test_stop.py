@@ -2,7 +2,7 @@
 
 On the real default model (gemma-3-270m through llama.cpp), as the app uses it: one session's thread consumes a
 long stream and stops when asked (the page's Stop reruns the script, which interrupts the consuming thread at its
-next page update; ``ui.common.stream_completion`` then closes the stream), while another session's thread waits
+next page update; ``ui.streaming.stream_completion`` then closes the stream), while another session's thread waits
 in the model's queue.
 """
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui.common import number_field
+from ui.fields import number_field
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import (
     AUTOCOT_WIDGETS,

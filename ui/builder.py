@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.common import number_field, stream_into_page, user_errors
+from ui.common import user_errors
+from ui.fields import number_field
 from ui.handover import library_to_builder
 from ui.state import (
     BLANK,
@@ -35,6 +36,7 @@ from ui.state import (
     starters,
     widget_values,
 )
+from ui.streaming import stream_into_page
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.data import Example

@@ -21,7 +21,7 @@ import streamlit as st
 
 from workbench import classroom as cr
 from workbench.errors import WorkbenchError
-from workbench.store import RunInfo, Store
+from workbench.store import RunInfo, SetInfo, Store
 
 #: The cookie that keeps a browser's workspace id.
 COOKIE = "workbench_ws"
@@ -146,6 +146,11 @@ def owner_note(workspace: str | None, who: cr.Access | None) -> str:
     if who.teacher:
         return "" if workspace is None else cr.short(workspace)
     return "shared, read-only" if workspace is None else ""
+
+
+def owner_notes(sets: list[SetInfo], who: cr.Access | None) -> dict[str, str]:
+    """:func:`owner_note` of each saved set, by name (the Library's picker and overview)."""
+    return {info.name: owner_note(info.workspace, who) for info in sets}
 
 
 def visible_runs(store: Store) -> list[RunInfo]:

@@ -10,7 +10,8 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from ui.common import keep_widgets, unless_set, user_errors
+from ui.common import user_errors
+from ui.fields import keep_widgets, unless_set
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
 from workbench.errors import ConfigError
 

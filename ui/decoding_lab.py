@@ -12,17 +12,11 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ui.common import (
-    decoding_controls,
-    number_field,
-    queue_text,
-    show_prompt,
-    show_stopped,
-    stop_button,
-    unless_set,
-    user_errors,
-)
+from ui.common import show_prompt, user_errors
+from ui.decoding_controls import decoding_controls
+from ui.fields import number_field, unless_set
 from ui.state import builder_state, built_prompt
+from ui.streaming import queue_text, show_stopped, stop_button
 from workbench.answers import AnswerFormat
 from workbench.backends import Backend, Generation
 from workbench.compare import (

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ui.common import DECODING_KEYS, number_field
+from ui.decoding_controls import DECODING_KEYS
+from ui.fields import number_field
 from ui.state import (
     DEMO_WIDGETS,
     DemoSettings,

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from ui.common import MAX_SEED, RUN_SHORTCUT, app_store, number_field, unless_set
-from ui.datapick import data_picker as data_picker  # the page's dataset picker (one for every page)
+from ui.common import RUN_SHORTCUT, app_store
+from ui.datapick import data_picker
+from ui.decoding_controls import MAX_SEED
 from ui.evaluate_results import accuracy_chart
 from ui.evaluate_results import results as results  # the Results tab's body
+from ui.fields import number_field, unless_set
 from ui.handover import HandedPrompt, clear, received
 from ui.run_history import TAB_KEY
 from ui.run_history import history as history_tab

@@ -8,7 +8,7 @@ import statistics
 import pandas as pd
 import streamlit as st
 
-from ui.common import number_field
+from ui.fields import number_field
 from workbench import speculative as sp
 from workbench.errors import WorkbenchError
 from workbench.words import plural

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from ui.builder import query_box, run_and_show, show_rendered, spec_editor
-from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, show_stopped, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, page_intro, sidebar_model, user_errors
+from ui.decoding_controls import decoding_controls
 from ui.handover import send
+from ui.streaming import show_stopped
 from workbench.prompts import fit_to_window, render, reserved_tokens
 
 st.set_page_config(page_title="Prompt Builder", page_icon="🧱", layout="wide")

@@ -4,7 +4,8 @@ import streamlit as st
 
 from ui import demonstrations as dm
 from ui.builder import run_and_show, show_rendered
-from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, pool_index, pool_picker, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, page_intro, pool_index, pool_picker, sidebar_model, user_errors
+from ui.decoding_controls import decoding_controls
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import built_prompt, set_chosen
 from workbench.prompts import fit_to_window, reserved_tokens

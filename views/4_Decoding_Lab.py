@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.common import RUN_SHORTCUT, keep_widgets, number_field, page_intro, show_stopped, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, page_intro, sidebar_model, user_errors
 from ui.decoding_lab import (
     KEPT_KEYS,
     config_inputs,
@@ -12,6 +12,8 @@ from ui.decoding_lab import (
     self_consistency_panel,
     show_grid,
 )
+from ui.fields import keep_widgets, number_field
+from ui.streaming import show_stopped
 
 st.set_page_config(page_title="Decoding Lab", page_icon="🎛️", layout="wide")
 keep_widgets(KEPT_KEYS)  # the prompt and configs survive a visit to another page

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui.common import keep_widgets, page_intro, sidebar_model, user_errors
+from ui.common import page_intro, sidebar_model, user_errors
+from ui.datapick import data_picker
+from ui.fields import keep_widgets
 
 st.set_page_config(page_title="Evaluate", page_icon="📊", layout="wide")
 keep_widgets(ev.KEPT_KEYS)  # the settings survive a visit to another page
@@ -15,7 +17,7 @@ setup, results, order, history = ev.tabs()
 
 plan = pool = None
 with setup:
-    dataset = ev.data_picker("ev_data", "Dataset", default="sentiment")
+    dataset = data_picker("ev_data", "Dataset", default="sentiment")
     pool = ev.demonstration_pool(dataset) if dataset is not None else None
     if pool is not None:
         with user_errors("Reading the settings"):

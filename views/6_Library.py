@@ -3,7 +3,9 @@
 import streamlit as st
 
 from ui import library as lib
-from ui.common import app_store, keep_widgets, page_intro, sidebar_model, user_errors
+from ui import library_manage as manage
+from ui.common import app_store, page_intro, sidebar_model, user_errors
+from ui.fields import keep_widgets
 
 #: The page's inputs kept across page switches: the open set, the search, your own input, the run settings.
 KEPT_KEYS = ("lib_present", "lib_search", "lib_pick", "lib_custom", "lib_preview", "lib_own_models", "lib_cap")
@@ -21,7 +23,7 @@ if not presenting:
                "the chosen model, show it in large type on a projector (Presentation view), save versions and "
                "compare them, or import and export sets to share them. Each step opens in the Prompt Builder or "
                "the Decoding Lab.")
-    lib.show_flash(store)
+    manage.show_flash(store)
 opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
 if presenting and opened is not None:
     with user_errors("The presentation view"):
@@ -40,10 +42,10 @@ else:
     with run_tab, user_errors("Running the set"):
         lib.run_view(opened, backend)
     with manage_tab, user_errors("Managing the set"):
-        lib.manage_view(store, opened)
+        manage.manage_view(store, opened)
     with versions_tab, user_errors("Showing the versions"):
-        lib.versions_view(store, opened)
+        manage.versions_view(store, opened)
     with export_tab, user_errors("Exporting the set"):
-        lib.export_view(opened)
+        manage.export_view(opened)
 with user_errors("Importing a set"):
-    lib.importer(store)
+    manage.importer(store)

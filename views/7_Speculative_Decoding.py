@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ui import speculative as spec_ui
-from ui.common import RUN_SHORTCUT, decoding_controls, page_intro, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, page_intro, sidebar_model, user_errors
+from ui.decoding_controls import decoding_controls
 
 st.set_page_config(page_title="Speculative Decoding", page_icon="⏩", layout="wide")
 backend = sidebar_model()

@@ -187,8 +187,7 @@ def page_files() -> list[str]:
 def open_page(page, base_url: str, script: str = "app.py") -> None:
     """Load a page and wait until its first script run has drawn the sidebar's model line."""
     page.goto(f"{base_url}/{page_path(script)}")
-    # The sidebar's model section: on a fresh server the first run of a page opened by its URL only switches
-    # Streamlit to app.py's navigation and reruns (ui.common._leave_pages_folder_mode), drawing no sidebar.
+    # The sidebar's model section, drawn by the first run of every page (app.py's navigation runs each one).
     page.locator('[data-testid="stSidebar"]').get_by_text("Model", exact=True).first.wait_for(
         timeout=PAGE_READY_TIMEOUT_MS)
     wait_ready(page)

@@ -29,7 +29,8 @@ from tests.e2e.harness import (
 pytestmark = pytest.mark.e2e
 
 #: The tables some call sites draw their labels from (a loop over them): file -> module attribute -> label position.
-LABEL_TABLES = {"ui/common.py": ("ui.common", "DECODING_FIELDS"), "ui/autocot.py": ("ui.autocot", "NUMBERS")}
+LABEL_TABLES = {"ui/decoding_controls.py": ("ui.decoding_controls", "DECODING_FIELDS"),
+                "ui/autocot.py": ("ui.autocot", "NUMBERS")}
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def test_every_numeric_input_in_the_code_goes_through_number_field_and_is_listed
     found = numeric_inputs()
     every = {label for labels in found.values() for label in labels}
     raw = sorted(x for x in every if x.startswith(("RAW", "UNREADABLE")))
-    assert raw == [], "a number_input outside ui.common.number_field refuses values silently; use number_field"
+    assert raw == [], "a number_input outside ui.fields.number_field refuses values silently; use number_field"
     listed = {f.label for f in FIELDS} | set(NOT_HERE)
     assert every - listed == set(), "a numeric input no browser test types into: add it to FIELDS"
     assert listed - every == set(), "FIELDS names a field the code no longer has"

@@ -49,7 +49,8 @@ def test_the_navigation_calls_the_home_page_home_and_reaches_every_page(page, ap
 
 
 def test_a_page_opened_first_by_its_url_has_the_same_navigation(browser, tmp_path):
-    """On a fresh server Streamlit runs pages/ without app.py until a session runs st.navigation ("app" again)."""
+    """A fresh server runs even a page opened first by its URL through app.py's navigation (a folder named pages/
+    would make Streamlit run it without app.py, calling the home page "app")."""
     from tests.e2e.harness import new_page
 
     with serve(tmp_path) as fresh:
