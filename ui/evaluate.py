@@ -25,21 +25,13 @@ from ui.run_history import TAB_KEY
 from ui.run_history import history as history_tab
 from workbench.data import Pool
 from workbench.errors import ConfigError, DataError
-from workbench.evaluate import (
-    DEFAULT_K,
-    INFERRED,
-    PromptVariant,
-    Strategy,
-    can_score,
-    cross_variants,
-    default_spec,
-    evaluate,
-    needs_index,
-    order_sensitivity,
-    spread,
-    summarize,
-)
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.metrics import spread, summarize
+from workbench.evaluate.order_sensitivity import order_sensitivity
 from workbench.evaluate.registry import STRATEGIES, kinds
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import DEFAULT_K, Strategy, needs_index
+from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cross_variants
 from workbench.words import plural
 
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
