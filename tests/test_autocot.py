@@ -8,31 +8,20 @@ import json
 import numpy as np
 import pytest
 
-from workbench.autocot import (
-    COT_TRIGGER,
-    MAX_DEMOS_IN_FILE,
-    MAX_TRIES_PER_CLUSTER,
-    AutoCoTConfig,
-    Demo,
-    Reasoning,
+from workbench.autocot.clustering import cluster_order, kmeans
+from workbench.autocot.config import MAX_TRIES_PER_CLUSTER, AutoCoTConfig, task_for
+from workbench.autocot.demo import Demo
+from workbench.autocot.files import MAX_DEMOS_IN_FILE, demos_from_json, demos_to_json, load_demos, save_demos
+from workbench.autocot.filters import (
     answer_at_end,
-    build_demos,
-    cluster_order,
     collapse_whitespace,
-    demos_from_json,
-    demos_to_json,
     full_rationale,
     heuristic_failures,
-    kmeans,
-    load_demos,
-    pick_demos,
     question_words,
     rationale_steps,
-    save_demos,
-    task_for,
-    with_fallbacks,
-    zero_shot_cot_reasoner,
 )
+from workbench.autocot.reasoner import COT_TRIGGER, Reasoning, zero_shot_cot_reasoner
+from workbench.autocot.selection import build_demos, pick_demos, with_fallbacks
 from workbench.cli import main as cli
 from workbench.data import Example, load_sample
 from workbench.decoding import DecodingConfig

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from workbench import promptsets as ps
-from workbench.autocot import load_demos
+from workbench.autocot.files import load_demos
 from workbench.data import load_pool, read_rows
 from workbench.errors import DataError
 from workbench.prompts import load_spec

@@ -20,23 +20,16 @@ from ui.state import (
     save_autocot_work,
     widget_values,
 )
-from workbench.autocot import (
-    REFERENCE_TASKS,
-    AutoCoTConfig,
-    Demo,
-    as_examples,
-    build_demos,
-    demos_from_json,
-    demos_to_json,
-    question_text,
-    redo,
-    task_for,
-    with_fallbacks,
-    zero_shot_cot_reasoner,
-)
+from workbench.autocot.config import REFERENCE_TASKS, AutoCoTConfig, task_for
+from workbench.autocot.demo import Demo, as_examples
+from workbench.autocot.files import demos_from_json, demos_to_json
+from workbench.autocot.filters import question_text
+from workbench.autocot.reasoner import zero_shot_cot_reasoner
+from workbench.autocot.selection import build_demos, redo, with_fallbacks
 from workbench.decoding import DecodingConfig
-from workbench.evaluate import infer_format
-from workbench.prompts import PromptSpec, next_question_stops
+from workbench.evaluate.formats import infer_format
+from workbench.prompts.spec import PromptSpec, next_question_stops
+from workbench.reasoning import AUTO_COT
 from workbench.words import plural
 
 #: Cluster colours of the scatter: a categorical palette (Tableau 10), neighbours far apart in hue.
@@ -236,7 +229,7 @@ def regenerate(backend, cfg: AutoCoTConfig, fmt: str, labels: tuple[str, ...], m
 def handed_spec(fmt: str, labels: tuple[str, ...]) -> PromptSpec:
     """The spec Auto-CoT demonstrations go to the Builder with: CoT demonstrations (rationale, then "The
     answer is …"), the answer type's extraction, and a stop where the model would begin the next question."""
-    spec = PromptSpec(reasoning="auto_cot", answer_format=fmt, labels=labels if fmt in ("label", "choice") else ())
+    spec = PromptSpec(reasoning=AUTO_COT.name, answer_format=fmt, labels=labels if fmt in ("label", "choice") else ())
     return spec.replace(stop=next_question_stops(spec))
 
 

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import ROOT
 from ui.autocot import scatter_chart
 from ui.state import AutoCoTWork
-from workbench.autocot import Demo
+from workbench.autocot.demo import Demo
 
 AUTOCOT, BUILDER = "views/3_Auto-CoT.py", "views/1_Prompt_Builder.py"
 

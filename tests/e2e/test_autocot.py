@@ -25,7 +25,7 @@ from tests.e2e.harness import (
     wait_for_text,
     wait_ready,
 )
-from workbench.autocot import demos_from_json
+from workbench.autocot.files import demos_from_json
 from workbench.data import load_sample
 
 pytestmark = pytest.mark.e2e

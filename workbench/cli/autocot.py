@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from workbench.autocot import MAX_TRIES_PER_CLUSTER, REFERENCE_TASKS
+from workbench.autocot.config import MAX_TRIES_PER_CLUSTER, REFERENCE_TASKS
 from workbench.cli.common import (
     add_decoding_args,
     add_model_args,
@@ -48,8 +48,11 @@ def register(sub) -> None:
 
 
 def run_build(args) -> int:
-    from workbench.autocot import AutoCoTConfig, build_demos, save_demos, task_for, zero_shot_cot_reasoner
-    from workbench.evaluate import infer_format
+    from workbench.autocot.config import AutoCoTConfig, task_for
+    from workbench.autocot.files import save_demos
+    from workbench.autocot.reasoner import zero_shot_cot_reasoner
+    from workbench.autocot.selection import build_demos
+    from workbench.evaluate.formats import infer_format
     from workbench.retrieval.embedder import load_embedder
 
     check_output(args.out, "--out")  # before the model runs for minutes
@@ -86,14 +89,14 @@ def run_build(args) -> int:
 
 
 def run_show(args) -> int:
-    from workbench.autocot import load_demos
+    from workbench.autocot.files import load_demos
 
     _print(load_demos(args.file))
     return 0
 
 
 def _print(demos) -> None:
-    from workbench.autocot import question_text
+    from workbench.autocot.filters import question_text
 
     for i, d in enumerate(demos):
         flag = " [fallback: no candidate passed the filters]" if d.fallback else ""
