@@ -398,7 +398,8 @@ def _commands(tmp_path) -> dict[str, list[list[str]]]:
     spec = tmp_path / f"p{ESC}x.yaml"
     spec.write_text(SPEC_WITH_ESC, encoding="utf-8")
     (tmp_path / "set.yaml").write_text(SET_WITH_ESC, encoding="utf-8")
-    from workbench.autocot import Demo, save_demos
+    from workbench.autocot.demo import Demo
+    from workbench.autocot.files import save_demos
 
     # A demo file may not hold ESC (its loader refuses C0/C1 controls); a bidi override it may.
     save_demos([Demo(f"Q{RLO}?", f"Let's think{RLO}.", f"4{RLO}", "4", 0)], tmp_path / "demos.json")

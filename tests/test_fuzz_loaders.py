@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workbench import promptsets as ps
-from workbench.autocot import demos_from_json
+from workbench.autocot.files import demos_from_json
 from workbench.data import Pool, load_pool, read_rows
 from workbench.errors import WorkbenchError
 from workbench.prompts import load_spec, loads_spec

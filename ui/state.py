@@ -23,7 +23,8 @@ from typing import Any
 
 import streamlit as st
 
-from workbench.autocot import MAX_TRIES_PER_CLUSTER, Demo
+from workbench.autocot.config import MAX_TRIES_PER_CLUSTER
+from workbench.autocot.demo import Demo
 from workbench.data import Example
 from workbench.errors import WorkbenchError
 from workbench.escapes import escape, unescape
