@@ -19,6 +19,7 @@ import streamlit as st
 
 from ui.state import BuilderDraft, BuilderState, DemoRow, LibraryStep, builder_state, load_into_builder, shots_for
 from workbench.data import Example
+from workbench.demos import SpecWithDemos
 from workbench.prompts import PromptSpec, SpecFile
 from workbench.words import plural
 
@@ -29,25 +30,12 @@ BUILDER_PAGE = "views/1_Prompt_Builder.py"
 
 
 @dataclass(frozen=True)
-class HandedPrompt:
-    """A prompt spec and the demonstrations it was built with, and where it came from."""
+class HandedPrompt(SpecWithDemos):
+    """A prompt spec and the demonstrations it was built with (:class:`~workbench.demos.SpecWithDemos`), and
+    where it came from."""
 
-    spec: PromptSpec
-    demos: tuple[Example, ...]
     source: str = "Prompt Builder"  # the page it came from, shown on the receiving page
     name: str = "builder"  # the variant's name in strategy names ("builder/knn4")
-
-    def summary(self) -> str:
-        """One line: reasoning, answer format, labels, demonstrations and the query template's first line."""
-        s = self.spec
-        parts = [plural(len(self.demos), "demonstration"), f"reasoning {s.reasoning}",
-                 f"answer format {s.answer_format}"]
-        if s.labels:
-            parts.append(f"labels {', '.join(s.labels)}")
-        first = s.query_template.strip().splitlines()[0] if s.query_template.strip() else ""
-        if first:
-            parts.append(f"query “{first[:60]}”")
-        return " · ".join(parts)
 
 
 def send(spec: PromptSpec, demos: Sequence[Example], source: str = "Prompt Builder") -> HandedPrompt:

@@ -16,11 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts import (
-    PromptSpec,
-    demo_file_model,
-    demo_text,
-)
+from workbench.prompts.files import demo_file_model
+from workbench.prompts.rendering import demo_text
+from workbench.prompts.spec import PromptSpec
 from workbench.promptsets.model import (
     DEFAULT_LIMITS,
     MAX_SELECT_K,

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
-from workbench.prompts import (
-    PromptSpec,
-)
+from workbench.demos import SpecWithDemos
+from workbench.prompts.spec import PromptSpec
 from workbench.safeload import MAX_DOCUMENT_BYTES, Bounds
-
-if TYPE_CHECKING:
-    pass
 
 #: The schema version this workbench writes and reads.
 SCHEMA_VERSION = 1
@@ -38,8 +34,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
-
-
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"title": self.title, "notes": self.notes, "model": self.model,
-                             "spec": self.spec.to_dict(), "demos": [ex.to_dict() for ex in self.demos]}
+                             **SpecWithDemos(self.spec, self.demos).to_dict()}
         if self.select is not None:
             d["select"] = self.select.to_dict()
         d["decoding"] = self.decoding.to_dict()
