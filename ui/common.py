@@ -125,7 +125,7 @@ def sidebar_model() -> Backend | None:
             model = st.text_input("Path to a .gguf file or a Hugging Face model folder", key="model_path").strip()
         else:
             st.caption(EMBEDDED[choice].description if choice in EMBEDDED else "A local model this server allows")
-        backend_name = st.selectbox("Backend", BACKENDS, key="backend_choice",
+        backend_name = st.selectbox("Backend", list(BACKENDS), key="backend_choice",
                                     help="auto: transformers on a GPU, llama.cpp for GGUF on the CPU.")
         if backend_name == SERVER_BACKEND:
             model = _server_ref(policy)
@@ -184,14 +184,6 @@ def cached_embedder():
     from workbench.retrieval.embedder import load_embedder
 
     return load_embedder()
-
-
-def pool_picker(key: str, default: str | None = None):
-    """Pick a shipped sample pool or upload a file (with column mapping and label names); returns a Pool or None
-    (a problem shown as one line). The one data picker of the app: :func:`ui.datapick.data_picker`."""
-    from ui.datapick import data_picker
-
-    return data_picker(key, "Pool", default)
 
 
 #: Pool indexes kept in memory per server (each also lives in the on-disk cache).

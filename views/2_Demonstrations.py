@@ -4,7 +4,8 @@ import streamlit as st
 
 from ui import demonstrations as dm
 from ui.builder import run_and_show, show_rendered
-from ui.common import RUN_SHORTCUT, page_intro, pool_index, pool_picker, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, page_intro, pool_index, sidebar_model, user_errors
+from ui.datapick import data_picker
 from ui.decoding_controls import decoding_controls
 from ui.handover import BUILDER_PAGE, demos_to_builder
 from ui.state import built_prompt, set_chosen
@@ -22,7 +23,7 @@ page_intro("Which worked examples a model is shown, and in what order, changes i
            "**Compare** runs random, nearest and diverse side by side (Liu et al. 2021; Lu et al. 2022).")
 
 dm.restore()
-pool = pool_picker("dm_pool", default="sentiment")
+pool = data_picker("dm_pool", default="sentiment")
 if pool is None or backend is None:
     dm.set_aside()
     st.stop()

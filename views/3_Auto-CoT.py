@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ui import autocot as ac
-from ui.common import RUN_SHORTCUT, cached_embedder, page_intro, pool_picker, sidebar_model, user_errors
+from ui.common import RUN_SHORTCUT, cached_embedder, page_intro, sidebar_model, user_errors
+from ui.datapick import data_picker
 from ui.state import autocot_work, save_autocot_work
 
 st.set_page_config(page_title="Auto-CoT", layout="wide")
@@ -18,7 +19,7 @@ st.caption("Zhang et al. 2022, as amazon-science/auto-cot's run_demo.py: k-means
            "words, rationale ≤ 5 lines and ending with \".\", an answer; on arithmetic sets the answer in the last "
            "sentence or last 10 words). A cluster with no passing member is dropped unless Fallback is ticked.")
 backend = sidebar_model()
-pool = pool_picker("ac_pool", default="arithmetic")
+pool = data_picker("ac_pool", default="arithmetic")
 cfg, fmt, labels, limit, max_new = ac.settings(pool)
 
 with user_errors("Building the Auto-CoT demonstrations"):
