@@ -27,6 +27,7 @@ from workbench.data import Example, load_sample
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, DataError
 from workbench.prompts import PromptSpec, render
+from workbench.reasoning import AUTO_COT
 
 CFG = AutoCoTConfig(k=2)
 GOOD = Reasoning(" 2 + 2 = 4. The answer is 4.", "4")  # passes every filter
@@ -290,7 +291,7 @@ def test_answer_choices_are_part_of_the_question():
 
 def test_the_test_query_ends_with_the_trigger():
     demo = Demo("What is 2 + 2?", "Let's think step by step. 2 + 2 = 4.", "4")
-    text = render(PromptSpec(reasoning="auto_cot"), [demo.to_example("d")], "What is 2 + 3?").text
+    text = render(PromptSpec(reasoning=AUTO_COT.name), [demo.to_example("d")], "What is 2 + 3?").text
     assert text == ("Q: What is 2 + 2?\nA: Let's think step by step. 2 + 2 = 4. The answer is 4.\n\n"
                     "Q: What is 2 + 3?\nA: Let's think step by step.")
 

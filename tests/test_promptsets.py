@@ -16,6 +16,7 @@ from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
 from workbench.prompts import PromptSpec, render
+from workbench.reasoning import NONE, ZERO_SHOT_COT
 from workbench.retrieval.orders import ORDERS
 from workbench.retrieval.selectors.registry import SELECTORS
 from workbench.store import open_store
@@ -329,7 +330,7 @@ def specs(draw) -> PromptSpec:
     return PromptSpec(
         instruction=draw(TEXT), demo_template=draw(st.sampled_from(TEMPLATES)),
         query_template=draw(st.sampled_from(QUERIES)), separator=draw(TEXT), answer_prefix=draw(TEXT),
-        reasoning=draw(st.sampled_from(["none", "zero_shot_cot"])), cot_trigger=draw(NON_BLANK),
+        reasoning=draw(st.sampled_from([NONE.name, ZERO_SHOT_COT.name])), cot_trigger=draw(NON_BLANK),
         answer_format=fmt, answer_trigger=draw(st.none() | TEXT), labels=tuple(labels),
         chat_layout=draw(st.sampled_from(["turns", "inline"])), system=draw(TEXT),
         stop=tuple(draw(st.lists(LINE, max_size=3))),
@@ -406,7 +407,7 @@ def test_jsonl_raw_prompts_are_exact():
 
 
 def test_jsonl_chat_messages_and_prefill():
-    pset = tiny_set(reasoning="zero_shot_cot", system="Be brief.")
+    pset = tiny_set(reasoning=ZERO_SHOT_COT.name, system="Be brief.")
     first = json.loads(ps.render_jsonl(pset, shape="chat").splitlines()[0])
     assert first == {"messages": [
         {"role": "system", "content": "Be brief."},
