@@ -37,6 +37,7 @@ from workbench.evaluate.records import ItemFailure, ItemRecord
 from workbench.evaluate.strategies import Strategy
 from workbench.prompts.budget import fit_to_window, reserved_tokens
 from workbench.prompts.running import answer_prompt
+from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY, make_selector
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -63,9 +64,9 @@ class ItemContext:
         self.batch = batch  # sequences decoded together at most (1: one at a time, exact text)
         self.calls = calls  # under a response cache: what reached the model (None: everything does)
         self.memo: dict[Any, Any] = {}  # values a mode reuses across items (calibration priors by demos)
-        if strategy.selector not in (None, "fixed", "autocot") and strategy.k:
-            from workbench.retrieval.selectors.registry import make_selector
-
+        kind = SELECTOR_REGISTRY.get(strategy.selector) if strategy.selector is not None else None
+        self.carried = kind is not None and kind.carries_demos  # the strategy holds its demos (fixed, Auto-CoT)
+        if strategy.selector is not None and not self.carried and strategy.k:
             make_selector(strategy.selector, index, seed=strategy.seed)  # a bad selector fails before any item
 
     def demos_for(self, query: Example) -> tuple[tuple[Example, ...], tuple[float, ...] | None, str]:
@@ -73,7 +74,7 @@ class ItemContext:
         s = self.strategy
         if s.k == 0 or s.selector is None:
             return (), None, "zero-shot"
-        if s.selector in ("fixed", "autocot"):
+        if self.carried:
             demos = tuple(d for d in s.demos if _key(d.input) != _key(query.input))[: s.k]
             return demos, None, "fixed demonstrations"
         from workbench.retrieval.choose import choose_demos
