@@ -26,7 +26,9 @@ from pathlib import Path
 from workbench.backends import load_backend
 from workbench.cache import file_sha256
 from workbench.data import Pool, load_pool
-from workbench.evaluate import default_spec, evaluate, make_strategy
+from workbench.evaluate.formats import default_spec
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import make_strategy
 from workbench.retrieval.embedder import load_embedder
 from workbench.retrieval.index import build_index
 from workbench.store import open_store

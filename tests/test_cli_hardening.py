@@ -147,7 +147,8 @@ def stored_copy(run_id: int, **changes) -> int:
 
 def knn4_meta(run_id: int) -> list:
     from workbench.data import load_sample
-    from workbench.evaluate import default_spec, make_strategy
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.strategies import make_strategy
 
     sample = load_sample("sentiment")
     with open_store() as store:
