@@ -23,7 +23,7 @@ from workbench import promptsets as ps
 from workbench.autocot.files import demos_from_json
 from workbench.data import Pool, load_pool, read_rows
 from workbench.errors import WorkbenchError
-from workbench.prompts import load_spec, loads_spec
+from workbench.prompts.files import load_spec, loads_spec
 from workbench.report import read_jsonl
 from workbench.speculative import examples
 

@@ -28,7 +28,8 @@ from workbench.autocot.demo import Demo
 from workbench.data import Example
 from workbench.errors import WorkbenchError
 from workbench.escapes import escape, unescape
-from workbench.prompts import PromptSpec, SpecFile, next_question_stops, starter_specs
+from workbench.prompts import SpecFile, starter_specs
+from workbench.prompts.spec import PromptSpec, next_question_stops
 
 #: Session-state keys of the records (not widget keys: Streamlit keeps them across pages).
 BUILDER_KEY = "state_builder"

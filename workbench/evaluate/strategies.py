@@ -21,7 +21,9 @@ from workbench.data import Example, Pool
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.evaluate.registry import STRATEGIES
-from workbench.prompts import ANSWER_MAX_NEW_TOKENS, PromptSpec, next_question_stops, query_letters
+from workbench.prompts.spec import PromptSpec, next_question_stops
+from workbench.reasoning.base import query_letters
+from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS
 from workbench.retrieval.selectors.base import SelectorKind
 from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
