@@ -378,7 +378,7 @@ def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> 
     several = step.decoding.n > 1
 
     def runner(sample: int, stage: str, prompt: str, cfg):
-        if stage == "answer" and step.spec.reasoning == "zero_shot_cot":
+        if stage == "answer" and step.spec.mode.answer_step:
             st.markdown("*Answer step: the reasoning plus the answer trigger*")
         elif several:
             st.markdown(f"**Sample {sample + 1} of {step.decoding.n}** (seed {cfg.seed})")
