@@ -11,6 +11,8 @@ from ui.classroom import sidebar as classroom_sidebar
 from ui.common import RUN_SHORTCUT, page_intro, show_prompt, sidebar_model, user_errors
 from ui.decoding_controls import decoding_controls
 from ui.streaming import show_stopped, stream_completion
+from workbench import settings
+from workbench.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent
 #: The pages the home page introduces, with a one-line blurb (any other file in views/ is in the navigation too).
@@ -74,5 +76,10 @@ def pages() -> list:
 
 
 st.set_page_config(page_title="Prompt Workbench", page_icon="🧪", layout="wide")
+try:
+    settings.check_all()  # a bad WORKBENCH_* value: one line naming it, before any page runs
+except ConfigError as err:
+    st.error(f"The server's settings are wrong: {err} Fix it and restart the app.", icon="⚠️")
+    st.stop()
 classroom_sidebar()  # a classroom server: this browser's workspace, its cookie, the "Teacher" box; nothing on loopback
 st.navigation(pages()).run()
