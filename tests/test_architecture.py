@@ -213,3 +213,12 @@ def test_every_path_on_the_page_exists(path):
         assert list(ROOT.glob(path)), f"ARCHITECTURE.md names {path}, which matches no file"
     else:
         assert (ROOT / path).exists(), f"ARCHITECTURE.md names {path}, which does not exist"
+
+
+def test_every_hand_written_test_list_the_page_names_exists():
+    text = FENCE.sub("", DOC.read_text(encoding="utf-8"))
+    lists = set(re.findall(r"`(EXPECTED_[A-Z_]+)`", text))
+    assert lists, "the page names the tests' hand-written lists"
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    missing = sorted(n for n in lists if not re.search(rf"^{n}\s*=", tests, re.M))
+    assert not missing, f"ARCHITECTURE.md names test lists that no test defines: {missing}"
