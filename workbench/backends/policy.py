@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workbench import settings
-from workbench.backends.openai.config import SERVER_BACKEND, is_server_ref, parse_ref, ref_options
+from workbench.backends.kinds import is_server
+from workbench.backends.openai.config import parse_ref, ref_options
 from workbench.backends.registry import EMBEDDED
-from workbench.errors import ConfigError, ModelError
+from workbench.errors import ModelError
 
 #: "1" pins models and servers to the lists below, "0" never; unset: pinned when the app is served beyond
 #: loopback (every student's browser can then name a model path or a server URL for the server to open).
@@ -54,12 +55,7 @@ class ModelPolicy:
         """The policy of a server bound to ``address``, from WORKBENCH_CLASSROOM / _ALLOWED_MODELS / _SERVERS
         (in ``env``; default: the process environment, through :mod:`workbench.settings`)."""
         models, servers = settings.get(ALLOWED_MODELS_ENV, env), settings.get(ALLOWED_SERVERS_ENV, env)
-        try:
-            flag = settings.get(CLASSROOM_ENV, env)
-        except ConfigError:
-            given = str((settings.environment() if env is None else env).get(CLASSROOM_ENV, "")).strip().lower()
-            raise ConfigError(f"{CLASSROOM_ENV} must be 1 (pin models and servers) or 0 (do not); "
-                              f"got {given!r}.") from None
+        flag = settings.get(CLASSROOM_ENV, env)  # a ConfigError line naming the variable when it is not 1 or 0
         pinned = flag is True or (flag is None and (bool(models or servers) or not is_loopback(address)))
         return cls(pinned, models or tuple(EMBEDDED), servers)
 
@@ -68,7 +64,7 @@ class ModelPolicy:
         if not self.pinned:
             return
         model = (model or "").strip()
-        if backend == SERVER_BACKEND or is_server_ref(model):
+        if is_server(model, backend):
             if not any(_same_server(model, allowed) for allowed in self.servers):
                 allowed = ", ".join(self.servers) or "none"
                 raise ModelError(f"This server uses only the OpenAI-compatible servers it allows ({allowed}); "
