@@ -7,7 +7,7 @@
   n paths batched;
 * the Decoding Lab's grid: 6 sampled configs on one prompt (:func:`workbench.compare.run_grid`), config
   after config (batch 1) vs all six decoded together (batch 8);
-* ``--evaluation``: :func:`workbench.evaluate.evaluate` itself, Zero-shot-CoT on the first N arithmetic
+* ``--evaluation``: :func:`workbench.evaluate.runner.evaluate` itself, Zero-shot-CoT on the first N arithmetic
   items (MultiArith from ../shared/datasets when present, else the shipped sample) at batch 1
   (``reproducible``: today's path) vs 4 vs 8 on both backends, plus label scoring of N SST-2 items (never
   batched: it is bound by reading prompts, reported as prompt tokens/s).

@@ -38,12 +38,12 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass(frozen=True)
 class SelectorSpec:
-    """Choose demonstrations per query from a shipped pool (see :data:`workbench.retrieval.SELECTORS`)."""
+    """Choose demonstrations per query from a shipped pool (see :data:`workbench.retrieval.selectors.registry.SELECTORS`)."""
 
     name: str  # a selector name: random, knn, bm25, mmr, cluster, label_balanced, fixed
     k: int  # how many demonstrations
     pool: str  # a sample pool shipped with the workbench (workbench/samples/<pool>.jsonl)
-    order: str = "similar_last"  # a workbench.retrieval.ORDERS name
+    order: str = "similar_last"  # a workbench.retrieval.orders.ORDERS name
     seed: int = 0  # random selector, cluster k-means and random order
     mmr_lambda: float = 0.5  # MMR trade-off, 1 = nearest, 0 = diverse (Carbonell & Goldstein's middle)
     indices: tuple[int, ...] = ()  # pool positions for the "fixed" selector
