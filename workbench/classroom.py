@@ -32,7 +32,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -242,36 +242,29 @@ class FairShare:
         with self._lock:
             return self._in[owner]
 
-    @contextmanager
-    def admit(self, owner: str | None) -> Iterator[None]:
+    def admit(self, owner: str | None) -> AbstractContextManager[None]:
         """Count a call of ``owner`` for the block; :class:`QueueFull` when it already has its share."""
-        if owner is None:
-            yield
-            return
-        with self._lock:
-            if self._in[owner] >= self.share:
-                raise QueueFull(refusal(self._waiting[owner] > 0))
-            self._in[owner] += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in[owner] -= 1
-                if self._in[owner] <= 0:
-                    del self._in[owner]
+        return self._counted(self._in, owner, limit=self.share)
+
+    def waiting(self, owner: str | None) -> AbstractContextManager[None]:
+        """Mark one of ``owner``'s calls as waiting for the model for the block (for the refusal's wording)."""
+        return self._counted(self._waiting, owner)
 
     @contextmanager
-    def waiting(self, owner: str | None) -> Iterator[None]:
-        """Mark one of ``owner``'s calls as waiting for the model for the block (for the refusal's wording)."""
+    def _counted(self, counter: Counter[str], owner: str | None, limit: int | None = None) -> Iterator[None]:
+        """Count one of ``owner``'s calls in ``counter`` for the block (nothing when ``owner`` is None); with
+        ``limit``, :class:`QueueFull` when ``owner`` already has that many there."""
         if owner is None:
             yield
             return
         with self._lock:
-            self._waiting[owner] += 1
+            if limit is not None and counter[owner] >= limit:
+                raise QueueFull(refusal(self._waiting[owner] > 0))
+            counter[owner] += 1
         try:
             yield
         finally:
             with self._lock:
-                self._waiting[owner] -= 1
-                if self._waiting[owner] <= 0:
-                    del self._waiting[owner]
+                counter[owner] -= 1
+                if counter[owner] <= 0:
+                    del counter[owner]
