@@ -64,7 +64,7 @@ def settings(pool) -> dict | None:
     c1, c2, c3 = st.columns(3)
     selector = c1.selectbox("Selector", list(SELECTOR_KINDS), key=f"{KEY}_sel", format_func=label,
                             help="\n".join(f"- **{k.label}**: {k.description}" for k in SELECTOR_KINDS.values()))
-    fixed = selector == "fixed"
+    fixed = SELECTOR_KINDS[selector].carries_demos  # hand-picked: the rows chosen below are the demonstrations
     k, bad_k = number_field(c2, "K demonstrations", 4, key=f"{KEY}_k", lo=0, hi=MAX_K, disabled=fixed,
                             help="Hand-picked: as many as you pick." if fixed else None)
     how = c3.selectbox("Order", list(ORDERS), key=f"{KEY}_order",
