@@ -134,8 +134,10 @@ def file_sha256(path: str | os.PathLike, store: Store | None = None) -> str:
 def model_identity(backend: Backend, store: Store | None = None) -> str:
     """What the cache knows a model by: ``sha256:<hex>`` of its file or folder, ``server:<url>#<model>``
     for a server, else ``id:<id>@<path>`` (a model with no file, e.g. a test double)."""
+    from workbench.backends.kinds import is_server
+
     config = getattr(backend, "config", None)
-    if backend.name == "openai-compatible" and config is not None:
+    if config is not None and is_server(config.base_url, backend.name):
         return f"server:{config.base_url}#{config.model}"
     path = Path(backend.spec.path)
     if path.is_file():

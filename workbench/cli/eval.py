@@ -146,11 +146,11 @@ def check_resume(run: int, meta: dict, strategies: list, given: dict, args, data
     and any run-shaping flag the user gave that disagrees with the stored run (one line naming the flag and the
     stored value). Flags left out are not conflicts: the run's own settings apply."""
     from workbench.backends import SERVER_BACKEND, choose_backend, resolve_model
+    from workbench.backends.kinds import is_server
     from workbench.evaluate.formats import parse_label_words
     from workbench.evaluate.strategies import make_strategy
 
-    server = args.backend == SERVER_BACKEND or args.model.strip().lower().startswith(("http://", "https://"))
-    if server:
+    if is_server(args.model, args.backend):
         now = {"backend": SERVER_BACKEND}  # the model id comes from the server; checked once connected
     else:
         spec = resolve_model(args.model)  # no weights are read

@@ -32,6 +32,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
     import platform
 
     import workbench
+    from workbench.backends.kinds import is_server
     from workbench.cache import model_identity
     from workbench.report import package_versions
 
@@ -41,7 +42,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
         from workbench.retrieval.index import index_kind
     model_path = getattr(getattr(backend, "spec", None), "path", None)
     # Only a real file, folder or server is hashed (a test double's empty path would mean the current folder).
-    known = backend.name == "openai-compatible" or bool(model_path and os.path.exists(model_path))
+    known = is_server(backend.spec.id, backend.name) or bool(model_path and os.path.exists(model_path))
     identity = model_identity(backend, store) if known else None
     seeds = sorted({s.seed for s in strategies} | {s.decoding.seed for s in strategies if s.decoding.seed is not None})
     return {

@@ -75,7 +75,7 @@ def prepare_strategies(
     (the clusters' candidates in batches, or ``one_at_a_time``)."""
     out = []
     for s in strategies:
-        if s.selector == "autocot" and not s.demos:
+        if s.demos_to_build:
             from workbench.autocot.config import AutoCoTConfig, task_for
             from workbench.autocot.reasoner import zero_shot_cot_reasoner
             from workbench.autocot.selection import build_demos

@@ -23,7 +23,8 @@ from workbench.errors import ConfigError
 from workbench.evaluate.registry import STRATEGIES
 from workbench.prompts.spec import PromptSpec, next_question_stops
 from workbench.reasoning.base import query_letters
-from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS
+from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS, NONE
+from workbench.reasoning.registry import get as reasoning_mode
 from workbench.retrieval.selectors.base import SelectorKind
 from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
@@ -83,7 +84,7 @@ class Strategy:
             if not self.spec.labels:
                 raise ConfigError(f"{self.name}: label scoring needs a fixed label set, and this prompt has none; "
                                   "generate the answer and extract it instead.")
-            if self.spec.reasoning != "none" or self.samples > 1:
+            if self.spec.mode is not NONE or self.samples > 1:
                 raise ConfigError(f"{self.name}: label scoring reads one answer after the prompt; chain-of-thought "
                                   "and self-consistency generate their answer.")
             unknown = [lab for lab, _ in self.label_words if lab not in self.spec.labels]
@@ -270,13 +271,14 @@ def make_strategy(
     if k is not None and n:
         n = k
     reasoning = STRATEGIES[base].reasoning
-    cot = reasoning != "none" or samples > 1
+    reasons = reasoning_mode(reasoning) is not NONE  # a chain of thought before the answer
+    cot = reasons or samples > 1
     mode = parsed.answer or ("generate" if cot else answer)
     cal = bool(parsed.calibrate if parsed.calibrate is not None else (calibrate and mode == "score"))
-    strat_spec = spec.replace(reasoning=reasoning, stop=next_question_stops(spec)) if reasoning != "none" else spec
+    strat_spec = spec.replace(reasoning=reasoning, stop=next_question_stops(spec)) if reasons else spec
     if base == "zero" and mode == "generate":
         strat_spec = with_direct_trigger(strat_spec)
-    cfg = DecodingConfig(max_new_tokens=REASONING_MAX_NEW_TOKENS if reasoning != "none" else ANSWER_MAX_NEW_TOKENS)
+    cfg = DecodingConfig(max_new_tokens=REASONING_MAX_NEW_TOKENS if reasons else ANSWER_MAX_NEW_TOKENS)
     if samples > 1:
         cfg = cfg.replace(do_sample=True, temperature=SC_TEMPERATURE, n=samples, seed=seed)
     selector = BASES[base]
