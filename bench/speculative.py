@@ -26,15 +26,17 @@ import platform
 import sys
 import time
 
-from workbench import speculative as sp
 from workbench.backends import load_backend
 from workbench.decoding import DecodingConfig
+from workbench.speculative.examples import examples
+from workbench.speculative.records import SpeculativeConfig
+from workbench.speculative.runs import compare, plain_reference
 
 
-def measure(backend, example, spec: sp.SpeculativeConfig, runs: int, max_new_tokens: int | None) -> dict:
+def measure(backend, example, spec: SpeculativeConfig, runs: int, max_new_tokens: int | None) -> dict:
     cfg = DecodingConfig(max_new_tokens=max_new_tokens or example.max_new_tokens)
     llama = backend.name == "llama.cpp"
-    cmp = sp.compare(backend, example.prompt, cfg, spec, repeats=runs, with_trace=spec.draft_model is None,
+    cmp = compare(backend, example.prompt, cfg, spec, repeats=runs, with_trace=spec.draft_model is None,
                      with_backend_plain=llama)
     row = {"model": backend.spec.id, "backend": backend.name, "example": example.id, "kind": example.kind,
            "method": spec.method, "draft_tokens": spec.draft_tokens, "ngram_size": spec.ngram_size,
@@ -54,7 +56,7 @@ def measure(backend, example, spec: sp.SpeculativeConfig, runs: int, max_new_tok
         row.update(acceptance_rate=round(t.acceptance_rate, 3), target_passes=t.target_passes,
                    passes_saved=t.passes_saved, origins=t.counts, trace_same_text=t.text == cmp.plain.text)
     if llama:
-        ref = sp.plain_reference(backend, example.prompt, cfg)
+        ref = plain_reference(backend, example.prompt, cfg)
         traced = [tok.token_id for tok in cmp.trace.tokens]
         row.update(first_near_tie=ref.first_near_tie, smallest_top2_gap=round(min(ref.top2_gaps), 3),
                    trace_first_difference=next((i for i, (a, b) in enumerate(zip(traced, ref.token_ids, strict=False))
@@ -75,8 +77,8 @@ def main() -> None:
     ap.add_argument("--ngram-size", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=None)
     args = ap.parse_args()
-    wanted = [e for e in sp.examples() if e.id in args.examples.split(",")]
-    spec = sp.SpeculativeConfig(draft_tokens=args.draft_tokens, ngram_size=args.ngram_size)
+    wanted = [e for e in examples() if e.id in args.examples.split(",")]
+    spec = SpeculativeConfig(draft_tokens=args.draft_tokens, ngram_size=args.ngram_size)
     methods = args.transformers_methods.split(",")
     started = time.time()
     load_before = os.getloadavg()
@@ -90,7 +92,7 @@ def main() -> None:
         for ex in wanted if "lookup" in methods else []:
             rows.append(measure(backend, ex, spec, args.runs, args.max_new_tokens))
         if args.draft and "draft" in methods:
-            draft_spec = sp.SpeculativeConfig(method=f"draft:{args.draft}", draft_tokens=min(args.draft_tokens, 5))
+            draft_spec = SpeculativeConfig(method=f"draft:{args.draft}", draft_tokens=min(args.draft_tokens, 5))
             for ex in wanted:
                 rows.append(measure(backend, ex, draft_spec, args.runs, args.max_new_tokens))
     print(json.dumps({

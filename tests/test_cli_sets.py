@@ -14,15 +14,17 @@ import sqlite3
 import pytest
 
 from tests.test_cli import cli
-from workbench import promptsets as ps
+from workbench.promptsets.files import classroom_sets, dumps, loads, to_json, to_yaml
+from workbench.promptsets.library import get
+from workbench.promptsets.model import PromptSet
 from workbench.store import open_store
 
-CLASSROOM = ps.classroom_sets()
+CLASSROOM = classroom_sets()
 
 
-def write_set(path, name: str, fmt: str = "yaml") -> ps.PromptSet:
+def write_set(path, name: str, fmt: str = "yaml") -> PromptSet:
     pset = CLASSROOM["zero_vs_few_shot"].renamed(name)
-    path.write_text(ps.dumps(pset, fmt), encoding="utf-8")
+    path.write_text(dumps(pset, fmt), encoding="utf-8")
     return pset
 
 
@@ -50,7 +52,7 @@ def test_import_never_overwrites_and_says_so(tmp_path):
                              "'CLI import test (2)' (nothing was overwritten).\n")
     with open_store() as store:
         assert [v.version for v in store.versions("CLI import test")] == [1]
-        assert ps.get(store, "CLI import test (2)") == (pset.renamed("CLI import test (2)"), 1)
+        assert get(store, "CLI import test (2)") == (pset.renamed("CLI import test (2)"), 1)
     listed = [json.loads(line)["ref"] for line in cli("sets", "list", "--search", "cli import", "--json")
               .stdout.splitlines()]
     assert listed == ["CLI import test", "CLI import test (2)"]
@@ -59,9 +61,9 @@ def test_import_never_overwrites_and_says_so(tmp_path):
 def test_export_import_export_is_byte_identical_through_the_cli(tmp_path):
     exported = cli("sets", "export", "demo_order")
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout == ps.to_yaml(CLASSROOM["demo_order"])
+    assert exported.stdout == to_yaml(CLASSROOM["demo_order"])
     renamed = tmp_path / "order.json"
-    renamed.write_text(ps.to_json(ps.loads(exported.stdout).renamed("CLI round trip")), encoding="utf-8")
+    renamed.write_text(to_json(loads(exported.stdout).renamed("CLI round trip")), encoding="utf-8")
     assert cli("sets", "import", str(renamed)).returncode == 0
     again = cli("sets", "export", "CLI round trip", "--format", "json", "-o", str(tmp_path / "again.json"))
     assert again.returncode == 0, again.stderr

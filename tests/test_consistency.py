@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from workbench import promptsets as ps
 from workbench.compare import self_consistency as lab_self_consistency
 from workbench.consistency import self_consistency, vote_on
 from workbench.data import Example, Pool
@@ -15,6 +14,8 @@ from workbench.errors import ConfigError
 from workbench.evaluate.runner import evaluate
 from workbench.evaluate.strategies import make_strategy
 from workbench.prompts import PromptSpec, fit_to_window
+from workbench.promptsets.model import Step, TestCase
+from workbench.promptsets.running import run_step
 from workbench.store import open_store
 
 FEW_SHOT = (
@@ -76,8 +77,8 @@ def test_the_three_callers_share_one_implementation(gemma, tmp_path):
 
     lab = lab_self_consistency(gemma, prompt, cfg.replace(stop=strategy.spec.stop), 3, "number", answer_step=True)
     core = self_consistency(strategy.spec, prompt, gemma, cfg, query=query)
-    step = ps.Step(title="sc", spec=strategy.spec, decoding=cfg)
-    run = ps.run_step(step, ps.TestCase(input=query.input, expected="7"), gemma)
+    step = Step(title="sc", spec=strategy.spec, decoding=cfg)
+    run = run_step(step, TestCase(input=query.input, expected="7"), gemma)
     assert [p.text for p in lab.paths] == [p.text for p in core.paths]
     assert [r.stages[-1].output for r in run.runs] == [p.stages[-1].output for p in core.paths]
     assert run.answer == core.vote.winner and lab.vote == core.vote

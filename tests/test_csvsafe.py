@@ -90,8 +90,8 @@ def test_a_decoding_lab_grid_csv_neutralises_prompts_and_outputs():
 
 
 def test_a_prompt_set_results_csv_neutralises_inputs_answers_and_outputs():
-    from workbench.promptsets import TestCase
     from workbench.promptsets.exports import results_csv
+    from workbench.promptsets.model import TestCase
     from workbench.promptsets.running import StepRun
 
     run = SimpleNamespace(seconds=0.25, stages=(SimpleNamespace(output="=cmd|' /c calc'!A1"),))

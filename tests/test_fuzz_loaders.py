@@ -19,13 +19,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import promptsets as ps
 from workbench.autocot.files import demos_from_json
 from workbench.data import Pool, load_pool, read_rows
 from workbench.errors import WorkbenchError
 from workbench.prompts.files import load_spec, loads_spec
+from workbench.promptsets.files import dumps, loads
+from workbench.promptsets.files import load as load_set
+from workbench.promptsets.model import PromptSet
 from workbench.report import read_jsonl
-from workbench.speculative import examples
+from workbench.speculative.examples import examples
 
 # A loader that hangs or goes quadratic on some input fails the test by its timeout (no timing assertions:
 # a loaded CI machine must not fail a correct loader).
@@ -122,15 +124,15 @@ def test_data_loader_on_random_nesting_depths(depth, brackets, column, fmt):
 @FUZZ
 @given(name=st.sampled_from(SET_NAMES), data=st.binary(max_size=2_000))
 def test_prompt_set_loader_on_random_bytes(name, data):
-    assert isinstance(outcome(lambda: ps.loads(data, source=name)), ps.PromptSet | WorkbenchError)
+    assert isinstance(outcome(lambda: loads(data, source=name)), PromptSet | WorkbenchError)
 
 
 @FUZZ
 @given(value=json_values, dump=st.sampled_from(("json", "yaml")))
 def test_prompt_set_loader_on_random_json_shapes(value, dump):
     text = json.dumps(value) if dump == "json" else yaml.safe_dump(value)
-    result = outcome(lambda: ps.loads(text, fmt=dump, source=f"s.{dump}"))
-    assert isinstance(result, ps.PromptSet | WorkbenchError)
+    result = outcome(lambda: loads(text, fmt=dump, source=f"s.{dump}"))
+    assert isinstance(result, PromptSet | WorkbenchError)
 
 
 #: Where a random value goes in an otherwise valid document.
@@ -150,10 +152,10 @@ def test_prompt_set_loader_on_random_values_in_a_valid_document(where, value, du
         text = json.dumps(doc) if dump == "json" else yaml.safe_dump(doc)
     except ValueError:
         return  # (a value yaml itself cannot write)
-    result = outcome(lambda: ps.loads(text, fmt=dump, source=f"s.{dump}"))
-    assert isinstance(result, ps.PromptSet | WorkbenchError)
-    if isinstance(result, ps.PromptSet):  # what loads round-trips through the canonical form
-        assert ps.loads(ps.dumps(result, dump), fmt=dump) == result
+    result = outcome(lambda: loads(text, fmt=dump, source=f"s.{dump}"))
+    assert isinstance(result, PromptSet | WorkbenchError)
+    if isinstance(result, PromptSet):  # what loads round-trips through the canonical form
+        assert loads(dumps(result, dump), fmt=dump) == result
 
 
 # ---- hostile shapes, each in bounded time ---------------------------------------------------------
@@ -169,7 +171,7 @@ def test_hostile_shapes_are_one_error_in_bounded_time(text, name):
     if name.startswith("f."):
         result = outcome(lambda: load_pool((name, text.encode())))
     else:
-        result = outcome(lambda: ps.loads(text, source=name))
+        result = outcome(lambda: loads(text, source=name))
     assert isinstance(result, WorkbenchError)
 
 
@@ -202,9 +204,9 @@ LOADERS = {
     "pool.jsonl": (_via_file(load_pool, "f.jsonl"), "rows"),
     "pool.parquet": (lambda data, _: load_pool(("f.parquet", data)), "rows"),
     "preview.csv": (lambda data, _: read_rows(("f.csv", data)), "rows"),
-    "set.yaml": (lambda data, _: ps.loads(data, source="s.yaml"), "set"),
-    "set.json": (lambda data, _: ps.loads(data, source="s.json"), "set"),
-    "set file": (_via_file(ps.load, "set.yaml"), "set"),
+    "set.yaml": (lambda data, _: loads(data, source="s.yaml"), "set"),
+    "set.json": (lambda data, _: loads(data, source="s.json"), "set"),
+    "set file": (_via_file(load_set, "set.yaml"), "set"),
     "autocot demos": (lambda data, _: demos_from_json(data, "d.json"), "demos"),
     "run export": (_via_file(read_jsonl, "run.jsonl"), "run"),
     "speculative examples": (_via_file(examples, "examples.yaml"), "examples"),

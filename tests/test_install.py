@@ -75,7 +75,7 @@ def test_the_console_script_runs_from_outside_the_checkout(venv):
 
 
 def test_the_installed_package_holds_its_data_and_not_the_checkout(venv):
-    code = ("import workbench, workbench.promptsets as ps, workbench.prompts as p, workbench.data as d; "
+    code = ("import workbench, workbench.promptsets.files as ps, workbench.prompts as p, workbench.data as d; "
             "print(workbench.__file__); print(len(ps.classroom_sets()), len(p.starter_specs()), "
             "len(d.sample_pools()))")
     out = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=venv.parent, capture_output=True, text=True,

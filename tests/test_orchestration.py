@@ -227,19 +227,20 @@ def test_the_response_cache_keeps_no_failure_and_gives_no_batched_text_to_a_one_
 
 
 def test_run_all_of_a_prompt_set_decodes_a_steps_inputs_together(fake_backend):
-    import workbench.promptsets as ps
     from workbench.decoding import DecodingConfig
+    from workbench.promptsets.model import PromptSet, Step, TestCase
+    from workbench.promptsets.running import run_set
 
     fake_backend.reply = _plus_one
     spec = default_spec(TEN)
-    steps = (ps.Step("zero", spec, decoding=DecodingConfig(max_new_tokens=8)),
-             ps.Step("two samples", spec, decoding=DecodingConfig(max_new_tokens=8, do_sample=True, n=2, seed=3)))
-    pset = ps.PromptSet("plus one", steps, tests=tuple(ps.TestCase(ex.input, ex.answer) for ex in TEN.examples[:5]))
-    alone = ps.run_set(pset, lambda model: fake_backend)
+    steps = (Step("zero", spec, decoding=DecodingConfig(max_new_tokens=8)),
+             Step("two samples", spec, decoding=DecodingConfig(max_new_tokens=8, do_sample=True, n=2, seed=3)))
+    pset = PromptSet("plus one", steps, tests=tuple(TestCase(ex.input, ex.answer) for ex in TEN.examples[:5]))
+    alone = run_set(pset, lambda model: fake_backend)
     assert fake_backend.calls == [1] * 5 + [2] * 5
     fake_backend.calls.clear()
     fake_backend.batch_size = 2
-    batched = ps.run_set(pset, lambda model: fake_backend)
+    batched = run_set(pset, lambda model: fake_backend)
     assert fake_backend.calls == [2, 2, 1] + [2] * 5  # step 1: inputs in twos; step 2: each input's two samples
     assert [(r.step, r.output, r.answer, r.correct) for r in batched] == \
         [(r.step, r.output, r.answer, r.correct) for r in alone]

@@ -11,11 +11,34 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import real_backend
-from workbench import promptsets as ps
 from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
 from workbench.prompts import PromptSpec, render
+from workbench.promptsets.exports import render_jsonl, results_csv
+from workbench.promptsets.files import (
+    CLASSROOM_DIR,
+    FORMATS,
+    MIGRATIONS,
+    classroom_sets,
+    dumps,
+    from_dict,
+    load,
+    loads,
+    to_json,
+    to_yaml,
+)
+from workbench.promptsets.library import diff_versions, find_set, free_name, get, import_set, library_entries, save
+from workbench.promptsets.model import DEFAULT_LIMITS, Limits, PromptSet, SelectorSpec, Step, TestCase
+from workbench.promptsets.running import (
+    capped,
+    default_index_factory,
+    describe_decoding,
+    describe_demos,
+    run_set,
+    run_step,
+    step_demos,
+)
 from workbench.reasoning import NONE, ZERO_SHOT_COT
 from workbench.retrieval.orders import ORDERS
 from workbench.retrieval.selectors.registry import SELECTORS
@@ -31,13 +54,13 @@ def doc(**step_changes) -> dict:
 
 def refused(data, source: str = "set.yaml") -> str:
     with pytest.raises(DataError) as err:
-        ps.from_dict(data, source)
+        from_dict(data, source)
     return str(err.value)
 
 
 def refused_text(text: str | bytes, source: str = "set.yaml", **kw) -> str:
     with pytest.raises(DataError) as err:
-        ps.loads(text, source=source, **kw)
+        loads(text, source=source, **kw)
     return str(err.value)
 
 
@@ -45,8 +68,8 @@ def refused_text(text: str | bytes, source: str = "set.yaml", **kw) -> str:
 
 
 def test_minimal_document_takes_defaults_and_exports_every_field():
-    pset = ps.from_dict(MINIMAL)
-    assert pset == ps.PromptSet(name="tiny", steps=(ps.Step(title="only"),))
+    pset = from_dict(MINIMAL)
+    assert pset == PromptSet(name="tiny", steps=(Step(title="only"),))
     assert pset.to_dict() == {
         "schema_version": 1, "name": "tiny", "description": "", "notes": "", "tags": [],
         "steps": [{"title": "only", "notes": "", "model": "", "spec": PromptSpec().to_dict(), "demos": [],
@@ -65,27 +88,27 @@ def test_inline_demos_selector_and_tests_are_read():
         ],
         "tests": [{"input": "fine", "expected": "positive"}, {"input": "Pick", "choices": {"A": "one"}}],
     }
-    pset = ps.from_dict(data)
+    pset = from_dict(data)
     assert pset.name == "Sentiment"
     assert pset.steps[0].demos == (Example("demo-1", "good", "positive"), Example("x", "bad", "negative", label="neg"))
-    assert pset.steps[1].select == ps.SelectorSpec(name="knn", k=2, pool="sentiment")
-    assert pset.tests == (ps.TestCase("fine", "positive"), ps.TestCase("Pick", None, {"A": "one"}))
+    assert pset.steps[1].select == SelectorSpec(name="knn", k=2, pool="sentiment")
+    assert pset.tests == (TestCase("fine", "positive"), TestCase("Pick", None, {"A": "one"}))
     assert pset.tests[1].query("q") == Example("q", "Pick", "", choices={"A": "one"})
 
 
 def test_small_set_exports_exact_json():
-    pset = ps.PromptSet(name="n", steps=(ps.Step(title="t", demos=(Example("d", "2+2", "4"),)),),
-                        tests=(ps.TestCase("1+1", "2"),))
-    data = json.loads(ps.to_json(pset))
+    pset = PromptSet(name="n", steps=(Step(title="t", demos=(Example("d", "2+2", "4"),)),),
+                        tests=(TestCase("1+1", "2"),))
+    data = json.loads(to_json(pset))
     assert data["steps"][0]["demos"] == [{"id": "d", "question": "2+2", "answer": "4"}]
     assert data["tests"] == [{"input": "1+1", "expected": "2"}]
-    assert ps.to_json(pset).endswith("}\n")
+    assert to_json(pset).endswith("}\n")
     assert list(data) == ["schema_version", "name", "description", "notes", "tags", "steps", "tests"]
 
 
 def test_multiline_text_is_a_literal_block_and_bare_newlines_are_escaped():
-    pset = ps.from_dict(doc(spec={"instruction": "line one\nline two", "separator": "\n\n"}))
-    text = ps.to_yaml(pset)
+    pset = from_dict(doc(spec={"instruction": "line one\nline two", "separator": "\n\n"}))
+    text = to_yaml(pset)
     assert "    instruction: |-\n      line one\n      line two\n" in text
     assert '    separator: "\\n\\n"\n' in text
 
@@ -150,9 +173,9 @@ def test_migration_hook_upgrades_old_documents(monkeypatch):
         d["schema_version"] = 1
         return d
 
-    monkeypatch.setitem(ps.MIGRATIONS, 0, v0_to_v1)
+    monkeypatch.setitem(MIGRATIONS, 0, v0_to_v1)
     old = {"schema_version": 0, "name": "old", "prompts": [{"title": "t"}]}
-    assert ps.from_dict(old).steps == (ps.Step(title="t"),)
+    assert from_dict(old).steps == (Step(title="t"),)
 
 
 def test_invalid_yaml_and_json_name_the_line():
@@ -188,7 +211,7 @@ def test_python_tag_at_the_top_level_is_refused():
 def test_custom_tags_are_refused_but_core_tags_are_fine():
     assert refused_text("schema_version: 1\nname: !shell ls\nsteps: []\n") == (
         "set.yaml line 2: the YAML tag '!shell' is not allowed; write plain values.")
-    ok = ps.loads("schema_version: !!int 1\nname: !!str tagged\nsteps:\n  - title: t\n")
+    ok = loads("schema_version: !!int 1\nname: !!str tagged\nsteps:\n  - title: t\n")
     assert ok.name == "tagged"
 
 
@@ -207,7 +230,7 @@ def test_huge_files_are_refused_before_parsing(tmp_path):
     path = tmp_path / "big.yaml"
     path.write_text(big)
     with pytest.raises(DataError, match=r"^big.yaml is 1,200,056 bytes; .* \(max_bytes\)\.$"):
-        ps.load(path)
+        load(path)
 
 
 @pytest.mark.parametrize(("text", "source"), [
@@ -230,11 +253,11 @@ def test_moderately_deep_json_is_refused_after_parsing():
 def test_ten_thousand_demonstrations_are_refused_with_a_message():
     demos = [{"question": f"q{i}", "answer": "a"} for i in range(10_000)]
     text = json.dumps(doc(demos=demos))
-    assert len(text.encode()) < ps.DEFAULT_LIMITS.max_bytes  # it is the count that is refused, not the size
+    assert len(text.encode()) < DEFAULT_LIMITS.max_bytes  # it is the count that is refused, not the size
     assert refused_text(text, source="many.json") == (
         "many.json: steps[0].demos: 10,000 demonstrations; a prompt set may hold at most 1,000 (limit max_demos).")
     # The limit is a named parameter: a caller that trusts the file can raise it.
-    assert len(ps.loads(text, source="many.json", limits=ps.Limits(max_demos=10_000)).steps[0].demos) == 10_000
+    assert len(loads(text, source="many.json", limits=Limits(max_demos=10_000)).steps[0].demos) == 10_000
 
 
 @pytest.mark.parametrize("source", ["set.yaml", "set.json"])
@@ -246,7 +269,7 @@ def test_repeated_keys_are_refused(source):
 
 
 def test_repeated_keys_in_different_mappings_are_fine():
-    pset = ps.loads("schema_version: 1\nname: n\nsteps:\n  - {title: a, notes: x}\n  - {title: b, notes: y}\n")
+    pset = loads("schema_version: 1\nname: n\nsteps:\n  - {title: a, notes: x}\n  - {title: b, notes: y}\n")
     assert [s.title for s in pset.steps] == ["a", "b"]
 
 
@@ -301,13 +324,13 @@ def test_templates_that_reach_python_objects_are_refused(template):
 
 
 def test_jinja_style_templates_are_kept_as_literal_text():
-    pset = ps.from_dict(doc(spec={"query_template": "{{ config.__class__ }} {{7*7}} Q: {input}"}))
+    pset = from_dict(doc(spec={"query_template": "{{ config.__class__ }} {{7*7}} Q: {input}"}))
     text = render(pset.steps[0].spec, (), "hi").text
     assert text == "{ config.__class__ } {7*7} Q: hi"
 
 
 def test_values_are_never_substituted_twice():
-    pset = ps.from_dict(doc(demos=[{"question": "{answer.__class__}", "answer": "{input}"}]))
+    pset = from_dict(doc(demos=[{"question": "{answer.__class__}", "answer": "{input}"}]))
     text = render(pset.steps[0].spec, pset.steps[0].demos, "{0.__globals__}").text
     assert text == "Q: {answer.__class__}\nA: {input}\n\nQ: {0.__globals__}\nA:"
 
@@ -351,25 +374,25 @@ def decodings(draw) -> DecodingConfig:
 CHOICES = st.none() | st.dictionaries(LINE, TEXT, max_size=3)
 examples = st.builds(Example, id=TEXT, input=TEXT, answer=TEXT, rationale=st.none() | TEXT,
                      label=st.none() | TEXT, choices=CHOICES)
-selectors = st.builds(ps.SelectorSpec, name=st.sampled_from(list(SELECTORS)), k=st.integers(0, 64),
+selectors = st.builds(SelectorSpec, name=st.sampled_from(list(SELECTORS)), k=st.integers(0, 64),
                       pool=st.sampled_from(list(sample_pools())), order=st.sampled_from(list(ORDERS)),
                       seed=st.integers(0, 10**6), mmr_lambda=st.floats(0, 1),
                       indices=st.lists(st.integers(0, 100), max_size=3).map(tuple))
 
 
 @st.composite
-def steps(draw) -> ps.Step:
+def steps(draw) -> Step:
     select = draw(st.none() | selectors)
     demos = () if select is not None else tuple(draw(st.lists(examples, max_size=3)))
-    return ps.Step(title=draw(NON_BLANK.filter(bool)), spec=draw(specs()), demos=demos, select=select,
+    return Step(title=draw(NON_BLANK.filter(bool)), spec=draw(specs()), demos=demos, select=select,
                    decoding=draw(decodings()), model=draw(st.sampled_from(["", "gemma-3-270m", "/models/x.gguf"])),
                    notes=draw(TEXT))
 
 
 prompt_sets = st.builds(
-    ps.PromptSet, name=NAME, steps=st.lists(steps(), min_size=1, max_size=3).map(tuple), description=TEXT,
+    PromptSet, name=NAME, steps=st.lists(steps(), min_size=1, max_size=3).map(tuple), description=TEXT,
     notes=TEXT, tags=st.lists(LINE, max_size=3).map(tuple),
-    tests=st.lists(st.builds(ps.TestCase, input=TEXT.filter(bool), expected=st.none() | TEXT, choices=CHOICES),
+    tests=st.lists(st.builds(TestCase, input=TEXT.filter(bool), expected=st.none() | TEXT, choices=CHOICES),
                    max_size=3).map(tuple),
 )
 
@@ -377,29 +400,29 @@ prompt_sets = st.builds(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prompt_sets)
 def test_export_import_export_is_byte_identical(pset):
-    for fmt in ps.FORMATS:
-        text = ps.dumps(pset, fmt)
-        again = ps.loads(text, fmt, source=f"set.{fmt}")
+    for fmt in FORMATS:
+        text = dumps(pset, fmt)
+        again = loads(text, fmt, source=f"set.{fmt}")
         assert again == pset
-        assert ps.dumps(again, fmt) == text
+        assert dumps(again, fmt) == text
 
 
 def test_yaml_export_is_plain_data():
-    pset = ps.classroom_sets()["zero_vs_few_shot"]
-    assert yaml.safe_load(ps.to_yaml(pset)) == pset.to_dict()
-    assert "!!" not in ps.to_yaml(pset)
+    pset = classroom_sets()["zero_vs_few_shot"]
+    assert yaml.safe_load(to_yaml(pset)) == pset.to_dict()
+    assert "!!" not in to_yaml(pset)
 
 
 # ---- JSONL and CSV exports --------------------------------------------------------------------
 
 
-def tiny_set(**spec) -> ps.PromptSet:
-    step = ps.Step(title="t", spec=PromptSpec(instruction="Add.", **spec), demos=(Example("d", "1+1", "2"),))
-    return ps.PromptSet(name="adder", steps=(step,), tests=(ps.TestCase("2+2", "4"), ps.TestCase("3+3")))
+def tiny_set(**spec) -> PromptSet:
+    step = Step(title="t", spec=PromptSpec(instruction="Add.", **spec), demos=(Example("d", "1+1", "2"),))
+    return PromptSet(name="adder", steps=(step,), tests=(TestCase("2+2", "4"), TestCase("3+3")))
 
 
 def test_jsonl_raw_prompts_are_exact():
-    lines = ps.render_jsonl(tiny_set()).splitlines()
+    lines = render_jsonl(tiny_set()).splitlines()
     assert [json.loads(x) for x in lines] == [
         {"prompt": "Add.\n\nQ: 1+1\nA: 2\n\nQ: 2+2\nA:"},
         {"prompt": "Add.\n\nQ: 1+1\nA: 2\n\nQ: 3+3\nA:"},
@@ -408,7 +431,7 @@ def test_jsonl_raw_prompts_are_exact():
 
 def test_jsonl_chat_messages_and_prefill():
     pset = tiny_set(reasoning=ZERO_SHOT_COT.name, system="Be brief.")
-    first = json.loads(ps.render_jsonl(pset, shape="chat").splitlines()[0])
+    first = json.loads(render_jsonl(pset, shape="chat").splitlines()[0])
     assert first == {"messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Add.\n\nQ: 1+1\nA:"},  # a demo's user turn is the query template
@@ -419,15 +442,15 @@ def test_jsonl_chat_messages_and_prefill():
 
 
 def test_jsonl_meta_and_given_inputs():
-    line = ps.render_jsonl(tiny_set(), [ps.TestCase("5+5", "10")], meta=True)
+    line = render_jsonl(tiny_set(), [TestCase("5+5", "10")], meta=True)
     row = json.loads(line)
     assert row["prompt"].endswith("Q: 5+5\nA:")
     assert row["meta"] == {"set": "adder", "step": 0, "title": "t", "input": "5+5", "expected": "10", "model": "",
                            "decoding": DecodingConfig().to_dict()}
     with pytest.raises(DataError, match="Unknown JSONL shape 'xml'"):
-        ps.render_jsonl(tiny_set(), shape="xml")
+        render_jsonl(tiny_set(), shape="xml")
     with pytest.raises(DataError, match="has no test inputs"):
-        ps.render_jsonl(ps.PromptSet(name="e", steps=(ps.Step("t"),)))
+        render_jsonl(PromptSet(name="e", steps=(Step("t"),)))
 
 
 # ---- library ----------------------------------------------------------------------------------
@@ -442,36 +465,36 @@ def store():
 
 def test_import_never_overwrites_and_suggests_a_free_name(store):
     pset = tiny_set()
-    assert ps.import_set(store, pset) == "adder"
+    assert import_set(store, pset) == "adder"
     with pytest.raises(DataError) as err:
-        ps.import_set(store, pset)
+        import_set(store, pset)
     assert str(err.value) == ("A prompt set named 'adder' already exists; import it as 'adder (2)' or choose "
                               "another name.")
-    assert ps.import_set(store, pset, "adder (2)") == "adder (2)"
-    assert ps.free_name(store, "adder") == "adder (3)"
-    assert ps.free_name(store, "adder (2)") == "adder (3)"
-    assert ps.free_name(store, "other") == "other"
+    assert import_set(store, pset, "adder (2)") == "adder (2)"
+    assert free_name(store, "adder") == "adder (3)"
+    assert free_name(store, "adder (2)") == "adder (3)"
+    assert free_name(store, "other") == "other"
     assert [v.version for v in store.versions("adder")] == [1]
 
 
 def test_save_versions_diff_and_restore(store):
     pset = tiny_set()
-    assert ps.save(store, pset) == 1
-    assert ps.save(store, dataclasses_replace(pset, notes="now with notes")) == 2
-    diff = ps.diff_versions(store, "adder", 1, 2)
+    assert save(store, pset) == 1
+    assert save(store, dataclasses_replace(pset, notes="now with notes")) == 2
+    diff = diff_versions(store, "adder", 1, 2)
     assert diff.splitlines()[:2] == ["--- adder v1", "+++ adder v2"]
     assert "-notes: ''" in diff and "+notes: now with notes" in diff
-    assert ps.diff_versions(store, "adder", 2, 2) == ""
+    assert diff_versions(store, "adder", 2, 2) == ""
     assert store.restore("adder", 1) == 3
-    assert ps.get(store, "adder") == (pset, 3)
+    assert get(store, "adder") == (pset, 3)
 
 
 def test_renamed_and_duplicated_sets_carry_the_library_name(store):
-    ps.save(store, tiny_set(), new=True)
+    save(store, tiny_set(), new=True)
     store.rename("adder", "sums")
-    assert ps.get(store, "SUMS")[0].name == "sums"
+    assert get(store, "SUMS")[0].name == "sums"
     store.duplicate("sums", "sums copy")
-    copy, version = ps.get(store, "sums copy")
+    copy, version = get(store, "sums copy")
     assert (copy.name, version, copy.steps) == ("sums copy", 1, tiny_set().steps)
     store.delete("sums copy")
     assert [s.name for s in store.list_sets()] == ["sums"]
@@ -481,63 +504,63 @@ def test_renamed_and_duplicated_sets_carry_the_library_name(store):
 
 def test_free_names_fit_the_name_limit(store):
     long = "x" * 120
-    ps.save(store, tiny_set().renamed(long))
-    assert ps.free_name(store, long) == "x" * 116 + " (2)"
-    assert ps.free_name(store, long + " too long") == "x" * 116 + " (2)"
-    assert ps.import_set(store, tiny_set(), long, rename=True) == "x" * 116 + " (2)"
+    save(store, tiny_set().renamed(long))
+    assert free_name(store, long) == "x" * 116 + " (2)"
+    assert free_name(store, long + " too long") == "x" * 116 + " (2)"
+    assert import_set(store, tiny_set(), long, rename=True) == "x" * 116 + " (2)"
 
 
 def test_import_with_rename_takes_the_next_free_name(store):
-    assert ps.import_set(store, tiny_set(), rename=True) == "adder"
-    assert ps.import_set(store, tiny_set(), rename=True) == "adder (2)"
-    assert ps.import_set(store, tiny_set(), "ADDER", rename=True) == "ADDER (3)"  # names compare case-blind
-    assert ps.get(store, "adder (2)")[0] == tiny_set().renamed("adder (2)")
+    assert import_set(store, tiny_set(), rename=True) == "adder"
+    assert import_set(store, tiny_set(), rename=True) == "adder (2)"
+    assert import_set(store, tiny_set(), "ADDER", rename=True) == "ADDER (3)"  # names compare case-blind
+    assert get(store, "adder (2)")[0] == tiny_set().renamed("adder (2)")
     assert [v.version for v in store.versions("adder")] == [1]  # the first import was never touched
 
 
 def test_find_set_by_library_name_classroom_key_title_or_file(store, tmp_path):
-    ps.save(store, tiny_set())
-    ps.save(store, dataclasses_replace(tiny_set(), notes="v2"))
-    assert ps.find_set(store, "adder") == (dataclasses_replace(tiny_set(), notes="v2"), "library, version 2")
-    assert ps.find_set(store, "adder", 1) == (tiny_set(), "library, version 1")
-    assert ps.find_set(store, "demo_order")[1] == "classroom set demo_order"
-    assert ps.find_set(store, "effect of DEMONSTRATION order")[0] == CLASSROOM["demo_order"]
+    save(store, tiny_set())
+    save(store, dataclasses_replace(tiny_set(), notes="v2"))
+    assert find_set(store, "adder") == (dataclasses_replace(tiny_set(), notes="v2"), "library, version 2")
+    assert find_set(store, "adder", 1) == (tiny_set(), "library, version 1")
+    assert find_set(store, "demo_order")[1] == "classroom set demo_order"
+    assert find_set(store, "effect of DEMONSTRATION order")[0] == CLASSROOM["demo_order"]
     path = tmp_path / "mine.json"
-    path.write_text(ps.to_json(tiny_set()), encoding="utf-8")
-    assert ps.find_set(store, str(path)) == (tiny_set(), "file mine.json")
+    path.write_text(to_json(tiny_set()), encoding="utf-8")
+    assert find_set(store, str(path)) == (tiny_set(), "file mine.json")
     with pytest.raises(DataError, match=r"^No prompt set named 'nope' in the library or the classroom sets"):
-        ps.find_set(store, "nope")
+        find_set(store, "nope")
     with pytest.raises(DataError, match="versions belong to saved sets"):
-        ps.find_set(store, "demo_order", 2)
+        find_set(store, "demo_order", 2)
     with pytest.raises(DataError, match="has no version 9"):
-        ps.find_set(store, "adder", 9)
+        find_set(store, "adder", 9)
 
 
 def test_library_entries_search_classroom_and_saved_sets_by_name_or_tag(store):
-    ps.save(store, dataclasses_replace(tiny_set(), tags=("maths",)), note="first")
-    rows = ps.library_entries(store)
+    save(store, dataclasses_replace(tiny_set(), tags=("maths",)), note="first")
+    rows = library_entries(store)
     assert [r["ref"] for r in rows] == [*CLASSROOM, "adder"]
     assert rows[-1] == {"source": "library", "ref": "adder", "name": "adder", "version": 1, "tags": ["maths"],
                         "description": "first", "deleted": False}
-    assert [r["ref"] for r in ps.library_entries(store, "MATHS")] == ["adder"]
-    assert [r["ref"] for r in ps.library_entries(store, "self-consistency")] == ["self_consistency"]
-    assert [r["ref"] for r in ps.library_entries(store, "retrieval")] == ["nearest_vs_random"]  # a tag
+    assert [r["ref"] for r in library_entries(store, "MATHS")] == ["adder"]
+    assert [r["ref"] for r in library_entries(store, "self-consistency")] == ["self_consistency"]
+    assert [r["ref"] for r in library_entries(store, "retrieval")] == ["nearest_vs_random"]  # a tag
 
 
 def test_capped_lowers_only_larger_budgets():
-    pset = ps.capped(CLASSROOM["zero_shot_cot_vs_manual_cot"], 8)
+    pset = capped(CLASSROOM["zero_shot_cot_vs_manual_cot"], 8)
     assert [s.decoding.max_new_tokens for s in pset.steps] == [8, 8, 8]
-    assert ps.capped(pset, 100) == pset
+    assert capped(pset, 100) == pset
     with pytest.raises(DataError, match="at least 1"):
-        ps.capped(pset, 0)
+        capped(pset, 0)
 
 
 def test_descriptions_of_steps():
     order, sc = CLASSROOM["nearest_vs_random"].steps[1], CLASSROOM["self_consistency"].steps[1]
-    assert ps.describe_demos(order) == "4 demonstrations by knn from the trec_questions pool, order similar_last"
-    assert ps.describe_demos(ps.Step("t")) == "zero-shot (no demonstrations)"
-    assert ps.describe_decoding(sc.decoding) == "sampled, temperature 0.7, top_k 40, n 7, max_new_tokens 64, seed 0"
-    assert ps.describe_decoding(DecodingConfig(max_new_tokens=4)) == "greedy, max_new_tokens 4"
+    assert describe_demos(order) == "4 demonstrations by knn from the trec_questions pool, order similar_last"
+    assert describe_demos(Step("t")) == "zero-shot (no demonstrations)"
+    assert describe_decoding(sc.decoding) == "sampled, temperature 0.7, top_k 40, n 7, max_new_tokens 64, seed 0"
+    assert describe_decoding(DecodingConfig(max_new_tokens=4)) == "greedy, max_new_tokens 4"
 
 
 def dataclasses_replace(pset, **changes):
@@ -548,12 +571,12 @@ def dataclasses_replace(pset, **changes):
 
 # ---- classroom sets: load, render with the default models, run one ------------------------------
 
-CLASSROOM = ps.classroom_sets()
+CLASSROOM = classroom_sets()
 
 
 @pytest.fixture(scope="module")
 def indexes():
-    return ps.default_index_factory()
+    return default_index_factory()
 
 
 def test_at_least_six_classroom_sets_each_with_an_explanation():
@@ -572,11 +595,11 @@ def test_at_least_six_classroom_sets_each_with_an_explanation():
 @pytest.mark.parametrize("key", sorted(CLASSROOM))
 def test_every_classroom_set_renders_with_its_default_model(key, indexes):
     pset = CLASSROOM[key]
-    assert ps.loads(ps.to_yaml(pset)) == pset
+    assert loads(to_yaml(pset)) == pset
     for step in pset.steps:
         backend = real_backend(step.model)
         for i, case in enumerate(pset.tests):
-            demos, scores = ps.step_demos(step, case.query(), indexes)
+            demos, scores = step_demos(step, case.query(), indexes)
             rendered = render(step.spec, demos, case.query(), backend)
             assert case.input in rendered.text
             assert 0 < rendered.tokens + step.decoding.max_new_tokens < backend.context_window
@@ -587,9 +610,9 @@ def test_every_classroom_set_renders_with_its_default_model(key, indexes):
 
 @pytest.mark.parametrize("key", sorted(CLASSROOM))
 def test_every_classroom_set_runs_on_its_default_models(key, indexes):
-    pset = ps.capped(CLASSROOM[key], 2)  # two new tokens per call: it runs, quickly
+    pset = capped(CLASSROOM[key], 2)  # two new tokens per call: it runs, quickly
     seen = []
-    results = ps.run_set(pset, real_backend, pset.tests[:1], indexes=indexes,
+    results = run_set(pset, real_backend, pset.tests[:1], indexes=indexes,
                          progress=lambda done, total: seen.append((done, total)))
     n = len(pset.steps)
     assert seen == [(i, n) for i in range(1, n + 1)]
@@ -599,7 +622,7 @@ def test_every_classroom_set_runs_on_its_default_models(key, indexes):
         assert pset.tests[0].input in r.runs[0].rendered.text
         assert all(0 < stage.generation.completion_tokens <= 2 for run in r.runs for stage in run.stages)
         assert (r.correct is None) == (pset.tests[0].expected is None)
-    header, *rows = ps.results_csv(results).splitlines()
+    header, *rows = results_csv(results).splitlines()
     assert header.startswith("step,title,model,input") and len(rows) == n
 
 
@@ -609,7 +632,7 @@ def test_nearest_step_shows_more_demos_of_the_right_type_than_random(indexes):
     hits = {"random": 0, "nearest": 0}
     for case in pset.tests:
         for name, step in (("random", random_step), ("nearest", nearest_step)):
-            demos, _ = ps.step_demos(step, case.input, indexes)
+            demos, _ = step_demos(step, case.input, indexes)
             hits[name] += sum(d.answer == case.expected for d in demos)
     assert hits["nearest"] > hits["random"]
 
@@ -617,10 +640,10 @@ def test_nearest_step_shows_more_demos_of_the_right_type_than_random(indexes):
 def test_a_classroom_step_runs_briefly_and_csv_lists_it(gemma):
     pset = CLASSROOM["zero_vs_few_shot"]
     few_shot = pset.steps[1]
-    result = ps.run_step(few_shot, pset.tests[0], gemma, index=1)
+    result = run_step(few_shot, pset.tests[0], gemma, index=1)
     assert result.answer == "positive" and result.correct is True
     assert result.runs[0].rendered.text.count("Sentiment:") == 7
-    csv_text = ps.results_csv([result])
+    csv_text = results_csv([result])
     header, row = csv_text.splitlines()
     assert header == "step,title,model,input,expected,answer,correct,samples,seconds,output"
     assert row.startswith("2,Few-shot (6 demonstrations),gemma-3-270m,\"The jokes land, the songs are catchy, and I "
@@ -631,7 +654,7 @@ def test_self_consistency_votes_over_samples(gemma):
     step = CLASSROOM["self_consistency"].steps[1]
     step = dataclasses_replace(step, decoding=step.decoding.replace(n=3, max_new_tokens=12))
     seen = []
-    result = ps.run_step(step, ps.TestCase("Ana has 3 apples and buys 2 more. How many apples does she have?", "5"),
+    result = run_step(step, TestCase("Ana has 3 apples and buys 2 more. How many apples does she have?", "5"),
                          gemma, runner=lambda i, name, prompt, cfg: seen.append((i, cfg.seed, cfg.n))
                          or gemma.generate([prompt], cfg)[0][0])
     assert seen == [(0, 0, 1), (1, 1, 1), (2, 2, 1)]
@@ -642,14 +665,14 @@ def test_self_consistency_votes_over_samples(gemma):
 
 def test_load_reports_missing_files(tmp_path):
     with pytest.raises(DataError, match=r"nothing.yaml does not exist; give a prompt-set .yaml or .json file."):
-        ps.load(tmp_path / "nothing.yaml")
+        load(tmp_path / "nothing.yaml")
     with pytest.raises(DataError, match="is a folder"):
-        ps.load(tmp_path)
+        load(tmp_path)
 
 
 def test_shipped_files_are_under_the_byte_limit():
-    for path in Path(ps.CLASSROOM_DIR).glob("*.yaml"):
-        assert path.stat().st_size < ps.DEFAULT_LIMITS.max_bytes
+    for path in Path(CLASSROOM_DIR).glob("*.yaml"):
+        assert path.stat().st_size < DEFAULT_LIMITS.max_bytes
 
 
 @pytest.mark.parametrize("name", ["esc\x1b]0;pwned\x07", "nul\x00", "line\u2028sep", "bidi\u202eexe"])

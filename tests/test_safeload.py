@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench import promptsets as ps
 from workbench.autocot.files import load_demos
 from workbench.data import load_pool, read_rows
 from workbench.errors import DataError
 from workbench.prompts import load_spec
+from workbench.promptsets.files import load as load_set
 from workbench.report import read_jsonl
 from workbench.safeload import MAX_DOCUMENT_BYTES, read_file, read_text
-from workbench.speculative import examples
+from workbench.speculative.examples import examples
 
 pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, /dev and /proc are POSIX"),
@@ -32,7 +32,7 @@ LOADERS = {
     "spec": load_spec,
     "dataset": load_pool,
     "dataset preview": read_rows,
-    "prompt set": ps.load,
+    "prompt set": load_set,
     "Auto-CoT demos": load_demos,
     "run export": read_jsonl,
     "speculative examples": examples,
@@ -106,7 +106,7 @@ def test_a_file_over_the_limit_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "big.yaml"
     with path.open("wb") as f:
         f.truncate(MAX_DOCUMENT_BYTES + 1)  # sparse
-    for load in (load_spec, ps.load, examples):
+    for load in (load_spec, load_set, examples):
         with pytest.raises(DataError, match=r"^big.yaml is (1,000,001 bytes|over)"):
             load(path)
 

@@ -7,11 +7,19 @@ import numpy as np
 import pytest
 
 from tests.conftest import real_backend
-from workbench import speculative as sp
 from workbench.backends.records import Generation
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, ModelError, WorkbenchError
-from workbench.speculative.drafting import draw
+from workbench.speculative.drafting import accept_or_resample, draw, prompt_lookup_draft
+from workbench.speculative.examples import examples as speculative_examples
+from workbench.speculative.records import (
+    NEAR_TIE,
+    ORIGINS,
+    PlainReference,
+    SpeculativeConfig,
+    SpeculativeResult,
+)
+from workbench.speculative.runs import compare, load_draft, plain_reference, trace
 from workbench.warpers import softmax
 
 #: A copy-heavy prompt: the answer repeats most of the input, so prompt lookup drafts well.
@@ -25,29 +33,30 @@ NO_TIE_EXAMPLE = "fix-typos"
 
 
 def _no_tie_prompt() -> str:
-    return next(e.prompt for e in sp.examples() if e.id == NO_TIE_EXAMPLE)
+    return next(e.prompt for e in speculative_examples() if e.id == NO_TIE_EXAMPLE)
 
 
-def _check_counts(result: sp.SpeculativeResult) -> None:
+def _check_counts(result: SpeculativeResult) -> None:
     counts = result.counts
     assert sum(counts.values()) == len(result.tokens)
     assert sum(s.produced for s in result.steps) == len(result.tokens)
     assert counts["accepted"] == result.accepted == sum(s.accepted for s in result.steps)
     assert result.passes_saved == len(result.tokens) - result.target_passes
-    assert all(t.origin in sp.ORIGINS for t in result.tokens)
+    assert all(t.origin in ORIGINS for t in result.tokens)
     assert all((t.drafted is None) == (t.origin == "target") for t in result.tokens)
     assert "".join(t.text for t in result.tokens).startswith(result.text[:10])
 
 
 def test_prompt_lookup_draft_copies_what_followed_the_last_ngram():
-    assert sp.prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=2) == [3, 4]
-    assert sp.prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=10) == [3, 4, 9, 1, 2]
-    assert sp.prompt_lookup_draft([7, 8, 9], ngram_size=2, draft_tokens=3) == []  # 9 never came before
+    assert prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=2) == [3, 4]
+    assert prompt_lookup_draft([1, 2, 3, 4, 9, 1, 2], ngram_size=2, draft_tokens=10) == [3, 4, 9, 1, 2]
+    assert prompt_lookup_draft([7, 8, 9], ngram_size=2, draft_tokens=3) == []  # 9 never came before
 
 
-def _agree_up_to_the_first_near_tie(backend, ref: sp.PlainReference, token_ids: list[int] | None, text: str) -> None:
+def _agree_up_to_the_first_near_tie(backend, ref: PlainReference, token_ids: list[int] | None, text: str) -> None:
     """What llama.cpp guarantees: the plain greedy tokens up to its first near-tie (all of them when there is none).
-    Beyond a near-tie the batched verification pass may pick the runner-up (see sp.BATCH_GAP_CHANGE)."""
+    Beyond a near-tie the batched verification pass may pick the runner-up (see
+    workbench.speculative.records.BATCH_GAP_CHANGE)."""
     tie = ref.first_near_tie
     if token_ids is not None:
         assert token_ids[:tie] == list(ref.token_ids[:tie])
@@ -58,7 +67,7 @@ def _agree_up_to_the_first_near_tie(backend, ref: sp.PlainReference, token_ids: 
 
 
 def test_plain_reference_is_the_backends_plain_greedy_text_and_the_test_prompt_has_no_near_tie(gemma):
-    ref = sp.plain_reference(gemma, _no_tie_prompt(), GREEDY)
+    ref = plain_reference(gemma, _no_tie_prompt(), GREEDY)
     assert ref.generation.text == gemma.complete(_no_tie_prompt(), GREEDY).text  # the same Llama, no drafts
     assert len(ref.token_ids) == len(ref.top2_gaps) == ref.generation.completion_tokens == GREEDY.max_new_tokens
     assert gemma.llm.detokenize(list(ref.token_ids)).decode() == ref.generation.text
@@ -69,8 +78,8 @@ def test_plain_reference_is_the_backends_plain_greedy_text_and_the_test_prompt_h
 
 @pytest.mark.parametrize("draft_tokens", [4, 10])
 def test_greedy_trace_equals_plain_up_to_the_first_near_tie_on_llamacpp(gemma, draft_tokens):
-    ref = sp.plain_reference(gemma, _no_tie_prompt(), GREEDY)
-    result = sp.trace(gemma, _no_tie_prompt(), GREEDY, sp.SpeculativeConfig(draft_tokens=draft_tokens))
+    ref = plain_reference(gemma, _no_tie_prompt(), GREEDY)
+    result = trace(gemma, _no_tie_prompt(), GREEDY, SpeculativeConfig(draft_tokens=draft_tokens))
     _agree_up_to_the_first_near_tie(gemma, ref, [t.token_id for t in result.tokens], result.text)
     assert len(result.tokens) == GREEDY.max_new_tokens
     _check_counts(result)
@@ -81,8 +90,8 @@ def test_greedy_trace_equals_plain_up_to_the_first_near_tie_on_llamacpp(gemma, d
 
 @pytest.mark.parametrize("draft_tokens", [4, 10])
 def test_llamacpp_prompt_lookup_speed_path_equals_plain_up_to_the_first_near_tie(gemma, draft_tokens):
-    ref = sp.plain_reference(gemma, _no_tie_prompt(), GREEDY)
-    cmp = sp.compare(gemma, _no_tie_prompt(), GREEDY, sp.SpeculativeConfig(draft_tokens=draft_tokens), repeats=1,
+    ref = plain_reference(gemma, _no_tie_prompt(), GREEDY)
+    cmp = compare(gemma, _no_tie_prompt(), GREEDY, SpeculativeConfig(draft_tokens=draft_tokens), repeats=1,
                      with_backend_plain=True)
     assert cmp.plain.text == ref.generation.text == cmp.backend_plain.text
     _agree_up_to_the_first_near_tie(gemma, ref, None, cmp.speculative.text)
@@ -96,10 +105,10 @@ def test_llamacpp_prompt_lookup_speed_path_equals_plain_up_to_the_first_near_tie
 def test_a_near_tie_is_where_the_guarantee_stops(gemma):
     ids = gemma.tokenize(" one two three")[1:]
     gen = Generation(gemma.llm.detokenize(ids).decode(), 1, 3, "length", 1.0)
-    ref = sp.PlainReference(gen, tuple(ids), (5.0, sp.NEAR_TIE - 0.01, 9.0))
+    ref = PlainReference(gen, tuple(ids), (5.0, NEAR_TIE - 0.01, 9.0))
     assert ref.first_near_tie == 1
-    assert sp.PlainReference(gen, tuple(ids), (5.0, sp.NEAR_TIE, 9.0)).first_near_tie == 3
-    assert sp.PlainReference(gen, tuple(ids), (0.1, 5.0, 9.0)).first_near_tie == 3  # both take token 0 alike
+    assert PlainReference(gen, tuple(ids), (5.0, NEAR_TIE, 9.0)).first_near_tie == 3
+    assert PlainReference(gen, tuple(ids), (0.1, 5.0, 9.0)).first_near_tie == 3  # both take token 0 alike
     _agree_up_to_the_first_near_tie(gemma, ref, [ids[0], 7, 7], " one four")  # after the near-tie anything goes
     with pytest.raises(AssertionError):  # a different first token fails
         _agree_up_to_the_first_near_tie(gemma, ref, [7, *ids[1:]], gen.text)
@@ -111,7 +120,7 @@ def test_a_near_tie_is_where_the_guarantee_stops(gemma):
 def test_greedy_trace_and_prompt_lookup_equal_plain_on_transformers():
     backend = real_backend("gemma-3-270m", "transformers")
     plain = backend.complete(COPY_PROMPT, GREEDY)
-    cmp = sp.compare(backend, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(draft_tokens=6, ngram_size=3))
+    cmp = compare(backend, COPY_PROMPT, GREEDY, SpeculativeConfig(draft_tokens=6, ngram_size=3))
     assert cmp.plain.text == plain.text
     assert cmp.same_text, (cmp.plain.text, cmp.speculative.text)
     assert cmp.trace.text == plain.text
@@ -121,7 +130,7 @@ def test_greedy_trace_and_prompt_lookup_equal_plain_on_transformers():
 
 def test_sampled_trace_is_reproducible_and_adds_up(gemma):
     cfg = DecodingConfig(do_sample=True, temperature=0.8, seed=3, max_new_tokens=16)
-    a, b = sp.trace(gemma, COPY_PROMPT, cfg), sp.trace(gemma, COPY_PROMPT, cfg)
+    a, b = trace(gemma, COPY_PROMPT, cfg), trace(gemma, COPY_PROMPT, cfg)
     assert a.text == b.text
     _check_counts(a)
 
@@ -157,7 +166,7 @@ def test_accept_reject_rule_samples_the_target_distribution(target_probs, drafte
     tokens, accepted = [], 0
     for _ in range(SAMPLES):
         token = draft_token if q is None else draw(q, rng)  # the drafter's proposal
-        ok, out = sp.accept_or_resample(p, token, q, rng)
+        ok, out = accept_or_resample(p, token, q, rng)
         accepted += ok
         tokens.append(out)
     assert 0 < accepted < SAMPLES
@@ -183,27 +192,27 @@ def _one_line(err: WorkbenchError) -> str:
                                     {"method": "medusa"}, {"method": "draft:"}])
 def test_bad_speculative_settings_are_one_line_errors(kwargs):
     with pytest.raises(ConfigError) as info:
-        sp.SpeculativeConfig(**kwargs)
+        SpeculativeConfig(**kwargs)
     _one_line(info.value)
 
 
 def test_an_unknown_draft_model_is_a_one_line_error():
     with pytest.raises(ModelError) as info:
-        sp.load_draft(sp.SpeculativeConfig(method="draft:/no/such/model.gguf"))
+        load_draft(SpeculativeConfig(method="draft:/no/such/model.gguf"))
     assert "/no/such/model.gguf" in _one_line(info.value)
 
 
 def test_speculative_with_beam_search_is_a_one_line_error(gemma):
     with pytest.raises(ConfigError) as info:
-        sp.trace(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
+        trace(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
     assert "beam" in _one_line(info.value).lower()
     with pytest.raises(ConfigError):
-        sp.compare(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
+        compare(gemma, COPY_PROMPT, DecodingConfig(num_beams=2))
 
 
 def test_a_draft_model_on_llamacpp_is_a_one_line_error(gemma):
     with pytest.raises(ConfigError) as info:
-        sp.compare(gemma, COPY_PROMPT, GREEDY, sp.SpeculativeConfig(method="draft:smollm2-135m-instruct"))
+        compare(gemma, COPY_PROMPT, GREEDY, SpeculativeConfig(method="draft:smollm2-135m-instruct"))
     assert "transformers" in _one_line(info.value)
 
 
@@ -237,10 +246,10 @@ def test_cli_bad_speculative_settings_are_one_line_errors(flags, needle):
 
 
 def test_shipped_examples_have_copy_heavy_and_creative_prompts_and_lookup_drafts_only_copy_heavy_ones(gemma):
-    examples = sp.examples()
+    examples = speculative_examples()
     kinds = [e.kind for e in examples]
     assert kinds.count("copy-heavy") >= 2 and kinds.count("creative") == 1
     assert all(e.prompt.strip() and e.max_new_tokens > 0 for e in examples)
     # A copy-heavy prompt's last words occurred earlier in it: prompt lookup has a draft on the very first step.
     copy = next(e for e in examples if e.kind == "copy-heavy")
-    assert sp.prompt_lookup_draft(gemma.tokenize(copy.prompt), 2, 10)
+    assert prompt_lookup_draft(gemma.tokenize(copy.prompt), 2, 10)

@@ -9,8 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from ui.fields import number_field
-from workbench import speculative as sp
 from workbench.errors import WorkbenchError
+from workbench.speculative.examples import examples as speculative_examples
+from workbench.speculative.records import ORIGIN_MEANING, Comparison, SpeculativeConfig, SpeculativeResult, Timing
+from workbench.speculative.runs import compare
 from workbench.words import plural
 
 #: Background colour of each origin in the coloured output.
@@ -41,9 +43,9 @@ ships no Medusa heads.
 """
 
 
-def settings(backend) -> tuple[str, sp.SpeculativeConfig | None, int]:
+def settings(backend) -> tuple[str, SpeculativeConfig | None, int]:
     """The prompt (an example or typed), the drafting settings and the repeats, from the widgets."""
-    examples = sp.examples()
+    examples = speculative_examples()
     names = [f"{e.title} ({e.kind})" for e in examples]
     pick = st.selectbox("Example prompt", names, key="spec_example",
                         help="Copy-heavy prompts repeat their input, so prompt lookup drafts well; the creative one "
@@ -61,9 +63,9 @@ def settings(backend) -> tuple[str, sp.SpeculativeConfig | None, int]:
                       help="A draft model needs the transformers backend (llama-cpp-python ships prompt lookup).")
     # number_field, not Streamlit's bounds: a value out of range is a red line saying why, not silently refused.
     draft_tokens, bad_k = number_field(c2, "Draft tokens per step", 10, key="spec_k",
-                                       check=lambda v: sp.SpeculativeConfig(draft_tokens=int(v)))
+                                       check=lambda v: SpeculativeConfig(draft_tokens=int(v)))
     ngram, bad_n = number_field(c3, "n-gram size", 2, key="spec_ngram", disabled=method != "prompt-lookup",
-                                check=lambda v: sp.SpeculativeConfig(ngram_size=int(v)))
+                                check=lambda v: SpeculativeConfig(ngram_size=int(v)))
     repeats, bad_runs = number_field(st, "Timed runs of each (interleaved, medians)", 1, key="spec_runs", lo=1, hi=9)
     chosen = "prompt-lookup"
     if method == "draft model":
@@ -72,21 +74,21 @@ def settings(backend) -> tuple[str, sp.SpeculativeConfig | None, int]:
     if bad_k or bad_n or bad_runs:
         return prompt, None, repeats
     try:
-        return prompt, sp.SpeculativeConfig(method=chosen, draft_tokens=int(draft_tokens), ngram_size=int(ngram)), \
+        return prompt, SpeculativeConfig(method=chosen, draft_tokens=int(draft_tokens), ngram_size=int(ngram)), \
             repeats
     except WorkbenchError as err:
         st.error(str(err), icon="⚠️")
         return prompt, None, repeats
 
 
-def run(backend, prompt: str, cfg, spec: sp.SpeculativeConfig, repeats: int) -> None:
+def run(backend, prompt: str, cfg, spec: SpeculativeConfig, repeats: int) -> None:
     """Speculative and plain decoding side by side; the comparison lands in session state."""
     with st.status("Running plain and speculative decoding…") as status:
-        st.session_state["spec_result"] = sp.compare(backend, prompt, cfg, spec, repeats=repeats)
+        st.session_state["spec_result"] = compare(backend, prompt, cfg, spec, repeats=repeats)
         status.update(label="Done", state="complete")
 
 
-def coloured(result: sp.SpeculativeResult) -> str:
+def coloured(result: SpeculativeResult) -> str:
     """The output as HTML, each token on the background of its origin (text escaped)."""
     spans = []
     for t in result.tokens:
@@ -99,15 +101,15 @@ def coloured(result: sp.SpeculativeResult) -> str:
 
 def legend() -> str:
     return " ".join(f'<span style="background:{COLOURS[o]};padding:0 4px">{o}</span> {html.escape(m)}<br>'
-                    for o, m in sp.ORIGIN_MEANING.items())
+                    for o, m in ORIGIN_MEANING.items())
 
 
-def steps_table(result: sp.SpeculativeResult) -> pd.DataFrame:
+def steps_table(result: SpeculativeResult) -> pd.DataFrame:
     return pd.DataFrame([{"step": i + 1, "drafted": s.drafted, "accepted": s.accepted, "tokens produced": s.produced}
                          for i, s in enumerate(result.steps)])
 
 
-def _seconds(timing: sp.Timing) -> str:
+def _seconds(timing: Timing) -> str:
     """One way's run times in words: "1.02 s" for one run, "1.02 s (median of 3 runs: 0.98, 1.02 and 1.10 s)"."""
     runs = sorted(timing.seconds)
     if not runs:
@@ -119,7 +121,7 @@ def _seconds(timing: sp.Timing) -> str:
     return f"{median:.2f} s (median of {len(runs)} runs: {listed} s)"
 
 
-def timing_sentence(cmp: sp.Comparison) -> str:
+def timing_sentence(cmp: Comparison) -> str:
     """What was timed, in words: each way's label, its tokens and its time."""
     spec, plain = cmp.speculative, cmp.plain
     return (f"Speculative, {spec.label}: {plural(spec.completion_tokens, 'token')} in {_seconds(spec)}. "
@@ -127,7 +129,7 @@ def timing_sentence(cmp: sp.Comparison) -> str:
             f"{plural(plain.completion_tokens, 'token')} in {_seconds(plain)}.")
 
 
-def show(cmp: sp.Comparison) -> None:
+def show(cmp: Comparison) -> None:
     c = st.columns(4)
     c[0].metric("Plain tokens/s", f"{cmp.plain.tokens_per_second:.1f}")
     c[1].metric("Speculative tokens/s", f"{cmp.speculative.tokens_per_second:.1f}")

@@ -45,7 +45,7 @@ def run_generate(args) -> int:
     cfg = decoding_from_args(args)
     spec = _speculative_from_args(args)
     if spec is not None:
-        from workbench.speculative import check_decoding
+        from workbench.speculative.runs import check_decoding
 
         check_decoding(cfg, spec)  # before loading anything
     prompt = read_stdin("The --prompt text") if args.prompt == "-" else args.prompt
@@ -80,7 +80,7 @@ def run_generate(args) -> int:
 def _speculative_from_args(args):
     """The SpeculativeConfig of the flags, None without --speculative (speculative flags alone are an error)."""
     from workbench.errors import ConfigError
-    from workbench.speculative import SpeculativeConfig
+    from workbench.speculative.records import SpeculativeConfig
 
     if args.speculative is None:
         given = [f for f, v in (("--draft-tokens", args.draft_tokens), ("--ngram-size", args.ngram_size),
@@ -93,13 +93,13 @@ def _speculative_from_args(args):
 
 
 def _run_speculative(args, backend, prompt: str, cfg, spec) -> int:
-    from workbench import speculative as sp
+    from workbench.speculative.runs import assisted, check_settings, compare, trace
 
-    sp.check_settings(backend, cfg, spec)
+    check_settings(backend, cfg, spec)
     record: dict = {"model": backend.spec.id, "backend": backend.name, "speculative": spec.method,
                     "draft_tokens": spec.draft_tokens, "ngram_size": spec.ngram_size, "decoding": cfg.to_dict()}
     if args.compare:
-        cmp = sp.compare(backend, prompt, cfg, spec)
+        cmp = compare(backend, prompt, cfg, spec)
         text = cmp.speculative.text
         record.update(text=text, same_text_as_plain=cmp.same_text,
                       plain_tokens_per_second=round(cmp.plain.tokens_per_second, 2),
@@ -107,11 +107,11 @@ def _run_speculative(args, backend, prompt: str, cfg, spec) -> int:
                       speed_ratio=round(cmp.speed_ratio, 3), speculative_implementation=cmp.speculative.label)
         traced = cmp.trace
     elif spec.draft_model is not None:
-        gen = sp.assisted(backend, prompt, cfg, spec)  # the draft model's assisted generation, one run
+        gen = assisted(backend, prompt, cfg, spec)  # the draft model's assisted generation, one run
         text, traced = gen.text, None
         record.update(text=text, tokens_per_second=round(gen.tokens_per_second, 2))
     else:
-        traced = sp.trace(backend, prompt, cfg, spec)
+        traced = trace(backend, prompt, cfg, spec)
         text = traced.text
         record.update(text=text, tokens_per_second=round(traced.tokens_per_second, 2))
     if traced is not None:

@@ -74,11 +74,11 @@ def _set_arg(c) -> None:
 
 def _open(args):
     """The set SET names, and a label saying where it came from."""
-    from workbench import promptsets as ps
+    from workbench.promptsets.library import find_set
     from workbench.store import open_store
 
     with open_store() as store:
-        return ps.find_set(store, args.set, args.version)
+        return find_set(store, args.set, args.version)
 
 
 #: What a prompt, an input or an output may print raw on a terminal: line breaks and tabs.
@@ -119,11 +119,11 @@ def _loader(backend: str, override: str | None = None):
 
 
 def list_cmd(args) -> int:
-    from workbench import promptsets as ps
+    from workbench.promptsets.library import library_entries
     from workbench.store import open_store
 
     with open_store() as store:
-        rows = ps.library_entries(store, args.search, include_deleted=args.deleted)
+        rows = library_entries(store, args.search, include_deleted=args.deleted)
     if args.json:
         for row in rows:
             print(shown_json(row))
@@ -142,7 +142,7 @@ def list_cmd(args) -> int:
 
 
 def show_cmd(args) -> int:
-    from workbench import promptsets as ps
+    from workbench.promptsets.running import default_index_factory, describe_decoding, describe_demos, render_step
 
     pset, origin = _open(args)
     print(f"# {shown(pset.name)}")
@@ -152,19 +152,19 @@ def show_cmd(args) -> int:
     if pset.notes:
         print()
         print(shown(pset.notes.rstrip(), keep="\n\t"))
-    indexes = ps.default_index_factory() if args.prompts else None
+    indexes = default_index_factory() if args.prompts else None
     backends = _loader(args.backend)
     for i, step in enumerate(pset.steps, start=1):
         print()
         print(f"## Step {i}: {shown(step.title)}")
-        print(shown(f"model: {step.model or '(the one you pick)'} · {ps.describe_demos(step)} · "
-                    f"decoding: {ps.describe_decoding(step.decoding)}"))
+        print(shown(f"model: {step.model or '(the one you pick)'} · {describe_demos(step)} · "
+                    f"decoding: {describe_decoding(step.decoding)}"))
         if step.notes:
             print(shown(step.notes.rstrip(), keep="\n\t"))
         if args.prompts:
             for j, case in enumerate(pset.tests, start=1):
                 print(f"--- prompt for test input {j} ---")
-                print(shown(ps.render_step(step, case, backends(step.model), indexes=indexes).text, keep=TEXT))
+                print(shown(render_step(step, case, backends(step.model), indexes=indexes).text, keep=TEXT))
     if pset.tests:
         print()
         print("## Test inputs")
@@ -175,22 +175,26 @@ def show_cmd(args) -> int:
 
 
 def export_cmd(args) -> int:
-    from workbench import promptsets as ps
+    from workbench.promptsets.exports import render_jsonl
+    from workbench.promptsets.files import dumps
+    from workbench.promptsets.model import TestCase
+    from workbench.promptsets.running import default_index_factory
 
     if args.output not in (None, "-"):
         check_output(args.output)
     pset, _ = _open(args)
     if args.format == "jsonl":
-        inputs = None if not args.input else [ps.TestCase(text) for text in args.input]
-        text = ps.render_jsonl(pset, inputs, shape=args.shape, indexes=ps.default_index_factory(), meta=args.meta)
+        inputs = None if not args.input else [TestCase(text) for text in args.input]
+        text = render_jsonl(pset, inputs, shape=args.shape, indexes=default_index_factory(), meta=args.meta)
     else:
-        text = ps.dumps(pset, args.format)
+        text = dumps(pset, args.format)
     _out(text, args.output)
     return 0
 
 
 def import_cmd(args) -> int:
-    from workbench import promptsets as ps
+    from workbench.promptsets.files import load, loads
+    from workbench.promptsets.library import import_set
     from workbench.store import open_store
 
     if args.file == "-":
@@ -198,12 +202,12 @@ def import_cmd(args) -> int:
         from workbench.safeload import read_stream
 
         # capped as a file is (/dev/zero piped in is refused, not read forever)
-        pset = ps.loads(read_stream(sys.stdin.buffer, "stdin", DEFAULT_LIMITS.max_bytes), source="stdin")
+        pset = loads(read_stream(sys.stdin.buffer, "stdin", DEFAULT_LIMITS.max_bytes), source="stdin")
     else:
-        pset = ps.load(args.file)
+        pset = load(args.file)
     wanted = (args.name or pset.name).strip()
     with open_store() as store:
-        name = ps.import_set(store, pset, args.name, rename=True)
+        name = import_set(store, pset, args.name, rename=True)
         version = store.versions(name)[-1].version
     if name.casefold() != wanted.casefold():
         print(f"note: a prompt set named {shown(wanted)!r} already exists; imported as {shown(name)!r} (nothing was "
@@ -224,17 +228,19 @@ def _pick(items: tuple, picks: list[int] | None, what: str) -> list[int]:
 def run_cmd(args) -> int:
     import dataclasses
 
-    from workbench import promptsets as ps
     from workbench.backends import DEFAULT_MODEL
+    from workbench.promptsets.exports import results_csv
+    from workbench.promptsets.model import TestCase
+    from workbench.promptsets.running import accuracy_by_step, capped, default_index_factory, run_set
 
     if args.csv not in (None, "-"):
         check_output(args.csv, "--csv")  # before any model runs
     pset, origin = _open(args)
     if args.max_new_tokens is not None:
-        pset = ps.capped(pset, args.max_new_tokens)
+        pset = capped(pset, args.max_new_tokens)
     steps = _pick(pset.steps, args.step, "step")
     if args.input:
-        inputs = tuple(ps.TestCase(text) for text in args.input)
+        inputs = tuple(TestCase(text) for text in args.input)
     else:
         if args.limit is not None and args.limit < 1:
             raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
@@ -247,8 +253,8 @@ def run_cmd(args) -> int:
 
         progress = tqdm_progress(shown(pset.name))
     try:
-        results = ps.run_set(chosen, backends, inputs, default_model=args.model or DEFAULT_MODEL,
-                             indexes=ps.default_index_factory(), progress=progress)
+        results = run_set(chosen, backends, inputs, default_model=args.model or DEFAULT_MODEL,
+                             indexes=default_index_factory(), progress=progress)
     finally:
         if progress is not None:
             progress.close()
@@ -263,8 +269,8 @@ def run_cmd(args) -> int:
         print(shown(f"step {r.step + 1} · {r.title} · {r.model} | {r.case.input}"))
         print(shown(f"  -> {answer}{expected}{votes}   ({r.seconds:.2f} s)"))
         print(shown(f"     output: {' '.join(r.output.split())[:200]}"))
-    for step, title, right, total in ps.accuracy_by_step(results):
+    for step, title, right, total in accuracy_by_step(results):
         print(shown(f"step {step + 1} · {title}: {right}/{total} correct"))
     if args.csv:
-        _out(ps.results_csv(results), args.csv, "--csv")
+        _out(results_csv(results), args.csv, "--csv")
     return 0
