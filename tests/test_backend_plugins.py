@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -175,3 +176,24 @@ def test_an_entry_point_adds_a_backend_once_and_lazily(plugins, capsys, caplog):
     assert capsys.readouterr().out == "in\n"
     backend_kinds()
     assert asked == ["workbench.backends"]  # read once per process
+
+
+class _ListsBackendsWhileLoading(FakeEntryPoint):
+    """A plugin whose module, while it is imported, asks which backends exist (as a module building a parser
+    or a picker at import time does)."""
+
+    def load(self):
+        assert "llama.cpp" in BACKENDS
+        return super().load()
+
+
+def test_a_plugin_that_lists_the_backends_while_loading_does_not_hang(plugins):
+    points, _ = plugins
+    kind = BackendKind(NAME, "an echo from a plugin package", EchoBackend.load)
+    points.append(_ListsBackendsWhileLoading(NAME, kind))
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(backend_kinds()), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "loading the plugins deadlocked"
+    assert NAME in outcome[0]

@@ -28,6 +28,10 @@ BAD_VALUES = [
      "WORKBENCH_CLASSROOM must be 1 (pin models and servers) or 0 (do not); got 'yes please'."),
     ("WORKBENCH_SERVER_DEADLINE_S", "soon", "WORKBENCH_SERVER_DEADLINE_S='soon' is not a number of seconds."),
     ("WORKBENCH_SERVER_TIMEOUT_S", "1 min", "WORKBENCH_SERVER_TIMEOUT_S='1 min' is not a number of seconds."),
+    # the engines read ASCII digits only (str.isdigit): a sign, an underscore or another script's digit is refused
+    ("WORKBENCH_THREADS", "+4", "WORKBENCH_THREADS must be a whole number of threads (1 or more), not '+4'."),
+    ("WORKBENCH_BATCH", "1_6", "WORKBENCH_BATCH must be a whole number of sequences from 1 to 64, not '1_6'."),
+    ("WORKBENCH_SHARED_BATCH", "²", "WORKBENCH_SHARED_BATCH must be a whole number of sequences from 0 to 64, not '²'."),
 ]
 
 
@@ -44,6 +48,7 @@ def test_a_bad_value_is_the_one_line_the_engines_always_said(name, raw, line):
 @pytest.mark.parametrize(("name", "raw", "value"), [
     ("WORKBENCH_THREADS", " 3 ", 3), ("WORKBENCH_KERNELS", " Fast ", "fast"), ("WORKBENCH_BATCH", "64", 64),
     ("WORKBENCH_SHARED_BATCH", "0", 0), ("WORKBENCH_CACHE_MAX_ENTRIES", "12", 12),
+    ("WORKBENCH_CACHE_MAX_ENTRIES", "5_000", 5000),  # the cache always read its bound with int()
     ("WORKBENCH_CLASSROOM", "ON", True), ("WORKBENCH_CLASSROOM", "0", False), ("WORKBENCH_VERBOSE", "yes", True),
     ("WORKBENCH_ALLOWED_MODELS", " a.gguf, ,gemma-3-270m ", ("a.gguf", "gemma-3-270m")),
     ("WORKBENCH_SERVER_TIMEOUT_S", "0.3", 0.3), ("WORKBENCH_TEACHER_PASSCODE", " s3cret ", "s3cret"),

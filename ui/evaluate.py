@@ -32,6 +32,7 @@ from workbench.evaluate.registry import STRATEGIES, kinds
 from workbench.evaluate.runner import evaluate
 from workbench.evaluate.strategies import DEFAULT_K, Strategy, needs_index
 from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cross_variants
+from workbench.reasoning.modes import NONE
 from workbench.words import plural
 
 #: Strategy families offered in the picker, with a one-line description (from the one strategy registry, whose
@@ -271,7 +272,7 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
     try:
         index = _index(plan, strategies)
         bar = st.progress(0.0, text="Preparing (demonstrations, embeddings)…")
-        building = any(s.selector == "autocot" and not s.demos for s in strategies)
+        building = any(s.demos_to_build for s in strategies)
         items_started = [False]
 
         def checkpoint() -> bool:
@@ -386,7 +387,7 @@ def order_section(plan: Plan, backend) -> None:
     """The same K demonstrations under P seeded orders: accuracy mean ± std, min, max (Lu et al. 2022)."""
     st.caption("Lu et al. 2022: the same demonstrations in another order moved SST-2 accuracy from near chance to "
                "above 90%. One seeded draw of K demonstrations (every label when the data has labels), P orders.")
-    usable = [s for s in plan.strategies if s.spec.reasoning == "none" and s.samples == 1]
+    usable = [s for s in plan.strategies if s.spec.mode is NONE and s.samples == 1]
     if not usable:
         st.info("Order sensitivity needs a strategy without chain-of-thought (e.g. zero or knn).")
         return

@@ -136,9 +136,9 @@ def model_identity(backend: Backend, store: Store | None = None) -> str:
     for a server, else ``id:<id>@<path>`` (a model with no file, e.g. a test double)."""
     from workbench.backends.kinds import is_server
 
-    config = getattr(backend, "config", None)
-    if config is not None and is_server(config.base_url, backend.name):
-        return f"server:{config.base_url}#{config.model}"
+    base_url = getattr(getattr(backend, "config", None), "base_url", None)  # a plugin's config may have none
+    if base_url and is_server(base_url, backend.name):
+        return f"server:{base_url}#{backend.config.model}"
     path = Path(backend.spec.path)
     if path.is_file():
         return "sha256:" + file_sha256(path, store)

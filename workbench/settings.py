@@ -64,8 +64,10 @@ def said(value: Any) -> str:
 
 # ---- parsers: each returns the value or raises one line naming the variable -------------------------------
 
-def whole(lo: int, hi: int | None = None, unit: str = "", phrase: str = "") -> Callable[[str, str], int]:
-    """A whole number in [lo, hi] (what ``int`` reads); ``phrase`` overrides how the range is said.
+def whole(lo: int, hi: int | None = None, unit: str = "", phrase: str = "", *, lenient: bool = False
+          ) -> Callable[[str, str], int]:
+    """A whole number in [lo, hi], written in ASCII digits (``lenient``: anything ``int`` reads, ``+5`` and
+    ``5_000`` too); ``phrase`` overrides how the range is said.
 
     >>> whole(1, 64, "sequences")("WORKBENCH_BATCH", "65")
     Traceback (most recent call last):
@@ -76,10 +78,12 @@ def whole(lo: int, hi: int | None = None, unit: str = "", phrase: str = "") -> C
                       else f"a whole number of {unit} ({lo} or more)" if unit else f"a whole number of at least {lo}")
 
     def parse(name: str, raw: str) -> int:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
+        value = None
+        if lenient or (raw.isascii() and raw.isdigit()):
+            try:
+                value = int(raw)
+            except ValueError:
+                pass
         if value is None or value < lo or (hi is not None and value > hi):
             raise ConfigError(f"{name} must be {said}, not {raw!r}.")
         return value
@@ -143,7 +147,7 @@ declare(Setting("WORKBENCH_DATA_DIR", text, None, "Folder of the run store and p
                 "folder", "the user data folder (platformdirs)"))
 declare(Setting("WORKBENCH_CACHE_DIR", text, None, "Folder of cached embedding indexes.", "folder",
                 "the user cache folder (platformdirs)"))
-declare(Setting("WORKBENCH_CACHE_MAX_ENTRIES", whole(1), 50_000,
+declare(Setting("WORKBENCH_CACHE_MAX_ENTRIES", whole(1, lenient=True), 50_000,
                 "Most responses the response cache keeps (oldest dropped first).", "whole number ≥ 1"))
 declare(Setting("WORKBENCH_THREADS", whole(1, unit="threads"), None,
                 "llama.cpp's CPU threads (1 on a machine shared with busy processes).", "whole number ≥ 1",

@@ -69,7 +69,7 @@ class BackendKind:
 
 
 _KINDS: dict[str, BackendKind] = {}
-_plugins_lock = threading.Lock()
+_plugins_lock = threading.RLock()  # re-entrant: a plugin's module may list the backends while it loads
 _plugins_loaded = False
 
 
