@@ -24,10 +24,25 @@ from ui.fields import number_field
 from ui.handover import BUILDER_PAGE, library_to_builder
 from ui.state import LibraryStep
 from ui.streaming import stream_into_page
-from workbench import promptsets as ps
 from workbench.backends import SERVER_BACKEND, Backend
 from workbench.errors import ModelError
 from workbench.prompts import SpecFile, reserved_tokens
+from workbench.promptsets.exports import RESULT_COLUMNS, result_row
+from workbench.promptsets.files import classroom_sets
+from workbench.promptsets.library import get, library_entries, matches
+from workbench.promptsets.model import PromptSet, Step, TestCase
+from workbench.promptsets.running import (
+    StepRun,
+    accuracy_by_step,
+    capped,
+    describe_decoding,
+    describe_demos,
+    pool_by_name,
+    render_step,
+    run_step,
+    run_steps,
+    step_demos,
+)
 from workbench.store import Store
 from workbench.words import plural
 
@@ -53,7 +68,7 @@ class Opened:
     """The set on screen: a classroom set (``saved`` None) or a saved one at its latest version."""
 
     ref: str  # CLASSROOM + file stem, or SAVED + library name
-    pset: ps.PromptSet
+    pset: PromptSet
     saved: str | None = None  # the library name of a saved set
     version: int | None = None  # its latest version
     can_change: bool = True  # this session may rename, edit, restore or delete it (classroom: its own; teacher: any)
@@ -69,9 +84,9 @@ class Opened:
 # --------------------------------------------------------------------------- the shipped sets
 
 @st.cache_resource(show_spinner=False)
-def classroom() -> dict[str, ps.PromptSet]:
+def classroom() -> dict[str, PromptSet]:
     """The classroom demo sets shipped in workbench/shipped/classroom/, by file stem (read once per server)."""
-    return ps.classroom_sets()
+    return classroom_sets()
 
 
 # --------------------------------------------------------------------------- picking a set
@@ -103,7 +118,7 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
         search_box, pick_box = st.columns([1, 2])
     search = search_box.text_input("Search by name or tag", key="lib_search",
                                    placeholder="e.g. order, sentiment, cot")
-    options = [CLASSROOM + key for key, pset in classroom().items() if ps.matches(pset, search)]
+    options = [CLASSROOM + key for key, pset in classroom().items() if matches(pset, search)]
     infos = store.list_sets(search)
     notes = workspaces.owner_notes(infos, who)
     options += [SAVED + info.name for info in infos]
@@ -139,7 +154,7 @@ def overview(store: Store) -> None:
 
     rows = [{"kind": kind(r), "set": r["name"],
              "version": "" if r["version"] is None else f"v{r['version']}", "tags": ", ".join(r["tags"]),
-             "about": r["description"]} for r in ps.library_entries(store)]
+             "about": r["description"]} for r in library_entries(store)]
     if who is not None and not who.teacher:
         st.info("Open a set above. Classroom demos ship with the workbench, ready to run; shared sets are the "
                 "teacher's (read-only: save a copy to change one); the sets you save are this browser's.")
@@ -156,7 +171,7 @@ def open_set(store: Store, ref: str | None) -> Opened | None:
     with user_errors("Opening the set"):
         if ref.startswith(CLASSROOM):
             return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
-        pset, version = ps.get(store, ref.removeprefix(SAVED))
+        pset, version = get(store, ref.removeprefix(SAVED))
         owner = workspaces.owner_note(store.set_workspace(pset.name), workspaces.access())
         return Opened(ref, pset, pset.name, version, can_change=store.may_change(pset.name), owner=owner)
     return None
@@ -182,7 +197,7 @@ def model_controls() -> int | None:
     return None if problem is not None else int(cap)
 
 
-def step_backend(step: ps.Step, sidebar: Backend | None) -> Backend:
+def step_backend(step: Step, sidebar: Backend | None) -> Backend:
     """The model a step runs on: its own (loaded once per server) or the sidebar's."""
     backend_name = st.session_state.get("backend_choice", "auto")
     if st.session_state.get("lib_own_models", True) and step.model and backend_name != SERVER_BACKEND:
@@ -194,13 +209,13 @@ def step_backend(step: ps.Step, sidebar: Backend | None) -> Backend:
 
 def indexes(pool: str):
     """Selector steps: the shipped pool's index, built with a progress bar the first time."""
-    return pool_index(ps.pool_by_name(pool))
+    return pool_index(pool_by_name(pool))
 
 
-def inputs_of(pset: ps.PromptSet) -> list[ps.TestCase]:
+def inputs_of(pset: PromptSet) -> list[TestCase]:
     """The set's test inputs plus the user's own (``lib_custom``)."""
     custom = st.session_state.get("lib_custom", "").strip()
-    return [*pset.tests, *([ps.TestCase(custom)] if custom else [])]
+    return [*pset.tests, *([TestCase(custom)] if custom else [])]
 
 
 def _short(text: str, n: int = 70) -> str:
@@ -237,11 +252,11 @@ def steps_view(opened: Opened, sidebar: Backend | None) -> None:
         st.subheader(md(f"Step {n}: {step.title}"))
         if step.notes:
             st.markdown(md(step.notes))
-        st.caption(md(f"model {step.model or 'picked in the sidebar'} · {ps.describe_demos(step)} · "
-                      f"{ps.describe_decoding(step.decoding)}"))
+        st.caption(md(f"model {step.model or 'picked in the sidebar'} · {describe_demos(step)} · "
+                      f"{describe_decoding(step.decoding)}"))
         with user_errors(f"Rendering step {n}"):
             backend = step_backend(step, sidebar)
-            rendered = ps.render_step(step, case, backend, indexes=indexes)
+            rendered = render_step(step, case, backend, indexes=indexes)
             show_rendered(rendered, backend.context_window, reserved_tokens(step.spec, step.decoding, backend))
         c1, c2 = st.columns(2)
         to_builder = c1.button("Open in the Prompt Builder", key=f"lib_to_builder_{n}",
@@ -255,11 +270,11 @@ def steps_view(opened: Opened, sidebar: Backend | None) -> None:
                 st.switch_page(BUILDER_PAGE if to_builder else DECODING_LAB_PAGE)
 
 
-def open_in_builder(opened: Opened, case: ps.TestCase, index: int) -> None:
+def open_in_builder(opened: Opened, case: TestCase, index: int) -> None:
     """Hand every step of the set to the Prompt Builder (step ``index`` in its editor), each with its
     demonstrations for ``case`` (a selector step's are chosen for that input) and ``case`` as the input."""
     steps = [LibraryStep(f"Step {i}: {s.title}", SpecFile(name=s.title, spec=s.spec, example=case.input,
-                                                         demos=ps.step_demos(s, case.query(), indexes)[0]))
+                                                         demos=step_demos(s, case.query(), indexes)[0]))
              for i, s in enumerate(opened.pset.steps, start=1)]
     library_to_builder(opened.pset.name, steps, index)
 
@@ -281,8 +296,8 @@ def run_view(opened: Opened, sidebar: Backend | None) -> None:
         st.info("Type your own input in the Steps tab to run this set.")
 
 
-def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCase], cap: int) -> None:
-    pset = ps.capped(opened.pset, cap) if cap else opened.pset
+def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[TestCase], cap: int) -> None:
+    pset = capped(opened.pset, cap) if cap else opened.pset
     total, done, results = len(pset.steps) * len(inputs), 0, []
     bar = st.progress(0.0, text="Starting…")
     last = st.empty()
@@ -297,7 +312,7 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCas
                     which = f"input {at + 1}" if len(chunk) == 1 else f"inputs {at + 1}-{at + len(chunk)}"
                     bar.progress(done / total, text=f"Step {i + 1}/{len(pset.steps)} · {step.title} · "
                                                     f"{which} of {len(inputs)}")
-                    ran = ps.run_steps(step, chunk, backend, index=i, model=backend.spec.id, indexes=indexes)
+                    ran = run_steps(step, chunk, backend, index=i, model=backend.spec.id, indexes=indexes)
                     results.extend(ran)
                     done += len(ran)
                     last.caption(md(f"Last output (step {i + 1}, input {at + len(ran)}): "
@@ -309,13 +324,13 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[ps.TestCas
     last.empty()
 
 
-def show_results(results: Sequence[ps.StepRun]) -> None:
-    scores = ps.accuracy_by_step(results)
+def show_results(results: Sequence[StepRun]) -> None:
+    scores = accuracy_by_step(results)
     if scores:
         cols = st.columns(min(len(scores), 4))
         for n, (step, title, right, total) in enumerate(scores):
             cols[n % len(cols)].metric(f"Step {step + 1} · {_short(title, 30)}", f"{right}/{total} correct")
-    frame = pd.DataFrame([ps.result_row(r) for r in results], columns=list(ps.RESULT_COLUMNS))
+    frame = pd.DataFrame([result_row(r) for r in results], columns=list(RESULT_COLUMNS))
     frame["correct"] = [{True: "✅", False: "❌", None: ""}[r.correct] for r in results]
     shown = ["step", "input", "answer", "expected", "correct", "output", "title", "model", "samples", "seconds"]
     st.dataframe(frame[shown], hide_index=True, width="stretch",
@@ -352,8 +367,8 @@ def presentation(opened: Opened, sidebar: Backend | None) -> None:
     st.title(md(f"Step {screen}: {step.title}"))
     if step.notes:
         st.markdown(md(step.notes))
-    st.caption(md(f"{step.model or 'sidebar model'} · {ps.describe_demos(step)} · "
-                  f"{ps.describe_decoding(step.decoding)}"))
+    st.caption(md(f"{step.model or 'sidebar model'} · {describe_demos(step)} · "
+                  f"{describe_decoding(step.decoding)}"))
     inputs = inputs_of(pset)
     if not inputs:
         st.info("This set has no test inputs; leave the presentation view and type your own input.")
@@ -362,7 +377,7 @@ def presentation(opened: Opened, sidebar: Backend | None) -> None:
     case = inputs[min(i or 0, len(inputs) - 1)]
     with user_errors("Running the step live"):
         backend = step_backend(step, sidebar)
-        rendered = ps.render_step(step, case, backend, indexes=indexes)
+        rendered = render_step(step, case, backend, indexes=indexes)
         with st.expander(f"The prompt ({rendered.tokens} tokens, {len(rendered.demos)} demonstrations)",
                          expanded=not rendered.demos):
             st.code(rendered.text, language=None, wrap_lines=True)
@@ -373,7 +388,7 @@ def presentation(opened: Opened, sidebar: Backend | None) -> None:
             show_answer(held[3], outputs=True)
 
 
-def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> ps.StepRun:
+def live_run(step: Step, case: TestCase, backend: Backend, index: int) -> StepRun:
     """Run one step on one input, streaming every sample's text into the page as the model writes it."""
     several = step.decoding.n > 1
 
@@ -384,12 +399,12 @@ def live_run(step: ps.Step, case: ps.TestCase, backend: Backend, index: int) -> 
             st.markdown(f"**Sample {sample + 1} of {step.decoding.n}** (seed {cfg.seed})")
         return stream_into_page(backend, prompt, cfg, key=f"lib_{sample}_{stage}")
 
-    result = ps.run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner)
+    result = run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner)
     show_answer(result)
     return result
 
 
-def show_answer(result: ps.StepRun, outputs: bool = False) -> None:
+def show_answer(result: StepRun, outputs: bool = False) -> None:
     if outputs:  # after a rerun: the text the model wrote, no longer streaming
         for run in result.runs:
             st.markdown(md(" ".join(f"`{stage.name}`: {stage.output}" for stage in run.stages)))

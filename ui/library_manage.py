@@ -16,7 +16,10 @@ from ui import classroom as workspaces
 from ui.common import untrusted_markdown as md
 from ui.common import user_errors
 from ui.library import CLASSROOM, SAVED, Opened, indexes, inputs_of, on_pick
-from workbench import promptsets as ps
+from workbench.promptsets.exports import JSONL_SHAPES, render_jsonl, results_csv
+from workbench.promptsets.files import loads, to_json, to_yaml
+from workbench.promptsets.library import diff_versions, free_name, import_set, save
+from workbench.promptsets.model import PromptSet
 from workbench.store import Store
 from workbench.words import plural
 
@@ -69,7 +72,7 @@ def manage_view(store: Store, opened: Opened) -> None:
     """Save a copy / duplicate, rename, delete (with confirmation), edit as a new version."""
     ss = st.session_state
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    suggestion = ps.free_name(store, opened.pset.name if opened.saved is None else f"{opened.saved} copy")
+    suggestion = free_name(store, opened.pset.name if opened.saved is None else f"{opened.saved} copy")
     c1.text_input("Name of the copy", value=suggestion, key="lib_copy_name")
     c2.button("Save a copy to my library" if opened.saved is None else "Duplicate", key="lib_save_copy",
               on_click=_save_copy, args=(store, opened), width="stretch")
@@ -84,7 +87,7 @@ def manage_view(store: Store, opened: Opened) -> None:
     c1.text_input("New name", value=opened.saved, key="lib_rename_name")
     c2.button("Rename", key="lib_rename", on_click=_rename, args=(store, opened.saved), width="stretch")
     with st.expander("Edit as YAML (saving adds a new version)"):
-        st.text_area("Prompt set (YAML)", value=ps.to_yaml(opened.pset), height=360, key="lib_yaml")
+        st.text_area("Prompt set (YAML)", value=to_yaml(opened.pset), height=360, key="lib_yaml")
         st.text_input("What changed (version note)", key="lib_note")
         st.button("Save as a new version", key="lib_save_version", on_click=_save_version, args=(store, opened.saved))
     if ss.get("lib_confirm_delete") == opened.saved:
@@ -102,7 +105,7 @@ def _save_copy(store: Store, opened: Opened) -> None:
     def act() -> None:
         if opened.saved is None:
             key = opened.ref.removeprefix(CLASSROOM)
-            ps.save(store, opened.pset.renamed(name), f"Copy of the classroom set {key}", new=True)
+            save(store, opened.pset.renamed(name), f"Copy of the classroom set {key}", new=True)
         else:
             store.duplicate(opened.saved, name)
 
@@ -119,7 +122,7 @@ def _save_version(store: Store, name: str) -> None:
     ss = st.session_state
     text, note = ss.get("lib_yaml", ""), ss.get("lib_note", "").strip() or "Edited in the Library"
     with user_errors("Saving the version", show=_flash_error):
-        version = ps.save(store, ps.loads(text, "yaml", source="edited set").renamed(name), note)
+        version = save(store, loads(text, "yaml", source="edited set").renamed(name), note)
         _select(SAVED + name)
         _flash("success", f"Saved version {version} of {name!r}.")
 
@@ -155,7 +158,7 @@ def versions_view(store: Store, opened: Opened) -> None:
     a = c1.selectbox("Compare version", numbers, index=len(numbers) - 2, key="lib_diff_a")
     b = c2.selectbox("with version", numbers, index=len(numbers) - 1, key="lib_diff_b")
     with user_errors("Comparing the versions"):
-        diff = ps.diff_versions(store, opened.saved, a, b)
+        diff = diff_versions(store, opened.saved, a, b)
         st.code(diff or "The two versions are identical.", language="diff")
     if not opened.can_change:
         return
@@ -184,13 +187,13 @@ def export_view(opened: Opened) -> None:
     """Downloads: the set as YAML / JSON, its rendered prompts as JSONL, the last run's results as CSV."""
     pset, name = opened.pset, slug(opened.pset.name)
     c1, c2 = st.columns(2)
-    c1.download_button("⬇ YAML (the set)", ps.to_yaml(pset), f"{name}.yaml", "application/x-yaml", key="lib_dl_yaml",
+    c1.download_button("⬇ YAML (the set)", to_yaml(pset), f"{name}.yaml", "application/x-yaml", key="lib_dl_yaml",
                        width="stretch")
-    c2.download_button("⬇ JSON (the set)", ps.to_json(pset), f"{name}.json", "application/json", key="lib_dl_json",
+    c2.download_button("⬇ JSON (the set)", to_json(pset), f"{name}.json", "application/json", key="lib_dl_json",
                        width="stretch")
     st.markdown("**Rendered prompts (JSONL)**, one line per step and input, for batch inference elsewhere")
     c1, c2 = st.columns(2)
-    shape = c1.radio("Shape", ps.JSONL_SHAPES, horizontal=True, key="lib_jsonl_shape",
+    shape = c1.radio("Shape", JSONL_SHAPES, horizontal=True, key="lib_jsonl_shape",
                      format_func={"raw": 'raw text {"prompt": …}', "chat": 'chat {"messages": […]}'}.get)
     meta = c2.toggle('Add "meta" (set, step, input, expected)', key="lib_jsonl_meta")
     inputs = inputs_of(pset)
@@ -199,12 +202,12 @@ def export_view(opened: Opened) -> None:
                 "export them as JSONL.", icon="ℹ️")
     else:
         with user_errors("Rendering the JSONL"):
-            jsonl = ps.render_jsonl(pset, inputs, shape=shape, indexes=indexes, meta=meta)
+            jsonl = render_jsonl(pset, inputs, shape=shape, indexes=indexes, meta=meta)
             st.download_button(f"⬇ JSONL ({shape})", jsonl, f"{name}.{shape}.jsonl", "application/jsonl",
                                key="lib_dl_jsonl")
     held = st.session_state.get("lib_results")
     if held is not None and held[0] == opened.ref:
-        st.download_button("⬇ Results (CSV)", ps.results_csv(held[1]), f"{name}.results.csv", "text/csv",
+        st.download_button("⬇ Results (CSV)", results_csv(held[1]), f"{name}.results.csv", "text/csv",
                            key="lib_dl_csv")
     else:
         st.caption("Run the set to export its results as CSV.")
@@ -218,7 +221,7 @@ def importer(store: Store) -> None:
         if upload is None:
             return
         with user_errors("Reading the file"):
-            pset = ps.loads(upload.getvalue(), source=upload.name)
+            pset = loads(upload.getvalue(), source=upload.name)
             st.success(md(f"{upload.name}: {pset.name!r} · {plural(len(pset.steps), 'step')} · "
                           f"{plural(len(pset.tests), 'test input')} · checked, nothing in it runs."), icon="✅")
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
@@ -226,14 +229,14 @@ def importer(store: Store) -> None:
             c2.button("Import", key="lib_import", type="primary", on_click=_import, args=(store, pset),
                       width="stretch")
             if name and store.exists(name):
-                st.info(md(f"{name!r} is taken; the import will be saved as {ps.free_name(store, name)!r}."))
+                st.info(md(f"{name!r} is taken; the import will be saved as {free_name(store, name)!r}."))
 
 
-def _import(store: Store, pset: ps.PromptSet) -> None:
+def _import(store: Store, pset: PromptSet) -> None:
     workspaces.access()
     wanted = st.session_state.get("lib_import_name", "").strip() or pset.name
     with user_errors("Importing the set", show=_flash_error):
-        name = ps.import_set(store, pset, wanted, rename=True)
+        name = import_set(store, pset, wanted, rename=True)
         _select(SAVED + name)
         if name.casefold() != wanted.casefold():
             _flash("info", f"A set named {wanted!r} already exists, so the import was saved as {name!r}; "

@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench import promptsets as ps
 from workbench.classroom import Access, acting_as
+from workbench.promptsets.files import classroom_sets
+from workbench.promptsets.library import save
 from workbench.store import open_store
 
 PASSCODE = "correct horse battery"
@@ -66,7 +67,7 @@ def test_a_students_saved_set_is_theirs_alone():
 
 def test_a_shared_set_is_read_only_for_a_student_who_saves_a_copy():
     with open_store() as store:  # the teacher's, saved before class
-        ps.save(store, ps.classroom_sets()["demo_order"].renamed("Lesson"), "first")
+        save(store, classroom_sets()["demo_order"].renamed("Lesson"), "first")
     at = library()
     assert saved_options(at) == ["💾 Lesson · shared, read-only"]
     at.selectbox(key="lib_pick").set_value("library:Lesson").run()

@@ -10,11 +10,14 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from workbench import promptsets as ps
+from workbench.promptsets.exports import results_csv as set_results_csv
+from workbench.promptsets.files import classroom_sets, loads, to_yaml
+from workbench.promptsets.library import get, save
+from workbench.promptsets.model import PromptSet
 from workbench.store import open_store
 
 DEMO = "classroom:zero_vs_few_shot"
-CLASSROOM = ps.classroom_sets()
+CLASSROOM = classroom_sets()
 
 
 
@@ -77,7 +80,7 @@ def test_open_a_demo_set_run_it_save_a_copy_and_export_it(downloads):
     assert all(r.runs[0].stages[0].generation.completion_tokens <= 2 for r in results)
     assert [m.label for m in at.metric] == ["Step 1 · Zero-shot", "Step 2 · Few-shot (6 demonstrations)"]
     _, results_csv = downloaded(at, "lib_dl_csv", downloads)
-    assert results_csv == ps.results_csv(results)
+    assert results_csv == set_results_csv(results)
 
     at.text_input(key="lib_copy_name").set_value("AppTest copy").run()
     at.button(key="lib_save_copy").click().run()
@@ -85,14 +88,14 @@ def test_open_a_demo_set_run_it_save_a_copy_and_export_it(downloads):
     assert at.success[0].value == "Saved a copy as 'AppTest copy'; it is open now."
     assert at.selectbox(key="lib_pick").value == "library:AppTest copy"
     with open_store() as store:
-        assert ps.get(store, "AppTest copy") == (pset.renamed("AppTest copy"), 1)
+        assert get(store, "AppTest copy") == (pset.renamed("AppTest copy"), 1)
 
     filename, yaml_text = downloaded(at, "lib_dl_yaml", downloads)
     assert filename == "AppTest_copy.yaml"
-    assert ps.loads(yaml_text, source="AppTest_copy.yaml") == pset.renamed("AppTest copy")
-    assert ps.to_yaml(ps.loads(yaml_text)) == yaml_text  # byte-identical round trip
+    assert loads(yaml_text, source="AppTest_copy.yaml") == pset.renamed("AppTest copy")
+    assert to_yaml(loads(yaml_text)) == yaml_text  # byte-identical round trip
     _, json_text = downloaded(at, "lib_dl_json", downloads)
-    assert ps.loads(json_text, source="x.json") == pset.renamed("AppTest copy")
+    assert loads(json_text, source="x.json") == pset.renamed("AppTest copy")
     _, jsonl = downloaded(at, "lib_dl_jsonl", downloads)
     rows = [json.loads(line) for line in jsonl.splitlines()]
     assert len(rows) == 2 * 4 and rows[0]["prompt"].endswith(f"Review: {pset.tests[0].input}\nSentiment:")
@@ -104,8 +107,8 @@ def test_open_a_demo_set_run_it_save_a_copy_and_export_it(downloads):
 def test_versions_diff_restore_rename_delete_and_undo():
     base = CLASSROOM["demo_order"].renamed("AppTest versions")
     with open_store() as store:
-        ps.save(store, base, "first")
-        ps.save(store, dataclasses.replace(base, notes="Shorter notes."), "second")
+        save(store, base, "first")
+        save(store, dataclasses.replace(base, notes="Shorter notes."), "second")
     at = opened("library:AppTest versions")
     assert at.header[0].value == "AppTest versions"
     diff = next(c.value for c in at.code if c.value.startswith("--- AppTest versions v1"))
@@ -113,7 +116,7 @@ def test_versions_diff_restore_rename_delete_and_undo():
     at.button(key="lib_restore").click().run()
     assert at.success[0].value == "Restored version 1 of 'AppTest versions' as version 3."
     with open_store() as store:
-        assert ps.get(store, "AppTest versions") == (base, 3)
+        assert get(store, "AppTest versions") == (base, 3)
 
     at.text_input(key="lib_rename_name").set_value("AppTest renamed").run()
     at.button(key="lib_rename").click().run()
@@ -131,7 +134,7 @@ def test_versions_diff_restore_rename_delete_and_undo():
 
 def test_edit_as_yaml_saves_a_version_and_bad_yaml_is_one_line():
     with open_store() as store:
-        ps.save(store, CLASSROOM["temperature_top_p"].renamed("AppTest edit"), "first")
+        save(store, CLASSROOM["temperature_top_p"].renamed("AppTest edit"), "first")
     at = opened("library:AppTest edit")
     text = at.text_area(key="lib_yaml").value
     at.text_area(key="lib_yaml").set_value(text.replace("description: One story", "description: A story"))
@@ -140,7 +143,7 @@ def test_edit_as_yaml_saves_a_version_and_bad_yaml_is_one_line():
     assert at.success[0].value == "Saved version 2 of 'AppTest edit'."
     with open_store() as store:
         assert store.versions("AppTest edit")[-1].note == "shorter description"
-        assert ps.get(store, "AppTest edit")[0].description.startswith("A story")
+        assert get(store, "AppTest edit")[0].description.startswith("A story")
     at.text_area(key="lib_yaml").set_value("schema_version: 1\nname: x\nsteps:\n  - title: t\n    decoding: "
                                             "{top_p: 7}\n")
     at.button(key="lib_save_version").click().run()
@@ -165,7 +168,7 @@ def test_upload_import_never_overwrites_and_hostile_files_are_refused(tmp_path):
     assert [e.value for e in at.error] == ["many.json: steps[0].demos: 10,000 demonstrations; a prompt set may hold "
                                            "at most 1,000 (limit max_demos)."]
 
-    shared = ps.to_yaml(CLASSROOM["self_consistency"].renamed("AppTest import"))
+    shared = to_yaml(CLASSROOM["self_consistency"].renamed("AppTest import"))
     for expected in ("AppTest import", "AppTest import (2)"):
         at.get("file_uploader")[0].set_value(("shared.yaml", shared.encode(), "application/x-yaml")).run()
         at.button(key="lib_import").click().run()
@@ -213,8 +216,8 @@ def test_every_classroom_set_opens_and_presents_step_by_step():
         at.toggle(key="lib_present").set_value(False).run()
 
 
-def imported(at: AppTest, pset: ps.PromptSet) -> AppTest:
-    at.get("file_uploader")[0].set_value(("shared.yaml", ps.to_yaml(pset).encode(), "application/x-yaml")).run()
+def imported(at: AppTest, pset: PromptSet) -> AppTest:
+    at.get("file_uploader")[0].set_value(("shared.yaml", to_yaml(pset).encode(), "application/x-yaml")).run()
     at.button(key="lib_import").click().run()
     assert not at.exception
     return at
@@ -240,7 +243,7 @@ def test_a_bug_in_an_import_is_one_line(monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("/srv/secret/workbench.db is locked")
 
-    monkeypatch.setattr(ps, "import_set", broken)
+    monkeypatch.setattr("ui.library_manage.import_set", broken)
     at = imported(page(), CLASSROOM["self_consistency"].renamed("Will fail"))
     assert [e.value for e in at.error] == ["Importing the set failed: an unexpected OSError (a bug in the workbench); "
                                            "the details are in the server log."]

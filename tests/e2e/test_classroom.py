@@ -22,12 +22,12 @@ from tests.e2e.harness import (
     wait_for_text,
     wait_ready,
 )
-from workbench import promptsets as ps
+from workbench.promptsets.files import classroom_sets
 
 pytestmark = pytest.mark.e2e
 
 PASSCODE = "e2e-teacher-passcode"
-DEMO = ps.classroom_sets()["zero_vs_few_shot"]
+DEMO = classroom_sets()["zero_vs_few_shot"]
 SET = "Student A's set"
 COOKIE = "workbench_ws"
 REFUSAL = "You already have a generation waiting; wait for it or press Stop."

@@ -24,7 +24,8 @@ from tests.e2e.harness import (
     wait_for_text,
     wait_ready,
 )
-from workbench import promptsets as ps
+from workbench.promptsets.exports import render_jsonl
+from workbench.promptsets.files import classroom_sets, loads, to_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,7 @@ def test_the_overview_shows_every_sets_whole_description(page, app):
     in full, as text (a data-grid column cut them)."""
     open_page(page, app, "views/6_Library.py")
     width = page.viewport_size["width"]
-    for pset in ps.classroom_sets().values():
+    for pset in classroom_sets().values():
         cell = page.get_by_text(pset.description, exact=True).first
         assert cell.is_visible(), f"{pset.name}: its description is not shown as text"
         box = cell.bounding_box()
@@ -46,7 +47,7 @@ def test_the_overview_shows_every_sets_whole_description(page, app):
 
 
 def test_open_a_classroom_set_and_export_it(page, app):
-    shipped = ps.classroom_sets()[SET]
+    shipped = classroom_sets()[SET]
     open_page(page, app, "views/6_Library.py")
     select_option(page, re.compile(r"^Open a set"), f"🎓 {shipped.name}")
     page.get_by_role("heading", name=shipped.name).wait_for()
@@ -57,16 +58,16 @@ def test_open_a_classroom_set_and_export_it(page, app):
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", shipped.name).strip("_")
     name, data = download(page, "⬇ JSON (the set)")
     assert name == f"{stem}.json"
-    assert ps.loads(data, "json", source=name).to_dict() == shipped.to_dict()
+    assert loads(data, "json", source=name).to_dict() == shipped.to_dict()
     name, data = download(page, "⬇ YAML (the set)")
     assert name == f"{stem}.yaml"
-    assert ps.loads(data, "yaml", source=name).to_dict() == shipped.to_dict()
+    assert loads(data, "yaml", source=name).to_dict() == shipped.to_dict()
 
     name, data = download(page, "⬇ JSONL (raw)")
     assert name == f"{stem}.raw.jsonl"
     lines = [json.loads(line) for line in data.decode().splitlines()]
     assert len(lines) == len(shipped.steps) * len(shipped.tests)
-    assert lines == [json.loads(line) for line in ps.render_jsonl(shipped).splitlines()]
+    assert lines == [json.loads(line) for line in render_jsonl(shipped).splitlines()]
     few_shot = lines[len(shipped.tests)]["prompt"]  # step 2, first input: six demonstrations, then the review
     assert few_shot.count("Sentiment:") == 7 and few_shot.rstrip().endswith(
         f"Review: {shipped.tests[0].input}\nSentiment:")
@@ -74,7 +75,7 @@ def test_open_a_classroom_set_and_export_it(page, app):
 
 def test_an_imported_sets_notes_load_nothing_from_other_hosts(page, app):
     beacon = "http://beacon.invalid"  # never resolves; the browser's request for it is what counts
-    base = ps.classroom_sets()[SET]
+    base = classroom_sets()[SET]
     step = dataclasses.replace(base.steps[0], notes=f"Step notes ![step]({beacon}/step.png)")
     shared = dataclasses.replace(base.renamed("Beacon notes"), steps=(step,), description=f"![d]({beacon}/d.png)",
                                  notes=f"Look ![pixel]({beacon}/notes.png) <img src=\"{beacon}/raw.png\">\n\n"
@@ -82,7 +83,7 @@ def test_an_imported_sets_notes_load_nothing_from_other_hosts(page, app):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     open_page(page, app, "views/6_Library.py")
-    upload(page, "A prompt-set file someone shared", "shared.yaml", ps.to_yaml(shared).encode(), "application/x-yaml")
+    upload(page, "A prompt-set file someone shared", "shared.yaml", to_yaml(shared).encode(), "application/x-yaml")
     with rerun(page):
         click_button(page, "Import")
     page.get_by_role("heading", name="Beacon notes").wait_for()

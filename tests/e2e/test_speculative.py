@@ -19,8 +19,10 @@ from tests.e2e.harness import (
     wait_for_text,
     wait_ready,
 )
-from workbench import speculative as sp
 from workbench.decoding import DecodingConfig
+from workbench.speculative.examples import examples
+from workbench.speculative.records import ORIGINS, SpeculativeConfig
+from workbench.speculative.runs import trace
 
 pytestmark = pytest.mark.e2e
 
@@ -48,7 +50,7 @@ def coloured_tokens(page) -> list[dict[str, str]]:
 
 def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_add_up(page, app):
     open_page(page, app, "views/7_Speculative_Decoding.py")
-    example = sp.examples()[0]  # the page starts on the first shipped example, a copy-heavy one
+    example = examples()[0]  # the page starts on the first shipped example, a copy-heavy one
     assert example.kind == "copy-heavy"
     prompt_box = page.get_by_role("textbox", name="Prompt (the exact text sent)", exact=True)
     assert prompt_box.input_value() == example.prompt
@@ -63,7 +65,7 @@ def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_ad
     # The coloured output: one span per output token, each on its origin's colour, some drafts accepted.
     spans = coloured_tokens(page)
     assert len(spans) == MAX_NEW
-    assert {s["origin"] for s in spans} <= set(sp.ORIGINS)
+    assert {s["origin"] for s in spans} <= set(ORIGINS)
     assert sum(s["origin"] == "accepted" for s in spans) > 0, "a copy-heavy prompt: some drafts must be accepted"
     backgrounds = {s["origin"]: s["background"] for s in spans}
     assert len(set(backgrounds.values())) == len(backgrounds), "two origins share a colour"
@@ -71,7 +73,7 @@ def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_ad
     # The counts under it add up to the output length and match the spans.
     accepted, rejected, target, total = map(int, COUNTS.search(page.locator("body").inner_text()).groups())
     assert accepted + rejected + target == total == len(spans)
-    assert [accepted, rejected, target] == [sum(s["origin"] == o for s in spans) for o in sp.ORIGINS]
+    assert [accepted, rejected, target] == [sum(s["origin"] == o for s in spans) for o in ORIGINS]
 
     # The acceptance table: one row per target pass; its columns add up to the same figures.
     rows = grid_rows(page)
@@ -85,8 +87,8 @@ def test_prompt_lookup_run_shows_coloured_output_and_an_acceptance_table_that_ad
     assert shown["Speed ratio"].endswith("×") and float(shown["Speed ratio"][:-1]) > 0
 
     # The page shows the library's trace: the same tokens, with the same origins, as a trace run here.
-    expected = sp.trace(real_backend("gemma-3-270m"), example.prompt, DecodingConfig(max_new_tokens=MAX_NEW),
-                        sp.SpeculativeConfig(draft_tokens=DRAFT_TOKENS))
+    expected = trace(real_backend("gemma-3-270m"), example.prompt, DecodingConfig(max_new_tokens=MAX_NEW),
+                        SpeculativeConfig(draft_tokens=DRAFT_TOKENS))
     assert [s["origin"] for s in spans] == [t.origin for t in expected.tokens]
     assert normalise("".join(s["text"] for s in spans)) == normalise(expected.text)
 

@@ -31,7 +31,7 @@ from tests.e2e.harness import (
     wait_for_text,
     wait_ready,
 )
-from workbench import promptsets as ps
+from workbench.promptsets.files import classroom_sets
 
 pytestmark = pytest.mark.e2e
 
@@ -96,7 +96,7 @@ def test_builder_edits_survive_a_walk_across_two_pages(page, app):
 
 
 def test_a_library_set_opened_in_the_builder_keeps_its_steps(page, app):
-    shipped = ps.classroom_sets()["zero_vs_few_shot"]
+    shipped = classroom_sets()["zero_vs_few_shot"]
     zero, few = shipped.steps
     open_page(page, app, "views/6_Library.py")
     select_option(page, re.compile(r"^Open a set"), f"🎓 {shipped.name}")
