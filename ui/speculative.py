@@ -57,7 +57,7 @@ def settings(backend) -> tuple[str, SpeculativeConfig | None, int]:
     prompt = st.text_area("Prompt (the exact text sent)", key="spec_prompt", height=180)
     c1, c2, c3 = st.columns(3)
     methods = ["prompt-lookup"]
-    if backend is not None and backend.name == "transformers":
+    if backend is not None and (offered := backend.speculation()) is not None and offered.draft_models:
         methods.append("draft model")
     method = c1.radio("Drafting", methods, key="spec_method", horizontal=True,
                       help="A draft model needs the transformers backend (llama-cpp-python ships prompt lookup).")

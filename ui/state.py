@@ -26,6 +26,7 @@ import streamlit as st
 from workbench.autocot.config import MAX_TRIES_PER_CLUSTER
 from workbench.autocot.demo import Demo
 from workbench.data import Example
+from workbench.demos import SpecWithDemos
 from workbench.errors import WorkbenchError
 from workbench.escapes import escape, unescape
 from workbench.prompts import SpecFile, starter_specs
@@ -111,7 +112,7 @@ class BuilderDraft:
     query_tpl: str = PromptSpec.query_template  # query template
     sep: str = escape(PromptSpec.separator)  # separator, escaped
     prefix: str = ""  # answer prefix, escaped
-    reasoning: str = "none"  # a REASONING_MODES name
+    reasoning: str = "none"  # a workbench.reasoning mode name (reasoning.names())
     trigger: str = PromptSpec.cot_trigger  # Zero-shot-CoT trigger
     format: str = "free"  # an AnswerFormat value
     answer_trigger: str = ""  # "" = Kojima et al.'s for the format
@@ -264,20 +265,13 @@ def restore_previous() -> BuilderState | None:
 
 # --------------------------------------------------------------------------- the prompt the Builder builds
 
-@dataclass(frozen=True)
-class BuiltPrompt:
-    """The spec and demonstrations the Builder's draft makes (read by the Demonstrations page, Decoding Lab)."""
-
-    spec: PromptSpec
-    demos: tuple[Example, ...]
-
-
-def built_prompt() -> BuiltPrompt | None:
+def built_prompt() -> SpecWithDemos | None:
     """The Builder's prompt, from its draft (also when the Builder page was never opened, and right after a
-    hand-over); None when the draft does not make a valid spec (the Builder page says why)."""
+    hand-over), read by the Demonstrations page and the Decoding Lab; None when the draft does not make a valid
+    spec (the Builder page says why)."""
     draft = builder_state().draft
     try:
-        return BuiltPrompt(draft.spec(), tuple(draft.used()))
+        return SpecWithDemos(draft.spec(), tuple(draft.used()))
     except WorkbenchError:
         return None
 
@@ -291,9 +285,9 @@ class DemoSettings:
     qmode: str = "Type"  # "Type" or "Pick from the pool"
     query: str = "a warm, funny and moving film"  # the typed query
     qpick: int = 0  # the pool item used as the query
-    sel: str = "knn"  # a workbench.retrieval.SELECTOR_KINDS name
+    sel: str = "knn"  # a workbench.retrieval.selectors.registry.SELECTOR_KINDS name
     k: int = 4  # how many demonstrations
-    order: str = "similar_last"  # a workbench.retrieval.ORDERS name
+    order: str = "similar_last"  # a workbench.retrieval.orders.ORDERS name
     seed: int = 0  # random selector / order, k-means
     lambda_: float = 0.5  # MMR trade-off
     fixed: tuple[int, ...] = ()  # the hand-picked pool rows of the "fixed" selector
