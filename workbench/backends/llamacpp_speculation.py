@@ -32,7 +32,7 @@ class LlamaVerifier:
     ``draft_model``) does, so the trace shows the batches the timed run computes: the prompt but its last token in
     one batch, the last prompt token alone (nothing is drafted before the first token), then per step the last
     output token plus the whole draft in one batch. llama.cpp's logits depend on the batch size (see
-    :func:`workbench.speculative.compare`), so feeding it differently could change the text.
+    :func:`workbench.speculative.runs.compare`), so feeding it differently could change the text.
     """
 
     drafts_first = False  # llama-cpp-python drafts only after its first token

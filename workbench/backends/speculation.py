@@ -66,7 +66,7 @@ class Speculation(Protocol):
 
     def timed_runs(self, prompt: str, ids: list[int], cfg: DecodingConfig, draft_tokens: int, ngram_size: int,
                    draft=None, with_backend_plain: bool = False) -> TimedRuns:
-        """The runs :func:`workbench.speculative.compare` times; ``draft``: a draft model's backend."""
+        """The runs :func:`workbench.speculative.runs.compare` times; ``draft``: a draft model's backend."""
 
     def plain_rows(self, prompt: str, cfg: DecodingConfig) -> tuple[Generation, np.ndarray] | None:
         """Plain greedy decoding and the logits row each token was chosen from; None where not offered."""
