@@ -128,8 +128,10 @@ def test_a_mistyped_classroom_switch_is_one_line(monkeypatch):
     monkeypatch.setenv(CLASSROOM_ENV, "yes please")
     at = run()
     assert not at.exception
-    assert [e.value for e in at.sidebar.error] == [
-        "WORKBENCH_CLASSROOM must be 1 (pin models and servers) or 0 (do not); got 'yes please'."]
+    # the app checks every setting before a page runs: one red line, on the page (not one per widget that reads it)
+    assert [e.value for e in at.error] == [
+        "The server's settings are wrong: WORKBENCH_CLASSROOM must be 1 (pin models and servers) or 0 (do not); "
+        "got 'yes please'. Fix it and restart the app."]
 
 
 # ---- issue 19: serving without a file watcher; every decoding field says why it is invalid ----------------------
