@@ -25,13 +25,19 @@ class Example:
     rationale: str | None = None  # chain-of-thought text shown before the answer, if any
     label: str | None = None  # class for label-balanced selection; the answer for classification pools
     choices: dict[str, str] | None = field(default=None, hash=False)  # multiple choice: label -> text
+    checks: tuple[dict[str, Any], ...] | None = field(default=None, hash=False)  # this row's own assertions, as
+    # written (promptfoo's ``{"type", "value", ...}``); validated by workbench.judging before any model call
+    threshold: float | None = None  # this row's pass threshold on the weighted score (None: every check must pass)
+    human: bool | None = None  # a person's pass/fail grade of the expected output (``__human``), for judge agreement
 
     def to_dict(self) -> dict[str, Any]:
         """The example in the shared schema (``input`` is written as ``question``)."""
         row: dict[str, Any] = {"id": self.id, "question": self.input, "answer": self.answer}
-        for name in ("rationale", "label", "choices"):
+        for name in ("rationale", "label", "choices", "threshold", "human"):
             if getattr(self, name) is not None:
                 row[name] = getattr(self, name)
+        if self.checks is not None:
+            row["assert"] = [dict(c) for c in self.checks]
         return row
 
     @classmethod
@@ -39,12 +45,13 @@ class Example:
         """Inverse of :meth:`to_dict`: a row of the shared schema (``question`` is the input).
 
         >>> Example.from_dict({"question": "2+2?", "answer": "4"}, default_id="demo-1")
-        Example(id='demo-1', input='2+2?', answer='4', rationale=None, label=None, choices=None)
+        Example(id='demo-1', input='2+2?', answer='4', rationale=None, label=None, choices=None, checks=None, threshold=None, human=None)
         """
         row_id = row.get("id")
         return cls(id=default_id if row_id is None else str(row_id), input=row["question"],
                    answer=row["answer"], rationale=row.get("rationale"), label=row.get("label"),
-                   choices=row.get("choices"))
+                   choices=row.get("choices"), threshold=row.get("threshold"), human=row.get("human"),
+                   checks=None if row.get("assert") is None else tuple(dict(c) for c in row["assert"]))
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from workbench.answers import is_correct
 from workbench.data import Example
 from workbench.evaluate.calibration import CONTENT_FREE_INPUTS, argmax, calibrate, content_free_prior, label_probs
 from workbench.evaluate.records import ItemFailure, ItemRecord
@@ -123,8 +122,13 @@ class AnswerMode:
         return ctx.batch if self.batched else 1
 
     def judge(self, answer: str | None, query: Example, fmt: str) -> bool:
-        """Whether ``answer`` is right for ``query`` (default: the format's comparison with the gold answer)."""
-        return is_correct(answer, query.answer, fmt)
+        """Whether ``answer`` is right for ``query`` by the format's own check (:mod:`workbench.judging.formats`);
+        the run's assertions, when it has any, judge the finished record afterwards
+        (:class:`workbench.judging.verdicts.Judging`)."""
+        from workbench.judging.base import Case
+        from workbench.judging.formats import format_check
+
+        return format_check(fmt).run(Case(output=answer or "", item=query, extracted=answer, fmt=fmt)).passed
 
     def run(self, ctx: ItemContext, chunk: Sequence[tuple[int, Example]]) -> list[Outcome]:
         """Records of ``chunk``'s (index, item) pairs, in order: each item alone, timed, cache-marked."""

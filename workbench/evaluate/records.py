@@ -17,8 +17,36 @@ what happened (label scores only for scoring, votes only for self-consistency).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """One check's verdict on one output (an assertion, a metric, a model-graded rubric, the format's comparison).
+
+    >>> CheckVerdict("contains", True, 1.0, "contains 'Paris'").to_dict()["type"]
+    'contains'
+    """
+
+    type: str  # the check's registered name, with "not-" when negated ("contains", "not-regex", "llm-rubric")
+    passed: bool  # the check holds (after negation and its threshold)
+    score: float  # in [0, 1]; 1/0 for a pass/fail check
+    reason: str  # one line: why it passed or failed
+    weight: float = 1.0  # its share of the item's weighted score (promptfoo's ``weight``)
+    metric: str | None = None  # a named score column this check feeds (promptfoo's ``metric``)
+    error: str | None = None  # the check could not run (a judge's reply it could not read, a check over its time)
+    reply: str | None = None  # a model-graded check: the judge's full reply
+    value: str | None = None  # what the check compared with, as text (for tables and the report)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, without the fields that do not apply (None)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> CheckVerdict:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
 
 
 @dataclass(frozen=True)
@@ -50,6 +78,9 @@ class ItemRecord:
     agreement: float | None = None  # self-consistency: the winner's share of the votes
     outputs: tuple[str, ...] | None = None  # self-consistency: each path's text
     cached: bool | None = None  # True: every model call of the item was answered from the response cache
+    checks: tuple[CheckVerdict, ...] | None = None  # judged by assertions: each check's verdict (None: the format's)
+    score: float | None = None  # judged by assertions: the weighted score in [0, 1] (``correct``: the item passed)
+    repeat: int | None = None  # repeated runs: which repeat this is (0-based; its seed is the decoding seed + it)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored row: JSON-able, without the fields that do not apply (None)."""
@@ -58,6 +89,8 @@ class ItemRecord:
             value = getattr(self, f.name)
             if value is None and f.name not in ("extracted",):
                 continue
+            if f.name == "checks":
+                value = [c.to_dict() for c in value]
             out[f.name] = list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) \
                 else value
         return out
@@ -70,6 +103,8 @@ class ItemRecord:
         for name in ("demos", "samples", "outputs"):
             if isinstance(data.get(name), list):
                 data[name] = tuple(data[name])
+        if isinstance(data.get("checks"), list):
+            data["checks"] = tuple(CheckVerdict.from_dict(c) for c in data["checks"])
         data.setdefault("extracted", None)
         return cls(**data)
 

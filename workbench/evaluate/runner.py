@@ -14,13 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from workbench.data import Pool
+from workbench.data import Example, Pool
 from workbench.errors import ConfigError, DataError, ModelError
 from workbench.evaluate.answer_modes import ItemContext, mode_for
 from workbench.evaluate.manifest import check_resumable, run_meta
 from workbench.evaluate.metrics import StrategySummary, summarize
 from workbench.evaluate.records import ItemFailure
 from workbench.evaluate.strategies import Strategy, needs_index
+from workbench.judging.tools import JudgeTools
+from workbench.judging.verdicts import Judging
 from workbench.words import plural
 
 if TYPE_CHECKING:
@@ -106,6 +108,7 @@ def evaluate(
     index: PoolIndex | None = None,
     cache: bool = True,
     reproducible: bool = False,
+    judge: Backend | Callable[[], Backend] | None = None,
 ) -> EvalRun:
     """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
 
@@ -123,6 +126,11 @@ def evaluate(
     (and self-consistency decodes its paths together); ``reproducible`` runs one sequence at a time for
     the exact unbatched text. An item whose sequence fails is not stored; the others are, and the run
     ends "failed" with one line naming how many could not run (resuming tries them again).
+
+    A strategy's ``checks`` (and each item's own) judge its items instead of the format's comparison
+    (:mod:`workbench.judging`); all are built before any model call. ``judge`` is the model that
+    model-graded checks ask (or a factory of it); its calls go through the response cache too. A strategy
+    with ``repeat`` N runs each item N times, with decoding seeds ``seed .. seed + N - 1``.
     """
     from workbench.cache import CachedBackend, ModelCalls, ResponseCache
     from workbench.errors import WorkbenchError
@@ -140,6 +148,11 @@ def evaluate(
     pool = dataset if pool is None else pool
     items = list(dataset)[: limit or len(dataset)]
     batch = batch_of(backend, reproducible)
+    tools = JudgeTools(judge=_cached_judge(judge, store, cache), embedder=embedder)
+    judgings = {s.name: Judging(s.checks, items, s.threshold, tools) for s in strategies}
+    if any(j.graded for j in judgings.values()) and not tools.has_judge:
+        raise ConfigError("A model-graded check (llm-rubric, factuality, ...) needs a judge model; choose one "
+                          "(--judge MODEL, or the page's Judge model).")
 
     if index is not None and index.pool.content_hash != pool.content_hash:
         raise DataError("The index given was built on another pool; index the demonstration pool itself.")
@@ -181,33 +194,26 @@ def evaluate(
     calls = ModelCalls(backend) if cache else None
     model = CachedBackend(calls, ResponseCache(store)) if calls is not None else backend
     done_sets = {s.name: store.completed(run_id, s.name) for s in strategies}
-    total = len(items) * len(strategies)
-    done = sum(len([i for i in done_sets[s.name] if i < len(items)]) for s in strategies)
+    total = len(items) * sum(s.repeat for s in strategies)
+    done = sum(len([i for i in done_sets[s.name] if i < len(items) * s.repeat]) for s in strategies)
     ran, t_start = 0, time.perf_counter()
     status = "finished"
     failures: list[tuple[str, ItemFailure]] = []
+
+    def on_stored(name: str, stored: int) -> None:
+        nonlocal ran, done
+        elapsed = time.perf_counter() - t_start
+        for _ in range(stored):  # item by item once all are stored (a progress call may be a Stop)
+            ran, done = ran + 1, done + 1
+            if progress is not None:
+                progress(Progress(done, total, name, elapsed, elapsed / ran * (total - done), run_id))
     try:
         for s in strategies:
-            mode, ctx = mode_for(s), ItemContext(s, model, index, batch, calls)
-            todo = [(i, ex) for i, ex in enumerate(items) if i not in done_sets[s.name]]
-            group = mode.group(ctx)
-            for at in range(0, len(todo), group):
-                if should_stop is not None and should_stop():
-                    status = "cancelled"
+            for r in range(s.repeat):
+                status = _run_repeat(s, r, items, model, index, batch, calls, judgings[s.name], store, run_id,
+                                     done_sets[s.name], failures, should_stop, on_stored)
+                if status == "cancelled":
                     break
-                stored = 0
-                chunk = todo[at:at + group]
-                for (i, _), result in zip(chunk, mode.run(ctx, chunk), strict=True):
-                    if isinstance(result, ItemFailure):
-                        failures.append((s.name, result))
-                        continue
-                    store.add_result(run_id, s.name, i, result)
-                    stored += 1
-                elapsed = time.perf_counter() - t_start
-                for _ in range(stored):  # item by item once all are stored (a progress call may be a Stop)
-                    ran, done = ran + 1, done + 1
-                    if progress is not None:
-                        progress(Progress(done, total, s.name, elapsed, elapsed / ran * (total - done), run_id))
             if status == "cancelled":
                 break
         if failures and status == "finished":
@@ -221,9 +227,51 @@ def evaluate(
         status = "cancelled"
         raise
     finally:
-        records = [r for r in store.results(run_id) if r["strategy"] in names and r["item_index"] < len(items)]
+        repeats = {s.name: s.repeat for s in strategies}
+        records = [r for r in store.results(run_id)
+                   if r["strategy"] in repeats and r["item_index"] < len(items) * repeats[r["strategy"]]]
         summaries = summarize(records)
         cached = model.stats.to_dict() if isinstance(model, CachedBackend) else None
         store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items),
                                   "cache": cached}, status)
     return EvalRun(run_id, status, tuple(summaries), tuple(records))
+
+
+def _run_repeat(s: Strategy, r: int, items: Sequence[Example], model, index, batch: int, calls, judging: Judging,
+                store: Store, run_id: int, done: set[int], failures: list, should_stop, on_stored) -> str:
+    """Repeat ``r`` of strategy ``s`` over the items not yet stored: "finished" or "cancelled".
+
+    Repeat ``r`` of item ``i`` is stored at index ``i * repeat + r`` and decodes with seed ``seed + r``."""
+    if s.repeat > 1:
+        s = dataclasses.replace(s, decoding=s.decoding.replace(seed=(s.decoding.seed or 0) + r))
+    mode, ctx = mode_for(s), ItemContext(s, model, index, batch, calls)
+    todo = [(i, ex) for i, ex in enumerate(items) if i * s.repeat + r not in done]
+    group = mode.group(ctx)
+    labels = s.spec.labels
+    for at in range(0, len(todo), group):
+        if should_stop is not None and should_stop():
+            return "cancelled"
+        stored = 0
+        chunk = todo[at:at + group]
+        for (i, ex), result in zip(chunk, mode.run(ctx, chunk), strict=True):
+            if isinstance(result, ItemFailure):
+                failures.append((s.name, result))
+                continue
+            result = judging.judge(result, ex, labels)
+            if s.repeat > 1:
+                result = dataclasses.replace(result, repeat=r)
+            store.add_result(run_id, s.name, i * s.repeat + r, result)
+            stored += 1
+        on_stored(s.name, stored)
+    return "finished"
+
+
+def _cached_judge(judge, store: Store, cache: bool):
+    """The judge model behind the response cache (a factory stays lazy)."""
+    if judge is None or not cache:
+        return judge
+    from workbench.cache import CachedBackend, ResponseCache
+
+    if callable(judge) and not hasattr(judge, "generate"):
+        return lambda: CachedBackend(judge(), ResponseCache(store))
+    return CachedBackend(judge, ResponseCache(store))

@@ -21,6 +21,8 @@ from workbench.data import Example, Pool
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.evaluate.registry import STRATEGIES
+from workbench.judging.base import Check
+from workbench.judging.registry import build_checks
 from workbench.prompts.spec import PromptSpec, next_question_stops
 from workbench.reasoning.base import query_letters
 from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS, NONE
@@ -68,6 +70,9 @@ class Strategy:
     seed: int = 0  # random selector seed; sampling seeds derive from decoding.seed
     demos: tuple[Example, ...] = ()  # the demonstrations of a "fixed" selector, in order
     fallback: bool = False  # Auto-CoT: keep a flagged fallback demo for a cluster where no candidate passes
+    checks: tuple[Check, ...] = ()  # assertions judging every item (workbench.judging); () = the format's check
+    threshold: float | None = None  # pass threshold on the checks' weighted score (None: every check must pass)
+    repeat: int = 1  # runs of each item, seeds decoding.seed .. + repeat - 1 (pass@k, pass^k, flaky items)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_words", tuple((str(a), str(b)) for a, b in dict(self.label_words).items()))
@@ -80,6 +85,14 @@ class Strategy:
             raise ConfigError(f"{self.name}: K must be 0 or more, not {self.k}.")
         if self.samples < 1:
             raise ConfigError(f"{self.name}: self-consistency needs at least 1 sample, not {self.samples}.")
+        object.__setattr__(self, "checks", tuple(self.checks))
+        if self.repeat < 1:
+            raise ConfigError(f"{self.name}: repeat must be 1 or more, not {self.repeat}.")
+        if self.repeat > 1 and self.decoding.greedy and self.samples == 1:
+            raise ConfigError(f"{self.name}: repeating greedy decoding gives the same output every time; sample "
+                              "(a temperature above 0) to repeat, or repeat once.")
+        if self.repeat > 1 and self.answer == "score":
+            raise ConfigError(f"{self.name}: label scoring is deterministic; repeat a generating strategy instead.")
         if self.answer == "score":
             if not self.spec.labels:
                 raise ConfigError(f"{self.name}: label scoring needs a fixed label set, and this prompt has none; "
@@ -142,7 +155,8 @@ class Strategy:
             "label_words": [list(p) for p in self.label_words], "calibrate": self.calibrate,
             "score_norm": self.score_norm,
             "samples": self.samples, "seed": self.seed, "demos": [d.to_dict() for d in self.demos],
-            "fallback": self.fallback,
+            "fallback": self.fallback, "checks": [c.to_dict() for c in self.checks], "threshold": self.threshold,
+            "repeat": self.repeat,
         }
 
     @classmethod
@@ -153,6 +167,7 @@ class Strategy:
         d["decoding"] = DecodingConfig.from_dict(d["decoding"])
         d["label_words"] = tuple(tuple(p) for p in d.get("label_words", ()))
         d["demos"] = tuple(Example.from_dict(row) for row in d.get("demos", ()))
+        d["checks"] = build_checks(d.get("checks") or (), d.get("name", ""))
         return cls(**d)
 
 

@@ -1,0 +1,109 @@
+"""Checks run on one output and combined into the item's verdict, by promptfoo's rule: the score is the
+weighted mean of the checks' scores (0 when every weight is 0); the item passes when every check passes, or,
+with a threshold, when the score reaches it. A :class:`Judging` is one run's plan: the strategy's checks plus
+each item's own, all built (and so validated) before any model call.
+
+    >>> from workbench.evaluate.records import CheckVerdict as V
+    >>> combine([V("contains", True, 1.0, ""), V("regex", False, 0.0, "", weight=3.0)], None)
+    (False, 0.25)
+    >>> combine([V("contains", True, 1.0, ""), V("regex", False, 0.0, "", weight=3.0)], 0.2)
+    (True, 0.25)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from workbench.data import Example
+from workbench.errors import ConfigError
+from workbench.evaluate.records import CheckVerdict, ItemRecord
+from workbench.judging.base import Case, Check
+
+if TYPE_CHECKING:
+    from workbench.judging.tools import JudgeTools
+
+
+def combine(verdicts: Sequence[CheckVerdict], threshold: float | None) -> tuple[bool, float]:
+    """(passed, weighted score) of one item's verdicts."""
+    total = sum(v.weight for v in verdicts)
+    score = sum(v.score * v.weight for v in verdicts) / total if total > 0 else 0.0
+    passed = score >= threshold if threshold is not None else all(v.passed for v in verdicts)
+    return passed, round(score, 6)
+
+
+def named_scores(verdicts: Sequence[CheckVerdict]) -> dict[str, float]:
+    """Each ``metric`` name's weighted mean score over the checks that feed it (promptfoo's named scores)."""
+    sums: dict[str, list[float]] = {}
+    for v in verdicts:
+        if v.metric:
+            acc = sums.setdefault(v.metric, [0.0, 0.0])
+            acc[0] += v.score * v.weight
+            acc[1] += v.weight
+    return {m: round(s / w, 6) if w > 0 else 0.0 for m, (s, w) in sums.items()}
+
+
+def check_threshold(threshold: float | None, where: str = "") -> float | None:
+    """A test's pass threshold on the weighted score: a number in 0..1 (None: every check must pass)."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+        raise ConfigError(f"{where + ': ' if where else ''}the pass threshold must be a number from 0 to 1, "
+                          f"not {threshold!r}.")
+    return float(threshold)
+
+
+class Judging:
+    """One run's judging: the strategy's checks plus each item's own (promptfoo's ``defaultTest`` then the
+    test's), built before any model call; items with no check at all keep their format's verdict."""
+
+    def __init__(self, checks: Sequence[Check], items: Sequence[Example], threshold: float | None = None,
+                 tools: JudgeTools | None = None):
+        from workbench.judging.registry import build_checks
+
+        self.checks = tuple(checks)  # every item's checks
+        self.threshold = check_threshold(threshold)  # the run's pass threshold (an item's own wins)
+        self.tools = tools  # the embedder and judge model, made on first use
+        self._own: dict[str, tuple[Check, ...]] = {}
+        for item in items:
+            if item.checks:
+                self._own[item.id] = build_checks(item.checks, f"item {item.id}")
+            check_threshold(item.threshold, f"item {item.id}")
+
+    def for_item(self, item: Example) -> tuple[Check, ...]:
+        """The checks that judge ``item`` (empty: its format's comparison)."""
+        return self.checks + self._own.get(item.id, ())
+
+    @property
+    def graded(self) -> bool:
+        """Some check asks a judge model."""
+        return any(c.kind.graded for c in self.checks) or any(c.kind.graded for cs in self._own.values() for c in cs)
+
+    @property
+    def active(self) -> bool:
+        """Some item is judged by assertions rather than by its format alone."""
+        return bool(self.checks or self._own)
+
+    def judge(self, record: ItemRecord, item: Example, labels: Sequence[str] = ()) -> ItemRecord:
+        """``record`` with its verdict from the item's checks (unchanged when it has none)."""
+        checks = self.for_item(item)
+        if not checks:
+            return record
+        case = Case(output=record.output, item=item, extracted=record.extracted, fmt=record.format,
+                    labels=tuple(labels), prompt=record.prompt, seconds=record.seconds)
+        verdicts = tuple(c.run(case, self.tools) for c in checks)
+        threshold = item.threshold if item.threshold is not None else self.threshold
+        passed, score = combine(verdicts, threshold)
+        return dataclasses.replace(record, correct=passed, score=score, checks=verdicts)
+
+
+def verdict_table(records: Sequence[Mapping]) -> list[dict[str, object]]:
+    """One row per (record, check) of stored records: strategy, item, type, pass, score, reason (for reports)."""
+    rows: list[dict[str, object]] = []
+    for r in records:
+        for c in r.get("checks") or ():
+            rows.append({"strategy": r.get("strategy"), "id": r.get("id"), "type": c.get("type"),
+                         "passed": c.get("passed"), "score": c.get("score"), "reason": c.get("reason"),
+                         "error": c.get("error")})
+    return rows
