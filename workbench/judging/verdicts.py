@@ -90,8 +90,9 @@ class Judging:
         checks = self.for_item(item)
         if not checks:
             return record
-        # label scoring's output is the labels' scores: its checks read the label it chose
-        output = record.output if record.logliks is None else (record.extracted or "")
+        # label scoring's output is the labels' scores: its checks read the label it chose. A completion starts
+        # with the space after "A:"; checks read the text without its surrounding whitespace (README: Fidelity).
+        output = record.output.strip() if record.logliks is None else (record.extracted or "")
         case = Case(output=output, item=item, extracted=record.extracted, fmt=record.format,
                     labels=tuple(labels), prompt=record.prompt, seconds=record.seconds)
         verdicts = tuple(c.run(case, self.tools) for c in checks)
