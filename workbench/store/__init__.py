@@ -16,7 +16,8 @@ by least-recently-used eviction (:meth:`Store.cache_put`).
     1
 
 A package of one concept per module: :mod:`~workbench.store.database` (connection, transactions, migrations),
-:mod:`~workbench.store.runs` (evaluation runs and records), :mod:`~workbench.store.library` (prompt-set
+:mod:`~workbench.store.runs` (evaluation runs and records), :mod:`~workbench.store.grades` (a person's pass/fail
+grades of a run's outputs), :mod:`~workbench.store.library` (prompt-set
 versions), :mod:`~workbench.store.responses` (the response cache's table), :mod:`~workbench.store.names` and
 :mod:`~workbench.store.processes`. Exports of a run are :mod:`workbench.report`'s.
 
@@ -32,6 +33,7 @@ from __future__ import annotations
 import os
 
 from workbench.store.database import DB_FILENAME, MIGRATIONS, SCHEMA_VERSION, default_db_path, migrate
+from workbench.store.grades import GradeTable
 from workbench.store.library import SetInfo, SetLibrary, VersionInfo
 from workbench.store.names import MAX_NAME_LENGTH, check_name, unprintable
 from workbench.store.responses import ResponseTable
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 
-class Store(RunTable, SetLibrary, ResponseTable):
+class Store(GradeTable, RunTable, SetLibrary, ResponseTable):
     """Runs, prompt sets and cached responses in one SQLite file. Thread-safe: one connection behind a lock.
 
     One shared connection (``check_same_thread=False``) serialised by an RLock suits
