@@ -85,19 +85,26 @@ class Judging:
         """Some item is judged by assertions rather than by its format alone."""
         return bool(self.checks or self._own)
 
+    def verdict(self, case: Case) -> tuple[bool, float, tuple[CheckVerdict, ...]] | None:
+        """(passed, weighted score, verdicts) of ``case`` under its item's checks (None: it has none, its
+        format judges it). The item's own threshold wins over the run's."""
+        checks = self.for_item(case.item)
+        if not checks:
+            return None
+        verdicts = tuple(c.run(case, self.tools) for c in checks)
+        threshold = case.item.threshold if case.item.threshold is not None else self.threshold
+        return (*combine(verdicts, threshold), verdicts)
+
     def judge(self, record: ItemRecord, item: Example, labels: Sequence[str] = ()) -> ItemRecord:
         """``record`` with its verdict from the item's checks (unchanged when it has none)."""
-        checks = self.for_item(item)
-        if not checks:
+        if not self.for_item(item):
             return record
         # label scoring's output is the labels' scores: its checks read the label it chose. A completion starts
         # with the space after "A:"; checks read the text without its surrounding whitespace (README: Fidelity).
         output = record.output.strip() if record.logliks is None else (record.extracted or "")
         case = Case(output=output, item=item, extracted=record.extracted, fmt=record.format,
                     labels=tuple(labels), prompt=record.prompt, seconds=record.seconds)
-        verdicts = tuple(c.run(case, self.tools) for c in checks)
-        threshold = item.threshold if item.threshold is not None else self.threshold
-        passed, score = combine(verdicts, threshold)
+        passed, score, verdicts = self.verdict(case)
         return dataclasses.replace(record, correct=passed, score=score, checks=verdicts)
 
 
