@@ -1,12 +1,13 @@
-"""Metrics of a run's item records (pure): accuracy with Wilson intervals, chart rows, item tables,
-disagreements, spread over orders."""
+"""Metrics of a run's item records (pure): accuracy with Wilson intervals, mean and named scores of judged
+items, repeats (pass@k, pass^k, flaky items), per-assertion pass rates, chart rows, item tables, disagreements,
+spread over orders."""
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.answers import normalise, wilson_interval
@@ -17,8 +18,130 @@ RECORD_FIELDS = ("id", "input", "prompt", "output", "extracted", "gold", "correc
 
 
 @dataclass(frozen=True)
+class FlakyItem:
+    """An item that passed in some of its repeated runs and failed in the others."""
+
+    item: int  # its position in the dataset (0-based)
+    id: str | None  # its id, as the dataset gives it
+    passed: int  # runs it passed
+    runs: int  # runs it had
+
+    def text(self) -> str:
+        """``row-3 2/3``: the id (else #position) and how many runs passed."""
+        return f"{self.id if self.id is not None else f'#{self.item}'} {self.passed}/{self.runs}"
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """One strategy's repeated runs: pass@k (passed in any run), pass^k (passed in every run), flaky items."""
+
+    k: int  # runs per item (the most any item had)
+    items: int  # items that had all k runs (the rates are over these)
+    pass_at_k: float  # share of those items passed in at least one run
+    pass_all_k: float  # share of those items passed in every run
+    flaky: tuple[FlakyItem, ...]  # items passed sometimes, in dataset order
+
+
+def repeats(records: Sequence[Mapping[str, Any]]) -> Repeats | None:
+    """pass@k, pass^k and flaky items of one strategy's records; None when no item was repeated.
+
+    Repeat ``r`` of item ``i`` is stored at ``item_index = i * k + r`` with ``repeat = r`` (the runner's rule),
+    so ``item_index - repeat`` names the item whatever k is. Items with fewer than k runs (a cancelled run)
+    are left out of the rates.
+
+    >>> rows = [{"item_index": 2 * i + r, "repeat": r, "id": f"q{i}", "correct": ok}
+    ...         for i, oks in enumerate([(True, True), (True, False), (False, False)]) for r, ok in enumerate(oks)]
+    >>> got = repeats(rows)
+    >>> got.k, got.items, round(got.pass_at_k, 3), round(got.pass_all_k, 3), [f.text() for f in got.flaky]
+    (2, 3, 0.667, 0.333, ['q1 1/2'])
+    >>> repeats([{"item_index": 0, "correct": True}]) is None
+    True
+    """
+    runs: dict[int, list[Mapping[str, Any]]] = {}
+    for r in records:
+        if r.get("repeat") is not None:
+            runs.setdefault(int(r["item_index"]) - int(r["repeat"]), []).append(r)
+    if not runs:
+        return None
+    k = max(len(rows) for rows in runs.values())
+    complete = {start: rows for start, rows in sorted(runs.items()) if len(rows) == k}
+    passes = {start: sum(bool(r.get("correct")) for r in rows) for start, rows in complete.items()}
+    n = len(complete)
+    flaky = tuple(FlakyItem(start // k, rows[0].get("id"), passes[start], k) for start, rows in complete.items()
+                  if 0 < passes[start] < k)
+    return Repeats(k, n, sum(p > 0 for p in passes.values()) / n if n else 0.0,
+                   sum(p == k for p in passes.values()) / n if n else 0.0, flaky)
+
+
+def scores(records: Sequence[Mapping[str, Any]]) -> tuple[float | None, dict[str, float]]:
+    """The mean weighted score of the records judged by checks (None: none were) and each check ``metric``
+    name's mean over the records that have it (promptfoo's named scores, averaged).
+
+    >>> rows = [{"score": 1.0, "checks": [{"type": "contains", "passed": True, "score": 1.0, "reason": "",
+    ...                                    "metric": "mentions"}]},
+    ...         {"score": 0.5, "checks": [{"type": "contains", "passed": False, "score": 0.0, "reason": "",
+    ...                                    "metric": "mentions"}]}, {"correct": True}]
+    >>> scores(rows)
+    (0.75, {'mentions': 0.5})
+    """
+    from workbench.evaluate.records import CheckVerdict
+    from workbench.judging.verdicts import named_scores
+
+    judged = [float(r["score"]) for r in records if r.get("score") is not None]
+    named: dict[str, list[float]] = {}
+    for r in records:
+        verdicts = [CheckVerdict.from_dict(c) for c in r.get("checks") or () if isinstance(c, Mapping)]
+        for name, value in named_scores(verdicts).items():
+            named.setdefault(name, []).append(value)
+    return (round(statistics.fmean(judged), 6) if judged else None,
+            {name: round(statistics.fmean(values), 6) for name, values in named.items()})
+
+
+@dataclass(frozen=True)
+class CheckRate:
+    """How one assertion type fared under one strategy: passes, mean score and errors over its verdicts."""
+
+    strategy: str
+    type: str  # the check's type as written ("not-contains")
+    value: str | None  # the value when every verdict had the same one, else None (per-row assertions)
+    n: int  # verdicts
+    passed: int  # verdicts that passed
+    mean_score: float  # mean score over the verdicts
+    errors: int  # verdicts whose check could not judge the output
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.n if self.n else 0.0
+
+
+def check_rates(records: Sequence[Mapping[str, Any]]) -> list[CheckRate]:
+    """Per strategy and check type (first-seen order): pass rate, mean score, errors.
+
+    >>> rows = [{"strategy": "zero", "checks": [{"type": "contains", "passed": ok, "score": float(ok), "value": "x"},
+    ...                                          {"type": "regex", "passed": True, "score": 1.0, "value": v}]}
+    ...         for ok, v in ((True, "a"), (False, "b"))]
+    >>> [(c.type, c.value, c.passed, c.n, c.mean_score) for c in check_rates(rows)]
+    [('contains', 'x', 1, 2, 0.5), ('regex', None, 2, 2, 1.0)]
+    """
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for r in records:
+        for c in r.get("checks") or ():
+            if isinstance(c, Mapping):
+                groups.setdefault((str(r.get("strategy")), str(c.get("type"))), []).append(c)
+    out = []
+    for (strategy, type_), verdicts in groups.items():
+        values = {v.get("value") for v in verdicts}
+        out.append(CheckRate(strategy, type_, values.pop() if len(values) == 1 else None, len(verdicts),
+                             sum(bool(v.get("passed")) for v in verdicts),
+                             round(statistics.fmean(float(v.get("score") or 0.0) for v in verdicts), 6),
+                             sum(1 for v in verdicts if v.get("error"))))
+    return out
+
+
+@dataclass(frozen=True)
 class StrategySummary:
-    """Accuracy of one strategy with its 95% Wilson interval (raw too, for calibrated strategies)."""
+    """Accuracy of one strategy with its 95% Wilson interval (raw too, for calibrated strategies); with checks,
+    the mean and named scores; with repeats, pass@k, pass^k and the flaky items (``n`` counts every run)."""
 
     strategy: str
     n: int
@@ -34,6 +157,12 @@ class StrategySummary:
     fewer_demos: int = 0  # items that ran with fewer demonstrations than asked (dropped to fit the window)
     cached: int = 0  # items answered wholly from the response cache (no model call)
     model_seconds: float | None = None  # summed wall time of the items the model answered; None: ``seconds``
+    mean_score: float | None = None  # mean weighted score of the records judged by checks (None: none were)
+    named_scores: dict[str, float] = field(default_factory=dict)  # each check ``metric`` name's mean score
+    repeat: int = 1  # runs of each item (n counts every run)
+    pass_at_k: float | None = None  # repeats: share of items passed in at least one run (None: no repeats)
+    pass_all_k: float | None = None  # repeats: share of items passed in every run (pass^k)
+    flaky: tuple[FlakyItem, ...] = ()  # repeats: items passed in some runs and failed in others
 
     @property
     def model_items(self) -> int:
@@ -79,6 +208,10 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> list[StrategySummary]:
         extra["cached"] = sum(1 for r in rows if r.get("cached"))
         if extra["cached"]:
             extra["model_seconds"] = round(sum(float(r.get("seconds", 0.0)) for r in rows if not r.get("cached")), 4)
+        extra["mean_score"], extra["named_scores"] = scores(rows)
+        rep = repeats(rows)
+        if rep is not None:
+            extra.update(repeat=rep.k, pass_at_k=rep.pass_at_k, pass_all_k=rep.pass_all_k, flaky=rep.flaky)
         out.append(StrategySummary(name, n, correct, correct / n if n else 0.0, lo, hi,
                                    round(sum(float(r.get("seconds", 0.0)) for r in rows), 4), **extra))
     return out

@@ -1,5 +1,6 @@
 """Prompt variants: several prompt specs (spec files, the Prompt Builder's prompt), each crossed with every
-chosen strategy, named ``variant/strategy``."""
+chosen strategy, named ``variant/strategy``; a variant's own assertions (a spec file's ``assert:``) judge every
+strategy of it, after the run's own."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from workbench.data import Example, Pool
 from workbench.errors import ConfigError
 from workbench.evaluate.strategies import Strategy, make_strategy, parse_strategies
+from workbench.judging.base import Check
 from workbench.prompts import PromptSpec
 
 #: The name of the dataset's own template (:func:`default_spec`) among prompt variants.
@@ -24,6 +26,8 @@ class PromptVariant:
     name: str  # prefix of its strategies' names ("a/knn4"); none while the inferred template runs alone
     spec: PromptSpec
     demos: tuple[Example, ...] = ()  # the demonstrations it was built with, run "as built" when asked
+    checks: tuple[Check, ...] = ()  # its own assertions (a spec file's ``assert:``), after the run's; (): none
+    threshold: float | None = None  # its pass threshold on the weighted score (None: the run's, else all must pass)
 
 
 def can_score(spec: PromptSpec) -> bool:
@@ -33,7 +37,8 @@ def can_score(spec: PromptSpec) -> bool:
 
 def cross_variants(variants: Sequence[PromptVariant], names: str | Sequence[str], pool: Pool | None,
                    as_built: bool = False, answers: Mapping[str, str] | None = None,
-                   **options: Any) -> list[Strategy]:
+                   checks: Sequence[Check] = (), threshold: float | None = None, repeat: int = 1,
+                   temperature: float | None = None, **options: Any) -> list[Strategy]:
     """Every variant × every strategy name (the one place the CLI and the Evaluate page cross them).
 
     Names get the variant as a prefix ("a/knn4") unless the inferred template runs alone; variant names
@@ -41,6 +46,11 @@ def cross_variants(variants: Sequence[PromptVariant], names: str | Sequence[str]
     Label words apply to the variants that have those labels. ``answers`` gives a variant (by name) its own
     answer mode instead of the run's ``answer`` (the Evaluate page: a prompt without labels generates while
     the others score).
+
+    ``checks`` judge every strategy (promptfoo's ``defaultTest``), then each variant's own; ``threshold`` is
+    the run's pass threshold, which wins over a variant's (None: each variant's own). ``temperature`` samples
+    every generating strategy at it, seeded with its ``seed`` (None or 0: each strategy's own decoding, greedy unless self-consistency);
+    ``repeat`` runs each item that many times (a greedy strategy refuses to repeat, in one line).
     """
     seen = [v.name for v in variants]
     dupes = sorted({n for n in seen if seen.count(n) > 1})
@@ -58,5 +68,10 @@ def cross_variants(variants: Sequence[PromptVariant], names: str | Sequence[str]
             base = make_strategy(f"random{len(v.demos)}", v.spec, pool, **opts)
             strategies.append(dataclasses.replace(base, name=f"built{len(v.demos)}", selector="fixed",
                                                   demos=tuple(v.demos), order="as_selected"))
-        out += [dataclasses.replace(s, name=f"{v.name}/{s.name}") if prefix else s for s in strategies]
+        for s in strategies:
+            judged = {"checks": (*checks, *v.checks), "threshold": threshold if threshold is not None else v.threshold,
+                      "repeat": repeat, "name": f"{v.name}/{s.name}" if prefix else s.name}
+            if temperature and s.answer != "score":  # sampled with the strategy's seed (repeats: seed + r)
+                judged["decoding"] = s.decoding.replace(do_sample=True, temperature=temperature, seed=s.seed)
+            out.append(dataclasses.replace(s, **judged))
     return out

@@ -1,4 +1,5 @@
-"""Spec files: a spec with its demonstrations and an example query, as shipped or saved (YAML or JSON).
+"""Spec files: a spec with its demonstrations and an example query, as shipped or saved (YAML or JSON), and
+the assertions that judge every item it runs on (promptfoo's ``assert:`` list and ``threshold``).
 
 Files go through the bounded reader and loader every file goes through (:mod:`workbench.safeload`);
 their layout is a Pydantic model built from :class:`~workbench.prompts.spec.PromptSpec`'s fields.
@@ -12,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.data import Example
-from workbench.errors import DataError, PromptError
+from workbench.errors import ConfigError, DataError, PromptError
 from workbench.prompts.spec import PromptSpec
+
+if TYPE_CHECKING:
+    from workbench.judging.base import Check
 
 #: Starter specs shipped with the workbench.
 STARTER_DIR = Path(__file__).resolve().parent.parent / "shipped" / "specs"
@@ -24,18 +28,26 @@ STARTER_DIR = Path(__file__).resolve().parent.parent / "shipped" / "specs"
 
 @dataclass(frozen=True)
 class SpecFile:
-    """A spec as shipped or saved: a name, the spec, its demonstrations and an example query."""
+    """A spec as shipped or saved: a name, the spec, its demonstrations and an example query, and the
+    assertions that judge every item it runs on."""
 
     name: str
     spec: PromptSpec
     demos: tuple[Example, ...] = ()
     description: str = ""  # one line for pickers
     example: str = ""  # a query to try it with
+    checks: tuple[Check, ...] = ()  # the file's ``assert:`` list, built and validated (): the format's own check
+    threshold: float | None = None  # pass threshold on the checks' weighted score (None: every check must pass)
 
     def to_dict(self) -> dict[str, Any]:
-        """The YAML layout :func:`load_spec` reads."""
-        return {"name": self.name, "description": self.description, "example": self.example,
-                "spec": self.spec.to_dict(), "demos": [d.to_dict() for d in self.demos]}
+        """The YAML layout :func:`load_spec` reads (``assert`` and ``threshold`` only when the file has them)."""
+        out = {"name": self.name, "description": self.description, "example": self.example,
+               "spec": self.spec.to_dict(), "demos": [d.to_dict() for d in self.demos]}
+        if self.checks:
+            out["assert"] = [c.to_dict() for c in self.checks]
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
+        return out
 
 
 def demo_file_model(config):
@@ -70,6 +82,9 @@ def _file_model():
         example: str = ""
         spec: spec_model = Field(default_factory=spec_model)  # type: ignore[valid-type]
         demos: list[demo_model] = Field(default_factory=list)  # type: ignore[valid-type]
+        # promptfoo's assertions, as written (mappings or "TYPE: VALUE" text); workbench.judging validates them
+        assert_: list[dict[str, Any] | str] = Field(default_factory=list, alias="assert")
+        threshold: float | None = None
 
     return FileModel
 
@@ -95,7 +110,21 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
         Example.from_dict({**d.model_dump(), "id": d.id or None}, default_id=f"{stem}-{i}")
         for i, d in enumerate(model.demos, start=1)
     )
-    return SpecFile(name=model.name, spec=spec, demos=demos, description=model.description, example=model.example)
+    checks, threshold = _judging(model.assert_, model.threshold, source)
+    return SpecFile(name=model.name, spec=spec, demos=demos, description=model.description, example=model.example,
+                    checks=checks, threshold=threshold)
+
+
+def _judging(specs: list, threshold: float | None, source: str) -> tuple[tuple[Check, ...], float | None]:
+    """A file's ``assert:`` list built into checks and its ``threshold`` checked, as one DataError line naming the
+    file (``a.yaml assertion 2: unknown assertion type 'regexp'; ...``)."""
+    from workbench.judging.registry import build_checks
+    from workbench.judging.verdicts import check_threshold
+
+    try:
+        return build_checks(specs, source), check_threshold(threshold, source)
+    except ConfigError as err:
+        raise DataError(str(err)) from None
 
 
 def load_spec(path: str | Path) -> SpecFile:
