@@ -5,15 +5,22 @@ items where exactly one of them is right, and a paired bootstrap interval on the
 difference (items resampled with replacement, both strategies' outcomes kept together).
 For classification, a confusion matrix, per-label accuracy and macro-F1.
 
+Repeated runs (records with ``repeat``) are paired by item: each item's pass rate over its
+repeats is its outcome (the question-level mean of Miller 2024, "Adding Error Bars to Evals"),
+the difference is the mean pass-rate difference with the same bootstrap over items, and the
+test is Wilcoxon's signed-rank on the per-item differences (McNemar needs one pass/fail per item).
+With more than one pair, each p also comes Holm-adjusted over the pairs (``p_holm``).
+
 Every function here takes plain sequences or result records (``strategy``, ``item_index``,
-``correct``, ``gold``, ``extracted``) and returns frozen dataclasses; nothing is loaded.
+``correct``, ``gold``, ``extracted``; ``id`` and ``repeat`` for repeats) and returns frozen
+dataclasses; nothing is loaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -48,6 +55,7 @@ class PairedTest:
     only_a: int  # right with ``a``, wrong with ``b``
     only_b: int  # right with ``b``, wrong with ``a``
     p_value: float  # two-sided exact binomial p of only_a vs only_b under "equally good"
+    p_holm: float | None = None  # p Holm-adjusted over every pair of the run (None: a single pair, nothing to adjust)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -67,28 +75,125 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", 
     return PairedTest(a, b, len(correct_a), only_a, only_b, min(1.0, 2 * tail))
 
 
-def _outcomes(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, bool]]:
-    by: dict[str, dict[int, bool]] = {}
-    for r in records:
-        by.setdefault(r["strategy"], {})[r["item_index"]] = bool(r.get("correct"))
-    return by
+def signed_rank_p(differences: Sequence[float]) -> float:
+    """Two-sided p of Wilcoxon's signed-rank test on paired differences, as ``scipy.stats.wilcoxon`` gives it
+    with its defaults: zero differences dropped (``zero_method="wilcox"``), the exact null distribution for
+    small samples, else the normal approximation. Differences are rounded to 12 decimals first, so that float
+    noise makes no zero non-zero and breaks no tie. With no non-zero difference (or no items) the p is 1.0:
+    nothing to rank, no evidence of a difference.
+
+    >>> signed_rank_p([1, 1, 1, 1, 1, 1])  # six items, all better under a: 2 / 2**6
+    0.03125
+    >>> signed_rank_p([0.5, -0.2, 0.3, 0.1])
+    0.375
+    >>> signed_rank_p([0.0, 0.0]), signed_rank_p([])
+    (1.0, 1.0)
+    """
+    d = [round(float(x), 12) for x in differences]
+    if not any(d):
+        return 1.0
+    from scipy.stats import wilcoxon  # scipy loads in about a second: only when a test runs
+
+    return float(wilcoxon(d).pvalue)
 
 
-def _pairwise(records: Sequence[Mapping[str, Any]], test: Callable[[list[bool], list[bool], str, str], T]) -> list[T]:
-    """``test(outcomes_a, outcomes_b, a, b)`` for every pair of strategies (first-seen order), on shared items."""
-    by = _outcomes(records)
-    names = list(by)
-    out = []
-    for i, x in enumerate(names):
-        for y in names[i + 1:]:
-            items = sorted(set(by[x]) & set(by[y]))
-            out.append(test([by[x][j] for j in items], [by[y][j] for j in items], x, y))
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of a family of p-values (each comparison of a run is one member), in the
+    given order: the i-th smallest p (from 0) is multiplied by m − i, capped at 1, and made no smaller than
+    the adjusted p before it. It controls the chance of any false "significant" over the family; reject
+    where the adjusted p is under the level. Equals ``statsmodels``' ``multipletests(p, method="holm")``.
+
+    >>> [round(p, 6) for p in holm([0.01, 0.04, 0.03])]  # 3 × 0.01; 2 × 0.03; max(0.06, 1 × 0.04)
+    [0.03, 0.06, 0.06]
+    >>> holm([0.5, 0.9]), holm([])
+    ([1.0, 1.0], [])
+    """
+    for p in pvalues:
+        if not (isinstance(p, int | float) and 0 <= p <= 1):  # NaN fails both comparisons
+            raise ConfigError(f"A p-value must be a number between 0 and 1, not {p!r}.")
+    m = len(pvalues)
+    out = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(sorted(range(m), key=lambda j: pvalues[j])):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        out[i] = running
     return out
 
 
+def with_holm(comparisons: Sequence[T]) -> list[T]:
+    """The comparisons with ``p_holm`` set: their ``p_value`` Holm-adjusted as one family; a single comparison
+    (two strategies) is left with ``p_holm`` None, as there is nothing to adjust."""
+    if len(comparisons) < 2:
+        return list(comparisons)
+    adjusted = holm([c.p_value for c in comparisons])
+    return [dataclasses.replace(c, p_holm=p) for c, p in zip(comparisons, adjusted, strict=True)]
+
+
+# --------------------------------------------------------------------------- items of a run
+
+def is_repeated(records: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the records repeat items (some record has ``repeat``): they are then paired by item id."""
+    return any(r.get("repeat") is not None for r in records)
+
+
+def item_means(records: Sequence[Mapping[str, Any]],
+               value: Callable[[Mapping[str, Any]], float | None] = lambda r: float(bool(r.get("correct"))),
+               ) -> dict[str, dict[Any, float]]:
+    """Per strategy (first-seen order), each item's ``value`` averaged over its repeats, items in run order.
+
+    Without repeats an item is its ``item_index``; with repeats (see :func:`is_repeated`) it is its ``id``, as
+    repeat r of item i is stored at ``i * N + r`` and a strategy's N is not in its records. Records whose value
+    is None are left out. The default value is pass/fail, so each item's mean is its pass rate.
+
+    >>> rows = [{"strategy": "s", "item_index": 2 * i + r, "id": f"q{i}", "repeat": r, "correct": c}
+    ...         for i, outcomes in enumerate([(1, 0), (1, 1)]) for r, c in enumerate(outcomes)]
+    >>> item_means(rows)
+    {'s': {'q0': 0.5, 'q1': 1.0}}
+    """
+    repeated = is_repeated(records)
+    sums: dict[str, dict[Any, list]] = {}
+    seen: set[tuple] = set()
+    for r in records:
+        v = value(r)
+        if v is None:
+            continue
+        key = r["item_index"]
+        if repeated:
+            if r.get("id") is None:
+                raise ConfigError("Repeated runs are paired by item id, but a record has none.")
+            key = str(r["id"])
+            mark = (r["strategy"], key, r.get("repeat") or 0)
+            if mark in seen:
+                raise ConfigError(f"Item id {key!r} appears twice in {r['strategy']}'s repeat {mark[2]}: repeats "
+                                  "are paired by item id, so the ids must be unique.")
+            seen.add(mark)
+        slot = sums.setdefault(r["strategy"], {}).setdefault(key, [r["item_index"], 0.0, 0])
+        slot[0] = min(slot[0], r["item_index"])
+        slot[1] += v
+        slot[2] += 1
+    return {s: {k: t / c for k, (_, t, c) in sorted(items.items(), key=lambda kv: kv[1][0])}
+            for s, items in sums.items()}
+
+
+def item_pairs(by: Mapping[str, Mapping[Any, float]]) -> Iterator[tuple[str, str, list[float], list[float]]]:
+    """``(a, b, values_a, values_b)`` for every pair of strategies (first-seen order), on the items both have."""
+    names = list(by)
+    for i, x in enumerate(names):
+        for y in names[i + 1:]:
+            items = [k for k in by[x] if k in by[y]]
+            yield x, y, [by[x][k] for k in items], [by[y][k] for k in items]
+
+
 def paired_tests(records: Sequence[Mapping[str, Any]]) -> list[PairedTest]:
-    """McNemar's test for every pair of strategies, on the items both of them ran."""
-    return _pairwise(records, mcnemar)
+    """McNemar's test for every pair of strategies, on the items both of them ran (Holm-adjusted when several).
+
+    McNemar takes one pass/fail per item: repeated records are refused (:func:`paired_comparisons` pairs their
+    pass rates)."""
+    if is_repeated(records):
+        raise ConfigError("McNemar's test takes one pass/fail per item; these records repeat items: compare their "
+                          "pass rates (paired_comparisons).")
+    return with_holm([mcnemar([v == 1 for v in va], [v == 1 for v in vb], x, y)
+                      for x, y, va, vb in item_pairs(item_means(records))])
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -102,28 +207,29 @@ class Interval:
     high: float
 
 
-def bootstrap_difference(
-    correct_a: Sequence[bool],
-    correct_b: Sequence[bool],
+def bootstrap_mean(
+    differences: Sequence[float],
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
     confidence: float = CONFIDENCE,
 ) -> Interval:
-    """Accuracy of ``a`` minus accuracy of ``b`` with a paired percentile-bootstrap interval.
+    """The mean of paired differences (one per item) with a percentile-bootstrap interval.
 
-    Items are resampled with replacement, each keeping both outcomes; the interval is the
-    (1-confidence)/2 and (1+confidence)/2 percentiles (inverted CDF, no interpolation) of the
-    resampled differences. A local RNG seeded with ``seed`` makes it reproducible.
+    Items are resampled with replacement; the interval is the (1-confidence)/2 and (1+confidence)/2
+    percentiles (inverted CDF, no interpolation) of the resampled means. A local RNG seeded with ``seed``
+    makes it reproducible. No items: 0 with the interval [0, 0].
+
+    >>> bootstrap_mean([0.25, 0.25, 0.25])
+    Interval(estimate=0.25, low=0.25, high=0.25)
     """
-    _same_length(correct_a, correct_b)
     if resamples < 1:
         raise ConfigError(f"Bootstrap needs at least 1 resample, not {resamples}.")
     if not 0 < confidence < 1:
         raise ConfigError(f"Confidence must be between 0 and 1, not {confidence}.")
-    n = len(correct_a)
+    n = len(differences)
     if n == 0:
         return Interval(0.0, 0.0, 0.0)
-    d = np.array([int(bool(x)) - int(bool(y)) for x, y in zip(correct_a, correct_b, strict=True)], dtype=np.int64)
+    d = np.asarray(differences, dtype=np.float64)
     rng = np.random.default_rng(seed)
     means = np.empty(resamples, dtype=np.float64)
     for start in range(0, resamples, _CHUNK):
@@ -135,9 +241,56 @@ def bootstrap_difference(
     return Interval(float(d.sum() / n), float(low), float(high))
 
 
+def bootstrap_difference(
+    correct_a: Sequence[bool],
+    correct_b: Sequence[bool],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    confidence: float = CONFIDENCE,
+) -> Interval:
+    """Accuracy of ``a`` minus accuracy of ``b`` with a paired percentile-bootstrap interval: :func:`bootstrap_mean`
+    of the per-item differences (each resampled item keeps both outcomes)."""
+    _same_length(correct_a, correct_b)
+    return bootstrap_mean([int(bool(x)) - int(bool(y)) for x, y in zip(correct_a, correct_b, strict=True)],
+                          resamples, seed, confidence)
+
+
+@dataclass(frozen=True)
+class MeanDifference:
+    """Two strategies' values on the same items (pass rates over repeats, or scores): means, the difference
+    with its paired bootstrap interval, and Wilcoxon's signed-rank p."""
+
+    n: int  # items both have
+    mean_a: float
+    mean_b: float
+    difference: Interval  # mean of the per-item differences a − b, with its bootstrap interval
+    higher_a: int  # items where a's value is higher
+    higher_b: int  # items where b's value is higher
+    p_value: float  # Wilcoxon signed-rank, two-sided (see signed_rank_p)
+
+
+def mean_difference(values_a: Sequence[float], values_b: Sequence[float], resamples: int = BOOTSTRAP_RESAMPLES,
+                    seed: int = BOOTSTRAP_SEED) -> MeanDifference:
+    """Paired statistics of per-item values (one per item under each strategy, same items in the same order).
+
+    >>> m = mean_difference([1.0, 0.5, 1.0], [0.5, 0.5, 0.0])
+    >>> (m.n, m.mean_a, m.mean_b, m.difference.estimate, m.higher_a, m.higher_b, m.p_value)
+    (3, 0.8333333333333334, 0.3333333333333333, 0.5, 2, 0, 0.5)
+    """
+    _same_length(values_a, values_b)
+    n = len(values_a)
+    d = [float(x) - float(y) for x, y in zip(values_a, values_b, strict=True)]
+    return MeanDifference(n, sum(map(float, values_a)) / n if n else 0.0, sum(map(float, values_b)) / n if n else 0.0,
+                          bootstrap_mean(d, resamples, seed), sum(x > 0 for x in d), sum(x < 0 for x in d),
+                          signed_rank_p(d))
+
+
 @dataclass(frozen=True)
 class PairedComparison:
-    """Two strategies on the items both ran: accuracy difference (a − b), McNemar p and bootstrap interval."""
+    """Two strategies on the items both ran: accuracy difference (a − b), its p and bootstrap interval.
+
+    One run of each item: McNemar's exact test. Repeated items: each item's pass rate over its repeats, the
+    mean pass-rate difference and Wilcoxon's signed-rank test (``test`` says which)."""
 
     a: str
     b: str
@@ -147,18 +300,27 @@ class PairedComparison:
     difference: float  # accuracy_a − accuracy_b
     ci_low: float  # bootstrap interval of the difference
     ci_high: float
-    only_a: int  # right with a only
-    only_b: int  # right with b only
-    p_value: float  # McNemar, exact
+    only_a: int  # right with a only (repeats: items with a higher pass rate under a)
+    only_b: int  # right with b only (repeats: items with a higher pass rate under b)
+    p_value: float  # McNemar, exact (repeats: Wilcoxon signed-rank on the pass-rate differences)
+    p_holm: float | None = None  # p Holm-adjusted over every pair of the run (None: a single pair, nothing to adjust)
+    test: str = "McNemar"  # the test behind p_value: "McNemar" (one run per item) or "Wilcoxon" (repeats)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def line(self) -> str:
-        """``a − b: +12.5 points on 40 items (McNemar p = 0.031; 95% bootstrap CI +2.5 to +22.5)``."""
-        return (f"{self.a} − {self.b}: {_points(self.difference)} points on {self.n} items "
-                f"(McNemar p = {self.p_value:.3g}; {CONFIDENCE:.0%} bootstrap CI {_points(self.ci_low)} to "
-                f"{_points(self.ci_high)})")
+        """``a − b: +12.5 points on 40 items (McNemar p = 0.031; 95% bootstrap CI +2.5 to +22.5)``; with several
+        pairs ``(McNemar p = 0.031, Holm-adjusted p = 0.093; …)``; with repeats the items are pass rates."""
+        rates = ", each item's pass rate over its repeats" if self.test == "Wilcoxon" else ""
+        return (f"{self.a} − {self.b}: {_points(self.difference)} points on {self.n} items{rates} "
+                f"({self.test} p = {self.p_value:.3g}{holm_note(self.p_holm)}; {CONFIDENCE:.0%} bootstrap CI "
+                f"{_points(self.ci_low)} to {_points(self.ci_high)})")
+
+
+def holm_note(p_holm: float | None) -> str:
+    """``", Holm-adjusted p = 0.093"``, or nothing without an adjusted p."""
+    return "" if p_holm is None else f", Holm-adjusted p = {p_holm:.3g}"
 
 
 def _points(x: float) -> str:
@@ -176,10 +338,27 @@ def compare(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", 
     return PairedComparison(a, b, n, acc_a, acc_b, iv.estimate, iv.low, iv.high, t.only_a, t.only_b, t.p_value)
 
 
+def compare_rates(rates_a: Sequence[float], rates_b: Sequence[float], a: str = "a", b: str = "b",
+                  resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> PairedComparison:
+    """The comparison of per-item pass rates (repeated items): :func:`mean_difference` as a
+    :class:`PairedComparison` with ``test`` "Wilcoxon"."""
+    m = mean_difference(rates_a, rates_b, resamples, seed)
+    iv = m.difference
+    return PairedComparison(a, b, m.n, m.mean_a, m.mean_b, iv.estimate, iv.low, iv.high, m.higher_a, m.higher_b,
+                            m.p_value, test="Wilcoxon")
+
+
 def paired_comparisons(records: Sequence[Mapping[str, Any]], resamples: int = BOOTSTRAP_RESAMPLES,
                        seed: int = BOOTSTRAP_SEED) -> list[PairedComparison]:
-    """:func:`compare` for every pair of strategies (in first-seen order), on the items both ran."""
-    return _pairwise(records, lambda a, b, x, y: compare(a, b, x, y, resamples, seed))
+    """:func:`compare` for every pair of strategies (in first-seen order), on the items both ran; repeated
+    records: :func:`compare_rates` on each item's pass rate. With several pairs, ``p_holm`` is set."""
+    by = item_means(records)
+    if is_repeated(records):
+        out = [compare_rates(va, vb, x, y, resamples, seed) for x, y, va, vb in item_pairs(by)]
+    else:
+        out = [compare([v == 1 for v in va], [v == 1 for v in vb], x, y, resamples, seed)
+               for x, y, va, vb in item_pairs(by)]
+    return with_holm(out)
 
 
 # --------------------------------------------------------------------------- classification
