@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
 
 def combine(verdicts: Sequence[CheckVerdict], threshold: float | None) -> tuple[bool, float]:
-    """(passed, weighted score) of one item's verdicts."""
+    """(passed, weighted score) of one item's verdicts. As promptfoo: a check of weight 0 is shown but cannot fail
+    the item (runAssertion forces its pass), and a threshold of 0 is no threshold (``if (this.threshold)``)."""
     total = sum(v.weight for v in verdicts)
     score = sum(v.score * v.weight for v in verdicts) / total if total > 0 else 0.0
-    passed = score >= threshold if threshold is not None else all(v.passed for v in verdicts)
+    passed = score >= threshold if threshold else all(v.passed for v in verdicts if v.weight > 0)
     return passed, round(score, 6)
 
 
