@@ -96,5 +96,6 @@ def test_a_prompt_set_results_csv_neutralises_inputs_answers_and_outputs():
 
     run = SimpleNamespace(seconds=0.25, stages=(SimpleNamespace(output="=cmd|' /c calc'!A1"),))
     result = StepRun(0, "+title", "gemma-3-270m", TestCase("@input", "-3"), (run,), "-3", None, True)
-    assert results_csv([result]) == ("step,title,model,input,expected,answer,correct,samples,seconds,output\n"
-                                     "1,'+title,gemma-3-270m,'@input,-3,-3,True,1,0.25,'=cmd|' /c calc'!A1\n")
+    assert results_csv([result]) == ("step,title,model,input,expected,answer,correct,samples,seconds,output,score,"
+                                     "checks\n"
+                                     "1,'+title,gemma-3-270m,'@input,-3,-3,True,1,0.25,'=cmd|' /c calc'!A1,,\n")

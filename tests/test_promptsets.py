@@ -386,13 +386,20 @@ def steps(draw) -> Step:
     demos = () if select is not None else tuple(draw(st.lists(examples, max_size=3)))
     return Step(title=draw(NON_BLANK.filter(bool)), spec=draw(specs()), demos=demos, select=select,
                    decoding=draw(decodings()), model=draw(st.sampled_from(["", "gemma-3-270m", "/models/x.gguf"])),
-                   notes=draw(TEXT))
+                   notes=draw(TEXT), checks=draw(ASSERT_LISTS), threshold=draw(THRESHOLDS))
+
+
+#: Assertion lists as files write them (promptfoo's form), and pass thresholds.
+ASSERT_LISTS = st.sampled_from([(), ({"type": "icontains", "value": "Paris", "weight": 2},),
+                                ({"type": "not-equals", "value": "x"}, {"type": "exact", "metric": "gold"})])
+THRESHOLDS = st.none() | st.floats(0, 1)
 
 
 prompt_sets = st.builds(
     PromptSet, name=NAME, steps=st.lists(steps(), min_size=1, max_size=3).map(tuple), description=TEXT,
     notes=TEXT, tags=st.lists(LINE, max_size=3).map(tuple),
-    tests=st.lists(st.builds(TestCase, input=TEXT.filter(bool), expected=st.none() | TEXT, choices=CHOICES),
+    tests=st.lists(st.builds(TestCase, input=TEXT.filter(bool), expected=st.none() | TEXT, choices=CHOICES,
+                             checks=ASSERT_LISTS, threshold=THRESHOLDS),
                    max_size=3).map(tuple),
 )
 
@@ -645,7 +652,7 @@ def test_a_classroom_step_runs_briefly_and_csv_lists_it(gemma):
     assert result.runs[0].rendered.text.count("Sentiment:") == 7
     csv_text = results_csv([result])
     header, row = csv_text.splitlines()
-    assert header == "step,title,model,input,expected,answer,correct,samples,seconds,output"
+    assert header == "step,title,model,input,expected,answer,correct,samples,seconds,output,score,checks"
     assert row.startswith("2,Few-shot (6 demonstrations),gemma-3-270m,\"The jokes land, the songs are catchy, and I "
                           "left the cinema smiling.\",positive,positive,True,1,")
 
@@ -688,3 +695,135 @@ def test_set_names_with_control_characters_are_refused_at_load(name):
 ])
 def test_lone_surrogates_are_refused_at_load(text, source):
     assert "a lone surrogate \\u" in refused_text(text, source=source)
+
+
+# ---- assertions in prompt sets (#26): validated on import, exported unchanged, judging Library runs -------------
+
+ASSERTING = {
+    "schema_version": 1, "name": "asserting",
+    "steps": [{"title": "only", "spec": {"query_template": "Q: {input}\nA:"},
+               "assert": [{"type": "icontains", "value": "paris", "weight": 2},
+                          {"type": "not-contains", "value": "Rome", "metric": "no rome"}],
+               "threshold": 0.5}],
+    "tests": [{"input": "Capital of France?", "expected": "Paris",
+               "assert": [{"type": "contains", "value": "France"}], "threshold": 1}],
+}
+
+
+def test_assertions_and_thresholds_are_read_and_exported_unchanged():
+    pset = from_dict(ASSERTING)
+    step, case = pset.steps[0], pset.tests[0]
+    assert step.checks == ({"type": "icontains", "value": "paris", "weight": 2},
+                           {"type": "not-contains", "value": "Rome", "metric": "no rome"})
+    assert (step.threshold, case.checks, case.threshold) == (0.5, ({"type": "contains", "value": "France"},), 1.0)
+    exported = pset.to_dict()
+    assert exported["steps"][0]["assert"] == ASSERTING["steps"][0]["assert"]
+    assert list(exported["steps"][0])[-2:] == ["assert", "threshold"]
+    assert exported["tests"] == [{"input": "Capital of France?", "expected": "Paris",
+                                  "assert": [{"type": "contains", "value": "France"}], "threshold": 1.0}]
+    for fmt in FORMATS:
+        text = dumps(pset, fmt)
+        assert loads(text, fmt, source=f"set.{fmt}") == pset and dumps(loads(text, fmt), fmt) == text
+    assert "assert" not in from_dict(MINIMAL).to_dict()["steps"][0]  # a set without assertions exports as before
+
+
+@pytest.mark.parametrize(("where", "entry", "message"), [
+    ("steps", {"type": "python", "value": "file://x.py"},
+     "set.yaml: steps[0] assertion 1: Assertion type 'python' runs code from the file; the workbench never runs "
+     "code from prompt or test files (they are shared and untrusted). Use a built-in type such as regex, is-json or "
+     "llm-rubric."),
+    ("steps", {"type": "sparkles", "value": "x"}, "set.yaml: steps[0] assertion 1: unknown assertion type 'sparkles';"),
+    ("steps", {"type": "contains"}, "set.yaml: steps[0] assertion 1: assertion 'contains' needs a value."),
+    ("steps", {"type": "contains", "value": "x", "transform": "output.upper()"},
+     "set.yaml: steps[0] assertion 1: assertion key 'transform' runs code; the workbench never runs code from prompt "
+     "or test files."),
+    ("tests", {"type": "contains", "value": "x", "weight": -1},
+     "set.yaml: tests[0] assertion 1: assertion 'contains': weight must be 0 or more, not -1."),
+    ("tests", {"type": "contains", "value": "x", "threshold": 0.5},
+     "set.yaml: tests[0] assertion 1: assertion 'contains' takes no threshold."),
+])
+def test_bad_assertions_are_one_line_naming_the_file_and_the_entry(where, entry, message):
+    data = {**MINIMAL, "tests": [{"input": "x"}]}
+    data[where] = [{**data[where][0], "assert": [entry]}]
+    got = refused(data)
+    assert got.startswith(message) and "\n" not in got
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"threshold": 1.5}, "set.yaml: steps[0].threshold: input should be less than or equal to 1."),
+    ({"threshold": "high"}, "set.yaml: steps[0].threshold: input should be a valid number."),
+    ({"assert": "contains: Paris"}, "set.yaml: steps[0].assert: input should be a valid list."),
+    ({"assert": ["contains: Paris"]}, "set.yaml: steps[0].assert[0]: input should be a valid dictionary."),
+    ({"assert": [{"type": "llm-rubric", "value": "polite", "provider": "https://evil.example/v1"}]},
+     "set.yaml: steps[0] assertion 1: provider must be a model registry id or local model name; a prompt set may "
+     "not name a server (it would send your outputs there)."),
+])
+def test_bad_assert_lists_and_thresholds_are_one_line(change, message):
+    assert refused(doc(**change)) == message
+
+
+def test_assertions_travel_through_the_library(store):
+    pset = from_dict(ASSERTING)
+    name = import_set(store, loads(to_yaml(pset), source="shared.yaml"))
+    again, version = get(store, name)
+    assert (again, version) == (pset, 1)
+    assert to_yaml(again) == to_yaml(pset)
+
+
+def fake_answers(mapping):
+    from tests.fakes import FakeBackend
+
+    return FakeBackend(reply=lambda prompt, seed: next(v for k, v in mapping.items() if k in prompt))
+
+
+def test_a_library_run_is_judged_by_the_step_and_input_checks():
+    pset = from_dict(ASSERTING)
+    backend = fake_answers({"France": " Paris, in France", "Italy": " Rome, not Paris"})
+    inputs = (pset.tests[0], TestCase("Capital of Italy?", "Rome"))
+    first, second = run_set(pset, lambda model: backend, inputs)
+    # input 1: icontains paris (w 2) + not-contains Rome + its own contains France, its own threshold 1
+    assert [(v.type, v.passed, v.score) for v in first.checks] == [
+        ("icontains", True, 1.0), ("not-contains", True, 1.0), ("contains", True, 1.0)]
+    assert (first.correct, first.score) == (True, 1.0)
+    # input 2: no checks of its own; the step's threshold 0.5 on (1*2 + 0*1) / 3
+    assert [(v.type, v.passed) for v in second.checks] == [("icontains", True), ("not-contains", False)]
+    assert (second.correct, second.score) == (True, 0.666667)
+    assert second.checks[1].reason == "not: contains 'Rome'"
+    header, row1, row2 = results_csv([first, second]).splitlines()
+    assert header.endswith(",output,score,checks")
+    assert row1.endswith(',1.0,"icontains pass 1; not-contains pass 1; contains pass 1"')
+    assert row2.endswith(',0.666667,"icontains pass 1; not-contains fail 0 (not: contains \'Rome\')"')
+
+
+def test_without_checks_the_expected_answer_decides_and_score_stays_empty():
+    pset = from_dict({**MINIMAL, "tests": [{"input": "Capital of France?", "expected": "Paris"}]})
+    (result,) = run_set(pset, lambda model: fake_answers({"France": " Paris"}))
+    assert (result.correct, result.score, result.checks) == (True, None, ())
+    assert results_csv([result]).splitlines()[1].endswith(", Paris,,")
+
+
+def test_a_failing_check_fails_the_input_whatever_the_expected_answer():
+    pset = from_dict({**MINIMAL, "steps": [{"title": "only", "assert": [{"type": "contains", "value": "Lyon"}]}],
+                      "tests": [{"input": "Capital of France?", "expected": "Paris"}]})
+    (result,) = run_set(pset, lambda model: fake_answers({"France": " Paris"}))
+    assert (result.correct, result.score) == (False, 0.0)
+    assert result.checks[0].reason == "does not contain 'Lyon'"
+
+
+def test_bad_checks_in_a_set_built_in_code_are_refused_before_any_model_call():
+    backend = fake_answers({"": " x"})
+    pset = PromptSet(name="p", steps=(Step(title="s", checks=({"type": "regexx", "value": "a"},)),),
+                     tests=(TestCase("hi"),))
+    with pytest.raises(Exception, match=r"^step 's' assertion 1: unknown assertion type 'regexx'"):
+        run_set(pset, lambda model: backend)
+    assert backend.prompts == []
+
+
+def test_run_step_with_several_samples_is_judged_too():
+    from tests.fakes import FakeBackend
+
+    backend = FakeBackend(reply=lambda prompt, seed: " Paris" if seed % 2 == 0 else " Lyon")
+    step = Step(title="sc", decoding=DecodingConfig(do_sample=True, n=3, max_new_tokens=4),
+                checks=({"type": "icontains", "value": "PARIS"},))
+    result = run_step(step, TestCase("Capital of France?"), backend)
+    assert (result.answer, result.output, result.correct, result.score) == ("paris", " Paris", True, 1.0)

@@ -76,16 +76,27 @@ def render_jsonl(pset: PromptSet, inputs: Sequence[TestCase] | None = None, shap
 
 #: Columns of the results CSV.
 RESULT_COLUMNS = ("step", "title", "model", "input", "expected", "answer", "correct", "samples", "seconds",
-                  "output")
+                  "output", "score", "checks")
 
 
 def result_row(r: StepRun) -> dict[str, Any]:
-    """One result as a flat row (CSV, tables); steps are numbered from 1 as the pages and the CLI show them."""
+    """One result as a flat row (CSV, tables); steps are numbered from 1 as the pages and the CLI show them.
+    ``score`` and ``checks`` are empty when no assertion judged the output."""
     return {"step": r.step + 1, "title": r.title, "model": r.model, "input": r.case.input,
             "expected": "" if r.case.expected is None else r.case.expected,
             "answer": "" if r.answer is None else r.answer,
             "correct": "" if r.correct is None else r.correct, "samples": len(r.runs),
-            "seconds": round(r.seconds, 3), "output": r.output}
+            "seconds": round(r.seconds, 3), "output": r.output, "score": "" if r.score is None else r.score,
+            "checks": checks_text(r)}
+
+
+def checks_text(r: StepRun) -> str:
+    """Each check's verdict in a few words, e.g. ``is-json pass 1; contains fail 0 (does not contain 'Cairo')``."""
+    parts = []
+    for v in r.checks:
+        why = f" ({v.error})" if v.error else ("" if v.passed else f" ({v.reason})")
+        parts.append(f"{v.type} {'pass' if v.passed else 'fail'} {v.score:g}{why}")
+    return "; ".join(parts)
 
 
 def results_csv(results: Sequence[StepRun]) -> str:

@@ -90,6 +90,8 @@ def _models():
         demos: list[DemoModel] = Field(default_factory=list)
         select: SelectModel | None = None
         decoding: decoding_model = Field(default_factory=decoding_model)  # type: ignore[valid-type]
+        assert_: list[dict[str, Any]] | None = Field(default=None, alias="assert")
+        threshold: float | None = Field(default=None, ge=0, le=1)
 
         @model_validator(mode="after")
         def _one_source(self):
@@ -102,6 +104,8 @@ def _models():
         input: str = Field(min_length=1)
         expected: str | None = None
         choices: dict[str, str] | None = None
+        assert_: list[dict[str, Any]] | None = Field(default=None, alias="assert")
+        threshold: float | None = Field(default=None, ge=0, le=1)
 
     class SetModel(BaseModel):
         model_config = forbid
@@ -204,7 +208,8 @@ def from_dict(data: Any, source: str = "prompt set", limits: Limits = DEFAULT_LI
     except DataError as err:
         raise DataError(f"{source}: name: {str(err)[:1].lower()}{str(err)[1:]}") from None
     steps = tuple(_step(i, s, source) for i, s in enumerate(model.steps))
-    tests = tuple(TestCase(t.input, t.expected, t.choices) for t in model.tests)
+    tests = tuple(TestCase(t.input, t.expected, t.choices, _checks(t.assert_, f"{source}: tests[{j}]"), t.threshold)
+                  for j, t in enumerate(model.tests))
     return PromptSet(name=name, steps=steps, description=model.description, notes=model.notes,
                      tags=tuple(model.tags), tests=tests)
 
@@ -241,7 +246,28 @@ def _step(i: int, s: Any, source: str) -> Step:
         select = SelectorSpec(name=sel.name, k=sel.k, pool=sel.pool, order=sel.order, seed=sel.seed,
                               mmr_lambda=sel.mmr_lambda, indices=tuple(sel.indices))
     return Step(title=s.title, spec=spec, demos=demos, select=select, decoding=decoding, model=s.model,
-                notes=s.notes)
+                notes=s.notes, checks=_checks(s.assert_, where), threshold=s.threshold)
+
+
+def _checks(written: list[dict[str, Any]] | None, where: str) -> tuple[dict[str, Any], ...]:
+    """An entry's ``assert`` list, validated by building every check (a bad type, regex, schema or threshold is
+    one line naming the file and the entry) and kept as written, so it exports unchanged. A judge ``provider``
+    naming a server is refused as a step's model is: the file would send your outputs there."""
+    from workbench.errors import ConfigError
+    from workbench.judging.registry import build_checks
+
+    if not written:
+        return ()
+    for n, spec in enumerate(written, start=1):
+        provider = spec.get("provider")
+        if provider is not None and (not isinstance(provider, str) or _SERVER_URL.match(provider)):
+            raise DataError(f"{where} assertion {n}: provider must be a model registry id or local model name; "
+                            "a prompt set may not name a server (it would send your outputs there).")
+    try:
+        build_checks(written, where)
+    except ConfigError as err:
+        raise DataError(str(err)) from None
+    return tuple(dict(spec) for spec in written)
 
 
 def _detect(source: str, text: str) -> str:

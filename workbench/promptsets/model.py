@@ -64,6 +64,9 @@ class Step:
     decoding: DecodingConfig = field(default_factory=DecodingConfig)  # n > 1: self-consistency majority vote
     model: str = ""  # a registry id or local model path; "" = whichever model is picked
     notes: str = ""  # what this step shows (Markdown)
+    checks: tuple[dict[str, Any], ...] = field(default=(), hash=False)  # the file's ``assert`` list as written
+    # (promptfoo's form), judging every input of this step (workbench.judging); (): the answer format's comparison
+    threshold: float | None = None  # pass threshold on the checks' weighted score (None: every check must pass)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"title": self.title, "notes": self.notes, "model": self.model,
@@ -71,7 +74,7 @@ class Step:
         if self.select is not None:
             d["select"] = self.select.to_dict()
         d["decoding"] = self.decoding.to_dict()
-        return d
+        return _with_checks(d, self.checks, self.threshold)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,9 @@ class TestCase:
     input: str
     expected: str | None = None
     choices: dict[str, str] | None = field(default=None, hash=False)  # multiple choice: label -> text
+    checks: tuple[dict[str, Any], ...] = field(default=(), hash=False)  # this input's own ``assert`` list, as
+    # written; run after its step's checks (promptfoo: a test's asserts after defaultTest's)
+    threshold: float | None = None  # this input's pass threshold (None: its step's; then every check must pass)
 
     def query(self, id_: str = "test") -> str | Example:
         """What :func:`workbench.prompts.render` takes: the text, or an Example carrying the choices."""
@@ -90,13 +96,31 @@ class TestCase:
             return self.input
         return Example(id=id_, input=self.input, answer=self.expected or "", choices=self.choices)
 
+    def item(self, id_: str = "test") -> Example:
+        """The input as the dataset row its checks judge: gold = ``expected`` ("" when none), its own checks.
+
+        >>> TestCase("Capital of France?", "Paris", checks=({"type": "icontains", "value": "paris"},)).item().checks
+        ({'type': 'icontains', 'value': 'paris'},)
+        """
+        return Example(id=id_, input=self.input, answer=self.expected or "", choices=self.choices,
+                       checks=tuple(dict(c) for c in self.checks) or None, threshold=self.threshold)
+
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"input": self.input}
         if self.expected is not None:
             d["expected"] = self.expected
         if self.choices is not None:
             d["choices"] = dict(self.choices)
-        return d
+        return _with_checks(d, self.checks, self.threshold)
+
+
+def _with_checks(d: dict[str, Any], checks: tuple[dict[str, Any], ...], threshold: float | None) -> dict[str, Any]:
+    """``d`` with ``assert`` and ``threshold`` written when set (a set without them exports as before)."""
+    if checks:
+        d["assert"] = [dict(c) for c in checks]
+    if threshold is not None:
+        d["threshold"] = threshold
+    return d
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,12 @@ from workbench.promptsets.model import PromptSet, Step, TestCase
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
+    from workbench.evaluate.records import CheckVerdict
+    from workbench.judging.tools import JudgeTools
     from workbench.retrieval.index import PoolIndex
 
+#: The judge of model-graded checks when a run names none: the local instruct model.
+JUDGE_MODEL = "smollm2-135m-instruct"
 #: Builds (or returns a cached) index over a shipped pool, by pool name.
 IndexFactory = Callable[[str], "PoolIndex"]
 
@@ -87,7 +91,9 @@ class StepRun:
     runs: tuple[PromptRun, ...]  # one per sample (decoding.n; self-consistency when n > 1)
     answer: str | None  # the answer, or the majority answer over the samples
     vote: Vote | None  # the vote when there were several samples
-    correct: bool | None  # None without an expected answer
+    correct: bool | None  # the checks' verdict, else the answer compared with the expected one (None: neither)
+    score: float | None = None  # the checks' weighted score (None: no checks, the expected answer decided)
+    checks: tuple[CheckVerdict, ...] = ()  # each check's verdict, in order (the step's, then the input's own)
 
     @property
     def seconds(self) -> float:
@@ -105,10 +111,13 @@ SampleRunner = Callable[[int, str, str, DecodingConfig], Any]
 
 def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, model: str = "",
              indexes: IndexFactory | None = None, runner: SampleRunner | None = None,
-             as_chat: bool | None = None) -> StepRun:
-    """Run one step on one input; ``decoding.n`` samples (seeds seed, seed+1, ...) are majority-voted."""
+             as_chat: bool | None = None, tools: JudgeTools | None = None) -> StepRun:
+    """Run one step on one input; ``decoding.n`` samples (seeds seed, seed+1, ...) are majority-voted. The
+    step's and the input's checks judge the output (``tools``: the judge model and embedder they may need)."""
     if step.decoding.n == 1 and runner is None:
-        return run_steps(step, [case], backend, index=index, model=model, indexes=indexes, as_chat=as_chat)[0]
+        return run_steps(step, [case], backend, index=index, model=model, indexes=indexes, as_chat=as_chat,
+                         tools=tools)[0]
+    judge = judged(step, [case], tools)  # the checks are built before any model call
     query = case.query()
     demos, scores = step_demos(step, query, indexes)
     cfg = step.decoding
@@ -125,18 +134,20 @@ def run_step(step: Step, case: TestCase, backend: Backend, *, index: int = 0, mo
         result = self_consistency(step.spec, rendered.text, backend, cfg, query=query, runner=runner)
         runs = [PromptRun(rendered, p.stages, p.extraction) for p in result.paths]
         vote, answer = result.vote, result.vote.winner
-    correct = None if case.expected is None else is_correct(answer, case.expected, fmt)
-    return StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
-                   answer=answer, vote=vote, correct=correct)
+    out = StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=tuple(runs),
+                  answer=answer, vote=vote, correct=None)
+    return judge(out, 0, fmt)
 
 
 def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index: int = 0, model: str = "",
-              indexes: IndexFactory | None = None, as_chat: bool | None = None) -> list[StepRun]:
+              indexes: IndexFactory | None = None, as_chat: bool | None = None,
+              tools: JudgeTools | None = None) -> list[StepRun]:
     """:func:`run_step` on several inputs; with one sample each, every stage is one ``generate`` call for
     all of them (:func:`~workbench.prompts.run_prompts`), so a batching backend decodes them together."""
     if step.decoding.n != 1:
-        return [run_step(step, c, backend, index=index, model=model, indexes=indexes, as_chat=as_chat)
+        return [run_step(step, c, backend, index=index, model=model, indexes=indexes, as_chat=as_chat, tools=tools)
                 for c in cases]
+    judge = judged(step, cases, tools)  # the checks are built before any model call
     queries = [c.query() for c in cases]
     jobs = []
     for q in queries:
@@ -144,30 +155,68 @@ def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index:
         jobs.append(PromptJob(tuple(demos), q, scores))
     runs = run_prompts(step.spec, jobs, backend, step.decoding, as_chat=as_chat)
     out = []
-    for case, run in zip(cases, runs, strict=True):
+    for at, (case, run) in enumerate(zip(cases, runs, strict=True)):
         failed = next((st.generation for st in run.stages if st.generation.failed), None)
         if failed is not None:
             raise ModelError(f"Step {index + 1} could not run on input {case.input[:60]!r}: {failed.error}")
-        correct = None if case.expected is None else is_correct(run.answer, case.expected, step.spec.answer_format)
-        out.append(StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=(run,),
-                           answer=run.answer, vote=None, correct=correct))
+        out.append(judge(StepRun(step=index, title=step.title, model=model or step.model, case=case, runs=(run,),
+                                 answer=run.answer, vote=None, correct=None), at, step.spec.answer_format))
     return out
+
+
+def judged(step: Step, cases: Sequence[TestCase], tools: JudgeTools | None = None
+           ) -> Callable[[StepRun, int, str], StepRun]:
+    """What gives a run of ``cases[at]`` its verdict: the step's checks and the input's own
+    (:class:`~workbench.judging.verdicts.Judging`, built now, so a bad check or a missing judge model is one line
+    before any model call), else its answer compared with the expected one under the answer format."""
+    from workbench.judging.base import Case
+    from workbench.judging.registry import build_checks
+    from workbench.judging.verdicts import Judging
+
+    items = [case.item(f"input-{at + 1}") for at, case in enumerate(cases)]
+    judging = Judging(build_checks(step.checks, f"step {step.title!r}"), items, step.threshold, tools)
+    if judging.graded and (tools is None or not tools.has_judge):
+        raise DataError(f"Step {step.title!r} has a model-graded check (llm-rubric, ...); it needs a judge model.")
+    labels = tuple(step.spec.labels)
+
+    def judge(result: StepRun, at: int, fmt: str) -> StepRun:
+        run = result.runs[0]
+        # a completion starts with the space after the prompt: checks read the text without it (as in evaluate)
+        found = judging.verdict(Case(output=result.output.strip(), item=items[at], extracted=result.answer,
+                                     fmt=fmt, labels=labels, prompt=run.rendered.text, seconds=result.seconds))
+        if found is None:
+            expected = result.case.expected
+            return dataclasses.replace(result, correct=None if expected is None else
+                                       is_correct(result.answer, expected, fmt))
+        passed, score, verdicts = found
+        return dataclasses.replace(result, correct=passed, score=score, checks=verdicts)
+
+    return judge
 
 
 def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequence[TestCase] | None = None,
             *, default_model: str = "", indexes: IndexFactory | None = None,
-            progress: Callable[[int, int], None] | None = None) -> list[StepRun]:
-    """Every step on every input (default: the set's tests); ``backends(model_id)`` gives each step's model."""
+            progress: Callable[[int, int], None] | None = None, judge: str | None = None) -> list[StepRun]:
+    """Every step on every input (default: the set's tests); ``backends(model_id)`` gives each step's model.
+
+    Steps' and inputs' ``assert`` lists judge the outputs; model-graded ones ask ``judge`` (a model id, loaded
+    with ``backends`` on first use; default :data:`JUDGE_MODEL`), the embedding ones the workbench's MiniLM."""
+    from workbench.judging.tools import JudgeTools
+
     inputs = pset.tests if inputs is None else tuple(inputs)
     if not inputs:
         raise DataError(f"The set {pset.name!r} has no test inputs; give an input to run.")
+    tools = JudgeTools(judge=lambda: backends(judge or JUDGE_MODEL))
+    for step in pset.steps:  # every step's and input's checks built before any model call
+        judged(step, inputs, tools)
     total, done, out = len(pset.steps) * len(inputs), 0, []
     for i, step in enumerate(pset.steps):
         model = step.model or default_model
         backend = backends(model)
         size = max(1, int(getattr(backend, "batch_size", 1)))  # inputs decoded together (batching backends)
         for at in range(0, len(inputs), size):
-            out.extend(run_steps(step, inputs[at:at + size], backend, index=i, model=model, indexes=indexes))
+            out.extend(run_steps(step, inputs[at:at + size], backend, index=i, model=model, indexes=indexes,
+                                 tools=tools))
             done += len(inputs[at:at + size])
             if progress is not None:
                 progress(done, total)
