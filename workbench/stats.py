@@ -122,7 +122,11 @@ def holm(pvalues: Sequence[float]) -> list[float]:
 
 def with_holm(comparisons: Sequence[T]) -> list[T]:
     """The comparisons with ``p_holm`` set: their ``p_value`` Holm-adjusted as one family; a single comparison
-    (two strategies) is left with ``p_holm`` None, as there is nothing to adjust."""
+    (two strategies) is left with ``p_holm`` None, as there is nothing to adjust.
+
+    >>> [t.p_holm for t in with_holm([mcnemar([1] * 6, [0] * 6), mcnemar([1] * 6, [1] * 6)])]
+    [0.0625, 1.0]
+    """
     if len(comparisons) < 2:
         return list(comparisons)
     adjusted = holm([c.p_value for c in comparisons])
@@ -132,7 +136,11 @@ def with_holm(comparisons: Sequence[T]) -> list[T]:
 # --------------------------------------------------------------------------- items of a run
 
 def is_repeated(records: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether the records repeat items (some record has ``repeat``): they are then paired by item id."""
+    """Whether the records repeat items (some record has ``repeat``): they are then paired by item id.
+
+    >>> is_repeated([{"repeat": None}, {"repeat": 1}]), is_repeated([{"correct": True}])
+    (True, False)
+    """
     return any(r.get("repeat") is not None for r in records)
 
 
@@ -176,7 +184,11 @@ def item_means(records: Sequence[Mapping[str, Any]],
 
 
 def item_pairs(by: Mapping[str, Mapping[Any, float]]) -> Iterator[tuple[str, str, list[float], list[float]]]:
-    """``(a, b, values_a, values_b)`` for every pair of strategies (first-seen order), on the items both have."""
+    """``(a, b, values_a, values_b)`` for every pair of strategies (first-seen order), on the items both have.
+
+    >>> list(item_pairs({"x": {0: 1.0, 1: 0.0}, "y": {1: 1.0, 2: 0.5}}))
+    [('x', 'y', [0.0], [1.0])]
+    """
     names = list(by)
     for i, x in enumerate(names):
         for y in names[i + 1:]:
@@ -319,7 +331,11 @@ class PairedComparison:
 
 
 def holm_note(p_holm: float | None) -> str:
-    """``", Holm-adjusted p = 0.093"``, or nothing without an adjusted p."""
+    """``", Holm-adjusted p = 0.093"``, or nothing without an adjusted p.
+
+    >>> holm_note(0.09375), holm_note(None)
+    (', Holm-adjusted p = 0.0938', '')
+    """
     return "" if p_holm is None else f", Holm-adjusted p = {p_holm:.3g}"
 
 
@@ -341,7 +357,12 @@ def compare(correct_a: Sequence[bool], correct_b: Sequence[bool], a: str = "a", 
 def compare_rates(rates_a: Sequence[float], rates_b: Sequence[float], a: str = "a", b: str = "b",
                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> PairedComparison:
     """The comparison of per-item pass rates (repeated items): :func:`mean_difference` as a
-    :class:`PairedComparison` with ``test`` "Wilcoxon"."""
+    :class:`PairedComparison` with ``test`` "Wilcoxon".
+
+    >>> c = compare_rates([1.0, 0.5, 0.0], [0.0, 0.0, 0.0])
+    >>> (c.difference, c.only_a, c.p_value, c.test)
+    (0.5, 2, 0.5, 'Wilcoxon')
+    """
     m = mean_difference(rates_a, rates_b, resamples, seed)
     iv = m.difference
     return PairedComparison(a, b, m.n, m.mean_a, m.mean_b, iv.estimate, iv.low, iv.high, m.higher_a, m.higher_b,

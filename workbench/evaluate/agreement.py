@@ -118,8 +118,8 @@ def kappa_interval(cells: Sequence[tuple[int, int, int, int]], resamples: int = 
     values: list[float] = []
     for start in range(0, resamples, _CHUNK):
         idx = rng.integers(0, m, size=(min(_CHUNK, resamples - start), m))
-        sums = counts[idx].sum(axis=1)  # (size, 4)
-        values += [k for k in _kappa(*sums.T) if k is not None]
+        sums = [counts[:, k][idx].sum(axis=1) for k in range(4)]  # each (size,): one cell summed per resample
+        values += [k for k in _kappa(*sums) if k is not None]
     if not values:
         return None, None
     tail = (1 - confidence) / 2
