@@ -115,10 +115,11 @@ def test_content_hash_ignores_name_and_tracks_content():
 
 def test_sample_pools_load_and_stay_small():
     pools = sample_pools()
-    assert set(pools) == {"sentiment", "arithmetic", "last_letters", "trec_questions", "translation_en_fr"}
+    assert set(pools) == {"sentiment", "arithmetic", "last_letters", "trec_questions", "translation_en_fr",
+                          "city_dates"}
     sizes = {name: len(load_sample(name)) for name in pools}
     assert sizes == {"sentiment": 40, "arithmetic": 30, "last_letters": 20, "trec_questions": 30,
-                     "translation_en_fr": 20}
+                     "translation_en_fr": 20, "city_dates": 30}
     assert all(path.stat().st_size < 20_000 for path in pools.values())
 
 
