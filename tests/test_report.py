@@ -8,14 +8,12 @@ import json
 
 import pytest
 
+from workbench.charts import bar_chart_svg, confusion_svg, forest_svg
 from workbench.errors import ConfigError, DataError
 from workbench.report import (
     CSV_FIELDS,
     RunReport,
-    bar_chart_svg,
-    confusion_svg,
     export_format,
-    forest_svg,
     html_report,
     package_versions,
     read_jsonl,

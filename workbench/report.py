@@ -11,7 +11,9 @@ per-strategy summary, the paired comparisons and the per-item records. It comes 
 * ``.csv``: one row per record (:data:`CSV_FIELDS`); the manifest and summary are not in it;
 * ``.html``: one file with inline SVG charts (accuracy bars with 95% Wilson whiskers, a forest plot of the
   paired differences with their intervals, a heat map per confusion matrix) beside their tables, the
-  manifest and an item table; no script, no network; every text is escaped.
+  manifest and an item table; where assertions judged the items, their pass rates per strategy and each
+  item's verdicts (pass/fail, score, reason, the judge's full reply); with repeats, pass@k, pass^k and the
+  flaky items; no script, no network; every text (a judge's reply included) is escaped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.charts import bar_chart_svg, confusion_svg, forest_svg
 from workbench.csvsafe import rows_to_csv
 from workbench.errors import ConfigError, DataError
 
@@ -211,120 +214,6 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def bar_chart_svg(rows: Sequence[Mapping[str, Any]], width: int = 640) -> str:
-    """An inline SVG bar chart: one horizontal bar per row (``strategy``, ``accuracy``, ``ci_low``,
-    ``ci_high``, all in 0..1) with its interval as a whisker; names and numbers escaped."""
-    bar_h, gap, left, right, top = 22, 10, 180, 60, 24
-    plot = width - left - right
-    height = top + len(rows) * (bar_h + gap) + 24
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="accuracy by strategy" '
-             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
-             'font-family="system-ui,sans-serif">']
-    for tick in range(0, 101, 20):
-        x = left + plot * tick / 100
-        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 20}" stroke="#e3e7eb"/>')
-        parts.append(f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" fill="#52606d">{tick}%</text>')
-    for i, r in enumerate(rows):
-        y = top + i * (bar_h + gap)
-        acc, lo, hi = (min(1.0, max(0.0, float(r.get(k) or 0.0))) for k in ("accuracy", "ci_low", "ci_high"))
-        name = _e(r.get("strategy"))
-        parts.append(f'<g class="bar"><title>{name}: {acc:.1%} (95% CI {lo:.1%}–{hi:.1%})</title>')
-        parts.append(f'<text x="{left - 8}" y="{y + bar_h * 0.7:.1f}" text-anchor="end">{name}</text>')
-        parts.append(f'<rect x="{left}" y="{y}" width="{plot * acc:.1f}" height="{bar_h}" fill="#4c78a8"/>')
-        cy = y + bar_h / 2
-        x_lo, x_hi = left + plot * lo, left + plot * hi
-        parts.append(f'<line class="whisker" x1="{x_lo:.1f}" y1="{cy:.1f}" x2="{x_hi:.1f}" y2="{cy:.1f}" '
-                     'stroke="#1f2933" stroke-width="1.5"/>')
-        for x in (x_lo, x_hi):
-            parts.append(f'<line x1="{x:.1f}" y1="{cy - 6:.1f}" x2="{x:.1f}" y2="{cy + 6:.1f}" stroke="#1f2933" '
-                         'stroke-width="1.5"/>')
-        parts.append(f'<text x="{left + plot + 6}" y="{y + bar_h * 0.7:.1f}">{acc:.1%}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def _heat(share: float) -> str:
-    """A cell colour from white (0) to the chart blue (1)."""
-    share = min(1.0, max(0.0, share))
-    r, g, b = (round(255 + (c - 255) * share) for c in (0x4c, 0x78, 0xa8))
-    return f"#{r:02x}{g:02x}{b:02x}"
-
-
-def confusion_svg(cm, title: str = "") -> str:
-    """An inline SVG heat map of a confusion matrix: rows gold labels, columns predictions, each cell its
-    count on a colour by its share of the gold row (the diagonal dark where the model is right)."""
-    labels, columns = list(cm.labels), list(cm.columns)
-    cell, left, top = 46, 12 + 7 * max((len(str(x)) for x in labels), default=4), 56
-    width = left + cell * len(columns) + 16
-    height = top + cell * len(labels) + 16
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="heatmap" '
-             f'aria-label="confusion matrix {_e(title)}" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-size="12" font-family="system-ui,sans-serif">',
-             f'<text x="{left}" y="14" fill="#52606d">predicted →</text>',
-             f'<text x="4" y="{top - 6}" fill="#52606d">gold ↓</text>']
-    for j, col in enumerate(columns):
-        x = left + j * cell + cell / 2
-        parts.append(f'<text x="{x:.1f}" y="{top - 8}" text-anchor="middle">{_e(col)}</text>')
-    for i, label in enumerate(labels):
-        row = cm.counts[i]
-        total = sum(row) or 1
-        y = top + i * cell
-        parts.append(f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end">{_e(label)}</text>')
-        for j, value in enumerate(row):
-            share = value / total
-            x = left + j * cell
-            ink = "#ffffff" if share > 0.55 else "#1f2933"
-            parts.append(f'<g class="cell"><title>gold {_e(label)}, predicted {_e(columns[j])}: {_e(value)} '
-                         f'({share:.0%} of gold {_e(label)})</title>'
-                         f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{_heat(share)}" '
-                         f'stroke="#d5dae0"/><text x="{x + cell / 2 - 1:.1f}" y="{y + cell / 2 + 4:.1f}" '
-                         f'text-anchor="middle" fill="{ink}">{_e(value)}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def forest_svg(comparisons: Sequence[Any], width: int = 640) -> str:
-    """An inline SVG forest plot: one row per pair (``a − b``), the accuracy difference as a dot and its 95%
-    bootstrap interval as a line, around a zero line (a pair whose line crosses zero may be chance)."""
-    row_h, left, right, top = 26, 260, 70, 28
-    plot = width - left - right
-    reach = max([0.1, *(abs(v) for c in comparisons for v in (c.ci_low, c.ci_high, c.difference))])
-    reach = min(1.0, (int(reach * 10) + 1) / 10)  # a whole tenth beyond the widest interval
-
-    def x_of(v: float) -> float:
-        return left + plot * (max(-reach, min(reach, v)) + reach) / (2 * reach)
-
-    height = top + len(comparisons) * row_h + 28
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="forest" '
-             f'aria-label="paired differences with 95% intervals" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" font-size="12" font-family="system-ui,sans-serif">']
-    steps = 4
-    for t in range(-steps, steps + 1):
-        v = reach * t / steps
-        x = x_of(v)
-        parts.append(f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 22}" '
-                     f'stroke="{"#7b8794" if t == 0 else "#e3e7eb"}"/>')
-        parts.append(f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" fill="#52606d">'
-                     f'{100 * v:+.0f}</text>')
-    parts.append(f'<text x="{left + plot / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="#52606d">'
-                 "a − b, accuracy points (95% bootstrap interval)</text>")
-    for i, c in enumerate(comparisons):
-        cy = top + i * row_h + row_h / 2
-        name = f"{c.a} − {c.b}"
-        label = name if len(name) <= 40 else name[:39] + "…"
-        colour = "#0b7a3e" if c.ci_low > 0 else "#b42318" if c.ci_high < 0 else "#4c78a8"
-        parts.append(f'<g class="pair"><title>{_e(name)}: {100 * c.difference:+.1f} points '
-                     f'(95% CI {100 * c.ci_low:+.1f} to {100 * c.ci_high:+.1f}; McNemar p = {c.p_value:.3g}, '
-                     f'{_e(c.n)} items)</title>')
-        parts.append(f'<text x="{left - 8}" y="{cy + 4:.1f}" text-anchor="end">{_e(label)}</text>')
-        parts.append(f'<line class="ci" x1="{x_of(c.ci_low):.1f}" y1="{cy:.1f}" x2="{x_of(c.ci_high):.1f}" '
-                     f'y2="{cy:.1f}" stroke="{colour}" stroke-width="2"/>')
-        parts.append(f'<circle cx="{x_of(c.difference):.1f}" cy="{cy:.1f}" r="5" fill="{colour}"/>')
-        parts.append(f'<text x="{left + plot + 6}" y="{cy + 4:.1f}">{100 * c.difference:+.1f}</text></g>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "") -> str:
     """An HTML table; header cells are escaped here, row cells must be escaped HTML already."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
@@ -362,9 +251,15 @@ def html_report(report: RunReport) -> str:
            + (f", started {_e(report.created_at)}" if report.created_at else "") + ".</p>"]
     out.append('<h2 id="accuracy">Accuracy (95% Wilson interval)</h2>')
     out.append(f'<figure id="chart">{bar_chart_svg(chart_rows(summaries))}</figure>')
-    out.append(_table(("strategy", "n", "correct", "accuracy", "95% CI", "cached", "items/s (model)"), [
+    scored = any(s.mean_score is not None for s in summaries)
+    k = max((s.repeat for s in summaries), default=1)
+    out.append(_table(("strategy", "n", "correct", "accuracy", "95% CI", *(("score",) if scored else ()),
+                       *((f"pass@{k}", f"pass^{k}") if k > 1 else ()), "cached", "items/s (model)"), [
         (_td(s.strategy), _td(s.n, True), _td(s.correct, True), _td(f"{s.accuracy:.1%}", True),
-         _td(f"{s.ci_low:.1%}–{s.ci_high:.1%}", True), _td(s.cached_text(), True), _td(s.speed(), True))
+         _td(f"{s.ci_low:.1%}–{s.ci_high:.1%}", True),
+         *((_td("" if s.mean_score is None else f"{s.mean_score:.3f}", True),) if scored else ()),
+         *(_td("" if v is None else f"{v:.1%}", True) for v in ((s.pass_at_k, s.pass_all_k) if k > 1 else ())),
+         _td(s.cached_text(), True), _td(s.speed(), True))
         for s in summaries], "summary"))
     if any(s.cached for s in summaries):
         out.append("<p>cached: items answered from the response cache (no model call); items/s counts only the "
@@ -375,11 +270,23 @@ def html_report(report: RunReport) -> str:
                    "ran, McNemar's exact test on the items where exactly one is right, and a paired bootstrap "
                    "95% interval of the difference.</p>")
         out.append(f'<figure id="forest">{forest_svg(comparisons)}</figure>')
+        tests = sorted({c.test for c in comparisons})
+        holm = any(c.p_holm is not None for c in comparisons)
         out.append(_table(("a", "b", "items", "a − b", "95% bootstrap CI", "only a right", "only b right",
-                           "McNemar p"), [
+                           f"{tests[0]} p" if len(tests) == 1 else "p", *(("Holm-adjusted p",) if holm else ())), [
             (_td(c.a), _td(c.b), _td(c.n, True), _td(f"{100 * c.difference:+.1f} pts", True),
              _td(f"{100 * c.ci_low:+.1f} to {100 * c.ci_high:+.1f}", True), _td(c.only_a, True),
-             _td(c.only_b, True), _td(f"{c.p_value:.3g}", True)) for c in comparisons], "paired"))
+             _td(c.only_b, True), _td(f"{c.p_value:.3g}" + ("" if len(tests) == 1 else f" ({c.test})"), True),
+             *((_td("" if c.p_holm is None else f"{c.p_holm:.3g}", True),) if holm else ()))
+            for c in comparisons], "paired"))
+        if any(c.test == "Wilcoxon" for c in comparisons):
+            out.append("<p>Repeated items: each item's outcome is its pass rate over its runs; the test is "
+                       "Wilcoxon's signed-rank on the per-item differences, and “only a right” counts the items "
+                       "with a higher pass rate under a.</p>")
+        if holm:
+            out.append("<p>Holm-adjusted p: the p-values adjusted over every pair of this run (Holm's step-down), "
+                       "so that “below 0.05” holds for the family, not for one pair picked afterwards.</p>")
+    out += _judging_html(report, summaries)
     metrics = report.label_metrics()
     if metrics:
         out.append('<h2 id="labels">Per label</h2>')
@@ -395,17 +302,89 @@ def html_report(report: RunReport) -> str:
     shown = report.records[:HTML_MAX_ITEMS]
     if len(report.records) > len(shown):
         out.append(f"<p>The first {len(shown)} of {len(report.records)} records; the JSONL export holds all.</p>")
+    judged = any(r.get("checks") for r in shown)
     out.append(_table(("strategy", "#", "id", "input", "prompt", "completion", "answer", "rule", "gold", "correct",
-                       "s"), [
+                       *(("checks",) if judged else ()), "s"), [
         (_td(r.get("strategy")), _td(r.get("item_index"), True), _td(r.get("id")), _long(r.get("input")),
          _long(r.get("prompt")), _long(r.get("output")), _td(r.get("extracted")), _td(r.get("rule")),
          _td(r.get("gold")),
-         '<td class="ok">✓</td>' if r.get("correct") else '<td class="bad">✗</td>', _td(r.get("seconds"), True))
+         '<td class="ok">✓</td>' if r.get("correct") else '<td class="bad">✗</td>',
+         *((_checks_cell(r),) if judged else ()), _td(r.get("seconds"), True))
         for r in shown], "items"))
     out.append('<h2 id="manifest">Manifest</h2>')
     out.append(_manifest_html(meta))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
+
+
+def _judging_html(report: RunReport, summaries: Sequence[Any]) -> list[str]:
+    """The assertions' pass rates per strategy, the paired comparisons of scores, named scores, and the repeats'
+    flaky items (nothing when no item was judged by assertions or repeated)."""
+    from workbench.evaluate.metrics import check_rates
+
+    out: list[str] = []
+    rates = check_rates(report.records)
+    if rates:
+        out.append('<h2 id="checks">Assertions</h2><p>Each assertion\'s verdicts per strategy: how many passed, '
+                   "their mean score, and how many could not be judged (an error is a failed verdict). Items pass "
+                   "by promptfoo's rule: every check passes, or the weighted score reaches the threshold.</p>")
+        out.append(_table(("strategy", "assertion", "value", "passed", "judged", "pass rate", "mean score",
+                           "errors"), [
+            (_td(r.strategy), _td(r.type), _td("(per item)" if r.per_item else r.value), _td(r.passed, True),
+             _td(r.n, True), _td(f"{r.rate:.1%}", True), _td(f"{r.mean_score:.3f}", True), _td(r.errors, True))
+            for r in rates], "checks"))
+    from workbench.score_stats import score_comparisons
+
+    scores = score_comparisons(report.records)
+    if scores:
+        holm = any(c.p_holm is not None for c in scores)
+        out.append('<h3 id="paired-scores">Paired scores</h3><p>The mean difference of the weighted scores on the '
+                   "items both strategies scored, a paired bootstrap 95% interval and Wilcoxon's signed-rank p"
+                   + (" (Holm-adjusted over the pairs too)" if holm else "") + ".</p>")
+        out.append(_table(("a", "b", "items", "mean a", "mean b", "a − b", "95% bootstrap CI", "a higher",
+                           "b higher", "Wilcoxon p", *(("Holm-adjusted p",) if holm else ())), [
+            (_td(c.a), _td(c.b), _td(c.n, True), _td(f"{c.mean_a:.3f}", True), _td(f"{c.mean_b:.3f}", True),
+             _td(f"{c.difference:+.3f}", True), _td(f"{c.ci_low:+.3f} to {c.ci_high:+.3f}", True),
+             _td(c.higher_a, True), _td(c.higher_b, True), _td(f"{c.p_value:.3g}", True),
+             *((_td("" if c.p_holm is None else f"{c.p_holm:.3g}", True),) if holm else ()))
+            for c in scores], "paired-scores"))
+    named = [(s.strategy, name, value) for s in summaries for name, value in s.named_scores.items()]
+    if named:
+        out.append('<h3 id="named-scores">Named scores (mean over items)</h3>')
+        out.append(_table(("strategy", "metric", "mean score"), [
+            (_td(a), _td(name), _td(f"{value:.3f}", True)) for a, name, value in named], "named-scores"))
+    repeated = [s for s in summaries if s.repeat > 1]
+    if repeated:
+        out.append('<h2 id="flaky">Repeats and flaky items</h2><p>Each item ran k times (seeds seed … seed+k−1): '
+                   "pass@k is the share of items passed in at least one run, pass^k in every run; a flaky item "
+                   "passed in some runs and failed in others.</p>")
+        out.append(_table(("strategy", "k", "pass@k", "pass^k", "flaky items"), [
+            (_td(s.strategy), _td(s.repeat, True), _td(f"{s.pass_at_k or 0:.1%}", True),
+             _td(f"{s.pass_all_k or 0:.1%}", True), _td(", ".join(f.text() for f in s.flaky) or "none"))
+            for s in repeated], "flaky"))
+    return out
+
+
+def _checks_cell(record: Mapping[str, Any]) -> str:
+    """An item's verdicts: "2/3 passed, score 0.67", opening to one row per check (type, value, pass, score,
+    reason or error, and a model-graded check's full reply; all escaped: a reply is untrusted text)."""
+    checks = [c for c in record.get("checks") or () if isinstance(c, Mapping)]
+    if not checks:
+        return "<td></td>"
+    rows = []
+    for c in checks:
+        reply = c.get("reply")
+        why = f"error: {c['error']}" if c.get("error") else c.get("reason")
+        rows.append(
+            (_td(c.get("type")), _td(c.get("value")),
+             '<td class="ok">✓</td>' if c.get("passed") else '<td class="bad">✗</td>', _td(c.get("score"), True),
+             _td(why), "<td></td>" if reply is None else
+             f"<td><details><summary>reply</summary><pre>{_e(str(reply)[:HTML_MAX_TEXT])}</pre></details></td>"))
+    passed = sum(bool(c.get("passed")) for c in checks)
+    score = record.get("score")
+    head = f"{passed}/{len(checks)} passed" + (f", score {score:.2f}" if isinstance(score, int | float) else "")
+    table = _table(("check", "value", "pass", "score", "reason", "judge's reply"), rows, "verdicts")
+    return f"<td><details><summary>{_e(head)}</summary>{table}</details></td>"
 
 
 def _manifest_html(meta: Mapping[str, Any]) -> str:

@@ -5,7 +5,9 @@
         --label-map "1=world,2=sports" --prompt a.yaml --prompt b.yaml --strategies zero,knn4 --output report.html
 
 Each ``--prompt`` spec file crosses with each strategy (``a/zero``, ``a/knn4``, ``b/zero``, ...);
-without one, the template inferred from the dataset is the only prompt.
+without one, the template inferred from the dataset is the only prompt. Assertions (``--assert``, a spec
+file's ``assert:`` list, a dataset row's own) judge the outputs instead of the answer format's comparison;
+their flags live in :mod:`workbench.cli.judging_args`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from workbench.cli.common import (
     run_id,
     shown,
 )
+from workbench.cli.judging_args import (
+    add_judging_args,
+    check_applies,
+    judge_factory,
+    judging_from_args,
+    summary_json,
+    summary_lines,
+    with_repeat,
+)
+from workbench.cli.judging_args import check_resume as check_resume_judging
 from workbench.errors import ConfigError, DataError
 from workbench.escapes import escape
 from workbench.evaluate.registry import help_text as strategy_help
@@ -73,6 +85,7 @@ def register(sub) -> None:
                         "WORKBENCH_BATCH says otherwise); llama.cpp's exact kernels give the same text either "
                         "way, but transformers, servers and WORKBENCH_KERNELS=fast can differ a little")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_judging_args(p)
     add_mapping_args(p)
     add_model_args(p)
     p.set_defaults(run=run_eval)
@@ -80,13 +93,19 @@ def register(sub) -> None:
 
 def format_table(summaries) -> str:
     """A plain-text accuracy table, one line per strategy (raw accuracy shown for calibrated ones; items/s
-    counts the model's calls only, "—" when every item came from the response cache)."""
-    header = ("strategy", "n", "accuracy", "95% CI", "raw acc", "cached", "items/s")
+    counts the model's calls only, "—" when every item came from the response cache). Where assertions judged
+    items, the mean weighted score; with ``--repeat K``, pass@K and pass^K over the items."""
+    scored = any(s.mean_score is not None for s in summaries)
+    k = max((s.repeat for s in summaries), default=1)
+    header = ("strategy", "n", "accuracy", "95% CI", "raw acc", *(("score",) if scored else ()),
+              *((f"pass@{k}", f"pass^{k}") if k > 1 else ()), "cached", "items/s")
     rows = [header]
     for s in summaries:
         raw = "" if s.raw_accuracy is None else f"{s.raw_accuracy:.1%}"
+        score = ("" if s.mean_score is None else f"{s.mean_score:.3f}",) if scored else ()
+        repeats = tuple("" if v is None else f"{v:.1%}" for v in (s.pass_at_k, s.pass_all_k)) if k > 1 else ()
         rows.append((shown(s.strategy), str(s.n), f"{s.accuracy:.1%}", f"{s.ci_low:.1%}–{s.ci_high:.1%}", raw,
-                     s.cached_text(), s.speed()))
+                     *score, *repeats, s.cached_text(), s.speed()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -110,7 +129,8 @@ def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
                 raise ConfigError(f"--prompt {path} and --prompt {stems[stem]} are both named {stem!r}; "
                                   "rename one file.")
             stems[stem] = path
-        variants = [PromptVariant(Path(path).stem, load_spec(path).spec) for path in prompt_files]
+        files = [(path, load_spec(path)) for path in prompt_files]
+        variants = [PromptVariant(Path(path).stem, f.spec, checks=f.checks, threshold=f.threshold) for path, f in files]
     return cross_variants(variants, names, pool or dataset, **options)
 
 
@@ -240,6 +260,8 @@ def run_eval(args) -> int:
     given = given_flags(args)
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
+    flags = judging_from_args(args)  # a bad assertion, threshold, repeat or temperature: one line, now
+    judge = judge_factory(args)  # an unknown judge model too; it loads when a check first asks it
     if args.output:
         export_format(args.output)  # a wrong extension is refused before anything runs
         check_output(args.output)  # so is a place no file can be written (a folder, a device, /proc)
@@ -252,6 +274,7 @@ def run_eval(args) -> int:
         meta = store.get_run(args.resume).meta
         strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
         check_resume(args.resume, meta, strategies, given, args, dataset, pool)  # before the model loads
+        check_resume_judging(args.resume, strategies, args, flags)
         check_flags_apply(strategies, given)
         limit = meta.get("limit")
         if args.context_window is None and isinstance(meta.get("context_window"), int):
@@ -261,9 +284,12 @@ def run_eval(args) -> int:
         strategies = prompt_strategies(args.prompt, options["strategies"], dataset, pool, answer=options["answer"],
                                        calibrate=options["calibrate"],
                                        label_words=parse_label_words(options["label_words"]),
-                                       k=args.k, seed=options["seed"], score_norm=options["score_norm"])
+                                       k=args.k, seed=options["seed"], score_norm=options["score_norm"],
+                                       checks=flags.checks, threshold=flags.threshold, temperature=flags.temperature)
+        strategies = with_repeat(strategies, flags, args.temperature is not None)
         check_flags_apply(strategies, given)
         limit = args.limit
+    check_applies(strategies, list(dataset)[: limit or len(dataset)], args)  # item assertions, judge, threshold
     backend = backend_from_args(args)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
     active: list[int] = []  # the stored run, known from the first progress report
@@ -278,7 +304,7 @@ def run_eval(args) -> int:
 
     try:
         run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
-                       progress=progress, cache=not args.no_cache, reproducible=args.reproducible)
+                       progress=progress, cache=not args.no_cache, reproducible=args.reproducible, judge=judge)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -297,7 +323,7 @@ def run_eval(args) -> int:
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
                           "strategies": [s.to_dict() for s in run.summaries],
                           "paired": [c.to_dict() for c in comparisons],
-                          "labels": [m.to_dict() for m in metrics]}, indent=2))
+                          "labels": [m.to_dict() for m in metrics], **summary_json(run.records)}, indent=2))
     else:
         # Strategy names hold prompt file names (any text a file system takes): each goes through shown().
         print(format_table(run.summaries))
@@ -310,6 +336,8 @@ def run_eval(args) -> int:
         if metrics:
             print()
             print("macro-F1: " + ", ".join(f"{shown(m.strategy)} {m.macro_f1:.3f}" for m in metrics))
+        for line in summary_lines(run.summaries, run.records):
+            print(line)
         for s in run.summaries:
             if s.fewer_demos:
                 print(f"{shown(s.strategy)}: {s.fewer_demos} of {s.n} items ran with fewer demonstrations than asked "

@@ -103,7 +103,8 @@ class CheckRate:
 
     strategy: str
     type: str  # the check's type as written ("not-contains")
-    value: str | None  # the value when every verdict had the same one, else None (per-row assertions)
+    value: str | None  # the value, as text (None: it takes none, or ``per_item``)
+    per_item: bool  # the items' own assertions of this type, each with its own value (a row per type)
     n: int  # verdicts
     passed: int  # verdicts that passed
     mean_score: float  # mean score over the verdicts
@@ -115,27 +116,38 @@ class CheckRate:
 
 
 def check_rates(records: Sequence[Mapping[str, Any]]) -> list[CheckRate]:
-    """Per strategy and check type (first-seen order): pass rate, mean score, errors.
+    """Per strategy and assertion (first-seen order): pass rate, mean score, errors. An assertion every judged
+    record of the strategy has (the run's, a prompt file's) is a row of its own, with its value; the items' own
+    assertions are one row per type, without a value ("per item").
 
     >>> rows = [{"strategy": "zero", "checks": [{"type": "contains", "passed": ok, "score": float(ok), "value": "x"},
     ...                                          {"type": "regex", "passed": True, "score": 1.0, "value": v}]}
     ...         for ok, v in ((True, "a"), (False, "b"))]
-    >>> [(c.type, c.value, c.passed, c.n, c.mean_score) for c in check_rates(rows)]
-    [('contains', 'x', 1, 2, 0.5), ('regex', None, 2, 2, 1.0)]
+    >>> [(c.type, c.value, c.per_item, c.passed, c.n, c.mean_score) for c in check_rates(rows)]
+    [('contains', 'x', False, 1, 2, 0.5), ('regex', None, True, 2, 2, 1.0)]
     """
-    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    judged: dict[str, int] = {}
+    seen: dict[tuple[str, str, Any], int] = {}
     for r in records:
+        checks = [c for c in r.get("checks") or () if isinstance(c, Mapping)]
+        if checks:
+            strategy = str(r.get("strategy"))
+            judged[strategy] = judged.get(strategy, 0) + 1
+            for c in checks:
+                key = (strategy, str(c.get("type")), c.get("value"))
+                seen[key] = seen.get(key, 0) + 1
+    groups: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = {}
+    for r in records:
+        strategy = str(r.get("strategy"))
         for c in r.get("checks") or ():
             if isinstance(c, Mapping):
-                groups.setdefault((str(r.get("strategy")), str(c.get("type"))), []).append(c)
-    out = []
-    for (strategy, type_), verdicts in groups.items():
-        values = {v.get("value") for v in verdicts}
-        out.append(CheckRate(strategy, type_, values.pop() if len(values) == 1 else None, len(verdicts),
-                             sum(bool(v.get("passed")) for v in verdicts),
-                             round(statistics.fmean(float(v.get("score") or 0.0) for v in verdicts), 6),
-                             sum(1 for v in verdicts if v.get("error"))))
-    return out
+                key = (strategy, str(c.get("type")), c.get("value"))
+                everywhere = seen[key] >= judged[strategy]
+                groups.setdefault((*key, False) if everywhere else (strategy, key[1], None, True), []).append(c)
+    return [CheckRate(strategy, type_, value, per_item, len(verdicts), sum(bool(v.get("passed")) for v in verdicts),
+                      round(statistics.fmean(float(v.get("score") or 0.0) for v in verdicts), 6),
+                      sum(1 for v in verdicts if v.get("error")))
+            for (strategy, type_, value, per_item), verdicts in groups.items()]
 
 
 @dataclass(frozen=True)
