@@ -342,19 +342,42 @@ def json_objects(text: str) -> list[dict]:
     """
     deadline = time.monotonic() + TIME_LIMIT_S
     found: list[dict] = []
-    i = text.find("{")
-    while i != -1:
+    start = _OBJECT_START.search(text)
+    while start is not None:
         if time.monotonic() > deadline:
             raise CheckError(f"looking for JSON in this output took over {TIME_LIMIT_S:g} s; the output is too "
                              "tangled to search.")
-        try:
-            obj, end = _bounded_json(lambda: _DECODER.raw_decode(text, i))  # noqa: B023 (called at once)
-        except json.JSONDecodeError:
-            i = text.find("{", i + 1)
-            continue
-        found.append(obj)
-        i = text.find("{", end)
+        got = _object_at(text, start.start())
+        start = _OBJECT_START.search(text, start.start() + 1 if got is None else got[1])
+        if got is not None:
+            found.append(got[0])
     return found
+
+
+#: Where a JSON object can start: a brace, then a key's quote or the closing brace (``{x`` cannot).
+_OBJECT_START = regex.compile(r'\{[ \t\n\r]*["}]')
+
+
+#: Characters first tried from each ``{``: a failed parse costs O(its position) (json works out the error's line
+#: and column), so failures are first found in a window and the whole rest is read only when the window's end
+#: may be why.
+_WINDOW = 4096
+
+
+def _object_at(text: str, i: int) -> tuple[dict, int] | None:
+    """(the JSON object that starts at ``text[i]``, where it ends), or None."""
+    if len(text) - i > _WINDOW:
+        window = text[i:i + _WINDOW]
+        try:
+            obj, end = _bounded_json(lambda: _DECODER.raw_decode(window))
+            return obj, i + end
+        except json.JSONDecodeError as err:  # failed before the window's end: the rest cannot mend it
+            if err.pos < len(window) - 16 and not err.msg.startswith("Unterminated string"):
+                return None
+    try:
+        return _bounded_json(lambda: _DECODER.raw_decode(text, i))
+    except json.JSONDecodeError:
+        return None
 
 
 def json_schema(value: Any) -> Any:

@@ -72,11 +72,11 @@ def _load() -> None:
                 raise
 
 
-def _number(name: str, value: Any, type_name: str) -> float | None:
+def _number(name: str, value: Any, type_name: str, at: str = "") -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"Assertion {type_name!r}: {name} must be a number, not {value!r}.")
+        raise ConfigError(f"{at}assertion {type_name!r}: {name} must be a number, not {value!r}.")
     return float(value)
 
 
@@ -121,14 +121,14 @@ def build_check(spec: Mapping[str, Any] | str, where: str = "") -> Check:
         raise ConfigError(f"{at}assertion {type_name!r} needs a value.")
     if kind.value == "none" and value is not None:
         raise ConfigError(f"{at}assertion {type_name!r} takes no value.")
-    threshold = _number("threshold", spec.get("threshold"), type_name)
+    threshold = _number("threshold", spec.get("threshold"), type_name, at)
     if threshold is not None:
         if kind.threshold_range is None:
             raise ConfigError(f"{at}assertion {type_name!r} takes no threshold.")
         lo, hi = kind.threshold_range
         if not lo <= threshold <= hi:
             raise ConfigError(f"{at}assertion {type_name!r}: threshold {threshold:g} is outside {lo:g}..{hi:g}.")
-    weight = _number("weight", spec.get("weight"), type_name)
+    weight = _number("weight", spec.get("weight"), type_name, at)
     if weight is not None and weight < 0:
         raise ConfigError(f"{at}assertion {type_name!r}: weight must be 0 or more, not {weight:g}.")
     metric = spec.get("metric")
