@@ -72,6 +72,8 @@ class RunReport:
     records: tuple[dict, ...] = field(repr=False)  # per (strategy, item) records, as stored
     created_at: str | None = None  # when the run started (ISO); None when unknown
     finished_at: str | None = None  # when it ended; None while running or unknown
+    grades: dict = field(default_factory=dict, repr=False)  # a person's pass/fail grades of outputs: by
+    # (strategy, item_index) (given on the Evaluate page, stored with the run) or by item id (a dataset's __human)
 
     def comparisons(self) -> list:
         """Paired comparisons (McNemar and bootstrap) of every pair of strategies on their shared items."""
@@ -98,7 +100,7 @@ def report_from_store(store, run_id: int) -> RunReport:
     """The stored run ``run_id`` as a report (raises the store's one-line error for an unknown id)."""
     info = store.get_run(run_id)
     return RunReport(info.run_id, info.status, info.meta, info.summary or {}, tuple(store.results(run_id)),
-                     info.created_at, info.finished_at)
+                     info.created_at, info.finished_at, dict(store.grades(run_id)))
 
 
 def export_format(path: str | os.PathLike) -> str:
@@ -131,6 +133,8 @@ def to_jsonl(report: RunReport) -> str:
     head = {"type": "run", "run_id": report.run_id, "status": report.status, "created_at": report.created_at,
             "finished_at": report.finished_at, "meta": report.meta, "summary": report.summary,
             "paired": [c.to_dict() for c in report.comparisons()]}
+    if report.grades:  # (strategy, item_index) keys as pairs: JSON has no tuple keys
+        head["grades"] = [[*k, v] if isinstance(k, tuple) else [k, v] for k, v in report.grades.items()]
     lines = [json.dumps(head, ensure_ascii=False)]
     lines += [json.dumps({"type": "item", **r}, ensure_ascii=False) for r in report.records]
     return "\n".join(lines) + "\n"
@@ -165,7 +169,23 @@ def read_jsonl(source: str | os.PathLike) -> RunReport:
     run_id = head.get("run_id")
     return RunReport(run_id if isinstance(run_id, int) else None, str(head.get("status", "?")),
                      meta if isinstance(meta, dict) else {}, summary if isinstance(summary, dict) else {},
-                     tuple(records), _str_or_none(head.get("created_at")), _str_or_none(head.get("finished_at")))
+                     tuple(records), _str_or_none(head.get("created_at")), _str_or_none(head.get("finished_at")),
+                     _grades(head.get("grades"), path.name))
+
+
+def _grades(rows: Any, name: str) -> dict:
+    """The grades of a run export's head: ``[strategy, item_index, passed]`` or ``[item_id, passed]`` rows."""
+    out: dict = {}
+    for row in rows if isinstance(rows, list) else ():
+        if isinstance(row, list) and len(row) == 3 and isinstance(row[0], str) and type(row[1]) is int \
+                and isinstance(row[2], bool):
+            out[(row[0], row[1])] = row[2]
+        elif isinstance(row, list) and len(row) == 2 and isinstance(row[0], str) and isinstance(row[1], bool):
+            out[row[0]] = row[1]
+        else:
+            raise DataError(f"{name} line 1: a grade is [strategy, item_index, pass] or [item_id, pass], not "
+                            f"{json.dumps(row)[:80]}")
+    return out
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -348,6 +368,21 @@ def _judging_html(report: RunReport, summaries: Sequence[Any]) -> list[str]:
              _td(c.higher_a, True), _td(c.higher_b, True), _td(f"{c.p_value:.3g}", True),
              *((_td("" if c.p_holm is None else f"{c.p_holm:.3g}", True),) if holm else ()))
             for c in scores], "paired-scores"))
+    from workbench.evaluate.agreement import judge_agreement
+
+    agreement = judge_agreement(report.records, report.grades) if report.grades else []
+    if agreement:
+        out.append('<h3 id="agreement">Judge agreement with human grades</h3><p>How often the verdict (the '
+                   "checks' combined pass) equals a person's grade of the same output, and Cohen's κ: agreement "
+                   "beyond chance, with a bootstrap 95% interval over items. A judge to trust agrees well above "
+                   "chance.</p>")
+        out.append(_table(("strategy", "graded", "agree", "Cohen's κ", "95% CI", "both pass", "both fail",
+                           "judge only", "person only", "note"), [
+            (_td(a.strategy), _td(a.n, True), _td(f"{a.accuracy:.1%}", True),
+             _td("undefined" if a.kappa is None else f"{a.kappa:.2f}", True),
+             _td("" if a.kappa_low is None else f"{a.kappa_low:.2f} to {a.kappa_high:.2f}", True),
+             _td(a.both_pass, True), _td(a.both_fail, True), _td(a.judge_only, True), _td(a.human_only, True),
+             _td(a.note)) for a in agreement], "agreement"))
     named = [(s.strategy, name, value) for s in summaries for name, value in s.named_scores.items()]
     if named:
         out.append('<h3 id="named-scores">Named scores (mean over items)</h3>')

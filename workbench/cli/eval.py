@@ -316,6 +316,8 @@ def run_eval(args) -> int:
         if bar is not None:
             bar.close()
     comparisons = paired_comparisons(run.records)
+    # a person's grades: the dataset's own (__human, by item id), then those given to this run's outputs
+    grades = {**{ex.id: ex.human for ex in dataset if ex.human is not None}, **store.grades(run.run_id)}
     label_sets = {s.spec.labels if s.spec.answer_format == "label" else () for s in strategies}
     labels = next(iter(label_sets)) if len(label_sets) == 1 else ()
     metrics = label_metrics(run.records, labels) if labels and run.records else []
@@ -323,7 +325,8 @@ def run_eval(args) -> int:
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
                           "strategies": [s.to_dict() for s in run.summaries],
                           "paired": [c.to_dict() for c in comparisons],
-                          "labels": [m.to_dict() for m in metrics], **summary_json(run.records)}, indent=2))
+                          "labels": [m.to_dict() for m in metrics], **summary_json(run.records, grades)},
+                         indent=2))
     else:
         # Strategy names hold prompt file names (any text a file system takes): each goes through shown().
         print(format_table(run.summaries))
@@ -336,7 +339,7 @@ def run_eval(args) -> int:
         if metrics:
             print()
             print("macro-F1: " + ", ".join(f"{shown(m.strategy)} {m.macro_f1:.3f}" for m in metrics))
-        for line in summary_lines(run.summaries, run.records):
+        for line in summary_lines(run.summaries, run.records, grades):
             print(line)
         for s in run.summaries:
             if s.fewer_demos:
@@ -347,7 +350,7 @@ def run_eval(args) -> int:
             print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
         print(f"run {run.run_id} ({run.status}) stored in {shown(str(store.path))}", file=sys.stderr)
     if args.output:
-        report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records))
+        report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records), grades=grades)
         path = write_report(report, args.output)
         print(f"wrote {shown(str(path))}", file=sys.stderr)
     return 0

@@ -162,13 +162,21 @@ def check_resume(run: int, strategies: Sequence, args: argparse.Namespace, flags
             if getattr(args, name) is None or mine[name] == stored[name]:
                 continue
             flag = "--assert" if name == "asserts" else f"--{name}"
-            ran = {"asserts": "assertions " + (", ".join(_check_text(c) for c in stored[name]) or "none"),
-                   "threshold": f"pass threshold {stored[name]}", "repeat": f"--repeat {stored[name]}",
-                   "temperature": "greedy decoding" if stored[name] is None else f"temperature {stored[name]:g}",
-                   }[name]
+            ran = _ran(name, stored[name])
             raise ConfigError(f"{flag} conflicts with run {run}, whose strategy {shown(s.name)!r} ran with "
                               f"{shown(ran)}; leave out {flag} to resume it (the run's own settings apply), or "
                               "start a new run.")
+
+
+def _ran(name: str, stored: Any) -> str:
+    """How a stored strategy ran, for a conflict line: "assertions icontains:paris", "--repeat 2"."""
+    if name == "asserts":
+        return "assertions " + (", ".join(_check_text(c) for c in stored) or "none")
+    if name == "threshold":
+        return "no pass threshold (every check must pass)" if stored is None else f"pass threshold {stored:g}"
+    if name == "repeat":
+        return f"--repeat {stored}"
+    return "greedy decoding" if stored is None else f"temperature {stored:g}"
 
 
 def _check_text(check: dict) -> str:
@@ -178,9 +186,10 @@ def _check_text(check: dict) -> str:
     return check["type"] + (":" + (text if len(text) <= 40 else text[:39] + "…") if text else "")
 
 
-def summary_lines(summaries: Sequence, records: Sequence[dict]) -> list[str]:
+def summary_lines(summaries: Sequence, records: Sequence[dict], grades: dict | None = None) -> list[str]:
     """What the judging adds under the summary table: paired comparisons of scores, named scores, per-assertion
-    pass rates, flaky items (empty when no item was judged by assertions or repeated)."""
+    pass rates, flaky items, and the verdicts' agreement with a person's ``grades`` (empty when none applies)."""
+    from workbench.evaluate.agreement import judge_agreement
     from workbench.evaluate.metrics import check_rates
     from workbench.score_stats import score_comparisons
 
@@ -208,14 +217,20 @@ def summary_lines(summaries: Sequence, records: Sequence[dict]) -> list[str]:
         lines += ["", "flaky items (passed in some runs, not all):"]
         lines += [f"  {shown(s.strategy)}: " + (", ".join(shown(f.text()) for f in s.flaky) or "none")
                   for s in flaky]
+    agreement = judge_agreement(records, grades) if grades else []
+    if agreement:
+        lines += ["", "judge agreement with human grades:"]
+        lines += [f"  {shown(a.line())}" for a in agreement]
     return lines
 
 
-def summary_json(records: Sequence[dict]) -> dict[str, Any]:
-    """The judging part of ``eval --json``: each assertion type's pass rate per strategy, and the paired
-    comparisons of scores."""
+def summary_json(records: Sequence[dict], grades: dict | None = None) -> dict[str, Any]:
+    """The judging part of ``eval --json``: each assertion's pass rate per strategy, the paired comparisons of
+    scores, and the agreement with a person's grades."""
+    from workbench.evaluate.agreement import judge_agreement
     from workbench.evaluate.metrics import check_rates
     from workbench.score_stats import score_comparisons
 
     return {"checks": [{**dataclasses.asdict(r), "rate": r.rate} for r in check_rates(records)],
-            "scores": [c.to_dict() for c in score_comparisons(records)]}
+            "scores": [c.to_dict() for c in score_comparisons(records)],
+            "agreement": [a.to_dict() for a in judge_agreement(records, grades)] if grades else []}

@@ -88,11 +88,11 @@ class Strategy:
         object.__setattr__(self, "checks", tuple(self.checks))
         if self.repeat < 1:
             raise ConfigError(f"{self.name}: repeat must be 1 or more, not {self.repeat}.")
+        if self.repeat > 1 and self.answer == "score":
+            raise ConfigError(f"{self.name}: label scoring is deterministic; repeat a generating strategy instead.")
         if self.repeat > 1 and self.decoding.greedy and self.samples == 1:
             raise ConfigError(f"{self.name}: repeating greedy decoding gives the same output every time; sample "
                               "(a temperature above 0) to repeat, or repeat once.")
-        if self.repeat > 1 and self.answer == "score":
-            raise ConfigError(f"{self.name}: label scoring is deterministic; repeat a generating strategy instead.")
         if self.answer == "score":
             if not self.spec.labels:
                 raise ConfigError(f"{self.name}: label scoring needs a fixed label set, and this prompt has none; "
