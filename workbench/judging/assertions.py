@@ -179,24 +179,17 @@ def strict_equal(a: Any, b: Any) -> bool:
     >>> strict_equal({"a": [1, True]}, {"a": [1.0, True]}), strict_equal([1], [True])
     (True, False)
     """
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
     stack = [(a, b)]
     while stack:
         x, y = stack.pop()
-        if isinstance(x, bool) or isinstance(y, bool) or x is None or y is None:
-            if type(x) is not type(y) or x != y:
-                return False
-        elif isinstance(x, int | float) and isinstance(y, int | float):
-            if x != y:
-                return False
-        elif isinstance(x, dict) and isinstance(y, dict):
-            if x.keys() != y.keys():
-                return False
+        if isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys():
             stack.extend((x[k], y[k]) for k in x)
-        elif isinstance(x, list) and isinstance(y, list):
-            if len(x) != len(y):
-                return False
+        elif isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
             stack.extend(zip(x, y, strict=True))
-        elif type(x) is not type(y) or x != y:
+        elif not (x == y and (type(x) is type(y) or (number(x) and number(y)))):
             return False
     return True
 
