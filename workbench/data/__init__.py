@@ -10,8 +10,12 @@ One concept per module:
   choices; the shared schema ``{"id", "question", "answer"}``) and :class:`Pool`;
 - :mod:`workbench.data.files`: reading an untrusted file into a :class:`RawTable` (formats, size limits, bounded
   parsers);
-- :mod:`workbench.data.mapping`: :class:`ColumnMapping` (input column or template, answer, label map) and how rows
-  become examples;
+- :mod:`workbench.data.mapping`: :class:`ColumnMapping` (input column or template, answer, label map, dataset
+  shape) and how rows become examples;
+- :mod:`workbench.data.shapes`: published benchmark layouts (GSM8K, AQuA, CommonsenseQA, BIG-bench, a choices list
+  with an index, booleans) detected and read into the shared schema; ``describe`` says how a pool's gold was read;
+- :mod:`workbench.data.rowchecks`: a row's own assertions, threshold and human grade (promptfoo's ``__expected``
+  CSV columns, a JSON test case's ``assert``), kept as written for :mod:`workbench.judging` to build;
 - :mod:`workbench.data.pools`: :func:`load_pool` and the shipped sample pools.
 
 The names below are the package's public surface (what pages, the CLI and the evaluator use); the rest is

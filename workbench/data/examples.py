@@ -25,8 +25,9 @@ class Example:
     rationale: str | None = None  # chain-of-thought text shown before the answer, if any
     label: str | None = None  # class for label-balanced selection; the answer for classification pools
     choices: dict[str, str] | None = field(default=None, hash=False)  # multiple choice: label -> text
-    checks: tuple[dict[str, Any], ...] | None = field(default=None, hash=False)  # this row's own assertions, as
-    # written (promptfoo's ``{"type", "value", ...}``); validated by workbench.judging before any model call
+    checks: tuple[dict[str, Any] | str, ...] | None = field(default=None, hash=False)  # this row's own assertions,
+    # as written (promptfoo's ``{"type", "value", ...}``, or a CSV ``__expected`` cell's text such as
+    # ``"contains: Paris"``); validated by workbench.judging before any model call
     threshold: float | None = None  # this row's pass threshold on the weighted score (None: every check must pass)
     human: bool | None = None  # a person's pass/fail grade of the expected output (``__human``), for judge agreement
 
@@ -37,7 +38,7 @@ class Example:
             if getattr(self, name) is not None:
                 row[name] = getattr(self, name)
         if self.checks is not None:
-            row["assert"] = [dict(c) for c in self.checks]
+            row["assert"] = [c if isinstance(c, str) else dict(c) for c in self.checks]
         return row
 
     @classmethod
@@ -51,7 +52,8 @@ class Example:
         return cls(id=default_id if row_id is None else str(row_id), input=row["question"],
                    answer=row["answer"], rationale=row.get("rationale"), label=row.get("label"),
                    choices=row.get("choices"), threshold=row.get("threshold"), human=row.get("human"),
-                   checks=None if row.get("assert") is None else tuple(dict(c) for c in row["assert"]))
+                   checks=None if row.get("assert") is None else tuple(c if isinstance(c, str) else dict(c)
+                                                                       for c in row["assert"]))
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Pool:
 
     name: str
     examples: tuple[Example, ...]
+    shape: str | None = None  # the dataset shape its rows were read in (workbench.data.shapes); None: as written
 
     def __len__(self) -> int:
         return len(self.examples)

@@ -178,8 +178,11 @@ def _parse_json(filename: str, text: str) -> list[Row]:
         data = parse_json(text, filename, ROW_BOUNDS.max_depth)
     except json.JSONDecodeError as err:
         raise DataError(f"{filename} is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})") from None
-    if isinstance(data, dict):
-        raise DataError(f"{filename}: expected a JSON array of objects, found one object; wrap the rows in [ ]")
+    if isinstance(data, dict) and isinstance(data.get("examples"), list):
+        data = data["examples"]  # a BIG-bench task.json (Kojima et al.'s coin_flip / last_letters too)
+    elif isinstance(data, dict):
+        raise DataError(f"{filename}: expected a JSON array of objects (or a BIG-bench task with an \"examples\" "
+                        "list), found one object; wrap the rows in [ ]")
     if not isinstance(data, list):
         raise DataError(f"{filename}: expected a JSON array of objects, found {type(data).__name__}")
     rows: list[Row] = []

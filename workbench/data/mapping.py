@@ -6,6 +6,7 @@ input or a gold answer with one line naming the file, the row and the column.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from workbench.data.examples import Example
+from workbench.data.rowchecks import carries_checks, check_columns, flatten_vars, input_column, read_row_checks
+from workbench.data.shapes import AUTO, DatasetShape, check_name, resolve
 from workbench.errors import ConfigError, DataError
 from workbench.safeload import Bounds, check_tree, parse_json
 
@@ -55,9 +58,12 @@ class ColumnMapping:
     choices: str | None = "choices"  # optional dict (or JSON object text in CSV) of label -> choice text
     input_template: str | None = None  # None: the input is the ``input`` column; else "{col}" placeholders
     label_map: tuple[tuple[str, str], ...] = ()  # (stored value, label name); () keeps values as they are
+    shape: str | None = AUTO  # the published file shape (workbench.data.shapes) rows are read in: "auto" detects
+    # it (not with a label map: the map says how values read), a shape's name forces it, None reads as written
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_map", tuple((str(a), str(b)) for a, b in dict(self.label_map).items()))
+        object.__setattr__(self, "shape", check_name(self.shape))  # an unknown shape is refused here
         if self.input_template is not None:
             template_columns(self.input_template)  # a template without a placeholder is refused here
 
@@ -118,11 +124,27 @@ def parse_label_map(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs.items())
 
 
-def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: str) -> list[Example]:
-    """Map parsed rows onto examples (all or nothing): each row within :data:`ROW_BOUNDS`, with an input and a
-    gold answer; label values through the map; a pool of few distinct answers gets label = answer."""
-    required = mapping.required()
+def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: str
+                ) -> tuple[list[Example], str | None]:
+    """Map parsed rows onto examples (all or nothing): each row within :data:`ROW_BOUNDS`, read in its dataset
+    shape (:mod:`workbench.data.shapes`), with an input and a gold answer (or, in a file of test cases, its own
+    assertions); label values through the map; a pool of few distinct answers gets label = answer.
+
+    Returns the examples and the name of the shape they were read in (None: the columns as written)."""
+    rows = [(lineno, flatten_vars(row)) for lineno, row in rows]
+    for lineno, row in rows:
+        check_tree(row, f"{filename} {where} {lineno}", ROW_BOUNDS, holder="a row")
+    shape = _shape(filename, rows, mapping)
+    if shape is not None:
+        rows = _converted(filename, rows, shape, where)
     columns = list(dict.fromkeys(k for _, row in rows for k in row))
+    check_columns(filename, columns)
+    cases = carries_checks(columns, [row for _, row in rows])  # promptfoo test cases: rows judge themselves
+    if cases and mapping.input_template is None and mapping.input == DEFAULT_MAPPING.input \
+            and mapping.input not in columns and input_column(columns) is not None:
+        mapping = dataclasses.replace(mapping, input=input_column(columns))
+    no_gold = cases and mapping.answer == DEFAULT_MAPPING.answer and mapping.answer not in columns
+    required = {k: v for k, v in mapping.required().items() if not (no_gold and k == "answer")}
     for fname, column in required.items():
         if column not in columns:
             raise DataError(
@@ -131,29 +153,34 @@ def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: s
     examples: list[Example] = []
     first_line: dict[str, int] = {}
     for n, (lineno, row) in enumerate(rows, start=1):
-        check_tree(row, f"{filename} {where} {lineno}", ROW_BOUNDS, holder="a row")
+        at = f"{filename} {where} {lineno}"
         for fname, column in required.items():
             if column not in row:
-                raise DataError(f"{filename} {where} {lineno} has no column {column!r} for the {fname}")
+                raise DataError(f"{at} has no column {column!r} for the {fname}")
         if mapping.input_template is not None:
             text = render_template(mapping.input_template, row)
             if not any(cell_text(row.get(c)).strip() for c in template_columns(mapping.input_template)):
-                raise DataError(f"{filename} {where} {lineno}: empty input (columns "
+                raise DataError(f"{at}: empty input (columns "
                                 f"{', '.join(map(repr, template_columns(mapping.input_template)))} are all empty)")
         else:
             text = cell_text(row.get(mapping.input))
             if not text.strip():
-                raise DataError(f"{filename} {where} {lineno}: empty input in column {mapping.input!r}")
+                raise DataError(f"{at}: empty input in column {mapping.input!r}")
         ex_id = cell_text(row.get(mapping.id)) if mapping.id else ""
         ex_id = ex_id.strip() or f"row-{n}"
         if ex_id in first_line:
-            raise DataError(f"{filename} {where} {lineno}: duplicate id {ex_id!r} (first on {where} {first_line[ex_id]})")
+            raise DataError(f"{at}: duplicate id {ex_id!r} (first on {where} {first_line[ex_id]})")
         first_line[ex_id] = lineno
-        answer = cell_text(row.get(mapping.answer)).strip()
-        if not answer:
-            raise DataError(f"{filename} {where} {lineno}: empty answer in column {mapping.answer!r}; "
+        own = read_row_checks(row, at) if cases else None
+        answer = "" if no_gold else cell_text(row.get(mapping.answer)).strip()
+        if not answer and not (own and own.checks):
+            if no_gold:
+                raise DataError(f"{at}: no gold answer (the file has no {mapping.answer!r} column) and no assertion "
+                                "in __expected or assert; add one, or an answer column")
+            raise DataError(f"{at}: empty answer in column {mapping.answer!r}; "
                             "fill in the gold answer or remove the row")
-        answer = _mapped(filename, where, lineno, mapping.answer, answer, mapping.label_map)
+        if answer:
+            answer = _mapped(filename, where, lineno, mapping.answer, answer, mapping.label_map)
         label = _optional(row, mapping.label)
         if label is not None and mapping.label != mapping.answer:
             label = _mapped(filename, where, lineno, mapping.label, label, mapping.label_map)
@@ -167,11 +194,40 @@ def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: s
                 rationale=_optional(row, mapping.rationale),
                 label=label,
                 choices=_choices(filename, where, lineno, row, mapping.choices),
+                checks=own.checks or None if own else None,
+                threshold=own.threshold if own else None,
+                human=own.human if own else None,
             )
         )
     if not any(ex.label is not None for ex in examples) and _looks_like_classification(examples):
         examples = [_with_label(ex, ex.answer) for ex in examples]
-    return examples
+    return examples, shape.name if shape is not None else None
+
+
+def _shape(filename: str, rows: list[Row], mapping: ColumnMapping) -> DatasetShape | None:
+    """The shape the mapping picks for these rows; a forced shape's columns must be there."""
+    if mapping.shape == AUTO and mapping.label_map:
+        return None  # the user's label map says how the stored values read
+    columns = list(dict.fromkeys(k for _, row in rows for k in row))
+    shape = resolve(mapping.shape, columns, [row for _, row in rows])
+    if shape is not None and mapping.shape != AUTO:
+        missing = [c for c in shape.columns if c not in columns]
+        if missing:
+            raise DataError(f"{filename} has no column {missing[0]!r} for the {shape.name} shape; available "
+                            f"columns: {', '.join(columns)}")
+    return shape
+
+
+def _converted(filename: str, rows: list[Row], shape: DatasetShape, where: str) -> list[Row]:
+    survey = shape.survey([row for _, row in rows])
+    out: list[Row] = []
+    for lineno, row in rows:
+        try:
+            out.append((lineno, shape.convert(row, survey)))
+        except DataError as err:
+            raise DataError(f"{filename} {where} {lineno}: {err} (read as {shape.name}; set the shape to none to "
+                            "read the columns as written)") from None
+    return out
 
 
 def cell_text(value: Any) -> str:
@@ -230,7 +286,8 @@ def _choices(filename: str, where: str, lineno: int, row: Mapping[str, Any], col
 def _looks_like_classification(examples: list[Example]) -> bool:
     answers = {ex.answer for ex in examples}
     return (
-        len(answers) <= MAX_LABEL_CLASSES
+        "" not in answers  # a file of test cases without gold answers is not classification
+        and len(answers) <= MAX_LABEL_CLASSES
         and len(examples) >= MIN_EXAMPLES_PER_LABEL * len(answers)
     )
 

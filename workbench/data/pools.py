@@ -27,13 +27,14 @@ def load_pool(
     """Load a pool from a path, a ``(filename, bytes)`` upload or an uploaded file object.
 
     ``fmt`` ("csv", "tsv", "json", "jsonl", "parquet") overrides detection by file extension.
-    ``mapping`` says which columns hold what and maps label values (see :class:`ColumnMapping`).
+    ``mapping`` says which columns hold what and maps label values (see :class:`ColumnMapping`); its ``shape``
+    reads published benchmark files (GSM8K, AQuA, CommonsenseQA, BIG-bench, ...: :mod:`workbench.data.shapes`).
     Raises :class:`DataError` with a one-line message; never returns a partial pool.
     """
     table = read_rows(source, fmt, max_bytes)
-    examples = to_examples(table.filename, list(zip(table.row_numbers, table.rows, strict=True)), mapping,
-                           where=table.where)
-    return Pool(name=name or Path(table.filename).stem, examples=tuple(examples))
+    examples, shape = to_examples(table.filename, list(zip(table.row_numbers, table.rows, strict=True)), mapping,
+                                  where=table.where)
+    return Pool(name=name or Path(table.filename).stem, examples=tuple(examples), shape=shape)
 
 
 def sample_pools() -> dict[str, Path]:
