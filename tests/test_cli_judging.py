@@ -236,3 +236,29 @@ def test_resume_refuses_other_judging_flags_and_takes_the_same(capsys, monkeypat
                          "--repeat", "2", "--temperature", "0.7", "--json", "--no-progress")
     assert code == 0, err
     assert json.loads(out)["strategies"][0]["n"] == 6
+
+
+def test_the_shipped_sample_runs_with_its_starter_spec_and_each_rows_own_assertions(capsys, monkeypatch):
+    """``--prompt city_dates_json`` (a starter, by name) on the sample ``city_dates``, whose rows carry is-json with
+    a schema and contains-their-city: a JSON answer naming the city passes both, text fails is-json."""
+    from workbench.backends import DEFAULT_MODEL, choose_backend, resolve_model
+    from workbench.backends.registry import ModelSpec
+
+    def reply(prompt: str, seed: int | None) -> str:
+        query = prompt.rsplit("Sentence:", 1)[-1]
+        return ' {"city": "Lisbon", "date": "12 May 2025"}' if "Lisbon" in query else " Tokyo, March 3"
+
+    backend = FakeBackend(reply=reply)
+    backend.spec = ModelSpec(DEFAULT_MODEL, "", False)
+    backend.name = choose_backend(resolve_model(DEFAULT_MODEL))
+    monkeypatch.setattr("workbench.backends.load_backend", lambda *a, **k: backend)
+    code, out, err = run(capsys, "eval", "--dataset", "city_dates", "--prompt", "city_dates_json", "--strategies",
+                         "zero", "--limit", "2", "--no-progress")
+    assert code == 0, err
+    assert table(out)[1][:3] + table(out)[1][4:5] == ["city_dates_json/zero", "2", "50.0%", "0.750"]
+    (is_json, contains) = block(out, "assertions")
+    assert is_json.startswith('  city_dates_json/zero  is-json:{"type": "object", "required": ["city",') and \
+        is_json.endswith(": 1/2 passed, mean score 0.500")
+    assert contains == "  city_dates_json/zero  contains (per item): 2/2 passed, mean score 1.000"
+    one_line_error(run(capsys, "eval", "--dataset", "city_dates", "--prompt", "no_such_starter"),
+                   "No spec file or starter named 'no_such_starter'; starters: ")

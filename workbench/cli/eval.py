@@ -57,8 +57,9 @@ def register(sub) -> None:
                    help=f"comma-separated names: {strategy_help().replace('%', '%%')}; modifiers +score, +gen, "
                         f"+cal, +norm (per byte), +norm_token, +scN, autocot+fallback (default {DEFAULTS['strategies']})")
     p.add_argument("--prompt", action="append", default=[], metavar="SPEC.yaml",
-                   help="a prompt spec file (repeatable); each crosses with each strategy, named FILE/STRATEGY "
-                        "(default: the template inferred from the dataset)")
+                   help="a prompt spec file or a starter's name (repeatable); each crosses with each strategy, named "
+                        "FILE/STRATEGY, and its assert: list judges them (default: the template inferred from the "
+                        "dataset)")
     p.add_argument("--output", default=None, metavar="FILE",
                    help="also write the run: run.jsonl (per-item records, summary, manifest; reads back with "
                         "`runs show`), run.csv (per-item rows) or report.html (one self-contained page)")
@@ -117,7 +118,6 @@ def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
     template (``evaluate.default_spec``) with plain names when no file is given."""
     from workbench.evaluate.formats import default_spec
     from workbench.evaluate.variants import INFERRED, PromptVariant, cross_variants
-    from workbench.prompts import load_spec
 
     if not prompt_files:
         variants = [PromptVariant(INFERRED, default_spec(dataset, pool))]
@@ -129,9 +129,21 @@ def prompt_strategies(prompt_files, names, dataset, pool, **options) -> list:
                 raise ConfigError(f"--prompt {path} and --prompt {stems[stem]} are both named {stem!r}; "
                                   "rename one file.")
             stems[stem] = path
-        files = [(path, load_spec(path)) for path in prompt_files]
+        files = [(path, _spec_file(path)) for path in prompt_files]
         variants = [PromptVariant(Path(path).stem, f.spec, checks=f.checks, threshold=f.threshold) for path, f in files]
     return cross_variants(variants, names, pool or dataset, **options)
+
+
+def _spec_file(path: str):
+    """A --prompt spec file by path, or a starter spec by name (``city_dates_json``) when no such file exists."""
+    from workbench.prompts import load_spec, starter_specs
+
+    if Path(path).suffix.lower() in (".yaml", ".yml", ".json") or Path(path).exists():
+        return load_spec(path)
+    starters = starter_specs()
+    if path not in starters:
+        raise DataError(f"No spec file or starter named {path!r}; starters: {', '.join(starters)}.")
+    return starters[path]
 
 
 def given_flags(args) -> dict[str, object]:
