@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 
-from ui.common import RUN_SHORTCUT, app_store
+from ui.assertions import JudgingPlan, judging_section
+from ui.common import RUN_SHORTCUT, app_store, user_errors
 from ui.datapick import data_picker
 from ui.decoding_controls import MAX_SEED
 from ui.evaluate_results import accuracy_chart
@@ -32,6 +34,7 @@ from workbench.evaluate.registry import STRATEGIES, kinds
 from workbench.evaluate.runner import evaluate
 from workbench.evaluate.strategies import DEFAULT_K, Strategy, needs_index
 from workbench.evaluate.variants import INFERRED, PromptVariant, can_score, cross_variants
+from workbench.prompts.files import loads_spec
 from workbench.reasoning.modes import NONE
 from workbench.words import plural
 
@@ -83,6 +86,7 @@ class Plan:
     seed: int
     cache: bool = True  # answer repeated requests from the store's response cache
     reproducible: bool = False  # one sequence at a time: the exact unbatched text, however the model batches
+    judging: JudgingPlan = dataclasses.field(default_factory=JudgingPlan)  # the page's assertions, pass threshold, judge model and repeats
 
 
 # --------------------------------------------------------------------------- data as it comes
@@ -118,27 +122,59 @@ def demonstration_pool(dataset: Pool) -> Pool | None:
 
 
 
+def prompt_files() -> list[PromptVariant]:
+    """Prompt spec files (YAML or JSON, as the Library and ``workbench eval --prompt`` read them) uploaded as
+    variants, each with its ``assert:`` list and threshold; a bad file is one red line and is left out."""
+    files = st.file_uploader("Prompt files (optional): YAML spec files, each a prompt variant with its own "
+                             "assertions", type=["yaml", "yml", "json"], accept_multiple_files=True,
+                             key="ev_prompt_files",
+                             help="A spec file as the Prompt Builder saves it (spec, demos) with promptfoo's assert: "
+                                  "list and threshold; it runs under every strategy chosen below.")
+    out = []
+    for f in files or ():
+        with user_errors(f"Reading {f.name}"):
+            fmt = "json" if f.name.lower().endswith(".json") else "yaml"
+            sf = loads_spec(f.getvalue(), f.name, fmt)
+            out.append(PromptVariant(Path(f.name).stem, sf.spec, sf.demos, sf.checks, sf.threshold))
+    return out
+
+
+def _variant_label(v: PromptVariant, handed: HandedPrompt | None) -> str:
+    if v.name == INFERRED:
+        return "inferred: the dataset's own template"
+    if handed is not None and v.name == handed.name:
+        return f"{v.name}: from the {handed.source}"
+    return f"{v.name}: prompt file" + (f", {plural(len(v.checks), 'assertion')}" if v.checks else "")
+
+
 def variant_picker(dataset: Pool, pool: Pool) -> list[PromptVariant]:
-    """The inferred template, plus the prompt handed over from the Prompt Builder (when there is one)."""
+    """The inferred template, the prompt handed over from the Prompt Builder (when there is one) and any prompt
+    files uploaded; with more than one, the user picks which run."""
     inferred = PromptVariant(INFERRED, default_spec(dataset, pool))
     handed: HandedPrompt | None = received()
-    if handed is None:
-        return [inferred]
-    c1, c2 = st.columns([6, 1])
-    c1.info(f"From the {handed.source}: {handed.summary()}", icon="🧱")
-    if c2.button("Forget it", key="ev_forget", help="Evaluate only the dataset's inferred template."):
-        clear()
-        st.rerun()
-    mine = PromptVariant(handed.name, handed.spec, handed.demos)
-    by_name = {v.name: v for v in (inferred, mine)}
+    if handed is not None:
+        c1, c2 = st.columns([6, 1])
+        c1.info(f"From the {handed.source}: {handed.summary()}", icon="🧱")
+        if c2.button("Forget it", key="ev_forget", help="Evaluate only the dataset's inferred template."):
+            clear()
+            st.rerun()
+    variants = [inferred, *([PromptVariant(handed.name, handed.spec, handed.demos)] if handed else []),
+                *prompt_files()]
+    if len(variants) == 1:
+        return variants
+    by_name = {v.name: v for v in variants}  # a name given twice: cross_variants says so in one line
+    ss = st.session_state
+    if "ev_variants" not in ss or ss.get("ev_variants_of") != list(by_name):
+        # every option at first; later, new options (a file added) are picked and gone ones dropped
+        old, held = (ss.get("ev_variants_of") or [], ss["ev_variants"]) if "ev_variants" in ss else ([], [])
+        ss["ev_variants"] = [n for n in by_name if n in held or n not in old]
+        ss["ev_variants_of"] = list(by_name)
     picked = st.multiselect("Prompt variants", list(by_name), key="ev_variants",
-                            **unless_set("ev_variants", default=list(by_name)),
-                            format_func={INFERRED: "inferred: the dataset's own template",
-                                         handed.name: f"{handed.name}: from the {handed.source}"}.get,
+                            format_func=lambda n: _variant_label(by_name[n], handed),
                             help="Each variant runs under every strategy chosen below.")
     if not picked:
         raise ConfigError("Choose at least one prompt variant.")
-    return [by_name[n] for n in picked]
+    return [by_name[n] for n in picked] if len(by_name) == len(variants) else variants
 
 
 def settings(dataset: Pool, pool: Pool) -> Plan | None:
@@ -210,14 +246,19 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                               help="Estimate the prompt's label bias from content-free inputs ('N/A', '', "
                                    "'[MASK]') after the same demonstrations and divide it out. Raw and calibrated "
                                    "answers are both kept.")
+    judging = judging_section(dataset, sum(len(v.checks) for v in variants),
+                              any(c.kind.graded for v in variants for c in v.checks))
     names = strategy_names(families, k, samples, extra)
     strategies = cross_variants(variants, names, pool, as_built, answers=answers, answer=answer,
-                                calibrate=calibrate, label_words=words, seed=seed)
+                                calibrate=calibrate, label_words=words, seed=seed,
+                                **(judging or JudgingPlan()).crossing())
     with st.expander("Prompt specs of this run"):
         for v in variants:
             v_labels = v.spec.labels if v.spec.answer_format == "label" else ()
             st.caption(f"**{v.name}** · answer format **{v.spec.answer_format}**"
                        + (f" · labels {', '.join(v_labels)}" if v_labels else "")
+                       + (f" · {plural(len(v.checks), 'assertion')}: "
+                          + ", ".join(c.type for c in v.checks) if v.checks else "")
                        + (f" · {plural(len(v.demos), 'demonstration')} as built" if v.demos else ""))
             st.code(f"{v.spec.instruction}\n\n{v.spec.demo_template}\n\n{v.spec.query_template}".strip(),
                     language=None)
@@ -233,9 +274,9 @@ def settings(dataset: Pool, pool: Pool) -> Plan | None:
                                   "WORKBENCH_KERNELS=fast a greedy text can differ a little (floating-point sums "
                                   "change with the batch). On: every sequence alone. Label scoring is never "
                                   "batched.")
-    if any((bad_k, bad_sc and "sc" in families, bad_limit, bad_seed)):
+    if any((bad_k, bad_sc and "sc" in families, bad_limit, bad_seed)) or judging is None:
         return None
-    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache, reproducible)
+    return Plan(dataset, pool, tuple(strategies), limit or None, k, seed, cache, reproducible, judging)
 
 
 # --------------------------------------------------------------------------- running
@@ -291,7 +332,8 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
 
         run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
                        limit=plan.limit if run_id is None else limit, progress=progress,
-                       index=index, cache=plan.cache, should_stop=checkpoint, reproducible=plan.reproducible)
+                       index=index, cache=plan.cache, should_stop=checkpoint, reproducible=plan.reproducible,
+                       judge=plan.judging.judge(backend, any(c.kind.graded for s in strategies for c in s.checks)))
     finally:
         active.done.set()
     st.session_state.pop("ev_active", None)

@@ -14,7 +14,9 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import app_store, user_errors
+from ui.judging_results import judged, judging_section
 from workbench.cache import describe
+from workbench.data import Pool
 from workbench.errors import DataError
 from workbench.evaluate.metrics import chart_rows, disagreements, item_table, summarize
 from workbench.report import html_report, report_from_store, to_csv, to_jsonl
@@ -56,6 +58,12 @@ def summary_table(summaries) -> pd.DataFrame:
         if s.raw_accuracy is not None:
             row["raw accuracy"] = f"{s.raw_accuracy:.1%}"
             row["raw 95% CI"] = f"{s.raw_ci_low:.1%} – {s.raw_ci_high:.1%}"
+        if s.mean_score is not None:
+            row["mean score"] = round(s.mean_score, 3)  # the weighted score of the checks, averaged over items
+        if s.pass_at_k is not None:
+            row[f"pass@{s.repeat}"] = f"{s.pass_at_k:.1%}"
+            row[f"pass^{s.repeat}"] = f"{s.pass_all_k:.1%}"
+            row["flaky"] = len(s.flaky)
         row["cached"] = s.cached_text()
         row["items/s (model)"] = s.speed()
         row["fewer demos"] = s.fewer_demos  # items whose prompt had to drop demonstrations to fit the window
@@ -161,6 +169,7 @@ def label_section(run_id: int) -> None:
 def item_rows(records) -> pd.DataFrame:
     """One row per strategy × item with the prompt, raw output, extracted answer, gold and verdict."""
     calibrated = any("raw_extracted" in r for r in records)
+    scored = any(r.get("checks") for r in records)  # judged by assertions: the weighted score and the checks
     rows = []
     for r in records:
         row = {"strategy": r["strategy"], "item": r["item_index"], "input": r.get("input"), "prompt": r.get("prompt"),
@@ -169,8 +178,13 @@ def item_rows(records) -> pd.DataFrame:
         if calibrated:
             row["raw extracted"] = r.get("raw_extracted")
             row["raw correct"] = r.get("raw_correct")
+        if scored:
+            checks = r.get("checks") or ()
+            row["score"] = r.get("score")
+            row["checks passed"] = f"{sum(bool(c.get('passed')) for c in checks)}/{len(checks)}"
         rows.append(row)
-    return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *(("raw extracted", "raw correct") if calibrated else ())])
+    return pd.DataFrame(rows, columns=[*ITEM_COLUMNS, *(("raw extracted", "raw correct") if calibrated else ()),
+                                       *(("score", "checks passed") if scored else ())])
 
 
 #: The run's downloads: label -> (writer of workbench.report, file extension, MIME type).
@@ -199,8 +213,9 @@ def _caption(info, records: Sequence[dict]) -> str:
             f"{batched}{cached}")
 
 
-def results() -> None:
-    """The chosen run (just finished, cancelled or picked in the history): chart, tables, disagreements."""
+def results(dataset: Pool | None = None) -> None:
+    """The chosen run (just finished, cancelled or picked in the history): chart, tables, disagreements.
+    ``dataset``: the page's dataset; its own human grades count when it is the run's dataset."""
     run_id = st.session_state.get("ev_run_id")
     if run_id is None:
         st.info("No run shown yet: press **Run** above, or pick a stored run in **Run history**.")
@@ -234,8 +249,13 @@ def results() -> None:
                        "difference (a line that crosses zero: the difference may be chance).")
         right.altair_chart(forest_chart(comparisons), width="stretch", key="ev_paired_forest")
         st.dataframe(paired_frame(comparisons), hide_index=True, key="ev_paired")
-    with user_errors("Per-label metrics"):
-        label_section(run_id)
+    if not judged(records):  # judged by assertions, "correct" is "passed them": no per-label accuracy
+        with user_errors("Per-label metrics"):
+            label_section(run_id)
+    with user_errors("Judging results"):
+        same = dataset is not None and info.meta.get("dataset", {}).get("hash") == dataset.content_hash
+        judging_section(run_id, records, summaries,
+                        {ex.id: ex.human for ex in dataset if ex.human is not None} if same else {})
     for x in summaries:
         if x.fewer_demos:
             st.warning(f"{x.strategy}: {x.fewer_demos} of {plural(x.n, 'item')} ran with fewer demonstrations than "

@@ -36,6 +36,8 @@ from workbench.prompts.spec import PromptSpec, next_question_stops
 BUILDER_KEY = "state_builder"
 DEMONSTRATIONS_KEY = "state_demonstrations"
 CHOSEN_KEY = "state_demonstrations_chosen"
+#: The Evaluate page's judging settings (a ui.assertions.JudgingSettings: assertion rows, threshold, judge, repeats).
+JUDGING_KEY = "state_evaluate_judging"
 #: Widget-key prefix of the Prompt Builder's editor.
 BUILDER_PREFIX = "pb"
 #: The starter a new session's Prompt Builder opens with.

@@ -15,7 +15,7 @@ page_intro(ev.ABOUT)  # what this page shows, in one paragraph
 run_bar = st.container()  # Run, Cancel and the progress bar: above the tabs, where the user looks
 setup, results, order, history = ev.tabs()
 
-plan = pool = None
+plan = pool = dataset = None
 with setup:
     dataset = data_picker("ev_data", "Dataset", default="sentiment")
     pool = ev.demonstration_pool(dataset) if dataset is not None else None
@@ -29,7 +29,7 @@ with run_bar:
         with user_errors("Running the evaluation"):
             ev.run_controls(plan, backend)  # Run is disabled while a setting is invalid (plan None)
 with results, user_errors("Showing the results"):
-    ev.results()
+    ev.results(dataset)  # its own human grades (a __human column) meet the judge's verdicts
 with order:
     if plan is not None and backend is not None:
         with user_errors("Order sensitivity"):
