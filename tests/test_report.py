@@ -214,3 +214,77 @@ def test_export_json(store):
 def test_exports_leave_the_owner_out(store):
     run = store.create_run({"model": "m"})
     assert json.loads(to_json(report_from_store(store, run)))["run"]["owner"] is None
+
+
+# ---- judged runs (issue 26): verdicts, assertion pass rates, repeats, paired scores, agreement
+
+def judged(strategy: str, i: int, repeat: int | None, outcomes: tuple[bool, bool], reply: str | None = None) -> dict:
+    """A record judged by two checks (contains 'Paris', an llm-rubric whose judge replied ``reply``)."""
+    contains, rubric = outcomes
+    checks = [{"type": "contains", "passed": contains, "score": float(contains), "reason": "contains 'Paris'"
+               if contains else "does not contain 'Paris'", "weight": 1.0, "value": "Paris", "metric": "city"},
+              {"type": "llm-rubric", "passed": rubric, "score": 0.5 + 0.5 * rubric, "reason": "judged", "weight": 1.0,
+               "value": "is polite", **({"reply": reply} if reply is not None else {})}]
+    score = (float(contains) + 0.5 + 0.5 * rubric) / 2
+    return {"strategy": strategy, "item_index": i if repeat is None else 2 * i + repeat, "id": f"q{i}",
+            "input": f"question {i}", "output": " Paris", "extracted": "Paris", "gold": "Paris",
+            "correct": contains and rubric, "seconds": 0.1, "checks": checks, "score": score,
+            **({"repeat": repeat} if repeat is not None else {})}
+
+
+HOSTILE = "<script>alert('judge')</script> PASS"
+
+
+def test_html_report_shows_each_items_verdicts_and_the_assertion_pass_rates():
+    records = (judged("a", 0, None, (True, True), HOSTILE), judged("a", 1, None, (False, True)),
+               judged("b", 0, None, (True, False)), judged("b", 1, None, (False, False)))
+    page = html_report(RunReport(3, "finished", {}, {}, records))
+    summary = page.split('<table class="summary">')[1].split("</table>")[0]
+    assert "<th>score</th>" in summary and "pass@" not in summary
+    a_row = summary.split("<tr>")[2]
+    assert '<td class="num">0.750</td>' in a_row  # a's items score (1 + 1) / 2 and (0 + 1) / 2: mean 0.75
+    rates = page.split('<table class="checks">')[1].split("</table>")[0]
+    assert [r.split("</td>")[:4] for r in rates.split("<tr>")[2:]] == [
+        ["<td>a", "<td>contains", "<td>Paris", '<td class="num">1'],
+        ["<td>a", "<td>llm-rubric", "<td>is polite", '<td class="num">2'],
+        ["<td>b", "<td>contains", "<td>Paris", '<td class="num">1'],
+        ["<td>b", "<td>llm-rubric", "<td>is polite", '<td class="num">0']]
+    named = page.split('<table class="named-scores">')[1].split("</table>")[0]
+    assert "<td>a</td><td>city</td><td class=\"num\">0.500</td>" in named
+    # Each item's verdicts: pass/fail, score, reason, and the judge's full reply, escaped (a reply is untrusted).
+    assert page.count('<table class="verdicts">') == 4
+    assert "<summary>2/2 passed, score 1.00</summary>" in page and "<summary>0/2 passed, score 0.25</summary>" in page
+    assert "<td>does not contain &#x27;Paris&#x27;</td>" in page
+    assert "&lt;script&gt;alert(&#x27;judge&#x27;)&lt;/script&gt; PASS" in page and "<script" not in page
+    paired = page.split('<table class="paired-scores">')[1].split("</table>")[0]
+    assert "<td>a</td><td>b</td><td class=\"num\">2</td>" in paired and '<td class="num">+0.250</td>' in paired
+
+
+def test_html_report_shows_repeats_flaky_items_and_the_judges_agreement_with_grades(tmp_path):
+    # q0 passes both repeats under a, q1 only its first: pass@2 = 100%, pass^2 = 50%, q1 flaky.
+    records = (judged("a", 0, 0, (True, True)), judged("a", 0, 1, (True, True)),
+               judged("a", 1, 0, (True, True)), judged("a", 1, 1, (False, True)))
+    report = RunReport(4, "finished", {}, {}, records, grades={"q0": True, ("a", 3): True})
+    page = html_report(report)
+    summary = page.split('<table class="summary">')[1].split("</table>")[0]
+    assert "<th>pass@2</th><th>pass^2</th>" in summary and '<td class="num">100.0%</td><td class="num">50.0%</td>' \
+        in summary
+    flaky = page.split('<table class="flaky">')[1].split("</table>")[0]
+    assert "<td>a</td><td class=\"num\">2</td>" in flaky and "<td>q1 1/2</td>" in flaky
+    # Graded: q0 twice (pass, by id) and a's item 3 (pass, by strategy and index); the judge failed item 3.
+    agreement = page.split('<table class="agreement">')[1].split("</table>")[0]
+    assert '<td>a</td><td class="num">3</td><td class="num">66.7%</td>' in agreement
+    assert "the judge passed every output" not in agreement and "person passed every output" in agreement
+    # The grades travel in the JSONL export and read back.
+    path = write_report(report, tmp_path / "run.jsonl")
+    assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["grades"] == [["q0", True], ["a", 3, True]]
+    assert read_jsonl(path) == report
+
+
+def test_a_run_export_with_a_bad_grade_is_one_line(tmp_path):
+    path = write_report(RunReport(5, "finished", {}, {}, RECORDS, grades={"q0": True}), tmp_path / "run.jsonl")
+    head, *rest = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join([head.replace('["q0", true]', '["q0", "yes"]'), *rest]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r'^run.jsonl line 1: a grade is \[strategy, item_index, pass\] or '
+                                        r'\[item_id, pass\], not \["q0", "yes"\]$'):
+        read_jsonl(path)
