@@ -139,7 +139,7 @@ def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: s
         rows = _converted(filename, rows, shape, where)
     columns = list(dict.fromkeys(k for _, row in rows for k in row))
     check_columns(filename, columns)
-    cases = carries_checks(columns, [row for _, row in rows])  # promptfoo test cases: rows judge themselves
+    cases = carries_checks(columns)  # promptfoo test cases: rows with assertions judge themselves
     if cases and mapping.input_template is None and mapping.input == DEFAULT_MAPPING.input \
             and mapping.input not in columns and input_column(columns) is not None:
         mapping = dataclasses.replace(mapping, input=input_column(columns))
@@ -154,8 +154,9 @@ def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: s
     first_line: dict[str, int] = {}
     for n, (lineno, row) in enumerate(rows, start=1):
         at = f"{filename} {where} {lineno}"
+        own = read_row_checks(row, at) if cases else None
         for fname, column in required.items():
-            if column not in row:
+            if column not in row and not (fname == "answer" and own and own.checks):
                 raise DataError(f"{at} has no column {column!r} for the {fname}")
         if mapping.input_template is not None:
             text = render_template(mapping.input_template, row)
@@ -171,7 +172,6 @@ def to_examples(filename: str, rows: list[Row], mapping: ColumnMapping, where: s
         if ex_id in first_line:
             raise DataError(f"{at}: duplicate id {ex_id!r} (first on {where} {first_line[ex_id]})")
         first_line[ex_id] = lineno
-        own = read_row_checks(row, at) if cases else None
         answer = "" if no_gold else cell_text(row.get(mapping.answer)).strip()
         if not answer and not (own and own.checks):
             if no_gold:

@@ -54,9 +54,9 @@ def flatten_vars(row: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**inner, **{k: v for k, v in row.items() if k != "vars"}}
 
 
-def carries_checks(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> bool:
-    """The file holds per-row assertions (``__expected*`` columns or ``assert`` lists)."""
-    return any(c.startswith(EXPECTED) for c in columns) or any(isinstance(r.get("assert"), list) for r in rows)
+def carries_checks(columns: Sequence[str]) -> bool:
+    """The file holds per-row assertions (``__expected*`` columns or an ``assert`` field)."""
+    return any(c.startswith(EXPECTED) or c == "assert" for c in columns)
 
 
 def check_columns(filename: str, columns: Sequence[str]) -> None:
