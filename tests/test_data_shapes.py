@@ -135,7 +135,7 @@ def test_gsm8k_read_as_written_gets_the_worked_solution_warning_with_the_fix(tmp
 # ---- AQuA ------------------------------------------------------------------------------------------------
 
 def test_aqua_options_are_the_choices_lettered_in_order_and_reach_the_prompt(tmp_path):
-    pool = load_pool(jsonl(tmp_path, "test.json", AQUA), fmt="jsonl")
+    pool = load_pool(jsonl(tmp_path, "test.json", AQUA))  # AQuA's test.json holds one object per line
     assert pool.shape == "aqua"
     assert pool[0].choices == {"A": "21", "B": "21.5", "C": "22", "D": "22.5", "E": "23"}
     assert [ex.answer for ex in pool] == ["E", "C"]
@@ -207,6 +207,23 @@ def test_commonsenseqa_test_split_without_answers_is_refused(tmp_path):
         "test_rand_split_no_answers.jsonl line 1: column 'answerKey' is missing, so the item has no gold answer "
         "(CommonsenseQA's test split has none; use the train or dev file) (read as commonsenseqa; set the shape "
         "to none to read the columns as written)")
+
+
+def test_hugging_face_commonsenseqa_and_arc_label_and_text_lists(tmp_path):
+    rows = [{"id": "1", "question": "Where might he go?", "question_concept": "people",
+             "choices": {"label": ["A", "B", "C"], "text": ["race track", "populated areas", "the desert"]},
+             "answerKey": "B"},
+            {"id": "Mercury_2", "question": "Which is a metal?",
+             "choices": {"label": ["1", "2"], "text": ["wood", "iron"]}, "answerKey": "2"}]
+    pool = load_pool(jsonl(tmp_path, "validation.jsonl", rows))
+    assert pool.shape == "hf-mcq"
+    assert [(ex.input, ex.answer, ex.choices) for ex in pool] == [
+        ("Where might he go?", "B", {"A": "race track", "B": "populated areas", "C": "the desert"}),
+        ("Which is a metal?", "B", {"A": "wood", "B": "iron"})]
+    bad = {**rows[0], "answerKey": "D"}
+    assert error_of(jsonl(tmp_path, "v.jsonl", [rows[0], bad])) == (
+        "v.jsonl line 2: column 'answerKey' holds 'D', not one of the choices' labels A, B, C (read as hf-mcq; set "
+        "the shape to none to read the columns as written)")
 
 
 # ---- BIG-bench task.json -----------------------------------------------------------------------------------
@@ -330,7 +347,7 @@ def test_describe_a_raw_table_before_mapping(tmp_path):
         "####; the solution before it is the rationale")
     assert describe(read_rows(jsonl(tmp_path, "p.jsonl", [{"question": "q", "answer": "a"}]))) == (
         "no dataset shape detected: the columns are read as mapped")
-    assert set(SHAPES) == {"commonsenseqa", "aqua", "gsm8k", "bigbench", "choice-list", "boolean"}
+    assert list(SHAPES) == ["commonsenseqa", "hf-mcq", "aqua", "gsm8k", "bigbench", "choice-list", "boolean"]
 
 
 def test_letters_are_ordered_a_b_c_whatever_order_they_come_in():

@@ -177,6 +177,8 @@ def _parse_json(filename: str, text: str) -> list[Row]:
     try:
         data = parse_json(text, filename, ROW_BOUNDS.max_depth)
     except json.JSONDecodeError as err:
+        if err.msg == "Extra data" and text.lstrip().startswith("{"):
+            return _parse_jsonl(filename, text)  # one object per line under a .json name (AQuA's test.json)
         raise DataError(f"{filename} is not valid JSON (line {err.lineno} column {err.colno}: {err.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("examples"), list):
         data = data["examples"]  # a BIG-bench task.json (Kojima et al.'s coin_flip / last_letters too)

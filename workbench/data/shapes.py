@@ -196,6 +196,27 @@ def _csqa(row: Mapping[str, Any], survey: Mapping[str, Any]) -> Fields:
     return {"question": stem.strip(), "answer": gold, "choices": {k: choices[k] for k in choice_order(list(choices))}}
 
 
+def _hf_fits(row: Mapping[str, Any]) -> bool:
+    c = row.get("choices")
+    return (isinstance(c, Mapping) and isinstance(c.get("label"), list) and isinstance(c.get("text"), list)
+            and "answerKey" in row)
+
+
+def _hf_mcq(row: Mapping[str, Any], survey: Mapping[str, Any]) -> Fields:
+    c = row.get("choices")
+    if not _hf_fits(row) or len(c["label"]) != len(c["text"]):
+        raise DataError(f"column 'choices' must hold equal 'label' and 'text' lists, not {shown(c)}")
+    stem = "question" if isinstance(row.get("question"), str) else "question_stem"  # OpenBookQA's name
+    choices = {"question": {"stem": row.get(stem),
+                            "choices": [{"label": la, "text": t} for la, t in zip(c["label"], c["text"], strict=True)]},
+               "answerKey": row.get("answerKey")}
+    try:
+        return _csqa(choices, survey)
+    except DataError as err:  # the same checks, worded for this layout's columns
+        raise DataError(str(err).replace("column 'question' has an empty 'stem'", f"column {stem!r} is empty")
+                        .replace("column 'question'", "column 'choices'")) from None
+
+
 # ---- BIG-bench task.json -----------------------------------------------------------------------------------
 
 def _bigbench_fits(row: Mapping[str, Any]) -> bool:
@@ -311,6 +332,9 @@ SHAPES: dict[str, DatasetShape] = {s.name: s for s in (
     DatasetShape("commonsenseqa", "CommonsenseQA's official JSONL (also ARC, OpenBookQA): question.stem, "
                  "question.choices [{label, text}], answerKey", "the answerKey letter; choices from question.choices",
                  ("question",), _csqa_fits, _csqa),
+    DatasetShape("hf-mcq", "Hugging Face CommonsenseQA / ARC / OpenBookQA: question (or question_stem), choices "
+                 "{label: [...], text: [...]}, answerKey", "the answerKey letter; choices from the label and text "
+                 "lists", ("choices", "answerKey"), _hf_fits, _hf_mcq),
     DatasetShape("aqua", "AQuA-RAT: question, options [\"A)21\", ...], rationale, correct",
                  "the correct letter; choices from options", ("question", "options"), _aqua_fits, _aqua),
     DatasetShape("gsm8k", "GSM8K: question, answer = a worked solution ending '#### 18'",
