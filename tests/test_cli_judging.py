@@ -262,3 +262,80 @@ def test_the_shipped_sample_runs_with_its_starter_spec_and_each_rows_own_asserti
     assert contains == "  city_dates_json/zero  contains (per item): 2/2 passed, mean score 1.000"
     one_line_error(run(capsys, "eval", "--dataset", "city_dates", "--prompt", "no_such_starter"),
                    "No spec file or starter named 'no_such_starter'; starters: ")
+
+
+PROMPTFOO_CSV = ("question,__expected1,__expected2\n"
+                 "Where is the Eiffel Tower?,icontains: paris,not-contains: Rome\n"
+                 "Where is the Colosseum?,contains: Rome,starts-with: Rome\n"
+                 "Where is Big Ben?,London,\n")
+
+
+def test_a_promptfoo_csv_with_expected_columns_judges_each_row_by_its_own_assertions(capsys, fake, tmp_path):
+    (tmp_path / "tests.csv").write_text(PROMPTFOO_CSV, encoding="utf-8")
+    code, out, err = run(capsys, "eval", "--dataset", str(tmp_path / "tests.csv"), "--strategies", "zero",
+                         "--no-progress")
+    assert code == 0, err
+    # Paris, France passes both of row 1's; Paris (seed 0) fails row 2's Rome checks; "London" alone is equals.
+    assert table(out)[1][:5] == ["zero", "3", "33.3%", "6.1%–79.2%", "0.333"]
+    assert block(out, "assertions") == [
+        "  zero  icontains (per item): 1/1 passed, mean score 1.000",
+        "  zero  not-contains (per item): 1/1 passed, mean score 1.000",
+        "  zero  contains (per item): 0/1 passed, mean score 0.000",
+        "  zero  starts-with (per item): 0/1 passed, mean score 0.000",
+        "  zero  equals (per item): 0/1 passed, mean score 0.000"]
+    with open_store() as store:
+        records = store.results(int(err.split("run ")[-1].split()[0]))
+    assert [[(c["type"], c["value"], c["passed"]) for c in r["checks"]] for r in records] == [
+        [("icontains", "paris", True), ("not-contains", "Rome", True)],
+        [("contains", "Rome", False), ("starts-with", "Rome", False)], [("equals", "London", False)]]
+    # With --assert too, the run's assertion comes first and every row has it.
+    code, out, err = run(capsys, "eval", "--dataset", str(tmp_path / "tests.csv"), "--strategies", "zero",
+                         "--assert", "not-icontains:sorry", "--no-progress")
+    assert code == 0 and block(out, "assertions")[0] == "  zero  not-icontains:sorry: 3/3 passed, mean score 1.000"
+
+
+@pytest.mark.parametrize(("cell", "message"), [
+    ("python: grade.py", "error: tests.csv item row-1 assertion 1: Assertion type 'python' runs code from the file;"),
+    ("regex: ((", "error: tests.csv item row-1 assertion 1: assertion 'regex': the regex '((' does not compile"),
+    ("similar(2): Paris", "error: tests.csv item row-1 assertion 1: assertion 'similar': threshold 2 is outside"),
+])
+def test_a_bad_assertion_in_a_csv_row_is_one_line_naming_the_file_and_row(capsys, monkeypatch, tmp_path, cell,
+                                                                           message):
+    monkeypatch.setattr("workbench.backends.load_backend", None)  # never reached
+    (tmp_path / "tests.csv").write_text(f'question,__expected\nWhere is the Eiffel Tower?,"{cell}"\n',
+                                        encoding="utf-8")
+    line = one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "tests.csv"), "--strategies", "zero",
+                              "--no-progress"))
+    assert line.startswith(message), line
+
+
+GSM8K = ('{"question": "Janet has 3 eggs and buys 2. How many?", "answer": "3+2 = <<3+2=5>>5\\n#### 5"}\n'
+         '{"question": "Tom has 4 pens and loses 1. How many?", "answer": "4-1 = <<4-1=3>>3\\n#### 3"}\n')
+
+
+def test_the_detected_shape_and_the_gold_warning_go_to_stderr(capsys, monkeypatch, tmp_path):
+    from workbench.backends import DEFAULT_MODEL, choose_backend, resolve_model
+    from workbench.backends.registry import ModelSpec
+
+    backend = FakeBackend(reply=lambda prompt, seed: " The answer is 5.")
+    backend.spec = ModelSpec(DEFAULT_MODEL, "", False)
+    backend.name = choose_backend(resolve_model(DEFAULT_MODEL))
+    monkeypatch.setattr("workbench.backends.load_backend", lambda *a, **k: backend)
+    (tmp_path / "gsm.jsonl").write_text(GSM8K, encoding="utf-8")
+    code, out, err = run(capsys, "eval", "--dataset", str(tmp_path / "gsm.jsonl"), "--strategies", "zero",
+                         "--no-progress")
+    assert code == 0, err
+    assert err.splitlines()[0] == ("dataset: gsm8k: gold = the number after ####; the solution before it is the "
+                                   "rationale; 2 rationales found")
+    assert table(out)[1][2] == "50.0%"  # gold 5 and 3, read after ####
+    code, out, err = run(capsys, "eval", "--dataset", str(tmp_path / "gsm.jsonl"), "--strategies", "zero",
+                         "--shape", "none", "--no-progress")
+    assert code == 0, err
+    assert err.splitlines()[0].startswith("warning: The gold answers look like worked solutions (2 of 2 span several "
+                                          "lines") and "read the file with the gsm8k shape" in err.splitlines()[0]
+    assert table(out)[1][2] == "0.0%"
+    monkeypatch.setattr("workbench.backends.load_backend", None)
+    one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "gsm.jsonl"), "--shape", "gsm9k"),
+                   "error: Unknown dataset shape 'gsm9k'; use auto, none or one of ")
+    one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "gsm.jsonl"), "--shape", "aqua"),
+                   "error: gsm.jsonl has no column 'options' for the aqua shape; available columns: question, answer")

@@ -51,6 +51,10 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="compare prompting strategies on a labelled dataset (accuracy, 95%% CI)")
     p.add_argument("--dataset", required=True,
                    help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file")
+    p.add_argument("--shape", default=None, metavar="NAME|auto|none",
+                   help="how the dataset file's rows hold the gold answer and choices: auto (detect GSM8K, AQuA, "
+                        "CommonsenseQA, BIG-bench, choice lists, booleans; the default), a shape's name to force it, "
+                        "or none to read the columns as written")
     p.add_argument("--pool", default=None,
                    help="where demonstrations come from (default: the dataset itself, never the query's own row)")
     p.add_argument("--strategies", default=None,
@@ -144,6 +148,18 @@ def _spec_file(path: str):
     if path not in starters:
         raise DataError(f"No spec file or starter named {path!r}; starters: {', '.join(starters)}.")
     return starters[path]
+
+
+def data_lines(dataset, strategies: list) -> list[str]:
+    """What the user should know of how the gold answers were read: the detected (or forced) shape, and a warning
+    when free-text golds look like worked solutions that the answer format's comparison would judge."""
+    from workbench.data.shapes import describe
+    from workbench.evaluate.formats import gold_warning
+
+    lines = [f"dataset: {describe(dataset)}"] if dataset.shape is not None else []
+    if not all(s.checks for s in strategies) and (warning := gold_warning(dataset)):
+        lines.append(f"warning: {warning}")
+    return [shown(line) for line in lines]
 
 
 def given_flags(args) -> dict[str, object]:
@@ -277,7 +293,10 @@ def run_eval(args) -> int:
     if args.output:
         export_format(args.output)  # a wrong extension is refused before anything runs
         check_output(args.output)  # so is a place no file can be written (a folder, a device, /proc)
-    dataset = pool_from_arg(args.dataset, mapping_from_args(args))
+    mapping = mapping_from_args(args)
+    if args.shape is not None:
+        mapping = dataclasses.replace(mapping, shape=args.shape)  # an unknown shape: one line naming the choices
+    dataset = pool_from_arg(args.dataset, mapping)
     pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     store = open_store()
     if args.resume is not None:
@@ -301,8 +320,11 @@ def run_eval(args) -> int:
         strategies = with_repeat(strategies, flags, args.temperature is not None)
         check_flags_apply(strategies, given)
         limit = args.limit
-    check_applies(strategies, list(dataset)[: limit or len(dataset)], args)  # item assertions, judge, threshold
+    check_applies(strategies, list(dataset)[: limit or len(dataset)], args,  # item assertions, judge, threshold
+                  Path(args.dataset).name)
     backend = backend_from_args(args)
+    for line in data_lines(dataset, strategies):
+        print(line, file=sys.stderr)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
     active: list[int] = []  # the stored run, known from the first progress report
 

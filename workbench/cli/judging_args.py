@@ -112,13 +112,17 @@ def with_repeat(strategies: Sequence, flags: JudgingFlags, temperature_given: bo
     return out
 
 
-def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespace) -> None:
-    """Before any model loads: every item's own assertions built (a bad one is one line naming the item), a judge
+def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespace, source: str = "") -> None:
+    """Before any model loads: every item's own assertions built (a bad one is one line naming ``source``, the
+    dataset, and the item), a judge
     given where a model-graded check needs one (and none given where nothing asks it), and --threshold and
     --temperature refused where nothing would use them."""
     from workbench.judging.verdicts import Judging
 
-    judgings = [Judging(s.checks, items, s.threshold) for s in strategies]
+    try:
+        judgings = [Judging(s.checks, items, s.threshold) for s in strategies]
+    except ConfigError as err:  # a row's own assertion: the dataset's name first ("cities.csv item row-3 ...")
+        raise ConfigError(f"{source} {err}" if source else str(err)) from None
     graded = any(j.graded for j in judgings)
     if graded and given.judge is None:
         kinds = sorted({c.type for s in strategies for c in s.checks if c.kind.graded}) or ["an item's own check"]
