@@ -162,7 +162,7 @@ def assertion_rows() -> tuple[list[Check], bool]:
         if ss[_key(r.id, "type")] not in options:  # a type no longer registered
             ss[_key(r.id, "type")] = options[0]
         kind = JUDGES[ss[_key(r.id, "type")].removeprefix("not-")]
-        c = st.columns([4, 6, 2, 2, 1.6], vertical_alignment="bottom")
+        c = st.columns([4, 5.5, 2, 2, 2], vertical_alignment="bottom")
         c[0].selectbox(f"Type of assertion {n}", options, key=_key(r.id, "type"), help=_type_help())
         value_help = {"required": "Needed.", "optional": "Optional: without one, compared with the gold answer."
                       if kind.reads_gold else "Optional.", "none": "This type takes no value."}[kind.value]
