@@ -253,6 +253,7 @@ def _checks(written: list[dict[str, Any]] | None, where: str) -> tuple[dict[str,
     """An entry's ``assert`` list, validated by building every check (a bad type, regex, schema or threshold is
     one line naming the file and the entry) and kept as written, so it exports unchanged. A judge ``provider``
     naming a server is refused as a step's model is: the file would send your outputs there."""
+    from workbench.backends.kinds import is_server
     from workbench.errors import ConfigError
     from workbench.judging.registry import build_checks
 
@@ -260,7 +261,7 @@ def _checks(written: list[dict[str, Any]] | None, where: str) -> tuple[dict[str,
         return ()
     for n, spec in enumerate(written, start=1):
         provider = spec.get("provider")
-        if provider is not None and (not isinstance(provider, str) or _SERVER_URL.match(provider)):
+        if provider is not None and (not isinstance(provider, str) or is_server(provider)):
             raise DataError(f"{where} assertion {n}: provider must be a model registry id or local model name; "
                             "a prompt set may not name a server (it would send your outputs there).")
     try:

@@ -164,6 +164,14 @@ def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index:
     return out
 
 
+def judge_tools(backends: Callable[[str], Backend], judge: str | None = None) -> JudgeTools:
+    """What a set's checks may ask, each loaded on first use: the judge model ``judge`` (default
+    :data:`JUDGE_MODEL`) from ``backends(model_id)``, and the workbench's MiniLM embedder."""
+    from workbench.judging.tools import JudgeTools
+
+    return JudgeTools(judge=lambda: backends(judge or JUDGE_MODEL))
+
+
 def judged(step: Step, cases: Sequence[TestCase], tools: JudgeTools | None = None
            ) -> Callable[[StepRun, int, str], StepRun]:
     """What gives a run of ``cases[at]`` its verdict: the step's checks and the input's own
@@ -176,7 +184,8 @@ def judged(step: Step, cases: Sequence[TestCase], tools: JudgeTools | None = Non
     items = [case.item(f"input-{at + 1}") for at, case in enumerate(cases)]
     judging = Judging(build_checks(step.checks, f"step {step.title!r}"), items, step.threshold, tools)
     if judging.graded and (tools is None or not tools.has_judge):
-        raise DataError(f"Step {step.title!r} has a model-graded check (llm-rubric, ...); it needs a judge model.")
+        raise DataError(f"Step {step.title!r} has a model-graded check (llm-rubric, ...) and no judge model was "
+                        "given; run it with a judge model.")
     labels = tuple(step.spec.labels)
 
     def judge(result: StepRun, at: int, fmt: str) -> StepRun:
@@ -201,12 +210,10 @@ def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequenc
 
     Steps' and inputs' ``assert`` lists judge the outputs; model-graded ones ask ``judge`` (a model id, loaded
     with ``backends`` on first use; default :data:`JUDGE_MODEL`), the embedding ones the workbench's MiniLM."""
-    from workbench.judging.tools import JudgeTools
-
     inputs = pset.tests if inputs is None else tuple(inputs)
     if not inputs:
         raise DataError(f"The set {pset.name!r} has no test inputs; give an input to run.")
-    tools = JudgeTools(judge=lambda: backends(judge or JUDGE_MODEL))
+    tools = judge_tools(backends, judge)
     for step in pset.steps:  # every step's and input's checks built before any model call
         judged(step, inputs, tools)
     total, done, out = len(pset.steps) * len(inputs), 0, []
