@@ -24,6 +24,7 @@ from workbench.data import Pool
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.evaluate.strategies import SC_TEMPERATURE
 from workbench.judging.base import Check
+from workbench.judging.judge_prompts import DEFAULTS, JudgePrompt
 from workbench.judging.registry import JUDGES, build_check, build_checks, names
 from workbench.judging.verdicts import check_threshold
 
@@ -48,6 +49,9 @@ class AssertionRow:
     value: str = ""  # the value as typed ("" = none)
     threshold: float | None = None  # None: the kind's default (or none)
     weight: float = 1.0  # its share of the weighted score
+    prompt: tuple[tuple[str, str], ...] = ()  # a model-graded check's edited judge prompt, (role, template) messages
+    # (): the kind's default prompt
+    prompt_of: str = ""  # the kind the edited prompt was written for (another kind starts from its own default)
 
     def spec(self) -> dict:
         """The assertion as promptfoo writes it (what build_check reads)."""
@@ -56,6 +60,8 @@ class AssertionRow:
             out["value"] = self.value.strip()
         if self.threshold is not None:
             out["threshold"] = self.threshold
+        if self.prompt:
+            out["rubricPrompt"] = [{"role": role, "content": text} for role, text in self.prompt]
         return out
 
 
@@ -157,7 +163,7 @@ def assertion_rows() -> tuple[list[Check], bool]:
         for name in ROW_WIDGETS:
             ss.setdefault(_key(r.id, name), getattr(r, name))
     options = type_options()
-    checks, bad = [], False
+    checks, bad, kept = [], False, []
     for n, r in enumerate(settings.rows, start=1):
         if ss[_key(r.id, "type")] not in options:  # a type no longer registered
             ss[_key(r.id, "type")] = options[0]
@@ -179,6 +185,9 @@ def assertion_rows() -> tuple[list[Check], bool]:
                           help="Its share of the item's weighted score (0: shown, not counted).")
         c[4].button("Remove", key=f"ev_as{r.id}_remove", on_click=_remove_row, args=(r.id,))
         row = _read_rows(JudgingSettings(rows=(r,))).rows[0]
+        if kind.graded:
+            row = judge_prompt_editor(row, n, kind.name)
+        kept.append(row)
         if kind.value == "none":
             row = dataclasses.replace(row, value="")
         if lo_hi is None:
@@ -191,8 +200,34 @@ def assertion_rows() -> tuple[list[Check], bool]:
     st.button("Add an assertion", key="ev_as_add", on_click=_add_row,
               help="An assertion judges every item's output (promptfoo's names: contains, regex, is-json, "
                    "llm-rubric, ...); it adds to those the data and the prompt files carry.")
-    _save(_read_rows(settings))
+    _save(dataclasses.replace(settings, rows=tuple(kept)))
     return checks, bad
+
+
+def _default_prompt(keys: list[str], default: JudgePrompt) -> None:
+    for key, (_, body) in zip(keys, default.messages, strict=True):
+        st.session_state[key] = body
+
+
+def judge_prompt_editor(row: AssertionRow, n: int, kind: str) -> AssertionRow:
+    """The exact prompt a model-graded check gives its judge, message by message, editable (promptfoo's
+    ``rubricPrompt``); ``row`` with the edit (none while it is the kind's default)."""
+    default = DEFAULTS[kind]
+    keys = [f"ev_as{row.id}_{kind}_m{i}" for i in range(len(default.messages))]
+    mine = dict(enumerate(row.prompt)) if row.prompt_of == kind else {}
+    ss = st.session_state
+    with st.expander(f"Judge prompt of assertion {n} ({kind}): the exact messages, editable"):
+        st.caption("Sent in the judge model's chat format (a base model reads them one after another). "
+                   + ", ".join(f"{{{name}}}" for name in default.allowed) + " are filled in per item: the output "
+                   "judged, the value and the item's input (or gold answer); {{ and }} are literal braces.")
+        for i, ((role, body), key) in enumerate(zip(default.messages, keys, strict=True)):
+            ss.setdefault(key, mine[i][1] if i in mine else body)
+            st.text_area(f"{role.capitalize()} message", key=key, height=160, max_chars=10_000)
+        st.button("Back to the default prompt", key=f"ev_as{row.id}_prompt_reset", on_click=_default_prompt,
+                  args=(keys, default))
+    edited = tuple((role, ss[key]) for (role, _), key in zip(default.messages, keys, strict=True))
+    changed = edited != default.messages
+    return dataclasses.replace(row, prompt=edited if changed else (), prompt_of=kind if changed else "")
 
 
 def item_checks(dataset: Pool) -> tuple[int, bool]:

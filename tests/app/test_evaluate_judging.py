@@ -271,6 +271,65 @@ def test_the_rows_and_the_judging_settings_survive_another_page(fake):
     assert at.number_input(key="ev_repeat").value == 3
 
 
+# --------------------------------------------------------------------------- model-graded checks
+
+
+def judge_reply(prompt: str, seed: int | None) -> str:
+    """The fake as a judge: a rubric prompt's verdict on whether the judged output names Paris; else a capital."""
+    if "<Rubric>" in prompt:
+        judged = prompt.rsplit("<Output>", 1)[-1].split("</Output>", 1)[0]
+        ok = "Paris" in judged
+        return f' {{"reason": "{"names" if ok else "does not name"} Paris", "pass": {str(ok).lower()}, "score": ' \
+               f'{float(ok)}}}'
+    return capital_reply(prompt, seed)
+
+
+def test_a_rubric_row_offers_the_judge_the_caveat_and_the_exact_prompt_and_a_run_shows_the_reply(monkeypatch):
+    import ui.common
+    from ui.assertions import JUDGE_CAVEAT
+    from workbench.judging.judge_prompts import DEFAULTS
+
+    model = FakeBackend(reply=judge_reply)
+    loaded: list[str] = []
+
+    def cached(name: str, backend: str) -> FakeBackend:
+        loaded.append(name)
+        return model
+
+    monkeypatch.setattr(ui.common, "cached_backend", cached)
+    at = capitals(page())
+    assert not [s for s in at.selectbox if s.key == "ev_judge"]  # no model-graded check: no judge to pick
+    row = add_row(at, "llm-rubric", "names the capital of France")
+    assert not at.exception and not at.error
+    assert at.selectbox(key="ev_judge").value == "The run's model (sidebar)"
+    assert JUDGE_CAVEAT in [c.value for c in at.caption]
+    boxes = [a for a in at.text_area if a.key.startswith(f"ev_as{row}_llm-rubric_m")]
+    assert [(b.label, b.value) for b in boxes] == [(f"{role.capitalize()} message", body)
+                                                    for role, body in DEFAULTS["llm-rubric"].messages]
+
+    # An edited prompt that never shows the judge the output is one line; Back to the default mends it.
+    boxes[1].set_value("Is this polite? {rubric}").run()
+    assert [e.value for e in at.error] == [
+        "Assertion 1: assertion 'llm-rubric': rubricPrompt never shows the judge the output; put {output} in it."]
+    assert at.button(key="ev_run").disabled
+    at.button(key=f"ev_as{row}_prompt_reset").click().run()
+    assert not at.error
+
+    # Another judge is loaded only when a check first asks it: at Run, not while the page is set up.
+    at.selectbox(key="ev_judge").set_value("smollm2-135m-instruct").run()
+    assert "smollm2-135m-instruct" not in loaded
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "smollm2-135m-instruct" in loaded
+    checks = frame(at, "reason")
+    assert list(zip(checks["passed"], checks["reason"], strict=True)) == [
+        (True, "names Paris"), (False, "does not name Paris"), (False, "does not name Paris")]
+    assert [e.label for e in at.expander if e.label.startswith("zero · item")] == [
+        "zero · item row-1 · llm-rubric: pass", "zero · item row-2 · llm-rubric: fail",
+        "zero · item row-3 · llm-rubric: fail"]
+    assert ' {"reason": "names Paris", "pass": true, "score": 1.0}'.strip() in [c.value.strip() for c in at.code]
+
+
 # --------------------------------------------------------------------------- the store's side
 
 
