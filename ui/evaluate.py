@@ -26,8 +26,9 @@ from ui.handover import HandedPrompt, clear, received
 from ui.run_history import TAB_KEY
 from ui.run_history import history as history_tab
 from workbench.data import Pool
+from workbench.data.shapes import describe
 from workbench.errors import ConfigError, DataError
-from workbench.evaluate.formats import default_spec
+from workbench.evaluate.formats import default_spec, gold_warning
 from workbench.evaluate.metrics import spread, summarize
 from workbench.evaluate.order_sensitivity import order_sensitivity
 from workbench.evaluate.registry import STRATEGIES, kinds
@@ -107,6 +108,15 @@ def strategy_names(families: list[str], k: int, samples: int, extra: str) -> lis
     """Short names for the chosen families (``knn`` + K 4 -> ``knn4``) plus any typed by hand."""
     names = [STRATEGIES[f].short_name(k=k, samples=samples) for f in families]
     return names + [n.strip() for n in extra.split(",") if n.strip()]
+
+
+def data_notes(dataset: Pool) -> None:
+    """How the dataset's gold answers are read (its detected shape, rationales and choices found), and one
+    warning when free-text golds look like worked solutions that exact match would never equal."""
+    st.caption(describe(dataset))
+    warning = gold_warning(dataset)
+    if warning:
+        st.warning(warning, icon="⚠️")
 
 
 def demonstration_pool(dataset: Pool) -> Pool | None:

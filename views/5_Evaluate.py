@@ -18,6 +18,8 @@ setup, results, order, history = ev.tabs()
 plan = pool = dataset = None
 with setup:
     dataset = data_picker("ev_data", "Dataset", default="sentiment")
+    if dataset is not None:
+        ev.data_notes(dataset)  # how the gold answers are read; a warning when they look like worked solutions
     pool = ev.demonstration_pool(dataset) if dataset is not None else None
     if pool is not None:
         with user_errors("Reading the settings"):

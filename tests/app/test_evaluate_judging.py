@@ -271,6 +271,37 @@ def test_the_rows_and_the_judging_settings_survive_another_page(fake):
     assert at.number_input(key="ev_repeat").value == 3
 
 
+GSM8K_JSONL = (b'{"question": "Tom has 3 apples and buys 2 more. How many now?", "answer": "3 + 2 = 5\\n#### 5"}\n'
+               b'{"question": "A box holds 4 pens. How many pens in 3 boxes?", "answer": "4 * 3 = 12\\n#### 12"}\n')
+
+
+def test_the_page_says_how_a_published_shape_is_read(fake):
+    at = page()
+    at.radio(key="ev_data_src").set_value("Upload").run()
+    at.file_uploader(key="ev_data_upload").upload("gsm8k.jsonl", GSM8K_JSONL, "application/jsonl")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    from workbench.data.shapes import SHAPES
+
+    assert f"gsm8k: gold = {SHAPES['gsm8k'].gold}; 2 rationales found" in [c.value for c in at.caption]
+    assert not at.warning
+
+
+def test_worked_solutions_as_gold_answers_get_one_warning(fake):
+    solved = (b"question,answer\n"
+              b"Tom has 3 apples and buys 2 more. How many now?,\"He starts with 3 apples.\nHe buys 2 more: "
+              b"3 + 2 = 5.\nThe answer is 5.\"\n"
+              b"A box holds 4 pens. How many pens in 3 boxes?,\"Each box holds 4 pens.\nThere are 3 boxes: "
+              b"4 * 3 = 12.\nThe answer is 12.\"\n")
+    at = page()
+    at.radio(key="ev_data_src").set_value("Upload").run()
+    at.file_uploader(key="ev_data_upload").upload("solved.csv", solved, "text/csv")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert len(at.warning) == 1 and at.warning[0].value.startswith("The gold answers look like worked solutions (2 "
+                                                                   "of 2 span several lines or over")
+
+
 # --------------------------------------------------------------------------- model-graded checks
 
 
