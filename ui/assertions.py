@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -24,9 +25,11 @@ from workbench.data import Pool
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.evaluate.strategies import SC_TEMPERATURE
 from workbench.judging.base import Check
-from workbench.judging.judge_prompts import DEFAULTS, JudgePrompt
 from workbench.judging.registry import JUDGES, build_check, build_checks, names
 from workbench.judging.verdicts import check_threshold
+
+if TYPE_CHECKING:
+    from workbench.judging.judge_prompts import JudgePrompt
 
 #: The judge picker's first option: the model the run itself uses (the sidebar's).
 SAME_MODEL = "The run's model (sidebar)"
@@ -212,6 +215,8 @@ def _default_prompt(keys: list[str], default: JudgePrompt) -> None:
 def judge_prompt_editor(row: AssertionRow, n: int, kind: str) -> AssertionRow:
     """The exact prompt a model-graded check gives its judge, message by message, editable (promptfoo's
     ``rubricPrompt``); ``row`` with the edit (none while it is the kind's default)."""
+    from workbench.judging.judge_prompts import DEFAULTS  # the model-graded kinds' module (only they get here)
+
     default = DEFAULTS[kind]
     keys = [f"ev_as{row.id}_{kind}_m{i}" for i in range(len(default.messages))]
     mine = dict(enumerate(row.prompt)) if row.prompt_of == kind else {}
