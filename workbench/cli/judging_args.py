@@ -125,7 +125,7 @@ def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespa
         raise ConfigError(f"{source} {err}" if source else str(err)) from None
     graded = any(j.graded for j in judgings)
     if graded and given.judge is None:
-        kinds = sorted({c.type for s in strategies for c in s.checks if c.kind.graded}) or ["an item's own check"]
+        kinds = sorted({c.type for j in judgings for item in items for c in j.for_item(item) if c.kind.graded})
         raise ConfigError(f"{kinds[0]} is a model-graded check and needs a judge model; add --judge MODEL (e.g. "
                           "--judge smollm2-135m-instruct).")
     if given.judge is not None and not graded:
