@@ -227,7 +227,7 @@ def judge_prompt_editor(row: AssertionRow, n: int, kind: str) -> AssertionRow:
                    "judged, the value and the item's input (or gold answer); {{ and }} are literal braces.")
         for i, ((role, body), key) in enumerate(zip(default.messages, keys, strict=True)):
             ss.setdefault(key, mine[i][1] if i in mine else body)
-            st.text_area(f"{role.capitalize()} message", key=key, height=160, max_chars=10_000)
+            st.text_area(f"Message {i + 1}: {role}", key=key, height=160, max_chars=10_000)
         st.button("Back to the default prompt", key=f"ev_as{row.id}_prompt_reset", on_click=_default_prompt,
                   args=(keys, default))
     edited = tuple((role, ss[key]) for (role, _), key in zip(default.messages, keys, strict=True))

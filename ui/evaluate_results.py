@@ -77,12 +77,18 @@ PAIRED_COLUMNS = ["A", "B", "items", "A − B", "95% CI (bootstrap)", "A right, 
 
 def paired_frame(comparisons) -> pd.DataFrame:
     """Paired comparisons as a table: accuracy difference with its paired bootstrap 95% interval, and McNemar's
-    exact p on the items where exactly one of the two is right."""
+    exact p on the items where exactly one of the two is right. With repeats, each item's pass rate: the items
+    each side passed more often and Wilcoxon's p. With several pairs, each p also Holm-adjusted, so headed."""
+    repeated = any(getattr(c, "test", "McNemar") == "Wilcoxon" for c in comparisons)
+    only_a, only_b, p = (("A passed more often", "B passed more often", "Wilcoxon p") if repeated else
+                         ("A right, B wrong", "B right, A wrong", "McNemar p"))
+    holm = any(getattr(c, "p_holm", None) is not None for c in comparisons)
     rows = [{"A": c.a, "B": c.b, "items": c.n, "A − B": f"{c.difference:+.1%}",
              "95% CI (bootstrap)": f"{c.ci_low:+.1%} – {c.ci_high:+.1%}",
-             "A right, B wrong": c.only_a, "B right, A wrong": c.only_b, "McNemar p": round(c.p_value, 4)}
-            for c in comparisons]
-    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+             only_a: c.only_a, only_b: c.only_b, p: round(c.p_value, 4),
+             **({"Holm-adjusted p": round(c.p_holm, 4)} if holm else {})} for c in comparisons]
+    return pd.DataFrame(rows, columns=[*PAIRED_COLUMNS[:5], only_a, only_b, p,
+                                       *(["Holm-adjusted p"] if holm else [])])
 
 
 def paired_table(records) -> pd.DataFrame:
@@ -245,7 +251,8 @@ def results(dataset: Pool | None = None) -> None:
     if len(summaries) > 1:
         comparisons = paired_comparisons(records)
         right.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
-                       "(exact McNemar test; p < 0.05: unlikely to be chance) and a paired bootstrap interval on the "
+                       "(exact McNemar test; with repeats, Wilcoxon's on each item's pass rate; p < 0.05: unlikely to be chance; "
+                       "with more than two strategies also Holm-adjusted for the many pairs) and a paired bootstrap interval on the "
                        "difference (a line that crosses zero: the difference may be chance).")
         right.altair_chart(forest_chart(comparisons), width="stretch", key="ev_paired_forest")
         st.dataframe(paired_frame(comparisons), hide_index=True, key="ev_paired")

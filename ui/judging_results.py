@@ -16,6 +16,7 @@ import streamlit as st
 from ui.common import app_store
 from workbench.evaluate.agreement import judge_agreement
 from workbench.evaluate.metrics import check_rates
+from workbench.score_stats import score_comparisons
 from workbench.words import plural
 
 #: Height (px) of the checks and grades tables: long runs scroll inside them.
@@ -96,6 +97,8 @@ def judging_section(run_id: int, records: Sequence[Mapping], summaries, data_gra
     for line in repeats_lines(summaries):
         st.markdown(line)
     st.dataframe(rates_frame(records), hide_index=True, key="ev_check_rates", width="stretch")
+    if len(summaries) > 1 and means:
+        scores_section(records)
     checks = checks_frame(records)
     only_failed = st.toggle("Only failed checks", key="ev_failed_checks")
     shown = checks[~checks["passed"]] if only_failed else checks
@@ -112,6 +115,26 @@ def judging_section(run_id: int, records: Sequence[Mapping], summaries, data_gra
         if len(said) > MAX_REPLIES:
             st.caption(f"The first {MAX_REPLIES} are shown; every reply is in the run's JSONL download.")
     grades_section(run_id, records, data_grades)
+
+
+def scores_frame(comparisons) -> pd.DataFrame:
+    """Paired comparisons of the weighted scores: mean difference with its bootstrap interval and Wilcoxon's p
+    (Holm-adjusted too with several pairs)."""
+    holm = any(c.p_holm is not None for c in comparisons)
+    return pd.DataFrame([{"A": c.a, "B": c.b, "items": c.n, "mean A": round(c.mean_a, 3), "mean B": round(c.mean_b, 3),
+                          "A − B": f"{c.difference:+.3f}", "95% CI (bootstrap)": f"{c.ci_low:+.3f} – {c.ci_high:+.3f}",
+                          "A higher": c.higher_a, "B higher": c.higher_b, "Wilcoxon p": round(c.p_value, 4),
+                          **({"Holm-adjusted p": round(c.p_holm, 4)} if holm else {})} for c in comparisons])
+
+
+def scores_section(records: Sequence[Mapping]) -> None:
+    """Strategies compared on their scores, not only pass/fail (a rubric's 0.8 against 0.6 counts)."""
+    comparisons = score_comparisons(records)
+    if not comparisons:
+        return
+    st.markdown("**Paired scores**: the weighted scores of two strategies on the same items (a paired bootstrap "
+                "interval of the mean difference, and Wilcoxon's signed-rank test).")
+    st.dataframe(scores_frame(comparisons), hide_index=True, key="ev_score_pairs", width="stretch")
 
 
 def _grade(value: bool | None) -> str:

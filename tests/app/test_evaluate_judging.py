@@ -216,6 +216,12 @@ def test_a_prompt_files_assertions_judge_its_strategies_after_the_rows(fake):
         (2, "not-contains", True), (2, "icontains", True)]
     inferred = checks[checks["strategy"] == "inferred/zero"]
     assert list(inferred["check"]) == ["not-contains"] * 3  # the file's assertions judge its own prompt only
+    # The two prompts' scores compared item by item: inferred 1, 0, 1 against capitals 0.5, 0, 1.
+    pairs = frame(at, "Wilcoxon p")
+    assert pairs[["A", "B", "items", "mean A", "mean B", "A − B", "A higher", "B higher"]].to_dict("records") == [
+        {"A": "inferred/zero", "B": "capitals/zero", "items": 3, "mean A": 0.667, "mean B": 0.5, "A − B": "+0.167",
+         "A higher": 1, "B higher": 0}]
+    assert "Holm-adjusted p" not in pairs.columns  # one pair: nothing to adjust
 
 
 def test_a_bad_prompt_file_is_one_line_naming_it(fake):
@@ -335,11 +341,12 @@ def test_a_rubric_row_offers_the_judge_the_caveat_and_the_exact_prompt_and_a_run
     assert at.selectbox(key="ev_judge").value == "The run's model (sidebar)"
     assert JUDGE_CAVEAT in [c.value for c in at.caption]
     boxes = [a for a in at.text_area if a.key.startswith(f"ev_as{row}_llm-rubric_m")]
-    assert [(b.label, b.value) for b in boxes] == [(f"{role.capitalize()} message", body)
-                                                    for role, body in DEFAULTS["llm-rubric"].messages]
+    assert [(b.label, b.value) for b in boxes] == [(f"Message {i}: {role}", body) for i, (role, body)
+                                                    in enumerate(DEFAULTS["llm-rubric"].messages, start=1)]
 
     # An edited prompt that never shows the judge the output is one line; Back to the default mends it.
-    boxes[1].set_value("Is this polite? {rubric}").run()
+    (shows_output,) = [b for b in boxes if "{output}" in b.value]
+    shows_output.set_value("Is this polite? {rubric}").run()
     assert [e.value for e in at.error] == [
         "Assertion 1: assertion 'llm-rubric': rubricPrompt never shows the judge the output; put {output} in it."]
     assert at.button(key="ev_run").disabled
