@@ -59,6 +59,10 @@ class CheckError(WorkbenchError):
     """A check could not judge this output (a judge reply it cannot read, a check over its time or size bound):
     the item's verdict records it as an error and the run goes on."""
 
+    def __init__(self, message: str, reply: str | None = None):
+        super().__init__(message)
+        self.reply = reply  # the judge's reply it could not read (kept with the error verdict)
+
 
 @dataclass(frozen=True)
 class JudgeKind:
@@ -133,7 +137,8 @@ class Check:
             found = self.kind.evaluate(self.params, case, threshold, tools)
         except (CheckError, ConfigError) as err:
             return CheckVerdict(self.type, False, 0.0, "could not judge", self.weight, self.metric,
-                                error=str(err).splitlines()[0] if str(err) else type(err).__name__, value=shown)
+                                error=str(err).splitlines()[0] if str(err) else type(err).__name__, value=shown,
+                                reply=getattr(err, "reply", None))
         passed, score, reason = found.passed, min(1.0, max(0.0, float(found.score))), found.reason
         if self.negate:
             passed, score, reason = not passed, 1.0 - score, f"not: {reason}"
