@@ -266,6 +266,7 @@ def test_html_report_shows_repeats_flaky_items_and_the_judges_agreement_with_gra
                judged("a", 1, 0, (True, True)), judged("a", 1, 1, (False, True)))
     report = RunReport(4, "finished", {}, {}, records, grades={"q0": True, ("a", 3): True})
     page = html_report(report)
+    assert ", 2 items, status finished" in page  # four outputs, two items
     summary = page.split('<table class="summary">')[1].split("</table>")[0]
     assert "<th>pass@2</th><th>pass^2</th>" in summary and '<td class="num">100.0%</td><td class="num">50.0%</td>' \
         in summary

@@ -267,7 +267,7 @@ def html_report(report: RunReport) -> str:
            f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
            f"<h1>{_e(title)}</h1>",
            f"<p>Model <b>{_e(meta.get('model', '-'))}</b> ({_e(meta.get('backend', '-'))}), "
-           f"{_e(len({r.get('item_index') for r in report.records}))} items, status {_e(report.status)}"
+           f"{_e(len({_item(r) for r in report.records}))} items, status {_e(report.status)}"
            + (f", started {_e(report.created_at)}" if report.created_at else "") + ".</p>"]
     out.append('<h2 id="accuracy">Accuracy (95% Wilson interval)</h2>')
     out.append(f'<figure id="chart">{bar_chart_svg(chart_rows(summaries))}</figure>')
@@ -420,6 +420,12 @@ def _checks_cell(record: Mapping[str, Any]) -> str:
     head = f"{passed}/{len(checks)} passed" + (f", score {score:.2f}" if isinstance(score, int | float) else "")
     table = _table(("check", "value", "pass", "score", "reason", "judge's reply"), rows, "verdicts")
     return f"<td><details><summary>{_e(head)}</summary>{table}</details></td>"
+
+
+def _item(record: Mapping[str, Any]) -> Any:
+    """Which dataset item a record ran (repeat r of item i is stored at i * k + r: ``item_index - repeat``)."""
+    index, repeat = record.get("item_index"), record.get("repeat")
+    return index - repeat if isinstance(index, int) and isinstance(repeat, int) else index
 
 
 def _manifest_html(meta: Mapping[str, Any]) -> str:

@@ -381,7 +381,8 @@ def run_eval(args) -> int:
                       "(dropped to fit the context window)", file=sys.stderr)
         if len(run.summaries) > 1:
             items = len({r["item_index"] for r in run.records})
-            print(f"strategies disagree on {len(disagreements(run.records))} of {items} items", file=sys.stderr)
+            what = "outputs (each repeat counts)" if any(s.repeat > 1 for s in run.summaries) else "items"
+            print(f"strategies disagree on {len(disagreements(run.records))} of {items} {what}", file=sys.stderr)
         print(f"run {run.run_id} ({run.status}) stored in {shown(str(store.path))}", file=sys.stderr)
     if args.output:
         report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records), grades=grades)
