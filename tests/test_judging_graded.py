@@ -19,7 +19,7 @@ from workbench.judging.base import Case
 from workbench.judging.graded import judge_prompt, providers
 from workbench.judging.judge_prompts import DEFAULTS
 from workbench.judging.registry import build_check, build_checks
-from workbench.judging.tools import JudgeTools
+from workbench.judging.tools import JudgeTools, check_provider
 from workbench.prompts import PromptSpec
 from workbench.store import open_store
 
@@ -224,6 +224,20 @@ def test_a_provider_that_cannot_load_is_each_items_error_tried_once():
     check = build_check({"type": "llm-rubric", "value": "x", "provider": "nope"})
     errors = [check.run(Case(output=o, item=ITEM), tools).error for o in ("a", "b")]
     assert errors == ["judge model 'nope': Unknown model 'nope': not a registry id."] * 2 and calls == ["nope"]
+
+
+def test_a_provider_is_checked_without_loading_and_closed_with_the_run(tmp_path):
+    check_provider("smollm2-135m-instruct")  # an embedded model: found, not loaded
+    with pytest.raises(ConfigError) as err:
+        check_provider(str(tmp_path / "judge.gguf"))
+    assert str(err.value) == (f"judge model {str(tmp_path / 'judge.gguf')!r}: Unknown model "
+                              f"{str(tmp_path / 'judge.gguf')!r}: not a registry id (gemma-3-270m, "
+                              "smollm2-135m-instruct) and no file or folder at that path.")
+    own = judge_of('{"pass": true}')
+    tools = JudgeTools(loader=lambda model: own)
+    tools.judge("mine")
+    tools.close()
+    assert own.closed and tools.judge("mine") is own  # loaded again on a later ask
 
 
 def test_without_a_judge_or_with_one_that_fails_the_item_is_an_error():
