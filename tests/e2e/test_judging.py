@@ -65,6 +65,10 @@ def grid_with(page, column: str) -> list[dict[str, str]]:
     """The rows of the first data grid on the page whose header has ``column``."""
     grids = page.locator('[data-testid="stDataFrame"]')
     for n in range(grids.count()):
+        if not grids.nth(n).is_visible():  # on another tab
+            continue
+        grids.nth(n).scroll_into_view_if_needed()  # a grid far below the window draws its table when shown
+        grids.nth(n).locator('table[role="grid"]').wait_for(state="attached", timeout=30_000)
         heads = grids.nth(n).locator('table[role="grid"] thead th').all_inner_texts()
         if column in [h.strip() for h in heads]:
             return grid_rows(page, n)
