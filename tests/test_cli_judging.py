@@ -339,3 +339,58 @@ def test_the_detected_shape_and_the_gold_warning_go_to_stderr(capsys, monkeypatc
                    "error: Unknown dataset shape 'gsm9k'; use auto, none or one of ")
     one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "gsm.jsonl"), "--shape", "aqua"),
                    "error: gsm.jsonl has no column 'options' for the aqua shape; available columns: question, answer")
+
+
+def test_llm_rubric_asks_the_judge_model_loaded_on_first_use_and_keeps_its_reply(capsys, monkeypatch, cities,
+                                                                                  tmp_path):
+    from workbench.backends import DEFAULT_MODEL, choose_backend, resolve_model
+    from workbench.backends.registry import ModelSpec
+
+    model = FakeBackend(reply=city_reply)
+    model.spec = ModelSpec(DEFAULT_MODEL, "", False)
+    model.name = choose_backend(resolve_model(DEFAULT_MODEL))
+
+    def verdict(prompt: str, seed: int | None) -> str:
+        """The judge passes an output naming France, fails one naming Paris alone, and rambles otherwise."""
+        if "France" in prompt:
+            return ' {"reason": "names <b>Paris</b>", "pass": true, "score": 1.0}'
+        return ' {"reason": "no France", "pass": false, "score": 0.0}' if "Paris" in prompt else " I cannot say."
+
+    judge = FakeBackend(reply=verdict)
+    loaded: list[str] = []
+
+    def load(name, backend, window):
+        loaded.append(name)
+        return judge if name == "smollm2-135m-instruct" else model
+
+    monkeypatch.setattr("workbench.backends.load_backend", load)
+    out_file = tmp_path / "report.html"
+    code, out, err = run(capsys, "eval", "--dataset", cities, "--strategies", "zero", "--assert",
+                         "llm-rubric:names the country as well as the city", "--judge", "smollm2-135m-instruct",
+                         "--output", str(out_file), "--no-progress")
+    assert code == 0, err
+    assert loaded == [DEFAULT_MODEL, "smollm2-135m-instruct"]  # the run's model, then the judge once, when asked
+    assert len(judge.prompts) == 3 and all("names the country as well as the city" in p for p in judge.prompts)
+    with open_store() as store:
+        records = store.results(int(err.split("run ")[-1].split()[0]))
+    verdicts = [r["checks"][0] for r in records]
+    # Paris, France: pass; Paris: fail (no France); It is London.: the reply cannot be read, an error, not a pass.
+    assert [(v["passed"], v.get("error") is not None) for v in verdicts] == [(True, False), (False, False),
+                                                                             (False, True)]
+    assert verdicts[0]["reply"].strip() == '{"reason": "names <b>Paris</b>", "pass": true, "score": 1.0}'
+    assert block(out, "assertions") == ["  zero  llm-rubric:names the country as well as the city: 1/3 passed, "
+                                        "mean score 0.333, 1 could not judge"]
+    page = out_file.read_text(encoding="utf-8")
+    assert "names &lt;b&gt;Paris&lt;/b&gt;" in page and "<b>Paris</b>" not in page  # the reply, escaped
+
+
+def test_a_model_graded_check_without_a_judge_is_one_line_before_any_model(capsys, monkeypatch, cities, tmp_path):
+    monkeypatch.setattr("workbench.backends.load_backend", None)  # never reached
+    one_line_error(run(capsys, "eval", "--dataset", cities, "--strategies", "zero", "--assert", "llm-rubric:polite",
+                       "--no-progress"),
+                   "error: llm-rubric is a model-graded check and needs a judge model; add --judge MODEL (e.g. --judge "
+                   "smollm2-135m-instruct).")
+    (tmp_path / "graded.csv").write_text("question,__expected\nWhere is Big Ben?,grade: names the city\n",
+                                         encoding="utf-8")
+    one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "graded.csv"), "--strategies", "zero",
+                       "--no-progress"), "error: llm-rubric is a model-graded check and needs a judge model;")

@@ -22,12 +22,12 @@ JUDGING_FLAGS = ("asserts", "threshold", "repeat", "temperature")
 
 
 def add_judging_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("judging outputs (promptfoo's assertion types; without any, each item is judged by "
-                                  "its answer format, as the prompt file's and dataset's own assert lists allow)")
+    g = parser.add_argument_group("judging outputs (promptfoo's assertion types; with none here, in a prompt file or "
+                                  "in the dataset's rows, each item is judged by its answer format)")
     g.add_argument("--assert", dest="asserts", action="append", default=None, metavar="TYPE[:VALUE]",
                    help="judge every item's output by this assertion (repeatable): contains:Paris, not-icontains:"
-                        "sorry, is-json, regex:^\\d+$, similar(0.8):a city, llm-rubric:is polite; text without a "
-                        "type is equals. Added before a --prompt file's own assert: list")
+                        "sorry, is-json, regex:^\\d+$, similar(0.8):a city, llm-rubric:is polite (the type is "
+                        "required: equals:Paris for the exact text). Added before a --prompt file's own assert: list")
     g.add_argument("--threshold", type=float, default=None, metavar="X",
                    help="an item passes when its checks' weighted score reaches X (0..1; default: every check must "
                         "pass); wins over a prompt file's threshold")
