@@ -50,7 +50,8 @@ def infer_format(dataset: Pool) -> tuple[AnswerFormat, tuple[str, ...]]:
         return AnswerFormat.YES_NO, ()
     labels = dataset.labels()
     if labels and all(a in labels for a in answers):
-        return AnswerFormat.LABEL, tuple(choice_order(labels))  # letters A, B, C...; words as first seen
+        letters = all(len(lab) == 1 and lab.isalpha() for lab in labels)  # letters A, B, C...; others as first seen
+        return AnswerFormat.LABEL, tuple(choice_order(labels)) if letters else labels
     if answers and all(_NUMBER.fullmatch(a.strip()) for a in answers):
         return AnswerFormat.NUMBER, ()
     return AnswerFormat.FREE, ()
