@@ -384,13 +384,10 @@ def test_llm_rubric_asks_the_judge_model_loaded_on_first_use_and_keeps_its_reply
     assert "names &lt;b&gt;Paris&lt;/b&gt;" in page and "<b>Paris</b>" not in page  # the reply, escaped
 
 
-def test_a_model_graded_check_without_a_judge_is_one_line_before_any_model(capsys, monkeypatch, cities, tmp_path):
+def test_a_model_graded_checks_missing_judge_is_one_line_before_any_model(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr("workbench.backends.load_backend", None)  # never reached
-    one_line_error(run(capsys, "eval", "--dataset", cities, "--strategies", "zero", "--assert", "llm-rubric:polite",
-                       "--no-progress"),
-                   "error: llm-rubric is a model-graded check and needs a judge model; add --judge MODEL (e.g. --judge "
-                   "smollm2-135m-instruct).")
-    (tmp_path / "graded.csv").write_text("question,__expected\nWhere is Big Ben?,grade: names the city\n",
-                                         encoding="utf-8")
-    one_line_error(run(capsys, "eval", "--dataset", str(tmp_path / "graded.csv"), "--strategies", "zero",
-                       "--no-progress"), "error: llm-rubric is a model-graded check and needs a judge model;")
+    rows = tmp_path / "graded.jsonl"
+    rows.write_text('{"question": "Where is Big Ben?", "assert": [{"type": "llm-rubric", "value": "names the city", '
+                    '"provider": "/nowhere/judge.gguf"}]}\n', encoding="utf-8")
+    one_line_error(run(capsys, "eval", "--dataset", str(rows), "--strategies", "zero", "--no-progress"),
+                   "error: judge model '/nowhere/judge.gguf': Unknown model '/nowhere/judge.gguf'")

@@ -124,3 +124,32 @@ def test_a_check_that_raises_is_that_items_error_and_the_rest_still_judge():
     judged = Judging([broken, build_check("contains: a")], [item]).judge(record, item)
     assert judged.correct is False and judged.score == 0.5
     assert combine(judged.checks, 0.5) == (True, 0.5)
+
+
+def test_model_graded_checks_ask_the_local_instruct_model_by_default_and_only_when_asked(tmp_path, monkeypatch):
+    loaded: list[str] = []
+    judge = FakeBackend(reply=lambda prompt, seed: ' {"pass": true, "score": 1, "reason": "names it"}',
+                        is_chat=True)
+
+    def load(model: str):
+        loaded.append(model)
+        return judge
+
+    monkeypatch.setattr("workbench.evaluate.runner.load_judge", load)
+    plain = Strategy("zero", SPEC, checks=build_checks(["contains: Paris"]))
+    with open_store(tmp_path / "wb.db") as store:
+        evaluate(Pool("one", ITEMS.examples[:1]), None, [plain], FakeBackend(reply=_reply), store)
+        assert loaded == []  # no model-graded check: no judge loaded
+        graded = Strategy("zero", SPEC, checks=build_checks([{"type": "llm-rubric", "value": "names the city"}]))
+        run = evaluate(Pool("one", ITEMS.examples[:1]), None, [graded], FakeBackend(reply=_reply), store)
+    assert loaded == ["smollm2-135m-instruct"]
+    assert run.records[0]["correct"] is True and run.records[0]["checks"][0]["reason"] == "names it"
+
+
+def test_a_checks_own_judge_that_cannot_exist_is_one_line_before_any_model_call(tmp_path):
+    fake = FakeBackend(reply=_reply)
+    s = Strategy("zero", SPEC, checks=build_checks([{"type": "llm-rubric", "value": "polite",
+                                                      "provider": "/nowhere/judge.gguf"}]))
+    with open_store(tmp_path / "wb.db") as store, pytest.raises(ConfigError, match=r"judge model '/nowhere/judge\.gguf'"):
+        evaluate(ITEMS, None, [s], fake, store)
+    assert fake.prompts == []

@@ -38,7 +38,8 @@ def add_judging_args(parser: argparse.ArgumentParser) -> None:
                    help="sample every generating strategy at temperature T, seeded with --seed (default: greedy)")
     g.add_argument("--judge", default=None, metavar="MODEL",
                    help="the model that model-graded checks (llm-rubric, factuality, ...) ask: a registry id, a local "
-                        "GGUF or Hugging Face folder, or a server URL (loaded only when a check asks it)")
+                        "GGUF or Hugging Face folder, or a server URL (loaded only when a check asks it; default: the local "
+                        "instruct model smollm2-135m-instruct, a weak judge: check its agreement with your grades)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,8 +115,8 @@ def with_repeat(strategies: Sequence, flags: JudgingFlags, temperature_given: bo
 
 def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespace, source: str = "") -> None:
     """Before any model loads: every item's own assertions built (a bad one is one line naming ``source``, the
-    dataset, and the item), a judge
-    given where a model-graded check needs one (and none given where nothing asks it), and --threshold and
+    dataset, and the item), a check's own judge model that cannot exist refused, --judge refused where no
+    check is model-graded (without it they ask the local instruct model), and --threshold and
     --temperature refused where nothing would use them."""
     from workbench.judging.verdicts import Judging
 
@@ -124,10 +125,11 @@ def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespa
     except ConfigError as err:  # a row's own assertion: the dataset's name first ("cities.csv item row-3 ...")
         raise ConfigError(f"{source} {err}" if source else str(err)) from None
     graded = any(j.graded for j in judgings)
-    if graded and given.judge is None:
-        kinds = sorted({c.type for j in judgings for item in items for c in j.for_item(item) if c.kind.graded})
-        raise ConfigError(f"{kinds[0]} is a model-graded check and needs a judge model; add --judge MODEL (e.g. "
-                          "--judge smollm2-135m-instruct).")
+    from workbench.judging.graded import providers
+    from workbench.judging.tools import check_provider
+
+    for provider in providers([c for j in judgings for item in items for c in j.for_item(item)]):
+        check_provider(provider)
     if given.judge is not None and not graded:
         raise ConfigError("--judge names the model that model-graded checks (llm-rubric, factuality, ...) ask, and no "
                           "check here is model-graded; add one (--assert llm-rubric:RUBRIC) or leave out --judge.")

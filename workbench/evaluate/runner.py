@@ -21,7 +21,8 @@ from workbench.evaluate.manifest import check_resumable, run_meta
 from workbench.evaluate.metrics import StrategySummary, summarize
 from workbench.evaluate.records import ItemFailure
 from workbench.evaluate.strategies import Strategy, needs_index
-from workbench.judging.tools import JudgeTools
+from workbench.judging.graded import providers
+from workbench.judging.tools import DEFAULT_JUDGE, JudgeTools, check_provider, load_judge
 from workbench.judging.verdicts import Judging
 from workbench.words import plural
 
@@ -148,11 +149,11 @@ def evaluate(
     pool = dataset if pool is None else pool
     items = list(dataset)[: limit or len(dataset)]
     batch = batch_of(backend, reproducible)
-    tools = JudgeTools(judge=_cached_judge(judge, store, cache), embedder=embedder)
+    tools = JudgeTools(judge=_cached_judge(judge or (lambda: load_judge(DEFAULT_JUDGE)), store, cache),
+                       embedder=embedder, wrap=_cache_wrap(store) if cache else None)
     judgings = {s.name: Judging(s.checks, items, s.threshold, tools) for s in strategies}
-    if any(j.graded for j in judgings.values()) and not tools.has_judge:
-        raise ConfigError("A model-graded check (llm-rubric, factuality, ...) needs a judge model; choose one "
-                          "(--judge MODEL, or the page's Judge model).")
+    for provider in providers([c for j in judgings.values() for item in items for c in j.for_item(item)]):
+        check_provider(provider)  # a check's own judge model that cannot exist: one line before any model call
 
     if index is not None and index.pool.content_hash != pool.content_hash:
         raise DataError("The index given was built on another pool; index the demonstration pool itself.")
@@ -234,6 +235,7 @@ def evaluate(
         cached = model.stats.to_dict() if isinstance(model, CachedBackend) else None
         store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items),
                                   "cache": cached}, status)
+        tools.close()
     return EvalRun(run_id, status, tuple(summaries), tuple(records))
 
 
@@ -266,12 +268,18 @@ def _run_repeat(s: Strategy, r: int, items: Sequence[Example], model, index, bat
     return "finished"
 
 
-def _cached_judge(judge, store: Store, cache: bool):
-    """The judge model behind the response cache (a factory stays lazy)."""
-    if judge is None or not cache:
-        return judge
+def _cache_wrap(store: Store):
+    """What puts a judge model behind the run's response cache."""
     from workbench.cache import CachedBackend, ResponseCache
 
+    return lambda backend: CachedBackend(backend, ResponseCache(store))
+
+
+def _cached_judge(judge, store: Store, cache: bool):
+    """The judge model behind the response cache (a factory stays lazy)."""
+    if not cache:
+        return judge
+    wrap = _cache_wrap(store)
     if callable(judge) and not hasattr(judge, "generate"):
-        return lambda: CachedBackend(judge(), ResponseCache(store))
-    return CachedBackend(judge, ResponseCache(store))
+        return lambda: wrap(judge())
+    return wrap(judge)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from workbench.retrieval.embedder import Embedder
 
 
+#: The judge of model-graded checks when a run names none: the local instruct model the workbench ships.
+DEFAULT_JUDGE = "smollm2-135m-instruct"
+
+
 def load_judge(model: str) -> Backend:
     """A judge model the workbench can run: a registry id, a GGUF file, a Hugging Face folder or a server
     reference (:func:`workbench.backends.load_backend`, its backend chosen as for any model)."""
