@@ -26,6 +26,7 @@ from workbench.errors import ConfigError, WorkbenchError
 from workbench.evaluate.strategies import SC_TEMPERATURE
 from workbench.judging.base import Check
 from workbench.judging.registry import JUDGES, build_check, build_checks, names
+from workbench.judging.tools import DEFAULT_JUDGE
 from workbench.judging.verdicts import check_threshold
 
 if TYPE_CHECKING:
@@ -246,13 +247,13 @@ def item_checks(dataset: Pool) -> tuple[int, bool]:
 
 
 def judge_picker() -> str | None:
-    """The judge model of model-graded checks: the run's own, an embedded model, or a local file or folder
-    (None: the run's own). A model this server does not allow is one line."""
+    """The judge model of model-graded checks: the local instruct model (the default, as on the CLI), the run's
+    own, another embedded model, or a local file or folder (None: the run's own). A model this server does not allow is one line."""
     policy = model_policy()
     models = list(policy.models) if policy.pinned else [*EMBEDDED, LOCAL_PATH]
     options = [SAME_MODEL, *models]
-    if st.session_state.get("ev_judge") not in options:
-        st.session_state["ev_judge"] = SAME_MODEL
+    if st.session_state.get("ev_judge") not in options:  # default: the local instruct model, as the CLI's
+        st.session_state["ev_judge"] = DEFAULT_JUDGE if DEFAULT_JUDGE in options else SAME_MODEL
     c1, c2 = st.columns([2, 3])
     choice = c1.selectbox("Judge model", options, key="ev_judge",
                           help="The model that grades model-graded checks (llm-rubric, factuality, ...). It may be "

@@ -338,7 +338,7 @@ def test_a_rubric_row_offers_the_judge_the_caveat_and_the_exact_prompt_and_a_run
     assert not [s for s in at.selectbox if s.key == "ev_judge"]  # no model-graded check: no judge to pick
     row = add_row(at, "llm-rubric", "names the capital of France")
     assert not at.exception and not at.error
-    assert at.selectbox(key="ev_judge").value == "The run's model (sidebar)"
+    assert at.selectbox(key="ev_judge").value == "smollm2-135m-instruct"  # the local instruct model, as the CLI's
     assert JUDGE_CAVEAT in [c.value for c in at.caption]
     boxes = [a for a in at.text_area if a.key.startswith(f"ev_as{row}_llm-rubric_m")]
     assert [(b.label, b.value) for b in boxes] == [(f"Message {i}: {role}", body) for i, (role, body)
@@ -353,8 +353,7 @@ def test_a_rubric_row_offers_the_judge_the_caveat_and_the_exact_prompt_and_a_run
     at.button(key=f"ev_as{row}_prompt_reset").click().run()
     assert not at.error
 
-    # Another judge is loaded only when a check first asks it: at Run, not while the page is set up.
-    at.selectbox(key="ev_judge").set_value("smollm2-135m-instruct").run()
+    # The judge is loaded only when a check first asks it: at Run, not while the page is set up.
     assert "smollm2-135m-instruct" not in loaded
     at.button(key="ev_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
