@@ -1,6 +1,7 @@
 """The data picker every page shares (Demonstrations, Auto-CoT, Evaluate): a shipped sample, or an upload with a
-preview, its column mapping (input column or template, answer column) and names for its label values (0/1 ->
-negative/positive). The mapping itself is :class:`workbench.data.ColumnMapping`; this module only draws it.
+preview, its dataset shape (detected, forced or none: :mod:`workbench.data.shapes`), its column mapping (input column
+or template, answer column) and names for its label values (0/1 -> negative/positive). The mapping itself is
+:class:`workbench.data.ColumnMapping`; this module only draws it.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import dataclasses
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from ui.common import user_errors
 from ui.fields import keep_widgets, unless_set
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
+from workbench.data.shapes import AUTO, SHAPES, DatasetShape, check_name, describe, detect
 from workbench.errors import ConfigError
 
 #: Rows shown in an upload's preview.
@@ -24,6 +27,52 @@ INPUT_GUESSES = ("question", "text", "input", "sentence", "review", "content")
 ANSWER_GUESSES = ("answer", "label", "target", "gold", "class", "output")
 #: File types an upload may have.
 UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
+#: The "Dataset shape" select's options (what ``ColumnMapping.shape`` takes): detect, each shape, none.
+NO_SHAPE = "none"
+SHAPE_OPTIONS = (AUTO, *SHAPES, NO_SHAPE)
+
+
+def shape_label(option: str) -> str:
+    """An option of the "Dataset shape" select as the user reads it.
+
+    >>> shape_label("auto"), shape_label("gsm8k"), shape_label("none")
+    ('Detect (auto)', 'gsm8k', 'None: read the columns as written')
+    """
+    return {AUTO: "Detect (auto)", NO_SHAPE: "None: read the columns as written"}.get(option, option)
+
+
+def shape_help() -> str:
+    """The select's help: what each option does, one line per registered shape (its description)."""
+    lines = [f"- **{name}**: {s.description} (gold: {s.gold})" for name, s in SHAPES.items()]
+    return ("How the rows of a published benchmark file are read. **Detect** takes the first shape the rows fit; "
+            "a shape's name forces it; **None** reads the input and answer columns you pick as written.\n\n"
+            + "\n".join(lines))
+
+
+def shape_note(setting: str | None, pool: Pool) -> str:
+    """The line beside the select: which shape the rows were read in and what it found (``shapes.describe``).
+
+    >>> pool = load_pool(("g.jsonl", b'{"question": "2+3?", "answer": "2+3=5\\\\n#### 5"}'))
+    >>> shape_note("auto", pool)
+    'detected: gsm8k — gold = the number after ####; the solution before it is the rationale; 1 rationale found'
+    >>> shape_note(None, load_pool(("g.jsonl", b'{"question": "2+3?", "answer": "5"}'), ColumnMapping(shape=None)))
+    'none — gold as written in the answer column; 0 rationales found'
+    """
+    said = describe(pool)
+    if pool.shape is not None:
+        said = said.removeprefix(f"{pool.shape}: ")
+    if setting is None:
+        return f"none — {said}"
+    if setting == AUTO:
+        return f"detected: {pool.shape or 'no shape'} — {said}"
+    return f"forced: {setting} — {said}"
+
+
+def _shape_in_effect(setting: str | None, table: RawTable) -> DatasetShape | None:
+    """The shape the setting picks for the uploaded rows (detected, forced) or None (columns as written)."""
+    if setting is None:
+        return None
+    return detect(table.columns, table.rows) if setting == AUTO else SHAPES[setting]
 
 
 def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
@@ -31,14 +80,25 @@ def _guess(columns: list[str], guesses: tuple[str, ...], fallback: int) -> int:
     return next((lower.index(g) for g in guesses if g in lower), min(fallback, len(columns) - 1))
 
 
-def mapping_controls(key: str, table: RawTable) -> ColumnMapping:
-    """Preview of the first rows, the input column (or a template joining columns), the answer column and
-    the answer values' names (numeric labels -> names)."""
+def mapping_controls(key: str, table: RawTable) -> tuple[ColumnMapping, DeltaGenerator]:
+    """Preview of the first rows, the dataset shape, then (unless a shape reads the rows) the input column (or a
+    template joining columns), the answer column and the answer values' names (numeric labels -> names).
+
+    Returns the mapping and the place beside the shape select where :func:`shape_note` goes once the rows are read.
+    """
     columns = list(table.columns)
     st.caption(f"{table.filename}: {len(table.rows)} rows · columns {', '.join(columns)}")
     preview = pd.DataFrame([{c: row.get(c) for c in columns} for row in table.rows[:PREVIEW_ROWS]])
     preview = preview.astype("string")
     st.dataframe(preview, hide_index=True, key=f"{key}_preview")
+    s1, s2 = st.columns([2, 3], vertical_alignment="bottom")
+    choice = s1.selectbox("Dataset shape", SHAPE_OPTIONS, format_func=shape_label, key=f"{key}_shape",
+                          help=shape_help(), **unless_set(f"{key}_shape", index=0))
+    setting = check_name(choice)
+    note = s2.empty()
+    shape = _shape_in_effect(setting, table)
+    if shape is not None:  # the shape reads the question, the gold answer (and rationale, choices) from the rows
+        return ColumnMapping(shape=setting), note
     c1, c2, c3 = st.columns([1, 2, 2])
     joined = c1.radio("Input from", ["one column", "a template"], key=f"{key}_input_mode",
                       help="A template joins several columns, e.g. {title}. {description}")
@@ -53,9 +113,9 @@ def mapping_controls(key: str, table: RawTable) -> ColumnMapping:
         template = ""
     answer = c3.selectbox("Answer column", columns, index=_guess(columns, ANSWER_GUESSES, len(columns) - 1),
                           key=f"{key}_answer")
-    mapping = _mapping(columns, input_column, template, answer)
+    mapping = dataclasses.replace(_mapping(columns, input_column, template, answer), shape=setting)
     label_map = label_map_editor(f"{key}_labels_{answer}", table.values(answer, limit=MAX_LABEL_VALUES + 1))
-    return dataclasses.replace(mapping, label_map=tuple(label_map.items()))
+    return dataclasses.replace(mapping, label_map=tuple(label_map.items())), note
 
 
 def _mapping(columns: list[str], input_column: str | None, template: str, answer: str) -> ColumnMapping:
@@ -91,11 +151,11 @@ def label_map_editor(key: str, distinct: tuple[str, ...]) -> dict[str, str]:
 
 
 def data_picker(key: str, what: str = "Pool", default: str | None = None) -> Pool | None:
-    """A shipped sample, or an upload with preview, column mapping and label-value names. None until ready (a
-    problem is one red line). The choice of sample survives a visit to another page (an upload cannot: a browser
-    cannot be handed a file back)."""
+    """A shipped sample, or an upload with preview, dataset shape, column mapping and label-value names. None until
+    ready (a problem, such as a forced shape the rows do not fit, is one red line). The choice of sample and of
+    shape survive a visit to another page (an upload cannot: a browser cannot be handed a file back)."""
     names = list(sample_pools())
-    keep_widgets((f"{key}_src", f"{key}_sample"))
+    keep_widgets((f"{key}_src", f"{key}_sample", f"{key}_shape"))
     source = st.radio(what, ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
     if source == "Sample":
         with user_errors(f"Loading the {what.lower()}"):
@@ -109,6 +169,8 @@ def data_picker(key: str, what: str = "Pool", default: str | None = None) -> Poo
         st.info("Upload a file; then pick its input and answer columns.")
         return None
     with user_errors(f"Reading {upload.name}"):
-        mapping = mapping_controls(key, read_rows((upload.name, upload.getvalue())))
-        return load_pool((upload.name, upload.getvalue()), mapping=mapping)
+        mapping, note = mapping_controls(key, read_rows((upload.name, upload.getvalue())))
+        pool = load_pool((upload.name, upload.getvalue()), mapping=mapping)
+        note.caption(shape_note(mapping.shape, pool))
+        return pool
     return None
