@@ -1,5 +1,6 @@
 """The shipped judging example (#26 item 11): the ``city_dates`` sample pool (sentences -> JSON, each row with its
-own is-json + schema and contains-city checks), its starter spec, and a real run judged by the rows' checks."""
+own is-json + schema and contains-city checks), its starter spec, a real run judged by the rows' checks, and the
+classroom set that judges the same outputs by exact match, by similarity and by a rubric."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 
 import pytest
 
+from tests.conftest import real_backend
 from workbench.data import Pool, load_sample, sample_pools
 from workbench.evaluate.runner import evaluate
 from workbench.evaluate.strategies import Strategy
@@ -14,6 +16,8 @@ from workbench.judging.base import Case
 from workbench.judging.registry import build_checks
 from workbench.judging.verdicts import Judging
 from workbench.prompts import render, starter_specs
+from workbench.promptsets.files import classroom_sets
+from workbench.promptsets.running import run_set
 from workbench.store import open_store
 
 SCHEMA = {"type": "object", "required": ["city", "date"],
@@ -79,3 +83,36 @@ def test_the_sample_run_on_the_instruct_model_is_judged_by_each_rows_checks(smol
 def test_the_rows_checks_are_what_the_file_holds(row):
     raw = sample_pools()["city_dates"].read_text(encoding="utf-8").splitlines()[row]
     assert tuple(json.loads(raw)["assert"]) == POOL[row].checks
+
+
+# ---- the classroom set: the same outputs judged by exact match, by similarity and by a rubric ------------------
+
+def test_the_classroom_set_runs_one_prompt_three_times_with_different_checks():
+    pset = classroom_sets()["judging_three_ways"]
+    assert "classroom" in pset.tags and len(pset.tests) == 6
+    assert len({(s.spec, s.demos, s.decoding, s.model) for s in pset.steps}) == 1  # one prompt, one model, greedy
+    assert pset.steps[0].decoding.greedy and pset.steps[0].model == "smollm2-135m-instruct"
+    assert [s.checks for s in pset.steps] == [
+        ({"type": "exact"},), ({"type": "similar", "threshold": 0.9},),
+        ({"type": "llm-rubric", "value": "The city is a real city, not a country or a word like tonight."},)]
+    for case in pset.tests:  # the inputs are sample rows, with their gold JSON as the expected answer
+        row = next(ex for ex in POOL if ex.input == case.input)
+        assert case.expected == row.answer and not case.checks
+
+
+def test_the_classroom_set_judges_the_same_outputs_three_ways_on_the_real_models():
+    pset = classroom_sets()["judging_three_ways"]
+    lisbon, chicago, cairo = pset.tests[0], pset.tests[2], pset.tests[3]
+    results = run_set(pset, real_backend, [lisbon, chicago, cairo])
+    outputs = [r.output.strip() for r in results]
+    assert outputs[:3] == ['{"city": "Lisbon", "date": "12 May 2025"}', '{"city": "Chicago", "date": "15 January"}',
+                           '{"city": "Egypt", "date": "September 30"}']
+    assert outputs[3:6] == outputs[:3] and outputs[6:] == outputs[:3]  # the same outputs, judged three ways
+    exact, similar, rubric = results[:3], results[3:6], results[6:]
+    assert [r.correct for r in exact] == [True, False, False]
+    assert [r.correct for r in similar] == [True, True, True]  # lenient: Egypt for Cairo still scores 0.96
+    assert [round(r.score, 2) for r in similar] == [1.0, 0.96, 0.96]
+    for r in rubric:  # a 135M judge: its reply is kept; one it cannot read is an error, never a pass
+        (v,) = r.checks
+        assert v.type == "llm-rubric" and v.reply
+        assert v.error is None or (v.passed is False and r.correct is False)

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from workbench.judging.tools import JudgeTools
     from workbench.retrieval.index import PoolIndex
 
-#: The judge of model-graded checks when a run names none: the local instruct model.
-JUDGE_MODEL = "smollm2-135m-instruct"
 #: Builds (or returns a cached) index over a shipped pool, by pool name.
 IndexFactory = Callable[[str], "PoolIndex"]
 
@@ -166,10 +164,11 @@ def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index:
 
 def judge_tools(backends: Callable[[str], Backend], judge: str | None = None) -> JudgeTools:
     """What a set's checks may ask, each loaded on first use: the judge model ``judge`` (default
-    :data:`JUDGE_MODEL`) from ``backends(model_id)``, and the workbench's MiniLM embedder."""
-    from workbench.judging.tools import JudgeTools
+    :data:`~workbench.judging.tools.DEFAULT_JUDGE`) and any a check names as its ``provider``, from ``backends(model_id)`` as the steps'
+    models are; and the workbench's MiniLM embedder."""
+    from workbench.judging.tools import DEFAULT_JUDGE, JudgeTools
 
-    return JudgeTools(judge=lambda: backends(judge or JUDGE_MODEL))
+    return JudgeTools(judge=lambda: backends(judge or DEFAULT_JUDGE), loader=backends)
 
 
 def judged(step: Step, cases: Sequence[TestCase], tools: JudgeTools | None = None
@@ -209,7 +208,7 @@ def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequenc
     """Every step on every input (default: the set's tests); ``backends(model_id)`` gives each step's model.
 
     Steps' and inputs' ``assert`` lists judge the outputs; model-graded ones ask ``judge`` (a model id, loaded
-    with ``backends`` on first use; default :data:`JUDGE_MODEL`), the embedding ones the workbench's MiniLM."""
+    with ``backends`` on first use; default :data:`~workbench.judging.tools.DEFAULT_JUDGE`), the embedding ones the workbench's MiniLM."""
     inputs = pset.tests if inputs is None else tuple(inputs)
     if not inputs:
         raise DataError(f"The set {pset.name!r} has no test inputs; give an input to run.")
