@@ -37,6 +37,7 @@ from workbench.promptsets.running import (
     describe_demos,
     run_set,
     run_step,
+    run_steps,
     step_demos,
 )
 from workbench.reasoning import NONE, ZERO_SHOT_COT
@@ -827,3 +828,36 @@ def test_run_step_with_several_samples_is_judged_too():
                 checks=({"type": "icontains", "value": "PARIS"},))
     result = run_step(step, TestCase("Capital of France?"), backend)
     assert (result.answer, result.output, result.correct, result.score) == ("paris", " Paris", True, 1.0)
+
+
+def test_a_model_graded_step_asks_the_sets_judge_and_a_checks_own_provider():
+    from tests.fakes import FakeBackend
+    from workbench.judging.tools import DEFAULT_JUDGE as JUDGE_MODEL
+
+    model = fake_answers({"France": " Paris"})
+    judges = {JUDGE_MODEL: FakeBackend(reply=lambda p, s: ' {"pass": true, "score": 1.0, "reason": "names Paris"}'),
+              "strict-judge": FakeBackend(reply=lambda p, s: ' {"pass": false, "score": 0.0, "reason": "too short"}')}
+    loaded = []
+
+    def backends(name):
+        loaded.append(name)
+        return judges.get(name, model)
+
+    rubric = {"type": "llm-rubric", "value": "names the capital"}
+    pset = from_dict({**MINIMAL, "steps": [{"title": "graded", "assert": [rubric, {**rubric, "provider": "strict-judge"}]}],
+                      "tests": [{"input": "Capital of France?"}]})
+    (result,) = run_set(pset, backends, default_model="m")
+    assert [(v.passed, v.reason) for v in result.checks] == [(True, "names Paris"), (False, "too short")]
+    assert result.correct is False and result.score == 0.5
+    assert loaded == ["m", JUDGE_MODEL, "strict-judge"]  # each judge loaded on first use, through the set's factory
+    assert all("Paris" in p for j in judges.values() for p in j.prompts)
+
+
+def test_a_model_graded_step_run_without_a_judge_is_one_line_before_the_model():
+    pset = from_dict({**MINIMAL, "steps": [{"title": "graded", "assert": [{"type": "llm-rubric", "value": "polite"}]}]})
+    model = fake_answers({"": " hi"})
+    with pytest.raises(DataError) as err:
+        run_steps(pset.steps[0], [TestCase("Say hi")], model)
+    assert str(err.value) == ("Step 'graded' has a model-graded check (llm-rubric, ...) and no judge model was given; "
+                              "run it with a judge model.")
+    assert model.prompts == []

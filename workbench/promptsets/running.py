@@ -164,8 +164,8 @@ def run_steps(step: Step, cases: Sequence[TestCase], backend: Backend, *, index:
 
 def judge_tools(backends: Callable[[str], Backend], judge: str | None = None) -> JudgeTools:
     """What a set's checks may ask, each loaded on first use: the judge model ``judge`` (default
-    :data:`~workbench.judging.tools.DEFAULT_JUDGE`) and any a check names as its ``provider``, from ``backends(model_id)`` as the steps'
-    models are; and the workbench's MiniLM embedder."""
+    :data:`~workbench.judging.tools.DEFAULT_JUDGE`) and any a check names as its ``provider``, from
+    ``backends(model_id)`` as the steps' models are; and the workbench's MiniLM embedder."""
     from workbench.judging.tools import DEFAULT_JUDGE, JudgeTools
 
     return JudgeTools(judge=lambda: backends(judge or DEFAULT_JUDGE), loader=backends)
@@ -208,7 +208,8 @@ def run_set(pset: PromptSet, backends: Callable[[str], Backend], inputs: Sequenc
     """Every step on every input (default: the set's tests); ``backends(model_id)`` gives each step's model.
 
     Steps' and inputs' ``assert`` lists judge the outputs; model-graded ones ask ``judge`` (a model id, loaded
-    with ``backends`` on first use; default :data:`~workbench.judging.tools.DEFAULT_JUDGE`), the embedding ones the workbench's MiniLM."""
+    with ``backends`` on first use; default :data:`~workbench.judging.tools.DEFAULT_JUDGE`), the embedding ones
+    the workbench's MiniLM."""
     inputs = pset.tests if inputs is None else tuple(inputs)
     if not inputs:
         raise DataError(f"The set {pset.name!r} has no test inputs; give an input to run.")
