@@ -56,13 +56,13 @@ def shape_note(setting: str | None, pool: Pool) -> str:
     >>> shape_note("auto", pool)
     'detected: gsm8k — gold = the number after ####; the solution before it is the rationale; 1 rationale found'
     >>> shape_note(None, load_pool(("g.jsonl", b'{"question": "2+3?", "answer": "5"}'), ColumnMapping(shape=None)))
-    'none — gold as written in the answer column; 0 rationales found'
+    'no shape — gold as written in the answer column; 0 rationales found'
     """
     said = describe(pool)
     if pool.shape is not None:
         said = said.removeprefix(f"{pool.shape}: ")
     if setting is None:
-        return f"none — {said}"
+        return f"no shape — {said}"
     if setting == AUTO:
         return f"detected: {pool.shape or 'no shape'} — {said}"
     return f"forced: {setting} — {said}"

@@ -63,7 +63,7 @@ def test_none_keeps_the_solution_as_the_gold():
     at.selectbox(key="t_shape").set_value("none").run()
     assert read(at) == {"gold": ["3 + 2 = <<3+2=5>>5\n#### 5", "4 * 3 = 12\n#### 1,2"], "shape": None}
     assert at.selectbox(key="t_answer").value == "answer"  # the columns are picked as written
-    assert "none — gold as written in the answer column; 0 rationales found" in captions(at)
+    assert "no shape — gold as written in the answer column; 0 rationales found" in captions(at)
 
 
 def test_forcing_a_shape_that_does_not_fit_is_one_red_line():
