@@ -113,7 +113,8 @@ def strategy_names(families: list[str], k: int, samples: int, extra: str) -> lis
 def data_notes(dataset: Pool) -> None:
     """How the dataset's gold answers are read (its detected shape, rationales and choices found), and one
     warning when free-text golds look like worked solutions that exact match would never equal."""
-    st.caption(describe(dataset))
+    if st.session_state.get("ev_data_src") != "Upload":  # an upload's line sits beside its Dataset shape select
+        st.caption(describe(dataset))
     warning = gold_warning(dataset)
     if warning:
         st.warning(warning, icon="⚠️")
