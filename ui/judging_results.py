@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 import streamlit as st
 
-from ui.common import app_store
+from ui.common import app_store, untrusted_markdown
 from workbench.evaluate.agreement import judge_agreement
 from workbench.evaluate.metrics import check_rates
 from workbench.score_stats import score_comparisons
@@ -95,7 +95,7 @@ def judging_section(run_id: int, records: Sequence[Mapping], summaries, data_gra
     if means:
         st.caption("Mean weighted score: " + " · ".join(means))
     for line in repeats_lines(summaries):
-        st.markdown(line)
+        st.markdown(untrusted_markdown(line))  # item ids and strategy names come from files
     st.dataframe(rates_frame(records), hide_index=True, key="ev_check_rates", width="stretch")
     if len(summaries) > 1 and means:
         scores_section(records)
@@ -110,7 +110,7 @@ def judging_section(run_id: int, records: Sequence[Mapping], summaries, data_gra
         st.markdown(f"**Judge replies** ({plural(len(said), 'model-graded check')}): the judge model's whole "
                     "answer, as it was read into pass / fail and a score.")
         for title, text in said[:MAX_REPLIES]:
-            with st.expander(title):
+            with st.expander(untrusted_markdown(title)):
                 st.code(text, language=None, wrap_lines=True)
         if len(said) > MAX_REPLIES:
             st.caption(f"The first {MAX_REPLIES} are shown; every reply is in the run's JSONL download.")
@@ -186,4 +186,4 @@ def agreement_line(records: Sequence[Mapping], grades: Mapping) -> None:
         st.caption("No grades yet: grade a few outputs above to see how often the judge agrees with you.")
         return
     for a in found:
-        st.caption(a.line())
+        st.caption(untrusted_markdown(a.line()))

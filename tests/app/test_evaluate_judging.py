@@ -387,3 +387,23 @@ def test_grades_go_with_their_run_and_bad_keys_are_one_line(tmp_path):
         store.set_grades(99, {("zero", 0): True})
     store.delete_run(run)
     assert store._query("SELECT COUNT(*) FROM grades") == [(0,)]  # the deleted run's grades went with it
+
+
+def test_item_ids_from_a_file_cannot_load_images_in_the_judge_replies(monkeypatch):
+    """An id such as ``![x](http://…)`` is shown as text in the judge replies' titles, never as an image."""
+    import ui.common
+
+    judge = FakeBackend(reply=lambda prompt, seed: ' {"pass": true, "score": 1, "reason": "fine"}')
+    monkeypatch.setattr(ui.common, "cached_backend", lambda model_name, backend: judge)
+    hostile = b'id,question,answer\n"![x](http://attacker.example/b.png)",Capital of France?,Paris\n'
+    at = page()
+    at.radio(key="ev_data_src").set_value("Upload").run()
+    at.file_uploader(key="ev_data_upload").upload("hostile.csv", hostile, "text/csv")
+    at.run()
+    at.multiselect(key="ev_strategies").set_value(["zero"])
+    at.run()
+    add_row(at, "llm-rubric", "names a city")
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    titles = [e.label for e in at.expander if "item" in e.label and "llm-rubric" in e.label]
+    assert titles == ["zero · item !\\[x](http://attacker.example/b.png) · llm-rubric: pass"]
