@@ -358,3 +358,30 @@ def test_letters_are_ordered_a_b_c_whatever_order_they_come_in():
     assert spec.instruction == "Classify each input as one of: A, B, C, D, E."
     words = Pool("w", tuple(Example(str(i), f"q{i}", a, label=a) for i, a in enumerate(["pos", "neg", "pos"])))
     assert infer_format(words) == (AnswerFormat.LABEL, ("pos", "neg"))  # words keep their first-seen order
+
+
+# ---- edge cases (issue 26): duplicate choice labels, AQuA options without their letter -----------------------
+
+def test_duplicate_choice_labels_are_refused_naming_row_column_and_label(tmp_path):
+    csqa = {**CSQA[0], "question": {"stem": "Which?", "choices": [{"label": "A", "text": "x"},
+                                                                   {"label": "A", "text": "y"}]}}
+    assert error_of(jsonl(tmp_path, "c.jsonl", [CSQA[1], csqa])) == (
+        "c.jsonl line 2: column 'question' has two choices labelled 'A' ('x' and 'y'); give each choice its own "
+        "label (read as commonsenseqa; set the shape to none to read the columns as written)")
+    arc = {"id": "1", "question": "Which?", "choices": {"label": ["1", "A"], "text": ["x", "y"]}, "answerKey": "A"}
+    assert error_of(jsonl(tmp_path, "h.jsonl", [arc])) == (
+        "h.jsonl line 1: column 'choices' has two choices labelled 'A' ('x' and 'y'); give each choice its own "
+        "label (read as hf-mcq; set the shape to none to read the columns as written)")
+
+
+def test_aqua_option_without_its_letter_names_the_options_column_and_shows_the_value(tmp_path):
+    bad = {**AQUA[1], "options": ["A)4 and 1", "5 and 3"]}
+    assert error_of(jsonl(tmp_path, "a.jsonl", [bad, AQUA[0]])) == (
+        "a.jsonl line 1: column 'options' entry '5 and 3' has no letter such as 'A)21' before its text: "
+        "\"['A)4 and 1', '5 and 3']\" (read as aqua; set the shape to none to read the columns as written)")
+    unlettered = [{"question": "q", "options": ["21", "22"], "correct": "B"}]
+    assert error_of(jsonl(tmp_path, "u.jsonl", unlettered)).startswith(
+        "u.jsonl line 1: column 'options' entry '21' has no letter such as 'A)21' before its text")
+    # without AQuA's 'correct' column, options lacking their letters are not AQuA: read as written
+    assert error_of(jsonl(tmp_path, "o.jsonl", [{"question": "q", "options": ["21", "22"]}])) == (
+        "o.jsonl has no column 'answer' for the answer; available columns: question, options")

@@ -134,9 +134,12 @@ _OPTION = re.compile(r"^\s*\(?([A-Z])\s*\)\s*(.*)$", re.DOTALL)
 
 
 def _aqua_fits(row: Mapping[str, Any]) -> bool:
+    """Options all lettered ("A)21"); with AQuA's ``correct`` column beside them, any list of option texts fits,
+    so an option without its letter is named by :func:`_aqua` rather than the file being read as written."""
     options = row.get("options")
-    return isinstance(options, list) and bool(options) and all(
-        isinstance(o, str) and _OPTION.match(o) for o in options)
+    if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
+        return False
+    return "correct" in row or all(_OPTION.match(o) for o in options)
 
 
 def _aqua(row: Mapping[str, Any], survey: Mapping[str, Any]) -> Fields:
@@ -146,7 +149,10 @@ def _aqua(row: Mapping[str, Any], survey: Mapping[str, Any]) -> Fields:
     choices: dict[str, str] = {}
     for option in options:
         m = _OPTION.match(option) if isinstance(option, str) else None
-        if m is None or m.group(1) in choices:
+        if m is None:
+            raise DataError(f"column 'options' entry {shown(option)} has no letter such as 'A)21' before its "
+                            f"text: {shown(options)}")
+        if m.group(1) in choices:
             raise DataError(f"column 'options' entry {shown(option)} is not a new letter and text such as 'A)21'")
         choices[m.group(1)] = m.group(2).strip()
     gold = row.get("correct")
@@ -181,7 +187,11 @@ def _csqa(row: Mapping[str, Any], survey: Mapping[str, Any]) -> Fields:
         text = c.get("text") if isinstance(c, Mapping) else None
         if not isinstance(label, str) or not isinstance(text, str) or not label.strip():
             raise DataError(f"column 'question' has a choice without a label and text: {shown(c)}")
-        choices[_NUMBER_LETTER.get(label.strip(), label.strip())] = text.strip()
+        key = _NUMBER_LETTER.get(label.strip(), label.strip())
+        if key in choices:
+            raise DataError(f"column 'question' has two choices labelled {key!r} ({shown(choices[key])} and "
+                            f"{shown(text)}); give each choice its own label")
+        choices[key] = text.strip()
     if "answerKey" not in row:
         raise DataError("column 'answerKey' is missing, so the item has no gold answer (CommonsenseQA's test "
                         "split has none; use the train or dev file)")
