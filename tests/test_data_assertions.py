@@ -104,9 +104,9 @@ def test_bad_rows_are_one_line_naming_file_row_and_column(tmp_path):
         return write(tmp_path, "bad.csv", f"{header}\n{body}\n")
 
     assert error_of(csv("q,contains: a,high,")) == (
-        "bad.csv line 2: column '__threshold' holds 'high', not a pass threshold from 0 to 1")
+        "bad.csv line 2: column '__threshold': the pass threshold must be a number from 0 to 1, not 'high'.")
     assert error_of(csv("q,contains: a,1.5,")) == (
-        "bad.csv line 2: column '__threshold' holds '1.5', not a pass threshold from 0 to 1")
+        "bad.csv line 2: column '__threshold': the pass threshold must be a number from 0 to 1, not '1.5'.")
     assert error_of(csv("q,contains: a,,maybe")) == (
         "bad.csv line 2: column '__human' holds 'maybe'; grade the row pass or fail (also true/false, yes/no, 1/0)")
     assert error_of(csv("q,,,")) == (
@@ -135,3 +135,44 @@ def test_a_file_of_test_cases_runs_judged_by_its_own_assertions(tmp_path, fake_b
         (True, [("icontains", True)]),
         (True, [("contains-any", True), ("not-contains", True)]),
         (False, [("equals", False)])]
+
+
+# ---- promptfoo's {{var}} placeholders in a row's own assertions (issue 26) -----------------------------------
+
+def test_placeholders_in_a_jsonl_rows_assertions_are_filled_from_its_vars(tmp_path):
+    rows = [{"vars": {"question": "Where is the Louvre?", "city": "Paris", "place": {"country": "France"}},
+             "assert": [{"type": "icontains", "value": "{{city}}", "rubricPrompt": "{{city}} {{output}}"},
+                        {"type": "contains-any", "value": ["{{ city }}", "{{place.country}}", 3]},
+                        "icontains: {{city}}", {"type": "similar", "value": "{{expected}}"}]},
+            {"vars": {"question": "Capital of Italy?", "city": "Rome", "expected": "Rome, Italy"},
+             "assert": [{"type": "equals", "value": "{{expected}}"}]}]
+    path = write(tmp_path, "cases.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    pool = load_pool(path)
+    assert [ex.checks for ex in pool] == [
+        ({"type": "icontains", "value": "Paris", "rubricPrompt": "{{city}} {{output}}"},
+         {"type": "contains-any", "value": ["Paris", "France", 3]},
+         "icontains: Paris",
+         {"type": "similar", "value": "{{expected}}"}),  # no 'expected' column: the gold answer, when judged
+        ({"type": "equals", "value": "Rome, Italy"},)]
+
+
+def test_placeholders_in_csv_expected_cells_are_filled_from_the_rows_columns(tmp_path):
+    text = "question,city,n,__expected1,__expected2\nWhere is the Louvre?,Paris,2,icontains: {{ city }},{{n}}\n"
+    assert load_pool(write(tmp_path, "cases.csv", text))[0].checks == ("icontains: Paris", "2")
+
+
+def test_an_unknown_placeholder_is_one_line_naming_file_row_placeholder_and_columns(tmp_path):
+    text = "question,city,__expected\nWhere is the Louvre?,Paris,icontains: {{town}}\n"
+    assert error_of(write(tmp_path, "cases.csv", text)) == (
+        "cases.csv line 2: an assertion names {{town}}, which is not a column of this row (columns: question, "
+        "city)")
+    row = {"vars": {"question": "Where?", "city": "Paris"}, "assert": [{"type": "contains", "value": "{{cty}}"}]}
+    assert error_of(write(tmp_path, "cases.jsonl", json.dumps(row) + "\n")) == (
+        "cases.jsonl line 1: an assertion names {{cty}}, which is not a column of this row (columns: question, "
+        "city)")
+
+
+def test_a_boolean_threshold_in_a_test_case_is_one_line(tmp_path):
+    row = {"question": "Where?", "assert": [{"type": "contains", "value": "Paris"}], "threshold": True}
+    assert error_of(write(tmp_path, "cases.jsonl", json.dumps(row) + "\n")) == (
+        "cases.jsonl line 1: column 'threshold': the pass threshold must be a number from 0 to 1, not True.")

@@ -3,7 +3,8 @@
 ``__human``; a JSON/JSONL test case's ``assert`` list (with ``threshold`` and ``human`` beside it) and its
 ``vars`` object, whose keys are the row's columns.
 
-The assertions are kept as written (cell text or objects): :mod:`workbench.judging` builds and validates them
+The assertions are kept as written (cell text or objects) but for promptfoo's ``{{ name }}`` placeholders, filled
+from the row's own columns at load (:func:`fill_placeholders`); :mod:`workbench.judging` builds and validates them
 before any model call (``workbench.data`` knows no assertion types). Everything else here is checked at load,
 one line naming the file, the row and the column.
 
@@ -14,6 +15,7 @@ one line naming the file, the row and the column.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,11 @@ HUMAN_WORDS = {"true": True, "pass": True, "1": True, "yes": True,
                "false": False, "fail": False, "0": False, "no": False}
 #: Fields of a row that belong to its judging, never an input column.
 FIELDS = ("assert", "threshold", "human", "vars")
+#: promptfoo's (nunjucks) ``{{ name }}`` placeholder in an assertion's value; ``name`` may be dotted (``user.city``).
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
+#: The placeholder kept as written when the row has no column of that name: the judging side reads it as the
+#: item's gold answer.
+GOLD_PLACEHOLDER = "expected"
 
 
 @dataclass(frozen=True)
@@ -82,25 +89,78 @@ def input_column(columns: Sequence[str]) -> str | None:
 
 
 def read_row_checks(row: Mapping[str, Any], at: str) -> RowChecks:
-    """A row's assertions, threshold and grade; ``at`` ("file line 3") starts an error line."""
+    """A row's assertions (placeholders filled from its columns), threshold and grade; ``at`` ("file line 3")
+    starts an error line.
+
+    >>> read_row_checks({"vars": {"city": "Paris"}, "assert": [{"type": "icontains", "value": "{{city}}"}]}, "f")
+    RowChecks(checks=({'type': 'icontains', 'value': 'Paris'},), threshold=None, human=None)
+    """
+    row = flatten_vars(row)
     checks: list[dict[str, Any] | str] = []
     for key, value in row.items():
         if key.startswith(EXPECTED) and value is not None:
             text = value if isinstance(value, str) else str(value)
             if text.strip():
-                checks.append(text.strip())
+                checks.append(fill_placeholders(text.strip(), row, at))
     listed = row.get("assert")
     if listed is not None:
         if not isinstance(listed, list) or not all(isinstance(c, dict | str) for c in listed):
             raise DataError(f"{at}: field 'assert' must be a list of assertions, e.g. "
                             f'[{{"type": "contains", "value": "Paris"}}], not {type(listed).__name__}')
-        checks += [c if isinstance(c, str) else dict(c) for c in listed]
+        checks += [fill_placeholders(c, row, at) if isinstance(c, str) else _filled(c, row, at) for c in listed]
     case = listed is not None  # a promptfoo test case: its bare threshold/human fields are read too
     threshold = _threshold(row, THRESHOLD, at) if THRESHOLD in row else (
         _threshold(row, "threshold", at) if case and "threshold" in row else None)
     human = _human(row, HUMAN, at) if HUMAN in row else (_human(row, "human", at) if case and "human" in row
                                                            else None)
     return RowChecks(tuple(checks), threshold, human)
+
+
+def fill_placeholders(text: str, row: Mapping[str, Any], at: str) -> str:
+    """``text`` with each ``{{ name }}`` replaced by the row's column ``name`` as cell text (a dotted name walks
+    into an object column), as promptfoo renders an assertion's value with the test's vars. ``{{expected}}`` is
+    kept as written when the row has no such column (the gold answer, read when judging); any other unknown
+    name is one line naming the row and the placeholder and listing the row's columns. A CSV cell is filled
+    whole: its ``type:`` part holds no braces.
+
+    >>> row = {"city": "Paris", "place": {"name": "Louvre"}, "n": 3}
+    >>> fill_placeholders("{{ place.name }} is in {{city}} ({{n}}); gold {{expected}}", row, "f line 2")
+    'Louvre is in Paris (3); gold {{expected}}'
+    >>> fill_placeholders("{{town}}", row, "f line 2")
+    Traceback (most recent call last):
+    workbench.errors.DataError: f line 2: an assertion names {{town}}, which is not a column of this row (columns: city, place, n)
+    """
+    from workbench.data.mapping import cell_text  # mapping imports this module
+
+    columns = [k for k in row if not k.startswith("__") and k not in FIELDS]
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in columns:
+            return cell_text(row[name])
+        head, *path = name.split(".")
+        value: Any = row.get(head) if head in columns else None
+        for part in path:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if path and value is not None:
+            return cell_text(value)
+        if name == GOLD_PLACEHOLDER:
+            return match.group(0)
+        raise DataError(f"{at}: an assertion names {{{{{name}}}}}, which is not a column of this row (columns: "
+                        f"{', '.join(columns) or 'none'})")
+
+    return PLACEHOLDER.sub(value_of, text)
+
+
+def _filled(check: Mapping[str, Any], row: Mapping[str, Any], at: str) -> dict[str, Any]:
+    """An assertion object with placeholders filled in its ``value`` (text, or the texts of a list) only."""
+    out = dict(check)
+    value = out.get("value")
+    if isinstance(value, str):
+        out["value"] = fill_placeholders(value, row, at)
+    elif isinstance(value, list):
+        out["value"] = [fill_placeholders(v, row, at) if isinstance(v, str) else v for v in value]
+    return out
 
 
 def _threshold(row: Mapping[str, Any], column: str, at: str) -> float | None:
@@ -116,7 +176,9 @@ def _threshold(row: Mapping[str, Any], column: str, at: str) -> float | None:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number) or not 0 <= number <= 1:
-        raise DataError(f"{at}: column {column!r} holds {str(value)[:40]!r}, not a pass threshold from 0 to 1")
+        shown = repr(value[:40]) if isinstance(value, str) else repr(value)[:40]
+        # worded as workbench.judging.verdicts.check_threshold (workbench.data may not import workbench.judging)
+        raise DataError(f"{at}: column {column!r}: the pass threshold must be a number from 0 to 1, not {shown}.")
     return number
 
 
