@@ -440,6 +440,16 @@ def test_bad_spec_files_are_one_line_data_errors(tmp_path, text, message):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("written", "shown"), [
+    ("yes", "True"), ("true", "True"), ("'0.5'", "'0.5'"), ("high", "'high'"), ("[0.5]", "'[0.5]'"),
+    ("2", "2.0"), ("-0.5", "-0.5")])
+def test_a_spec_files_threshold_is_a_number_from_0_to_1_never_a_bool_or_text(tmp_path, written, shown):
+    with pytest.raises(DataError) as err:
+        load_spec(write(tmp_path, f"name: x\nassert: ['contains: a']\nthreshold: {written}\n"))
+    assert str(err.value) == f"spec.yaml: the pass threshold must be a number from 0 to 1, not {shown}."
+    assert load_spec(write(tmp_path, "name: x\nthreshold: 1\n")).threshold == 1.0
+
+
 # ---- hostile spec files: the bounded loader of `sets import` (issue 34, items 2 and 14) -------------
 
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -751,8 +751,11 @@ def test_bad_assertions_are_one_line_naming_the_file_and_the_entry(where, entry,
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"threshold": 1.5}, "set.yaml: steps[0].threshold: input should be less than or equal to 1."),
-    ({"threshold": "high"}, "set.yaml: steps[0].threshold: input should be a valid number."),
+    ({"threshold": 1.5}, "set.yaml: steps[0].threshold: the pass threshold must be a number from 0 to 1, not 1.5."),
+    ({"threshold": 2}, "set.yaml: steps[0].threshold: the pass threshold must be a number from 0 to 1, not 2.0."),
+    ({"threshold": "high"},
+     "set.yaml: steps[0].threshold: the pass threshold must be a number from 0 to 1, not 'high'."),
+    ({"threshold": True}, "set.yaml: steps[0].threshold: the pass threshold must be a number from 0 to 1, not True."),
     ({"assert": "contains: Paris"}, "set.yaml: steps[0].assert: input should be a valid list."),
     ({"assert": ["contains: Paris"]}, "set.yaml: steps[0].assert[0]: input should be a valid dictionary."),
     ({"assert": [{"type": "llm-rubric", "value": "polite", "provider": "https://evil.example/v1"}]},
@@ -761,6 +764,18 @@ def test_bad_assertions_are_one_line_naming_the_file_and_the_entry(where, entry,
 ])
 def test_bad_assert_lists_and_thresholds_are_one_line(change, message):
     assert refused(doc(**change)) == message
+
+
+@pytest.mark.parametrize("written", ["yes", "true", "'1'"])
+def test_a_yaml_threshold_written_yes_or_as_text_is_one_line_never_1(written):
+    shown = "'1'" if written == "'1'" else "True"
+    text = f"schema_version: 1\nname: s\nsteps:\n- title: t\ntests:\n- input: x\n  threshold: {written}\n"
+    with pytest.raises(DataError) as err:
+        loads(text, "yaml", "set.yaml")
+    assert str(err.value) == f"set.yaml: tests[0].threshold: the pass threshold must be a number from 0 to 1, not {shown}."
+    with pytest.raises(DataError) as err:
+        loads(text.replace("tests:\n- input: x\n", f"  threshold: {written}\ntests:\n- input: x\n"), "yaml", "set.yaml")
+    assert str(err.value) == f"set.yaml: steps[0].threshold: the pass threshold must be a number from 0 to 1, not {shown}."
 
 
 def test_assertions_travel_through_the_library(store):

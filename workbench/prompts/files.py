@@ -84,7 +84,7 @@ def _file_model():
         demos: list[demo_model] = Field(default_factory=list)  # type: ignore[valid-type]
         # promptfoo's assertions, as written (mappings or "TYPE: VALUE" text); workbench.judging validates them
         assert_: list[dict[str, Any] | str] = Field(default_factory=list, alias="assert")
-        threshold: float | None = None
+        threshold: float | None = Field(default=None, strict=True)  # no bool or text: checked first, by _judging
 
     return FileModel
 
@@ -97,6 +97,7 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
 
     if not isinstance(data, Mapping):
         raise DataError(f"{source}: expected a mapping with name, spec and demos, got {type(data).__name__}.")
+    _judging([], written_threshold(data.get("threshold")), source)  # `threshold: yes` is a bool, never 1.0
     try:
         model = _file_model().model_validate(dict(data))
     except ValidationError as err:
@@ -113,6 +114,19 @@ def parse_spec_file(data: Any, source: str = "spec") -> SpecFile:
     checks, threshold = _judging(model.assert_, model.threshold, source)
     return SpecFile(name=model.name, spec=spec, demos=demos, description=model.description, example=model.example,
                     checks=checks, threshold=threshold)
+
+
+def written_threshold(raw: Any) -> Any:
+    """A file's ``threshold`` as written, for :func:`~workbench.judging.verdicts.check_threshold` to refuse a
+    bool or text before validation could read it as a number: a whole number as a float (``2`` -> ``2.0``, as
+    validated), anything but a number cut to 40 characters of text.
+
+    >>> written_threshold(1), written_threshold(True), written_threshold(["x" * 50])
+    (1.0, True, "['xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+    """
+    if type(raw) is int:
+        return float(raw)
+    return raw if raw is None or isinstance(raw, int | float) else str(raw)[:40]
 
 
 def _judging(specs: list, threshold: float | None, source: str) -> tuple[tuple[Check, ...], float | None]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts.files import demo_file_model
+from workbench.prompts.files import demo_file_model, written_threshold
 from workbench.prompts.rendering import demo_text
 from workbench.prompts.spec import PromptSpec
 from workbench.promptsets.model import (
@@ -54,9 +54,11 @@ def _list_hint(hint: Any) -> Any:
 @cache
 def _models():
     """The Pydantic models of schema version 1 (built once; extra keys forbidden, types strict)."""
-    from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+    from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
     forbid = ConfigDict(extra="forbid", strict=True)
+    #: a pass threshold: a number from 0 to 1 (never a bool or text), by the judging's own rule
+    Threshold = typing.Annotated[float | None, BeforeValidator(_threshold)]
 
     def from_dataclass(name: str, cls: type) -> type[BaseModel]:
         hints = typing.get_type_hints(cls)
@@ -91,7 +93,7 @@ def _models():
         select: SelectModel | None = None
         decoding: decoding_model = Field(default_factory=decoding_model)  # type: ignore[valid-type]
         assert_: list[dict[str, Any]] | None = Field(default=None, alias="assert")
-        threshold: float | None = Field(default=None, ge=0, le=1)
+        threshold: Threshold = None
 
         @model_validator(mode="after")
         def _one_source(self):
@@ -105,7 +107,7 @@ def _models():
         expected: str | None = None
         choices: dict[str, str] | None = None
         assert_: list[dict[str, Any]] | None = Field(default=None, alias="assert")
-        threshold: float | None = Field(default=None, ge=0, le=1)
+        threshold: Threshold = None
 
     class SetModel(BaseModel):
         model_config = forbid
@@ -118,6 +120,18 @@ def _models():
         tests: list[TestModel] = Field(default_factory=list)
 
     return SetModel
+
+
+def _threshold(value: Any) -> float | None:
+    """A set's ``threshold`` as written, by :func:`workbench.judging.verdicts.check_threshold` (its error as the
+    ValueError Pydantic reports at the field, without the final period it adds)."""
+    from workbench.errors import ConfigError
+    from workbench.judging.verdicts import check_threshold
+
+    try:
+        return check_threshold(written_threshold(value))
+    except ConfigError as err:
+        raise ValueError(str(err).rstrip(".")) from None
 
 
 def _pydantic_message(err: dict[str, Any]) -> str:
