@@ -162,8 +162,8 @@ def test_latency(spec, seconds, expected):
 
 def test_an_unmeasured_latency_is_that_items_error():
     v = verdict({"type": "latency", "threshold": 500}, "x", seconds=None)
-    assert (v.passed, v.error) == (False, "this item's time was not measured (a cached answer?); rerun without the "
-                                          "cache.")
+    assert (v.passed, v.error) == (False, "this item's time was not measured: the answer came from the response "
+                                          "cache; rerun without the cache.")
 
 
 # ---- the gold answer as reference, weights and thresholds, bad values ----------------------------------------

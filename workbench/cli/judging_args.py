@@ -125,11 +125,9 @@ def check_applies(strategies: Sequence, items: Sequence, given: argparse.Namespa
     except ConfigError as err:  # a row's own assertion: the dataset's name first ("cities.csv item row-3 ...")
         raise ConfigError(f"{source} {err}" if source else str(err)) from None
     graded = any(j.graded for j in judgings)
-    from workbench.judging.graded import providers
-    from workbench.judging.tools import check_provider
+    from workbench.judging.graded import check_providers
 
-    for provider in providers([c for j in judgings for item in items for c in j.for_item(item)]):
-        check_provider(provider)
+    check_providers(c for j in judgings for c in j.all_checks)
     if given.judge is not None and not graded:
         raise ConfigError("--judge names the model that model-graded checks (llm-rubric, factuality, ...) ask, and no "
                           "check here is model-graded; add one (--assert llm-rubric:RUBRIC) or leave out --judge.")

@@ -21,8 +21,8 @@ from workbench.evaluate.manifest import check_resumable, run_meta
 from workbench.evaluate.metrics import StrategySummary, summarize
 from workbench.evaluate.records import ItemFailure
 from workbench.evaluate.strategies import Strategy, needs_index
-from workbench.judging.graded import providers
-from workbench.judging.tools import DEFAULT_JUDGE, JudgeTools, check_provider, load_judge
+from workbench.judging.graded import check_providers
+from workbench.judging.tools import DEFAULT_JUDGE, JudgeTools, load_judge
 from workbench.judging.verdicts import Judging
 from workbench.words import plural
 
@@ -152,8 +152,7 @@ def evaluate(
     tools = JudgeTools(judge=_cached_judge(judge or (lambda: load_judge(DEFAULT_JUDGE)), store, cache),
                        embedder=embedder, wrap=_cache_wrap(store) if cache else None)
     judgings = {s.name: Judging(s.checks, items, s.threshold, tools) for s in strategies}
-    for provider in providers([c for j in judgings.values() for item in items for c in j.for_item(item)]):
-        check_provider(provider)  # a check's own judge model that cannot exist: one line before any model call
+    check_providers(c for j in judgings.values() for c in j.all_checks)  # one line before any model call
 
     if index is not None and index.pool.content_hash != pool.content_hash:
         raise DataError("The index given was built on another pool; index the demonstration pool itself.")

@@ -26,19 +26,17 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import regex
 
 from workbench.errors import ConfigError, DataError
 from workbench.judging.base import MAX_CHECKED_CHARS, Case, CheckError, Finding, JudgeKind
+from workbench.judging.patterns import TIME_LIMIT_S, bounded_search, bounded_validator, refuse_unbounded
+from workbench.judging.patterns import quoted as _quoted
 from workbench.judging.registry import register_judge
 from workbench.safeload import Bounds, check_tree, load_document, too_deep, value_error
 
-#: Seconds a check may spend on one output (a regex match, the search for JSON in it): past it, the item's
-#: verdict is an error. A sane pattern takes microseconds; a catastrophic one never ends.
-TIME_LIMIT_S = 1.0
 #: Bounds on JSON read from an output: deeper, longer or bigger is that item's error (a JSON bomb), not a hang.
 OUTPUT_JSON = Bounds(max_depth=100, max_string=MAX_CHECKED_CHARS, max_items=10_000, max_int=None)
 #: Bounds on a JSON Schema written as text in a file or a CSV cell.
@@ -137,10 +135,6 @@ def text_list(value: Any) -> tuple[str, ...]:
     if not items:
         raise ConfigError("the list has no entries.")
     return tuple(items)
-
-
-def _quoted(text: str) -> str:
-    return repr(text if len(text) <= 80 else text[:79] + "…")
 
 
 # ---- text kinds ----------------------------------------------------------------------------------------------
@@ -272,19 +266,6 @@ class Regex(JudgeKind):
                        f"matches {shown} at {found.start()}" if found else f"does not match {shown}")
 
 
-def bounded_search(pattern: Any, text: str) -> Any:
-    """``pattern.search(text)`` (a compiled ``regex`` pattern or pattern text), stopped after TIME_LIMIT_S."""
-    try:
-        if isinstance(pattern, str):
-            return regex.search(pattern, text, timeout=TIME_LIMIT_S)
-        return pattern.search(text, timeout=TIME_LIMIT_S)
-    except TimeoutError:
-        raise CheckError(f"the regex {_quoted(getattr(pattern, 'pattern', pattern))} took over {TIME_LIMIT_S:g} s "
-                         "on this output (catastrophic backtracking); simplify the pattern.") from None
-    except regex.error as err:  # a pattern inside a JSON Schema, compiled on first use
-        raise CheckError(f"the regex {_quoted(str(pattern))} does not compile: {err}.") from None
-
-
 # ---- JSON kinds ----------------------------------------------------------------------------------------------
 
 def _not_json(name: str) -> Any:
@@ -396,27 +377,8 @@ def json_schema(value: Any) -> Any:
         where = "/".join(map(str, err.absolute_path))
         raise ConfigError(f"the JSON Schema is invalid{' at ' + where if where else ''}: "
                           f"{err.message.splitlines()[0][:200]}.") from None
-    return _bounded(base)(schema)
-
-
-@cache
-def _bounded(base: type) -> type:
-    """``base`` (a jsonschema validator class) with ``pattern`` and ``patternProperties`` matched by
-    :func:`bounded_search` (jsonschema's own use ``re`` with no time limit)."""
-    from jsonschema import ValidationError, validators
-
-    def pattern(validator, patrn, instance, schema):
-        if validator.is_type(instance, "string") and bounded_search(patrn, instance) is None:
-            yield ValidationError(f"{instance[:80]!r} does not match {patrn!r}")
-
-    def pattern_properties(validator, patterns, instance, schema):
-        if validator.is_type(instance, "object"):
-            for patrn, subschema in patterns.items():
-                for key, val in instance.items():
-                    if bounded_search(patrn, key) is not None:
-                        yield from validator.descend(val, subschema, path=key, schema_path=patrn)
-
-    return validators.extend(base, {"pattern": pattern, "patternProperties": pattern_properties})
+    refuse_unbounded(schema)
+    return bounded_validator(base)(schema)
 
 
 def schema_problem(validator: Any, data: Any) -> str | None:

@@ -139,6 +139,11 @@ class Check:
             return CheckVerdict(self.type, False, 0.0, "could not judge", self.weight, self.metric,
                                 error=str(err).splitlines()[0] if str(err) else type(err).__name__, value=shown,
                                 reply=getattr(err, "reply", None))
+        except Exception as err:  # a bug or a case no kind foresaw: this item's error; no check aborts a run
+            said = str(err).splitlines()[0][:200] if str(err) else ""
+            return CheckVerdict(self.type, False, 0.0, "could not judge", self.weight, self.metric,
+                                error=f"the check failed: {type(err).__name__}{': ' + said if said else ''}",
+                                value=shown)
         passed, score, reason = found.passed, min(1.0, max(0.0, float(found.score))), found.reason
         if self.negate:
             passed, score, reason = not passed, 1.0 - score, f"not: {reason}"

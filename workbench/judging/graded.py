@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,6 +124,7 @@ class Graded(JudgeKind):
         if provider is not None and (not isinstance(provider, str) or not provider.strip()):
             raise ConfigError("provider must be a judge model's id, file or folder (text), e.g. "
                               "smollm2-135m-instruct.")
+        refuse_server(provider)
         prompt = override(options["rubricPrompt"], self.name) if "rubricPrompt" in options else DEFAULTS[self.name]
         return JudgeParams(prompt, text, provider.strip() if provider else None,
                            judge_decoding(options.get("config"), self.max_tokens))
@@ -191,7 +192,7 @@ def first_json_object(text: str) -> dict | None:
     for m in re.finditer(r"\{", text):
         try:
             found, _ = decoder.raw_decode(text, m.start())
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON there, or nested past Python's stack (a judge's "[[[...")
             continue
         if isinstance(found, dict):
             return found
@@ -426,10 +427,39 @@ def judge_prompt(check: Check, case: Case, judge: Any = None) -> str:
     return as_text(judge_messages(check, case), judge)
 
 
-def providers(checks: Sequence[Check]) -> tuple[str, ...]:
+def refuse_server(provider: str | None) -> None:
+    """One line when a check's ``provider`` names a server: assertions come from shared files (a prompt file, a
+    dataset row, a prompt set), and one naming a server would send the outputs there. The run's own judge
+    (``--judge URL``, the page's Judge model) is the user's choice and may be a server.
+
+    >>> refuse_server("smollm2-135m-instruct")
+    >>> refuse_server("http://1.2.3.4:9/v1")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: provider 'http://1.2.3.4:9/v1' names a server; a check's provider must be a local judge model (a registry id, file or folder), since an assertion from a shared file would send your outputs there. Choose a server judge yourself with --judge URL (or the page's Judge model).
+    """
+    from workbench.backends.kinds import is_server
+
+    if isinstance(provider, str) and is_server(provider.strip()):
+        raise ConfigError(f"provider {provider.strip()[:100]!r} names a server; a check's provider must be a local "
+                          "judge model (a registry id, file or folder), since an assertion from a shared file would "
+                          "send your outputs there. Choose a server judge yourself with --judge URL (or the page's "
+                          "Judge model).")
+
+
+def providers(checks: Iterable[Check]) -> tuple[str, ...]:
     """The judge models ``checks`` name as ``provider`` (each once, in order): what a run checks up front."""
     return tuple(dict.fromkeys(c.params.provider for c in checks
                                if isinstance(c.kind, Graded) and c.params.provider is not None))
+
+
+def check_providers(checks: Iterable[Check]) -> None:
+    """One line, before any model call, for the first judge model ``checks`` name that cannot be one here (an
+    unknown id, a missing file), without loading any."""
+    from workbench.judging.tools import check_provider
+
+    for provider in providers(checks):
+        check_provider(provider)
 
 
 register_judge(LlmRubric("llm-rubric", "a judge model says whether the output meets a rubric written in plain words",

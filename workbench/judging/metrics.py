@@ -197,7 +197,8 @@ class Latency(JudgeKind):
 
     def evaluate(self, params, case: Case, threshold, tools) -> Finding:
         if case.seconds is None:
-            raise CheckError("this item's time was not measured (a cached answer?); rerun without the cache.")
+            raise CheckError("this item's time was not measured: the answer came from the response cache; rerun "
+                             "without the cache.")
         ms = case.seconds * 1000.0
         ok = ms <= threshold
         return Finding(ok, float(ok), f"{ms:.0f} ms {'≤' if ok else '>'} {threshold:g} ms")

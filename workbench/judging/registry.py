@@ -80,6 +80,33 @@ def _number(name: str, value: Any, type_name: str, at: str = "") -> float | None
     return float(value)
 
 
+#: promptfoo's Nunjucks placeholder ``{{ name }}``: the workbench fills none in a run-wide value.
+_TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
+#: ``{{expected}}``, the whole value: the item's gold answer, for the kinds that read it when given no value.
+_GOLD = re.compile(r"\{\{\s*expected\s*\}\}")
+
+
+def _no_template(kind: JudgeKind, value: Any, at: str) -> Any:
+    """``value`` with no promptfoo placeholder left in its text (``{{expected}}`` alone is the gold answer, i.e.
+    no value, for kinds that read it); one ConfigError line for any other.
+
+    >>> _no_template(JUDGES["similar"], "{{ expected }}", "")
+    >>> _no_template(JUDGES["contains"], ["Paris", "{{city}}"], "assertion 'contains'")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: assertion 'contains' uses {{city}}, a promptfoo template: only a dataset row's own assertions fill {{column}} from that row's columns; write the value itself.
+    """
+    if kind.reads_gold and isinstance(value, str) and _GOLD.fullmatch(value):
+        return None
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    for text in texts:
+        found = _TEMPLATE.search(text) if isinstance(text, str) else None
+        if found is not None:
+            raise ConfigError(f"{at} uses {{{{{found[1]}}}}}, a promptfoo template: only a dataset row's own "
+                              "assertions fill {{column}} from that row's columns; write the value itself.")
+    return value
+
+
 def build_check(spec: Mapping[str, Any] | str, where: str = "") -> Check:
     """A validated check from an assertion as written: a mapping (YAML/JSON ``assert:`` entries) or text
     ``TYPE[:VALUE]`` (CSV ``__expected`` cells, ``--assert``). ``where`` prefixes the error line (a file, a row).
@@ -116,7 +143,7 @@ def build_check(spec: Mapping[str, Any] | str, where: str = "") -> Check:
         raise ConfigError(f"{at}unknown assertion type {type_name!r}; use one of {', '.join(names())}.")
     if negate and not kind.negatable:
         raise ConfigError(f"{at}assertion type {base!r} cannot be negated with 'not-'.")
-    value = spec.get("value")
+    value = _no_template(kind, spec.get("value"), f"{at}assertion {type_name!r}")
     if kind.value == "required" and (value is None or value == "" or value == []):
         raise ConfigError(f"{at}assertion {type_name!r} needs a value.")
     if kind.value == "none" and value is not None:

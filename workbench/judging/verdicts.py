@@ -27,10 +27,18 @@ if TYPE_CHECKING:
 
 def combine(verdicts: Sequence[CheckVerdict], threshold: float | None) -> tuple[bool, float]:
     """(passed, weighted score) of one item's verdicts. As promptfoo: a check of weight 0 is shown but cannot fail
-    the item (runAssertion forces its pass), and a threshold of 0 is no threshold (``if (this.threshold)``)."""
+    the item (runAssertion forces its pass), and a threshold of 0 is no threshold (``if (this.threshold)``). A
+    check that could not judge (its ``error``: an unreadable judge reply, a regex over its time) fails the item
+    whatever the threshold and weight, as an assertion that throws fails promptfoo's test.
+
+    >>> from workbench.evaluate.records import CheckVerdict as V
+    >>> combine([V("contains", True, 1.0, "", weight=3.0), V("llm-rubric", False, 0.0, "", error="no JSON")], 0.5)
+    (False, 0.75)
+    """
     total = sum(v.weight for v in verdicts)
     score = sum(v.score * v.weight for v in verdicts) / total if total > 0 else 0.0
     passed = score >= threshold if threshold else all(v.passed for v in verdicts if v.weight > 0)
+    passed = passed and not any(v.error is not None for v in verdicts)
     return passed, round(score, 6)
 
 
@@ -77,6 +85,11 @@ class Judging:
         return self.checks + self._own.get(item.id, ())
 
     @property
+    def all_checks(self) -> tuple[Check, ...]:
+        """Every check of this run: the run's and each item's own."""
+        return self.checks + tuple(c for cs in self._own.values() for c in cs)
+
+    @property
     def graded(self) -> bool:
         """Some check asks a judge model."""
         return any(c.kind.graded for c in self.checks) or any(c.kind.graded for cs in self._own.values() for c in cs)
@@ -104,7 +117,8 @@ class Judging:
         # with the space after "A:"; checks read the text without its surrounding whitespace (README: Fidelity).
         output = record.output.strip() if record.logliks is None else (record.extracted or "")
         case = Case(output=output, item=item, extracted=record.extracted, fmt=record.format,
-                    labels=tuple(labels), prompt=record.prompt, seconds=record.seconds)
+                    labels=tuple(labels), prompt=record.prompt,
+                    seconds=None if record.cached else record.seconds)  # a cached answer's time is the lookup's
         passed, score, verdicts = self.verdict(case)
         return dataclasses.replace(record, correct=passed, score=score, checks=verdicts)
 
