@@ -37,6 +37,7 @@ from workbench.promptsets.running import (
     capped,
     describe_decoding,
     describe_demos,
+    judge_tools,
     pool_by_name,
     render_step,
     run_step,
@@ -207,6 +208,12 @@ def step_backend(step: Step, sidebar: Backend | None) -> Backend:
     return sidebar
 
 
+def set_judges():
+    """What a set's checks may ask: the local instruct model (or a check's own ``provider``), loaded once per
+    server like the steps' models, and the embedder."""
+    return judge_tools(lambda model: cached_backend(model, "auto"))
+
+
 def indexes(pool: str):
     """Selector steps: the shipped pool's index, built with a progress bar the first time."""
     return pool_index(pool_by_name(pool))
@@ -299,6 +306,7 @@ def run_view(opened: Opened, sidebar: Backend | None) -> None:
 def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[TestCase], cap: int) -> None:
     pset = capped(opened.pset, cap) if cap else opened.pset
     total, done, results = len(pset.steps) * len(inputs), 0, []
+    tools = set_judges()  # one run: each judge model loaded at most once, only when a check asks it
     bar = st.progress(0.0, text="Starting…")
     last = st.empty()
     start = time.perf_counter()
@@ -312,7 +320,8 @@ def run_all(opened: Opened, sidebar: Backend | None, inputs: Sequence[TestCase],
                     which = f"input {at + 1}" if len(chunk) == 1 else f"inputs {at + 1}-{at + len(chunk)}"
                     bar.progress(done / total, text=f"Step {i + 1}/{len(pset.steps)} · {step.title} · "
                                                     f"{which} of {len(inputs)}")
-                    ran = run_steps(step, chunk, backend, index=i, model=backend.spec.id, indexes=indexes)
+                    ran = run_steps(step, chunk, backend, index=i, model=backend.spec.id, indexes=indexes,
+                                    tools=tools)
                     results.extend(ran)
                     done += len(ran)
                     last.caption(md(f"Last output (step {i + 1}, input {at + len(ran)}): "
@@ -399,7 +408,8 @@ def live_run(step: Step, case: TestCase, backend: Backend, index: int) -> StepRu
             st.markdown(f"**Sample {sample + 1} of {step.decoding.n}** (seed {cfg.seed})")
         return stream_into_page(backend, prompt, cfg, key=f"lib_{sample}_{stage}")
 
-    result = run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner)
+    result = run_step(step, case, backend, index=index, model=backend.spec.id, indexes=indexes, runner=runner,
+                      tools=set_judges())
     show_answer(result)
     return result
 

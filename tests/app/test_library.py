@@ -343,3 +343,31 @@ def test_a_set_without_test_inputs_imports_with_a_note_not_a_red_box():
     at = imported(page(), pset)
     assert not at.error, [e.value for e in at.error]
     assert any("no test inputs" in i.value for i in at.info)
+
+
+def test_a_sets_model_graded_step_asks_the_local_judge_through_the_pages_models(monkeypatch):
+    """The classroom set judged three ways runs on the page: its rubric step asks the local instruct model through
+    the page's model factory (here a scripted judge; the steps' own model is the real one), and each verdict keeps
+    the judge's reply."""
+    import ui.library
+    from tests.fakes import FakeBackend
+    from workbench.judging.tools import DEFAULT_JUDGE
+
+    real = ui.library.cached_backend
+    judge = FakeBackend(reply=lambda prompt, seed: ' {"pass": true, "score": 1, "reason": "a real city"}')
+    asked: list[str] = []
+
+    def judges(model: str, backend: str):
+        asked.append(model)
+        return judge
+
+    at = opened("classroom:judging_three_ways")
+    at.number_input(key="lib_cap").set_value(48).run()
+    monkeypatch.setattr(ui.library, "step_backend", lambda step, sidebar: real(step.model, "auto"))
+    monkeypatch.setattr(ui.library, "cached_backend", judges)  # now only the judges come from here
+    at.button(key="lib_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    _, results = at.session_state["lib_results"]
+    rubric = [r for r in results if r.checks and r.checks[0].type == "llm-rubric"]
+    assert rubric and all(r.checks[0].reply.strip().startswith('{"pass": true') for r in rubric)
+    assert asked == [DEFAULT_JUDGE]  # loaded once for the whole run
