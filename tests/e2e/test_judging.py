@@ -144,7 +144,13 @@ def test_a_promptfoo_csv_a_prompt_yaml_and_a_row_judge_a_run(page, app, server):
 
     # The Setup tab still holds the row after the run (the page kept it).
     open_tab(page, "Setup")
+    wait_ready(page)
     value = page.get_by_role("textbox", name="Value", exact=True)
     assert value.input_value() == "[A-Za-z]"
-    value.scroll_into_view_if_needed()
+    for _ in range(3):  # a rerun may redraw the box between finding and scrolling it: find it again
+        try:
+            value.scroll_into_view_if_needed(timeout=10_000)
+            break
+        except Exception:  # playwright's Error "not attached to the DOM" (playwright is imported only when installed)
+            wait_ready(page)
     screenshot(page, SCREENSHOTS / "evaluate-judging-setup.png", full=False)
