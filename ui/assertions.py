@@ -179,14 +179,14 @@ def assertion_rows() -> tuple[list[Check], bool]:
         c[1].text_input("Value", key=_key(r.id, "value"), max_chars=20_000, disabled=kind.value == "none",
                         placeholder="" if kind.value == "none" else "e.g. Paris", help=value_help)
         lo_hi = kind.threshold_range
-        c[2].number_input("Threshold", key=_key(r.id, "threshold"), step=0.05, format="%g",
+        number_field(c[2], "Threshold", None, key=_key(r.id, "threshold"), step=0.05, optional=True,
                           disabled=lo_hi is None,
                           placeholder="none" if lo_hi is None else "default" if kind.default_threshold is None
                           else f"{kind.default_threshold:g}",
                           help="This type takes no threshold." if lo_hi is None else
                           f"From {lo_hi[0]:g} to {lo_hi[1]:g}; empty: the type's default.")
-        c[3].number_input("Weight", key=_key(r.id, "weight"), step=0.5, format="%g",
-                          help="Its share of the item's weighted score (0: shown, not counted).")
+        number_field(c[3], "Weight", 1.0, key=_key(r.id, "weight"), step=0.5, optional=True,
+                     help="Its share of the item's weighted score (0: shown, not counted).")
         c[4].button("Remove", key=f"ev_as{r.id}_remove", on_click=_remove_row, args=(r.id,))
         row = _read_rows(JudgingSettings(rows=(r,))).rows[0]
         if kind.graded:
@@ -288,9 +288,8 @@ def judging_section(dataset: Pool, variant_checks: int, variant_graded: bool) ->
             st.caption("; ".join(said) + ". The rows below add to them.")
         checks, bad_rows = assertion_rows()
         c1, c2, c3 = st.columns(3)
-        threshold = c1.number_input("Pass threshold (weighted score)", key="ev_pass_threshold", step=0.05,
-                                    format="%g", placeholder="every check must pass",
-                                    **unless_set("ev_pass_threshold", value=None),
+        threshold, _ = number_field(c1, "Pass threshold (weighted score)", None, key="ev_pass_threshold",
+                                    step=0.05, optional=True, placeholder="every check must pass",
                                     help="Empty: an item passes when every check passes. A number from 0 to 1: "
                                          "when the weighted mean of its checks' scores reaches it (promptfoo's "
                                          "rule).")

@@ -45,9 +45,9 @@ def unless_set(key: str, **default) -> dict:
     return {} if key in st.session_state else default
 
 
-def number_field(where, label: str, value: float, *, key: str, step: float = 1, lo: float | None = None,
+def number_field(where, label: str, value: float | None, *, key: str, step: float = 1, lo: float | None = None,
                  hi: float | None = None, check: Callable[[float], None] | None = None, whole: bool | None = None,
-                 **kwargs) -> tuple[float, str | None]:
+                 optional: bool = False, **kwargs) -> tuple[float | None, str | None]:
     """A number input that never refuses or changes a value silently: the value as typed, and why it is invalid
     (or None).
 
@@ -63,8 +63,10 @@ def number_field(where, label: str, value: float, *, key: str, step: float = 1, 
     if whole is None:
         whole = isinstance(value, int) and isinstance(step, int)
     got = where.number_input(label, step=float(step), key=key, format="%g",
-                             **unless_set(key, value=float(value)), **kwargs)
+                             **unless_set(key, value=None if value is None else float(value)), **kwargs)
     problem = None
+    if got is None and optional:  # ``optional``: an empty field is a choice (None), not a problem
+        return None, None
     if got is None or not math.isfinite(got):
         problem = f"{label}: type a number."
         got = value

@@ -79,6 +79,13 @@ NOT_HERE = {
     "Orders P": "Evaluate: shown only after a run (tests/e2e/test_evaluate.py)",
     "Cap max_new_tokens (0 = as the set says)": "Library: inside an opened set's Run tab (tests/e2e/test_library.py)",
     "MMR λ (1 = similarity only, 0 = diversity only)": "a slider: it cannot hold a value out of its range",
+    "Threshold": "Evaluate: an assertion row's, drawn after Add an assertion; its range is the type's "
+                 "(tests/app/test_evaluate_judging.py)",
+    "Weight": "Evaluate: an assertion row's, drawn after Add an assertion (tests/app/test_evaluate_judging.py)",
+    "Pass threshold (weighted score)": "Evaluate: in the Judging box; empty is a choice, out of 0..1 is one line "
+                                       "(tests/app/test_evaluate_judging.py)",
+    "Repeat each item": "Evaluate: in the Judging box (tests/app/test_evaluate_judging.py)",
+    "Temperature of the repeats": "Evaluate: in the Judging box (tests/app/test_evaluate_judging.py)",
 }
 
 
