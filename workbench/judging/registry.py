@@ -16,6 +16,7 @@ and test files are shared and untrusted.
 
 from __future__ import annotations
 
+import importlib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -63,13 +64,8 @@ def names(*, assertions_only: bool = False) -> list[str]:
 
 def _load() -> None:
     """Import the modules that register the built-in kinds (once; importing registers)."""
-    import workbench.judging.formats  # noqa: F401
-    for module in ("assertions", "metrics", "graded"):
-        try:
-            __import__(f"workbench.judging.{module}")
-        except ModuleNotFoundError as err:  # a kind module not written yet (it lands with its own commit)
-            if err.name != f"workbench.judging.{module}":
-                raise
+    for module in ("formats", "assertions", "metrics", "graded"):
+        importlib.import_module(f"workbench.judging.{module}")
 
 
 def _number(name: str, value: Any, type_name: str, at: str = "") -> float | None:

@@ -13,7 +13,7 @@ each item's own, all built (and so validated) before any model call.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench.data import Example
@@ -121,14 +121,3 @@ class Judging:
                     seconds=None if record.cached else record.seconds)  # a cached answer's time is the lookup's
         passed, score, verdicts = self.verdict(case)
         return dataclasses.replace(record, correct=passed, score=score, checks=verdicts)
-
-
-def verdict_table(records: Sequence[Mapping]) -> list[dict[str, object]]:
-    """One row per (record, check) of stored records: strategy, item, type, pass, score, reason (for reports)."""
-    rows: list[dict[str, object]] = []
-    for r in records:
-        for c in r.get("checks") or ():
-            rows.append({"strategy": r.get("strategy"), "id": r.get("id"), "type": c.get("type"),
-                         "passed": c.get("passed"), "score": c.get("score"), "reason": c.get("reason"),
-                         "error": c.get("error")})
-    return rows
