@@ -25,7 +25,7 @@ GROUND = ("workbench.errors", "workbench.words", "workbench.escapes", "workbench
           "workbench.evaluate.records", "workbench.data.examples")
 #: The first floor: modules whose only workbench import is ``workbench.errors``.
 FIRST = ("workbench.settings", "workbench.safeload", "workbench.decoding", "workbench.answers", "workbench.stats",
-         "workbench.templates", "workbench.chat")
+         "workbench.templates", "workbench.sandbox")
 #: What the backends never reach for (they sit below everything that builds prompts or stores runs).
 ABOVE_BACKENDS = ("workbench.prompts", "workbench.reasoning", "workbench.retrieval", "workbench.evaluate",
                   "workbench.promptsets", "workbench.autocot", "workbench.store", "workbench.cache")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from workbench import chat
+from workbench import sandbox
 from workbench.chat import render_chat_template
 from workbench.errors import PromptError
 
@@ -97,7 +97,7 @@ HOSTILE = {
     "break outside a loop": ("{% break %}", r"does not parse: 'break' outside loop;"),
     "unsafe attribute": ("{{ ''.__class__.__mro__ }}", "unsafe operation: access to attribute '__class__'"),
     "sandbox escape": ("{{ messages.append(1) }}", "unsafe operation"),
-    "huge source": ("x" * (chat.MAX_TEMPLATE_CHARS + 1), "a source of"),
+    "huge source": ("x" * (sandbox.MAX_TEMPLATE_CHARS + 1), "a source of"),
     "undefined call": ("{{ nothing() }}", r"\(UndefinedError\)"),
 }
 
@@ -119,7 +119,7 @@ def test_a_hostile_template_is_one_error_naming_its_source(name):
 
 
 def test_a_loop_without_output_is_stopped_by_the_run_time_bound(monkeypatch):
-    monkeypatch.setattr(chat, "MAX_RENDER_S", 0.3)
+    monkeypatch.setattr(sandbox, "MAX_RENDER_S", 0.3)
     template = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     start = time.monotonic()
     with pytest.raises(PromptError, match=r"failed: it reached a limit: a run time over 0.3 s"):
