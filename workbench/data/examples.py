@@ -30,11 +30,13 @@ class Example:
     # ``"contains: Paris"``); validated by workbench.judging before any model call
     threshold: float | None = None  # this row's pass threshold on the weighted score (None: every check must pass)
     human: bool | None = None  # a person's pass/fail grade of the expected output (``__human``), for judge agreement
+    vars: dict[str, Any] | None = field(default=None, hash=False)  # a test's variables for a {{ var }} template
+    # (promptfoo ``vars``, an lm-eval document's fields); None: the input is the only one
 
     def to_dict(self) -> dict[str, Any]:
         """The example in the shared schema (``input`` is written as ``question``)."""
         row: dict[str, Any] = {"id": self.id, "question": self.input, "answer": self.answer}
-        for name in ("rationale", "label", "choices", "threshold", "human"):
+        for name in ("rationale", "label", "choices", "threshold", "human", "vars"):
             if getattr(self, name) is not None:
                 row[name] = getattr(self, name)
         if self.checks is not None:
@@ -46,12 +48,13 @@ class Example:
         """Inverse of :meth:`to_dict`: a row of the shared schema (``question`` is the input).
 
         >>> Example.from_dict({"question": "2+2?", "answer": "4"}, default_id="demo-1")
-        Example(id='demo-1', input='2+2?', answer='4', rationale=None, label=None, choices=None, checks=None, threshold=None, human=None)
+        Example(id='demo-1', input='2+2?', answer='4', rationale=None, label=None, choices=None, checks=None, threshold=None, human=None, vars=None)
         """
         row_id = row.get("id")
         return cls(id=default_id if row_id is None else str(row_id), input=row["question"],
                    answer=row["answer"], rationale=row.get("rationale"), label=row.get("label"),
                    choices=row.get("choices"), threshold=row.get("threshold"), human=row.get("human"),
+                   vars=row.get("vars"),
                    checks=None if row.get("assert") is None else tuple(c if isinstance(c, str) else dict(c)
                                                                        for c in row["assert"]))
 

@@ -69,7 +69,7 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
 
 #: Strategy fields that must match for a run to be resumed (Auto-CoT's demonstrations are filled in later).
 _RESUME_FIELDS = ("spec", "selector", "k", "order", "decoding", "answer", "label_words", "calibrate", "score_norm",
-                  "samples", "seed", "checks", "threshold", "repeat")
+                  "samples", "seed", "checks", "threshold", "repeat", "model")
 
 
 def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[Strategy], backend: Backend,
@@ -100,8 +100,9 @@ def check_resumable(run_id: int, meta: Mapping[str, Any], strategies: Sequence[S
                               f"({', '.join(map(str, stored))}).")
         mine = s.to_dict()
         for key in _RESUME_FIELDS:
-            if key in stored[s.name] and stored[s.name][key] != mine[key]:
+            # (a key a stored run lacks is not compared; "model" is written only when a strategy has its own)
+            if (key in stored[s.name] or key == "model") and stored[s.name].get(key) != mine.get(key):
                 what = {"spec": "prompt", "decoding": "decoding settings", "checks": "assertions",
-                        "threshold": "pass threshold", "repeat": "repeat count"}.get(key, key.replace("_", " "))
+                        "threshold": "pass threshold", "repeat": "repeat count", "model": "model"}.get(key, key.replace("_", " "))
                 raise ConfigError(f"Run {run_id}: strategy {s.name!r} was run with other {what}; resume it with "
                                   "the same settings or start a new run.")

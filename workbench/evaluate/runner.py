@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -68,14 +68,15 @@ def batch_of(backend: Backend, reproducible: bool) -> int:
 def prepare_strategies(
     strategies: Sequence[Strategy],
     pool: Pool,
-    backend: Backend,
+    backend: Backend | Callable[[Strategy], Backend],
     index_fn: Callable[[], PoolIndex],
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     one_at_a_time: bool = False,
 ) -> list[Strategy]:
     """Fill in demonstrations that must be built before a run: Auto-CoT writes its rationales here
-    (the clusters' candidates in batches, or ``one_at_a_time``)."""
+    (the clusters' candidates in batches, or ``one_at_a_time``), with the strategy's own model (``backend``
+    may be a function of the strategy)."""
     out = []
     for s in strategies:
         if s.demos_to_build:
@@ -84,7 +85,8 @@ def prepare_strategies(
             from workbench.autocot.selection import build_demos
 
             index = index_fn()
-            reason = zero_shot_cot_reasoner(backend, s.spec.answer_format, labels=s.spec.labels,
+            model = backend if hasattr(backend, "generate") else backend(s)  # type: ignore[operator]
+            reason = zero_shot_cot_reasoner(model, s.spec.answer_format, labels=s.spec.labels,
                                             one_at_a_time=one_at_a_time)
             # The reference's per-task preset (clusters, steps); K from the strategy's name.
             cfg = AutoCoTConfig.for_task(task_for(pool.name), k=s.k, seed=s.seed, fallback=s.fallback)
@@ -110,6 +112,7 @@ def evaluate(
     cache: bool = True,
     reproducible: bool = False,
     judge: Backend | Callable[[], Backend] | None = None,
+    models: Mapping[str, Backend | Callable[[], Backend]] | None = None,
 ) -> EvalRun:
     """Run every strategy on the first ``limit`` items of ``dataset``, recording each item at once.
 
@@ -132,8 +135,10 @@ def evaluate(
     (:mod:`workbench.judging`); all are built before any model call. ``judge`` is the model that
     model-graded checks ask (or a factory of it); its calls go through the response cache too. A strategy
     with ``repeat`` N runs each item N times, with decoding seeds ``seed .. seed + N - 1``.
+
+    A strategy with its own ``model`` runs on ``models[strategy.model]`` (a backend, or a factory called once,
+    when its first strategy starts) instead of ``backend``: prompts x models in one run, paired item by item.
     """
-    from workbench.cache import CachedBackend, ModelCalls, ResponseCache
     from workbench.errors import WorkbenchError
 
     strategies = list(strategies)
@@ -149,6 +154,8 @@ def evaluate(
     pool = dataset if pool is None else pool
     items = list(dataset)[: limit or len(dataset)]
     batch = batch_of(backend, reproducible)
+    run_models = RunModels(backend, models or {}, store, cache, reproducible)
+    run_models.check(strategies)  # a strategy naming a model it was not given: one line, before any call
     tools = JudgeTools(judge=_cached_judge(judge or (lambda: load_judge(DEFAULT_JUDGE)), store, cache),
                        embedder=embedder, wrap=_cache_wrap(store) if cache else None)
     judgings = {s.name: Judging(s.checks, items, s.threshold, tools) for s in strategies}
@@ -167,7 +174,7 @@ def evaluate(
         return index_holder[0]
 
     if run_id is None:
-        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop,
+        strategies = prepare_strategies(strategies, pool, run_models.backend, index_fn, should_stop=should_stop,
                                         one_at_a_time=batch == 1)
         run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit,
                                            embedder=getattr(embedder, "name", None), store=store, batch=batch))
@@ -184,15 +191,13 @@ def evaluate(
         # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
         strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)
                       if s.name in stored and not s.demos else s for s in strategies]
-        strategies = prepare_strategies(strategies, pool, backend, index_fn, should_stop=should_stop,
+        strategies = prepare_strategies(strategies, pool, run_models.backend, index_fn, should_stop=should_stop,
                                         one_at_a_time=batch == 1)
 
     index = index_fn() if needs_index(strategies) else None
     if index is not None:
         index.embed_many([ex.input for ex in items])  # one batched pass instead of one per item
 
-    calls = ModelCalls(backend) if cache else None
-    model = CachedBackend(calls, ResponseCache(store)) if calls is not None else backend
     done_sets = {s.name: store.completed(run_id, s.name) for s in strategies}
     total = len(items) * sum(s.repeat for s in strategies)
     done = sum(len([i for i in done_sets[s.name] if i < len(items) * s.repeat]) for s in strategies)
@@ -210,7 +215,7 @@ def evaluate(
     try:
         for s in strategies:
             for r in range(s.repeat):
-                status = _run_repeat(s, r, items, model, index, batch, calls, judgings[s.name], store, run_id,
+                status = _run_repeat(s, r, items, run_models.wrapped(s), index, judgings[s.name], store, run_id,
                                      done_sets[s.name], failures, should_stop, on_stored)
                 if status == "cancelled":
                     break
@@ -231,20 +236,21 @@ def evaluate(
         records = [r for r in store.results(run_id)
                    if r["strategy"] in repeats and r["item_index"] < len(items) * repeats[r["strategy"]]]
         summaries = summarize(records)
-        cached = model.stats.to_dict() if isinstance(model, CachedBackend) else None
+        cached = run_models.cache_stats()
         store.finish_run(run_id, {"strategies": [x.to_dict() for x in summaries], "items": len(items),
                                   "cache": cached}, status)
         tools.close()
     return EvalRun(run_id, status, tuple(summaries), tuple(records))
 
 
-def _run_repeat(s: Strategy, r: int, items: Sequence[Example], model, index, batch: int, calls, judging: Judging,
+def _run_repeat(s: Strategy, r: int, items: Sequence[Example], wrapped: tuple, index, judging: Judging,
                 store: Store, run_id: int, done: set[int], failures: list, should_stop, on_stored) -> str:
     """Repeat ``r`` of strategy ``s`` over the items not yet stored: "finished" or "cancelled".
 
     Repeat ``r`` of item ``i`` is stored at index ``i * repeat + r`` and decodes with seed ``seed + r``."""
     if s.repeat > 1:
         s = dataclasses.replace(s, decoding=s.decoding.replace(seed=(s.decoding.seed or 0) + r))
+    model, calls, batch = wrapped
     mode, ctx = mode_for(s), ItemContext(s, model, index, batch, calls)
     todo = [(i, ex) for i, ex in enumerate(items) if i * s.repeat + r not in done]
     group = mode.group(ctx)
@@ -265,6 +271,52 @@ def _run_repeat(s: Strategy, r: int, items: Sequence[Example], model, index, bat
             stored += 1
         on_stored(s.name, stored)
     return "finished"
+
+
+class RunModels:
+    """The models of one run: the run's own backend, and each strategy's ``model`` (loaded once, when its first
+    strategy starts), each behind the run's response cache and call counter."""
+
+    def __init__(self, backend: Backend, models: Mapping[str, Backend | Callable[[], Backend]], store: Store,
+                 cache: bool, reproducible: bool) -> None:
+        self._given, self._store, self._cache, self._reproducible = dict(models), store, cache, reproducible
+        self._default = backend
+        self._loaded: dict[str | None, Backend] = {None: backend}
+        self._wrapped: dict[str | None, tuple] = {}
+
+    def check(self, strategies: Sequence[Strategy]) -> None:
+        """One line for a strategy whose model the run was not given."""
+        for s in strategies:
+            if s.model is not None and s.model not in self._given:
+                raise ConfigError(f"Strategy {s.name!r} runs on model {s.model!r}, which this run was not given "
+                                  f"(given: {', '.join(map(repr, self._given)) or 'none'}).")
+
+    def backend(self, s: Strategy) -> Backend:
+        """The backend that runs ``s`` (loaded on first use)."""
+        if s.model not in self._loaded:
+            given = self._given[s.model]
+            self._loaded[s.model] = given() if callable(given) and not hasattr(given, "generate") else given
+        return self._loaded[s.model]
+
+    def wrapped(self, s: Strategy) -> tuple:
+        """(model behind the response cache, its call counter or None, the batch it decodes) for ``s``."""
+        from workbench.cache import CachedBackend, ModelCalls, ResponseCache
+
+        if s.model not in self._wrapped:
+            backend = self.backend(s)
+            calls = ModelCalls(backend) if self._cache else None
+            model = CachedBackend(calls, ResponseCache(self._store)) if calls is not None else backend
+            self._wrapped[s.model] = (model, calls, batch_of(backend, self._reproducible))
+        return self._wrapped[s.model]
+
+    def cache_stats(self) -> dict[str, int] | None:
+        """The response cache's hits and misses over every model of the run (None when the cache is off)."""
+        from workbench.cache import CachedBackend
+
+        stats = [m.stats.to_dict() for m, _, _ in self._wrapped.values() if isinstance(m, CachedBackend)]
+        if not self._cache:
+            return None
+        return {k: sum(st.get(k, 0) for st in stats) for k in ("hits", "misses")}
 
 
 def _cache_wrap(store: Store):

@@ -73,12 +73,17 @@ class Strategy:
     checks: tuple[Check, ...] = ()  # assertions judging every item (workbench.judging); () = the format's check
     threshold: float | None = None  # pass threshold on the checks' weighted score (None: every check must pass)
     repeat: int = 1  # runs of each item, seeds decoding.seed .. + repeat - 1 (pass@k, pass^k, flaky items)
+    model: str | None = None  # the model that runs it (a --model reference: registry id, path, server); None:
+    # the run's own model. Several models in one run make a prompt x model matrix (promptfoo's providers).
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_words", tuple((str(a), str(b)) for a, b in dict(self.label_words).items()))
         object.__setattr__(self, "demos", tuple(self.demos))
         if not self.name.strip():
             raise ConfigError("A strategy needs a name.")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
+            raise ConfigError(f"{self.name}: the model must be a model reference (an id, a path or a server), "
+                              f"not {self.model!r}.")
         if self.answer not in ANSWER_MODES:
             raise ConfigError(f"Unknown answer mode {self.answer!r}; use 'generate' or 'score'.")
         if self.k < 0:
@@ -156,7 +161,7 @@ class Strategy:
             "score_norm": self.score_norm,
             "samples": self.samples, "seed": self.seed, "demos": [d.to_dict() for d in self.demos],
             "fallback": self.fallback, "checks": [c.to_dict() for c in self.checks], "threshold": self.threshold,
-            "repeat": self.repeat,
+            "repeat": self.repeat, **({"model": self.model} if self.model is not None else {}),
         }
 
     @classmethod

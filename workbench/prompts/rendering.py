@@ -19,6 +19,7 @@ from typing import Protocol
 from workbench.data import Example
 from workbench.errors import PromptError
 from workbench.prompts.spec import DEMO_FIELDS, QUERY_FIELDS, PromptSpec
+from workbench.sandbox import render_text, variables
 from workbench.templates import check, fill
 
 #: Kinds of the labelled spans of a rendered prompt; "template" is text the chat template added.
@@ -56,32 +57,39 @@ def choices_text(choices: Mapping[str, str] | None) -> str | None:
 
 def _query_values(query: str | Example) -> dict[str, str | None]:
     if isinstance(query, Example):
-        text, choices = query.input, choices_text(query.choices)
+        text, choices, own = query.input, choices_text(query.choices), query.vars or {}
     else:
-        text, choices = query, None
+        text, choices, own = query, None, {}
     if not isinstance(text, str) or not text.strip():
         raise PromptError("The query is empty; type the input the model should answer.")
-    return {"input": text, "question": text, "choices": choices}
+    return {"input": text, "question": text, "choices": choices, **own}
 
 
 def _demo_values(ex: Example) -> dict[str, str | None]:
     return {"input": ex.input, "question": ex.input, "answer": ex.answer, "rationale": ex.rationale,
-            "label": ex.label, "choices": choices_text(ex.choices)}
+            "label": ex.label, "choices": choices_text(ex.choices), **(ex.vars or {})}
+
+
+def _fill(spec: PromptSpec, template: str, values: Mapping[str, object], allowed: Sequence[str], what: str) -> str:
+    """A template filled in the spec's syntax: ``{name}`` (only ``allowed`` names) or sandboxed ``{{ var }}``
+    (any variable the item gives; one without a value is an error)."""
+    if spec.syntax == "jinja":
+        return render_text(template, {k: v for k, v in values.items() if v is not None}, what)
+    return fill(template, {k: values.get(k) for k in allowed}, allowed, what)  # type: ignore[misc]
 
 
 def demo_text(spec: PromptSpec, ex: Example) -> str:
     """One demonstration written with the spec's template for its reasoning mode."""
     values = _demo_values(ex)
     template = spec.demo_template_in_use
-    if spec.mode.rationale_demos and not (ex.rationale or "").strip() and "rationale" in check(
-        template, DEMO_FIELDS
-    ):
+    used = variables(template) if spec.syntax == "jinja" else check(template, DEMO_FIELDS)
+    if spec.mode.rationale_demos and not (ex.rationale or "").strip() and "rationale" in used:
         raise PromptError(
             f"Demonstration {ex.id!r} has no rationale, which {spec.reasoning} needs; "
             "write one or set reasoning to none."
         )
     try:
-        return fill(template, values, DEMO_FIELDS, "demonstration template")
+        return _fill(spec, template, values, DEMO_FIELDS, "demonstration template")
     except PromptError as err:
         raise PromptError(f"Demonstration {ex.id!r}: {err}") from None
 
@@ -89,7 +97,7 @@ def demo_text(spec: PromptSpec, ex: Example) -> str:
 def _demo_turns(spec: PromptSpec, ex: Example) -> tuple[str, str]:
     """A demonstration split into its user turn (the query template) and assistant turn (the rest)."""
     full = demo_text(spec, ex)
-    user = fill(spec.query_template, _demo_values(ex), DEMO_FIELDS, "query template")
+    user = _fill(spec, spec.query_template, _demo_values(ex), DEMO_FIELDS, "query template")
     if not full.startswith(user):
         raise PromptError(
             "The 'turns' chat layout splits each demonstration into the query (user turn) and the rest "
@@ -121,7 +129,7 @@ def _raw_parts(spec: PromptSpec, demos: Sequence[Example], query: str | Example)
         parts += [("instruction", spec.instruction), ("separator", spec.separator)]
     for ex in demos:
         parts += [("demo", demo_text(spec, ex)), ("separator", spec.separator)]
-    parts.append(("query", fill(spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
+    parts.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
     return parts + _answer_start(spec, "".join(t for _, t in parts))
 
 
@@ -142,7 +150,7 @@ def _chat_turns(
             asked, answered = _demo_turns(spec, ex)
             turns += [("user", [*user, ("demo", asked)]), ("assistant", [("demo", answered)])]
             user = []
-    user.append(("query", fill(spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
+    user.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
     turns.append(("user", user))
     return turns
 

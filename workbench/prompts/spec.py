@@ -20,6 +20,7 @@ from workbench.errors import PromptError
 from workbench.reasoning.base import ReasoningMode
 from workbench.reasoning.modes import ZERO_SHOT_COT
 from workbench.reasoning.registry import get as reasoning_mode
+from workbench.sandbox import variables
 from workbench.templates import check
 
 #: How demonstrations reach a chat model: alternating user/assistant turns, or all in one user message.
@@ -28,6 +29,10 @@ CHAT_LAYOUTS = ("turns", "inline")
 DEMO_FIELDS = ("input", "question", "answer", "rationale", "label", "choices")
 #: Placeholders the query template may use.
 QUERY_FIELDS = ("input", "question", "choices")
+#: How templates write their placeholders: ``{input}`` (workbench.templates: plain names, one pass) or
+#: ``{{ input }}`` with filters and loops (workbench.sandbox: the sandboxed Jinja that promptfoo's Nunjucks
+#: prompts and lm-evaluation-harness's ``doc_to_text`` are written in; an item's ``vars`` are its variables).
+SYNTAXES = ("braces", "jinja")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class PromptSpec:
     chat_layout: str = "turns"  # one of CHAT_LAYOUTS; chat models only
     system: str = ""  # system message; chat models only ("" = the chat template's default)
     stop: tuple[str, ...] = ()  # stop strings added to the decoding settings (e.g. "\n\n" after a few-shot answer)
+    syntax: str = "braces"  # one of SYNTAXES: how the templates above write their placeholders
 
     def __post_init__(self) -> None:
         for name in ("labels", "stop"):
@@ -81,6 +87,8 @@ class PromptSpec:
         """Plain YAML/JSON-able dict (prompt-set files)."""
         d = dataclasses.asdict(self)
         d["labels"], d["stop"] = list(self.labels), list(self.stop)
+        if d["syntax"] == "braces":  # the default is left out: files and stored runs from before it stay equal
+            del d["syntax"]
         return d
 
     @classmethod
@@ -104,6 +112,8 @@ def _validate(s: PromptSpec) -> None:
         elif not (isinstance(value, str) or (value is None and f.name == "answer_trigger")):
             raise PromptError(f"{f.name} must be text, got {value!r}.")
     mode = reasoning_mode(s.reasoning)  # an unknown mode is one line naming the registry's modes
+    if s.syntax not in SYNTAXES:
+        raise PromptError(f"Unknown template syntax {s.syntax!r}; choose one of {', '.join(SYNTAXES)}.")
     if s.chat_layout not in CHAT_LAYOUTS:
         raise PromptError(f"Unknown chat layout {s.chat_layout!r}; choose one of {', '.join(CHAT_LAYOUTS)}.")
     try:
@@ -113,11 +123,16 @@ def _validate(s: PromptSpec) -> None:
         raise PromptError(f"Unknown answer format {s.answer_format!r}; choose one of {formats}.") from None
     if fmt is AnswerFormat.LABEL and not s.labels:
         raise PromptError("The answer format 'label' needs labels; list them (e.g. positive, negative).")
-    check(s.demo_template, DEMO_FIELDS, "demonstration template")
-    check(s.cot_demo_template, DEMO_FIELDS, "CoT demonstration template")
-    names = check(s.query_template, QUERY_FIELDS, "query template")
-    if "input" not in names and "question" not in names:
-        raise PromptError("The query template must contain {input}, where the question goes.")
+    if s.syntax == "jinja":  # any variable an item gives; parsed now so a broken template fails on creation
+        for name, what in (("demo_template", "demonstration template"),
+                           ("cot_demo_template", "CoT demonstration template"), ("query_template", "query template")):
+            variables(getattr(s, name), what)
+    else:
+        check(s.demo_template, DEMO_FIELDS, "demonstration template")
+        check(s.cot_demo_template, DEMO_FIELDS, "CoT demonstration template")
+        names = check(s.query_template, QUERY_FIELDS, "query template")
+        if "input" not in names and "question" not in names:
+            raise PromptError("The query template must contain {input}, where the question goes.")
     mode.check(s)
 
 
