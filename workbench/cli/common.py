@@ -25,8 +25,16 @@ STOP_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
 _STOP_ESCAPE = re.compile(r"\\([nt\\])")
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"registry id or local path (default {DEFAULT_MODEL})")
+def add_model_args(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """``--model``, ``--backend``, ``--context-window``; ``several``: ``--model`` repeats (a list, None when left
+    out: :func:`model_refs` reads it)."""
+    if several:
+        parser.add_argument("--model", action="append", default=None, metavar="MODEL",
+                            help=f"registry id, local path or server BASE_URL#MODEL (default {DEFAULT_MODEL}); "
+                                 "repeat it to run every prompt on every model (named PROMPT @ MODEL)")
+    else:
+        parser.add_argument("--model", default=DEFAULT_MODEL,
+                            help=f"registry id or local path (default {DEFAULT_MODEL})")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="default: llama.cpp for GGUF on CPU")
     parser.add_argument("--context-window", type=int, default=None,
                         help=f"tokens, at least {MIN_CONTEXT_WINDOW} (default 4096)")
@@ -76,6 +84,17 @@ def decoding_from_args(args: argparse.Namespace) -> DecodingConfig:
 def parse_stop(text: str) -> str:
     r"""A ``--stop`` value as the stop string: ``\n``, ``\t`` and ``\\`` are escapes, all else stays as typed."""
     return _STOP_ESCAPE.sub(lambda m: STOP_ESCAPES[m.group(1)], text)
+
+
+def model_refs(args: argparse.Namespace) -> list[str]:
+    """The models a repeatable ``--model`` names, in order (the default model when left out); one given twice is
+    one line."""
+    refs = args.model if isinstance(args.model, list) else [args.model or DEFAULT_MODEL]
+    refs = refs or [DEFAULT_MODEL]
+    twice = next((r for r in refs if refs.count(r) > 1), None)
+    if twice is not None:
+        raise ConfigError(f"--model {twice} is given twice; give each model once.")
+    return refs
 
 
 def backend_from_args(args: argparse.Namespace):

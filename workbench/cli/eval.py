@@ -23,6 +23,7 @@ from workbench.cli.common import (
     backend_from_args,
     check_output,
     mapping_from_args,
+    model_refs,
     pool_from_arg,
     run_id,
     shown,
@@ -49,8 +50,15 @@ DEFAULTS = {"strategies": "zero,knn4,random4", "answer": "generate", "calibrate"
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="compare prompting strategies on a labelled dataset (accuracy, 95%% CI)")
-    p.add_argument("--dataset", required=True,
-                   help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file")
+    p.add_argument("--dataset", default=None,
+                   help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file (required unless "
+                        "--config or --task gives the items)")
+    p.add_argument("--config", default=None, metavar="promptfooconfig.yaml",
+                   help="run a promptfoo config as it is: its prompts x providers on its tests, judged by its "
+                        "assertions (see the README's 'From promptfoo')")
+    p.add_argument("--task", default=None, metavar="TASK.yaml",
+                   help="run an lm-evaluation-harness task YAML (multiple_choice or generate_until) on its local "
+                        "data (see the README's 'From lm-evaluation-harness')")
     p.add_argument("--shape", default=None, metavar="NAME|auto|none",
                    help="how the dataset file's rows hold the gold answer and choices: auto (detect GSM8K, AQuA, "
                         "CommonsenseQA, BIG-bench, choice lists, booleans; the default), a shape's name to force it, "
@@ -92,7 +100,7 @@ def register(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_judging_args(p)
     add_mapping_args(p)
-    add_model_args(p)
+    add_model_args(p, several=True)
     p.set_defaults(run=run_eval)
 
 
@@ -273,6 +281,44 @@ def check_flags_apply(strategies: list, given: dict) -> None:
                               f"generate); add --answer score (or a +score strategy), or leave out {_flag(name)}.")
 
 
+def plan_from_args(args, given: dict):
+    """The :class:`~workbench.interop.plan.Plan` of ``--config`` (promptfoo) or ``--task`` (lm-eval), or None;
+    the flags that the file decides instead are refused in one line."""
+    chosen = [(flag, value) for flag, value in (("--config", args.config), ("--task", args.task)) if value]
+    if not chosen:
+        if args.dataset is None:
+            raise ConfigError("Give --dataset (a sample name or a data file), --config (a promptfoo config) or "
+                              "--task (an lm-eval task YAML).")
+        return None
+    if len(chosen) > 1:
+        raise ConfigError("Give --config or --task, not both.")
+    flag, path = chosen[0]
+    clashes = [("--dataset", args.dataset), ("--prompt", args.prompt), ("--strategies", given.get("strategies")),
+               ("--resume", args.resume), ("--pool", args.pool), ("--shape", args.shape)]
+    clash = next((name for name, value in clashes if value), None)
+    if clash is not None:
+        raise ConfigError(f"{flag} {shown(path)} gives the items and prompts itself; leave out {clash}.")
+    if flag == "--config":
+        from workbench.interop.promptfoo import load_plan
+    else:
+        from workbench.interop.lmeval import load_plan
+    return load_plan(path)
+
+
+def run_models(args, strategies: list, backend) -> dict:
+    """The models of the run's strategies by reference: the loaded ``backend`` for the first, a loader for the
+    others (each loads when its first strategy starts)."""
+    from workbench.backends import DEFAULT_CONTEXT_WINDOW, load_backend
+
+    window = args.context_window or DEFAULT_CONTEXT_WINDOW
+    refs = list(dict.fromkeys(s.model for s in strategies if s.model is not None))
+
+    def loader(ref: str):
+        return lambda: load_backend(ref, args.backend, window)
+
+    return {ref: backend if ref == args.model else loader(ref) for ref in refs}
+
+
 def run_eval(args) -> int:
     from tqdm import tqdm
 
@@ -281,11 +327,14 @@ def run_eval(args) -> int:
     from workbench.evaluate.metrics import disagreements
     from workbench.evaluate.runner import evaluate
     from workbench.evaluate.strategies import Strategy
+    from workbench.evaluate.variants import cross_models
     from workbench.report import export_format, report_from_store, write_report
     from workbench.stats import label_metrics, paired_comparisons
     from workbench.store import open_store
 
     given = given_flags(args)
+    model_given, refs = args.model is not None, model_refs(args)
+    args.model = refs[0]  # the run's own model; the others run the strategies crossed with them
     if args.limit is not None and args.limit < 1:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
     flags = judging_from_args(args)  # a bad assertion, threshold, repeat or temperature: one line, now
@@ -293,17 +342,38 @@ def run_eval(args) -> int:
     if args.output:
         export_format(args.output)  # a wrong extension is refused before anything runs
         check_output(args.output)  # so is a place no file can be written (a folder, a device, /proc)
-    mapping = mapping_from_args(args)
-    if args.shape is not None:
-        mapping = dataclasses.replace(mapping, shape=args.shape)  # an unknown shape: one line naming the choices
-    dataset = pool_from_arg(args.dataset, mapping)
-    pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
+    plan = plan_from_args(args, given)  # a promptfoo config or an lm-eval task: its items, prompts and models
+    if plan is not None:
+        dataset, pool = plan.dataset, plan.pool
+        if plan.models and model_given:
+            raise ConfigError(f"{shown(plan.source)} names its own models (providers); leave out --model, or drop the "
+                              "providers from the file to run its prompts on --model.")
+        refs = list(plan.models) or refs
+        args.model = refs[0]
+        for note in plan.notes:
+            print(f"note: {shown(note)}", file=sys.stderr)
+    else:
+        mapping = mapping_from_args(args)
+        if args.shape is not None:
+            mapping = dataclasses.replace(mapping, shape=args.shape)  # an unknown shape: one line naming the choices
+        dataset = pool_from_arg(args.dataset, mapping)
+        pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     store = open_store()
-    if args.resume is not None:
+    if plan is not None:
+        strategies = list(plan.strategies) if plan.models else cross_models(plan.strategies, refs)
+        strategies = with_repeat(strategies, flags, args.temperature is not None)
+        limit = args.limit
+    elif args.resume is not None:
         if args.prompt:
             raise ConfigError("--resume continues a run with its own prompts; leave out --prompt.")
         meta = store.get_run(args.resume).meta
         strategies = [Strategy.from_dict(d) for d in meta.get("strategies", [])]
+        own = [s.model for s in strategies if s.model is not None]
+        if own:  # a prompt x model run: its own models
+            if model_given and refs != list(dict.fromkeys(own)):
+                raise ConfigError(f"Run {args.resume} ran on its own models ({', '.join(dict.fromkeys(own))}); leave "
+                                  "out --model to resume it.")
+            args.model = own[0]
         check_resume(args.resume, meta, strategies, given, args, dataset, pool)  # before the model loads
         check_resume_judging(args.resume, strategies, args, flags)
         check_flags_apply(strategies, given)
@@ -318,11 +388,13 @@ def run_eval(args) -> int:
                                        k=args.k, seed=options["seed"], score_norm=options["score_norm"],
                                        checks=flags.checks, threshold=flags.threshold, temperature=flags.temperature)
         strategies = with_repeat(strategies, flags, args.temperature is not None)
+        strategies = cross_models(strategies, refs)
         check_flags_apply(strategies, given)
         limit = args.limit
     check_applies(strategies, list(dataset)[: limit or len(dataset)], args,  # item assertions, judge, threshold
-                  Path(args.dataset).name)
+                  Path(plan.source if plan is not None else args.dataset).name)
     backend = backend_from_args(args)
+    models = run_models(args, strategies, backend)
     for line in data_lines(dataset, strategies):
         print(line, file=sys.stderr)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
@@ -338,7 +410,8 @@ def run_eval(args) -> int:
 
     try:
         run = evaluate(dataset, pool, strategies, backend, store, run_id=args.resume, limit=limit,
-                       progress=progress, cache=not args.no_cache, reproducible=args.reproducible, judge=judge)
+                       progress=progress, cache=not args.no_cache, reproducible=args.reproducible, judge=judge,
+                       models=models)
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()

@@ -75,3 +75,30 @@ def cross_variants(variants: Sequence[PromptVariant], names: str | Sequence[str]
                 judged["decoding"] = s.decoding.replace(do_sample=True, temperature=temperature, seed=s.seed)
             out.append(dataclasses.replace(s, **judged))
     return out
+
+
+def model_label(ref: str) -> str:
+    """A model reference as a strategy name shows it: a registry id as it is, a file or folder by its name, a
+    server's model by its name.
+
+    >>> model_label("gemma-3-270m"), model_label("/models/qwen.gguf"), model_label("http://127.0.0.1:8080/v1#phi")
+    ('gemma-3-270m', 'qwen.gguf', 'phi')
+    """
+    if "://" in ref:
+        base, _, rest = ref.partition("#")
+        return rest.split("#", 1)[0] or base
+    return ref.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or ref
+
+
+def cross_models(strategies: Sequence[Strategy], models: Sequence[str]) -> list[Strategy]:
+    """Every strategy on every model (promptfoo's prompts x providers), named ``STRATEGY @ MODEL``; with one
+    model or none the strategies are unchanged (they run on the run's own model)."""
+    if len(models) <= 1:
+        return list(strategies)
+    labels = [model_label(m) for m in models]
+    if len(set(labels)) != len(labels):
+        labels = list(models)
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"Model {next(m for m in models if list(models).count(m) > 1)!r} is given twice.")
+    return [dataclasses.replace(s, name=f"{s.name} @ {label}", model=ref)
+            for s in strategies for ref, label in zip(models, labels, strict=True)]
