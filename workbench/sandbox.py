@@ -201,7 +201,7 @@ def _prompt_error(err: BaseException, what: str) -> PromptError:
     from jinja2 import UndefinedError
 
     if isinstance(err, UndefinedError):
-        return PromptError(f"The {what} uses a variable that has no value: {err.message}.")
+        return PromptError(f"The {what} uses a value it was not given: {err.message}.")
     reason = failure_reason(err).removeprefix("it ").rstrip(".")
     return PromptError(f"The {what} {reason}.")
 
