@@ -9,7 +9,9 @@ against the gold one (:meth:`AnswerMode.judge`). The runner only picks the mode 
   together up to the backend's batch;
 * ``label_score`` -- one scoring call with every label word after the prompt, the best label wins;
 * ``calibrated_score`` -- label scoring corrected by the content-free prior (Zhao et al. 2021);
-* ``self_consistency`` -- sampled reasoning paths, the majority answer wins (Wang et al. 2022).
+* ``self_consistency`` -- sampled reasoning paths, the majority answer wins (Wang et al. 2022);
+* ``choices`` -- each item's own choices scored, the most likely wins (lm-evaluation-harness's multiple_choice;
+  :mod:`workbench.evaluate.own_choices`).
 
 A new mode (a judge from the judging issue: an assertion or a model-graded rubric) is one subclass of
 :class:`AnswerMode` with a ``name``, a ``description``, its :meth:`~AnswerMode.fits` and the primitives it
@@ -17,7 +19,7 @@ changes (:meth:`~AnswerMode.answer` for one item, :meth:`~AnswerMode.judge` for 
 :func:`register` line.
 
     >>> [m.name for m in modes()]
-    ['self_consistency', 'calibrated_score', 'label_score', 'generate']
+    ['self_consistency', 'calibrated_score', 'label_score', 'choices', 'generate']
     >>> MODES["generate"].judge("4", Example(id="1", input="2+2?", answer="4"), "number")
     True
 """
@@ -154,6 +156,7 @@ class AnswerMode:
         """The item's record: the query's fields, the mode's ``fields``, and the verdicts of :meth:`judge`."""
         fmt = ctx.strategy.spec.answer_format
         return ItemRecord(id=query.id, input=query.input, gold=query.answer, format=fmt, selection=reason,
+                          vars=dict(query.vars) if query.vars else None,
                           extracted=extracted, correct=self.judge(extracted, query, fmt),
                           raw_extracted=raw_extracted,
                           raw_correct=None if raw_extracted is None else self.judge(raw_extracted, query, fmt),
@@ -179,14 +182,26 @@ def register(mode: AnswerMode, before: str | None = None) -> AnswerMode:
     return mode
 
 
+#: Modules that hold a mode of their own and register it when imported (imported by :func:`modes`).
+MODE_MODULES = ("workbench.evaluate.own_choices",)
+
+
+def _load() -> None:
+    import importlib
+
+    for module in MODE_MODULES:
+        importlib.import_module(module)
+
+
 def modes() -> list[AnswerMode]:
     """The registered modes, in the order they are tried."""
+    _load()
     return list(MODES.values())
 
 
 def mode_for(strategy: Strategy) -> AnswerMode:
     """The mode ``strategy`` answers by: the first registered that fits it."""
-    return next(m for m in MODES.values() if m.fits(strategy))
+    return next(m for m in modes() if m.fits(strategy))
 
 
 # --------------------------------------------------------------------------- generate, then extract
@@ -258,10 +273,26 @@ def _verbalize(demos: Sequence[Example], words: Mapping[str, str]) -> tuple[Exam
     return tuple(out)
 
 
+def per_choice(logprob: float, text: str, norm: str) -> float:
+    """A continuation's summed log-likelihood under the "char" normalisation: over the length of its text in
+    characters (lm-eval's ``acc_norm``: ``lls / len(choice)``, the target delimiter not counted); any other
+    normalisation is the value as given (the caller's :meth:`~workbench.backends.records.Scored.normalised`).
+
+    >>> per_choice(-6.0, "four", "char"), per_choice(-6.0, "four", "sum")
+    (-1.5, -6.0)
+    """
+    return logprob / max(1, len(text)) if norm == "char" else logprob
+
+
 def label_scores(ctx: ItemContext, prompt: str) -> list[float]:
-    """One score per label word after ``prompt``: summed log-probabilities, or per token / per byte."""
-    details = ctx.backend.score_details(prompt, list(ctx.strategy.words.values()))
-    return [d.normalised(ctx.strategy.score_norm) for d in details]
+    """One score per label word after ``prompt``: summed log-probabilities, or per token / byte / character
+    (a label word's one leading space is the delimiter, as lm-eval's " " before a choice, and not counted)."""
+    norm = ctx.strategy.score_norm
+    words = list(ctx.strategy.words.values())
+    details = ctx.backend.score_details(prompt, words)
+    if norm == "char":
+        return [per_choice(d.logprob, w.removeprefix(" "), norm) for d, w in zip(details, words, strict=True)]
+    return [d.normalised(norm) for d in details]
 
 
 @dataclass(frozen=True)

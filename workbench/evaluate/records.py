@@ -81,6 +81,7 @@ class ItemRecord:
     checks: tuple[CheckVerdict, ...] | None = None  # judged by assertions: each check's verdict (None: the format's)
     score: float | None = None  # judged by assertions: the weighted score in [0, 1] (``correct``: the item passed)
     repeat: int | None = None  # repeated runs: which repeat this is (0-based; its seed is the decoding seed + it)
+    vars: Mapping[str, Any] | None = None  # the item's own variables ({{ var }} templates: a promptfoo test's vars)
 
     def to_dict(self) -> dict[str, Any]:
         """The stored row: JSON-able, without the fields that do not apply (None)."""
