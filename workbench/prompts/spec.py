@@ -54,6 +54,8 @@ class PromptSpec:
     system: str = ""  # system message; chat models only ("" = the chat template's default)
     stop: tuple[str, ...] = ()  # stop strings added to the decoding settings (e.g. "\n\n" after a few-shot answer)
     syntax: str = "braces"  # one of SYNTAXES: how the templates above write their placeholders
+    messages: tuple[tuple[str, str], ...] = ()  # a chat prompt's own (role, template) messages, rendered for chat
+    # models in place of the query (promptfoo's JSON chat prompts; "jinja" syntax); () = the query template
 
     def __post_init__(self) -> None:
         for name in ("labels", "stop"):
@@ -61,6 +63,7 @@ class PromptSpec:
             if isinstance(value, str) or not isinstance(value, Sequence):
                 raise PromptError(f"{name} must be a list of text, got {value!r}.")
             object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "messages", _messages(self.messages))
         _validate(self)
 
 
@@ -89,6 +92,10 @@ class PromptSpec:
         d["labels"], d["stop"] = list(self.labels), list(self.stop)
         if d["syntax"] == "braces":  # the default is left out: files and stored runs from before it stay equal
             del d["syntax"]
+        if self.messages:
+            d["messages"] = [{"role": role, "content": content} for role, content in self.messages]
+        else:  # left out when empty, as syntax: stored runs and files stay equal
+            del d["messages"]
         return d
 
     @classmethod
@@ -103,9 +110,30 @@ class PromptSpec:
         return cls(**data)
 
 
+#: The roles a chat prompt's message may have.
+MESSAGE_ROLES = ("system", "user", "assistant")
+
+
+def _messages(value: Any) -> tuple[tuple[str, str], ...]:
+    """``messages`` as (role, template) pairs, from pairs or ``{role, content}`` mappings; else a PromptError."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise PromptError(f"messages must be a list of {{role, content}}, got {str(value)[:60]!r}.")
+    out = []
+    for m in value:
+        pair = (m.get("role"), m.get("content")) if isinstance(m, Mapping) and set(m) == {"role", "content"} else m
+        if isinstance(pair, str) or not isinstance(pair, Sequence) or len(pair) != 2 \
+                or pair[0] not in MESSAGE_ROLES or not isinstance(pair[1], str):
+            raise PromptError(f"each message must be {{role, content}} with role {', '.join(MESSAGE_ROLES)} and text "
+                              f"content, got {str(m)[:60]!r}.")
+        out.append((pair[0], pair[1]))
+    return tuple(out)
+
+
 def _validate(s: PromptSpec) -> None:
     for f in dataclasses.fields(s):
         value = getattr(s, f.name)
+        if f.name == "messages":
+            continue
         if f.name in ("labels", "stop"):
             if not all(isinstance(v, str) and v for v in value):
                 raise PromptError(f"Every entry of {f.name} must be non-empty text, got {list(value)!r}.")
@@ -127,6 +155,10 @@ def _validate(s: PromptSpec) -> None:
         for name, what in (("demo_template", "demonstration template"),
                            ("cot_demo_template", "CoT demonstration template"), ("query_template", "query template")):
             variables(getattr(s, name), what)
+        for role, content in s.messages:
+            variables(content, f"{role} message")
+    elif s.messages:
+        raise PromptError("Chat messages are {{ var }} templates; give them with syntax 'jinja'.")
     else:
         check(s.demo_template, DEMO_FIELDS, "demonstration template")
         check(s.cot_demo_template, DEMO_FIELDS, "CoT demonstration template")

@@ -1,0 +1,254 @@
+"""A run's or a prompt set's strategies and tests written as a promptfoo config that promptfoo runs against the
+same model behind an OpenAI-compatible server (``workbench serve``): ``promptfooconfig.yaml`` plus ``tests.csv``.
+Pure: data in, text out (the CLI, :mod:`workbench.cli.export`, reads the run or set and writes the files).
+
+- **prompts**: one ``{raw, label}`` per distinct prompt. A ``{{ var }}`` spec's query template is written as it
+  is; a ``{input}`` spec becomes the Nunjucks text ``{{ input }}``, and its instruction, fixed demonstrations,
+  separators and answer prefix are written out as the literal text the workbench sends (raw completion text;
+  text holding ``{{``/``{%``/``{#`` inside ``{% raw %}``). Demonstrations chosen per query (knn, bm25, ...),
+  label scoring, self-consistency and multi-call reasoning have no promptfoo form: one line refuses them.
+- **providers**: ``openai:completion:NAME`` (``openai:chat:NAME`` for a chat model, whose template the server
+  applies) with ``config.apiBaseUrl`` -- ``http://127.0.0.1:8080/v1`` for the first model (``workbench serve``'s
+  address and model name), 8081, ... for the next, or the server a server reference names -- and the decoding:
+  ``temperature`` (0: greedy), ``max_tokens``, ``top_p``, ``stop`` (the decoding's and the spec's), ``seed``.
+  A strategy set that is not every prompt on every provider limits each provider with promptfoo's ``prompts``.
+- **tests**: ``vars``, the test's assertions and ``threshold`` in ``tests.csv`` with promptfoo's ``__expected``
+  columns (``contains: Paris``) and ``__threshold``; a test a cell cannot hold exactly (a weight, a metric, a
+  value with surrounding spaces or a comma in a list, a non-text var, a cell a spreadsheet would read as a
+  formula) goes into the YAML's ``tests`` whole. Assertions every strategy shares go to ``defaultTest``.
+- The answer formats' own checks (``number``, ``choice``, ``yes_no``, ``label``, ``exact``: an item judged
+  with no assertion) are not promptfoo types; they are written as the nearest promptfoo assertion on the gold
+  answer (:func:`format_assertion`), and the export's notes say so.
+
+    >>> nunjucks_literal("Q: {{x}}")
+    '{% raw %}Q: {{x}}{% endraw %}'
+    >>> braces_to_nunjucks("Review: {input}\\nSentiment:")
+    'Review: {{ input }}\\nSentiment:'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from workbench.csvsafe import neutral, rows_to_csv
+from workbench.data import Example
+from workbench.decoding import DecodingConfig
+from workbench.errors import DataError
+from workbench.evaluate.strategies import Strategy
+from workbench.evaluate.variants import model_label
+from workbench.judging.registry import build_checks
+from workbench.prompts.rendering import render
+from workbench.prompts.spec import PromptSpec
+from workbench.sandbox import variables
+from workbench.templates import fill
+
+#: The files an export writes, always under these names (inside the chosen folder).
+CONFIG_FILE, TESTS_FILE = "promptfooconfig.yaml", "tests.csv"
+#: Where ``workbench serve`` listens (workbench.engine.DEFAULT_PORT); the n-th model of an export gets port + n.
+SERVE_HOST, SERVE_PORT = "127.0.0.1", 8080
+#: Our assertion types promptfoo knows by the same name (with or without ``not-``).
+PROMPTFOO_TYPES = frozenset({"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
+                             "icontains-all", "starts-with", "regex", "is-json", "contains-json", "levenshtein",
+                             "rouge-n", "bleu", "similar", "latency", "llm-rubric", "factuality",
+                             "model-graded-closedqa", "answer-relevance"})
+#: Types whose cell without ``(threshold)`` gets promptfoo's CSV default threshold (src/csv.ts): written in YAML.
+CSV_DEFAULT_THRESHOLD = frozenset({"answer-relevance", "latency", "levenshtein", "rouge-n", "similar"})
+#: Types whose cell value is a comma-separated list in promptfoo's CSV reader.
+CSV_LIST_TYPES = frozenset({"contains-any", "contains-all", "icontains-any", "icontains-all"})
+#: The answer formats' checks (workbench.judging.formats) and the promptfoo assertion written for each.
+FORMAT_TYPES = {"number": "regex", "choice": "regex", "yes_no": "icontains", "label": "icontains",
+                "exact": "icontains"}
+#: Decoding settings an OpenAI-compatible provider config has no key for (left at the server's default).
+_NO_KEY = ("top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size", "num_beams")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?\Z")  # a threshold promptfoo's cell syntax ``type(0.8):`` reads
+
+
+@dataclass(frozen=True)
+class Export:
+    """What an export writes: the config's text, the tests CSV's text (None: every test is in the YAML), and
+    notes (one line each) on what promptfoo will do differently."""
+
+    config: str  # promptfooconfig.yaml (yaml.safe_dump)
+    tests_csv: str | None  # tests.csv, or None when no test fits a CSV row
+    notes: tuple[str, ...] = ()  # approximations, one line each (shown by the CLI)
+
+
+# --------------------------------------------------------------------------- prompts
+
+def nunjucks_literal(text: str) -> str:
+    """``text`` as Nunjucks (and Jinja) renders it literally: as it is, inside ``{% raw %}`` when it holds
+    template syntax, or as a string expression when it even holds ``endraw``.
+
+    >>> nunjucks_literal("plain"), nunjucks_literal('say {% endraw %} "x"')
+    ('plain', '{{ "say {% endraw %} \\\\"x\\\\"" }}')
+    """
+    if not any(s in text for s in ("{{", "{%", "{#")) and not text.endswith("{"):
+        return text
+    if "endraw" not in text:
+        return "{% raw %}" + text + "{% endraw %}"
+    quoted = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return '{{ "' + quoted + '" }}'
+
+
+def braces_to_nunjucks(template: str) -> str:
+    """A ``{input}`` template as Nunjucks: each placeholder ``{{ name }}``, the literal text (``{{``/``}}`` of the
+    braces syntax read as the brace they stand for) kept literal."""
+    if "\0" in template:
+        raise DataError("A prompt template holds a NUL character; remove it to export the prompt.")
+    names = dict.fromkeys(re.findall(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}", template))
+    marked = fill(template, {n: f"\0{n}\0" for n in names}, tuple(names), "query template")
+    pieces = marked.split("\0")
+    return "".join("{{ " + p + " }}" if i % 2 else nunjucks_literal(p) for i, p in enumerate(pieces) if p)
+
+
+def prompt_text(spec: PromptSpec, demos: Sequence[Example] = ()) -> str:
+    """The Nunjucks prompt promptfoo renders into the text the workbench sends a raw model: the instruction,
+    the demonstrations and separators as literal text, then the query template, then the answer prefix.
+
+    >>> prompt_text(PromptSpec(instruction="Add.", query_template="Q: {input}\\nA:"), [Example("d", "1+1", "2")])
+    'Add.\\n\\nQ: 1+1\\nA: 2\\n\\nQ: {{ input }}\\nA:'
+    """
+    if spec.messages:
+        raise DataError("A chat prompt (messages) has no promptfoo text form here; export a text prompt.")
+    query = spec.query_template if spec.syntax == "jinja" else braces_to_nunjucks(spec.query_template)
+    probe_vars = dict.fromkeys(variables(spec.query_template) if spec.syntax == "jinja" else (), "x")
+    probe = Example(id="probe", input="x", answer="", choices={"A": "x"}, vars=probe_vars or None)
+    parts = render(spec, demos, probe, as_chat=False).parts
+    return "".join(query if kind == "query" else nunjucks_literal(text) for kind, text in parts)
+
+
+def _refuse_unexportable(s: Strategy) -> None:
+    """One line for a strategy promptfoo cannot run as one fixed prompt and one call."""
+    why = None
+    if s.chooses_per_query:
+        why = f"chooses its demonstrations per query ({s.selector})"
+    elif s.demos_to_build:
+        why = "has Auto-CoT demonstrations that are not built yet (export a run that built them)"
+    elif s.answer == "score":
+        why = "answers by label scoring, which promptfoo does not do"
+    elif s.samples > 1:
+        why = "votes over several samples (self-consistency)"
+    elif s.spec.mode.multi_stage:
+        why = f"makes several model calls per item ({s.spec.reasoning})"
+    if why:
+        raise DataError(f"Strategy {s.name!r} {why}; a promptfoo prompt is one fixed text sent once. Export "
+                        "zero-shot or fixed-demonstration strategies.")
+
+
+# --------------------------------------------------------------------------- providers
+
+def provider_entry(ref: str, decoding: DecodingConfig, stops: Sequence[str], port: int, label: str,
+                   chat: bool) -> dict[str, Any]:
+    """The promptfoo provider for model ``ref`` with ``decoding``: an OpenAI-compatible one on the server a
+    server reference names, else on ``workbench serve``'s address at ``port``.
+
+    >>> provider_entry("gemma-3-270m", DecodingConfig(max_new_tokens=8), (), 8080, "gemma-3-270m", False)
+    {'id': 'openai:completion:gemma-3-270m', 'label': 'gemma-3-270m', 'config': {'apiBaseUrl': 'http://127.0.0.1:8080/v1', 'temperature': 0, 'max_tokens': 8}}
+    """
+    if "://" in ref:
+        base, _, rest = ref.partition("#")
+        name, url = rest.split("#", 1)[0], base.rstrip("/")
+    else:
+        name = ref if "/" not in ref and "\\" not in ref and not ref.endswith(".gguf") else \
+            re.sub(r"\.gguf$", "", model_label(ref))  # workbench serve names a file's model by its stem
+        url = f"http://{SERVE_HOST}:{port}/v1"
+    config: dict[str, Any] = {"apiBaseUrl": url,
+                              "temperature": 0 if decoding.greedy else decoding.temperature,
+                              "max_tokens": decoding.max_new_tokens}
+    if decoding.top_p != 1.0:
+        config["top_p"] = decoding.top_p
+    all_stops = list(dict.fromkeys([*decoding.stop, *stops]))
+    if all_stops:
+        config["stop"] = all_stops
+    if not decoding.greedy and decoding.seed is not None:
+        config["seed"] = decoding.seed
+    return {"id": f"openai:{'chat' if chat else 'completion'}:{name}", "label": label, "config": config}
+
+
+def _unmapped(decoding: DecodingConfig) -> list[str]:
+    """Decoding settings (not at their defaults) an OpenAI provider config cannot carry."""
+    default = DecodingConfig()
+    return [f"{k}={getattr(decoding, k)}" for k in _NO_KEY if getattr(decoding, k) != getattr(default, k)]
+
+
+def _is_chat(ref: str) -> bool:
+    from workbench.backends.registry import EMBEDDED
+
+    return ref in EMBEDDED and EMBEDDED[ref].is_chat
+
+
+# --------------------------------------------------------------------------- assertions
+
+def format_assertion(kind: str, gold: str, negate: bool = False) -> dict[str, Any]:
+    """The promptfoo assertion nearest to an answer format's check of ``gold``: the number standing alone
+    (``regex``), the choice letter as a word (``regex``), else the gold text anywhere, case ignored
+    (``icontains``).
+
+    >>> format_assertion("number", "4.5"), format_assertion("label", "positive")
+    ({'type': 'regex', 'value': '(?<![0-9.])4\\\\.5(?![0-9])'}, {'type': 'icontains', 'value': 'positive'})
+    """
+    target = FORMAT_TYPES[kind]
+    if kind == "number":
+        value = r"(?<![0-9.])" + re.escape(gold.strip()) + r"(?![0-9])"
+    elif kind == "choice":
+        value = r"\b" + re.escape(gold.strip()) + r"\b"
+    else:
+        value = gold.strip()
+    return {"type": ("not-" if negate else "") + target, "value": value}
+
+
+def promptfoo_assertions(checks: Sequence[Mapping[str, Any] | str], gold: str, where: str) -> list[dict[str, Any]]:
+    """``checks`` (as written: dicts or cells) built and validated, then written as promptfoo assertions; an
+    answer format's check becomes :func:`format_assertion` of its value or of ``gold``."""
+    out = []
+    for check in build_checks(checks, where):
+        d = check.to_dict()
+        base = check.kind.name
+        if base in FORMAT_TYPES:
+            value = d.get("value")
+            d = {**format_assertion(base, gold if value is None else str(value), check.negate),
+                 **{k: v for k, v in d.items() if k in ("weight", "metric")}}
+        elif base not in PROMPTFOO_TYPES:
+            raise DataError(f"{where}: assertion type {check.type!r} has no promptfoo equivalent.")
+        out.append(d)
+    return out
+
+
+def assertion_cell(a: Mapping[str, Any]) -> str | None:
+    """The ``__expected`` cell promptfoo's CSV reader (src/csv.ts ``assertionFromString``) turns back into exactly
+    ``a``; None when a cell cannot hold it.
+
+    >>> assertion_cell({"type": "contains", "value": "Paris"}), assertion_cell({"type": "similar", "value": "x"})
+    ('contains: Paris', None)
+    >>> assertion_cell({"type": "icontains-any", "value": ["a", "b"]}), assertion_cell({"type": "is-json"})
+    ('icontains-any: a,b', 'is-json')
+    """
+    if set(a) - {"type", "value", "threshold"}:
+        return None
+    kind, value, threshold = str(a["type"]), a.get("value"), a.get("threshold")
+    base = kind.removeprefix("not-")
+    head = kind
+    if threshold is not None:
+        text = repr(float(threshold)) if isinstance(threshold, int | float) else ""
+        if not _NUMBER.match(text) or not math.isfinite(float(threshold)):
+            return None
+        head = f"{kind}({text.removesuffix('.0') if text.endswith('.0') else text})"
+    elif base in CSV_DEFAULT_THRESHOLD:
+        return None
+    if value is None:
+        return head
+    if base in CSV_LIST_TYPES:
+        items = value if isinstance(value, list) else None
+        if not items or not all(isinstance(v, str) and v and v == v.strip() and "," not in v for v in items):
+            return None
+        value = ",".join(items)
+    if not isinstance(value, str) or not value or value != value.strip():
+        return None
+    return f"{head}:{value}" if base == "llm-rubric" and threshold is None else f"{head}: {value}"
