@@ -86,7 +86,7 @@ class Opened:
 
 @st.cache_resource(show_spinner=False)
 def classroom() -> dict[str, PromptSet]:
-    """The classroom demo sets shipped in workbench/shipped/classroom/, by file stem (read once per server)."""
+    """The classroom demo sets shipped in prompts/classroom/, by file stem (read once per server)."""
     return classroom_sets()
 
 

@@ -31,7 +31,7 @@ def register(sub) -> None:
     for name, help_text, run in (("run", "run every stage and print prompts, outputs and the answer", run_prompt_cmd),
                                  ("render", "print the exact text sent to the model", render_cmd)):
         c = cmds.add_parser(name, help=help_text)
-        c.add_argument("spec", metavar="SPEC", help="a spec YAML file, or a starter name (see workbench/shipped/specs/)")
+        c.add_argument("spec", metavar="SPEC", help="a spec YAML file, or a starter name (see prompts/specs/)")
         c.add_argument("--input", required=True, help="the query ('-' reads stdin)")
         c.add_argument("--k", type=int, default=None, help="use the first K demonstrations (default: all)")
         c.add_argument("--raw", action="store_true", help="raw completion text even for a chat model")

@@ -22,8 +22,26 @@ from workbench.prompts.spec import PromptSpec
 if TYPE_CHECKING:
     from workbench.judging.base import Check
 
-#: Starter specs shipped with the workbench.
-STARTER_DIR = Path(__file__).resolve().parent.parent / "shipped" / "specs"
+#: The package the shipped ``prompts/`` folder rides in (pyproject maps the repository root onto it).
+SHIPPED_PACKAGE = "workbench_app"
+
+
+def shipped_prompts_dir() -> Path:
+    """The shipped ``prompts/`` folder (starter specs in ``specs/``, classroom sets in ``classroom/``): the one in
+    the installed package's folders (a wheel: site-packages; an editable install: the checkout), else this
+    checkout's own. (The package is a namespace package: ``importlib.resources.files`` on Python 3.11 trips over
+    an editable install's path hook in its path, so its folders are read from its import spec.)"""
+    from importlib.util import find_spec
+
+    spec = find_spec(SHIPPED_PACKAGE)
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(folder) / "prompts").is_dir():
+            return Path(folder) / "prompts"
+    return Path(__file__).resolve().parents[2] / "prompts"
+
+
+#: Starter specs shipped with the workbench (prompts/specs/).
+STARTER_DIR = shipped_prompts_dir() / "specs"
 
 
 @dataclass(frozen=True)
@@ -61,17 +79,30 @@ def demo_file_model(config):
     )
 
 
+def spec_file_model(config):
+    """:class:`PromptSpec` as files hold it, a Pydantic model with the caller's config built from its fields (so a
+    field added there is in every file layout and schema): text lists as lists, a chat prompt's ``messages`` as
+    ``{role, content}`` mappings (what :meth:`PromptSpec.to_dict` writes)."""
+    from pydantic import create_model
+
+    message = create_model("MessageModel", __config__=config, role=(str, ...), content=(str, ...))
+    hints = typing.get_type_hints(PromptSpec)
+    fields = {}
+    for f in dataclasses.fields(PromptSpec):
+        hint = list[message] if f.name == "messages" else hints[f.name]  # type: ignore[valid-type]
+        if typing.get_origin(hint) is tuple:
+            hint = list[typing.get_args(hint)[0]]  # type: ignore[misc]
+        fields[f.name] = (hint, list(f.default) if isinstance(f.default, tuple) else f.default)
+    return create_model("PromptSpecModel", __config__=config, **fields)
+
+
 @cache
 def _file_model():
     """Pydantic models of the file layout (extra keys forbidden), built once from PromptSpec's fields."""
-    from pydantic import BaseModel, ConfigDict, Field, create_model
+    from pydantic import BaseModel, ConfigDict, Field
 
-    hints = typing.get_type_hints(PromptSpec)
     forbid = ConfigDict(extra="forbid")
-    spec_model = create_model(
-        "PromptSpecModel", __config__=forbid,
-        **{f.name: (hints[f.name], f.default) for f in dataclasses.fields(PromptSpec)},
-    )
+    spec_model = spec_file_model(forbid)
 
     demo_model = demo_file_model(forbid)
 
@@ -163,5 +194,5 @@ def loads_spec(text: str | bytes, source: str = "spec", fmt: str = "yaml") -> Sp
 
 
 def starter_specs() -> dict[str, SpecFile]:
-    """The starter specs shipped in workbench/shipped/specs/, by file stem."""
+    """The starter specs shipped in prompts/specs/, by file stem."""
     return {p.stem: load_spec(p) for p in sorted(STARTER_DIR.glob("*.yaml"))}

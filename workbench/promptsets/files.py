@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from workbench.data import Example, sample_pools
 from workbench.decoding import DecodingConfig
 from workbench.errors import DataError, WorkbenchError
-from workbench.prompts.files import demo_file_model, written_threshold
+from workbench.prompts.files import demo_file_model, shipped_prompts_dir, spec_file_model, written_threshold
 from workbench.prompts.rendering import demo_text
 from workbench.prompts.spec import PromptSpec
 from workbench.promptsets.model import (
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 #: File formats a set is read from and written to.
 FORMATS = ("yaml", "json")
-#: Classroom demo sets shipped with the workbench.
-CLASSROOM_DIR = Path(__file__).resolve().parents[1] / "shipped" / "classroom"
+#: Classroom demo sets shipped with the workbench (prompts/classroom/).
+CLASSROOM_DIR = shipped_prompts_dir() / "classroom"
 _YAML_BREAKS = re.compile("[\r\x85\u2028\u2029]")
 _SERVER_URL = re.compile(r"^\s*https?://", re.IGNORECASE)
 
@@ -68,7 +68,7 @@ def _models():
             fields[f.name] = (_list_hint(hints[f.name]), list(default) if isinstance(default, tuple) else default)
         return create_model(name, __config__=forbid, **fields)
 
-    spec_model = from_dataclass("PromptSpecModel", PromptSpec)
+    spec_model = spec_file_model(forbid)
     decoding_model = from_dataclass("DecodingModel", DecodingConfig)
 
     DemoModel = demo_file_model(forbid)
@@ -329,7 +329,7 @@ def load(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> PromptSet:
 
 
 def classroom_sets() -> dict[str, PromptSet]:
-    """The classroom demo sets shipped in workbench/shipped/classroom/, by file stem."""
+    """The classroom demo sets shipped in prompts/classroom/, by file stem."""
     return {p.stem: load(p) for p in sorted(CLASSROOM_DIR.glob("*.yaml"))}
 
 
