@@ -156,13 +156,14 @@ def mapping_from_args(args: argparse.Namespace, pool: bool = False):
 
 
 def pool_from_arg(value: str, mapping=None):
-    """A shipped sample pool by name (e.g. "arithmetic") or a pool file by path, read with ``mapping``
-    (a :class:`~workbench.data.ColumnMapping`; samples keep their own schema)."""
+    """A shipped sample pool by name (e.g. "arithmetic"), a pool file by path, or a Hugging Face dataset read
+    offline (``hf:glue:sst2:validation``, :mod:`workbench.data.hub`; the pool is named by it), read with
+    ``mapping`` (a :class:`~workbench.data.ColumnMapping`; samples keep their own schema)."""
     from workbench.data import ColumnMapping, load_pool, load_sample, sample_pools
 
     if value in sample_pools():
         return load_sample(value)
-    return load_pool(value, mapping or ColumnMapping())
+    return load_pool(value, mapping or ColumnMapping(), name=value if value.startswith("hf:") else None)
 
 
 def shown(text: str, keep: str = "") -> str:

@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,7 +75,13 @@ def read_rows(source: Source, fmt: str | None = None, max_bytes: int = MAX_POOL_
 
     Raises :class:`DataError` with a one-line message (unreadable, empty, not UTF-8, malformed).
     Each row still goes through the row bounds when :func:`~workbench.data.pools.load_pool` maps it.
+    An ``hf:`` source (``hf:glue:sst2:validation``) is a Hugging Face dataset read offline by
+    :func:`workbench.data.hub.hub_table` under the same bounds.
     """
+    if isinstance(source, str) and source.startswith("hf:"):
+        from workbench.data.hub import hub_table  # hub reads through this module: imported here, not at the top
+
+        return hub_table(source, max_bytes)
     filename, fmt, rows = _read_rows(source, fmt, max_bytes)
     return RawTable(filename, fmt, tuple(row for _, row in rows), tuple(n for n, _ in rows), _WHERE[fmt])
 
@@ -219,23 +226,29 @@ def _parse_parquet(filename: str, data: bytes, max_decoded: int) -> list[Row]:
         import pyarrow.parquet as pq
     except ImportError:  # pragma: no cover - pyarrow comes with pandas/streamlit
         raise DataError(f"{filename}: reading Parquet needs pyarrow; install it or save the file as CSV") from None
-    records: list[dict[str, Any]] = []
-    decoded = 0
     try:
         reader = pq.ParquetFile(pa.BufferReader(data))
-        names = reader.schema_arrow.names
-        if len(names) != len(set(names)):
-            dupe = next(c for c in names if names.count(c) > 1)
-            raise DataError(f"{filename}: the file names column {dupe!r} twice; rename one")
-        for batch in reader.iter_batches(batch_size=1_000):
-            decoded += batch.nbytes
-            if decoded > max_decoded:
-                raise DataError(f"{filename} holds over {_human(max_decoded)} of data once decompressed; "
-                                "use a smaller file")
-            records += batch.to_pylist()
+        return arrow_rows(filename, reader.schema_arrow.names, reader.iter_batches(batch_size=1_000), max_decoded)
     except (pa.ArrowException, OSError, ValueError, TypeError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{filename} is not a readable Parquet file ({first})") from None
+
+
+def arrow_rows(filename: str, names: list[str], batches: Iterable[Any], max_decoded: int) -> list[Row]:
+    """Rows of Arrow record ``batches`` (a Parquet file's, a Hugging Face dataset's; row numbers from 1) as
+    JSON-like data: refused once past ``max_decoded`` bytes decoded, before they are all in memory; a column
+    named twice or no rows is one line."""
+    if len(names) != len(set(names)):
+        dupe = next(c for c in names if names.count(c) > 1)
+        raise DataError(f"{filename}: the file names column {dupe!r} twice; rename one")
+    records: list[dict[str, Any]] = []
+    decoded = 0
+    for batch in batches:
+        decoded += batch.nbytes
+        if decoded > max_decoded:
+            raise DataError(f"{filename} holds over {_human(max_decoded)} of data once decompressed; "
+                            "use a smaller file")
+        records += batch.to_pylist()
     if not records:
         raise DataError(f"{filename} has no rows")
     return [(i, {str(k): _plain(v) for k, v in row.items()}) for i, row in enumerate(records, start=1)]
