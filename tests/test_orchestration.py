@@ -256,8 +256,8 @@ def test_each_strategy_answers_by_its_registered_mode():
                 "zero+score": "label_score", "knn4+score+cal": "calibrated_score", "zero+norm": "label_score"}
     got = {s.name: mode_for(s).name for s in parse_strategies(list(expected), spec, labelled)}
     assert got == expected
-    assert list(MODES) == ["self_consistency", "calibrated_score", "label_score", "generate"]
-    assert [m.name for m in MODES.values() if not m.generates] == ["calibrated_score", "label_score"]
+    assert list(MODES) == ["self_consistency", "calibrated_score", "label_score", "choices", "generate"]
+    assert [m.name for m in MODES.values() if not m.generates] == ["calibrated_score", "label_score", "choices"]
 
 
 def test_a_mode_registered_from_outside_judges_the_items_of_the_strategies_it_fits(fake_backend, store):

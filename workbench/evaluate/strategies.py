@@ -31,13 +31,15 @@ from workbench.retrieval.selectors.base import SelectorKind
 from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
 
-#: How a strategy reads the answer.
-ANSWER_MODES = ("generate", "score")
+#: How a strategy reads the answer: generated text, the label words scored, or each item's own choices scored
+#: (an lm-evaluation-harness multiple_choice document: its ``choices``, the gold their key).
+ANSWER_MODES = ("generate", "score", "choices")
 #: How label scores are compared: summed log-probabilities ("acc" in lm-evaluation-harness), or divided
-#: by the label word's tokens or UTF-8 bytes ("acc_norm"-style, for label words of different lengths).
-SCORE_NORMS = ("sum", "token", "byte")
+#: by the label word's tokens or UTF-8 bytes, or by its characters ("char": lm-evaluation-harness's
+#: ``acc_norm``, the log-likelihood over the choice text's length, the delimiter before it left out).
+SCORE_NORMS = ("sum", "token", "byte", "char")
 #: Strategy-name modifiers that choose a score normalisation.
-NORM_MODIFIERS = {"norm": "byte", "norm_byte": "byte", "norm_token": "token", "sum": "sum"}
+NORM_MODIFIERS = {"norm": "byte", "norm_byte": "byte", "norm_token": "token", "norm_char": "char", "sum": "sum"}
 #: Demonstrations when a few-shot name gives no number ("knn" = "knn4").
 DEFAULT_K = 4
 #: Chain-of-thought exemplars when "manualcot" / "autocot" gives no number (Wei et al. 2022; Auto-CoT k=8).
@@ -85,7 +87,7 @@ class Strategy:
             raise ConfigError(f"{self.name}: the model must be a model reference (an id, a path or a server), "
                               f"not {self.model!r}.")
         if self.answer not in ANSWER_MODES:
-            raise ConfigError(f"Unknown answer mode {self.answer!r}; use 'generate' or 'score'.")
+            raise ConfigError(f"Unknown answer mode {self.answer!r}; use 'generate', 'score' or 'choices'.")
         if self.k < 0:
             raise ConfigError(f"{self.name}: K must be 0 or more, not {self.k}.")
         if self.samples < 1:
@@ -93,7 +95,7 @@ class Strategy:
         object.__setattr__(self, "checks", tuple(self.checks))
         if self.repeat < 1:
             raise ConfigError(f"{self.name}: repeat must be 1 or more, not {self.repeat}.")
-        if self.repeat > 1 and self.answer == "score":
+        if self.repeat > 1 and self.answer != "generate":
             raise ConfigError(f"{self.name}: label scoring is deterministic; repeat a generating strategy instead.")
         if self.repeat > 1 and self.decoding.greedy and self.samples == 1:
             raise ConfigError(f"{self.name}: repeating greedy decoding gives the same output every time; sample "
@@ -114,7 +116,10 @@ class Strategy:
         if self.score_norm not in SCORE_NORMS:
             raise ConfigError(f"{self.name}: unknown score normalisation {self.score_norm!r}; use "
                               f"{', '.join(SCORE_NORMS)}.")
-        if self.score_norm != "sum" and self.answer != "score":
+        if self.answer == "choices" and (self.spec.mode is not NONE or self.samples > 1 or self.calibrate):
+            raise ConfigError(f"{self.name}: scoring an item's own choices reads one answer after the prompt; "
+                              "chain-of-thought, self-consistency and calibration do not apply.")
+        if self.score_norm != "sum" and self.answer == "generate":
             raise ConfigError(f"{self.name}: length normalisation applies to label scores; add +score to "
                               "its name or answer by label scoring.")
         if self.calibrate and self.answer != "score":
