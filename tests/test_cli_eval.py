@@ -129,7 +129,7 @@ def test_a_text_label_csv_with_numeric_labels_two_prompts_times_two_strategies(t
         (["--dataset", "{news}", "--input-template", "{title}: {text}", "--answer-column", "label"],
          "error: news.csv has no column 'title' for the input template's {title}; available columns: text, label"),
         (["--dataset", "sentiment", "--output", "run.txt"],
-         "error: Cannot tell the export format of 'run.txt'; end the file name with .jsonl, .csv or .html."),
+         "error: Cannot tell the export format of 'run.txt'; end the file name with .jsonl, .csv, .html or .json (promptfoo's results)."),
         (["--dataset", "sentiment", "--prompt", "{tmp}/x/a.yaml", "--prompt", "{tmp}/y/a.yaml"],
          "are both named 'a'; rename one file."),
         (["--dataset", "sentiment", "--prompt", "{tmp}/none.yaml"], "none.yaml does not exist"),

@@ -164,7 +164,7 @@ def test_compare_two_runs_on_their_shared_items(tmp_path):
     (["compare", "nope", "1"], "error: 'nope' is neither a run id nor a run.jsonl file; pick one from `runs list`."),
     (["export", "99", "--output", "r.html"], "error: There is no run 99; pick one from the run history."),
     (["export", "1", "--output", "r.txt"],
-     "error: Cannot tell the export format of 'r.txt'; end the file name with .jsonl, .csv or .html."),
+     "error: Cannot tell the export format of 'r.txt'; end the file name with .jsonl, .csv, .html or .json (promptfoo's results)."),
     (["show"], "error: Give a run id (or a run.jsonl), or --file RUN.jsonl, to show."),
     (["show", "--file", "no/such.jsonl"], "error: no/such.jsonl does not exist"),
 ])

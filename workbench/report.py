@@ -13,7 +13,9 @@ per-strategy summary, the paired comparisons and the per-item records. It comes 
   paired differences with their intervals, a heat map per confusion matrix) beside their tables, the
   manifest and an item table; where assertions judged the items, their pass rates per strategy and each
   item's verdicts (pass/fail, score, reason, the judge's full reply); with repeats, pass@k, pass^k and the
-  flaky items; no script, no network; every text (a judge's reply included) is escaped.
+  flaky items; no script, no network; every text (a judge's reply included) is escaped;
+* ``.json``: promptfoo's results file (what ``promptfoo eval -o results.json`` writes), for tools that read it
+  (:mod:`workbench.interop.promptfoo.results`).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from workbench.charts import bar_chart_svg, confusion_svg, forest_svg
 from workbench.csvsafe import rows_to_csv
 from workbench.errors import ConfigError, DataError
 
-#: The export formats, by file extension.
-FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html"}
+#: The export formats, by file extension (``.json``: promptfoo's results file, workbench.interop.promptfoo.results).
+FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".html": "html", ".htm": "html", ".json": "promptfoo"}
 #: Columns of a CSV export, one row per (strategy, item).
 CSV_FIELDS = ("strategy", "item_index", "id", "input", "prompt", "output", "extracted", "rule", "gold", "correct",
               "seconds", "tokens")
@@ -104,18 +106,21 @@ def report_from_store(store, run_id: int) -> RunReport:
 
 
 def export_format(path: str | os.PathLike) -> str:
-    """The export format a file name asks for ("jsonl", "csv" or "html"); one-line error otherwise."""
+    """The export format a file name asks for ("jsonl", "csv", "html" or "promptfoo"); one-line error otherwise."""
     ext = Path(path).suffix.lower()
     if ext not in FORMATS:
         raise ConfigError(f"Cannot tell the export format of {Path(path).name!r}; end the file name with "
-                          ".jsonl, .csv or .html.")
+                          ".jsonl, .csv, .html or .json (promptfoo's results).")
     return FORMATS[ext]
 
 
 def write_report(report: RunReport, path: str | os.PathLike) -> Path:
-    """Write ``report`` as JSONL, CSV or HTML according to ``path``'s extension; returns the path."""
+    """Write ``report`` as JSONL, CSV, HTML or promptfoo's results JSON according to ``path``'s extension;
+    returns the path."""
+    from workbench.interop.promptfoo.results import results_json
+
     fmt = export_format(path)
-    text = {"jsonl": to_jsonl, "csv": to_csv, "html": html_report}[fmt](report)
+    text = {"jsonl": to_jsonl, "csv": to_csv, "html": html_report, "promptfoo": results_json}[fmt](report)
     from workbench.atomic import write_text_atomic
 
     path = Path(path)

@@ -6,7 +6,7 @@ A run whose process is gone (killed with SIGKILL, crashed, the machine rebooted)
     python -m workbench runs list
     python -m workbench runs show 3          # settings, accuracies, manifest, and its `eval --resume 3 ...` command
     python -m workbench runs show run.jsonl  # the same for a run exported with `eval --output run.jsonl`
-    python -m workbench runs export 3 --output report.html   # or run.jsonl, run.csv
+    python -m workbench runs export 3 --output report.html   # or run.jsonl, run.csv, results.json (promptfoo's)
     python -m workbench runs compare 3 4     # paired tests on the items both runs share
 """
 
@@ -42,9 +42,11 @@ def register(sub) -> None:
     c.add_argument("--json", action="store_true", help="the run as one JSON object")
     c.set_defaults(run=show_cmd)
 
-    c = cmds.add_parser("export", help="write a run as run.jsonl, run.csv or one self-contained report.html")
+    c = cmds.add_parser("export", help="write a run as run.jsonl, run.csv, one self-contained report.html or "
+                                       "promptfoo's results.json")
     c.add_argument("run_id", metavar="ID", type=run_ref, help="a run id from `runs list`, or a run.jsonl")
-    c.add_argument("--output", required=True, metavar="FILE", help="a .jsonl, .csv or .html file name")
+    c.add_argument("--output", required=True, metavar="FILE",
+                   help="a .jsonl, .csv, .html or .json (promptfoo's results) file name")
     c.set_defaults(run=export_cmd)
 
     c = cmds.add_parser("compare", help="paired tests (McNemar, bootstrap interval) of two runs on their shared items")

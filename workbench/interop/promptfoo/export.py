@@ -29,6 +29,7 @@ Pure: data in, text out (the CLI, :mod:`workbench.cli.export`, reads the run or 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -40,7 +41,7 @@ import yaml
 from workbench.csvsafe import neutral, rows_to_csv
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
-from workbench.errors import DataError
+from workbench.errors import DataError, WorkbenchError
 from workbench.evaluate.strategies import Strategy
 from workbench.evaluate.variants import model_label
 from workbench.judging.registry import build_checks
@@ -135,7 +136,7 @@ def _refuse_unexportable(s: Strategy) -> None:
         why = "answers by label scoring, which promptfoo does not do"
     elif s.samples > 1:
         why = "votes over several samples (self-consistency)"
-    elif s.spec.mode.multi_stage:
+    elif s.spec.mode.answer_step:
         why = f"makes several model calls per item ({s.spec.reasoning})"
     if why:
         raise DataError(f"Strategy {s.name!r} {why}; a promptfoo prompt is one fixed text sent once. Export "
@@ -252,3 +253,232 @@ def assertion_cell(a: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str) or not value or value != value.strip():
         return None
     return f"{head}:{value}" if base == "llm-rubric" and threshold is None else f"{head}: {value}"
+
+
+# --------------------------------------------------------------------------- the config
+
+def _split_name(s: Strategy) -> tuple[str, str]:
+    """(prompt label, provider label) of a strategy: ``PROMPT @ MODEL`` names split, else its name and model."""
+    if s.model is not None and " @ " in s.name:
+        prompt, _, model = s.name.rpartition(" @ ")
+        return prompt, model
+    return s.name, model_label(s.model) if s.model else ""
+
+
+def _test_vars(ex: Example, used: Sequence[str], where: str) -> dict[str, Any]:
+    """A test's vars: the item's own, plus ``input``/``question``/``choices`` where a prompt reads them."""
+    out: dict[str, Any] = dict(ex.vars or {})
+    for name in used:
+        if name in out:
+            continue
+        if name in ("input", "question"):
+            out[name] = ex.input
+        elif name == "choices":
+            if not ex.choices:
+                raise DataError(f"{where}: a prompt reads {{choices}}, and this test has no choices (a stored "
+                                "run keeps no choices: export the prompt set or the dataset's spec instead).")
+            out[name] = " ".join(f"({k}) {v}" for k, v in ex.choices.items())  # rendering.choices_text's layout
+    return out
+
+
+def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], threshold: float | None
+             ) -> dict[str, str] | None:
+    """The test as a tests.csv row (vars, ``__expected1..``, ``__threshold``), or None when a cell cannot hold it
+    exactly (promptfoo reads every CSV var as text, trims cells, and a spreadsheet must not see a formula)."""
+    row: dict[str, str] = {}
+    for k, v in vars_.items():
+        if not isinstance(v, str) or k.startswith("_"):
+            return None
+        row[k] = v
+    for n, a in enumerate(asserts, start=1):
+        cell = assertion_cell(a)
+        if cell is None:
+            return None
+        row[f"__expected{n}"] = cell
+    if threshold is not None:
+        row["__threshold"] = repr(float(threshold))
+    if any(neutral(v) != v for v in row.values()):
+        return None  # a cell a spreadsheet reads as a formula: the YAML holds it exactly
+    return row
+
+
+def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], description: str) -> Export:
+    """promptfoo's config (and tests CSV) for ``strategies`` run on ``tests``; strategies without a model run on
+    the model ``workbench serve`` serves first. One DataError line for what promptfoo cannot run."""
+    if not strategies:
+        raise DataError("Nothing to export: no prompts.")
+    notes: list[str] = []
+    prompts: dict[str, str] = {}  # label -> Nunjucks text
+    providers: dict[tuple, dict[str, Any]] = {}  # (ref, decoding, stops) -> provider entry
+    pairs: list[tuple[str, tuple]] = []
+    ports: dict[str, int] = {}
+    for s in strategies:
+        _refuse_unexportable(s)
+        label, model = _split_name(s)
+        text = prompt_text(s.spec, s.demos)
+        label = _unique(label, {k for k, t in prompts.items() if t != text})  # promptfoo keys prompts by label
+        prompts[label] = text
+        ref = s.model or ""
+        key = (ref, s.decoding, tuple(s.spec.stop))
+        if key not in providers:
+            port = ports.setdefault(ref, SERVE_PORT + len(ports)) if "://" not in ref else 0
+            shown = _unique(model or "model", {p["label"] for p in providers.values()})
+            providers[key] = provider_entry(ref or "model", s.decoding, s.spec.stop, port, shown,
+                                            _is_chat(ref) if ref else False)
+            if ref and "://" not in ref:
+                notes.append(f"start the model first: workbench serve --engine llama-server --model {ref} "
+                             f"--port {port}")
+            lost = _unmapped(s.decoding)
+            if lost:
+                notes.append(f"{shown}: {', '.join(lost)} has no OpenAI provider setting; the server's default "
+                             "applies under promptfoo")
+        pairs.append((label, key))
+    if any(not s.model for s in strategies):
+        notes.append(f"the strategies without a model go to the model `workbench serve` serves on port "
+                     f"{SERVE_PORT} as 'model': edit the provider id to name it")
+    provider_list = list(providers.values())
+    if len(set(pairs)) != len(prompts) * len(providers):  # not every prompt on every provider
+        for key, entry in providers.items():
+            entry["prompts"] = [label for label, k in pairs if k == key]
+
+    shared = {tuple(json.dumps(c.to_dict(), sort_keys=True, default=str) for c in s.checks) for s in strategies}
+    thresholds = {s.threshold for s in strategies}
+    repeats = {s.repeat for s in strategies}
+    for what, values in (("assertions", shared), ("pass threshold", thresholds), ("repeat", repeats)):
+        if len(values) > 1:
+            raise DataError(f"The strategies judge with different {what}; promptfoo gives every prompt the same "
+                            "defaultTest: export the strategies that share them separately.")
+    first = strategies[0]
+    native = [c.to_dict() for c in first.checks if c.kind.name not in FORMAT_TYPES]
+    per_test = [c.to_dict() for c in first.checks if c.kind.name in FORMAT_TYPES]  # on each test's gold
+    default_test: dict[str, Any] = {}
+    if native:
+        default_test["assert"] = promptfoo_assertions(native, "", "defaultTest")
+    if first.threshold is not None:
+        default_test["threshold"] = first.threshold
+
+    used = sorted({v for t in prompts.values() for v in variables(t, "prompt")})
+    formats = {s.spec.answer_format for s in strategies}
+    rows, yaml_tests = [], []
+    for ex in tests:
+        where = f"test {ex.id!r}"
+        own = list(ex.checks or ())
+        checks = per_test + own if (first.checks or own) else [{"type": _format_type(first.spec.answer_format)}]
+        if not (first.checks or own) and ex.answer.strip() == "":
+            checks = []  # nothing to compare with: the test only runs the prompt
+        asserts = promptfoo_assertions(checks, ex.answer, where)
+        vars_ = _test_vars(ex, used, where)
+        row = _csv_row(vars_, asserts, ex.threshold)
+        if row is not None:
+            rows.append(row)
+        else:
+            test: dict[str, Any] = {"vars": vars_}
+            if asserts:
+                test["assert"] = asserts
+            if ex.threshold is not None:
+                test["threshold"] = ex.threshold
+            yaml_tests.append(test)
+    if not any(s.checks for s in strategies) and any(not ex.checks for ex in tests):
+        notes.append(f"items judged by their answer format ({', '.join(sorted(formats))}) are written as the "
+                     "nearest promptfoo assertion on the gold answer (regex / icontains); promptfoo judges the "
+                     "whole output, not an extracted answer")
+    config: dict[str, Any] = {"description": description,
+                              "prompts": [{"raw": t, "label": label} for label, t in prompts.items()],
+                              "providers": provider_list}
+    if default_test:
+        config["defaultTest"] = default_test
+    config["tests"] = ([f"file://{TESTS_FILE}"] if rows else []) + yaml_tests
+    if first.repeat > 1:
+        config["evaluateOptions"] = {"repeat": first.repeat}
+    csv_text = None
+    if rows:
+        columns = list(dict.fromkeys(k for r in rows for k in r if not k.startswith("__")))
+        columns += sorted({k for r in rows for k in r if k.startswith("__expected")}, key=lambda k: int(k[10:]))
+        columns += ["__threshold"] if any("__threshold" in r for r in rows) else []
+        csv_text = rows_to_csv(columns, rows)
+    from workbench.promptsets.files import _yaml_dumper  # the safe dumper that writes multi-line text as blocks
+
+    text = yaml.dump(config, Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, width=1_000_000,
+                     default_flow_style=False)
+    return Export(text, csv_text, tuple(dict.fromkeys(notes)))
+
+
+def _unique(label: str, taken: set[str]) -> str:
+    """``label``, or ``label (2)``, ``label (3)``, ... when taken (as the promptfoo import numbers providers)."""
+    n, out = 1, label
+    while out in taken:
+        n += 1
+        out = f"{label} ({n})"
+    return out
+
+
+def _format_type(fmt: str) -> str:
+    from workbench.judging.formats import FORMAT_JUDGES
+
+    return FORMAT_JUDGES.get(fmt, "exact")
+
+
+# --------------------------------------------------------------------------- sources
+
+def from_set(pset: Any) -> tuple[list[Strategy], list[Example]]:
+    """A prompt set's steps as strategies (model, decoding, fixed demonstrations, checks) and its tests as items."""
+    strategies = []
+    for step in pset.steps:
+        if step.select is not None:
+            raise DataError(f"Step {step.title!r} chooses its demonstrations per query ({step.select.name} from "
+                            f"{step.select.pool}); a promptfoo prompt is one fixed text: give it inline "
+                            "demonstrations to export it.")
+        try:
+            strategies.append(Strategy(
+                name=step.title, spec=step.spec, selector="fixed" if step.demos else None, k=len(step.demos),
+                demos=step.demos, decoding=step.decoding, checks=build_checks(step.checks, step.title),
+                threshold=step.threshold, model=step.model or None))
+        except WorkbenchError as err:  # a ConfigError/PromptError line from the step's own checks
+            raise DataError(f"Step {step.title!r}: {str(err).splitlines()[0]}") from None
+    tests = [t.item(f"test-{n}") for n, t in enumerate(pset.tests, start=1)]
+    if not tests:
+        raise DataError(f"Prompt set {pset.name!r} has no tests; promptfoo needs tests to run its prompts on.")
+    return strategies, tests
+
+
+def from_run(meta: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> tuple[list[Strategy], list[Example]]:
+    """A stored run's strategies (from its metadata) and its items (from the records of its first strategy: id,
+    input, gold, vars, and the item's own assertions rebuilt from their stored verdicts)."""
+    try:
+        strategies = [Strategy.from_dict(s) for s in meta.get("strategies") or ()]
+    except (WorkbenchError, KeyError, TypeError, ValueError) as err:  # a run stored by another version
+        raise DataError(f"The run's strategies cannot be read back ({str(err).splitlines()[0]}).") from None
+    if not strategies:
+        raise DataError("The run has no strategies to export.")
+    model = meta.get("model") if isinstance(meta.get("model"), str) else None
+    strategies = [s if s.model else dataclasses.replace(s, model=model) for s in strategies]
+    first = strategies[0]
+    mine = sorted((r for r in records if r.get("strategy") == first.name and not r.get("repeat")),
+                  key=lambda r: r.get("item_index", 0))
+    if not mine:
+        raise DataError("The run has no stored items to export as tests.")
+    tests = []
+    for r in mine:
+        verdicts = list(r.get("checks") or ())[len(first.checks):]
+        own = [_check_from_verdict(v, r.get("id")) for v in verdicts]
+        tests.append(Example(id=str(r.get("id")), input=str(r.get("input", "")), answer=str(r.get("gold", "")),
+                             vars=r.get("vars") if isinstance(r.get("vars"), dict) else None,
+                             checks=tuple(own) or None))
+    return strategies, tests
+
+
+def _check_from_verdict(v: Mapping[str, Any], item: Any) -> dict[str, Any]:
+    """An item's own assertion rebuilt from its stored verdict (type, value, weight, metric); one line when the
+    verdict kept its value only as a shortened or non-text form."""
+    value = v.get("value")
+    if value is not None and (value.endswith("…") or value.startswith(("[", "{", "("))):
+        raise DataError(f"Item {item!r}: its {v.get('type')!r} assertion was stored as a shortened text; export "
+                        "the prompt set or the promptfoo config the run came from instead.")
+    out: dict[str, Any] = {"type": v.get("type")}
+    if value is not None:
+        out["value"] = value
+    if v.get("weight", 1.0) != 1.0:
+        out["weight"] = v["weight"]
+    if v.get("metric"):
+        out["metric"] = v["metric"]
+    return out
