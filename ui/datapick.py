@@ -1,5 +1,6 @@
-"""The data picker every page shares (Demonstrations, Auto-CoT, Evaluate): a shipped sample, or an upload with a
-preview, its dataset shape (detected, forced or none: :mod:`workbench.data.shapes`), its column mapping (input column
+"""The data picker every page shares (Demonstrations, Auto-CoT, Evaluate): a shipped sample, a Hugging Face dataset
+from the server's ``datasets`` cache (an id and a split, read offline by :mod:`workbench.data.hub`), or an upload with
+a preview, its dataset shape (detected, forced or none: :mod:`workbench.data.shapes`), its column mapping (input column
 or template, answer column) and names for its label values (0/1 -> negative/positive). The mapping itself is
 :class:`workbench.data.ColumnMapping`; this module only draws it.
 """
@@ -15,8 +16,9 @@ from streamlit.delta_generator import DeltaGenerator
 from ui.common import user_errors
 from ui.fields import keep_widgets, unless_set
 from workbench.data import ColumnMapping, Pool, RawTable, load_pool, load_sample, read_rows, sample_pools
+from workbench.data.hub import PREFIX, hf_splits, parse_id
 from workbench.data.shapes import AUTO, SHAPES, DatasetShape, check_name, describe, detect
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, DataError
 
 #: Rows shown in an upload's preview.
 PREVIEW_ROWS = 5
@@ -30,6 +32,8 @@ UPLOAD_TYPES = ["csv", "tsv", "json", "jsonl", "parquet"]
 #: The "Dataset shape" select's options (what ``ColumnMapping.shape`` takes): detect, each shape, none.
 NO_SHAPE = "none"
 SHAPE_OPTIONS = (AUTO, *SHAPES, NO_SHAPE)
+#: The picker's sources, in the order the radio shows them.
+SOURCES = ("Sample", "Upload", "Hugging Face dataset")
 
 
 def shape_label(option: str) -> str:
@@ -151,18 +155,21 @@ def label_map_editor(key: str, distinct: tuple[str, ...]) -> dict[str, str]:
 
 
 def data_picker(key: str, what: str = "Pool", default: str | None = None) -> Pool | None:
-    """A shipped sample, or an upload with preview, dataset shape, column mapping and label-value names. None until
-    ready (a problem, such as a forced shape the rows do not fit, is one red line). The choice of sample and of
-    shape survive a visit to another page (an upload cannot: a browser cannot be handed a file back)."""
+    """A shipped sample, a Hugging Face dataset from the server's cache, or an upload; the last two with preview,
+    dataset shape, column mapping and label-value names. None until ready (a problem, such as a forced shape the
+    rows do not fit, is one red line). The choice of sample, dataset and shape survive a visit to another page (an
+    upload cannot: a browser cannot be handed a file back)."""
     names = list(sample_pools())
-    keep_widgets((f"{key}_src", f"{key}_sample", f"{key}_shape"))
-    source = st.radio(what, ["Sample", "Upload"], horizontal=True, key=f"{key}_src")
+    keep_widgets((f"{key}_src", f"{key}_sample", f"{key}_shape", f"{key}_hf_id", f"{key}_hf_split"))
+    source = st.radio(what, SOURCES, horizontal=True, key=f"{key}_src")
     if source == "Sample":
         with user_errors(f"Loading the {what.lower()}"):
             index = names.index(default) if default in names else 0
             return load_sample(st.selectbox("Sample pool", names, key=f"{key}_sample",
                                             **unless_set(f"{key}_sample", index=index)))
         return None
+    if source == "Hugging Face dataset":
+        return hub_picker(key, what)
     upload = st.file_uploader(f"{what}: {', '.join(t.upper() for t in UPLOAD_TYPES)}", type=UPLOAD_TYPES,
                               key=f"{key}_upload")
     if upload is None:
@@ -171,6 +178,31 @@ def data_picker(key: str, what: str = "Pool", default: str | None = None) -> Poo
     with user_errors(f"Reading {upload.name}"):
         mapping, note = mapping_controls(key, read_rows((upload.name, upload.getvalue())))
         pool = load_pool((upload.name, upload.getvalue()), mapping=mapping)
+        note.caption(shape_note(mapping.shape, pool))
+        return pool
+    return None
+
+
+def hub_picker(key: str, what: str) -> Pool | None:
+    """A dataset id (``glue:sst2``, ``stanfordnlp/imdb``) and one of its splits, read offline from the server's
+    ``datasets`` or hub cache, then the same mapping as an upload. Folders on the server are not offered (a browser
+    user would read the server's files); a dataset not cached is one red line naming the command that fetches it."""
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    text = c1.text_input("Dataset id", key=f"{key}_hf_id", placeholder="glue:sst2 or stanfordnlp/imdb",
+                         help="A Hugging Face dataset in this server's cache (HF_HOME): NAME, OWNER/NAME, or "
+                              "NAME:CONFIG (glue:sst2). Read offline; nothing is downloaded.")
+    if not text.strip():
+        st.info("Type the id of a dataset in the server's Hugging Face cache; then pick a split and its columns.")
+        return None
+    with user_errors(f"Reading {PREFIX}{text.strip()}"):
+        ref = parse_id(text)
+        if ref.local:
+            raise DataError(f"{PREFIX}{ref.path}: folders on the server are not offered here; type a dataset id "
+                            "(NAME, OWNER/NAME or NAME:CONFIG) or upload the file")
+        split = c2.selectbox("Split", hf_splits(ref.path, ref.name), key=f"{key}_hf_split")
+        source = f"{PREFIX}{text.strip().removeprefix(PREFIX)}:{split}"
+        mapping, note = mapping_controls(key, read_rows(source))
+        pool = load_pool(source, mapping=mapping, name=source)
         note.caption(shape_note(mapping.shape, pool))
         return pool
     return None

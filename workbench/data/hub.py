@@ -119,6 +119,23 @@ def parse_ref(text: str) -> HubRef:
     return _named(text, path, name or None, split or None)
 
 
+def parse_id(text: str) -> HubRef:
+    """A dataset without its split, as the data picker's box takes it: ``PATH`` or ``PATH:CONFIG``.
+
+    >>> parse_id("glue:sst2"), parse_id(" stanfordnlp/imdb ")
+    (HubRef(path='glue', name='sst2', split=None), HubRef(path='stanfordnlp/imdb', name=None, split=None))
+    >>> parse_id("glue:sst2:train")
+    Traceback (most recent call last):
+    workbench.errors.DataError: hf:glue:sst2:train: write the dataset as NAME, OWNER/NAME or NAME:CONFIG; the split is picked beside it
+    """
+    body = text.strip().removeprefix(PREFIX)
+    if len(_split_outside_brackets(body)) > 2:
+        raise DataError(f"{PREFIX}{body}: write the dataset as NAME, OWNER/NAME or NAME:CONFIG; the split is picked "
+                        "beside it")
+    ref = parse_ref(f"{PREFIX}{body}:x" if ":" in body else f"{PREFIX}{body}")
+    return HubRef(ref.path, ref.name) if ":" in body else ref
+
+
 def _named(text: str, path: str, name: str | None, split: str | None) -> HubRef:
     if name is not None and not _SEGMENT.match(name):
         raise DataError(f"{text}: {name!r} is not a configuration name (letters, digits, . _ -)")
