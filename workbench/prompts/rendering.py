@@ -155,6 +155,17 @@ def _chat_turns(
     return turns
 
 
+def _message_turns(spec: PromptSpec, demos: Sequence[Example], query: str | Example
+                   ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """A chat prompt's own messages (``spec.messages``), each content rendered with the item's variables."""
+    if demos:
+        raise PromptError("A prompt written as chat messages takes no demonstrations; write them as messages.")
+    values = _query_values(query)
+    kinds = {"system": "system", "user": "query", "assistant": "demo"}
+    return [(role, [(kinds[role], _fill(spec, content, values, QUERY_FIELDS, f"{role} message"))])
+            for role, content in spec.messages]
+
+
 def _locate(text: str, segments: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """Label spans of ``text``: each segment where it occurs in order, the gaps as "template"."""
     parts: list[tuple[str, str]] = []
@@ -188,13 +199,16 @@ def render(
     demos = tuple(demos)
     if as_chat is None:
         as_chat = bool(backend is not None and backend.is_chat)
+    if spec.messages and not as_chat:
+        raise PromptError("This prompt is chat messages, and the model has no chat template; run it on a chat "
+                          "model, or write the prompt as text.")
     if not as_chat:
         parts = _raw_parts(spec, demos, query)
         text, messages = "".join(t for _, t in parts), None
     else:
         if backend is None:
             raise PromptError("Chat rendering needs a chat model's template; pick a chat model or render raw text.")
-        turns = _chat_turns(spec, demos, query)
+        turns = _message_turns(spec, demos, query) if spec.messages else _chat_turns(spec, demos, query)
         messages = tuple({"role": role, "content": "".join(t for _, t in segs)} for role, segs in turns)
         head = backend.format_chat(list(messages))
         tail = _answer_start(spec, head)

@@ -69,10 +69,11 @@ def _var_value(name: str, value: Any, folder: Path | None) -> Any:
         return value
     ref = value.strip()
     suffix = Path(ref).suffix.lower()
-    if any(c in ref for c in "*?[") or suffix not in (".txt", ".md", ".json", ".yaml", ".yml"):
-        raise ConfigError(f"var {name!r}: {ref} is not a text, JSON or YAML file (code and globs are refused).")
     if folder is None:
         raise ConfigError(f"var {name!r}: file references need a config file's folder.")
+    if any(c in ref for c in "*?[") or suffix not in (".txt", ".md", ".json", ".yaml", ".yml"):
+        raise ConfigError(f"var {name!r}: {ref} is not a text, JSON or YAML file (code and globs are refused).")
+    inside(ref, folder, f"var {name!r}")
     text = read_inside(ref, folder, f"var {name!r}", max_bytes=1_000_000)
     if suffix in (".txt", ".md"):
         return text
@@ -99,11 +100,10 @@ def _file_cases(ref: str, folder: Path | None) -> list[tuple[dict[str, Any], str
         return [(case, f"{name} test {n}") for n, case in enumerate(data, start=1)]
     table = read_rows(path)
     if suffix == ".csv":
-        columns = list(dict.fromkeys(k for row in table.rows for k in row))
-        check_columns(name, columns)
+        check_columns(name, list(table.columns))
         return [({"__row__": dict(row)}, f"{name} {table.where} {line}")
-                for row, line in zip(table.rows, table.lines, strict=True)]
-    return [(dict(row), f"{name} {table.where} {line}") for row, line in zip(table.rows, table.lines, strict=True)]
+                for row, line in zip(table.rows, table.row_numbers, strict=True)]
+    return [(dict(row), f"{name} {table.where} {line}") for row, line in zip(table.rows, table.row_numbers, strict=True)]
 
 
 def _entries(tests: Any, folder: Path | None) -> list[tuple[Any, str]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, DataError, PromptError
-from workbench.interop.paths import is_file_ref, read_inside
+from workbench.interop.paths import inside, is_file_ref, read_inside
 from workbench.interop.promptfoo.schema import PromptObject, validated
 from workbench.prompts.spec import PromptSpec
 from workbench.safeload import load_document
@@ -94,14 +94,15 @@ def _from_file(ref: str, label: str | None, folder: Path | None) -> list[Prompt]
         what = "a glob" if any(c in name for c in "*?[") else "a function reference (code)"
         raise ConfigError(f"prompt {ref} is {what}; name one prompt file (.txt, or .json chat messages).")
     suffix = Path(name).suffix.lower()
+    if folder is None:
+        raise ConfigError(f"prompt {ref}: file references need a config file's folder.")
+    inside(ref, folder, "prompt")  # outside the config's folder: refused before anything else is said of it
     if suffix in CODE_SUFFIXES:
         raise ConfigError(f"prompt {ref} is code; the workbench never runs code from config files (write the prompt "
                           "in a .txt file, or chat messages in .json).")
     if suffix not in TEXT_SUFFIXES + CHAT_SUFFIXES:
         raise ConfigError(f"prompt {ref}: unknown prompt file type {suffix or '(none)'!r}; use "
                           f"{', '.join(TEXT_SUFFIXES + CHAT_SUFFIXES)}.")
-    if folder is None:
-        raise ConfigError(f"prompt {ref}: file references need a config file's folder.")
     text = read_inside(ref, folder, "prompt", max_bytes=1_000_000)
     base = label or Path(name).name
     if suffix in CHAT_SUFFIXES:
