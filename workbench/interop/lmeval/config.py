@@ -169,8 +169,8 @@ def read_task(path: Path, folder: Path | None = None, depth: int = 0) -> dict[st
     """The task file's mapping with its includes merged (lm-eval's order: includes first, the file's keys win);
     ``folder`` is the task's own folder, which every include must be inside."""
     source = path.name
-    text = read_text(path, missing=f"{source} does not exist" if folder is None else
-                     f"include {source} names a file that does not exist")
+    text = read_text(path, missing="give the path of an lm-eval task YAML" if folder is None else
+                     f"the include {source} names no file in the task's folder")
     try:
         data = load_document(text, source, what=WHAT)
     except DataError as err:

@@ -111,6 +111,9 @@ class ExactMatchKind(JudgeKind):
             compile_pattern(pattern, "exact_match: regexes_to_ignore entry")
         return matching
 
+    def shown(self, value: Any) -> str | None:
+        return f"{value['filter']['name']} then exact_match" if isinstance(value, dict) else super().shown(value)
+
     def evaluate(self, params: Matching, case: Case, threshold, tools) -> Finding:
         kept = apply_filter(params.filter, case.output)
         same = exact_match(kept, case.item.answer, params.metric)
