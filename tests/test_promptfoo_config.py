@@ -153,7 +153,7 @@ providers:
   - llama
   - {llama:tiny: {config: {n_predict: 5, top_k: 3}}}
   - id: ollama:completion:qwen
-    config: {num_predict: 7, temperature: 0.2}
+    config: {num_predict: 7, temperature: 0.2, repeat_penalty: 1.1, min_p: 0.05}
 tests: [{vars: {q: hi}}]
 """))
     assert plan.models == ("http://127.0.0.1:8080/v1#gemma", "http://localhost:8080/v1#llama",
@@ -161,7 +161,8 @@ tests: [{vars: {q: hi}}]
     decodings = [s.decoding for s in plan.strategies]
     assert decodings == [DecodingConfig(max_new_tokens=9, seed=3), DecodingConfig(max_new_tokens=512),
                          DecodingConfig(max_new_tokens=5, top_k=3),
-                         DecodingConfig(do_sample=True, temperature=0.2, max_new_tokens=7)]
+                         DecodingConfig(do_sample=True, temperature=0.2, max_new_tokens=7, repetition_penalty=1.1,
+                                        min_p=0.05)]
     assert [s.name for s in plan.strategies][-1] == "{{q}} @ ollama:completion:qwen"
 
 
@@ -251,3 +252,15 @@ def test_harmless_keys_are_noted_once(tmp_path):
         "promptfooconfig.yaml: sharing is not used here (results stay on this machine); ignored.",
         "promptfooconfig.yaml: tags is not used here (tags only label a run in promptfoo's viewer); ignored.",
         "promptfooconfig.yaml: outputPath is not used here (give --output to write results); ignored.")
+
+
+def test_default_test_from_a_file_and_the_prompt_map_form(tmp_path):
+    (tmp_path / "default.yaml").write_text("vars: {who: world}\nassert: [{type: starts-with, value: Hi}]\n",
+                                           encoding="utf-8")
+    (tmp_path / "hello.txt").write_text("Hello {{who}}", encoding="utf-8")
+    plan = load_plan(write(tmp_path, "prompts: {file://hello.txt: greeting}\ndefaultTest: file://default.yaml\n"))
+    (strategy,) = plan.strategies
+    assert strategy.name == "greeting" and strategy.spec.query_template == "Hello {{who}}"
+    assert [(c.kind.name, c.value) for c in strategy.checks] == [("starts-with", "Hi")]
+    assert [(e.id, e.input, e.vars) for e in plan.dataset] == [("test-1", "who=world", {"who": "world"})]
+    assert render(strategy.spec, [], plan.dataset[0]).text == "Hello world"

@@ -9,7 +9,8 @@ src/providers read them).
   ``ollama:completion:NAME`` / ``ollama:chat:NAME`` (default http://localhost:11434) -> their ``/v1`` endpoint.
 
 Decoding keys: ``temperature`` (above 0 samples; 0 or absent is greedy), the budget (``max_tokens``; llama's
-``n_predict``, ollama's ``num_predict``), ``top_p``, ``top_k`` (not OpenAI's), ``stop``, ``seed``.
+``n_predict``, ollama's ``num_predict``), ``top_p``, ``top_k`` (not OpenAI's), ``stop``, ``seed``; llama's and
+ollama's ``repeat_penalty``, ollama's ``min_p`` and ``typical_p``.
 
     >>> p = read_provider("openai:completion:gemma", {"apiBaseUrl": "http://127.0.0.1:8080/v1", "max_tokens": 8})
     >>> p.ref, p.label, p.decoding.max_new_tokens, p.decoding.greedy
@@ -41,8 +42,11 @@ BUDGET_KEY = {"workbench": "max_tokens", "openai": "max_tokens", "llama": "n_pre
 URL_KEY = {"openai": "apiBaseUrl", "llama": "baseUrl", "ollama": "baseUrl"}
 SAMPLING_KEYS = {"workbench": ("temperature", "top_p", "top_k", "stop", "seed"),
                  "openai": ("temperature", "top_p", "stop", "seed"),
-                 "llama": ("temperature", "top_p", "top_k", "stop", "seed"),
-                 "ollama": ("temperature", "top_p", "top_k", "stop", "seed")}
+                 "llama": ("temperature", "top_p", "top_k", "stop", "seed", "repeat_penalty"),
+                 "ollama": ("temperature", "top_p", "top_k", "stop", "seed", "repeat_penalty", "min_p",
+                            "typical_p")}
+#: Provider config keys whose DecodingConfig field has another name.
+RENAMED = {"repeat_penalty": "repetition_penalty"}
 #: The provider ids the workbench runs, as promptfoo writes them.
 SUPPORTED_IDS = ("workbench:MODEL", "openai:chat:NAME", "openai:completion:NAME", "llama", "llama:NAME",
                  "ollama:chat:NAME", "ollama:completion:NAME")
@@ -90,8 +94,9 @@ def _decoding(provider_id: str, family: str, config: Mapping[str, Any]) -> Decod
     temperature = config.get("temperature")
     if temperature is not None and _number(provider_id, "temperature", temperature) > 0:
         fields.update(do_sample=True, temperature=float(temperature))
-    if config.get("top_p") is not None:
-        fields["top_p"] = float(_number(provider_id, "top_p", config["top_p"]))
+    for key in ("top_p", "min_p", "typical_p", "repeat_penalty"):
+        if config.get(key) is not None:
+            fields[RENAMED.get(key, key)] = float(_number(provider_id, key, config[key]))
     if config.get("top_k") is not None:
         fields["top_k"] = int(_number(provider_id, "top_k", config["top_k"], whole=True))
     if config.get("seed") is not None:
