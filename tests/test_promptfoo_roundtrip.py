@@ -1,0 +1,164 @@
+"""promptfoo round trip: import (``load_plan``) -> export (``export_promptfoo``) -> import gives the same prompts,
+vars and assertions; an exported prompt renders to exactly the text the workbench sends; tests a CSV row cannot
+hold exactly go to the YAML; ``workbench export promptfoo`` writes the two files and refuses in one line."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.fakes import FakeBackend
+from workbench.cli import main
+from workbench.data import Example, Pool
+from workbench.errors import DataError
+from workbench.evaluate.runner import evaluate
+from workbench.evaluate.strategies import Strategy
+from workbench.interop.promptfoo import load_plan
+from workbench.interop.promptfoo.export import (
+    CONFIG_FILE,
+    TESTS_FILE,
+    export_promptfoo,
+    from_run,
+    from_set,
+    prompt_text,
+)
+from workbench.judging.registry import build_checks
+from workbench.prompts import PromptSpec
+from workbench.prompts.rendering import render
+from workbench.report import report_from_store
+from workbench.sandbox import render_text
+from workbench.store import open_store
+
+EXAMPLE = ROOT / "examples" / "promptfoo" / "promptfooconfig.yaml"
+
+
+def _write(export, folder: Path) -> Path:
+    (folder / CONFIG_FILE).write_text(export.config, encoding="utf-8")
+    if export.tests_csv is not None:
+        (folder / TESTS_FILE).write_text(export.tests_csv, encoding="utf-8", newline="")
+    return folder / CONFIG_FILE
+
+
+def _shape(plan):
+    """What must survive a round trip: prompts (label, template), each test's vars and assertions, decoding."""
+    prompts = sorted({(s.name.rpartition(" @ ")[0], s.spec.query_template) for s in plan.strategies})
+    tests = [(ex.vars, [c.to_dict() for c in build_checks(ex.checks or ())], ex.threshold) for ex in plan.dataset]
+    decoding = sorted((s.name, s.decoding.max_new_tokens, s.decoding.stop, s.decoding.greedy)
+                      for s in plan.strategies)
+    strategy_checks = sorted((s.name, tuple(repr(c.to_dict()) for c in s.checks), s.threshold)
+                             for s in plan.strategies)
+    return prompts, tests, decoding, strategy_checks
+
+
+def test_import_export_import_keeps_prompts_vars_and_assertions(tmp_path):
+    first = load_plan(str(EXAMPLE))
+    exported = export_promptfoo(first.strategies, list(first.dataset), "capitals")
+    again = load_plan(str(_write(exported, tmp_path)))
+    assert _shape(again) == _shape(first)
+    assert [s.name for s in again.strategies] == [s.name for s in first.strategies]
+    # the models now sit behind `workbench serve` (8080, 8081), the chat model behind the chat endpoint
+    config = yaml.safe_load(exported.config)
+    assert [(p["id"], p["config"]["apiBaseUrl"]) for p in config["providers"]] == [
+        ("openai:completion:gemma-3-270m", "http://127.0.0.1:8080/v1"),
+        ("openai:chat:smollm2-135m-instruct", "http://127.0.0.1:8081/v1")]
+    assert [s.model for s in again.strategies][:2] == ["http://127.0.0.1:8080/v1#gemma-3-270m",
+                                                       "http://127.0.0.1:8081/v1#smollm2-135m-instruct"]
+    assert config["tests"] == ["file://tests.csv"]
+    assert exported.tests_csv.splitlines()[:2] == [
+        "country,city,__expected1,__expected2,__expected3",
+        "France,Paris,icontains: Paris,not-icontains: I don't know,"]
+
+
+def test_tests_a_csv_row_cannot_hold_exactly_go_to_the_yaml(tmp_path):
+    spec = PromptSpec(syntax="jinja", query_template="Echo {{ text }}", answer_format="free")
+    tests = [Example("1", "plain", "", vars={"text": "plain, with a comma"}, checks=("contains: plain",)),
+             Example("2", "formula", "", vars={"text": "=HYPERLINK(x)"}, checks=("contains: x",)),  # spreadsheet
+             Example("3", "weighted", "", vars={"text": "w"}, checks=({"type": "contains", "value": "w",
+                                                                       "weight": 2, "metric": "m"},)),
+             Example("4", "spaced", "", vars={"text": "s"}, checks=({"type": "equals", "value": " s "},)),
+             Example("5", "list", "", vars={"text": "l"}, checks=({"type": "icontains-any", "value": ["a,b", "c"]},),
+                     threshold=0.5)]
+    exported = export_promptfoo([Strategy("echo", spec, model="gemma-3-270m")], tests, "cells")
+    config = yaml.safe_load(exported.config)
+    assert config["tests"][0] == "file://tests.csv"
+    assert [t["vars"]["text"] for t in config["tests"][1:]] == ["=HYPERLINK(x)", "w", "s", "l"]
+    assert config["tests"][2]["assert"] == [{"type": "contains", "value": "w", "weight": 2, "metric": "m"}]
+    assert config["tests"][4]["threshold"] == 0.5
+    assert exported.tests_csv == 'text,__expected1\r\n"plain, with a comma",contains: plain\r\n'.replace("\r\n", "\n")
+    again = load_plan(str(_write(exported, tmp_path)))
+    assert sorted((ex.vars["text"], repr([c.to_dict() for c in build_checks(ex.checks)]), ex.threshold)
+                  for ex in again.dataset) == sorted(
+        (ex.vars["text"], repr([c.to_dict() for c in build_checks(ex.checks)]), ex.threshold) for ex in tests)
+
+
+def test_a_braces_spec_with_demos_renders_to_the_text_the_workbench_sends():
+    spec = PromptSpec(instruction="Answer {{briefly}} {% raw %}.", query_template="Q: {input}\nA:",
+                      answer_format="number")
+    demos = [Example("d1", "1+{{x}}?", "2"), Example("d2", "2+{% endraw %}?", "4")]
+    template = prompt_text(spec, demos)
+    query = Example("q", "3+3? {{ ''.__class__ }}", "6")
+    sent = render(spec, demos, query, as_chat=False).text
+    assert render_text(template, {"input": query.input}) == sent
+    assert template.endswith("Q: {{ input }}\nA:")
+
+
+def test_a_run_exports_its_strategies_and_items(tmp_path):
+    fake = FakeBackend(reply=lambda prompt, seed: " Paris")
+    fake.spec = dataclasses.replace(fake.spec, id="gemma-3-270m", path="/no/such/gemma")
+    spec = PromptSpec(syntax="jinja", query_template="Capital of {{ country }}?", answer_format="free")
+    items = Pool("c", (Example("fr", "France", "", vars={"country": "France"}, checks=("icontains: paris",)),
+                       Example("de", "Germany", "", vars={"country": "Germany"}, checks=("icontains: berlin",))))
+    with open_store(tmp_path / "wb.db") as store:
+        run = evaluate(items, None, [Strategy("cap", spec, checks=build_checks(["not-contains: sorry"]))],
+                       fake, store)
+        report = report_from_store(store, run.run_id)
+    strategies, tests = from_run(report.meta, report.records)
+    assert [(s.name, s.model) for s in strategies] == [("cap", "gemma-3-270m")]
+    assert [(t.id, t.vars, t.checks) for t in tests] == [
+        ("fr", {"country": "France"}, ({"type": "icontains", "value": "paris"},)),
+        ("de", {"country": "Germany"}, ({"type": "icontains", "value": "berlin"},))]
+    config = yaml.safe_load(export_promptfoo(strategies, tests, "run").config)
+    assert config["defaultTest"] == {"assert": [{"type": "not-contains", "value": "sorry"}]}
+    assert config["prompts"] == [{"raw": "Capital of {{ country }}?", "label": "cap"}]
+
+
+def test_what_promptfoo_cannot_run_is_one_line():
+    from workbench.promptsets.files import classroom_sets
+
+    with pytest.raises(DataError, match=r"^Step 'Four random demonstrations' chooses its demonstrations per query "
+                                        r"\(random from trec_questions\); .*inline demonstrations to export it\.$"):
+        from_set(classroom_sets()["nearest_vs_random"])
+    spec = PromptSpec(query_template="Q: {input}\nA:", answer_format="label", labels=("a", "b"))
+    with pytest.raises(DataError, match=r"^Strategy 'knn4' chooses its demonstrations per query \(knn\); "):
+        export_promptfoo([Strategy("knn4", spec, selector="knn", k=4)], [Example("1", "x", "a")], "d")
+    with pytest.raises(DataError, match=r"^Strategy 'sc' votes over several samples"):
+        export_promptfoo([Strategy("sc", spec, samples=3)], [Example("1", "x", "a")], "d")
+
+
+def test_cli_export_promptfoo_writes_the_files_and_refuses_in_one_line(tmp_path, capsys):
+    out = tmp_path / "pf"
+    assert main(["export", "promptfoo", "zero_vs_few_shot", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote {out / CONFIG_FILE} and {out / TESTS_FILE} (2 prompt x model pairs, 4 tests)" in err
+    config = yaml.safe_load((out / CONFIG_FILE).read_text(encoding="utf-8"))
+    assert [p["label"] for p in config["prompts"]] == ["Zero-shot", "Few-shot (6 demonstrations)"]
+    assert (out / TESTS_FILE).read_text(encoding="utf-8").splitlines()[1].endswith(",icontains: positive")
+    (tmp_path / "file").write_text("x")
+    for args, message in (
+            (["export", "promptfoo", "zero_vs_few_shot", "--out", str(out)],
+             f"error: {out / CONFIG_FILE} already exists; pick another --out folder, or add --force to replace it."),
+            (["export", "promptfoo", "99", "--out", str(tmp_path / "a")],
+             "error: There is no run 99; pick one from the run history."),
+            (["export", "promptfoo", "no_such_set", "--out", str(tmp_path / "a")],
+             "error: No prompt set named 'no_such_set' in the library or the classroom sets, and no such file; "
+             "see `python -m workbench sets list`."),
+            (["export", "promptfoo", "zero_vs_few_shot", "--out", str(tmp_path / "file")],
+             f"error: --out {tmp_path / 'file' / CONFIG_FILE}: {tmp_path / 'file'} is a file, not a folder.")):
+        assert main(args) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [message]
+    assert not (tmp_path / "a").exists()
+    assert main(["export", "promptfoo", "zero_vs_few_shot", "--out", str(out), "--force"]) == 0
