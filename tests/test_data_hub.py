@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -166,8 +167,11 @@ def test_a_loading_script_is_refused_and_never_run(hf_home):
     (snap / "scripted.py").write_text("raise SystemExit('ran')\n")
     assert one_line("hf:someone/scripted:train") == (
         "hf:someone/scripted:train: the dataset has a loading script (scripted.py) and the workbench never runs code "
-        "from a dataset; use its Parquet conversion (hf download --repo-type dataset someone/scripted --revision "
-        "refs/convert/parquet) or a save_to_disk folder")
+        "from a dataset; on a machine that can load it, save it with dataset.save_to_disk('FOLDER') and read "
+        "hf:/path/to/FOLDER:SPLIT")
+    local = hf_home / "copy"
+    shutil.copytree(snap, local)
+    assert one_line(f"hf:{local}:train").startswith(f"hf:{local}:train: the dataset has a loading script (scripted.py)")
 
 
 def test_a_split_over_the_file_loaders_bound_is_refused(glue, imdb):

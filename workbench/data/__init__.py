@@ -16,6 +16,9 @@ One concept per module:
   with an index, booleans) detected and read into the shared schema; ``describe`` says how a pool's gold was read;
 - :mod:`workbench.data.rowchecks`: a row's own assertions, threshold and human grade (promptfoo's ``__expected``
   CSV columns, a JSON test case's ``assert``), kept as written for :mod:`workbench.judging` to build;
+- :mod:`workbench.data.hub`: Hugging Face datasets by id (``hf:glue:sst2:validation``), read offline from the
+  ``datasets`` cache, the hub cache or a ``save_to_disk`` folder into a :class:`RawTable` (ClassLabel names);
+  :func:`~workbench.data.hub.load_hf_rows` for lm-eval tasks;
 - :mod:`workbench.data.pools`: :func:`load_pool` and the shipped sample pools.
 
 The names below are the package's public surface (what pages, the CLI and the evaluator use); the rest is

@@ -274,8 +274,8 @@ def _folder_builder(datasets: Any, ref: HubRef, folder: Path) -> _Found:
     scripts = [script] if script.is_file() else sorted(p for p in folder.glob("*.py") if p.is_file())
     if scripts:
         raise DataError(f"{ref}: the dataset has a loading script ({scripts[0].name}) and the workbench never runs "
-                        "code from a dataset; use its Parquet conversion (hf download --repo-type dataset "
-                        f"{ref.path} --revision refs/convert/parquet) or a save_to_disk folder")
+                        "code from a dataset; on a machine that can load it, save it with "
+                        "dataset.save_to_disk('FOLDER') and read hf:/path/to/FOLDER:SPLIT")
     try:
         configs = list(datasets.get_dataset_config_names(str(folder)))
     except (OSError, ValueError, RuntimeError, TypeError) as err:
