@@ -61,8 +61,8 @@ tests:
     items = list(plan.dataset)
     assert [(e.id, e.input, e.answer, e.vars, e.checks, e.threshold) for e in items] == [
         ("test-1", "country=France", "", {"country": "France"}, ({"type": "icontains", "value": "Paris"},), 0.5),
-        ("test-2", "two countries", "", {"country": "Japan"}, None, None),
-        ("test-3", "two countries", "", {"country": "Italy"}, None, None)]
+        ("test-2", "two countries (country=Japan)", "", {"country": "Japan"}, None, None),
+        ("test-3", "two countries (country=Italy)", "", {"country": "Italy"}, None, None)]
     assert plan.notes == ()
 
 

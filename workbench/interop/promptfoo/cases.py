@@ -36,16 +36,20 @@ MAX_TESTS = 10_000
 SUMMARY_CHARS = 120
 
 
-def summary(case: TestCase, variables: Mapping[str, Any]) -> str:
-    """A test's readable one-line input: its description, else ``name=value`` of its vars.
+def summary(case: TestCase, variables: Mapping[str, Any], expanded: bool = False) -> str:
+    """A test's readable one-line input: its description, else ``name=value`` of its vars (both when the test
+    expanded into several).
 
     >>> summary(TestCase(), {"topic": "bananas", "n": 3})
     'topic=bananas; n=3'
+    >>> summary(TestCase(description="fruit"), {"topic": "kiwis"}, expanded=True)
+    'fruit (topic=kiwis)'
     """
+    listed = "; ".join(f"{k}={v}" for k, v in variables.items())
     if case.description and case.description.strip():
-        text = case.description.strip()
+        text = case.description.strip() + (f" ({listed})" if expanded and listed else "")
     else:
-        text = "; ".join(f"{k}={v}" for k, v in variables.items()) or "(no vars)"
+        text = listed or "(no vars)"
     text = " ".join(text.split())
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
 
@@ -145,10 +149,12 @@ def read_cases(tests: Any, default: TestCase | None, folder: Path | None,
         variables = {k: _var_value(k, v, folder) for k, v in variables.items()}
         expanding = not ((case.options and case.options.disableVarExpansion)
                          or (default.options and default.options.disableVarExpansion))
-        for combo in expand(variables) if expanding else [variables]:
+        combos = expand(variables) if expanding else [variables]
+        for combo in combos:
             n = len(examples) + 1
             filled = read_row_checks({"vars": combo, "assert": [*default_checks, *checks]}, where)
-            examples.append(Example(id=f"test-{n}", input=summary(case, combo), answer=answer, vars=combo,
+            examples.append(Example(id=f"test-{n}", input=summary(case, combo, len(combos) > 1), answer=answer,
+                                    vars=combo,
                                     checks=filled.checks or None, threshold=threshold))
             if len(examples) > MAX_TESTS:
                 raise ConfigError(f"the config has more than {MAX_TESTS:,} tests; the workbench runs at most "

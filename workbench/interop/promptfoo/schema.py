@@ -68,6 +68,8 @@ class TestOptions(_Strict):
 class TestCase(_Strict):
     """One test case (``tests`` entries, ``defaultTest``, rows of a tests YAML/JSON/JSONL file)."""
 
+    __test__ = False  # not a pytest test class (its name is promptfoo's)
+
     description: str | None = None  # shown as the item's input summary
     vars: dict[str, Any] | None = None  # the template's variables; a list value expands into several tests
     assert_: list[Any] | None = None  # assertions (workbench.judging builds them)
