@@ -28,6 +28,14 @@ from workbench.cli.common import (
     run_id,
     shown,
 )
+from workbench.cli.gate_args import (
+    add_gate_args,
+    check_gate,
+    finish_gate,
+    gate_from_args,
+    report_failed_run,
+    verdicts_of,
+)
 from workbench.cli.judging_args import (
     add_judging_args,
     check_applies,
@@ -38,7 +46,7 @@ from workbench.cli.judging_args import (
     with_repeat,
 )
 from workbench.cli.judging_args import check_resume as check_resume_judging
-from workbench.errors import ConfigError, DataError
+from workbench.errors import ConfigError, DataError, WorkbenchError
 from workbench.escapes import escape
 from workbench.evaluate.registry import help_text as strategy_help
 
@@ -99,6 +107,7 @@ def register(sub) -> None:
                         "way, but transformers, servers and WORKBENCH_KERNELS=fast can differ a little")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_judging_args(p)
+    add_gate_args(p)
     add_mapping_args(p)
     add_model_args(p, several=True)
     p.set_defaults(run=run_eval)
@@ -339,6 +348,7 @@ def run_eval(args) -> int:
         raise ConfigError(f"--limit must be at least 1, got {args.limit}.")
     flags = judging_from_args(args)  # a bad assertion, threshold, repeat or temperature: one line, now
     judge = judge_factory(args)  # an unknown judge model too; it loads when a check first asks it
+    gate = gate_from_args(args)  # a bad --fail-under, --alpha or --junit, a baseline that does not exist
     if args.output:
         export_format(args.output)  # a wrong extension is refused before anything runs
         check_output(args.output)  # so is a place no file can be written (a folder, a device, /proc)
@@ -393,8 +403,10 @@ def run_eval(args) -> int:
         limit = args.limit
     check_applies(strategies, list(dataset)[: limit or len(dataset)], args,  # item assertions, judge, threshold
                   Path(plan.source if plan is not None else args.dataset).name)
+    check_gate(gate, [s.name for s in strategies], [ex.id for ex in list(dataset)[: limit or len(dataset)]])
     backend = backend_from_args(args)
     models = run_models(args, strategies, backend)
+    model_of = {s.name: s.model or backend.spec.id for s in strategies}  # for the JUnit report
     for line in data_lines(dataset, strategies):
         print(line, file=sys.stderr)
     bar = None if args.no_progress else tqdm(total=0, desc="eval", unit="item", file=sys.stderr)
@@ -419,9 +431,14 @@ def run_eval(args) -> int:
             print(f"run {active[0]} cancelled; finished items are stored: continue with --resume {active[0]}",
                   file=sys.stderr)
         raise
+    except WorkbenchError:
+        if active:
+            report_failed_run(gate, store, active[0], model_of)  # CI still gets the report of what ran
+        raise
     finally:
         if bar is not None:
             bar.close()
+    verdicts = verdicts_of(gate, run.run_id, run.status, run.records)
     comparisons = paired_comparisons(run.records)
     # a person's grades: the dataset's own (__human, by item id), then those given to this run's outputs
     grades = {**{ex.id: ex.human for ex in dataset if ex.human is not None}, **store.grades(run.run_id)}
@@ -432,7 +449,8 @@ def run_eval(args) -> int:
         print(json.dumps({"run_id": run.run_id, "status": run.status, "model": backend.spec.id,
                           "strategies": [s.to_dict() for s in run.summaries],
                           "paired": [c.to_dict() for c in comparisons],
-                          "labels": [m.to_dict() for m in metrics], **summary_json(run.records, grades)},
+                          "labels": [m.to_dict() for m in metrics], **summary_json(run.records, grades),
+                          **({"gate": [v.to_dict() for v in verdicts]} if gate.active else {})},
                          indent=2))
     else:
         # Strategy names hold prompt file names (any text a file system takes): each goes through shown().
@@ -461,4 +479,4 @@ def run_eval(args) -> int:
         report = dataclasses.replace(report_from_store(store, run.run_id), records=tuple(run.records), grades=grades)
         path = write_report(report, args.output)
         print(f"wrote {shown(str(path))}", file=sys.stderr)
-    return 0
+    return finish_gate(gate, verdicts, run.run_id, run.status, run.records, model_of)  # 1: a gate rule failed
