@@ -201,8 +201,8 @@ def test_the_shipped_examples_load():
     ("prompts: [x]\nproviders: [{id: workbench:gemma-3-270m, config: {frequency_penalty: 1}}]\n",
      "provider workbench:gemma-3-270m: config key 'frequency_penalty' is not supported"),
     ("prompts: [x]\nproviders: [{id: llama, config: {max_tokens: 5}}]\n",
-     "provider llama: config key 'max_tokens' is not supported by the workbench; remove it (supported here: "
-     "baseUrl, n_predict"),
+     "provider llama: config key 'max_tokens' is not supported by the workbench; this provider's budget is "
+     "n_predict; remove it (supported here: baseUrl, n_predict"),
     ("prompts: [x]\ntests: [{vars: {a: b}, options: {transform: output.trim()}}]\n",
      "test 1: test option 'transform' is not supported"),
     ("prompts: [x]\ntests: [{vars: {a: b}, provider: x}]\n", "test 1: test key 'provider' is not supported"),

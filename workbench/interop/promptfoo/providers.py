@@ -143,8 +143,9 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
     known = {BUDGET_KEY[family], *SAMPLING_KEYS[family], *((URL_KEY[family],) if family in URL_KEY else ())}
     unknown = sorted(set(map(str, config)) - known)
     if unknown:
-        raise ConfigError(f"provider {provider_id}: config key {unknown[0]!r} is not supported by the workbench; "
-                          f"remove it (supported here: {', '.join(sorted(known))}).")
+        hint = f"; this provider's budget is {BUDGET_KEY[family]}" if unknown[0] in BUDGET_KEY.values() else ""
+        raise ConfigError(f"provider {provider_id}: config key {unknown[0]!r} is not supported by the workbench"
+                          f"{hint}; remove it (supported here: {', '.join(sorted(known))}).")
     decoding = _decoding(provider_id, family, config)
     if family == "workbench":
         ref = name
