@@ -88,7 +88,7 @@ def test_tests_a_csv_row_cannot_hold_exactly_go_to_the_yaml(tmp_path):
     assert [t["vars"]["text"] for t in config["tests"][1:]] == ["=HYPERLINK(x)", "w", "s", "l"]
     assert config["tests"][2]["assert"] == [{"type": "contains", "value": "w", "weight": 2, "metric": "m"}]
     assert config["tests"][4]["threshold"] == 0.5
-    assert exported.tests_csv == 'text,__expected1\r\n"plain, with a comma",contains: plain\r\n'.replace("\r\n", "\n")
+    assert exported.tests_csv == 'text,__expected1\n"plain, with a comma",contains: plain\n'
     again = load_plan(str(_write(exported, tmp_path)))
     assert sorted((ex.vars["text"], repr([c.to_dict() for c in build_checks(ex.checks)]), ex.threshold)
                   for ex in again.dataset) == sorted(
@@ -162,3 +162,68 @@ def test_cli_export_promptfoo_writes_the_files_and_refuses_in_one_line(tmp_path,
         assert capsys.readouterr().err.strip().splitlines() == [message]
     assert not (tmp_path / "a").exists()
     assert main(["export", "promptfoo", "zero_vs_few_shot", "--out", str(out), "--force"]) == 0
+
+
+#: promptfoo's own config loader and prompt renderer (promptfoo 0.119, installed outside the repo by npm).
+PEER_SCRIPT = """
+const dist = process.argv[2] + '/node_modules/promptfoo/dist/src/';
+const { resolveConfigs } = require(dist + 'util/config/load.js');
+const { renderPrompt } = require(dist + 'evaluatorHelpers.js');
+(async () => {
+  const { testSuite } = await resolveConfigs({ config: [process.argv[3]] }, {});
+  const rendered = [];  // one call each, on a copy of the vars (renderPrompt edits them in place)
+  for (const t of testSuite.tests) {
+    for (const p of testSuite.prompts) rendered.push(await renderPrompt(p, { ...t.vars }, undefined,
+                                                                        testSuite.providers[0]));
+  }
+  console.log(JSON.stringify({
+    prompts: testSuite.prompts.map(p => ({ raw: p.raw, label: p.label })),
+    providers: testSuite.providers.map(p => [p.id(), p.label]),
+    tests: testSuite.tests.map(t => ({ vars: t.vars, assert: t.assert || [], threshold: t.threshold ?? null })),
+    rendered }));
+})().catch(e => { console.error('ERR ' + e.message); process.exit(1); });
+"""
+
+
+def _promptfoo_dir() -> Path | None:
+    import os
+    import shutil
+
+    folder = Path(os.environ.get("PROMPTFOO_DIR", "/work/promptfoo"))
+    ok = shutil.which("node") and (folder / "node_modules" / "promptfoo" / "dist" / "src").is_dir()
+    return folder if ok else None
+
+
+@pytest.mark.skipif(_promptfoo_dir() is None, reason="node and promptfoo (npm i promptfoo@0.119.0) not installed")
+def test_promptfoo_itself_reads_the_export_as_the_workbench_does(tmp_path):
+    import json
+    import subprocess
+
+    spec = PromptSpec(instruction="Answer {{briefly}}.", query_template="Q: {input}\nA:", answer_format="free")
+    demos = (Example("d1", "1+{% endraw %}?", "2"),)
+    jinja = PromptSpec(syntax="jinja", query_template="Echo {{ text | upper }}", answer_format="free")
+    tests = [Example("1", "plain", "", vars={"text": "plain, with a comma"}, checks=("contains: plain",)),
+             Example("2", "formula", "", vars={"text": "=HYPERLINK(x)"}, checks=("contains: x", "llm-rubric:polite")),
+             Example("3", "weighted", "", vars={"text": "{{ ''.__class__ }}"},
+                     checks=({"type": "contains", "value": "w", "weight": 2, "metric": "m"},), threshold=0.5)]
+    tests = [dataclasses.replace(t, vars={**t.vars, "input": t.vars["text"]}) for t in tests]
+    strategies = [Strategy("few", spec, selector="fixed", k=1, demos=demos, model="gemma-3-270m"),
+                  Strategy("echo", jinja, model="gemma-3-270m")]
+    path = _write(export_promptfoo(strategies, tests, "peer"), tmp_path)
+    (tmp_path / "peer.js").write_text(PEER_SCRIPT, encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+           "PROMPTFOO_CONFIG_DIR": str(tmp_path / "pfhome"), "HOME": str(tmp_path)}
+    res = subprocess.run(["node", str(tmp_path / "peer.js"), str(_promptfoo_dir()), str(path)], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    peer = json.loads(res.stdout.strip().splitlines()[-1])
+    ours = load_plan(str(path))
+    assert [p["label"] for p in peer["prompts"]] == ["few", "echo"]
+    assert peer["providers"] == [["openai:completion:gemma-3-270m", "gemma-3-270m"]]
+    assert [t["vars"] for t in peer["tests"]] == [ex.vars for ex in ours.dataset]
+    assert [[{k: v for k, v in a.items() if k != "metric" or v} for a in t["assert"]] for t in peer["tests"]] == [
+        [c.to_dict() for c in build_checks(ex.checks)] for ex in ours.dataset]
+    assert [t["threshold"] for t in peer["tests"]] == [ex.threshold for ex in ours.dataset]
+    # promptfoo's Nunjucks renders each prompt to the text the workbench sends for that test
+    sent = [render(s.spec, s.demos, ex, as_chat=False).text for ex in tests for s in strategies]
+    assert peer["rendered"] == sent

@@ -278,7 +278,19 @@ def _test_vars(ex: Example, used: Sequence[str], where: str) -> dict[str, Any]:
                 raise DataError(f"{where}: a prompt reads {{choices}}, and this test has no choices (a stored "
                                 "run keeps no choices: export the prompt set or the dataset's spec instead).")
             out[name] = " ".join(f"({k}) {v}" for k, v in ex.choices.items())  # rendering.choices_text's layout
-    return out
+    return {k: promptfoo_var(v) for k, v in out.items()}
+
+
+def promptfoo_var(value: Any) -> Any:
+    """A var's value written so that promptfoo renders it back to exactly ``value``: promptfoo renders every text
+    var as a Nunjucks template before it fills the prompt (src/evaluatorHelpers.ts ``renderPrompt``), so template
+    syntax is kept literal. (It also drops a var's final newline, in place, once per prompt it renders: the export
+    notes such vars rather than guess how many times.)
+
+    >>> promptfoo_var("{{ x }}"), promptfoo_var("plain"), promptfoo_var(3)
+    ('{% raw %}{{ x }}{% endraw %}', 'plain', 3)
+    """
+    return nunjucks_literal(value) if isinstance(value, str) else value
 
 
 def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], threshold: float | None
@@ -287,8 +299,8 @@ def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], thr
     exactly (promptfoo reads every CSV var as text, trims cells, and a spreadsheet must not see a formula)."""
     row: dict[str, str] = {}
     for k, v in vars_.items():
-        if not isinstance(v, str) or k.startswith("_"):
-            return None
+        if not isinstance(v, str) or k.startswith("_") or v != v.strip():
+            return None  # promptfoo reads a CSV var as trimmed text
         row[k] = v
     for n, a in enumerate(asserts, start=1):
         cell = assertion_cell(a)
@@ -378,6 +390,8 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
             if ex.threshold is not None:
                 test["threshold"] = ex.threshold
             yaml_tests.append(test)
+    if any(isinstance(v, str) and v.endswith("\n") for ex in tests for v in (ex.vars or {}).values()):
+        notes.append("a test's var ends with a newline, which promptfoo drops before it renders the prompt")
     if not any(s.checks for s in strategies) and any(not ex.checks for ex in tests):
         notes.append(f"items judged by their answer format ({', '.join(sorted(formats))}) are written as the "
                      "nearest promptfoo assertion on the gold answer (regex / icontains); promptfoo judges the "
