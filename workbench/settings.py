@@ -145,6 +145,8 @@ MAX_BATCH = 64  # the most sequences llama.cpp decodes together (WORKBENCH_BATCH
 
 declare(Setting("WORKBENCH_DATA_DIR", text, None, "Folder of the run store and prompt-set library (workbench.db).",
                 "folder", "the user data folder (platformdirs)"))
+declare(Setting("WORKBENCH_PROMPTS_DIR", text, None, "Folder of the prompt files (YAML specs and sets) the Library "
+                "lists and saves to.", "folder", "./prompts when it exists, else the user data folder's prompts/"))
 declare(Setting("WORKBENCH_CACHE_DIR", text, None, "Folder of cached embedding indexes.", "folder",
                 "the user cache folder (platformdirs)"))
 declare(Setting("WORKBENCH_CACHE_MAX_ENTRIES", whole(1, lenient=True), 50_000,

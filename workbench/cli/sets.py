@@ -25,7 +25,8 @@ def register(sub) -> None:
     p = sub.add_parser("sets", help="prompt sets: list, show, export, import and run (library + classroom demos)")
     cmds = p.add_subparsers(dest="sets_command", required=True, metavar="ACTION")
 
-    c = cmds.add_parser("list", help="classroom sets and saved sets, filtered by name or tag")
+    c = cmds.add_parser("list", help="classroom sets, the prompts folder's files (WORKBENCH_PROMPTS_DIR) and saved "
+                                      "sets, filtered by name or tag")
     c.add_argument("--search", default="", help="keep sets whose name or a tag contains this text")
     c.add_argument("--deleted", action="store_true", help="also list deleted library sets")
     c.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -119,11 +120,12 @@ def _loader(backend: str, override: str | None = None):
 
 
 def list_cmd(args) -> int:
+    from workbench.promptsets.folder import default_prompts_dir
     from workbench.promptsets.library import library_entries
     from workbench.store import open_store
 
     with open_store() as store:
-        rows = library_entries(store, args.search, include_deleted=args.deleted)
+        rows = library_entries(store, args.search, include_deleted=args.deleted, folder=default_prompts_dir())
     if args.json:
         for row in rows:
             print(shown_json(row))

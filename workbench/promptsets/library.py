@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import DataError
-from workbench.promptsets.files import classroom_sets, from_dict, load, to_yaml
+from workbench.promptsets.files import classroom_sets, from_dict, to_yaml
+from workbench.promptsets.folder import list_folder, load_any, with_versions
 from workbench.promptsets.model import PromptSet
 from workbench.store import MAX_NAME_LENGTH
 
@@ -97,7 +98,7 @@ def find_set(store: Store, ref: str, version: int | None = None) -> tuple[Prompt
     if path.suffix.lower() in (".yaml", ".yml", ".json") or (len(ref) < 4096 and path.is_file()):
         if version is not None:
             raise DataError("--version picks a version of a saved set; a file has no versions.")
-        return load(path), f"file {path.name}"
+        return load_any(path), f"file {path.name}"
     if len(ref) <= MAX_NAME_LENGTH and "\n" not in ref and store.exists(ref):
         pset, found = get(store, ref, version)
         return pset, f"library, version {found}"
@@ -117,16 +118,30 @@ def matches(pset: PromptSet, search: str) -> bool:
     return not needle or needle in pset.name.casefold() or any(needle in t.casefold() for t in pset.tags)
 
 
-def library_entries(store: Store, search: str = "", include_deleted: bool = False) -> list[dict[str, Any]]:
-    """Classroom sets, then saved sets, whose name or a tag matches ``search``: one plain row each.
+def library_entries(store: Store, search: str = "", include_deleted: bool = False,
+                    folder: Path | None = None) -> list[dict[str, Any]]:
+    """Classroom sets, then the prompt files of ``folder`` (none when None), then saved sets, whose name or a tag
+    matches ``search``: one plain row each.
 
-    ``ref`` is what :func:`find_set` takes (a classroom set's file stem, a saved set's name).
+    ``ref`` is what :func:`find_set` takes (a classroom set's file stem, a file's path, a saved set's name). A file
+    that cannot be read is a row with its one-line ``error`` (and the search matches its path).
     """
     rows: list[dict[str, Any]] = []
     for key, pset in classroom_sets().items():
         if matches(pset, search):
             rows.append({"source": "classroom", "ref": key, "name": pset.name, "version": None,
                          "tags": list(pset.tags), "description": pset.description, "deleted": False})
+    if folder is not None:
+        for f in with_versions(store, folder, list_folder(folder)):
+            if f.pset is None:
+                if search.strip().casefold() in f.path.casefold():
+                    rows.append({"source": "file", "ref": str(Path(folder) / f.path), "name": f.path,
+                                 "version": None, "tags": [], "description": f"unreadable: {f.error}",
+                                 "deleted": False, "error": f.error})
+            elif matches(f.pset, search):
+                rows.append({"source": "file", "ref": str(Path(folder) / f.path), "name": f.pset.name,
+                             "version": f.version, "tags": list(f.pset.tags), "description": f.pset.description,
+                             "deleted": False})
     for info in store.list_sets(search, include_deleted=include_deleted):
         rows.append({"source": "library", "ref": info.name, "name": info.name, "version": info.version,
                      "tags": list(info.tags), "description": info.note, "deleted": info.deleted})

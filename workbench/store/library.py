@@ -43,8 +43,39 @@ class VersionInfo:
     tags: tuple[str, ...]
 
 
+#: What a prompt file's history is kept under in ``prompt_sets``: this prefix and the file's resolved path. A
+#: control character (U+0001) no set name may hold (``check_name``), so a file's history never takes a user's
+#: name, and :meth:`SetLibrary.list_sets` leaves these rows out.
+FILE_KEY_PREFIX = "\x01file:"
+
+
 class SetLibrary(Database):
     """Prompt sets and their versions (the ``prompt_sets`` and ``set_versions`` tables)."""
+
+    def file_version(self, path: str, document: dict, note: str) -> tuple[int, bool]:
+        """The version of a prompt file's content (the file at resolved ``path`` holds ``document`` now): its
+        latest version when the content is the same (canonical JSON, as every stored set), else a new version
+        with ``note``; the first time a file is read it is version 1. Returns (version, whether it is new).
+        The history lives under :data:`FILE_KEY_PREFIX` + ``path``: read it with :meth:`versions` and
+        :meth:`get_set` by that key."""
+        if not isinstance(document, dict):
+            raise DataError("A prompt set document must be a JSON object (a dictionary).")
+        text = _dumps(document, "prompt set", lenient=False)
+        key = FILE_KEY_PREFIX + path
+        with self._tx() as conn:
+            row = conn.execute("SELECT id FROM prompt_sets WHERE name = ?", (key,)).fetchone()
+            if row is None:
+                now = _now()
+                set_id = int(conn.execute(
+                    "INSERT INTO prompt_sets (name, tags, created_at, updated_at, workspace) VALUES (?, '[]', ?, ?, NULL)",
+                    (key, now, now)).lastrowid)
+            else:
+                set_id = row[0]
+                latest = conn.execute("SELECT document, version FROM set_versions WHERE set_id = ? "
+                                      "ORDER BY version DESC LIMIT 1", (set_id,)).fetchone()
+                if latest is not None and latest[0] == text:
+                    return latest[1], False
+            return self._add_version(conn, set_id, text, _tags(document.get("tags") or ()), str(note)), True
 
     def _set_row(self, name: str, include_deleted: bool = False, change: bool = False
                  ) -> tuple[int, str, str | None, str | None]:
@@ -147,7 +178,7 @@ class SetLibrary(Database):
         out = []
         for name, version, tags, note, created, updated, deleted, workspace in rows:
             tag_tuple = tuple(json.loads(tags))
-            if deleted is not None and not include_deleted:
+            if (deleted is not None and not include_deleted) or name.startswith(FILE_KEY_PREFIX):
                 continue
             if access is not None and not access.sees_set(workspace):
                 continue
