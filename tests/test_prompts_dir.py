@@ -83,7 +83,7 @@ def test_the_wheel_carries_prompts_and_the_installed_package_finds_them(tmp_path
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(n for n in names if n.startswith("workbench_app/prompts/"))
     expected = sorted(f"workbench_app/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "prompts").glob("*/*.yaml"))
-    assert shipped == expected and len(shipped) == 14
+    assert shipped == [*expected, "workbench_app/prompts/workbench.schema.json"] and len(shipped) == 15
     assert not any(n.startswith(("workbench/shipped/classroom", "workbench/shipped/specs")) for n in names)
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
@@ -117,6 +117,7 @@ def test_listing_reads_sets_and_specs_in_name_order_and_skips_other_files(tmp_pa
     (tmp_path / "sub" / "a_spec.yml").write_text(SPEC)
     (tmp_path / "notes.txt").write_text("not a prompt file")
     (tmp_path / ".hidden.yaml").write_text(SET)
+    (tmp_path / "workbench.schema.json").write_text("{}")
     files = list_folder(tmp_path)
     assert [(f.path, f.kind, f.pset.name, f.error) for f in files] == [
         ("b_set.yaml", "set", "Mine", ""), ("sub/a_spec.yml", "spec", "My spec", "")]
@@ -131,8 +132,10 @@ def test_a_spec_file_is_a_one_step_set_with_its_checks():
     assert pset == PromptSet("s", (Step("s", checks=({"type": "contains", "value": "4"},), threshold=0.5),))
 
 
-def test_the_checkouts_own_prompts_folder_lists_none_of_the_shipped_files_twice(tmp_path):
-    assert list_folder(ROOT / "prompts") == [f for f in list_folder(ROOT / "prompts") if f.path.count("/") == 0]
+def test_the_checkouts_own_prompts_folder_lists_none_of_the_shipped_files_twice():
+    """Its classroom/ and specs/ are the shipped sets (listed as such), its schema is no prompt file."""
+    assert (ROOT / "prompts" / "workbench.schema.json").is_file()
+    assert list_folder(ROOT / "prompts") == []
 
 
 HOSTILE = {

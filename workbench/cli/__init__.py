@@ -14,7 +14,7 @@ import sys
 from workbench.errors import WorkbenchError
 
 #: Modules that register sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config", "export")
+COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config", "export", "schema")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 #: The file names the folder lists (sets and specs are YAML; a set may also be JSON).
 SUFFIXES = (".yaml", ".yml", ".json")
+#: A JSON Schema beside the files (``workbench schema > prompts/workbench.schema.json``) is not a prompt file.
+SCHEMA_SUFFIX = ".schema.json"
 #: Most files one listing reads (the rest are left out, said in one line): a prompts folder is tens of files.
 MAX_FILES = 500
 #: Deepest sub-folder a listing walks into (prompts/classroom/x.yaml is depth 1).
@@ -171,7 +173,8 @@ def _candidates(folder: Path) -> tuple[list[Path], int]:
         depth = len(here.relative_to(folder).parts)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and depth < MAX_DEPTH
                          and os.path.realpath(here / d) not in shipped)
-        found += [here / f for f in sorted(files) if f.lower().endswith(SUFFIXES) and not f.startswith(".")]
+        found += [here / f for f in sorted(files) if f.lower().endswith(SUFFIXES) and not f.startswith(".")
+                  and not f.lower().endswith(SCHEMA_SUFFIX)]
     found.sort(key=lambda p: p.relative_to(folder).as_posix())
     return found[:MAX_FILES], max(0, len(found) - MAX_FILES)
 
