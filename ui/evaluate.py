@@ -25,6 +25,7 @@ from ui.fields import number_field, unless_set
 from ui.handover import HandedPrompt, clear, received
 from ui.run_history import TAB_KEY
 from ui.run_history import history as history_tab
+from ui.run_models import run_backend, strategy_models
 from workbench.data import Pool
 from workbench.data.shapes import describe
 from workbench.errors import ConfigError, DataError
@@ -88,6 +89,7 @@ class Plan:
     cache: bool = True  # answer repeated requests from the store's response cache
     reproducible: bool = False  # one sequence at a time: the exact unbatched text, however the model batches
     judging: JudgingPlan = dataclasses.field(default_factory=JudgingPlan)  # the page's assertions, pass threshold, judge model and repeats
+    model: str | None = None  # the run's own model when not the sidebar's (a one-model import's choice)
 
 
 # --------------------------------------------------------------------------- data as it comes
@@ -319,6 +321,7 @@ class ActiveRun:
 def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, limit: int | None = None) -> int:
     """Run (or resume) with a progress bar and ETA; a click anywhere (Cancel) stops it between items."""
     strategies = list(plan.strategies if strategies is None else strategies)
+    backend = run_backend(strategies, plan.model, backend)  # a prompt x model run: its first model is its own
     active = ActiveRun(run_id)
     st.session_state["ev_active"] = active
     try:
@@ -344,6 +347,7 @@ def execute(plan: Plan, backend, strategies=None, run_id: int | None = None, lim
         run = evaluate(plan.dataset, plan.pool, strategies, backend, app_store(), run_id=run_id,
                        limit=plan.limit if run_id is None else limit, progress=progress,
                        index=index, cache=plan.cache, should_stop=checkpoint, reproducible=plan.reproducible,
+                       models=strategy_models(strategies),
                        judge=plan.judging.judge(backend, any(c.kind.graded for s in strategies for c in s.checks)))
     finally:
         active.done.set()

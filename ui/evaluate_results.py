@@ -15,6 +15,7 @@ import streamlit as st
 
 from ui.common import app_store, user_errors
 from ui.judging_results import judged, judging_section
+from ui.matrix import Matrix, axis_comparisons, for_forest, matrix_chart, matrix_frame, run_matrix
 from workbench.cache import describe
 from workbench.data import Pool
 from workbench.errors import DataError
@@ -128,6 +129,40 @@ def paired_section(comparisons, key: str) -> None:
     """The forest plot, then the table for those who read numbers."""
     st.altair_chart(forest_chart(comparisons), width="stretch", key=f"{key}_forest")
     st.dataframe(paired_frame(comparisons), hide_index=True, key=key)
+
+
+def pairs_frame(pairs, where: str) -> pd.DataFrame:
+    """One axis' comparisons (:func:`ui.matrix.axis_comparisons`) as a table, ``where`` (the model or prompt
+    each was made on) first."""
+    frame = paired_frame([c for _, c in pairs])
+    frame.insert(0, where, [group for group, _ in pairs])
+    return frame
+
+
+#: The matrix's two axes: (``axis_comparisons``' along, heading, the column naming where each pair was made).
+AXES = (("prompts", "Prompts compared on each model", "model"), ("models", "Models compared on each prompt", "prompt"))
+
+
+def matrix_section(matrix: Matrix, records, where) -> None:
+    """The prompt x model heat map (in ``where``) and table, then the paired comparisons along both axes: a
+    forest plot each, side by side, and their tables."""
+    measure = "pass rate" if judged(records) else "accuracy"
+    where.markdown(f"**Prompt × model**: the {measure} of each prompt on each model (n: results).")
+    where.altair_chart(matrix_chart(matrix, measure), width="stretch", key="ev_matrix_chart")
+    st.dataframe(matrix_frame(matrix), hide_index=True, key="ev_matrix")
+    axes = [(along, title, col, axis_comparisons(records, matrix, along)) for along, title, col in AXES]
+    axes = [a for a in axes if a[3]]
+    if not axes:
+        return
+    st.markdown("**Paired comparisons** on the same items, along each axis of the matrix (exact McNemar test; with "
+                "repeats, Wilcoxon's on each item's pass rate; p Holm-adjusted over each axis' pairs; a line that "
+                "crosses zero: the difference may be chance).")
+    for col, (along, title, _, pairs) in zip(st.columns(len(axes), gap="large"), axes, strict=True):
+        col.markdown(f"*{title}*")
+        col.altair_chart(forest_chart(for_forest(pairs)), width="stretch", key=f"ev_axis_{along}_forest")
+    for along, title, where_col, pairs in axes:
+        st.caption(title)
+        st.dataframe(pairs_frame(pairs, where_col), hide_index=True, key=f"ev_axis_{along}")
 
 
 def confusion_chart(cm, strategy: str) -> alt.LayerChart:
@@ -248,7 +283,10 @@ def results(dataset: Pool | None = None) -> None:
     st.dataframe(summary_table(summaries), hide_index=True, key="ev_summary")
     left, right = st.columns(2, gap="large")
     left.altair_chart(accuracy_chart(summaries), width="stretch")
-    if len(summaries) > 1:
+    matrix = run_matrix(info.meta.get("strategies", []), summaries, str(info.meta.get("model")))
+    if matrix is not None:  # several models: prompts x models, compared along each axis
+        matrix_section(matrix, records, right)
+    elif len(summaries) > 1:
         comparisons = paired_comparisons(records)
         right.markdown("**Paired comparison** on the same items: only the items where two strategies differ count "
                        "(exact McNemar test; with repeats, Wilcoxon's on each item's pass rate; p < 0.05: unlikely to be chance; "

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from ui import evaluate as ev
+from ui import imports
 from ui.common import page_intro, sidebar_model, user_errors
 from ui.datapick import data_picker
 from ui.fields import keep_widgets
@@ -17,23 +18,35 @@ setup, results, order, history = ev.tabs()
 
 plan = pool = dataset = None
 with setup:
-    dataset = data_picker("ev_data", "Dataset", default="sentiment")
-    if dataset is not None:
-        ev.data_notes(dataset)  # how the gold answers are read; a warning when they look like worked solutions
-    pool = ev.demonstration_pool(dataset) if dataset is not None else None
-    if pool is not None:
-        with user_errors("Reading the settings"):
-            plan = ev.settings(dataset, pool)
+    source = imports.source_picker()  # the page's own data and strategies, a promptfoo config or an lm-eval task
+    if source == imports.OWN:
+        dataset = data_picker("ev_data", "Dataset", default="sentiment")
+        if dataset is not None:
+            ev.data_notes(dataset)  # how the gold answers are read; a warning when they look like worked solutions
+        pool = ev.demonstration_pool(dataset) if dataset is not None else None
+        if pool is not None:
+            with user_errors("Reading the settings"):
+                plan = ev.settings(dataset, pool)
+    else:
+        with user_errors("Reading the file"):
+            plan = imports.import_setup(source)  # what the file holds, shown before the run
+        if plan is not None:
+            dataset, pool = plan.dataset, plan.pool
+# A run whose models the file (or the Models box) names needs no sidebar model.
+own_models = plan is not None and (plan.model is not None or any(s.model for s in plan.strategies))
 with run_bar:
-    if pool is None or backend is None:
-        st.caption("Choose a dataset on the Setup tab and a model in the sidebar to run.")
+    if pool is None or (backend is None and not own_models):
+        st.caption("Choose a dataset on the Setup tab and a model in the sidebar to run." if source == imports.OWN
+                   else f"Choose {imports.SOURCES[source].lower()} on the Setup tab to run.")
     else:
         with user_errors("Running the evaluation"):
             ev.run_controls(plan, backend)  # Run is disabled while a setting is invalid (plan None)
 with results, user_errors("Showing the results"):
     ev.results(dataset)  # its own human grades (a __human column) meet the judge's verdicts
 with order:
-    if plan is not None and backend is not None:
+    if source != imports.OWN:
+        st.info("Order sensitivity measures the page's own strategies; choose Data and strategies on the Setup tab.")
+    elif plan is not None and backend is not None:
         with user_errors("Order sensitivity"):
             ev.order_section(plan, backend)
     else:
