@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -223,3 +224,35 @@ def test_the_real_model_gate_in_a_subprocess(tmp_path):
     assert res.returncode == 2 and res.stderr.strip() == ("error: --fail-under 2: the threshold must be a number from "
                                                           "0 to 1 (0.8 for 80%), not '2'.")
     assert ET.fromstring((tmp_path / "a.xml").read_bytes()).tag == "testsuites"
+
+
+def test_the_ci_example_runs_what_the_parser_takes_and_the_baseline_matches():
+    """examples/ci/prompts-check.yml: its two eval commands parse with the real parser, run the same items and
+    strategies (so the baseline's names match), and its gate rules name strategies those commands make."""
+    import shlex
+
+    import yaml
+
+    from workbench.cli import build_parser
+    from workbench.evaluate.gate import parse_fail_under, resolve
+
+    job = yaml.safe_load((ROOT / "examples" / "ci" / "prompts-check.yml").read_text(encoding="utf-8"))
+    steps = job["jobs"]["prompts"]["steps"]
+    assert job[True]["pull_request"]["paths"] == ["prompts/**", "examples/**"]  # YAML 1.1 reads "on" as True
+    commands = [line for step in steps for line in step.get("run", "").splitlines() if "bin/workbench" in line]
+    parsed = []
+    for line in commands:
+        words = shlex.split(line.replace("$GITHUB_WORKSPACE/", ""))
+        assert words[0] == ".venv/bin/workbench"  # the checkout's own install (make install)
+        parsed.append(build_parser().parse_args(words[1:]))
+    base, check = parsed
+    assert base.output == "baseline.jsonl" and check.fail_if_worse == "baseline.jsonl"
+    same = ("dataset", "prompt", "strategies", "answer", "limit")
+    assert [getattr(base, k) for k in same] == [getattr(check, k) for k in same]
+    assert (check.junit, check.alpha) == ("report.xml", 0.05)
+    assert (ROOT / check.prompt[0]).is_file()
+    names = [f"{Path(check.prompt[0]).stem}/{s}" for s in check.strategies.split(",")]
+    assert resolve([parse_fail_under(t) for t in check.fail_under], names) == {
+        "sentiment/zero": parse_fail_under("sentiment/zero=0.5"), "sentiment/knn4": parse_fail_under("0.8")}
+    uploads = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert "report.xml" in uploads["with"]["path"].split()
