@@ -41,3 +41,15 @@ def test_cloud_openai_without_base_url_is_refused(tmp_path, capsys):
     _, err = capsys.readouterr()
     assert code == 2 and err.startswith("error: provider openai:chat:gpt-4o-mini has no config.apiBaseUrl;")
     assert err.count("\n") == 1
+
+
+def test_chat_messages_on_a_base_model_are_one_error_line(tmp_path, capsys):
+    (tmp_path / "chat.json").write_text('[{"role": "user", "content": "Capital of {{country}}?"}]', encoding="utf-8")
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text("prompts: [file://chat.json]\nproviders: [{id: workbench:gemma-3-270m, config: {max_tokens: 4}}]\n"
+                      "tests: [{vars: {country: Peru}, assert: [{type: icontains, value: Lima}]}]\n", encoding="utf-8")
+    code = main(["eval", "--config", str(config), "--no-progress"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err == ("error: This prompt is chat messages, and the model has no chat template; run it on a chat "
+                   "model, or write the prompt as text.\n")
