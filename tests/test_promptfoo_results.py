@@ -150,3 +150,31 @@ def test_runs_export_writes_promptfoo_results(tmp_path):
     doc = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert [r["success"] for r in doc["results"]["results"]] == [True, False]
     assert doc["results"]["prompts"][0]["provider"] == "model-a"
+
+
+def test_eval_config_output_results_json_on_the_real_models(tmp_path, capsys):
+    """``workbench eval --config`` (two prompts x the two embedded models) ``--output results.json``."""
+    from tests.conftest import ROOT
+    from workbench.cli import main
+
+    out = tmp_path / "results.json"
+    code = main(["eval", "--config", str(ROOT / "examples" / "promptfoo" / "promptfooconfig.yaml"), "--limit", "1",
+                 "--output", str(out)])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert [(p["label"], p["provider"]) for p in summary["prompts"]] == [
+        ("qa", "gemma"), ("qa", "smollm2"), ("completion", "gemma"), ("completion", "smollm2")]
+    results = summary["results"]
+    assert [(r["testIdx"], r["promptIdx"]) for r in results] == [(0, p) for p in range(4)]
+    first = results[0]
+    assert first["vars"] == {"country": "France", "city": "Paris"}
+    assert first["provider"] == {"id": "workbench:gemma-3-270m", "label": "gemma"}
+    assert first["prompt"] == {"raw": "Q: What is the capital of France?\nA:", "label": "qa"}
+    assert first["response"]["output"] == " The capital of France is Paris."
+    assert [c["assertion"] for c in first["gradingResult"]["componentResults"]] == [
+        {"type": "icontains", "value": "Paris"}, {"type": "not-icontains", "value": "I don't know"}]
+    for r in results:  # each verdict is promptfoo's rule over its components (no threshold here)
+        assert r["success"] == all(c["pass"] for c in r["gradingResult"]["componentResults"])
+    stats = summary["stats"]
+    assert stats["successes"] + stats["failures"] + stats["errors"] == 4
+    assert stats["successes"] == sum(r["success"] for r in results)
