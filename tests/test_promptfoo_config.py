@@ -264,3 +264,8 @@ def test_default_test_from_a_file_and_the_prompt_map_form(tmp_path):
     assert [(c.kind.name, c.value) for c in strategy.checks] == [("starts-with", "Hi")]
     assert [(e.id, e.input, e.vars) for e in plan.dataset] == [("test-1", "who=world", {"who": "world"})]
     assert render(strategy.spec, [], plan.dataset[0]).text == "Hello world"
+
+
+def test_a_provider_config_of_the_wrong_shape_is_one_line(tmp_path):
+    message = refused(tmp_path, "prompts: [x]\nproviders: [{id: workbench:gemma-3-270m, config: [1, 2]}]\n")
+    assert message == "provider workbench:gemma-3-270m: config: Input should be a valid dictionary."

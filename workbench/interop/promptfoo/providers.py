@@ -31,6 +31,7 @@ from typing import Any
 
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
+from workbench.interop.promptfoo.schema import ProviderObject, validated
 
 #: Generation budget when a provider's config names none: promptfoo's own defaults where it has one (OpenAI
 #: 1024 tokens, llama.cpp's ``n_predict`` 512); ours for embedded models and ollama.
@@ -174,7 +175,8 @@ def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ..
             if extra:
                 raise ConfigError(f"provider {str(entry['id'])[:60]}: key {extra[0]!r} is not supported by the "
                                   "workbench; remove it (supported: id, label, config).")
-            out.append(read_provider(entry["id"], entry.get("config"), entry.get("label"), folder))
+            obj = validated(ProviderObject, entry, f"provider {str(entry['id'])[:60]}")
+            out.append(read_provider(obj.id, obj.config, obj.label, folder))
         elif isinstance(entry, Mapping) and len(entry) == 1:
             (provider_id, options), = entry.items()
             options = {} if options is None else options
@@ -184,8 +186,8 @@ def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ..
             if extra:
                 raise ConfigError(f"provider {str(provider_id)[:60]}: key {extra[0]!r} is not supported by the "
                                   "workbench; remove it (supported: id, label, config).")
-            out.append(read_provider(options.get("id", provider_id), options.get("config"), options.get("label"),
-                                     folder))
+            obj = validated(ProviderObject, {"id": provider_id, **options}, f"provider {str(provider_id)[:60]}")
+            out.append(read_provider(obj.id, obj.config, obj.label, folder))
         else:
             raise ConfigError("providers: each entry must be a provider id, {id, label, config} or {ID: {config}}.")
     seen: dict[str, int] = {}
