@@ -65,6 +65,10 @@ def test_a_run_that_did_not_finish_never_passes(status):
         ("--fail-under", True, "zero 100.0% >= 50.0% (--fail-under)")]
     assert len(failed(verdicts)) == 1
     assert failed(gate("finished", records, [FailUnder(0.5)])) == []
+    # A strategy of the run with no results (it stopped before reaching it) fails its rule.
+    verdicts = gate(status, records, [FailUnder(0.0)], run="run 7", names=["zero", "knn4"])
+    assert [(v.strategy, v.passed, v.line) for v in verdicts[1:]] == [
+        ("zero", True, "zero 100.0% >= 0.0% (--fail-under)"), ("knn4", False, "knn4 has no results (--fail-under)")]
 
 
 @pytest.mark.parametrize(("text", "rule"), [

@@ -438,7 +438,7 @@ def run_eval(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    verdicts = verdicts_of(gate, run.run_id, run.status, run.records)
+    verdicts = verdicts_of(gate, run.run_id, run.status, run.records, list(model_of))
     comparisons = paired_comparisons(run.records)
     # a person's grades: the dataset's own (__human, by item id), then those given to this run's outputs
     grades = {**{ex.id: ex.human for ex in dataset if ex.human is not None}, **store.grades(run.run_id)}

@@ -90,11 +90,12 @@ def check_gate(flags: GateFlags, names: Sequence[str], item_ids: Sequence[str] |
         check_baseline(flags.worse, names, item_ids)
 
 
-def verdicts_of(flags: GateFlags, run_id: int | None, status: str, records: Sequence[Mapping[str, Any]]) -> list:
-    """The gate's verdicts on the run ([] when no rule was given)."""
+def verdicts_of(flags: GateFlags, run_id: int | None, status: str, records: Sequence[Mapping[str, Any]],
+                names: Sequence[str]) -> list:
+    """The gate's verdicts on the run of strategies ``names`` ([] when no rule was given)."""
     from workbench.evaluate.gate import gate
 
-    return gate(status, records, flags.under, flags.worse, f"run {run_id}") if flags.active else []
+    return gate(status, records, flags.under, flags.worse, f"run {run_id}", names) if flags.active else []
 
 
 def finish_gate(flags: GateFlags, verdicts: Sequence, run_id: int | None, status: str,
@@ -116,12 +117,18 @@ def finish_gate(flags: GateFlags, verdicts: Sequence, run_id: int | None, status
 
 def report_failed_run(flags: GateFlags, store, run_id: int, models: Mapping[str, str]) -> None:
     """A run that stopped on an error: its JUnit report (the items stored so far, and the gate's verdicts, the
-    run's status first) is still written, so CI shows what ran; the error itself is the command's one line."""
+    run's status first) is still written, so CI shows what ran; the error itself is the command's one line.
+    ``models``: each of the run's strategies (by name) and its model."""
     if flags.junit is None:
         return
+    from workbench.errors import WorkbenchError
     from workbench.junit import junit_xml, write_junit
 
     info = store.get_run(run_id)
     records = store.results(run_id)
-    write_junit(flags.junit, junit_xml(records, run_id=run_id, status=info.status, models=models,
-                                       verdicts=verdicts_of(flags, run_id, info.status, records)))
+    try:
+        verdicts = verdicts_of(flags, run_id, info.status, records, list(models))
+        write_junit(flags.junit, junit_xml(records, run_id=run_id, status=info.status, models=models,
+                                           verdicts=verdicts))
+    except WorkbenchError:
+        pass  # the run's own error is the one line the command ends with

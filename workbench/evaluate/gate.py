@@ -179,9 +179,10 @@ def check_baseline(rule: FailIfWorse, names: Sequence[str], item_ids: Iterable[s
 
 
 def gate(status: str, records: Sequence[Mapping[str, Any]], under: Sequence[FailUnder] = (),
-         worse: FailIfWorse | None = None, run: str = "the run") -> list[Verdict]:
-    """The gate's verdicts on a run (``status``, its item ``records``): a failed ``status`` verdict first when
-    the run did not finish, then ``--fail-under`` per strategy (first-seen order), then ``--fail-if-worse``.
+         worse: FailIfWorse | None = None, run: str = "the run", names: Sequence[str] | None = None) -> list[Verdict]:
+    """The gate's verdicts on a run (``status``, its item ``records``; ``names``: its strategies, by default
+    those the records hold): a failed ``status`` verdict first when the run did not finish, then ``--fail-under``
+    per strategy (a strategy with no results fails it), then ``--fail-if-worse``.
 
     >>> rows = [{"strategy": s, "item_index": 0, "id": "q0", "correct": c} for s, c in (("a", True), ("b", False))]
     >>> [(v.strategy, v.passed, v.line) for v in gate("cancelled", rows, [FailUnder(0.5), FailUnder(0, "b")], run="run 4")]
@@ -189,14 +190,17 @@ def gate(status: str, records: Sequence[Mapping[str, Any]], under: Sequence[Fail
     [(None, False, 'run 4 ended cancelled; a run that did not finish never passes the gate'),
      ('a', True, 'a 100.0% >= 50.0% (--fail-under)'), ('b', True, 'b 0.0% >= 0.0% (--fail-under)')]
     """
-    names = list(dict.fromkeys(str(r.get("strategy")) for r in records))
+    names = list(dict.fromkeys(str(r.get("strategy")) for r in records)) if names is None else list(names)
     out = []
     if status != FINISHED:
         out.append(Verdict("status", None, False, f"{run} ended {status}; a run that did not finish never passes "
                                                   "the gate"))
     rates = pass_rates(records)
     for name, rule in resolve(under, names).items():
-        rate = rates[name]
+        rate = rates.get(name)
+        if rate is None:
+            out.append(Verdict("--fail-under", name, False, f"{name} has no results (--fail-under)"))
+            continue
         below = rate < rule.threshold
         out.append(Verdict("--fail-under", name, not below,
                            f"{name} {rate:.1%} {'<' if below else '>='} {rule.threshold:.1%} (--fail-under)"))
