@@ -8,6 +8,8 @@ import dataclasses
 import hashlib
 import json
 
+import pytest
+
 from tests.fakes import FakeBackend
 from tests.test_cli import cli
 from workbench.data import Example, Pool
@@ -178,3 +180,44 @@ def test_eval_config_output_results_json_on_the_real_models(tmp_path, capsys):
     stats = summary["stats"]
     assert stats["successes"] + stats["failures"] + stats["errors"] == 4
     assert stats["successes"] == sum(r["success"] for r in results)
+
+
+def _promptfoo_bin():
+    import os
+    import shutil
+    from pathlib import Path
+
+    binary = Path(os.environ.get("PROMPTFOO_DIR", "/work/promptfoo")) / "node_modules" / ".bin" / "promptfoo"
+    return binary if shutil.which("node") and binary.is_file() else None
+
+
+@pytest.mark.skipif(_promptfoo_bin() is None, reason="node and promptfoo (npm i promptfoo@0.119.0) not installed")
+def test_promptfoo_imports_the_results_file_and_exports_it_back_the_same(tmp_path):
+    """promptfoo's own ``import`` stores the file in its database and ``export eval`` writes it back: every result
+    (vars, prompt, provider, response, success, score, gradingResult, indices) and the stats come back equal."""
+    import re
+    import subprocess
+
+    report = _run(tmp_path)
+    path = write_report(report, tmp_path / "results.json")
+    env = {"PATH": "/usr/bin:/bin", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+           "PROMPTFOO_CONFIG_DIR": str(tmp_path / "pfhome"), "HOME": str(tmp_path)}
+
+    def promptfoo(*args):
+        res = subprocess.run([str(_promptfoo_bin()), *args], capture_output=True, text=True, timeout=180, env=env,
+                             cwd=tmp_path)
+        assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
+        return res.stdout + res.stderr
+
+    eval_id = re.search(r"Eval with ID (\S+) has been successfully imported", promptfoo("import", str(path)))[1]
+    promptfoo("export", "eval", eval_id, "-o", str(tmp_path / "back.json"))
+    ours = json.loads(path.read_text(encoding="utf-8"))["results"]
+    back = json.loads((tmp_path / "back.json").read_text(encoding="utf-8"))["results"]
+    keys = ("vars", "prompt", "provider", "response", "success", "score", "gradingResult", "testIdx", "promptIdx",
+            "latencyMs", "namedScores", "failureReason", "testCase", "error")
+    order = sorted(back["results"], key=lambda r: (r["testIdx"], r["promptIdx"]))
+    assert [{k: r.get(k) for k in keys} for r in order] == [{k: r.get(k) for k in keys} for r in ours["results"]]
+    assert {k: back["stats"][k] for k in ("successes", "failures", "errors")} == {
+        k: ours["stats"][k] for k in ("successes", "failures", "errors")}
+    assert [(p["label"], p["provider"], p["metrics"]["testPassCount"]) for p in back["prompts"]] == [
+        (p["label"], p["provider"], p["metrics"]["testPassCount"]) for p in ours["prompts"]]
