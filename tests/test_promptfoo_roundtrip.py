@@ -137,6 +137,8 @@ def test_what_promptfoo_cannot_run_is_one_line():
         export_promptfoo([Strategy("knn4", spec, selector="knn", k=4)], [Example("1", "x", "a")], "d")
     with pytest.raises(DataError, match=r"^Strategy 'sc' votes over several samples"):
         export_promptfoo([Strategy("sc", spec, samples=3)], [Example("1", "x", "a")], "d")
+    with pytest.raises(DataError, match=r"^Strategy 'ls' answers by scoring \(score\), which promptfoo does not do; "):
+        export_promptfoo([Strategy("ls", spec, answer="score")], [Example("1", "x", "a")], "d")
 
 
 def test_cli_export_promptfoo_writes_the_files_and_refuses_in_one_line(tmp_path, capsys):

@@ -132,8 +132,8 @@ def _refuse_unexportable(s: Strategy) -> None:
         why = f"chooses its demonstrations per query ({s.selector})"
     elif s.demos_to_build:
         why = "has Auto-CoT demonstrations that are not built yet (export a run that built them)"
-    elif s.answer == "score":
-        why = "answers by label scoring, which promptfoo does not do"
+    elif s.answer != "generate":
+        why = f"answers by scoring ({s.answer}), which promptfoo does not do"
     elif s.samples > 1:
         why = "votes over several samples (self-consistency)"
     elif s.spec.mode.answer_step:
