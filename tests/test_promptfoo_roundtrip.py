@@ -229,3 +229,20 @@ def test_promptfoo_itself_reads_the_export_as_the_workbench_does(tmp_path):
     # promptfoo's Nunjucks renders each prompt to the text the workbench sends for that test
     sent = [render(s.spec, s.demos, ex, as_chat=False).text for ex in tests for s in strategies]
     assert peer["rendered"] == sent
+
+
+def test_cli_export_promptfoo_of_a_stored_run(tmp_path, capsys):
+    fake = FakeBackend(reply=lambda prompt, seed: " Paris")
+    fake.spec = dataclasses.replace(fake.spec, id="gemma-3-270m", path="/no/such/gemma")
+    spec = PromptSpec(syntax="jinja", query_template="Capital of {{ country }}?", answer_format="free")
+    items = Pool("c", (Example("fr", "France", "", vars={"country": "France"}, checks=("icontains: paris",)),))
+    with open_store() as store:  # the CLI's store (the test's own: tests/conftest.py)
+        run = evaluate(items, None, [Strategy("cap", spec)], fake, store)
+    assert main(["export", "promptfoo", str(run.run_id), "--out", str(tmp_path / "pf")]) == 0
+    config = yaml.safe_load((tmp_path / "pf" / CONFIG_FILE).read_text(encoding="utf-8"))
+    assert config["description"] == f"run {run.run_id} on c (exported by the workbench)"
+    assert config["providers"][0]["id"] == "openai:completion:gemma-3-270m"
+    assert (tmp_path / "pf" / TESTS_FILE).read_text(encoding="utf-8") == "country,__expected1\nFrance,icontains: paris\n"
+    assert main(["export", "promptfoo", str(run.run_id), "--version", "2", "--out", str(tmp_path / "v")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == \
+        "error: --version picks a version of a saved prompt set; a run has none."
