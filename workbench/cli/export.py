@@ -102,8 +102,11 @@ def promptfoo_cmd(args) -> int:
 
 def lmeval_cmd(args) -> int:
     from workbench.atomic import write_text_atomic
-    from workbench.interop.lmeval.export import task_yaml
 
+    try:
+        from workbench.interop.lmeval.export import task_yaml
+    except ModuleNotFoundError:
+        raise ConfigError("This build cannot write lm-eval tasks (workbench.interop.lmeval.export is missing).") from None
     if args.out is not None:
         check_output(args.out, "--out")
     text = task_yaml(args.spec, args.dataset, args.name)
