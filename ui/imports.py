@@ -25,14 +25,15 @@ from ui import common
 from ui.assertions import JudgingPlan
 from ui.evaluate import Plan
 from ui.fields import KEPT, keep_widgets, number_field, unless_set
+from ui.matrix import place
 from ui.run_models import check_allowed
-from workbench import settings
 from workbench.backends import EMBEDDED
 from workbench.errors import ConfigError
 from workbench.evaluate.variants import cross_models
 from workbench.interop.plan import Plan as FilePlan
 from workbench.judging.tools import DEFAULT_JUDGE
 from workbench.prompts.rendering import render
+from workbench.promptsets.folder import default_prompts_dir
 from workbench.words import plural
 
 #: The page's sources: its own data and strategies, or another tool's file (kind -> what the radio says).
@@ -81,16 +82,6 @@ def config_kind(text: str) -> str | None:
     if "task" in keys and keys & {"doc_to_text", "output_type", "dataset_path"}:
         return "lm-eval"
     return None
-
-
-def prompts_folder() -> Path:
-    """The prompts folder: ``WORKBENCH_PROMPTS_DIR`` where that setting is declared and set, else ``prompts/``
-    of the current folder."""
-    if "WORKBENCH_PROMPTS_DIR" in settings.SETTINGS:
-        chosen = settings.get("WORKBENCH_PROMPTS_DIR")
-        if chosen:
-            return Path(chosen)
-    return Path.cwd() / "prompts"
 
 
 def _walk(folder: Path, depth: int = 0) -> Iterator[Path]:
@@ -213,7 +204,7 @@ def choose_file(kind: str) -> Path | None:
     if pinned:
         st.caption("This server is shared: it reads only the files you upload, never a path on it.")
     if how == "Pick a file":
-        folders = (*(Path.cwd() / f for f in PICK_FOLDERS), prompts_folder())
+        folders = (*(Path.cwd() / f for f in PICK_FOLDERS), default_prompts_dir())
         files = pickable(kind, folders)
         if not files:
             st.info(f"No {what} under {', '.join(shown_path(f) for f in folders)}; upload one or type its path.")
@@ -332,35 +323,42 @@ def first_prompt(strategy, items) -> str | None:
     return render(strategy.spec, (), items[0], as_chat=False).text
 
 
-def summary(plan: FilePlan) -> None:
-    """What the file describes, before anything runs: prompts x models, the tests, every assertion, the notes."""
-    from ui.matrix import place
+def answer_text(s) -> str:
+    """How a strategy answers: its decoding where it generates, else how it scores (lm-eval's choices)."""
+    if s.answer == "generate":
+        return decoding_text(s.decoding)
+    return f"{s.answer} scored, {s.score_norm} of log-probabilities"
 
+
+def summary(plan: FilePlan, kind: str) -> None:
+    """What the file describes, before anything runs: prompts (an lm-eval task: its metrics) x models, the tests,
+    every assertion, the notes."""
     items = list(plan.dataset)
+    rows_are = "metric" if kind == "lm-eval" else "prompt"
     prompts = list(dict.fromkeys(place(s.name, s.model, "")[0] for s in plan.strategies))
     types = [check_type(c) for ex in items for c in ex.checks or ()]
     types += [c.type for s in plan.strategies for c in s.checks]
-    st.markdown(f"**{Path(plan.source).name}**: {plural(len(prompts), 'prompt')} × "
+    st.markdown(f"**{Path(plan.source).name}**: {plural(len(prompts), rows_are)} × "
                 + (f"{plural(len(plan.models), 'model')}" if plan.models else "the models chosen below")
                 + f" = {plural(len(plan.strategies), 'strategy', 'strategies')} · {plural(len(items), 'test')}"
                 + (f" · assertions: {', '.join(dict.fromkeys(types))}" if types else " · no assertions"))
-    rows = [{"strategy": s.name, "model": s.model or "(chosen below)", "decoding": decoding_text(s.decoding),
+    rows = [{"strategy": s.name, "model": s.model or "(chosen below)", "answer": answer_text(s),
              "assertions (every test)": _checks_text(s.checks),
              **({"threshold": s.threshold} if any(x.threshold is not None for x in plan.strategies) else {}),
              **({"repeat": s.repeat} if any(x.repeat > 1 for x in plan.strategies) else {})} for s in plan.strategies]
     st.dataframe(rows, hide_index=True, key="ev_imp_strategies", width="stretch")
-    with st.expander(f"Prompts as written ({len(prompts)})"):
-        seen = set()
-        for s in plan.strategies:
-            prompt = place(s.name, s.model, "")[0]
-            if prompt not in seen:
-                seen.add(prompt)
-                st.caption(f"**{prompt}** · {s.spec.syntax} template")
-                st.code(prompt_text(s.spec), language=None, wrap_lines=True)
-                first = first_prompt(s, items)
-                if first is not None:
-                    st.caption(f"The exact text a base model gets for {items[0].id}")
-                    st.code(first, language=None, wrap_lines=True)
+    by_text: dict[str, list] = {}  # one box per distinct prompt, naming the strategies that send it
+    for s in plan.strategies:
+        by_text.setdefault(prompt_text(s.spec), []).append(s)
+    with st.expander(f"Prompts as written ({len(by_text)})"):
+        for text, group in by_text.items():
+            names = list(dict.fromkeys(place(s.name, s.model, "")[0] for s in group))
+            st.caption(f"**{', '.join(names)}** · {group[0].spec.syntax} template")
+            st.code(text, language=None, wrap_lines=True)
+            first = first_prompt(group[0], items)
+            if first is not None:
+                st.caption(f"The exact text a base model gets for the first test ({items[0].id})")
+                st.code(first, language=None, wrap_lines=True)
     with st.expander(f"Tests ({len(items)})"):
         st.dataframe([{"id": ex.id, "vars": ", ".join(f"{k}={v}" for k, v in (ex.vars or {}).items()) or ex.input,
                        "expected": ex.answer, "assertions": ", ".join(check_type(c) for c in ex.checks or ()),
@@ -391,7 +389,7 @@ def import_setup(kind: str) -> Plan | None:
     if path is None:
         return None
     plan = read(kind, path)
-    summary(plan)
+    summary(plan, kind)
     refs = model_choice(plan)
     check_allowed(refs)  # a model this server does not allow: one line, before any run
     strategies = list(plan.strategies) if plan.models else cross_models(plan.strategies, refs)

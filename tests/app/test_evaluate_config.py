@@ -101,7 +101,7 @@ def test_the_example_config_is_picked_summarised_and_runs_on_the_real_models_as_
     assert EXAMPLE in at.selectbox(key="ev_imp_pick_promptfoo").options
     at.selectbox(key="ev_imp_pick_promptfoo").set_value(EXAMPLE).run()
     # What the file holds, before anything runs: every strategy with its model, every test.
-    shown = frame(at, "decoding")
+    shown = frame(at, "strategy", "answer")
     assert list(shown["strategy"]) == [s.name for s in plan.strategies]
     assert list(shown["model"]) == [s.model for s in plan.strategies]
     assert list(frame(at, "vars")["id"]) == [ex.id for ex in plan.dataset]
@@ -130,7 +130,7 @@ def test_the_matrix_and_both_axes_of_paired_comparisons_are_exact(fakes, tmp_pat
     at = typed(page(), tmp_path / "promptfooconfig.yaml")
     assert not at.exception and not errors(at)
     assert [c.value for c in at.caption if c.value.startswith("The exact text")] == \
-        ["The exact text a base model gets for test-1"] * 2
+        ["The exact text a base model gets for the first test (test-1)"] * 2
     assert [c.value for c in at.code][-1] == "The capital of France is"
     at.number_input(key="ev_imp_limit").set_value(0).run()
     at.button(key="ev_run").click().run()
@@ -153,7 +153,7 @@ def test_a_config_without_providers_runs_on_the_models_chosen(fakes, tmp_path):
     (tmp_path / "c.yaml").write_text(CONFIG.split("providers:")[0] + "tests:" + CONFIG.split("tests:")[1])
     at = typed(page(), tmp_path / "c.yaml")
     assert not errors(at)
-    assert list(frame(at, "decoding")["strategy"]) == ["qa", "plain"]
+    assert list(frame(at, "strategy", "answer")["strategy"]) == ["qa", "plain"]
     at.multiselect(key="ev_imp_models").set_value(["gemma-3-270m", "smollm2-135m-instruct"]).run()
     at.button(key="ev_run").click().run()
     assert not at.exception and not errors(at)
@@ -241,3 +241,27 @@ def test_the_page_own_source_is_unchanged_by_default(fakes):
     at = page()
     assert at.radio(key="ev_source").value == "own"
     assert at.selectbox(key="ev_data_sample").value == "sentiment"
+
+
+def test_an_lm_eval_task_is_picked_and_runs_on_two_real_models_as_a_matrix():
+    from workbench.interop.lmeval import load_plan
+
+    task = "examples/lm-eval/sentiment.yaml"
+    plan = load_plan(str(ROOT / task))
+    at = page()
+    at.radio(key="ev_source").set_value("lm-eval").run()
+    at.selectbox(key="ev_imp_pick_lm-eval").set_value(task).run()
+    assert not at.exception and not errors(at)
+    metrics = [s.name for s in plan.strategies]
+    headline = next(m.value for m in at.markdown if m.value.startswith("**sentiment.yaml**"))
+    assert headline.startswith(f"**sentiment.yaml**: {len(metrics)} metrics × the models chosen below")
+    at.multiselect(key="ev_imp_models").set_value(["gemma-3-270m", "smollm2-135m-instruct"])
+    at.number_input(key="ev_imp_limit").set_value(2).run()
+    at.button(key="ev_run").click().run()
+    assert not at.exception and not errors(at)
+    assert list(frame(at, "95% CI")["strategy"]) == [f"{m} @ {model}" for m in metrics
+                                                     for model in ("gemma-3-270m", "smollm2-135m-instruct")]
+    matrix = frame(at, "prompt", "gemma-3-270m", "smollm2-135m-instruct")
+    assert list(matrix["prompt"]) == metrics
+    assert all(re.fullmatch(r"\d+\.\d% \(n=2\)", cell) for cell in matrix[["gemma-3-270m", "smollm2-135m-instruct"]]
+               .to_numpy().ravel())
