@@ -75,8 +75,10 @@ def test_csv_has_one_row_per_record():
 
 
 def test_export_format_by_extension():
-    assert [export_format(n) for n in ("r.jsonl", "r.CSV", "r.html", "r.htm")] == ["jsonl", "csv", "html", "html"]
-    with pytest.raises(ConfigError, match=r"end the file name with \.jsonl, \.csv or \.html"):
+    assert [export_format(n) for n in ("r.jsonl", "r.CSV", "r.html", "r.htm", "results.json")] == [
+        "jsonl", "csv", "html", "html", "promptfoo"]
+    with pytest.raises(ConfigError, match=r"end the file name with \.jsonl, \.csv, \.html or \.json \(promptfoo's "
+                                          r"results\)\.$"):
         export_format("run.txt")
 
 
