@@ -342,6 +342,10 @@ def figures(rounds: list[Agreement]) -> dict:
     }
 
 
+def _stop_on_sigterm(*_) -> None:
+    raise SystemExit(143)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--promptfoo", default=None, help="promptfoo's executable or the npm folder it is installed in "
@@ -361,6 +365,7 @@ def main() -> None:
     except EngineUnavailable as err:
         print(json.dumps({"skipped": f"needs llama-server: {err}"}))
         return
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `timeout`, a CI runner: the server is stopped too
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="pf-agree-") as tmp:
         work = Path(tmp)
