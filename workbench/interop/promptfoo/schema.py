@@ -62,6 +62,8 @@ class ProviderObject(_Strict):
 class TestOptions(_Strict):
     """A test's ``options`` the workbench honours."""
 
+    __test__ = False  # not a pytest test class (its name is promptfoo's)
+
     disableVarExpansion: bool | None = None  # promptfoo's name; True: list vars are not crossed
 
 
