@@ -1,4 +1,5 @@
-"""Library page widgets: pick a classroom or saved prompt set, read it, run it, present it.
+"""Library page widgets: pick a classroom set, a file of the prompts folder or a saved set, read it, run it,
+present it. (The folder's files: :mod:`ui.library_files`.)
 
 Every widget key starts with ``lib_``. What changes the library (save a copy, rename, delete, versions, import)
 and the Export tab are :mod:`ui.library_manage`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -22,6 +24,7 @@ from ui.common import RUN_SHORTCUT, cached_backend, pool_index, user_errors
 from ui.common import untrusted_markdown as md
 from ui.fields import number_field
 from ui.handover import BUILDER_PAGE, library_to_builder
+from ui.library_files import FILE, find
 from ui.state import LibraryStep
 from ui.streaming import stream_into_page
 from workbench.backends import SERVER_BACKEND, Backend
@@ -29,6 +32,7 @@ from workbench.errors import ModelError
 from workbench.prompts import SpecFile, reserved_tokens
 from workbench.promptsets.exports import RESULT_COLUMNS, result_row
 from workbench.promptsets.files import classroom_sets
+from workbench.promptsets.folder import PromptFile
 from workbench.promptsets.library import get, library_entries, matches
 from workbench.promptsets.model import PromptSet, Step, TestCase
 from workbench.promptsets.running import (
@@ -53,7 +57,8 @@ CLASSROOM = "classroom:"
 SAVED = "library:"
 #: Widget state that belongs to the open set; dropped when another set is opened.
 PER_SET_KEYS = ("lib_copy_name", "lib_rename_name", "lib_yaml", "lib_note", "lib_diff_a", "lib_diff_b",
-                "lib_restore_v", "lib_confirm_delete", "lib_screen", "lib_preview", "lib_present_input", "lib_live")
+                "lib_restore_v", "lib_confirm_delete", "lib_screen", "lib_preview", "lib_present_input", "lib_live",
+                "lib_file_yaml", "lib_file_name")
 #: Presentation view: large type for a projector.
 PRESENTATION_CSS = """<style>
 [data-testid="stMainBlockContainer"] p, [data-testid="stMainBlockContainer"] li { font-size: 1.7rem; line-height: 1.5; }
@@ -66,17 +71,24 @@ PRESENTATION_CSS = """<style>
 
 @dataclass(frozen=True)
 class Opened:
-    """The set on screen: a classroom set (``saved`` None) or a saved one at its latest version."""
+    """The set on screen: a classroom set, a file of the prompts folder (``file``), or a saved set (``saved``) at
+    its latest version."""
 
-    ref: str  # CLASSROOM + file stem, or SAVED + library name
+    ref: str  # CLASSROOM + file stem, FILE + path in the prompts folder, or SAVED + library name
     pset: PromptSet
     saved: str | None = None  # the library name of a saved set
     version: int | None = None  # its latest version
     can_change: bool = True  # this session may rename, edit, restore or delete it (classroom: its own; teacher: any)
     owner: str = ""  # whose it is, on a classroom server ("shared, read-only", "workspace 3fA9x_"; "" off one)
+    file: str | None = None  # a file's path in the prompts folder
+    folder: str = ""  # the prompts folder (for a file)
+    kind: str = "set"  # a file's kind: "set", or "spec" (a spec file shown as a one-step set)
 
     @property
     def origin(self) -> str:
+        if self.file is not None:
+            what = "Spec file" if self.kind == "spec" else "File"
+            return f"{what} `{self.file}` in the prompts folder {self.folder} · version {self.version}"
         if self.saved is None:
             return f"Classroom set `{self.ref.removeprefix(CLASSROOM)}` (shipped with the workbench)"
         return f"Saved set · version {self.version}" + (f" · {self.owner}" if self.owner else "")
@@ -92,11 +104,15 @@ def classroom() -> dict[str, PromptSet]:
 
 # --------------------------------------------------------------------------- picking a set
 
-def _label(store: Store, ref: str, notes: dict[str, str] | None = None) -> str:
-    """A set in the picker; ``notes``: a saved set's owner on a classroom server, by name."""
+def _label(store: Store, ref: str, notes: dict[str, str] | None = None, names: dict[str, str] | None = None) -> str:
+    """A set in the picker; ``notes``: a saved set's owner on a classroom server, by name; ``names``: a file's
+    set name, by ref."""
     if ref.startswith(CLASSROOM):
         pset = classroom().get(ref.removeprefix(CLASSROOM))
         return f"🎓 {pset.name}" if pset else ref
+    if ref.startswith(FILE):
+        name = (names or {}).get(ref)
+        return f"📄 {name} · {ref.removeprefix(FILE)}" if name else f"📄 {ref.removeprefix(FILE)}"
     name = ref.removeprefix(SAVED)
     note = (notes or {}).get(name, "")
     return f"💾 {name}" + (f" · {note}" if note else "")
@@ -108,8 +124,9 @@ def on_pick() -> None:
         st.session_state.pop(key, None)
 
 
-def picker(store: Store, in_sidebar: bool = False) -> str | None:
-    """Search and pick a set (a row on the page, or the sidebar while presenting); returns its ref or None."""
+def picker(store: Store, in_sidebar: bool = False, files: Sequence[PromptFile] = ()) -> str | None:
+    """Search and pick a set (a row on the page, or the sidebar while presenting) among the shipped sets, the
+    prompts folder's readable ``files`` and the saved sets; returns its ref or None."""
     ss = st.session_state
     who = workspaces.access()
     if in_sidebar:
@@ -120,6 +137,8 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
     search = search_box.text_input("Search by name or tag", key="lib_search",
                                    placeholder="e.g. order, sentiment, cot")
     options = [CLASSROOM + key for key, pset in classroom().items() if matches(pset, search)]
+    names = {FILE + f.path: f.pset.name for f in files if f.pset is not None}
+    options += [FILE + f.path for f in files if f.pset is not None and matches(f.pset, search)]
     infos = store.list_sets(search)
     notes = workspaces.owner_notes(infos, who)
     options += [SAVED + info.name for info in infos]
@@ -127,35 +146,39 @@ def picker(store: Store, in_sidebar: bool = False) -> str | None:
     current = ss.get("lib_pick")
     if current is not None and current not in options:
         alive = (current.startswith(CLASSROOM) and current.removeprefix(CLASSROOM) in classroom()) or (
+            current in names) or (
             current.startswith(SAVED) and store.exists(current.removeprefix(SAVED))
             and not _is_deleted(store, current.removeprefix(SAVED)))
         if alive:
             options.insert(0, current)  # the open set stays open while the search hides it
         else:
             ss["lib_pick"] = None
-    return pick_box.selectbox(f"Open a set ({found} found · 🎓 classroom demo · 💾 saved)", options,
-                              index=None, key="lib_pick", placeholder="Choose a prompt set",
-                              format_func=lambda ref: _label(store, ref, notes), on_change=on_pick)
+    return pick_box.selectbox(f"Open a set ({found} found · 🎓 classroom demo · 📄 prompts folder · 💾 saved)",
+                              options, index=None, key="lib_pick", placeholder="Choose a prompt set",
+                              format_func=lambda ref: _label(store, ref, notes, names), on_change=on_pick)
 
 
 def _is_deleted(store: Store, name: str) -> bool:
     return not any(s.name.casefold() == name.casefold() for s in store.list_sets())
 
 
-def overview(store: Store) -> None:
-    """Every set as a table (when none is open); on a classroom server, whose each saved set is."""
+def overview(store: Store, folder=None) -> None:
+    """Every set as a table (when none is open): shipped, the prompts ``folder``'s files, saved (on a classroom
+    server, whose each saved set is)."""
     who = workspaces.access()
     notes = workspaces.owner_notes(store.list_sets(), who) if who else {}
 
     def kind(r: dict) -> str:
         if r["source"] == "classroom":
             return "classroom demo"
+        if r["source"] == "file":
+            return f"file {Path(r['ref']).relative_to(folder).as_posix()}"
         note = notes.get(r["name"], "")
         return f"saved · {note}" if note else "saved"
 
     rows = [{"kind": kind(r), "set": r["name"],
              "version": "" if r["version"] is None else f"v{r['version']}", "tags": ", ".join(r["tags"]),
-             "about": r["description"]} for r in library_entries(store)]
+             "about": r["description"]} for r in library_entries(store, folder=folder)]
     if who is not None and not who.teacher:
         st.info("Open a set above. Classroom demos ship with the workbench, ready to run; shared sets are the "
                 "teacher's (read-only: save a copy to change one); the sets you save are this browser's.")
@@ -165,13 +188,19 @@ def overview(store: Store) -> None:
         st.table(pd.DataFrame(rows).set_index("set"))
 
 
-def open_set(store: Store, ref: str | None) -> Opened | None:
-    """The picked set, or None (with the reason shown)."""
+def open_set(store: Store, ref: str | None, files: Sequence[PromptFile] = (), folder=None) -> Opened | None:
+    """The picked set (a file as the prompts ``folder``'s listing ``files`` read it now), or None (with the reason
+    shown)."""
     if ref is None:
         return None
     with user_errors("Opening the set"):
         if ref.startswith(CLASSROOM):
             return Opened(ref, classroom()[ref.removeprefix(CLASSROOM)])
+        if ref.startswith(FILE):
+            f = find(list(files), ref)
+            writer = workspaces.access() is None or workspaces.is_teacher()
+            return Opened(ref, f.pset, version=f.version, can_change=writer and f.kind == "set", file=f.path,
+                          folder=str(folder), kind=f.kind)
         pset, version = get(store, ref.removeprefix(SAVED))
         owner = workspaces.owner_note(store.set_workspace(pset.name), workspaces.access())
         return Opened(ref, pset, pset.name, version, can_change=store.may_change(pset.name), owner=owner)

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import classroom as workspaces
+from ui import library_files as files
 from ui.common import untrusted_markdown as md
 from ui.common import user_errors
 from ui.library import CLASSROOM, SAVED, Opened, indexes, inputs_of, on_pick
@@ -76,6 +77,10 @@ def manage_view(store: Store, opened: Opened) -> None:
     c1.text_input("Name of the copy", value=suggestion, key="lib_copy_name")
     c2.button("Save a copy to my library" if opened.saved is None else "Duplicate", key="lib_save_copy",
               on_click=_save_copy, args=(store, opened), width="stretch")
+    if opened.file is not None:
+        files.manage_file(opened)
+        return
+    files.save_to_folder_row(store, opened.pset)
     if opened.saved is None:
         st.caption("Classroom sets are read-only: save a copy to rename, edit and version it.")
         return
@@ -103,7 +108,9 @@ def _save_copy(store: Store, opened: Opened) -> None:
     name = st.session_state.get("lib_copy_name", "").strip()
 
     def act() -> None:
-        if opened.saved is None:
+        if opened.file is not None:
+            save(store, opened.pset.renamed(name), f"Copy of the file {opened.file}", new=True)
+        elif opened.saved is None:
             key = opened.ref.removeprefix(CLASSROOM)
             save(store, opened.pset.renamed(name), f"Copy of the classroom set {key}", new=True)
         else:
@@ -144,6 +151,9 @@ def _undelete(store: Store, name: str) -> None:
 
 def versions_view(store: Store, opened: Opened) -> None:
     """Every version, a diff of any two, and restoring one (as a new version)."""
+    if opened.file is not None:
+        files.versions_file(store, opened)
+        return
     if opened.saved is None:
         st.caption("Classroom sets have no history; save a copy to start one.")
         return

@@ -1,8 +1,10 @@
-"""Library: classroom demo sets and saved prompt sets: read, run, present, version, import and export."""
+"""Library: classroom demo sets, the prompts folder's files and saved prompt sets: read, run, present, version,
+import and export."""
 
 import streamlit as st
 
 from ui import library as lib
+from ui import library_files as lib_files
 from ui import library_manage as manage
 from ui.common import app_store, page_intro, sidebar_model, user_errors
 from ui.fields import keep_widgets
@@ -19,12 +21,18 @@ presenting = st.sidebar.toggle("Presentation view", key="lib_present",
 if not presenting:
     st.title("Library")
     page_intro("Prompt sets are lessons and experiments saved as files: a few prompts (steps) to run one after "
-               "another, such as zero-shot against few-shot. Open a shipped classroom set or your own, run it on "
-               "the chosen model, show it in large type on a projector (Presentation view), save versions and "
+               "another, such as zero-shot against few-shot. Open a shipped classroom set, a YAML file of your "
+               "prompts folder (WORKBENCH_PROMPTS_DIR, else ./prompts; edits on disk show as new versions) or a "
+               "saved set, run it on the chosen model, show it in large type on a projector (Presentation view), save versions and "
                "compare them, or import and export sets to share them. Each step opens in the Prompt Builder or "
                "the Decoding Lab.")
     manage.show_flash(store)
-opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting))
+folder, files = None, []
+with user_errors("Reading the prompts folder"):
+    folder, files = lib_files.listing(store)  # read on every run: an edit on disk shows at once
+if not presenting:
+    lib_files.problems(files)
+opened = lib.open_set(store, lib.picker(store, in_sidebar=presenting, files=files), files, folder)
 if presenting and opened is not None:
     with user_errors("The presentation view"):
         lib.presentation(opened, backend)
@@ -32,7 +40,7 @@ if presenting and opened is not None:
 
 if opened is None:
     with user_errors("Listing the library"):
-        lib.overview(store)
+        lib.overview(store, folder)
 else:
     lib.header(opened)
     steps_tab, run_tab, manage_tab, versions_tab, export_tab = st.tabs(

@@ -246,3 +246,15 @@ def save_file(folder: Path, rel: str, text: str, *, overwrite: bool) -> Path:
 def save_set_file(folder: Path, pset: PromptSet, rel: str | None = None, *, overwrite: bool = False) -> Path:
     """A set written to the prompts folder as canonical YAML (default name: :func:`file_name`)."""
     return save_file(folder, rel or file_name(pset), dumps(pset, "yaml"), overwrite=overwrite)
+
+
+def file_diff(store: Store, folder: Path, rel: str, old: int, new: int) -> str:
+    """Unified diff of two recorded versions of a file's content, as canonical YAML ("" when equal)."""
+    import difflib
+
+    from workbench.promptsets.files import from_dict, to_yaml
+
+    key = file_history_key(folder, rel)
+    a, b = (to_yaml(from_dict(store.get_set(key, v)[0], f"{rel} v{v}")) for v in (old, new))
+    return "".join(difflib.unified_diff(a.splitlines(keepends=True), b.splitlines(keepends=True),
+                                        fromfile=f"{rel} v{old}", tofile=f"{rel} v{new}"))
