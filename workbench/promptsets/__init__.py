@@ -31,6 +31,8 @@ A package of one concept per module; import each name from its module (this pack
 :mod:`~workbench.promptsets.model` (the set: ``PromptSet``, ``Step``, ``TestCase``, ``Limits``),
 :mod:`~workbench.promptsets.files` (untrusted files in and out: ``load``, ``loads``, ``dumps``, ``classroom_sets``),
 :mod:`~workbench.promptsets.running` (demonstrations, rendering, runs: ``render_step``, ``run_step``, ``run_set``),
-:mod:`~workbench.promptsets.exports` (JSONL and CSV) and :mod:`~workbench.promptsets.library` (versions in the
-store: ``save``, ``get``, ``import_set``, ``find_set``).
+:mod:`~workbench.promptsets.exports` (JSONL and CSV), :mod:`~workbench.promptsets.library` (versions in the
+store: ``save``, ``get``, ``import_set``, ``find_set``), :mod:`~workbench.promptsets.folder` (the prompts folder:
+sets and specs as files, ``list_folder``, ``with_versions``, ``save_file``) and :mod:`~workbench.promptsets.schema`
+(the JSON Schema of prompt files, ``json_schema``).
 """
