@@ -37,7 +37,8 @@ def accuracy_chart(summaries) -> alt.LayerChart:
         r["kind"] = "raw (before calibration)" if r["strategy"].endswith(" (raw)") else "accuracy"
         r["label"] = f"{r['accuracy']:.1%} [{r['ci_low']:.1%}, {r['ci_high']:.1%}] n={r['n']}"
     df = pd.DataFrame(rows)
-    base = alt.Chart(df).encode(x=alt.X("strategy:N", sort=None, title=None, axis=alt.Axis(labelAngle=-30),
+    axis = alt.Axis(labelAngle=-30, labelLimit=0, labelOverlap=False)  # every name, whole (tilted: none collide)
+    base = alt.Chart(df).encode(x=alt.X("strategy:N", sort=None, title=None, axis=axis,
                                         scale=alt.Scale(paddingInner=0.35)))
     bars = base.mark_bar().encode(
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"), title="accuracy"),
@@ -97,15 +98,16 @@ def paired_table(records) -> pd.DataFrame:
     return paired_frame(paired_comparisons(records))
 
 
-def forest_chart(comparisons) -> alt.LayerChart:
+def forest_chart(comparisons, label_limit: int = 360) -> alt.LayerChart:
     """A forest plot: each pair's accuracy difference (A − B) as a dot with its 95% bootstrap interval, around a
-    zero line (an interval that crosses zero: the difference may be chance)."""
+    zero line (an interval that crosses zero: the difference may be chance). Pair names longer than
+    ``label_limit`` pixels are cut (0: never)."""
     rows = [{"pair": f"{c.a} − {c.b}", "difference": c.difference, "low": c.ci_low, "high": c.ci_high,
              "p": round(c.p_value, 4), "items": c.n,
              "verdict": "A better" if c.ci_low > 0 else "B better" if c.ci_high < 0 else "may be chance",
              "label": f"{c.difference:+.1%} [{c.ci_low:+.1%}, {c.ci_high:+.1%}]"} for c in comparisons]
     df = pd.DataFrame(rows)
-    y = alt.Y("pair:N", sort=None, title=None, axis=alt.Axis(labelLimit=360))
+    y = alt.Y("pair:N", sort=None, title=None, axis=alt.Axis(labelLimit=label_limit))
     colour = alt.Color("verdict:N", title=None, legend=alt.Legend(orient="bottom"),
                        scale=alt.Scale(domain=["A better", "may be chance", "B better"],
                                        range=["#0b7a3e", "#4c78a8", "#b42318"]))
@@ -122,7 +124,8 @@ def forest_chart(comparisons) -> alt.LayerChart:
                                                        tooltip=tooltip)
     zero = alt.Chart(pd.DataFrame({"zero": [0.0]})).mark_rule(color="#7b8794", strokeDash=[4, 3]).encode(
         x=alt.X("zero:Q", scale=scale))
-    return (zero + rules + dots).properties(height=max(90, 34 * len(rows) + 40))
+    # The page fits the whole chart (axis, title, legend: about 80 px) into this height: a row each besides.
+    return (zero + rules + dots).properties(height=34 * len(rows) + 120)
 
 
 def paired_section(comparisons, key: str) -> None:
@@ -145,7 +148,7 @@ AXES = (("prompts", "Prompts compared on each model", "model"), ("models", "Mode
 
 def matrix_section(matrix: Matrix, records, where) -> None:
     """The prompt x model heat map (in ``where``) and table, then the paired comparisons along both axes: a
-    forest plot each, side by side, and their tables."""
+    forest plot and a table each."""
     measure = "pass rate" if judged(records) else "accuracy"
     where.markdown(f"**Prompt × model**: the {measure} of each prompt on each model (n: results).")
     where.altair_chart(matrix_chart(matrix, measure), width="stretch", key="ev_matrix_chart")
@@ -157,11 +160,9 @@ def matrix_section(matrix: Matrix, records, where) -> None:
     st.markdown("**Paired comparisons** on the same items, along each axis of the matrix (exact McNemar test; with "
                 "repeats, Wilcoxon's on each item's pass rate; p Holm-adjusted over each axis' pairs; a line that "
                 "crosses zero: the difference may be chance).")
-    for col, (along, title, _, pairs) in zip(st.columns(len(axes), gap="large"), axes, strict=True):
-        col.markdown(f"*{title}*")
-        col.altair_chart(forest_chart(for_forest(pairs)), width="stretch", key=f"ev_axis_{along}_forest")
-    for along, title, where_col, pairs in axes:
-        st.caption(title)
+    for along, title, where_col, pairs in axes:  # one under the other: whole pair names, the page's width
+        st.markdown(f"*{title}*")
+        st.altair_chart(forest_chart(for_forest(pairs), label_limit=0), width="stretch", key=f"ev_axis_{along}_forest")
         st.dataframe(pairs_frame(pairs, where_col), hide_index=True, key=f"ev_axis_{along}")
 
 
