@@ -77,7 +77,22 @@ REFUSED = [
     ("spec", {"name": "s", "threshold": True}, None),
     ("spec", {"name": "s", "demos": [{"question": "q", "answer": "a", "why": "x"}]}, None),
     ("spec", {"name": "s", "spec": {"stop": "\n"}}, None),
+    ("set", _set(tests=[{"input": "x", "assert": [{"type": "contain", "value": "x"}]}]), None),
+    ("set", _step(**{"assert": [{"value": "x"}]}), None),
+    ("spec", {"name": "s", "assert": [{"type": "contains", "value": "x", "transform": "output.trim()"}]}, None),
+    ("spec", {"name": "s", "assert": [{"type": "contains", "value": "x", "colour": "red"}]}, None),
 ]
+
+
+def test_assertions_take_the_registrys_types_and_negations():
+    good = _set(tests=[{"input": "x", "assert": [{"type": "icontains", "value": "x"},
+                                                 {"type": "not-contains", "value": "y", "weight": 2}]}])
+    assert from_dict(good, "x.yaml").tests[0].checks[1] == {"type": "not-contains", "value": "y", "weight": 2}
+    assert list(validator("set").iter_errors(good)) == []
+    assert list(validator("spec").iter_errors({"name": "s", "assert": ["contains: Paris"]})) == []
+    types = json_schema("all")["$defs"]["Assertion"]["properties"]["type"]["enum"]
+    assert {"contains", "not-contains", "llm-rubric", "is-json", "similar"} <= set(types)
+    assert not {"python", "javascript", "not-python"} & set(types)
 
 
 @pytest.mark.parametrize(("kind", "data", "message"), REFUSED)

@@ -8,9 +8,9 @@ line ``# yaml-language-server: $schema=<path or URL of the schema>``.
     >>> schema["$schema"], schema["required"]
     ('https://json-schema.org/draft/2020-12/schema', ['schema_version', 'name', 'steps'])
 
-The schema checks a file's shape (fields, types, required keys, the names a selector or an order may take);
-the loaders check more (a template's placeholders, a regex, a threshold's range): a file the schema refuses is
-refused by the loader, not always the other way round.
+The schema checks a file's shape (fields, types, required keys, the names a selector or an order may take, an
+assertion's keys and its type among the judging registry's); the loaders check more (a template's placeholders, a
+regex, a threshold's range, an assertion's value).
 """
 
 from __future__ import annotations
@@ -37,6 +37,30 @@ def _models() -> dict[str, Any]:
     return {"spec": _file_model(), "set": set_model()}
 
 
+def assertion_schema() -> dict[str, Any]:
+    """One ``assert:`` entry as :func:`workbench.judging.registry.build_check` takes it: the keys it allows, a
+    registered type or its ``not-`` negation (the models hold assertions as plain mappings; the registry checks them).
+    """
+    from workbench.judging.registry import _KEYS, kinds
+
+    types = [k.name for k in kinds()] + [f"not-{k.name}" for k in kinds() if k.negatable]
+    return {"type": "object", "required": ["type"], "propertyNames": {"enum": sorted(_KEYS)},
+            "properties": {"type": {"enum": types, "description": "a judging type (README: Judging); not-TYPE "
+                                                                  "negates it"}},
+            "description": "a promptfoo-style assertion, e.g. {type: icontains, value: paris}"}
+
+
+def _with_assertions(node: Any, in_assert: bool = False) -> Any:
+    """``node`` with every plain mapping under an ``assert`` property replaced by a reference to the assertion."""
+    if isinstance(node, dict):
+        if in_assert and node.get("type") == "object" and node.get("additionalProperties") is True:
+            return {"$ref": "#/$defs/Assertion"}
+        return {k: _with_assertions(v, in_assert or k == "assert") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_with_assertions(v, in_assert) for v in node]
+    return node
+
+
 def json_schema(kind: str = "all") -> dict[str, Any]:
     """The schema of ``kind`` ("spec", "set" or "all": either) as a JSON-ready dict."""
     from pydantic.json_schema import models_json_schema
@@ -49,7 +73,10 @@ def json_schema(kind: str = "all") -> dict[str, Any]:
     head = {"$schema": DIALECT, "title": title, "description": description}
     models = _models()
     if kind != "all":
-        return {**head, **{k: v for k, v in models[kind].model_json_schema().items() if k not in ("title",)}}
-    refs, defs = models_json_schema([(models["set"], "validation"), (models["spec"], "validation")])
-    return {**head, "anyOf": [refs[(models["set"], "validation")], refs[(models["spec"], "validation")]],
-            **defs}
+        body = {k: v for k, v in models[kind].model_json_schema().items() if k != "title"}
+    else:
+        refs, defs = models_json_schema([(models["set"], "validation"), (models["spec"], "validation")])
+        body = {"anyOf": [refs[(models["set"], "validation")], refs[(models["spec"], "validation")]], **defs}
+    body = _with_assertions(body)
+    body["$defs"] = {**body.get("$defs", {}), "Assertion": assertion_schema()}
+    return {**head, **body}
