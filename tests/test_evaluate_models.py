@@ -66,3 +66,10 @@ def test_an_item_without_a_variable_the_prompt_uses_is_that_items_error(tmp_path
     a = _fake("model-a", " chat")
     with open_store(tmp_path / "wb.db") as store, pytest.raises(Exception, match="'lang' is undefined"):
         evaluate(items, None, [Strategy("p", SPEC)], a, store)
+
+
+def test_a_model_with_no_file_is_known_by_its_id_not_by_the_current_folder():
+    from workbench.cache import model_identity
+
+    assert model_identity(FakeBackend()) == "id:fake@"  # Path("") is the current folder: never hashed
+    assert model_identity(_fake("model-a", " x")) == "id:model-a@/no/such/model-a"

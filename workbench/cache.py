@@ -139,6 +139,8 @@ def model_identity(backend: Backend, store: Store | None = None) -> str:
     base_url = getattr(getattr(backend, "config", None), "base_url", None)  # a plugin's config may have none
     if base_url and is_server(base_url, backend.name):
         return f"server:{base_url}#{backend.config.model}"
+    if not backend.spec.path:  # no file at all (a test double): Path("") would be the current folder
+        return f"id:{backend.spec.id}@"
     path = Path(backend.spec.path)
     if path.is_file():
         return "sha256:" + file_sha256(path, store)
