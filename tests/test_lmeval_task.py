@@ -97,6 +97,8 @@ def test_a_gsm8k_style_task_generates_until_its_stop_strings_and_keeps_one_strat
     ("metric_list: [{metric: exact_match}]\n", "metric 'exact_match' does not apply to output_type multiple_choice"),
     ("metric_list: [{metric: f1}]\n", "metric_list.0.metric: Input should be 'acc', 'acc_norm' or 'exact_match'"),
     ("repeats: 3\n", "repeats: Input should be 1"),
+    ("fewshot_config: {sampler: balanced}\n", "fewshot_config.sampler: Input should be 'default' or 'first_n'"),
+    ("fewshot_config: {process_docs: x}\n", "unknown key 'fewshot_config.process_docs'"),
     ("dataset_kwargs: {data_files: {test: ../docs.jsonl}}\n", "data_files ../docs.jsonl is outside the config's"),
     ("dataset_kwargs: {data_files: {test: docs.jsonl}, trust_remote_code: true}\n",
      "dataset_kwargs key 'trust_remote_code' is not supported"),

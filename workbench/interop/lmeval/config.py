@@ -34,7 +34,7 @@ SUPPORTED = frozenset({
     "task", "output_type", "doc_to_text", "doc_to_choice", "doc_to_target", "target_delimiter",
     "fewshot_delimiter", "num_fewshot", "fewshot_split", "description", "generation_kwargs", "filter_list",
     "metric_list", "dataset_path", "dataset_name", "dataset_kwargs", "test_split", "validation_split",
-    "training_split", "repeats"})
+    "training_split", "repeats", "fewshot_config"})
 #: Keys that change nothing here: honoured by being read (a label, a version), no note.
 HARMLESS = frozenset({"tag", "metadata", "task_alias"})
 #: Keys read and noted once: they change nothing in a run here.
@@ -48,7 +48,7 @@ NOTED = {
 REFUSED = {
     "process_docs": "it runs Python code", "process_results": "it runs Python code",
     "custom_dataset": "it runs Python code", "unsafe_code": "it runs code", "doc_to_image": "images",
-    "doc_to_audio": "audio", "use_prompt": "promptsource prompts", "fewshot_config": "a custom few-shot sampler",
+    "doc_to_audio": "audio", "use_prompt": "promptsource prompts",
     "gen_prefix": "an answer prefix", "group": "a task group; give one task file",
     "multiple_input": "several contexts per document",
 }
@@ -98,6 +98,13 @@ class FilterSpec(_Model):
         return steps
 
 
+class FewshotSpec(_Model):
+    """``fewshot_config``: lm-eval's sampler by name and, optionally, the examples themselves."""
+
+    sampler: Literal["default", "first_n"] = "default"  # seeded random draws, or the first n in order
+    samples: list[dict[str, Any]] | None = Field(default=None, max_length=10_000)  # examples (else from a split)
+
+
 class MetricSpec(_Model):
     """A ``metric_list`` entry: acc, acc_norm (multiple_choice) or exact_match with its options."""
 
@@ -131,6 +138,7 @@ class TaskFile(_Model):
     fewshot_delimiter: str = "\n\n"  # after each few-shot example
     num_fewshot: int = Field(default=0, ge=0, le=64)  # examples before each document (None in lm-eval = 0)
     fewshot_split: str | None = None  # where few-shot examples come from (else training, validation, test)
+    fewshot_config: FewshotSpec | None = None  # the sampler, and examples given in the file
     description: str = ""  # text (or a field, or a template) before the examples
     generation_kwargs: GenerationKwargs | None = None  # generate_until's decoding
     filter_list: list[FilterSpec] | None = Field(default=None, max_length=10)  # None: take_first only

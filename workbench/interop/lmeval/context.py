@@ -57,6 +57,22 @@ def sample_fewshot(pool: Sequence[Doc], docs: Sequence[Doc], n: int, exclude: bo
     return out
 
 
+def first_fewshot(pool: Sequence[Doc], docs: Sequence[Doc], n: int, exclude: bool) -> list[list[Doc]]:
+    """lm-eval's ``first_n`` sampler: the first ``n`` examples in order (the document itself left out when the
+    pool is the evaluated split).
+
+    >>> first_fewshot([{"q": 0}, {"q": 1}, {"q": 2}], [{"q": 0}], 2, exclude=True)
+    [[{'q': 1}, {'q': 2}]]
+    """
+    out = []
+    for doc in docs:
+        kept = [x for x in pool if x != doc] if exclude else list(pool)
+        if n > len(kept):
+            raise ConfigError(f"num_fewshot {n} asks for more examples than the few-shot examples have ({len(kept)}).")
+        out.append(kept[:n])
+    return out
+
+
 @dataclass(frozen=True)
 class DocFormat:
     """How the task writes one document: its text, its choices, its target, an example of it."""

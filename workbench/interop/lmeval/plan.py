@@ -24,7 +24,7 @@ from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
 from workbench.evaluate.strategies import Strategy
 from workbench.interop.lmeval.config import TaskFile, load_task
-from workbench.interop.lmeval.context import DocFormat, sample_fewshot
+from workbench.interop.lmeval.context import DocFormat, first_fewshot, sample_fewshot
 from workbench.interop.lmeval.documents import load_splits, splits
 from workbench.interop.lmeval.scoring import TAKE_FIRST, matching_check
 from workbench.interop.plan import Plan
@@ -103,6 +103,9 @@ def _until(task: TaskFile) -> tuple[str, ...]:
 def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str]) -> Plan:
     """The plan of a validated task whose files are in ``folder``."""
     evaluated, fewshot = splits(task)
+    given = task.fewshot_config.samples if task.fewshot_config is not None else None
+    if given is not None and task.fewshot_split is None:  # lm-eval: a fewshot_split wins over given samples
+        fewshot = None
     wanted = list(dict.fromkeys(s for s in (evaluated, fewshot) if s is not None))
     rows = load_splits(task, folder, wanted)
     docs = rows[evaluated]
@@ -110,8 +113,10 @@ def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str]) -> P
         raise ConfigError(f"{source}: split {evaluated!r} has no documents.")
     features = frozenset(k for d in docs for k in d)
     fmt = DocFormat(task, features)
-    shots = sample_fewshot(rows[fewshot] if fewshot else [], docs, task.num_fewshot,
-                           exclude=task.fewshot_split == task.test_split)
+    pool = rows[fewshot] if fewshot else given if given is not None else []
+    sampler = first_fewshot if task.fewshot_config is not None and task.fewshot_config.sampler == "first_n" else \
+        sample_fewshot
+    shots = sampler(pool, docs, task.num_fewshot, exclude=task.fewshot_split == task.test_split)
     built = [_example(fmt, i, doc, fmt.prefix(doc, shot)) for i, (doc, shot) in enumerate(zip(docs, shots,
                                                                                              strict=True))]
     missing = sum(not found for _, found in built)
