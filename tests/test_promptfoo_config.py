@@ -269,3 +269,39 @@ def test_default_test_from_a_file_and_the_prompt_map_form(tmp_path):
 def test_a_provider_config_of_the_wrong_shape_is_one_line(tmp_path):
     message = refused(tmp_path, "prompts: [x]\nproviders: [{id: workbench:gemma-3-270m, config: [1, 2]}]\n")
     assert message == "provider workbench:gemma-3-270m: config: Input should be a valid dictionary."
+
+
+def test_a_provider_runs_only_the_prompts_it_lists(tmp_path):
+    (tmp_path / "p.txt").write_text("First {{x}}\n---\nSecond {{x}}\n", encoding="utf-8")
+    plan = load_plan(write(tmp_path, """
+prompts:
+  - {raw: "A {{x}}", label: a}
+  - {id: file://p.txt, label: group}
+  - "B {{x}}"
+providers:
+  - {id: workbench:gemma-3-270m, prompts: [a, "B {{x}}"]}
+  - {id: workbench:smollm2-135m-instruct, label: smol, prompts: [group]}
+  - workbench:gemma-3-270m
+tests: [{vars: {x: 1}}]
+"""))
+    assert [s.name for s in plan.strategies] == [
+        "a @ gemma-3-270m", "a @ gemma-3-270m (2)", "group #1 @ smol", "group #1 @ gemma-3-270m (2)",
+        "group #2 @ smol", "group #2 @ gemma-3-270m (2)", "B {{x}} @ gemma-3-270m", "B {{x}} @ gemma-3-270m (2)"]
+    assert plan.notes == ()
+    # promptfoo keys a {ID: {label, prompts}} entry by its id and looks it up by its label: every prompt runs
+    plan = load_plan(write(tmp_path, """
+prompts: [{raw: "A {{x}}", label: a}, {raw: "B {{x}}", label: b}]
+providers:
+  - workbench:gemma-3-270m: {label: g, prompts: [a]}
+  - workbench:smollm2-135m-instruct: {prompts: [b]}
+"""))
+    assert [s.name for s in plan.strategies] == ["a @ g", "b @ g", "b @ smollm2-135m-instruct"]
+    assert plan.notes == ("promptfooconfig.yaml: provider g: prompts is not used, as promptfoo keys a {ID: {label, "
+                          "prompts}} entry's prompts by its id and looks them up by its label: every prompt runs on "
+                          "it (write {id, label, prompts} to limit it)",)
+    assert refused(tmp_path, 'prompts: [{raw: "A", label: a}]\nproviders: [{id: workbench:x, prompts: [b]}]\n') == (
+        "promptfooconfig.yaml: provider x lists prompt 'b', which no prompt is; its prompts name prompt labels ('a').")
+    assert refused(tmp_path, 'prompts: [{raw: "A", label: a}]\nproviders: [{id: workbench:x, prompts: []}]\n') == (
+        "promptfooconfig.yaml: provider x lists no prompt; its prompts name prompt labels ('a').")
+    assert refused(tmp_path, 'prompts: [A]\nproviders: [{id: workbench:x, prompts: a}]\n') == (
+        "provider workbench:x: prompts: Input should be a valid list.")

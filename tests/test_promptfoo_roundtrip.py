@@ -246,3 +246,22 @@ def test_cli_export_promptfoo_of_a_stored_run(tmp_path, capsys):
     assert main(["export", "promptfoo", str(run.run_id), "--version", "2", "--out", str(tmp_path / "v")]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == \
         "error: --version picks a version of a saved prompt set; a run has none."
+
+
+def test_a_set_that_is_not_every_prompt_on_every_model_round_trips(tmp_path):
+    from workbench.promptsets.files import classroom_sets
+
+    strategies, tests = from_set(classroom_sets()["base_vs_instruct"])
+    exported = export_promptfoo(strategies, tests, "base vs instruct")
+    config = yaml.safe_load(exported.config)
+    assert [p["prompts"] for p in config["providers"]] == [["Base model, raw text"],
+                                                           ["Instruct model, chat template"]]
+    again = load_plan(str(_write(exported, tmp_path)))
+    assert [(s.name, s.model) for s in again.strategies] == [
+        ("Base model, raw text @ gemma-3-270m", "http://127.0.0.1:8080/v1#gemma-3-270m"),
+        ("Instruct model, chat template @ smollm2-135m-instruct", "http://127.0.0.1:8081/v1#smollm2-135m-instruct")]
+    assert [s.spec.query_template for s in again.strategies] == [prompt_text(s.spec) for s in strategies]
+    twice = yaml.safe_load(export_promptfoo(again.strategies, list(again.dataset), "base vs instruct").config)
+    assert twice["prompts"] == config["prompts"]
+    assert [(p["label"], p["config"], p["prompts"]) for p in twice["providers"]] == [
+        (p["label"], p["config"], p["prompts"]) for p in config["providers"]]

@@ -18,7 +18,7 @@ from workbench.evaluate.strategies import Strategy
 from workbench.interop.paths import is_file_ref, read_inside
 from workbench.interop.plan import Plan
 from workbench.interop.promptfoo.cases import read_cases
-from workbench.interop.promptfoo.prompts import read_prompts
+from workbench.interop.promptfoo.prompts import allowed, read_prompts
 from workbench.interop.promptfoo.providers import DEFAULT_BUDGET, read_providers
 from workbench.interop.promptfoo.schema import EVALUATE_NOTED, EvaluateOptions, TestCase, check_top_keys, validated
 from workbench.judging.registry import build_checks
@@ -100,9 +100,20 @@ def load_plan(path: str | os.PathLike) -> Plan:
         items = read_cases(config.get("tests"), default, folder, default_asserts if per_item else ())
     except DataError as err:
         raise ConfigError(str(err)) from None
+    notes = (*notes, *(f"{source}: provider {p.label}: prompts is not used, as promptfoo keys a {{ID: {{label, "
+                       "prompts}} entry's prompts by its id and looks them up by its label: every prompt runs on it "
+                       "(write {id, label, prompts} to limit it)" for p in providers if p.ignored))
+    for provider in providers:
+        unknown = [n for n in provider.prompts or () if not any(allowed(p, (n,)) for p in prompts)]
+        if unknown or provider.prompts == ():
+            what = f"lists prompt {unknown[0][:60]!r}, which no prompt is" if unknown else "lists no prompt"
+            raise ConfigError(f"{source}: provider {provider.label} {what}; its prompts name prompt labels "
+                              f"({', '.join(repr(p.key[:40]) for p in prompts)}).")
     strategies = []
     for prompt in prompts:
         for provider in providers or (None,):
+            if provider is not None and not allowed(prompt, provider.prompts):
+                continue
             strategies.append(Strategy(
                 name=prompt.label if provider is None else f"{prompt.label} @ {provider.label}",
                 spec=prompt.spec,

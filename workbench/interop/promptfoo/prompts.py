@@ -43,6 +43,7 @@ class Prompt:
 
     label: str  # the name shown (promptfoo's ``label``, else a short form of the text or the file)
     spec: PromptSpec  # a zero-shot {{ var }} spec: the rendered text is exactly the prompt
+    key: str = ""  # promptfoo's own label for it, which a provider's ``prompts`` names (src/prompts/processors)
 
 
 def split_text(text: str) -> list[str]:
@@ -108,13 +109,15 @@ def _from_file(ref: str, label: str | None, folder: Path | None) -> list[Prompt]
     if suffix in CHAT_SUFFIXES:
         messages = _messages(text, ref, suffix)
         joined = "\n".join(str(m.get("content")) if isinstance(m, Mapping) else str(m) for m in messages)
-        return [Prompt(base, spec_for(joined, f"prompt {ref}", messages))]
+        return [Prompt(base, spec_for(joined, f"prompt {ref}", messages), label or f"{name}: {text}")]
     texts = split_text(text)
     if not texts:
         raise ConfigError(f"prompt {ref} holds no prompt text.")
+    keys = [f"{label}: {name}: {t}" if label else f"{name}: {t}" for t in texts]  # promptfoo's text file labels
     if len(texts) == 1:
-        return [Prompt(base, spec_for(texts[0], f"prompt {ref}"))]
-    return [Prompt(f"{base} #{n}", spec_for(t, f"prompt {ref} #{n}")) for n, t in enumerate(texts, start=1)]
+        return [Prompt(base, spec_for(texts[0], f"prompt {ref}"), keys[0])]
+    return [Prompt(f"{base} #{n}", spec_for(t, f"prompt {ref} #{n}"), keys[n - 1])
+            for n, t in enumerate(texts, start=1)]
 
 
 def _one(entry: Any, folder: Path | None, label: str | None = None) -> list[Prompt]:
@@ -123,13 +126,13 @@ def _one(entry: Any, folder: Path | None, label: str | None = None) -> list[Prom
         if (obj.id is None) == (obj.raw is None):
             raise ConfigError("prompts: a prompt object needs id (a file://) or raw (the text), one of them.")
         return _one(obj.id if obj.id is not None else obj.raw, folder, obj.label) if obj.raw is None else \
-            [Prompt(obj.label or short_label(obj.raw), spec_for(obj.raw, "prompt"))]
+            [Prompt(obj.label or short_label(obj.raw), spec_for(obj.raw, "prompt"), obj.label or obj.raw)]
     if not isinstance(entry, str) or not entry.strip():
         raise ConfigError(f"prompts: each prompt must be text, a file:// reference or {{id, label}}, not "
                           f"{str(entry)[:60]!r}.")
     if is_file_ref(entry):
         return _from_file(entry.strip(), label, folder)
-    return [Prompt(label or short_label(entry), spec_for(entry, f"prompt {short_label(entry)!r}"))]
+    return [Prompt(label or short_label(entry), spec_for(entry, f"prompt {short_label(entry)!r}"), label or entry)]
 
 
 def read_prompts(value: Any, folder: Path | None) -> tuple[Prompt, ...]:
@@ -147,5 +150,16 @@ def read_prompts(value: Any, folder: Path | None) -> tuple[Prompt, ...]:
     unique = []
     for p in out:
         seen[p.label] = seen.get(p.label, 0) + 1
-        unique.append(p if seen[p.label] == 1 else Prompt(f"{p.label} ({seen[p.label]})", p.spec))
+        unique.append(p if seen[p.label] == 1 else Prompt(f"{p.label} ({seen[p.label]})", p.spec, p.key))
     return tuple(unique)
+
+
+def allowed(prompt: Prompt, listed: tuple[str, ...] | None) -> bool:
+    """promptfoo's ``isAllowedPrompt`` (src/evaluator.ts): a provider that lists ``prompts`` runs a prompt whose
+    label is listed, or starts with a listed name and ``:`` (a text file's prompts under their label).
+
+    >>> p = Prompt("qa", spec_for("Q {{x}}", "p"), "qa: prompts.txt: Q {{x}}")
+    >>> allowed(p, None), allowed(p, ("qa",)), allowed(p, ("qa: prompts.txt",)), allowed(p, ("q",))
+    (True, True, True, False)
+    """
+    return listed is None or prompt.key in listed or any(prompt.key.startswith(f"{name}:") for name in listed)

@@ -23,6 +23,7 @@ ollama's ``repeat_penalty``, ollama's ``min_p`` and ``typical_p``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ SAMPLING_KEYS = {"workbench": ("temperature", "top_p", "top_k", "stop", "seed"),
 #: Provider config keys whose DecodingConfig field has another name.
 RENAMED = {"repeat_penalty": "repetition_penalty"}
 #: The provider ids the workbench runs, as promptfoo writes them.
+#: The keys of a provider entry the workbench reads.
+KEYS = frozenset({"id", "label", "config", "prompts"})
 SUPPORTED_IDS = ("workbench:MODEL", "openai:chat:NAME", "openai:completion:NAME", "llama", "llama:NAME",
                  "ollama:chat:NAME", "ollama:completion:NAME")
 
@@ -60,6 +63,9 @@ class Provider:
     label: str  # the name shown (promptfoo's ``label``, else a short form of the id)
     ref: str  # the model reference (a registry id, a local path or ``BASE_URL#MODEL``)
     decoding: DecodingConfig  # the config's decoding settings
+    key: str = ""  # promptfoo's name for it in its provider -> prompts map: its label as written, else its id
+    prompts: tuple[str, ...] | None = None  # the prompt labels it lists (``prompts``); None: every prompt
+    ignored: bool = False  # it lists prompts promptfoo never looks up ({ID: {label, prompts}}: keyed by id)
 
 
 def _kind(provider_id: str) -> tuple[str, str]:
@@ -129,7 +135,8 @@ def _url(provider_id: str, family: str, config: Mapping[str, Any]) -> str:
     return url if family == "openai" or url.endswith("/v1") else url + "/v1"
 
 
-def read_provider(provider_id: Any, config: Any = None, label: Any = None, folder: Path | None = None) -> Provider:
+def read_provider(provider_id: Any, config: Any = None, label: Any = None, folder: Path | None = None,
+                  prompts: Any = None) -> Provider:
     """The workbench's :class:`Provider` for a promptfoo provider id and its ``config``; an unknown id, an
     unknown config key or a wrong value is one ConfigError line naming it."""
     if not isinstance(provider_id, str) or not provider_id.strip():
@@ -155,7 +162,10 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
     else:
         ref = f"{_url(provider_id, family, config)}#{name}"
     short = name if family == "workbench" else provider_id
-    return Provider(label=label.strip() if label else short, ref=ref, decoding=decoding)
+    if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts)):
+        raise ConfigError(f"provider {provider_id}: prompts must be a list of prompt labels.")
+    return Provider(label=label.strip() if label else short, ref=ref, decoding=decoding, key=label or provider_id,
+                    prompts=None if prompts is None else tuple(prompts))
 
 
 def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ...]:
@@ -171,23 +181,26 @@ def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ..
         if isinstance(entry, str):
             out.append(read_provider(entry, folder=folder))
         elif isinstance(entry, Mapping) and "id" in entry:
-            extra = sorted(set(map(str, entry)) - {"id", "label", "config"})
+            extra = sorted(set(map(str, entry)) - KEYS)
             if extra:
                 raise ConfigError(f"provider {str(entry['id'])[:60]}: key {extra[0]!r} is not supported by the "
-                                  "workbench; remove it (supported: id, label, config).")
+                                  f"workbench; remove it (supported: {', '.join(sorted(KEYS))}).")
             obj = validated(ProviderObject, entry, f"provider {str(entry['id'])[:60]}")
-            out.append(read_provider(obj.id, obj.config, obj.label, folder))
+            out.append(read_provider(obj.id, obj.config, obj.label, folder, obj.prompts))
         elif isinstance(entry, Mapping) and len(entry) == 1:
             (provider_id, options), = entry.items()
             options = {} if options is None else options
             if not isinstance(options, Mapping):
                 raise ConfigError(f"provider {str(provider_id)[:60]}: its settings must be a mapping (label, config).")
-            extra = sorted(set(map(str, options)) - {"id", "label", "config"})
+            extra = sorted(set(map(str, options)) - KEYS)
             if extra:
                 raise ConfigError(f"provider {str(provider_id)[:60]}: key {extra[0]!r} is not supported by the "
-                                  "workbench; remove it (supported: id, label, config).")
+                                  f"workbench; remove it (supported: {', '.join(sorted(KEYS))}).")
             obj = validated(ProviderObject, {"id": provider_id, **options}, f"provider {str(provider_id)[:60]}")
-            out.append(read_provider(obj.id, obj.config, obj.label, folder))
+            # promptfoo keys a {ID: {...}} entry's prompts by its id alone (src/prompts readProviderPromptMap)
+            entry_ = read_provider(obj.id, obj.config, obj.label, folder, obj.prompts)
+            out.append(entry_ if not obj.label else dataclasses.replace(entry_, key=obj.label, prompts=None,
+                                                                      ignored=entry_.prompts is not None))
         else:
             raise ConfigError("providers: each entry must be a provider id, {id, label, config} or {ID: {config}}.")
     seen: dict[str, int] = {}
@@ -195,5 +208,5 @@ def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ..
     for p in out:
         seen[p.label] = seen.get(p.label, 0) + 1
         label = p.label if seen[p.label] == 1 else f"{p.label} ({seen[p.label]})"
-        unique.append(Provider(label, p.ref, p.decoding))
+        unique.append(dataclasses.replace(p, label=label))
     return tuple(unique)

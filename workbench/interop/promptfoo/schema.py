@@ -57,6 +57,7 @@ class ProviderObject(_Strict):
     id: str | None = None  # the provider id (``workbench:gemma-3-270m``, ``openai:chat:NAME``, ``llama``...)
     label: str | None = None  # the name shown for it; None: a short form of its id
     config: dict[str, Any] | None = None  # the provider's own settings (checked per provider)
+    prompts: list[str] | None = None  # the prompt labels it runs (promptfoo's ``prompts``); None: every prompt
 
 
 class TestOptions(_Strict):
