@@ -228,3 +228,48 @@ def test_the_runner_scores_each_documents_own_choices_acc_and_acc_norm(tmp_path,
     assert acc["logliks"] == {"0": -3.0, "1": -6.0, "2": -4.0} and acc["prompt"] == "Q: 2+2?\nA: "
     assert records[("tiny/acc", "1")]["extracted"] == "1" and records[("tiny/acc_norm", "1")]["correct"] is False
     assert [(s.strategy, s.correct) for s in run.summaries] == [("tiny/acc", 0), ("tiny/acc_norm", 1)]
+
+
+# --------------------------------------------------------------------------- Hugging Face datasets, offline
+
+GLUE_SST2 = """task: sst2_mc
+dataset_path: glue
+dataset_name: sst2
+output_type: multiple_choice
+training_split: train
+validation_split: validation
+num_fewshot: 1
+doc_to_text: "{{sentence}}\\nQuestion: Is this sentence positive or negative?\\nAnswer:"
+doc_to_choice: ["negative", "positive"]
+doc_to_target: label
+"""
+
+
+def test_a_hub_dataset_is_read_from_the_local_cache_offline(tmp_path, monkeypatch):
+    from tests.hf_caches import add_glue, cut_network, use_hf_home
+
+    cut_network(monkeypatch)
+    add_glue(use_hf_home(tmp_path, monkeypatch))
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "sst2.yaml").write_text(GLUE_SST2)
+    plan = load_plan(tmp_path / "task" / "sst2.yaml")
+    assert [(ex.vars["sentence"], ex.answer) for ex in plan.dataset] == [("it's a charming journey", "1"),
+                                                                        ("unflinchingly bleak", "0")]
+    text = render(plan.strategies[0].spec, (), plan.dataset[0], as_chat=False).text
+    assert text.count("Question: Is this sentence positive or negative?\nAnswer: ") == 2  # one example, the doc
+
+
+def test_a_hub_dataset_not_cached_or_a_folder_outside_the_task_is_one_line(tmp_path, monkeypatch):
+    from tests.hf_caches import cut_network, use_hf_home
+
+    cut_network(monkeypatch)
+    use_hf_home(tmp_path, monkeypatch)
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "sst2.yaml").write_text(GLUE_SST2)
+    with pytest.raises(DataError) as err:
+        load_plan(tmp_path / "task" / "sst2.yaml")
+    assert one_line(err).startswith("hf:glue:sst2:validation: not in this machine's datasets cache")
+    (tmp_path / "task" / "out.yaml").write_text(GLUE_SST2.replace("dataset_path: glue", "dataset_path: ../elsewhere"))
+    with pytest.raises(ConfigError) as err:
+        load_plan(tmp_path / "task" / "out.yaml")
+    assert "dataset_path ../elsewhere is outside the config's folder" in one_line(err)

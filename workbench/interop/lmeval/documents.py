@@ -4,8 +4,8 @@ cache, as lm-eval's ``datasets.load_dataset(path, name, **dataset_kwargs)`` give
 ``dataset_path: json|csv|parquet`` with ``dataset_kwargs.data_files`` (a file, a list, or split -> files; a file
 or a list is the split ``train``, as ``datasets`` names it) reads each file inside the task's folder with the
 workbench's bounded parsers; rows are made to share one set of columns (a missing one is None, as a
-``datasets`` table fills it). Any other ``dataset_path`` is a Hugging Face dataset read offline from the local
-cache (:func:`workbench.data.hub.load_hf_rows`).
+``datasets`` table fills it). Any other ``dataset_path`` is a Hugging Face dataset id read offline from the local
+caches (:func:`workbench.data.hub.load_hf_rows`), or a ``save_to_disk`` folder inside the task's folder.
 
     >>> split_files("a.jsonl"), split_files({"test": ["a.csv", "b.csv"]})
     ({'train': ['a.jsonl']}, {'test': ['a.csv', 'b.csv']})
@@ -72,13 +72,14 @@ def load_splits(task: TaskFile, folder: Path, wanted: list[str]) -> dict[str, li
         return out
     if task.dataset_kwargs:
         raise ConfigError("dataset_kwargs.data_files applies to dataset_path json, csv or parquet.")
-    try:
-        from workbench.data.hub import load_hf_rows
-    except ImportError:
-        raise ConfigError(f"dataset_path {task.dataset_path}: reading Hugging Face datasets is not available in "
-                          "this version; give dataset_path json|csv|parquet with data_files.") from None
+    from workbench.data.hub import load_hf_rows
+
+    source, local = task.dataset_path, task.dataset_path.startswith((".", "/", "~")) or (
+        folder / task.dataset_path).is_dir()
+    if local:  # a save_to_disk folder or a folder of data files: inside the task's folder, as every file it names
+        source = str(inside(task.dataset_path, folder, "dataset_path"))
     for split in wanted:
-        out[split] = [dict(r) for r in load_hf_rows(task.dataset_path, task.dataset_name, split)]
+        out[split] = [dict(r) for r in load_hf_rows(source, task.dataset_name, split, allow_folder=local)]
     return out
 
 
