@@ -59,8 +59,9 @@ DEFAULTS = {"strategies": "zero,knn4,random4", "answer": "generate", "calibrate"
 def register(sub) -> None:
     p = sub.add_parser("eval", help="compare prompting strategies on a labelled dataset (accuracy, 95%% CI)")
     p.add_argument("--dataset", default=None,
-                   help="a sample name (e.g. sentiment) or a CSV/TSV/JSON/JSONL/Parquet file (required unless "
-                        "--config or --task gives the items)")
+                   help="a sample name (e.g. sentiment), a CSV/TSV/JSON/JSONL/Parquet file, or a Hugging Face dataset "
+                        "from the local cache, hf:ID[:CONFIG]:SPLIT (required unless --config or --task gives the "
+                        "items)")
     p.add_argument("--config", default=None, metavar="promptfooconfig.yaml",
                    help="run a promptfoo config as it is: its prompts x providers on its tests, judged by its "
                         "assertions (see the README's 'From promptfoo')")
@@ -82,7 +83,8 @@ def register(sub) -> None:
                         "dataset)")
     p.add_argument("--output", default=None, metavar="FILE",
                    help="also write the run: run.jsonl (per-item records, summary, manifest; reads back with "
-                        "`runs show`), run.csv (per-item rows) or report.html (one self-contained page)")
+                        "`runs show`), run.csv (per-item rows), report.html (one self-contained page) or results.json "
+                        "(promptfoo's results file)")
     p.add_argument("--limit", type=int, default=None, help="evaluate the first N items (default: all)")
     p.add_argument("--answer", choices=("generate", "score"), default=None,
                    help="generate and extract, or score each label word (classification); CoT always generates")
