@@ -21,7 +21,8 @@ def register(sub) -> None:
     p = sub.add_parser("autocot", help="Auto-CoT: build chain-of-thought demonstrations automatically")
     cmds = p.add_subparsers(dest="autocot_command", required=True, metavar="ACTION")
     b = cmds.add_parser("build", help="cluster the pool, let the model write rationales, keep good ones")
-    b.add_argument("--pool", required=True, help="question pool file (CSV/TSV/JSON/JSONL) or a sample name")
+    b.add_argument("--pool", required=True, help="question pool file (CSV/TSV/JSON/JSONL/Parquet), a sample name, or hf:ID[:CONFIG]:SPLIT "
+                                                   "(a Hugging Face dataset in the local cache)")
     b.add_argument("--task", default="auto", choices=["auto", "none", *REFERENCE_TASKS],
                    help="the reference's preset (clusters, steps, answer-at-end check); auto: from the pool's "
                         "name, none: the defaults (default %(default)s)")
