@@ -382,12 +382,13 @@ def model_choice(plan: FilePlan) -> list[str]:
                                "each in the results' prompt x model matrix. None: the sidebar's model.")
 
 
-def import_setup(kind: str) -> Plan | None:
+def import_setup(kind: str) -> tuple[FilePlan | None, Plan | None]:
     """The Setup tab for a promptfoo config or an lm-eval task: the file, what it holds, models, tests to run.
-    None until a file is read and the numbers are valid; a refused file is one red line (raised)."""
+    (the file's plan, the run's plan): (None, None) until a file is read, the run's None while a number is
+    invalid (said under it); a refused file is one red line (raised)."""
     path = choose_file(kind)
     if path is None:
-        return None
+        return None, None
     plan = read(kind, path)
     summary(plan, kind)
     refs = model_choice(plan)
@@ -405,8 +406,8 @@ def import_setup(kind: str) -> Plan | None:
                       help="A request already answered for the same model, prompt and decoding is read from the "
                            "store.")
     if bad:
-        return None
+        return plan, None
     graded = any(c.kind.graded for s in strategies for c in s.checks)
-    return Plan(plan.dataset, plan.pool or plan.dataset, tuple(strategies), int(limit) or None, 0, 0, cache,
+    return plan, Plan(plan.dataset, plan.pool or plan.dataset, tuple(strategies), int(limit) or None, 0, 0, cache,
                 judging=JudgingPlan(judge_model=DEFAULT_JUDGE, graded=graded),
                 model=refs[0] if refs and not plan.models else None)

@@ -28,10 +28,11 @@ with setup:
             with user_errors("Reading the settings"):
                 plan = ev.settings(dataset, pool)
     else:
+        read = None
         with user_errors("Reading the file"):
-            plan = imports.import_setup(source)  # what the file holds, shown before the run
-        if plan is not None:
-            dataset, pool = plan.dataset, plan.pool
+            read, plan = imports.import_setup(source)  # what the file holds, shown before the run
+        if read is not None:
+            dataset, pool = read.dataset, read.pool or read.dataset
 # A run whose models the file (or the Models box) names needs no sidebar model.
 own_models = plan is not None and (plan.model is not None or any(s.model for s in plan.strategies))
 with run_bar:

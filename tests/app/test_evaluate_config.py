@@ -265,3 +265,13 @@ def test_an_lm_eval_task_is_picked_and_runs_on_two_real_models_as_a_matrix():
     assert list(matrix["prompt"]) == metrics
     assert all(re.fullmatch(r"\d+\.\d% \(n=2\)", cell) for cell in matrix[["gemma-3-270m", "smollm2-135m-instruct"]]
                .to_numpy().ravel())
+
+
+def test_a_number_of_tests_out_of_range_is_one_line_and_run_waits(fakes, tmp_path):
+    (tmp_path / "promptfooconfig.yaml").write_text(CONFIG)
+    at = typed(page(), tmp_path / "promptfooconfig.yaml")
+    at.number_input(key="ev_imp_limit").set_value(1e3).run()
+    assert errors(at) == ["Tests (0 = all) must be between 0 and 3 (got 1000)."]
+    assert at.button(key="ev_run").disabled
+    at.number_input(key="ev_imp_limit").set_value(2).run()
+    assert not errors(at) and not at.button(key="ev_run").disabled

@@ -86,6 +86,8 @@ NOT_HERE = {
                                        "(tests/app/test_evaluate_judging.py)",
     "Repeat each item": "Evaluate: in the Judging box (tests/app/test_evaluate_judging.py)",
     "Temperature of the repeats": "Evaluate: in the Judging box (tests/app/test_evaluate_judging.py)",
+    "Tests (0 = all)": "Evaluate: drawn once a promptfoo config or an lm-eval task is read "
+                       "(tests/app/test_evaluate_config.py)",
 }
 
 
