@@ -273,3 +273,26 @@ def test_a_hub_dataset_not_cached_or_a_folder_outside_the_task_is_one_line(tmp_p
     with pytest.raises(ConfigError) as err:
         load_plan(tmp_path / "task" / "out.yaml")
     assert "dataset_path ../elsewhere is outside the config's folder" in one_line(err)
+
+
+def test_label_scoring_per_character_is_lm_evals_acc_norm_and_choices_refuse_reasoning(tmp_path, fake_backend):
+    from workbench.data import Example, Pool
+    from workbench.evaluate.runner import evaluate
+    from workbench.evaluate.strategies import Strategy, parse_strategies
+    from workbench.prompts import PromptSpec
+    from workbench.store import open_store
+
+    pool = Pool("p", (Example("1", "Is it?", "maybe"),))
+    spec = PromptSpec(answer_format="label", labels=("yes", "maybe"))
+    fake_backend.scores = {"yes": -3.0, "maybe": -4.0}  # in sum "yes" wins; per character (-1.0 < -0.8) "maybe"
+    strategies = parse_strategies(["zero+score", "zero+norm_char"], spec, pool)
+    assert [(s.answer, s.score_norm) for s in strategies] == [("score", "sum"), ("score", "char")]
+    with open_store(tmp_path / "wb.db") as store:
+        run = evaluate(pool, None, strategies, fake_backend, store)
+        got = {r["strategy"]: (r["extracted"], r["rule"], r["logliks"]) for r in store.results(run.run_id)}
+    assert got == {"zero+score": ("yes", "label_score", {"yes": -3.0, "maybe": -4.0}),
+                   "zero+norm_char": ("maybe", "label_score_per_char", {"yes": -1.0, "maybe": -0.8})}
+    with pytest.raises(ConfigError) as err:
+        Strategy(name="x", spec=PromptSpec(reasoning="zero_shot_cot"), answer="choices")
+    assert one_line(err) == ("x: scoring an item's own choices reads one answer after the prompt; chain-of-thought, "
+                             "self-consistency and calibration do not apply.")
