@@ -96,8 +96,9 @@ def test_confusion_matrix_per_label_accuracy_and_macro_f1():
     assert cm.labels == ("pos", "neg") and cm.columns == ("pos", "neg", OTHER)
     assert cm.counts == ((2, 1, 0), (0, 1, 1))
     assert per_label_accuracy(cm) == {"pos": 2 / 3, "neg": 0.5}
-    # pos: P = 2/2, R = 2/3, F1 = 0.8; neg: P = 1/2, R = 1/2, F1 = 0.5; macro 0.65.
-    assert macro_f1(cm) == pytest.approx(0.65)
+    # pos: P = 2/2, R = 2/3, F1 = 0.8; neg: P = 1/2, R = 1/2, F1 = 0.5; (other) ("maybe"): predicted once, never
+    # gold, F1 = 0; macro (0.8 + 0.5 + 0) / 3, as scikit-learn's default label set counts it (0.65 without it).
+    assert macro_f1(cm) == pytest.approx(1.3 / 3)
     with pytest.raises(ConfigError, match="not one of the labels"):
         confusion_matrix(["x"], ["x"], labels=["y"])
 
@@ -114,6 +115,32 @@ def test_label_metrics_agree_with_correctness():
     assert m.confusion.counts == ((1, 0, 0), (0, 1, 2))
     assert dict(m.per_label) == {"world": 1.0, "sports": pytest.approx(1 / 3)}
     assert m.to_dict()["macro_f1"] == m.macro_f1
+
+
+# (gold labels, extracted answers): hand-made predictions, unparsed ones ("", "World.", "no idea") among them.
+F1_CASES = [
+    (["a", "a", "b"], ["a", "", "b"]),  # the issue's example: 0.556 (0.833 with the unparsed answer dropped)
+    (["pos", "pos", "neg", "neg", "neg"], ["pos", "neg", "neg", "no idea", "maybe"]),
+    (["world", "sports", "sports", "sports", "tech"], ["World", "World.", "SPORTS", "", "tech"]),
+    (["x", "y", "z"], ["y", "z", "x"]),  # all wrong, none unparsed
+    (["x", "x", "y"], ["x", "x", "y"]),  # all right
+]
+
+
+@pytest.mark.parametrize(("gold", "said"), F1_CASES)
+def test_macro_f1_equals_scikit_learns_own_with_unparsed_answers_counted_as_wrong(gold, said):
+    """scikit-learn's f1_score(average="macro") on the same predictions, an answer naming no label being one
+    class "(other)" (never gold, F1 0; and a miss for its gold label)."""
+    from sklearn.metrics import f1_score
+
+    records = [{"strategy": "s", "gold": g, "extracted": x, "correct": x.strip().casefold() == g}
+               for g, x in zip(gold, said, strict=True)]
+    named = {g.casefold(): g for g in gold}
+    predicted = [named.get(x.strip().casefold(), OTHER) for x in said]
+    (m,) = label_metrics(records, sorted(set(gold)))
+    assert m.macro_f1 == pytest.approx(f1_score(gold, predicted, average="macro"), abs=1e-12)
+    if gold == ["a", "a", "b"]:
+        assert round(m.macro_f1, 3) == 0.556
 
 
 def test_label_metrics_take_gold_answers_outside_the_labels_as_labels():

@@ -422,13 +422,20 @@ def per_label_accuracy(cm: ConfusionMatrix) -> dict[str, float]:
 
 
 def macro_f1(cm: ConfusionMatrix) -> float:
-    """Unweighted mean of F1 = 2PR / (P + R) over the labels that are gold or predicted at least once
-    (scikit-learn's default label set); a label with P + R = 0 scores 0."""
+    """Unweighted mean of F1 = 2PR / (P + R) over every class that is gold or predicted at least once:
+    scikit-learn's ``f1_score(gold, predicted, average="macro")`` with its default label set. Answers that name
+    no label are one class, :data:`OTHER`, which is never gold: its F1 is 0 and it counts in the mean (and each
+    such answer is a miss for its gold label). A class with P + R = 0 scores 0.
+
+    >>> round(macro_f1(confusion_matrix(["a", "a", "b"], ["a", "unparsed", "b"])), 3)
+    0.556
+    """
     scores = []
-    for i, _ in enumerate(cm.labels):
-        tp = cm.counts[i][i]
-        predicted = sum(row[i] for row in cm.counts)
-        actual = sum(cm.counts[i])
+    for j in range(len(cm.columns)):
+        row = cm.counts[j] if j < len(cm.labels) else ()  # OTHER (the last column) is no one's gold
+        tp = row[j] if row else 0
+        predicted = sum(r[j] for r in cm.counts)
+        actual = sum(row)
         if not predicted and not actual:
             continue
         p = tp / predicted if predicted else 0.0
@@ -455,8 +462,9 @@ def label_metrics(records: Sequence[Mapping[str, Any]], labels: Sequence[str] | 
     """Per strategy: confusion matrix, per-label accuracy and macro-F1 from result records.
 
     A correct record predicts its gold label (so the matrix agrees with the accuracy); a wrong one
-    predicts the label its extracted answer names (compared casefolded), else :data:`OTHER`. Gold
-    answers match ``labels`` casefolded; one that matches none is added as a label.
+    predicts the label its extracted answer names (compared casefolded), else :data:`OTHER`, which
+    :func:`macro_f1` counts as a class of its own (scikit-learn's default). Gold answers match ``labels``
+    casefolded; one that matches none is added as a label.
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
