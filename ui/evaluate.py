@@ -73,7 +73,8 @@ ABOUT = ("Which prompting strategy is better on my data? Pick a labelled dataset
          "whether two strategies really differ (a paired test on the same items), where the answers went "
          "(confusion matrix) and every item's prompt, output and extracted answer. **Order sensitivity** "
          "measures how much the order of the demonstrations alone moves accuracy; **Run history** keeps every run "
-         "to show again, resume, export or compare with another.")
+         "to show again, resume, export or compare with another. A **promptfoo config** or an **lm-eval task** "
+         "runs as it is (Setup's first choice): its prompts × models make a matrix.")
 
 
 @dataclass(frozen=True)

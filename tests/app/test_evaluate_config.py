@@ -201,8 +201,11 @@ REFUSED = {
     "a file outside its folder": ("prompts: ['file://../secret.txt']\nproviders: [workbench:gemma-3-270m]\n"
                                   "tests: [{vars: {name: a}}]\n", "prompt file://../secret.txt is outside the "
                                                                   "config's folder"),
-    "a template that does not parse": ("prompts: ['Hi {{ name']\nproviders: [workbench:gemma-3-270m]\n"
-                                       "tests: [{vars: {name: a}}]\n", "The query template does not parse"),
+    "a template with an unknown filter": ("prompts: ['Hi {{ name | nosuchfilter }}']\n"
+                                          "providers: [workbench:gemma-3-270m]\ntests: [{vars: {name: a}}]\n",
+                                          "does not parse: No filter named 'nosuchfilter'"),
+    "a variable no test gives": ("prompts: ['Hi {{ nobody }}']\nproviders: [workbench:gemma-3-270m]\n"
+                                 "tests: [{vars: {name: a}}]\n", "'nobody' is undefined"),
     "a template reaching for a dunder": ("prompts: [\"{{ ''.__class__ }}\"]\nproviders: [workbench:gemma-3-270m]\n"
                                          "tests: [{vars: {name: a}}]\n", "unsafe"),
 }
