@@ -305,3 +305,35 @@ providers:
         "promptfooconfig.yaml: provider x lists no prompt; its prompts name prompt labels ('a').")
     assert refused(tmp_path, 'prompts: [A]\nproviders: [{id: workbench:x, prompts: a}]\n') == (
         "provider workbench:x: prompts: Input should be a valid list.")
+
+
+#: Vars promptfoo changes before it fills a text prompt: a final newline, a {{ var }} in a var, JavaScript's
+#: replacement patterns, an unclosed tag, an unset name, a filter.
+TRICKY_VARS = """
+      name: "Ada\\n\\n"
+      greeting: "Hi {{ name | upper }}!"
+      echo: "<{{ money }}>"
+      money: "5$& and $$"
+      brace: "JSON: {{ \\"a\\""
+      unset: "[{{ nobody }}]"
+      note: file://note.txt
+      crlf: "x\\r\\n"
+"""
+
+
+def test_vars_are_rendered_as_promptfoo_renders_them(tmp_path):
+    (tmp_path / "note.txt").write_text("\n  a note {{ name }}\n\n", encoding="utf-8")
+    plan = load_plan(write(tmp_path, "prompts: ['{{greeting}}|{{echo}}|{{brace}}|{{unset}}|{{name}}|{{note}}|{{']\n"
+                                     f"tests:\n  - vars:{TRICKY_VARS}"))
+    assert plan.dataset[0].vars == {
+        "name": "Ada\n", "greeting": "Hi ADA\n!", "echo": "<555555$& and $$ and $ and $ and $ and $ and $>",
+        "money": "5$& and $$", "brace": 'JSON: {{ "a"', "unset": "[]", "note": "a note Ada\n", "crlf": "x\r"}
+    # the prompt has an unclosed {{ too: promptfoo sends it as it is
+    assert render(plan.strategies[0].spec, [], plan.dataset[0]).text == \
+        "{{greeting}}|{{echo}}|{{brace}}|{{unset}}|{{name}}|{{note}}|{{"
+    plan = load_plan(write(tmp_path, "prompts: ['{{greeting}}|{{echo}}|{{brace}}|{{unset}}|{{name}}|{{note}}']\n"
+                                     f"tests:\n  - vars:{TRICKY_VARS}"))
+    assert render(plan.strategies[0].spec, [], plan.dataset[0]).text == \
+        'Hi ADA\n!|<555555$& and $$ and $ and $ and $ and $ and $>|JSON: {{ "a"|[]|Ada\n|a note Ada\n'
+    assert refused(tmp_path, "prompts: ['{{x}}']\ntests: [{vars: {x: '{% if %}'}}]\n").startswith(
+        "test 1: var 'x' is rendered as a template by promptfoo, and it fails: ")

@@ -26,6 +26,7 @@ from workbench.interop.promptfoo.export import (
     from_set,
     prompt_text,
 )
+from workbench.interop.promptfoo.prompt_vars import prompt_vars
 from workbench.judging.registry import build_checks
 from workbench.prompts import PromptSpec
 from workbench.prompts.rendering import render
@@ -222,7 +223,10 @@ def test_promptfoo_itself_reads_the_export_as_the_workbench_does(tmp_path):
     ours = load_plan(str(path))
     assert [p["label"] for p in peer["prompts"]] == ["few", "echo"]
     assert peer["providers"] == [["openai:completion:gemma-3-270m", "gemma-3-270m"]]
-    assert [t["vars"] for t in peer["tests"]] == [ex.vars for ex in ours.dataset]
+    # the workbench's items hold the vars as promptfoo fills a text prompt with them (its Nunjucks pass on each):
+    # the exported vars' {% raw %} gives back each original value
+    assert [prompt_vars(t["vars"], "t") for t in peer["tests"]] == [ex.vars for ex in ours.dataset] == [
+        t.vars for t in tests]
     assert [[{k: v for k, v in a.items() if k != "metric" or v} for a in t["assert"]] for t in peer["tests"]] == [
         [c.to_dict() for c in build_checks(ex.checks)] for ex in ours.dataset]
     assert [t["threshold"] for t in peer["tests"]] == [ex.threshold for ex in ours.dataset]
@@ -265,3 +269,31 @@ def test_a_set_that_is_not_every_prompt_on_every_model_round_trips(tmp_path):
     assert twice["prompts"] == config["prompts"]
     assert [(p["label"], p["config"], p["prompts"]) for p in twice["providers"]] == [
         (p["label"], p["config"], p["prompts"]) for p in config["providers"]]
+
+
+@pytest.mark.skipif(_promptfoo_dir() is None, reason="node and promptfoo (npm i promptfoo@0.119.0) not installed")
+def test_promptfoo_renders_an_imported_config_with_tricky_vars_as_the_workbench_does(tmp_path):
+    import json
+    import subprocess
+
+    from tests.test_promptfoo_config import TRICKY_VARS
+
+    (tmp_path / "note.txt").write_text("\n  a note {{ name }}\n\n", encoding="utf-8")
+    path = tmp_path / CONFIG_FILE
+    path.write_text("prompts:\n  - '{{greeting}}|{{echo}}|{{brace}}|{{unset}}|{{name}}|{{note}}'\n"
+                    "  - 'unclosed {{greeting}} {{'\nproviders: [{id: 'openai:completion:m', config: "
+                    "{apiBaseUrl: 'http://127.0.0.1:9/v1'}}]\n"
+                    f"tests:\n  - vars:{TRICKY_VARS}",
+                    encoding="utf-8")
+    (tmp_path / "peer.js").write_text(PEER_SCRIPT, encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+           "PROMPTFOO_CONFIG_DIR": str(tmp_path / "pfhome"), "HOME": str(tmp_path)}
+    res = subprocess.run(["node", str(tmp_path / "peer.js"), str(_promptfoo_dir()), str(path)], capture_output=True,
+                         text=True, timeout=120, env=env, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    peer = json.loads(res.stdout.strip().splitlines()[-1])
+    ours = load_plan(str(path))
+    sent = [render(s.spec, [], ex, as_chat=False).text for ex in ours.dataset for s in ours.strategies]
+    assert peer["rendered"] == sent
+    assert sent[:2] == ['Hi ADA\n!|<555555$& and $$ and $ and $ and $ and $ and $>|JSON: {{ "a"|[]|Ada\n|a note Ada\n',
+                        "unclosed {{greeting}} {{"]

@@ -3,7 +3,7 @@ src/evaluator.ts make them: inline test cases or ``file://tests.csv|yaml|yml|jso
 vars, its ``__expected`` / ``__expectedN`` cells assertions, read by :mod:`workbench.data.rowchecks`); each
 test's vars over ``defaultTest``'s; a list value (of text) expands into one test per value, crossed with the
 other lists (``generateVarCombinations``) unless ``options.disableVarExpansion``; no tests at all is one test
-with no vars. Assertions keep promptfoo's ``{{ var }}`` placeholders filled from the test's vars.
+with no vars. Each test's vars are those promptfoo renders a text prompt with (:mod:`.prompt_vars`). Assertions keep promptfoo's ``{{ var }}`` placeholders filled from the test's vars.
 
     >>> [ex.vars for ex in read_cases([{"vars": {"x": ["a", "b"], "y": "c"}}], None, None)]
     [{'x': 'a', 'y': 'c'}, {'x': 'b', 'y': 'c'}]
@@ -24,6 +24,7 @@ from workbench.data.files import read_rows
 from workbench.data.rowchecks import EXPECTED, check_columns, read_row_checks
 from workbench.errors import ConfigError, DataError
 from workbench.interop.paths import inside, is_file_ref, read_inside
+from workbench.interop.promptfoo.prompt_vars import prompt_vars
 from workbench.interop.promptfoo.schema import TestCase
 from workbench.judging.registry import parse_cell
 from workbench.safeload import load_document
@@ -80,7 +81,7 @@ def _var_value(name: str, value: Any, folder: Path | None) -> Any:
     inside(ref, folder, f"var {name!r}")
     text = read_inside(ref, folder, f"var {name!r}", max_bytes=1_000_000)
     if suffix in (".txt", ".md"):
-        return text
+        return text.strip()  # promptfoo's renderPrompt reads a text var file trimmed
     try:
         return load_document(text, ref, fmt="json" if suffix == ".json" else "yaml", what="var files")
     except DataError as err:
@@ -154,7 +155,7 @@ def read_cases(tests: Any, default: TestCase | None, folder: Path | None,
             n = len(examples) + 1
             filled = read_row_checks({"vars": combo, "assert": [*default_checks, *checks]}, where)
             examples.append(Example(id=f"test-{n}", input=summary(case, combo, len(combos) > 1), answer=answer,
-                                    vars=combo,
+                                    vars=prompt_vars(combo, where),
                                     checks=filled.checks or None, threshold=threshold))
             if len(examples) > MAX_TESTS:
                 raise ConfigError(f"the config has more than {MAX_TESTS:,} tests; the workbench runs at most "

@@ -21,6 +21,7 @@ from typing import Any
 
 from workbench.errors import ConfigError, DataError, PromptError
 from workbench.interop.paths import inside, is_file_ref, read_inside
+from workbench.interop.promptfoo.prompt_vars import auto_wrap_raw
 from workbench.interop.promptfoo.schema import PromptObject, validated
 from workbench.prompts.spec import PromptSpec
 from workbench.safeload import load_document
@@ -70,9 +71,10 @@ def short_label(text: str) -> str:
 
 
 def spec_for(template: str, where: str, messages: Any = ()) -> PromptSpec:
-    """The zero-shot ``{{ var }}`` spec of a prompt (a broken template: one line naming ``where``)."""
+    """The zero-shot ``{{ var }}`` spec of a prompt (a broken template: one line naming ``where``); a text prompt
+    with an unclosed tag is literal text, as promptfoo renders it (``autoWrapRawIfPartialNunjucks``)."""
     try:
-        return PromptSpec(syntax="jinja", query_template=template, instruction="", separator="",
+        return PromptSpec(syntax="jinja", query_template=template if messages else auto_wrap_raw(template), instruction="", separator="",
                           answer_prefix="", answer_format="free", messages=messages)
     except PromptError as err:
         raise ConfigError(f"{where}: {err}") from None
