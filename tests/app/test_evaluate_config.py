@@ -278,3 +278,14 @@ def test_a_number_of_tests_out_of_range_is_one_line_and_run_waits(fakes, tmp_pat
     assert at.button(key="ev_run").disabled
     at.number_input(key="ev_imp_limit").set_value(2).run()
     assert not errors(at) and not at.button(key="ev_run").disabled
+
+
+def test_a_shared_server_refuses_a_provider_it_does_not_allow_in_one_line(fakes, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CLASSROOM", "1")
+    monkeypatch.setenv("WORKBENCH_ALLOWED_MODELS", "gemma-3-270m")
+    at = promptfoo(page(), "Upload")
+    at.file_uploader(key="ev_imp_upload_promptfoo").set_value(("promptfooconfig.yaml", CONFIG.encode(),
+                                                               "application/yaml")).run()
+    assert not at.exception
+    assert errors(at) == ["This server loads only the models it allows; pick one of: gemma-3-270m (the teacher sets "
+                          "them with WORKBENCH_ALLOWED_MODELS)."]
