@@ -242,8 +242,9 @@ def test_answer_trigger_follows_the_answer_format():
 def test_answer_prompt_golden():
     spec = PromptSpec(reasoning="zero_shot_cot", answer_format="number")
     stage1 = "Q: 1 + 6\nA: Let's think step by step."
+    # The reasoning as generated (D9: Kojima et al. concatenate it unstripped), then "\n" and the trigger.
     assert answer_prompt(spec, stage1, " 1 plus 6 is 7.\n\n") == (
-        "Q: 1 + 6\nA: Let's think step by step. 1 plus 6 is 7.\nTherefore, the answer (arabic numerals) is"
+        "Q: 1 + 6\nA: Let's think step by step. 1 plus 6 is 7.\n\n\nTherefore, the answer (arabic numerals) is"
     )
 
 
@@ -511,7 +512,7 @@ def test_choice_trigger_uses_the_items_own_letters():
     three = Example(id="q", input="Pick one", answer="B", choices={"A": "x", "B": "y", "C": "z"})
     assert final_trigger(spec, three) == "Therefore, among A through C, the answer is"
     assert final_trigger(spec) == "Therefore, among A through E, the answer is"
-    assert answer_prompt(spec, "P", " so B ", three) == "P so B\nTherefore, among A through C, the answer is"
+    assert answer_prompt(spec, "P", " so B ", three) == "P so B \nTherefore, among A through C, the answer is"
     # Letters outside the item's choices are not answers.
     assert extract_answer(spec, " E, or rather B", three).answer == "B"
 

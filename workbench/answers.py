@@ -1,25 +1,33 @@
 """Answer extraction, normalisation, majority vote and accuracy intervals.
 
-Extraction follows the answer-cleansing rules of Kojima et al. (2022, "Large
-Language Models are Zero-Shot Reasoners"): when an answer trigger such as
-"The answer is" occurs in the output, take the first candidate after its last
-occurrence; otherwise take the last candidate in the whole output. On top of that
-a few explicit patterns ("answer is C", a leading "Yes,") fire first, and
-candidates must be whole tokens ("B" in "Because" is not a choice). Every
-:class:`Extraction` names the rule that fired, so a record can show why an item
-was marked wrong.
+Two named extraction styles (:data:`EXTRACTION_STYLES`; ``extract(..., style=...)``, ``--extract``):
+
+* ``lenient`` (the default) -- the workbench's own reading, shaped like Kojima et al.'s (2022) cleansing but
+  forgiving: the trigger is found in any case; when it occurs, the first candidate after its last occurrence,
+  otherwise explicit patterns fire first ("answer is C", a leading "Yes,", a bracketed "(C)"), then the last
+  candidate (a label answer: the first label found); candidates must be whole tokens ("B" in "Because" is not
+  a choice); numbers are canonical ('1,250.50' -> '1250.5') and compared numerically, labels and yes/no
+  case-insensitively.
+* ``kojima`` -- Kojima et al.'s ``answer_cleansing`` exactly (:mod:`workbench.kojima_cleansing`): the same
+  regexes per dataset family, the first candidate after the trigger (split case-sensitively) or after a prompt
+  ending with it, else the last, one trailing "." dropped; the answer is compared with the gold one as the
+  reference does (the same string).
+
+Every :class:`Extraction` names the rule that fired, so a record can show why an item was marked wrong.
 
     >>> extract("I have 3 apples and 5 pears, so 8", AnswerFormat.NUMBER).answer
     '8'
     >>> extract_number("The answer is $1,250.50.")
     '1250.5'
+    >>> extract("Because (C) fits", "choice", style="kojima").answer  # the "B" of "Because", as Kojima's regex
+    'C'
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -96,13 +104,17 @@ class Vote:
 # --------------------------------------------------------------------------- helpers
 
 def _after_trigger(text: str, trigger: str | None) -> str | None:
-    """Text after the LAST occurrence of ``trigger`` (case-insensitive), or None when absent."""
-    if not trigger:
+    """Text after the LAST occurrence of ``trigger`` (case-insensitive), or None when absent.
+
+    The search runs on the original text, so a character whose lower case is longer does not move the cut:
+
+    >>> _after_trigger("İİ. The answer is 17.", "The answer is")
+    ' 17.'
+    """
+    if not trigger or not trigger.strip():
         return None
-    idx = text.lower().rfind(trigger.strip().lower())
-    if idx < 0:
-        return None
-    return text[idx + len(trigger.strip()):]
+    found = list(re.finditer(re.escape(trigger.strip()), text, re.IGNORECASE))
+    return text[found[-1].end():] if found else None
 
 
 # A number: optional minus sign (not right after a word, so "5-3" is not "-3"), optional "$",
@@ -304,6 +316,85 @@ def extract_free_text(text: str, trigger: str | None = None) -> str | None:
 
 # --------------------------------------------------------------------------- dispatch
 
+def _lenient(text: str, fmt: AnswerFormat, labels: Sequence[str] | str | None, trigger: str | None,
+             synonyms: Mapping[str, str] | None, after_trigger: bool) -> tuple[str | None, str]:
+    tail = text if after_trigger else _after_trigger(text, trigger)
+    if fmt is AnswerFormat.NUMBER:
+        return _number(text, tail)
+    if fmt is AnswerFormat.YES_NO:
+        return _yes_no(text, tail)
+    if fmt is AnswerFormat.CHOICE:
+        return _choice(text, tail, "".join(labels) if labels else DEFAULT_LETTERS)
+    if fmt is AnswerFormat.LABEL:
+        return _label(text, tail, list(labels or ()), synonyms)
+    return _free(text, tail)
+
+
+def _kojima(text: str, fmt: AnswerFormat, labels: Sequence[str] | str | None, trigger: str | None,
+            synonyms: Mapping[str, str] | None, after_trigger: bool) -> tuple[str | None, str]:
+    from workbench.kojima_cleansing import cleanse
+
+    letters = "".join(labels) if labels and fmt is AnswerFormat.CHOICE else DEFAULT_LETTERS
+    if fmt is AnswerFormat.CHOICE:
+        _letters_class(letters)  # capital letters only
+    names = list(labels or ()) if fmt is AnswerFormat.LABEL else []
+    if fmt is AnswerFormat.LABEL and not names:
+        raise ConfigError("A label answer format needs at least one label; set the dataset's labels.")
+    return cleanse(text, fmt.value, letters, names, trigger, after_trigger)
+
+
+def _same_string(pred: str, gold: str, fmt: AnswerFormat) -> bool:
+    return pred == gold.strip()  # Kojima's main.py: np.array([pred]) == np.array([y]), y stripped
+
+
+def _normalised(pred: str, gold: str, fmt: AnswerFormat) -> bool:
+    if fmt is AnswerFormat.NUMBER:
+        p, g = _whole_number(pred), _whole_number(gold)
+        if p is not None and g is not None:
+            return Decimal(p) == Decimal(g)
+    return normalise(pred, fmt) == normalise(gold, fmt)
+
+
+@dataclass(frozen=True)
+class ExtractionStyle:
+    """A named way to read an answer from a model's output and compare it with the gold answer."""
+
+    name: str  # the registry key: ``--extract NAME``, ``extract(..., style=NAME)``, a run's manifest
+    description: str  # one line for help texts, the README and the Evaluate page
+    read: Callable[..., tuple[str | None, str]]  # (text, fmt, labels, trigger, synonyms, after_trigger) -> (answer, rule)
+    same: Callable[[str, str, AnswerFormat], bool]  # (pred, gold, fmt) -> whether the answer is right
+
+
+#: The extraction styles by name; ``lenient`` is the default.
+EXTRACTION_STYLES: dict[str, ExtractionStyle] = {
+    s.name: s for s in (
+        ExtractionStyle("lenient", "the workbench's reading: whole-token candidates, explicit patterns first, "
+                        "numbers compared numerically", _lenient, _normalised),
+        ExtractionStyle("kojima", "Kojima et al.'s answer_cleansing exactly (zero_shot_cot utils.py): the same "
+                        "regexes, first after the trigger else last, compared as the same string", _kojima,
+                        _same_string),
+    )
+}
+#: The style used when none is named.
+DEFAULT_STYLE = "lenient"
+
+
+def extraction_style(name: str | None) -> ExtractionStyle:
+    """The registered style ``name`` (None: the default); an unknown name is one ConfigError line.
+
+    >>> extraction_style("kojima").name
+    'kojima'
+    >>> extraction_style("strict")
+    Traceback (most recent call last):
+    ...
+    workbench.errors.ConfigError: Unknown extraction style 'strict'; use one of: lenient, kojima.
+    """
+    style = EXTRACTION_STYLES.get(DEFAULT_STYLE if name is None else name)
+    if style is None:
+        raise ConfigError(f"Unknown extraction style {name!r}; use one of: {', '.join(EXTRACTION_STYLES)}.")
+    return style
+
+
 def extract(
     text: str,
     fmt: AnswerFormat | str,
@@ -311,28 +402,19 @@ def extract(
     trigger: str | None = None,
     synonyms: Mapping[str, str] | None = None,
     after_trigger: bool = False,
+    style: str = DEFAULT_STYLE,
 ) -> Extraction:
     """Extract an answer of format ``fmt`` and record which rule fired.
 
     ``labels`` is the label set for LABEL and the letters for CHOICE (default "ABCDE").
     With a ``trigger`` found in the text, the first candidate after its last occurrence
-    wins; without one, format rules apply and the last candidate wins (Kojima et al.).
+    wins; without one, format rules apply and the last candidate wins.
     ``after_trigger=True`` says the prompt ended with the trigger, so the whole output
     follows it (Zero-shot-CoT's answer step): the first candidate wins.
+    ``style`` names an :data:`EXTRACTION_STYLES` entry ("lenient" or "kojima").
     """
-    fmt = AnswerFormat(fmt)
-    tail = text if after_trigger else _after_trigger(text, trigger)
-    if fmt is AnswerFormat.NUMBER:
-        answer, rule = _number(text, tail)
-    elif fmt is AnswerFormat.YES_NO:
-        answer, rule = _yes_no(text, tail)
-    elif fmt is AnswerFormat.CHOICE:
-        letters = "".join(labels) if labels else DEFAULT_LETTERS
-        answer, rule = _choice(text, tail, letters)
-    elif fmt is AnswerFormat.LABEL:
-        answer, rule = _label(text, tail, list(labels or ()), synonyms)
-    else:
-        answer, rule = _free(text, tail)
+    reader = extraction_style(style).read
+    answer, rule = reader(text, AnswerFormat(fmt), labels, trigger, synonyms, after_trigger)
     return Extraction(raw=text, answer=answer, rule=rule)
 
 
@@ -351,16 +433,16 @@ def normalise(answer: str | None, fmt: AnswerFormat | str) -> str | None:
     return stripped.casefold()
 
 
-def is_correct(pred: str | None, gold: str | None, fmt: AnswerFormat | str) -> bool:
-    """True when ``pred`` matches ``gold`` after normalisation; numbers compare numerically ('8.0' == '8')."""
+def is_correct(pred: str | None, gold: str | None, fmt: AnswerFormat | str, style: str = DEFAULT_STYLE) -> bool:
+    """True when ``pred`` matches ``gold`` as ``style`` compares: ``lenient`` after normalisation (numbers
+    numerically, '8.0' == '8'); ``kojima`` the same string (gold stripped), as the reference.
+
+    >>> is_correct("8.0", "8", "number"), is_correct("8.0", "8", "number", style="kojima")
+    (True, False)
+    """
     if pred is None or gold is None:
         return False
-    fmt = AnswerFormat(fmt)
-    if fmt is AnswerFormat.NUMBER:
-        p, g = _whole_number(str(pred)), _whole_number(str(gold))
-        if p is not None and g is not None:
-            return Decimal(p) == Decimal(g)
-    return normalise(pred, fmt) == normalise(gold, fmt)
+    return extraction_style(style).same(str(pred), str(gold), AnswerFormat(fmt))
 
 
 # --------------------------------------------------------------------------- aggregation

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.answers import AnswerFormat
+from workbench.answers import EXTRACTION_STYLES, AnswerFormat
 from workbench.errors import PromptError
 from workbench.reasoning.base import ReasoningMode
 from workbench.reasoning.modes import ZERO_SHOT_COT
@@ -55,6 +55,7 @@ class PromptSpec:
     stop: tuple[str, ...] = ()  # stop strings added to the decoding settings (e.g. "\n\n" after a few-shot answer)
     syntax: str = "braces"  # one of SYNTAXES: how the templates above write their placeholders
     messages: tuple[tuple[str, str], ...] = ()  # a chat prompt's own (role, template) messages, rendered for chat
+    extract: str = "lenient"  # the answer-extraction style (workbench.answers.EXTRACTION_STYLES: lenient, kojima)
     # models in place of the query (promptfoo's JSON chat prompts; "jinja" syntax); () = the query template
 
     def __post_init__(self) -> None:
@@ -92,6 +93,8 @@ class PromptSpec:
         d["labels"], d["stop"] = list(self.labels), list(self.stop)
         if d["syntax"] == "braces":  # the default is left out: files and stored runs from before it stay equal
             del d["syntax"]
+        if d["extract"] == "lenient":  # the default is left out, as syntax
+            del d["extract"]
         if self.messages:
             d["messages"] = [{"role": role, "content": content} for role, content in self.messages]
         else:  # left out when empty, as syntax: stored runs and files stay equal
@@ -142,6 +145,8 @@ def _validate(s: PromptSpec) -> None:
     mode = reasoning_mode(s.reasoning)  # an unknown mode is one line naming the registry's modes
     if s.syntax not in SYNTAXES:
         raise PromptError(f"Unknown template syntax {s.syntax!r}; choose one of {', '.join(SYNTAXES)}.")
+    if s.extract not in EXTRACTION_STYLES:
+        raise PromptError(f"Unknown extraction style {s.extract!r}; choose one of {', '.join(EXTRACTION_STYLES)}.")
     if s.chat_layout not in CHAT_LAYOUTS:
         raise PromptError(f"Unknown chat layout {s.chat_layout!r}; choose one of {', '.join(CHAT_LAYOUTS)}.")
     try:

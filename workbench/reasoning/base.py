@@ -91,12 +91,12 @@ class ReasoningMode:
         return bool(spec.answer_prefix.strip())
 
     def extract(self, spec: PromptSpec, output: str, query: str | Example | None = None) -> Extraction:
-        """The answer in the final stage's output (Kojima et al.'s answer cleansing): after a prompt that
+        """The answer in the final stage's output, read in the spec's extraction style: after a prompt that
         ends with a trigger, the first candidate; otherwise the one after "The answer is" when the model
         wrote it, else the last candidate."""
         labels: str | tuple[str, ...] | None = spec.labels or None
         if spec.answer_format == AnswerFormat.CHOICE:
             labels = query_letters(spec, query)
         if self.reads_after_trigger(spec):
-            return extract(output, spec.answer_format, labels, after_trigger=True)
-        return extract(output, spec.answer_format, labels, trigger=FEW_SHOT_TRIGGER)
+            return extract(output, spec.answer_format, labels, after_trigger=True, style=spec.extract)
+        return extract(output, spec.answer_format, labels, trigger=FEW_SHOT_TRIGGER, style=spec.extract)

@@ -91,8 +91,9 @@ class ZeroShotCoT(ReasoningMode):
         return cfg
 
     def next_prompt(self, spec: PromptSpec, prompt: str, output: str, query: str | Example | None = None) -> str:
-        """The answer step's prompt: the first prompt, the reasoning, then the answer trigger."""
-        return prompt + output.rstrip() + self.join + self.final_trigger(spec, query)
+        """The answer step's prompt: the first prompt, the reasoning as generated (not stripped, as Kojima et al.'s
+        ``x + z + " " + trigger``), then the join and the answer trigger."""
+        return prompt + output + self.join + self.final_trigger(spec, query)
 
     def reserved_tokens(self, spec: PromptSpec, cfg: DecodingConfig, counter: TokenCounter,
                         query: str | Example | None = None) -> int:
