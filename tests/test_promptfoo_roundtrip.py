@@ -22,11 +22,10 @@ from workbench.interop.promptfoo.export import (
     CONFIG_FILE,
     TESTS_FILE,
     export_promptfoo,
-    from_run,
-    from_set,
     prompt_text,
 )
 from workbench.interop.promptfoo.prompt_vars import prompt_vars
+from workbench.interop.promptfoo.sources import from_run, from_set
 from workbench.judging.registry import build_checks
 from workbench.prompts import PromptSpec
 from workbench.prompts.rendering import render

@@ -47,7 +47,7 @@ def register(sub) -> None:
 
 def _source(ref: str, version: int | None):
     """(strategies, tests, description) of a run id, a run.jsonl, or a prompt set."""
-    from workbench.interop.promptfoo.export import from_run, from_set
+    from workbench.interop.promptfoo.sources import from_run, from_set
 
     text = ref.strip()
     if (text.isascii() and text.isdigit()) or text.lower().endswith(".jsonl"):

@@ -1,6 +1,7 @@
 """A run's or a prompt set's strategies and tests written as a promptfoo config that promptfoo runs against the
 same model behind an OpenAI-compatible server (``workbench serve``): ``promptfooconfig.yaml`` plus ``tests.csv``.
-Pure: data in, text out (the CLI, :mod:`workbench.cli.export`, reads the run or set and writes the files).
+Pure: data in, text out (the CLI, :mod:`workbench.cli.export`, reads the run or set -- :mod:`.sources` -- and
+writes the files; :mod:`.export_checks` writes the assertions).
 
 - **prompts**: one ``{raw, label}`` per distinct prompt. A ``{{ var }}`` spec's query template is written as it
   is; a ``{input}`` spec becomes the Nunjucks text ``{{ input }}``, and its instruction, fixed demonstrations,
@@ -28,9 +29,7 @@ Pure: data in, text out (the CLI, :mod:`workbench.cli.export`, reads the run or 
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,10 +40,10 @@ import yaml
 from workbench.csvsafe import neutral, rows_to_csv
 from workbench.data import Example
 from workbench.decoding import DecodingConfig
-from workbench.errors import DataError, WorkbenchError
+from workbench.errors import DataError
 from workbench.evaluate.strategies import Strategy
 from workbench.evaluate.variants import model_label
-from workbench.judging.registry import build_checks
+from workbench.interop.promptfoo.export_checks import FORMAT_TYPES, assertion_cell, promptfoo_assertions
 from workbench.prompts.rendering import render
 from workbench.prompts.spec import PromptSpec
 from workbench.sandbox import variables
@@ -54,21 +53,8 @@ from workbench.templates import fill
 CONFIG_FILE, TESTS_FILE = "promptfooconfig.yaml", "tests.csv"
 #: Where ``workbench serve`` listens (workbench.engine.DEFAULT_PORT); the n-th model of an export gets port + n.
 SERVE_HOST, SERVE_PORT = "127.0.0.1", 8080
-#: Our assertion types promptfoo knows by the same name (with or without ``not-``).
-PROMPTFOO_TYPES = frozenset({"equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
-                             "icontains-all", "starts-with", "regex", "is-json", "contains-json", "levenshtein",
-                             "rouge-n", "bleu", "similar", "latency", "llm-rubric", "factuality",
-                             "model-graded-closedqa", "answer-relevance"})
-#: Types whose cell without ``(threshold)`` gets promptfoo's CSV default threshold (src/csv.ts): written in YAML.
-CSV_DEFAULT_THRESHOLD = frozenset({"answer-relevance", "latency", "levenshtein", "rouge-n", "similar"})
-#: Types whose cell value is a comma-separated list in promptfoo's CSV reader.
-CSV_LIST_TYPES = frozenset({"contains-any", "contains-all", "icontains-any", "icontains-all"})
-#: The answer formats' checks (workbench.judging.formats) and the promptfoo assertion written for each.
-FORMAT_TYPES = {"number": "regex", "choice": "regex", "yes_no": "icontains", "label": "icontains",
-                "exact": "icontains"}
 #: Decoding settings an OpenAI-compatible provider config has no key for (left at the server's default).
 _NO_KEY = ("top_k", "min_p", "typical_p", "repetition_penalty", "no_repeat_ngram_size", "num_beams")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?\Z")  # a threshold promptfoo's cell syntax ``type(0.8):`` reads
 
 
 @dataclass(frozen=True)
@@ -183,76 +169,6 @@ def _is_chat(ref: str) -> bool:
     from workbench.backends.registry import EMBEDDED
 
     return ref in EMBEDDED and EMBEDDED[ref].is_chat
-
-
-# --------------------------------------------------------------------------- assertions
-
-def format_assertion(kind: str, gold: str, negate: bool = False) -> dict[str, Any]:
-    """The promptfoo assertion nearest to an answer format's check of ``gold``: the number standing alone
-    (``regex``), the choice letter as a word (``regex``), else the gold text anywhere, case ignored
-    (``icontains``).
-
-    >>> format_assertion("number", "4.5"), format_assertion("label", "positive")
-    ({'type': 'regex', 'value': '(?<![0-9.])4\\\\.5(?![0-9])'}, {'type': 'icontains', 'value': 'positive'})
-    """
-    target = FORMAT_TYPES[kind]
-    if kind == "number":
-        value = r"(?<![0-9.])" + re.escape(gold.strip()) + r"(?![0-9])"
-    elif kind == "choice":
-        value = r"\b" + re.escape(gold.strip()) + r"\b"
-    else:
-        value = gold.strip()
-    return {"type": ("not-" if negate else "") + target, "value": value}
-
-
-def promptfoo_assertions(checks: Sequence[Mapping[str, Any] | str], gold: str, where: str) -> list[dict[str, Any]]:
-    """``checks`` (as written: dicts or cells) built and validated, then written as promptfoo assertions; an
-    answer format's check becomes :func:`format_assertion` of its value or of ``gold``."""
-    out = []
-    for check in build_checks(checks, where):
-        d = check.to_dict()
-        base = check.kind.name
-        if base in FORMAT_TYPES:
-            value = d.get("value")
-            d = {**format_assertion(base, gold if value is None else str(value), check.negate),
-                 **{k: v for k, v in d.items() if k in ("weight", "metric")}}
-        elif base not in PROMPTFOO_TYPES:
-            raise DataError(f"{where}: assertion type {check.type!r} has no promptfoo equivalent.")
-        out.append(d)
-    return out
-
-
-def assertion_cell(a: Mapping[str, Any]) -> str | None:
-    """The ``__expected`` cell promptfoo's CSV reader (src/csv.ts ``assertionFromString``) turns back into exactly
-    ``a``; None when a cell cannot hold it.
-
-    >>> assertion_cell({"type": "contains", "value": "Paris"}), assertion_cell({"type": "similar", "value": "x"})
-    ('contains: Paris', None)
-    >>> assertion_cell({"type": "icontains-any", "value": ["a", "b"]}), assertion_cell({"type": "is-json"})
-    ('icontains-any: a,b', 'is-json')
-    """
-    if set(a) - {"type", "value", "threshold"}:
-        return None
-    kind, value, threshold = str(a["type"]), a.get("value"), a.get("threshold")
-    base = kind.removeprefix("not-")
-    head = kind
-    if threshold is not None:
-        text = repr(float(threshold)) if isinstance(threshold, int | float) else ""
-        if not _NUMBER.match(text) or not math.isfinite(float(threshold)):
-            return None
-        head = f"{kind}({text.removesuffix('.0') if text.endswith('.0') else text})"
-    elif base in CSV_DEFAULT_THRESHOLD:
-        return None
-    if value is None:
-        return head
-    if base in CSV_LIST_TYPES:
-        items = value if isinstance(value, list) else None
-        if not items or not all(isinstance(v, str) and v and v == v.strip() and "," not in v for v in items):
-            return None
-        value = ",".join(items)
-    if not isinstance(value, str) or not value or value != value.strip():
-        return None
-    return f"{head}:{value}" if base == "llm-rubric" and threshold is None else f"{head}: {value}"
 
 
 # --------------------------------------------------------------------------- the config
@@ -430,69 +346,3 @@ def _format_type(fmt: str) -> str:
     from workbench.judging.formats import FORMAT_JUDGES
 
     return FORMAT_JUDGES.get(fmt, "exact")
-
-
-# --------------------------------------------------------------------------- sources
-
-def from_set(pset: Any) -> tuple[list[Strategy], list[Example]]:
-    """A prompt set's steps as strategies (model, decoding, fixed demonstrations, checks) and its tests as items."""
-    strategies = []
-    for step in pset.steps:
-        if step.select is not None:
-            raise DataError(f"Step {step.title!r} chooses its demonstrations per query ({step.select.name} from "
-                            f"{step.select.pool}); a promptfoo prompt is one fixed text: give it inline "
-                            "demonstrations to export it.")
-        try:
-            strategies.append(Strategy(
-                name=step.title, spec=step.spec, selector="fixed" if step.demos else None, k=len(step.demos),
-                demos=step.demos, decoding=step.decoding, checks=build_checks(step.checks, step.title),
-                threshold=step.threshold, model=step.model or None))
-        except WorkbenchError as err:  # a ConfigError/PromptError line from the step's own checks
-            raise DataError(f"Step {step.title!r}: {str(err).splitlines()[0]}") from None
-    tests = [t.item(f"test-{n}") for n, t in enumerate(pset.tests, start=1)]
-    if not tests:
-        raise DataError(f"Prompt set {pset.name!r} has no tests; promptfoo needs tests to run its prompts on.")
-    return strategies, tests
-
-
-def from_run(meta: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> tuple[list[Strategy], list[Example]]:
-    """A stored run's strategies (from its metadata) and its items (from the records of its first strategy: id,
-    input, gold, vars, and the item's own assertions rebuilt from their stored verdicts)."""
-    try:
-        strategies = [Strategy.from_dict(s) for s in meta.get("strategies") or ()]
-    except (WorkbenchError, KeyError, TypeError, ValueError) as err:  # a run stored by another version
-        raise DataError(f"The run's strategies cannot be read back ({str(err).splitlines()[0]}).") from None
-    if not strategies:
-        raise DataError("The run has no strategies to export.")
-    model = meta.get("model") if isinstance(meta.get("model"), str) else None
-    strategies = [s if s.model else dataclasses.replace(s, model=model) for s in strategies]
-    first = strategies[0]
-    mine = sorted((r for r in records if r.get("strategy") == first.name and not r.get("repeat")),
-                  key=lambda r: r.get("item_index", 0))
-    if not mine:
-        raise DataError("The run has no stored items to export as tests.")
-    tests = []
-    for r in mine:
-        verdicts = list(r.get("checks") or ())[len(first.checks):]
-        own = [_check_from_verdict(v, r.get("id")) for v in verdicts]
-        tests.append(Example(id=str(r.get("id")), input=str(r.get("input", "")), answer=str(r.get("gold", "")),
-                             vars=r.get("vars") if isinstance(r.get("vars"), dict) else None,
-                             checks=tuple(own) or None))
-    return strategies, tests
-
-
-def _check_from_verdict(v: Mapping[str, Any], item: Any) -> dict[str, Any]:
-    """An item's own assertion rebuilt from its stored verdict (type, value, weight, metric); one line when the
-    verdict kept its value only as a shortened or non-text form."""
-    value = v.get("value")
-    if value is not None and (value.endswith("…") or value.startswith(("[", "{", "("))):
-        raise DataError(f"Item {item!r}: its {v.get('type')!r} assertion was stored as a shortened text; export "
-                        "the prompt set or the promptfoo config the run came from instead.")
-    out: dict[str, Any] = {"type": v.get("type")}
-    if value is not None:
-        out["value"] = value
-    if v.get("weight", 1.0) != 1.0:
-        out["weight"] = v["weight"]
-    if v.get("metric"):
-        out["metric"] = v["metric"]
-    return out
