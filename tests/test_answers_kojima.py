@@ -185,3 +185,49 @@ def test_answer_prompt_keeps_the_reasoning_as_generated():
     stage1 = "Q: 1 + 6\nA: Let's think step by step."
     got = answer_prompt(spec, stage1, " 1 plus 6 is 7. \n")
     assert got == stage1 + " 1 plus 6 is 7. \n" + "\n" + "Therefore, the answer (arabic numerals) is"
+
+
+# ---- --extract on `workbench eval`, the manifest and `runs show` (real model, 2 items)
+
+
+def test_eval_extract_kojima_is_recorded_shown_and_kept_on_resume():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from workbench.store import open_store
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300, env=os.environ.copy())
+
+    res = cli("eval", "--dataset", "arithmetic", "--strategies", "zero", "--limit", "2", "--extract", "kojima",
+              "--json", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    run_id = json.loads(res.stdout)["run_id"]
+    with open_store() as store:
+        meta = store.get_run(run_id).meta
+        records = store.results(run_id)
+    assert meta["manifest"]["extract"] == "kojima" and meta["strategies"][0]["spec"]["extract"] == "kojima"
+    assert len(records) == 2 and all(r["rule"].startswith("kojima_") for r in records)
+    shown = cli("runs", "show", str(run_id))
+    assert shown.returncode == 0, shown.stderr
+    assert "  answer extraction kojima" in shown.stdout.splitlines()
+    other = cli("eval", "--dataset", "arithmetic", "--resume", str(run_id), "--extract", "lenient", "--no-progress")
+    assert (other.returncode, other.stdout) == (2, "")
+    assert other.stderr.strip() == (f"error: Run {run_id} read its answers another way than --extract lenient; "
+                                    "resume it without --extract or start a new run.")
+    bad = cli("eval", "--dataset", "arithmetic", "--extract", "paper", "--no-progress")
+    assert bad.returncode == 2 and "invalid choice: 'paper'" in bad.stderr
+
+
+def test_an_evaluate_record_is_judged_as_its_style_compares():
+    from workbench.data import Example
+    from workbench.evaluate.answer_modes import MODES
+
+    item = Example(id="1", input="2+6?", answer="8")
+    assert MODES["generate"].judge("8.0", item, "number") is True
+    assert MODES["generate"].judge("8.0", item, "number", "kojima") is False
+    assert MODES["generate"].judge("8", item, "number", "kojima") is True

@@ -93,6 +93,9 @@ def register(sub) -> None:
     p.add_argument("--score-norm", choices=("sum", "token", "byte"), default=None,
                    help="label scores: summed log-probabilities (default), or per token / per byte of the label "
                         "word (lm-evaluation-harness acc_norm-style, for label words of different lengths)")
+    p.add_argument("--extract", choices=("lenient", "kojima"), default=None,
+                   help="answer extraction: lenient (default, the workbench's) or kojima (Kojima et al.'s "
+                        "answer_cleansing exactly, to reproduce the paper); recorded in the run's manifest")
     p.add_argument("--label-words", default=None, help='label words to score, e.g. "positive= great,negative= '
                                                      'terrible" (default: a space and the label)')
     p.add_argument("--k", type=int, default=None, help="override the number of demonstrations of every strategy")
@@ -330,6 +333,17 @@ def run_models(args, strategies: list, backend) -> dict:
     return {ref: backend if ref == args.model else loader(ref) for ref in refs}
 
 
+def with_extract(strategies: list, style: str | None, resume: int | None = None) -> list:
+    """The strategies with their prompts read in extraction ``style`` (None: as they are); a resumed run keeps
+    its own style, and another one is refused in one line."""
+    if style is None:
+        return strategies
+    if resume is not None and any(s.spec.extract != style for s in strategies):
+        raise ConfigError(f"Run {resume} read its answers another way than --extract {style}; resume it without "
+                          "--extract or start a new run.")
+    return [dataclasses.replace(s, spec=s.spec.replace(extract=style)) for s in strategies]
+
+
 def run_eval(args) -> int:
     from tqdm import tqdm
 
@@ -403,6 +417,7 @@ def run_eval(args) -> int:
         strategies = cross_models(strategies, refs)
         check_flags_apply(strategies, given)
         limit = args.limit
+    strategies = with_extract(strategies, args.extract, args.resume)
     check_applies(strategies, list(dataset)[: limit or len(dataset)], args,  # item assertions, judge, threshold
                   Path(plan.source if plan is not None else args.dataset).name)
     check_gate(gate, [s.name for s in strategies], [ex.id for ex in list(dataset)[: limit or len(dataset)]])

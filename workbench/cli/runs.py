@@ -245,7 +245,8 @@ def manifest_lines(meta: dict) -> list[str]:
              f"  model file {m.get('model_file') or '-'} sha256 {m.get('model_sha256') or '-'}",
              f"  embedder {m.get('embedder') or '-'}, index {m.get('index_kind') or '-'}",
              f"  dataset sha256 {m.get('dataset_hash') or '-'}, pool sha256 {m.get('pool_hash') or '-'}",
-             "  seeds " + (", ".join(map(str, m.get("seeds") or [])) or "-")]
+             "  seeds " + (", ".join(map(str, m.get("seeds") or [])) or "-"),
+             f"  answer extraction {m.get('extract') or 'lenient'}"]  # runs before the styles: lenient
     return lines
 
 

@@ -123,14 +123,15 @@ class AnswerMode:
         """Items run together in one :meth:`run`."""
         return ctx.batch if self.batched else 1
 
-    def judge(self, answer: str | None, query: Example, fmt: str) -> bool:
-        """Whether ``answer`` is right for ``query`` by the format's own check (:mod:`workbench.judging.formats`);
-        the run's assertions, when it has any, judge the finished record afterwards
-        (:class:`workbench.judging.verdicts.Judging`)."""
+    def judge(self, answer: str | None, query: Example, fmt: str, style: str = "lenient") -> bool:
+        """Whether ``answer`` is right for ``query`` by the format's own check (:mod:`workbench.judging.formats`),
+        compared as extraction ``style`` compares; the run's assertions, when it has any, judge the finished record
+        afterwards (:class:`workbench.judging.verdicts.Judging`)."""
         from workbench.judging.base import Case
         from workbench.judging.formats import format_check
 
-        return format_check(fmt).run(Case(output=answer or "", item=query, extracted=answer, fmt=fmt)).passed
+        case = Case(output=answer or "", item=query, extracted=answer, fmt=fmt, style=style)
+        return format_check(fmt).run(case).passed
 
     def run(self, ctx: ItemContext, chunk: Sequence[tuple[int, Example]]) -> list[Outcome]:
         """Records of ``chunk``'s (index, item) pairs, in order: each item alone, timed, cache-marked."""
@@ -157,9 +158,10 @@ class AnswerMode:
         fmt = ctx.strategy.spec.answer_format
         return ItemRecord(id=query.id, input=query.input, gold=query.answer, format=fmt, selection=reason,
                           vars=dict(query.vars) if query.vars else None,
-                          extracted=extracted, correct=self.judge(extracted, query, fmt),
+                          extracted=extracted, correct=self.judge(extracted, query, fmt, ctx.strategy.spec.extract),
                           raw_extracted=raw_extracted,
-                          raw_correct=None if raw_extracted is None else self.judge(raw_extracted, query, fmt),
+                          raw_correct=None if raw_extracted is None else self.judge(raw_extracted, query, fmt,
+                                                                                   ctx.strategy.spec.extract),
                           **fields)
 
 

@@ -63,6 +63,8 @@ def run_meta(dataset: Pool, pool: Pool, strategies: Sequence[Strategy], backend:
             "index_kind": index_kind(len(pool)) if indexed else None,
             "dataset_hash": dataset.content_hash, "pool_hash": pool.content_hash,
             "seeds": seeds,
+            # the answer-extraction style(s) of the strategies (workbench.answers.EXTRACTION_STYLES)
+            "extract": ", ".join(dict.fromkeys(s.spec.extract for s in strategies)),
         },
     }
 

@@ -43,6 +43,7 @@ class Case:
     labels: tuple[str, ...] = ()  # the label set (labels) or the choice letters (choice)
     prompt: str = ""  # the exact prompt the model was given
     seconds: float | None = None  # the item's wall time (``latency``)
+    style: str = "lenient"  # the extraction style whose comparison a format check uses (workbench.answers)
 
 
 @dataclass(frozen=True)

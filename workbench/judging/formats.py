@@ -42,7 +42,7 @@ class FormatJudge(JudgeKind):
             answer = case.extracted
         else:  # used as an assertion on another format's strategy: read the answer this format's way
             answer = extract(case.output, self.fmt, labels=case.labels or None).answer
-        ok = is_correct(answer, gold, self.fmt)
+        ok = is_correct(answer, gold, self.fmt, case.style)
         shown = "no answer found" if answer is None else f"answer {answer!r}"
         return Finding(ok, 1.0 if ok else 0.0, f"{shown} {'matches' if ok else 'does not match'} {gold!r}")
 
