@@ -77,6 +77,8 @@ class JudgeKind:
     graded: bool = False  # it asks a judge model (its calls go through the response cache)
     negatable: bool = True  # "not-" + name is a check too
     reads_gold: bool = False  # with no value, it compares with the item's gold answer
+    written: bool = True  # users write it in ``assert:`` lists; False: a file reader builds it (an lm-eval task's
+    # exact_match), so the pickers, ``--help`` and the schema do not offer it, while stored runs still rebuild it
 
     def prepare(self, value: Any, threshold: float | None, options: Mapping[str, Any]) -> Any:
         """The validated, compiled parameters this kind evaluates with (default: the value as given).

@@ -59,13 +59,15 @@ def names(*, assertions_only: bool = False) -> list[str]:
     """Registered type names (``assertions_only``: without the answer formats' own comparisons)."""
     from workbench.judging.formats import FORMAT_JUDGES
 
-    return [k.name for k in kinds() if not (assertions_only and k.name in FORMAT_JUDGES.values())]
+    return [k.name for k in kinds() if k.written and not (assertions_only and k.name in FORMAT_JUDGES.values())]
 
 
 def _load() -> None:
     """Import the modules that register the built-in kinds (once; importing registers)."""
     for module in ("formats", "assertions", "metrics", "graded"):
         importlib.import_module(f"workbench.judging.{module}")
+    # built by a file reader, not written by users: registered so that a stored run's strategies rebuild
+    importlib.import_module("workbench.interop.lmeval.scoring")
 
 
 def _number(name: str, value: Any, type_name: str, at: str = "") -> float | None:

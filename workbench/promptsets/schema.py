@@ -43,7 +43,8 @@ def assertion_schema() -> dict[str, Any]:
     """
     from workbench.judging.registry import _KEYS, kinds
 
-    types = [k.name for k in kinds()] + [f"not-{k.name}" for k in kinds() if k.negatable]
+    written = [k for k in kinds() if k.written]
+    types = [k.name for k in written] + [f"not-{k.name}" for k in written if k.negatable]
     return {"type": "object", "required": ["type"], "propertyNames": {"enum": sorted(_KEYS)},
             "properties": {"type": {"enum": types, "description": "a judging type (README: Judging); not-TYPE "
                                                                   "negates it"}},

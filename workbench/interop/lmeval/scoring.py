@@ -26,6 +26,7 @@ from workbench.errors import ConfigError
 from workbench.interop.lmeval.config import FilterSpec, FilterStep, MetricSpec
 from workbench.judging.base import Case, CheckError, Finding, JudgeKind
 from workbench.judging.patterns import TIME_LIMIT_S, quoted
+from workbench.judging.registry import register_judge
 
 #: The pipeline lm-eval applies when a task lists no filters.
 TAKE_FIRST = FilterSpec(name="none", filter=[FilterStep(function="take_first")])
@@ -122,8 +123,9 @@ class ExactMatchKind(JudgeKind):
 
 
 #: The one kind; its checks are built by :func:`matching_check` (an lm-eval task's, not an assertion users write).
-EXACT_MATCH = ExactMatchKind("lm-eval-exact-match", "lm-eval: the filtered answer equals the target (exact_match)",
-                             value="required", negatable=False, reads_gold=True)
+EXACT_MATCH = register_judge(ExactMatchKind("lm-eval-exact-match",
+                                            "lm-eval: the filtered answer equals the target (exact_match)",
+                                            value="required", negatable=False, reads_gold=True, written=False))
 
 
 def matching_check(spec: FilterSpec, metric: MetricSpec):
