@@ -100,3 +100,16 @@ def test_sampler_order_names_libraries_or_lists_and_round_trips():
         "top_k → typical_p → top_p → min_p → temperature (llama.cpp order, native)")
     assert describe_order(SAMPLER_ORDERS["transformers"], SAMPLER_ORDERS["llama.cpp"]) == (
         "temperature → top_k → top_p → min_p → typical_p (transformers order)")
+
+
+def test_vllms_order_is_a_library_order_of_its_own():
+    assert parse_sampler_order("vLLM") == SAMPLER_ORDERS["vllm"] == ("temperature", "min_p", "top_k", "top_p",
+                                                                    "typical_p")
+    assert describe_order(SAMPLER_ORDERS["vllm"]) == "temperature → min_p → top_k → top_p → typical_p (vllm order)"
+    with pytest.raises(ConfigError, match=r"or a library's order: transformers / llama.cpp / vllm\.$"):
+        parse_sampler_order("top_q")
+    # Only the samplers a config turns on count: with min-p off, vLLM's order samples as Hugging Face's.
+    on = DecodingConfig(do_sample=True, temperature=0.7, top_k=40, top_p=0.9)
+    assert on.samplers_on(SAMPLER_ORDERS["vllm"]) == on.samplers_on(SAMPLER_ORDERS["transformers"]) == (
+        "temperature", "top_k", "top_p")
+    assert on.replace(min_p=0.05).samplers_on(SAMPLER_ORDERS["vllm"]) == ("temperature", "min_p", "top_k", "top_p")

@@ -12,6 +12,7 @@ import re
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from tests import test_backends as contract
@@ -37,10 +38,11 @@ from workbench.backends.openai.concurrency import run_bounded
 from workbench.backends.openai.config import ServerConfig, format_ref, parse_ref
 from workbench.backends.openai.connect import connect
 from workbench.backends.openai.replies import iter_sse_data
-from workbench.backends.openai.sampling import sampling_fields
+from workbench.backends.openai.sampling import PENALTY_WINDOWS, native_order, penalty_note, sampling_fields
 from workbench.backends.openai.scoring import ECHO_TOLERANCE
-from workbench.decoding import DecodingConfig
+from workbench.decoding import SAMPLER_ORDERS, DecodingConfig, describe_order
 from workbench.errors import ConfigError, ModelError, PromptError
+from workbench.warpers import warp
 
 MODEL = "smollm2-135m-instruct"
 GREEDY = DecodingConfig(max_new_tokens=10)
@@ -127,15 +129,59 @@ def test_sampling_fields_send_extras_only_when_needed():
         sampling_fields(DecodingConfig(num_beams=2), None, "llama.cpp")
 
 
+def test_the_penalty_window_is_sent_to_llama_server_and_said_for_llama_cpp_python():
+    """llama-server takes repeat_last_n in the request (the slot's whole window: prompt and output, as the other
+    backends); llama-cpp-python's server has no such request field (pydantic drops it) and penalises its last
+    ``last_n_tokens_size`` = 64 tokens, a setting of the server: the help where the penalty is set says so."""
+    from llama_cpp.server.settings import ModelSettings
+    from llama_cpp.server.types import CreateCompletionRequest
+
+    penalised = DecodingConfig(do_sample=True, repetition_penalty=1.3, max_new_tokens=4)
+    body = sampling_fields(penalised, 0, "llama.cpp", window=4096)
+    assert (body["repeat_penalty"], body["repeat_last_n"]) == (1.3, 4096)
+    body = sampling_fields(penalised, 0, "llama-cpp-python")
+    assert body["repeat_penalty"] == 1.3 and "repeat_last_n" not in body
+    assert "repeat_last_n" not in CreateCompletionRequest.model_fields
+    assert ModelSettings.model_fields["last_n_tokens_size"].default == 64
+    assert PENALTY_WINDOWS["llama-cpp-python's server"].startswith("only the tokens it generates, at most the last 64")
+    assert "llama-cpp-python's server: only the tokens it generates, at most the last 64" in penalty_note()
+    assert "llama-server: the prompt and the output (each request sends repeat_last_n" in penalty_note()
+
+
+def test_vllms_order_is_labelled_as_vllms_own_min_p_before_top_k_and_top_p():
+    """vLLM's Sampler.sample (vllm/v1/sample/sampler.py): temperature, then min-p (its argmax-invariant logits
+    processor), then top-k and top-p; Hugging Face applies min-p after top-p."""
+    assert native_order("vllm") == SAMPLER_ORDERS["vllm"] == ("temperature", "min_p", "top_k", "top_p", "typical_p")
+    assert describe_order(native_order("vllm"), native_order("vllm")) == (
+        "temperature → min_p → top_k → top_p → typical_p (vllm order, native)")
+    assert native_order("openai") == SAMPLER_ORDERS["transformers"]
+    assert native_order("llama-cpp-python") == native_order("llama.cpp") == SAMPLER_ORDERS["llama.cpp"]
+    # With min-p on, Hugging Face's order is another order there: refused, not silently run as vLLM's.
+    hf_min_p = DecodingConfig(do_sample=True, temperature=0.7, top_p=0.9, min_p=0.1, sampler_order="transformers")
+    with pytest.raises(ConfigError, match=r"This server \(vllm\) samples only in its own order"):
+        sampling_fields(hf_min_p, 1, "vllm")
+    assert sampling_fields(hf_min_p.replace(sampler_order="vllm"), 1, "vllm")["min_p"] == 0.1
+    # The explorer's warpers in each order, p = (.5, .25, .15, .1), min-p 0.25 (cuts below .125), top-p 0.8.
+    # vLLM: min-p drops .1, top-p then sees (.556, .278, .167) and drops .167 (its tail mass .167 <= 0.2).
+    # Hugging Face: top-p first drops only .1 (the tail .1 + .15 = .25 > 0.2), min-p then keeps .15.
+    logits = np.log([0.5, 0.25, 0.15, 0.1])
+    cfg = DecodingConfig(do_sample=True, top_p=0.8, min_p=0.25)
+    kept = np.isfinite(warp(logits, cfg, order=SAMPLER_ORDERS["vllm"]))
+    assert kept.tolist() == [True, True, False, False]
+    assert np.isfinite(warp(logits, cfg, order=SAMPLER_ORDERS["transformers"])).tolist() == [True, True, True, False]
+
+
 def test_the_sampler_order_is_sent_or_refused():
     hf_order = DecodingConfig(do_sample=True, temperature=1.6, top_p=0.5, sampler_order="transformers")
     assert sampling_fields(hf_order, 1, "llama.cpp")["samplers"] == [
         "penalties", "temperature", "top_k", "top_p", "min_p", "typ_p"]
-    assert "samplers" not in sampling_fields(hf_order, 1, "vllm")  # vLLM's own order is this one
+    # vLLM's own order (temperature > min_p > top_k > top_p) samples as Hugging Face's while min-p is off
+    assert "samplers" not in sampling_fields(hf_order, 1, "vllm")
     with pytest.raises(ConfigError, match=r"This server \(llama-cpp-python\) samples only in its own order"):
         sampling_fields(hf_order, 1, "llama-cpp-python")
     llama_order = hf_order.replace(sampler_order="llama.cpp")
-    with pytest.raises(ConfigError, match=r"This server \(vllm\) samples only in its own order \(temperature > top_k"):
+    with pytest.raises(ConfigError, match=r"This server \(vllm\) samples only in its own order "
+                                          r"\(temperature > min_p > top_k > top_p > typical_p\)"):
         sampling_fields(llama_order, 1, "vllm")
     assert "samplers" not in sampling_fields(llama_order.replace(do_sample=False), 1, "vllm")  # greedy: no order
 

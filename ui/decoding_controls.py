@@ -10,6 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from ui.fields import keep_widgets, number_field, unless_set
+from workbench.backends.openai.sampling import penalty_note
 from workbench.decoding import MAX_SEED as DECODING_MAX_SEED
 from workbench.decoding import PRESETS, DecodingConfig
 from workbench.errors import WorkbenchError
@@ -28,6 +29,8 @@ DECODING_FIELDS = {
     "max": ("max_new_tokens", "max_new_tokens", 1, True),
     "seed": ("seed", "seed", 1, True),
 }
+#: Help shown with a number field (key suffix -> text): what the repetition penalty reads on each backend.
+FIELD_HELP = {"rep": penalty_note()}
 #: Every widget key suffix decoding_controls uses (a page keeps these across page switches).
 DECODING_KEYS = ("preset", "sample", *DECODING_FIELDS, "stop", "order")
 #: Largest seed the pages accept: the engines' (workbench.decoding, the one home; sample i uses seed + i).
@@ -71,7 +74,8 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
                 ss[f"{key}_{suffix}"] = value
             got, problem = number_field(cols[(i * len(cols)) // len(DECODING_FIELDS)], label, value,
                                         key=f"{key}_{suffix}", step=step, disabled=fixed, whole=whole,
-                                        hi=MAX_SEED if field == "seed" else None, check=_field_check(field, whole))
+                                        hi=MAX_SEED if field == "seed" else None, check=_field_check(field, whole),
+                                        help=FIELD_HELP.get(suffix))
             values[field] = got
             if problem:
                 problems.append(problem)
@@ -80,7 +84,9 @@ def decoding_controls(key: str = "dec", default_preset: str = "Greedy", columns:
                              help="The order of temperature, top-k, top-p, min-p and typical-p: llama.cpp's "
                                   "(temperature last) or transformers' (temperature first). llama.cpp filters "
                                   "first and applies the temperature last; transformers divides by the temperature "
-                                  "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens.")
+                                  "first. At temperature 1.6 and top-p 0.5 the two keep very different tokens. "
+                                  "A vLLM server samples only in its own order (temperature, min-p, top-k, top-p): "
+                                  "keep the backend's own there (transformers' is the same while min-p is 0).")
     if problems:
         return None
     stops = split_escaped(stop)

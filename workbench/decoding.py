@@ -26,11 +26,14 @@ MAX_BEAMS = 16
 MAX_SEED = 2**32 - 2
 #: The warpers whose order a config can set (penalties always come first, on every backend).
 SAMPLERS = ("temperature", "top_k", "top_p", "min_p", "typical_p")
-#: Each in-process library's own order. Hugging Face ``generate`` (``_get_logits_processor``) divides by
-#: the temperature first; llama.cpp (llama-cpp-python's sampler chain) filters first, temperature last.
+#: Each library's own order. Hugging Face ``generate`` (``_get_logits_processor``) divides by the temperature
+#: first; llama.cpp (llama-cpp-python's sampler chain) filters first, temperature last; vLLM (``Sampler.sample``
+#: in ``vllm/v1/sample/sampler.py``) divides by the temperature, then runs min-p (its argmax-invariant logits
+#: processor), then top-k and top-p; it has no typical-p (a vLLM server refuses one), listed last.
 SAMPLER_ORDERS: dict[str, tuple[str, ...]] = {
     "transformers": ("temperature", "top_k", "top_p", "min_p", "typical_p"),
     "llama.cpp": ("top_k", "typical_p", "top_p", "min_p", "temperature"),
+    "vllm": ("temperature", "min_p", "top_k", "top_p", "typical_p"),
 }
 
 
@@ -63,6 +66,20 @@ class DecodingConfig:
     def order_on(self, native: tuple[str, ...]) -> tuple[str, ...]:
         """The warper order this config samples with on a backend whose own order is ``native``."""
         return self.sampler_order or native
+
+    def samplers_on(self, order: tuple[str, ...]) -> tuple[str, ...]:
+        """The samplers of ``order`` that this config turns on, in that order. One that is off changes nothing,
+        so two orders with the same samplers on sample alike.
+
+        >>> cfg = DecodingConfig(do_sample=True, temperature=0.7, top_p=0.9)
+        >>> cfg.samplers_on(SAMPLER_ORDERS["vllm"]) == cfg.samplers_on(SAMPLER_ORDERS["transformers"])
+        True
+        >>> cfg.replace(min_p=0.1).samplers_on(SAMPLER_ORDERS["vllm"])
+        ('temperature', 'min_p', 'top_p')
+        """
+        on = {"temperature": self.temperature != 1.0, "top_k": self.top_k != 0, "top_p": self.top_p < 1.0,
+              "min_p": self.min_p > 0, "typical_p": self.typical_p < 1.0}
+        return tuple(name for name in order if on[name])
 
     @property
     def greedy(self) -> bool:
@@ -113,7 +130,7 @@ class DecodingConfig:
 
 
 def parse_sampler_order(value) -> tuple[str, ...]:
-    """A warper order from a library name ("llama.cpp", "transformers"), comma/arrow-separated names,
+    """A warper order from a library name (a :data:`SAMPLER_ORDERS` key), comma/arrow-separated names,
     or a sequence of names; "" / "native" / () = the backend's own order.
 
     >>> parse_sampler_order("llama.cpp")[-1]
@@ -143,14 +160,19 @@ def parse_sampler_order(value) -> tuple[str, ...]:
     unknown = [n for n in names if n not in SAMPLERS]
     if unknown:
         raise ConfigError(f"Unknown sampler(s) in sampler_order: {', '.join(unknown)}; use "
-                          f"{', '.join(SAMPLERS)}, or llama.cpp / transformers.")
+                          f"{', '.join(SAMPLERS)}, or a library's order: {' / '.join(SAMPLER_ORDERS)}.")
     if len(set(names)) != len(names):
         raise ConfigError(f"sampler_order names a sampler twice: {', '.join(names)}.")
     return (*names, *(n for n in SAMPLERS if n not in names))
 
 
 def describe_order(order: tuple[str, ...], native: tuple[str, ...] | None = None) -> str:
-    """``top_k → typical_p → top_p → min_p → temperature (llama.cpp order)`` for pages and exports."""
+    """``top_k → typical_p → top_p → min_p → temperature (llama.cpp order)`` for pages and exports: the order,
+    the library whose own order it is (``custom`` for none) and whether it is the backend's (``native``).
+
+    >>> describe_order(SAMPLER_ORDERS["vllm"], SAMPLER_ORDERS["vllm"])
+    'temperature → min_p → top_k → top_p → typical_p (vllm order, native)'
+    """
     names = {v: k for k, v in SAMPLER_ORDERS.items()}
     label = names.get(tuple(order), "custom")
     suffix = f"{label} order" + (", native" if native is not None and tuple(order) == tuple(native) else "")

@@ -5,8 +5,8 @@ filtered tokens are ``-inf``. They reproduce Hugging Face ``transformers`` logit
 (``TemperatureLogitsWarper``, ``TopKLogitsWarper``, ``TopPLogitsWarper``, ``MinPLogitsWarper``,
 ``TypicalLogitsWarper``, ``RepetitionPenaltyLogitsProcessor``, ``NoRepeatNGramLogitsProcessor``)
 value for value. :func:`warp` chains them in a chosen order -- Hugging Face's
-(``GenerationMixin._get_logits_processor``: temperature first) or llama.cpp's (temperature last) -- so
-the explorer shows what the backend in use samples from::
+(``GenerationMixin._get_logits_processor``: temperature first), llama.cpp's (temperature last) or vLLM's
+(temperature, then min-p before top-k and top-p) -- so the explorer shows what the backend in use samples from::
 
     >>> apply_top_k([1.0, 2.0, 3.0, 4.0], 2).tolist()
     [-inf, -inf, 3.0, 4.0]
@@ -189,16 +189,14 @@ def apply_samplers(logits, cfg: DecodingConfig, order: Sequence[str]) -> np.ndar
     """The sampling warpers of ``cfg`` in ``order`` (names of :data:`~workbench.decoding.SAMPLERS`); off ones skip."""
     x = _vector(logits)
     steps = {
-        "temperature": (cfg.temperature != 1.0, lambda v: apply_temperature(v, cfg.temperature)),
-        "top_k": (cfg.top_k != 0, lambda v: apply_top_k(v, cfg.top_k)),
-        "top_p": (cfg.top_p < 1.0, lambda v: apply_top_p(v, cfg.top_p)),
-        "min_p": (cfg.min_p > 0, lambda v: apply_min_p(v, cfg.min_p)),
-        "typical_p": (cfg.typical_p < 1.0, lambda v: apply_typical_p(v, cfg.typical_p)),
+        "temperature": lambda v: apply_temperature(v, cfg.temperature),
+        "top_k": lambda v: apply_top_k(v, cfg.top_k),
+        "top_p": lambda v: apply_top_p(v, cfg.top_p),
+        "min_p": lambda v: apply_min_p(v, cfg.min_p),
+        "typical_p": lambda v: apply_typical_p(v, cfg.typical_p),
     }
-    for name in order:
-        active, fn = steps[name]
-        if active:
-            x = fn(x)
+    for name in cfg.samplers_on(tuple(order)):
+        x = steps[name](x)
     return x
 
 

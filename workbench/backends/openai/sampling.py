@@ -1,7 +1,7 @@
 """The request fields one sampling config becomes on a server of each family, and the order it samples in.
 
->>> native_order("vllm")[-1] != native_order("llama.cpp")[-1]
-True
+>>> native_order("vllm")
+('temperature', 'min_p', 'top_k', 'top_p', 'typical_p')
 """
 
 from __future__ import annotations
@@ -15,14 +15,38 @@ EXPLICIT_FAMILIES = ("llama.cpp", "llama-cpp-python")
 #: llama-server's names for the samplers whose order it takes (its ``samplers`` request field).
 LLAMA_SERVER_SAMPLERS = {"typical_p": "typ_p"}
 
+#: Which tokens the repetition penalty reads on each backend (shown where the penalty is set): the workbench's
+#: in-process backends and llama-server (sent ``repeat_last_n``) read the whole text, as Hugging Face does;
+#: llama-cpp-python's server takes no window in a request (its ``CreateCompletionRequest`` has no such field).
+PENALTY_WINDOWS = {
+    "in process (llama.cpp, transformers)": "the prompt and the output",
+    "llama-server": "the prompt and the output (each request sends repeat_last_n = the slot's window)",
+    "vLLM": "the prompt and the output",
+    "llama-cpp-python's server": "only the tokens it generates, at most the last 64 (its --last_n_tokens_size, "
+                                 "set when that server starts; no request can change it), never the prompt",
+}
+
+
+def penalty_note() -> str:
+    """One paragraph naming what the repetition penalty reads on each backend (:data:`PENALTY_WINDOWS`).
+
+    >>> penalty_note().startswith("Above 1, tokens already in the text are made less likely. It reads, in process")
+    True
+    """
+    where = "; ".join(f"{name}: {scope}" for name, scope in PENALTY_WINDOWS.items())
+    return f"Above 1, tokens already in the text are made less likely. It reads, {where}."
+
 
 def native_order(family: str) -> tuple[str, ...]:
     """The order a server of ``family`` applies the samplers in by itself.
 
-    Both llama.cpp servers run llama.cpp's sampler chain (temperature last); vLLM
-    divides by the temperature first, as Hugging Face does; other servers are assumed to.
+    Both llama.cpp servers run llama.cpp's sampler chain (temperature last); vLLM divides by
+    the temperature first and then applies min-p before top-k and top-p (its own order); other
+    servers are assumed to sample as Hugging Face does.
     """
-    return SAMPLER_ORDERS["llama.cpp" if family in EXPLICIT_FAMILIES else "transformers"]
+    if family in EXPLICIT_FAMILIES:
+        return SAMPLER_ORDERS["llama.cpp"]
+    return SAMPLER_ORDERS["vllm" if family == "vllm" else "transformers"]
 
 
 def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai", window: int | None = None) -> dict:
@@ -39,10 +63,15 @@ def sampling_fields(cfg: DecodingConfig, seed: int | None, family: str = "openai
     in Hugging Face, and ``samplers``: the config's sampler order (penalties first), so
     the order shown is the order used. Other servers (vLLM, ...) default to off and get
     the extras (``repetition_penalty``, their name) only when set, and sample in their
-    own order only (:func:`native_order`).
+    own order only (:func:`native_order`): another order is refused unless it turns on the same
+    samplers in the same order (vLLM takes Hugging Face's when min-p is off).
+
+    llama-cpp-python's server reads no window from a request: its penalty covers only the tokens
+    it generates, at most its last 64 (``last_n_tokens_size``, a setting of that server), never the
+    prompt (:data:`PENALTY_WINDOWS`).
     """
     order = cfg.order_on(native_order(family))
-    if cfg.do_sample and family != "llama.cpp" and order != native_order(family):
+    if cfg.do_sample and family != "llama.cpp" and cfg.samplers_on(order) != cfg.samplers_on(native_order(family)):
         raise ConfigError(
             f"This server ({family}) samples only in its own order ({' > '.join(native_order(family))}); "
             "clear sampler_order, or use llama.cpp's llama-server, which takes any order."
