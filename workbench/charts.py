@@ -130,3 +130,43 @@ def forest_svg(comparisons: Sequence[Any], width: int = 640) -> str:
         parts.append(f'<text x="{left + plot + 6}" y="{cy + 4:.1f}">{100 * c.difference:+.1f}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def curve_svg(rows: Sequence[Mapping[str, Any]], width: int = 640, height: int = 280) -> str:
+    """An inline SVG line of accuracy against K (``k``, ``accuracy``, ``ci_low``, ``ci_high`` in 0..1) over its
+    95% band, one dot per K: the shots curve. K sits on a square-root axis, so 0, 1, 2, 4, 8, 16 spread out.
+
+    >>> svg = curve_svg([{"k": 0, "accuracy": 0.5, "ci_low": 0.3, "ci_high": 0.7},
+    ...                  {"k": 4, "accuracy": 0.75, "ci_low": 0.5, "ci_high": 0.9}])
+    >>> svg.count("<circle"), 'class="band"' in svg
+    (2, True)
+    """
+    left, right, top, bottom = 48, 20, 16, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    reach = max([1.0, *(float(r["k"]) ** 0.5 for r in rows)])
+
+    def xy(k: float, v: float) -> tuple[float, float]:
+        return left + plot_w * (float(k) ** 0.5) / reach, top + plot_h * (1 - min(1.0, max(0.0, float(v or 0))))
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" class="curve" aria-label="accuracy against K" '
+             f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
+             'font-family="system-ui,sans-serif">']
+    for tick in range(0, 101, 20):
+        _, y = xy(0, tick / 100)
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e7eb"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#52606d">{tick}%</text>')
+    if rows:
+        upper = " ".join("{:.1f},{:.1f}".format(*xy(r["k"], r["ci_high"])) for r in rows)
+        lower = " ".join("{:.1f},{:.1f}".format(*xy(r["k"], r["ci_low"])) for r in reversed(rows))
+        parts.append(f'<polygon class="band" points="{upper} {lower}" fill="#4c78a8" fill-opacity="0.2"/>')
+        line = " ".join("{:.1f},{:.1f}".format(*xy(r["k"], r["accuracy"])) for r in rows)
+        parts.append(f'<polyline points="{line}" fill="none" stroke="#4c78a8" stroke-width="2"/>')
+    for r in rows:
+        x, y = xy(r["k"], r["accuracy"])
+        parts.append(f'<g class="point"><title>K={_e(r["k"])}: {float(r["accuracy"]):.1%} (95% CI '
+                     f'{float(r["ci_low"]):.1%}–{float(r["ci_high"]):.1%})</title>'
+                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#4c78a8"/>'
+                     f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle">{_e(r["k"])}</text></g>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" fill="#52606d">'
+                 "K demonstrations (accuracy, 95% Wilson band)</text></svg>")
+    return "".join(parts)

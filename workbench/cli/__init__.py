@@ -14,7 +14,8 @@ import sys
 from workbench.errors import WorkbenchError
 
 #: Modules that register sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config", "export", "schema")
+COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config", "export", "schema",
+                   "shots")
 
 
 def build_parser() -> argparse.ArgumentParser:
