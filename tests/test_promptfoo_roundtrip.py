@@ -5,6 +5,7 @@ hold exactly go to the YAML; ``workbench export promptfoo`` writes the two files
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,8 @@ def _write(export, folder: Path) -> Path:
     (folder / CONFIG_FILE).write_text(export.config, encoding="utf-8")
     if export.tests_csv is not None:
         (folder / TESTS_FILE).write_text(export.tests_csv, encoding="utf-8", newline="")
+    for name, text in export.files:
+        (folder / name).write_text(text, encoding="utf-8")
     return folder / CONFIG_FILE
 
 
@@ -296,3 +299,42 @@ def test_promptfoo_renders_an_imported_config_with_tricky_vars_as_the_workbench_
     assert peer["rendered"] == sent
     assert sent[:2] == ['Hi ADA\n!|<555555$& and $$ and $ and $ and $ and $ and $>|JSON: {{ "a"|[]|Ada\n|a note Ada\n',
                         "unclosed {{greeting}} {{"]
+
+
+def test_a_chat_prompt_is_written_as_a_messages_file_and_reimports_equal(tmp_path):
+    chat = PromptSpec(syntax="jinja", answer_format="free",
+                      messages=[("system", "Answer in one word."), ("user", "Capital of {{ country }}? \"{{ note }}\"")])
+    text = PromptSpec(syntax="jinja", query_template="Capital of {{ country }}:", answer_format="free")
+    strategies = [Strategy("chat", chat, model="smollm2-135m-instruct"), Strategy("text", text, model="gemma-3-270m")]
+    tests = [Example("1", "France", "", vars={"country": "France", "note": "é"}, checks=("icontains: Paris",))]
+    exported = export_promptfoo(strategies, tests, "chat")
+    config = yaml.safe_load(exported.config)
+    assert config["prompts"] == [{"id": "file://prompt_1.json", "label": "chat"},
+                                 {"raw": "Capital of {{ country }}:", "label": "text"}]
+    assert exported.files == (("prompt_1.json", '[\n  {\n    "role": "system",\n    "content": "Answer in one word."\n'
+                               '  },\n  {\n    "role": "user",\n    "content": "Capital of {{ country }}? \\"{{ note }}'
+                               '\\""\n  }\n]\n'),)
+    assert [(p["id"], p["prompts"]) for p in config["providers"]] == [
+        ("openai:chat:smollm2-135m-instruct", ["chat"]), ("openai:completion:gemma-3-270m", ["text"])]
+    again = load_plan(str(_write(exported, tmp_path)))
+    assert [(s.name, s.spec.messages, s.spec.query_template) for s in again.strategies] == [
+        ("chat @ smollm2-135m-instruct", chat.messages, "Answer in one word.\nCapital of {{ country }}? \"{{ note }}\""),
+        ("text @ gemma-3-270m", (), "Capital of {{ country }}:")]
+    assert [ex.vars for ex in again.dataset] == [t.vars for t in tests]
+    # exported again: the same files
+    twice = export_promptfoo(again.strategies, list(again.dataset), "chat")
+    assert twice.files == exported.files and yaml.safe_load(twice.config)["prompts"] == config["prompts"]
+
+
+def test_cli_export_promptfoo_writes_a_chat_prompts_file(tmp_path, capsys):
+    set_file = tmp_path / "chatset.yaml"
+    set_file.write_text(yaml.safe_dump({"schema_version": 1, "name": "chatset", "steps": [
+        {"title": "ask", "model": "smollm2-135m-instruct",
+         "spec": {"syntax": "jinja", "messages": [{"role": "user", "content": "Say {{ input }}"}]}}],
+        "tests": [{"input": "hi"}]}), encoding="utf-8")
+    out = tmp_path / "pf"
+    assert main(["export", "promptfoo", str(set_file), "--out", str(out)]) == 0
+    assert f"wrote {out / CONFIG_FILE} and {out / TESTS_FILE} and {out / 'prompt_1.json'}" in capsys.readouterr().err
+    assert json.loads((out / "prompt_1.json").read_text(encoding="utf-8")) == [
+        {"role": "user", "content": "Say {{ input }}"}]
+    assert [s.spec.messages for s in load_plan(str(out / CONFIG_FILE)).strategies] == [(("user", "Say {{ input }}"),)]

@@ -5,8 +5,8 @@
     npx promptfoo eval -c pf/promptfooconfig.yaml                     # against `workbench serve`'s model
     python -m workbench export lm-eval prompts/specs/sentiment.yaml --dataset sentiment --out task.yaml
 
-``export promptfoo`` writes ``promptfooconfig.yaml`` and (when a test fits a CSV row) ``tests.csv`` into the
-``--out`` folder, under those fixed names only (:mod:`workbench.interop.promptfoo.export`); an existing config
+``export promptfoo`` writes ``promptfooconfig.yaml``, (when a test fits a CSV row) ``tests.csv`` and each chat
+prompt's ``prompt_N.json`` into the ``--out`` folder, under those fixed names only (:mod:`workbench.interop.promptfoo.export`); an existing config
 there is kept unless ``--force``.
 """
 
@@ -88,6 +88,9 @@ def promptfoo_cmd(args) -> int:
         if exported.tests_csv is not None:
             write_text_atomic(tests_path, exported.tests_csv, newline="")
             written.append(tests_path)
+        for name, text in exported.files:  # chat prompts' messages files
+            write_text_atomic(out / name, text)
+            written.append(out / name)
         write_text_atomic(config_path, exported.config)
         written.insert(0, config_path)
     except OSError as err:

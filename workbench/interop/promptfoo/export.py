@@ -51,6 +51,8 @@ from workbench.templates import fill
 
 #: The files an export writes, always under these names (inside the chosen folder).
 CONFIG_FILE, TESTS_FILE = "promptfooconfig.yaml", "tests.csv"
+#: A chat prompt's messages file beside the config (N: the prompt's place among the config's prompts).
+PROMPT_FILE = "prompt_{n}.json"
 #: Where ``workbench serve`` listens (workbench.engine.DEFAULT_PORT); the n-th model of an export gets port + n.
 SERVE_HOST, SERVE_PORT = "127.0.0.1", 8080
 #: Decoding settings an OpenAI-compatible provider config has no key for (left at the server's default).
@@ -65,6 +67,7 @@ class Export:
     config: str  # promptfooconfig.yaml (yaml.safe_dump)
     tests_csv: str | None  # tests.csv, or None when no test fits a CSV row
     notes: tuple[str, ...] = ()  # approximations, one line each (shown by the CLI)
+    files: tuple[tuple[str, str], ...] = ()  # the other files beside the config, (name, text): chat prompts
 
 
 # --------------------------------------------------------------------------- prompts
@@ -109,6 +112,22 @@ def prompt_text(spec: PromptSpec, demos: Sequence[Example] = ()) -> str:
     probe = Example(id="probe", input="x", answer="", choices={"A": "x"}, vars=probe_vars or None)
     parts = render(spec, demos, probe, as_chat=False).parts
     return "".join(query if kind == "query" else nunjucks_literal(text) for kind, text in parts)
+
+
+def messages_json(spec: PromptSpec) -> str:
+    """A chat prompt's messages as promptfoo's JSON prompt file: ``[{role, content}]``, each content the
+    ``{{ var }}`` template promptfoo renders (src/prompts/processors/json.ts).
+
+    >>> print(messages_json(PromptSpec(syntax="jinja", messages=[("user", "Hi {{ name }}")])))
+    [
+      {
+        "role": "user",
+        "content": "Hi {{ name }}"
+      }
+    ]
+    """
+    return json.dumps([{"role": role, "content": content} for role, content in spec.messages], indent=2,
+                      ensure_ascii=False)
 
 
 def _refuse_unexportable(s: Strategy) -> None:
@@ -236,23 +255,26 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
     if not strategies:
         raise DataError("Nothing to export: no prompts.")
     notes: list[str] = []
-    prompts: dict[str, str] = {}  # label -> Nunjucks text
-    providers: dict[tuple, dict[str, Any]] = {}  # (ref, decoding, stops) -> provider entry
+    prompts: dict[str, str] = {}  # label -> Nunjucks text, or a chat prompt's messages JSON
+    chats: dict[str, str] = {}  # label -> the chat prompt's templates (the messages' contents)
+    providers: dict[tuple, dict[str, Any]] = {}  # (ref, decoding, stops, chat) -> provider entry
     pairs: list[tuple[str, tuple]] = []
     ports: dict[str, int] = {}
     for s in strategies:
         _refuse_unexportable(s)
         label, model = _split_name(s)
-        text = prompt_text(s.spec, s.demos)
+        text = messages_json(s.spec) if s.spec.messages else prompt_text(s.spec, s.demos)
         label = _unique(label, {k for k, t in prompts.items() if t != text})  # promptfoo keys prompts by label
         prompts[label] = text
+        if s.spec.messages:
+            chats[label] = "\n".join(content for _, content in s.spec.messages)
         ref = s.model or ""
-        key = (ref, s.decoding, tuple(s.spec.stop))
+        chat = bool(s.spec.messages) or (_is_chat(ref) if ref else False)  # promptfoo sends messages to chat
+        key = (ref, s.decoding, tuple(s.spec.stop), chat)
         if key not in providers:
             port = ports.setdefault(ref, SERVE_PORT + len(ports)) if "://" not in ref else 0
             shown = _unique(model or "model", {p["label"] for p in providers.values()})
-            providers[key] = provider_entry(ref or "model", s.decoding, s.spec.stop, port, shown,
-                                            _is_chat(ref) if ref else False)
+            providers[key] = provider_entry(ref or "model", s.decoding, s.spec.stop, port, shown, chat)
             if ref and "://" not in ref:
                 notes.append(f"start the model first: workbench serve --engine llama-server --model {ref} "
                              f"--port {port}")
@@ -285,7 +307,7 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
     if first.threshold is not None:
         default_test["threshold"] = first.threshold
 
-    used = sorted({v for t in prompts.values() for v in variables(t, "prompt")})
+    used = sorted({v for label, t in prompts.items() for v in variables(chats.get(label, t), "prompt")})
     formats = {s.spec.answer_format for s in strategies}
     rows, yaml_tests = [], []
     for ex in tests:
@@ -306,6 +328,9 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
             if ex.threshold is not None:
                 test["threshold"] = ex.threshold
             yaml_tests.append(test)
+    if chats and any(promptfoo_var(v) != v for ex in tests for v in (ex.vars or {}).values()):
+        notes.append("a test's var holds template syntax, which promptfoo fills into a chat prompt's messages as "
+                     "written ({% raw %} included), and renders only for text prompts")
     if any(isinstance(v, str) and v.endswith("\n") for ex in tests for v in (ex.vars or {}).values()):
         notes.append("a test's var ends with a newline, which promptfoo drops before it renders the prompt")
     if not any(s.checks for s in strategies) and any(not ex.checks for ex in tests):
@@ -313,7 +338,9 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
                      "nearest promptfoo assertion on the gold answer (regex / icontains); promptfoo judges the "
                      "whole output, not an extracted answer")
     config: dict[str, Any] = {"description": description,
-                              "prompts": [{"raw": t, "label": label} for label, t in prompts.items()],
+                              "prompts": [{"id": f"file://{PROMPT_FILE.format(n=n)}", "label": label}
+                                          if label in chats else {"raw": t, "label": label}
+                                          for n, (label, t) in enumerate(prompts.items(), start=1)],
                               "providers": provider_list}
     if default_test:
         config["defaultTest"] = default_test
@@ -330,7 +357,9 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
 
     text = yaml.dump(config, Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, width=1_000_000,
                      default_flow_style=False)
-    return Export(text, csv_text, tuple(dict.fromkeys(notes)))
+    files = tuple((PROMPT_FILE.format(n=n), t + "\n") for n, (label, t) in enumerate(prompts.items(), start=1)
+                  if label in chats)
+    return Export(text, csv_text, tuple(dict.fromkeys(notes)), files)
 
 
 def _unique(label: str, taken: set[str]) -> str:
