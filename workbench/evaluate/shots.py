@@ -54,9 +54,9 @@ def selectors() -> list[str]:
             and not SELECTOR_REGISTRY[k.selector].carries_demos]
 
 
-def parse_ks(text: str | Sequence[int]) -> tuple[int, ...]:
+def parse_ks(text: str | Sequence[int], what: str = "--ks") -> tuple[int, ...]:
     """``"0,1,2,4,8"`` (or a list) -> the Ks, which must be whole numbers from 0 to :data:`MAX_K`, in rising
-    order, each once.
+    order, each once; a message names the list as ``what`` (the flag, or the page's field).
 
     >>> parse_ks([0, 2])
     (0, 2)
@@ -67,20 +67,20 @@ def parse_ks(text: str | Sequence[int]) -> tuple[int, ...]:
     parts = [p.strip() for p in text.split(",")] if isinstance(text, str) else [str(p) for p in text]
     parts = [p for p in parts if p]
     if not parts:
-        raise ConfigError("--ks is empty; give the numbers of demonstrations, e.g. 0,1,2,4,8.")
+        raise ConfigError(f"{what} is empty; give the numbers of demonstrations, e.g. 0,1,2,4,8.")
     ks: list[int] = []
     for p in parts:
         if not (p.isascii() and p.lstrip("-").isdigit()):
-            raise ConfigError(f"--ks: {p!r} is not a whole number; give e.g. 0,1,2,4,8.")
+            raise ConfigError(f"{what}: {p!r} is not a whole number; give e.g. 0,1,2,4,8.")
         k = int(p)
         if k < 0:
-            raise ConfigError(f"--ks: K must be 0 or more, not {k}.")
+            raise ConfigError(f"{what}: K must be 0 or more, not {k}.")
         if k > MAX_K:
-            raise ConfigError(f"--ks: K={k} is more than {MAX_K} demonstrations; no model window holds them.")
+            raise ConfigError(f"{what}: K={k} is more than {MAX_K} demonstrations; no model window holds them.")
         if k in ks:
-            raise ConfigError(f"--ks lists K={k} twice; give each K once.")
+            raise ConfigError(f"{what} lists K={k} twice; give each K once.")
         if ks and k < ks[-1]:
-            raise ConfigError(f"--ks must rise ({ks[-1]} then {k}); give them in order, e.g. 0,1,2,4,8.")
+            raise ConfigError(f"{what} must rise ({ks[-1]} then {k}); give them in order, e.g. 0,1,2,4,8.")
         ks.append(k)
     return tuple(ks)
 
