@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui import imports
+from ui import imports, shots
 from ui.common import page_intro, sidebar_model, user_errors
 from ui.datapick import data_picker
 from ui.fields import keep_widgets
@@ -50,6 +50,8 @@ with order:
     elif plan is not None and backend is not None:
         with user_errors("Order sensitivity"):
             ev.order_section(plan, backend)
+        with user_errors("Shots curve"):
+            shots.shots_section(plan, backend)  # accuracy against K demonstrations (ui/shots.py)
     else:
         st.info("Choose valid settings on the Setup tab (and a model) to measure order sensitivity.")
 with history, user_errors("Run history"):

@@ -64,3 +64,18 @@ def test_a_bad_k_list_is_one_red_line():
     at.text_input(key="ev_shots_ks").input("4,2").run()
     assert not at.exception
     assert [e.value for e in at.error] == ["K values must rise (4 then 2); give them in order, e.g. 0,1,2,4,8."]
+
+
+def test_the_evaluate_page_runs_the_curve_on_its_own_data_and_model():
+    from tests.conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "views/5_Evaluate.py"), default_timeout=300).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.number_input(key="ev_limit").set_value(2).run()  # the sentiment sample, label scoring, on gemma-3-270m
+    at.selectbox(key="ev_shots_selector").set_value("knn")
+    at.text_input(key="ev_shots_ks").input("0,2")
+    at.button(key="ev_shots_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    points = next(d.value for d in at.dataframe if "fewer_demos" in d.value.columns)
+    assert list(points["k"]) == [0, 2] and list(points["n"]) == [2, 2]
+    assert any(c.value.startswith("Stored as run ") for c in at.caption)
