@@ -151,6 +151,13 @@ def test_refusals_are_one_line_before_the_model(capsys, monkeypatch, argv, line)
     assert (code, out, err) == (2, "", line)
 
 
+def test_label_scoring_without_labels_is_one_line_before_the_model(capsys, monkeypatch):
+    monkeypatch.setattr("workbench.backends.load_backend", None)  # never reached
+    code, out, err = cli(capsys, "--dataset", "arithmetic", "--ks", "0,1", "--answer", "score")
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith("error: random1: label scoring needs a fixed label set, and this prompt has none")
+
+
 def test_an_unknown_selector_is_argparse_s_one_line(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["shots", "--dataset", "sentiment", "--selector", "autocot"])

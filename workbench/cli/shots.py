@@ -55,7 +55,8 @@ def register(sub) -> None:
 def run_shots(args) -> int:
     from tqdm import tqdm
 
-    from workbench.evaluate.shots import check_pool, format_table, parse_ks, shots_curve, with_curve
+    from workbench.evaluate.formats import default_spec
+    from workbench.evaluate.shots import check_pool, format_table, parse_ks, shot_strategies, shots_curve, with_curve
     from workbench.report import export_format, html_report, report_from_store, write_report
     from workbench.store import open_store
 
@@ -69,6 +70,8 @@ def run_shots(args) -> int:
     pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     items = list(dataset)[: args.limit or len(dataset)]
     check_pool(pool or dataset, items, ks)  # a pool too small for the largest K: one line before the model loads
+    shot_strategies(default_spec(dataset, pool or dataset), pool or dataset, args.selector, ks[:1],
+                    answer=args.answer, seed=args.seed)  # label scoring without labels: one line, before it too
     backend = backend_from_args(args)
     store = open_store()
     bar = None if args.no_progress else tqdm(total=0, desc="shots", unit="item", file=sys.stderr)
