@@ -276,23 +276,29 @@ def _verbalize(demos: Sequence[Example], words: Mapping[str, str]) -> tuple[Exam
 
 
 def per_choice(logprob: float, text: str, norm: str) -> float:
-    """A continuation's summed log-likelihood under the "char" normalisation: over the length of its text in
-    characters (lm-eval's ``acc_norm``: ``lls / len(choice)``, the target delimiter not counted); any other
-    normalisation is the value as given (the caller's :meth:`~workbench.backends.records.Scored.normalised`).
+    """A continuation's summed log-likelihood over the length of ``text``, the choice as lm-evaluation-harness
+    defines it (the target delimiter before it not counted): in characters for "char" (``acc_norm``:
+    ``lls / len(choice)``), in UTF-8 bytes for "byte" (``acc_bytes``: ``lls / len(choice.encode("utf-8"))``);
+    any other normalisation is the value as given (the caller's :meth:`~workbench.backends.records.Scored.normalised`).
 
-    >>> per_choice(-6.0, "four", "char"), per_choice(-6.0, "four", "sum")
-    (-1.5, -6.0)
+    >>> per_choice(-6.0, "four", "char"), per_choice(-6.0, "café", "byte"), per_choice(-6.0, "four", "sum")
+    (-1.5, -1.2, -6.0)
     """
-    return logprob / max(1, len(text)) if norm == "char" else logprob
+    if norm == "char":
+        return logprob / max(1, len(text))
+    if norm == "byte":
+        return logprob / max(1, len(text.encode("utf-8")))
+    return logprob
 
 
 def label_scores(ctx: ItemContext, prompt: str) -> list[float]:
-    """One score per label word after ``prompt``: summed log-probabilities, or per token / byte / character
-    (a label word's one leading space is the delimiter, as lm-eval's " " before a choice, and not counted)."""
+    """One score per label word after ``prompt``: summed log-probabilities, per token (the tokens the scored
+    continuation took, the delimiter's space inside its first one), or per byte / character of the label word
+    without its one leading space (the delimiter, as lm-eval's " " before a choice, and not counted)."""
     norm = ctx.strategy.score_norm
     words = list(ctx.strategy.words.values())
     details = ctx.backend.score_details(prompt, words)
-    if norm == "char":
+    if norm in ("char", "byte"):
         return [per_choice(d.logprob, w.removeprefix(" "), norm) for d, w in zip(details, words, strict=True)]
     return [d.normalised(norm) for d in details]
 

@@ -1,7 +1,11 @@
 """Contextual calibration of label scores (Zhao et al. 2021, "Calibrate before use"), pure arithmetic.
 
 The label probabilities of content-free inputs ("N/A", "", "[MASK]") after the same demonstrations estimate
-the prompt's bias ``p_cf``; predictions are corrected with ``W = diag(p_cf)^-1``.
+the prompt's bias ``p_cf``; predictions are corrected with ``W = diag(p_cf)^-1``. What is corrected are
+probabilities: the label words' summed log-likelihoods, exponentiated and normalised over the labels, as in the
+reference (tonyzhaozh/few-shot-learning, whose labels are one token each and never divided by a length). A
+length-normalised score is not a probability, so a strategy refuses calibration with one
+(:class:`~workbench.evaluate.strategies.Strategy`).
 
     >>> from fractions import Fraction as F
     >>> calibrate([F(3, 4), F(1, 4)], [F(3, 4), F(1, 4)])

@@ -125,6 +125,10 @@ class Strategy:
         if self.calibrate and self.answer != "score":
             raise ConfigError(f"{self.name}: calibration corrects label scores; add +score to its name or answer by "
                               "label scoring.")
+        if self.calibrate and self.score_norm != "sum":  # Zhao et al.'s W = diag(p_cf)^-1 acts on probabilities
+            raise ConfigError(f"{self.name}: contextual calibration corrects the label words' probabilities, and a "
+                              f"score per {self.score_norm} is not one; calibrate summed scores (+cal without +norm) "
+                              "or normalise without +cal.")
 
     @property
     def _selector_kind(self) -> SelectorKind | None:
