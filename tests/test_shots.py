@@ -91,6 +91,11 @@ def test_no_k_fits_is_one_line(store):
     fake = FakeBackend(reply=two_or_more, context_window=12)
     with pytest.raises(ConfigError, match=r"^No K of 4, 8 fits the model's 12-token window \(K=4: 4 demonstrations"):
         shots_curve(toy(), None, fake, store, selector="knn", ks=(4, 8), limit=2)
+    with pytest.raises(ConfigError) as err:
+        shots_curve(toy(), None, fake, store, selector="knn", ks=(0,), limit=2)
+    assert str(err.value) == ("No K of 0 fits the model's 12-token window (K=0: the longest item alone takes 6 tokens, "
+                              "+ 32 for the answer, over the model's 12-token window); give smaller Ks or a larger "
+                              "--context-window.")
 
 
 def test_curve_from_records_pairs_only_shared_items():

@@ -158,9 +158,10 @@ def fitting_ks(strategies: Sequence[Strategy], items: Sequence[Example], pool: P
         tokens = render(s.spec, demos, longest, backend).tokens
         reserve = _reserve(s, backend, longest)
         if tokens + reserve > window:
-            what = f"{s.k} demonstrations of the pool's median length and" if s.k else "the prompt with"
-            dropped.append(Dropped(s.k, f"K={s.k}: {what} the longest item take {tokens} tokens, + {reserve} for "
-                                        f"the answer, over the model's {window}-token window"))
+            what = (f"{s.k} demonstrations of the pool's median length and the longest item take" if s.k
+                    else "the longest item alone takes")
+            dropped.append(Dropped(s.k, f"K={s.k}: {what} {tokens} tokens, + {reserve} for the answer, over the "
+                                        f"model's {window}-token window"))
         else:
             kept.append(s)
     return kept, dropped
