@@ -15,7 +15,7 @@ from workbench.errors import WorkbenchError
 
 #: Modules that register sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = ("generate", "prompt", "autocot", "eval", "runs", "sets", "ui", "serve", "config", "export", "schema",
-                   "shots")
+                   "shots", "formats")
 
 
 def build_parser() -> argparse.ArgumentParser:
