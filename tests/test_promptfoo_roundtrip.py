@@ -46,6 +46,12 @@ def _write(export, folder: Path) -> Path:
     return folder / CONFIG_FILE
 
 
+def write_config(folder: Path, text: str) -> Path:
+    (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
+    (folder / "out").mkdir()
+    return folder / CONFIG_FILE
+
+
 def _shape(plan):
     """What must survive a round trip: prompts (label, template), each test's vars and assertions, decoding."""
     prompts = sorted({(s.name.rpartition(" @ ")[0], s.spec.query_template) for s in plan.strategies})
@@ -72,8 +78,10 @@ def test_import_export_import_keeps_prompts_vars_and_assertions(tmp_path):
                                                        "http://127.0.0.1:8081/v1#smollm2-135m-instruct"]
     assert config["tests"] == ["file://tests.csv"]
     assert exported.tests_csv.splitlines()[:2] == [
-        "country,city,__expected1,__expected2,__expected3",
-        "France,Paris,icontains: Paris,not-icontains: I don't know,"]
+        "country,city,__description,__expected1,__expected2,__expected3",
+        "France,Paris,,icontains: Paris,not-icontains: I don't know,"]
+    assert exported.tests_csv.splitlines()[5].startswith("Spain,Madrid,\"Spain, judged by a regex too\",")
+    assert [ex.input for ex in again.dataset] == [ex.input for ex in first.dataset]
 
 
 def test_tests_a_csv_row_cannot_hold_exactly_go_to_the_yaml(tmp_path):
@@ -91,7 +99,8 @@ def test_tests_a_csv_row_cannot_hold_exactly_go_to_the_yaml(tmp_path):
     assert [t["vars"]["text"] for t in config["tests"][1:]] == ["=HYPERLINK(x)", "w", "s", "l"]
     assert config["tests"][2]["assert"] == [{"type": "contains", "value": "w", "weight": 2, "metric": "m"}]
     assert config["tests"][4]["threshold"] == 0.5
-    assert exported.tests_csv == 'text,__expected1\n"plain, with a comma",contains: plain\n'
+    assert exported.tests_csv == 'text,__description,__expected1\n"plain, with a comma",plain,contains: plain\n'
+    assert [t["description"] for t in config["tests"][1:]] == ["formula", "weighted", "spaced", "list"]
     again = load_plan(str(_write(exported, tmp_path)))
     assert sorted((ex.vars["text"], repr([c.to_dict() for c in build_checks(ex.checks)]), ex.threshold)
                   for ex in again.dataset) == sorted(
@@ -184,7 +193,8 @@ const { renderPrompt } = require(dist + 'evaluatorHelpers.js');
   console.log(JSON.stringify({
     prompts: testSuite.prompts.map(p => ({ raw: p.raw, label: p.label })),
     providers: testSuite.providers.map(p => [p.id(), p.label]),
-    tests: testSuite.tests.map(t => ({ vars: t.vars, assert: t.assert || [], threshold: t.threshold ?? null })),
+    tests: testSuite.tests.map(t => ({ vars: t.vars, assert: t.assert || [], threshold: t.threshold ?? null,
+                                       description: t.description ?? null })),
     rendered }));
 })().catch(e => { console.error('ERR ' + e.message); process.exit(1); });
 """
@@ -232,6 +242,8 @@ def test_promptfoo_itself_reads_the_export_as_the_workbench_does(tmp_path):
     assert [[{k: v for k, v in a.items() if k != "metric" or v} for a in t["assert"]] for t in peer["tests"]] == [
         [c.to_dict() for c in build_checks(ex.checks)] for ex in ours.dataset]
     assert [t["threshold"] for t in peer["tests"]] == [ex.threshold for ex in ours.dataset]
+    assert [t["description"] for t in peer["tests"]] == [ex.input for ex in ours.dataset] == [
+        "plain", "formula", "weighted"]
     # promptfoo's Nunjucks renders each prompt to the text the workbench sends for that test
     sent = [render(s.spec, s.demos, ex, as_chat=False).text for ex in tests for s in strategies]
     assert peer["rendered"] == sent
@@ -338,3 +350,23 @@ def test_cli_export_promptfoo_writes_a_chat_prompts_file(tmp_path, capsys):
     assert json.loads((out / "prompt_1.json").read_text(encoding="utf-8")) == [
         {"role": "user", "content": "Say {{ input }}"}]
     assert [s.spec.messages for s in load_plan(str(out / CONFIG_FILE)).strategies] == [(("user", "Say {{ input }}"),)]
+
+
+def test_a_tests_description_is_kept_in_the_csv_and_the_yaml(tmp_path):
+    plan = load_plan(write_config(tmp_path, """
+prompts: ["Echo {{ text }}"]
+tests:
+  - {description: a short one, vars: {text: plain}}
+  - {description: " spaced ", vars: {text: x}}
+  - {description: listed, vars: {text: [a, b]}}
+  - {vars: {text: no description}}
+  - {description: "=SUM(1)", vars: {text: formula}}
+"""))
+    exported = export_promptfoo(plan.strategies, list(plan.dataset), "descriptions")
+    assert exported.tests_csv == ("text,__description\nplain,a short one\nx,spaced\na,listed (text=a)\n"
+                                  "b,listed (text=b)\nno description,\n")
+    assert [t for t in yaml.safe_load(exported.config)["tests"] if isinstance(t, dict)] == [
+        {"description": "=SUM(1)", "vars": {"text": "formula"}}]  # a spreadsheet formula stays out of the CSV
+    again = load_plan(str(_write(exported, tmp_path / "out")))
+    assert sorted(ex.input for ex in again.dataset) == sorted(ex.input for ex in plan.dataset) == [
+        "=SUM(1)", "a short one", "listed (text=a)", "listed (text=b)", "spaced", "text=no description"]

@@ -125,13 +125,14 @@ def _entries(tests: Any, folder: Path | None) -> list[tuple[Any, str]]:
 
 
 def _csv_case(row: Mapping[str, Any], where: str) -> tuple[TestCase, list[Any], float | None, str]:
-    """A CSV row: its vars (the columns not starting ``__``), assertions, threshold and gold text."""
+    """A CSV row: its vars (the columns not starting ``__``), description, assertions, threshold and gold text."""
     own = read_row_checks(row, where)
     variables = {k: v for k, v in row.items() if not k.startswith("__")}
     gold = next((str(v).strip() for k, v in row.items() if k.startswith(EXPECTED) and str(v or "").strip()), "")
     cell = parse_cell(gold) if gold else {}
     answer = str(cell.get("value", "")) if cell.get("type") == "equals" else ""
-    return TestCase(vars=variables), list(own.checks), own.threshold, answer
+    description = str(row.get("__description") or "") or None  # promptfoo's __description column
+    return TestCase(vars=variables, description=description), list(own.checks), own.threshold, answer
 
 
 def read_cases(tests: Any, default: TestCase | None, folder: Path | None,

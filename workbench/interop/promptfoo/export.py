@@ -43,7 +43,9 @@ from workbench.decoding import DecodingConfig
 from workbench.errors import DataError
 from workbench.evaluate.strategies import Strategy
 from workbench.evaluate.variants import model_label
+from workbench.interop.promptfoo.cases import summary
 from workbench.interop.promptfoo.export_checks import FORMAT_TYPES, assertion_cell, promptfoo_assertions
+from workbench.interop.promptfoo.schema import TestCase
 from workbench.prompts.rendering import render
 from workbench.prompts.spec import PromptSpec
 from workbench.sandbox import variables
@@ -228,15 +230,20 @@ def promptfoo_var(value: Any) -> Any:
     return nunjucks_literal(value) if isinstance(value, str) else value
 
 
-def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], threshold: float | None
-             ) -> dict[str, str] | None:
-    """The test as a tests.csv row (vars, ``__expected1..``, ``__threshold``), or None when a cell cannot hold it
-    exactly (promptfoo reads every CSV var as text, trims cells, and a spreadsheet must not see a formula)."""
+def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], threshold: float | None,
+             description: str | None = None) -> dict[str, str] | None:
+    """The test as a tests.csv row (vars, ``__description``, ``__expected1..``, ``__threshold``), or None when a
+    cell cannot hold it exactly (promptfoo reads every CSV var as text, trims cells, and a spreadsheet must not see
+    a formula)."""
     row: dict[str, str] = {}
     for k, v in vars_.items():
         if not isinstance(v, str) or k.startswith("_") or v != v.strip():
             return None  # promptfoo reads a CSV var as trimmed text
         row[k] = v
+    if description is not None:
+        if description != description.strip():
+            return None
+        row["__description"] = description
     for n, a in enumerate(asserts, start=1):
         cell = assertion_cell(a)
         if cell is None:
@@ -247,6 +254,21 @@ def _csv_row(vars_: Mapping[str, Any], asserts: Sequence[Mapping[str, Any]], thr
     if any(neutral(v) != v for v in row.values()):
         return None  # a cell a spreadsheet reads as a formula: the YAML holds it exactly
     return row
+
+
+def description_of(ex: Example, vars_: Mapping[str, Any]) -> str | None:
+    """A test's ``description``: the item's input, unless it only repeats its vars (the input the promptfoo import
+    makes of a test without one, ``name=value; ...``) or one var's value.
+
+    >>> description_of(Example("1", "Spain, by regex", "", vars={"c": "Spain"}), {"c": "Spain"})
+    'Spain, by regex'
+    >>> description_of(Example("2", "c=Spain", "", vars={"c": "Spain"}), {"c": "Spain"}) is None
+    True
+    """
+    text = ex.input
+    if not text.strip() or text == summary(TestCase(), ex.vars or {}) or text in vars_.values():
+        return None
+    return text
 
 
 def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], description: str) -> Export:
@@ -318,11 +340,13 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
             checks = []  # nothing to compare with: the test only runs the prompt
         asserts = promptfoo_assertions(checks, ex.answer, where)
         vars_ = _test_vars(ex, used, where)
-        row = _csv_row(vars_, asserts, ex.threshold)
+        about = description_of(ex, vars_)
+        row = _csv_row(vars_, asserts, ex.threshold, about)
         if row is not None:
             rows.append(row)
         else:
-            test: dict[str, Any] = {"vars": vars_}
+            test: dict[str, Any] = {"description": about} if about is not None else {}
+            test["vars"] = vars_
             if asserts:
                 test["assert"] = asserts
             if ex.threshold is not None:
@@ -350,6 +374,7 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
     csv_text = None
     if rows:
         columns = list(dict.fromkeys(k for r in rows for k in r if not k.startswith("__")))
+        columns += ["__description"] if any("__description" in r for r in rows) else []
         columns += sorted({k for r in rows for k in r if k.startswith("__expected")}, key=lambda k: int(k[10:]))
         columns += ["__threshold"] if any("__threshold" in r for r in rows) else []
         csv_text = rows_to_csv(columns, rows)
