@@ -370,3 +370,12 @@ tests:
     again = load_plan(str(_write(exported, tmp_path / "out")))
     assert sorted(ex.input for ex in again.dataset) == sorted(ex.input for ex in plan.dataset) == [
         "=SUM(1)", "a short one", "listed (text=a)", "listed (text=b)", "spaced", "text=no description"]
+
+
+def test_a_label_promptfoo_would_read_as_a_group_is_refused_in_one_line():
+    spec = PromptSpec(syntax="jinja", query_template="Echo {{ text }}", answer_format="free")
+    strategies = [Strategy("a", spec, model="gemma-3-270m"), Strategy("a: b", spec, model="smollm2-135m-instruct")]
+    with pytest.raises(DataError) as err:
+        export_promptfoo(strategies, [Example("1", "x", "", vars={"text": "x"})], "d")
+    assert str(err.value) == ("Prompt 'a: b' would also run on gemma-3-270m, which lists prompt 'a' (promptfoo runs "
+                              "the prompts labelled NAME or 'NAME: ...' there); rename one of them.")

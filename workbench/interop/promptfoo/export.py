@@ -312,6 +312,12 @@ def export_promptfoo(strategies: Sequence[Strategy], tests: Sequence[Example], d
     if len(set(pairs)) != len(prompts) * len(providers):  # not every prompt on every provider
         for key, entry in providers.items():
             entry["prompts"] = [label for label, k in pairs if k == key]
+            extra = [p for p in prompts if p not in entry["prompts"] and
+                     any(p.startswith(f"{name}:") for name in entry["prompts"])]
+            if extra:  # promptfoo's isAllowedPrompt also runs a prompt labelled "NAME: ..." for a listed NAME
+                raise DataError(f"Prompt {extra[0]!r} would also run on {entry['label']}, which lists prompt "
+                                f"{extra[0].partition(':')[0]!r} (promptfoo runs the prompts labelled NAME or "
+                                "'NAME: ...' there); rename one of them.")
 
     shared = {tuple(json.dumps(c.to_dict(), sort_keys=True, default=str) for c in s.checks) for s in strategies}
     thresholds = {s.threshold for s in strategies}
