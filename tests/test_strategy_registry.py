@@ -34,7 +34,8 @@ EXPECTED_NEEDING_INDEX = {"random", "knn", "bm25", "mmr", "cluster", "label_bala
 EXPECTED_PAGE_OPTIONS = ["zero-shot (zero)", "random", "nearest (knn)", "diverse", "BM25 (bm25)", "MMR (mmr)",
                          "balanced", "Zero-shot-CoT (zscot)", "Manual-CoT (manualcot)", "Auto-CoT (autocot)",
                          "self-consistency (sc)"]
-EXPECTED_ORDERS = ["similar_last", "similar_first", "random", "as_selected", "label_interleaved"]
+EXPECTED_ORDERS = ["similar_last", "similar_first", "random", "as_selected", "label_interleaved", "global-entropy",
+                  "local-entropy"]
 
 
 def test_the_registries_hold_the_expected_names_in_order():

@@ -7,9 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
-from itertools import permutations as all_permutations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +17,7 @@ from workbench.errors import DataError
 from workbench.evaluate.metrics import spread
 from workbench.evaluate.runner import EvalRun, evaluate
 from workbench.evaluate.strategies import DEFAULT_K, Strategy
+from workbench.retrieval.orders import seeded_permutations
 
 if TYPE_CHECKING:
     from workbench.backends import Backend
@@ -27,22 +26,6 @@ if TYPE_CHECKING:
 
 def _key(text: str) -> str:
     return " ".join(text.split()).casefold()
-
-
-def seeded_permutations(k: int, count: int, seed: int = 0) -> list[tuple[int, ...]]:
-    """``count`` distinct permutations of ``range(k)`` (fewer when k! is smaller), drawn with a local RNG."""
-    total = math.factorial(k)
-    if count >= total:
-        perms = list(all_permutations(range(k)))
-        rng = np.random.default_rng(seed)
-        return [perms[i] for i in rng.permutation(total)]
-    rng = np.random.default_rng(seed)
-    out: list[tuple[int, ...]] = []
-    while len(out) < count:
-        p = tuple(int(i) for i in rng.permutation(k))
-        if p not in out:
-            out.append(p)
-    return out
 
 
 def order_sensitivity(

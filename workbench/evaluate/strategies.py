@@ -6,7 +6,9 @@ label word after the prompt). Short names (``knn4``, ``zscot``, ``manualcot+sc5`
 parsed against the registry (:mod:`workbench.evaluate.registry`).
 
     >>> parse_strategy_name("knn4")
-    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None, score_norm=None, fallback=False)
+    StrategyName(base='knn', k=4, samples=1, answer=None, calibrate=None, score_norm=None, fallback=False, order=None)
+    >>> parse_strategy_name("random4+global-entropy").order
+    'global-entropy'
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from workbench.prompts.spec import PromptSpec, next_question_stops
 from workbench.reasoning.base import query_letters
 from workbench.reasoning.modes import ANSWER_MAX_NEW_TOKENS, NONE
 from workbench.reasoning.registry import get as reasoning_mode
+from workbench.retrieval.orders import ORDER_KINDS
 from workbench.retrieval.selectors.base import SelectorKind
 from workbench.retrieval.selectors.registry import SELECTOR_REGISTRY
 from workbench.retrieval.selectors.registry import needs_index as selector_needs_index
@@ -125,6 +128,11 @@ class Strategy:
         if self.calibrate and self.answer != "score":
             raise ConfigError(f"{self.name}: calibration corrects label scores; add +score to its name or answer by "
                               "label scoring.")
+        if self.order not in ORDER_KINDS:
+            raise ConfigError(f"{self.name}: unknown order {self.order!r}; choose one of {', '.join(ORDER_KINDS)}.")
+        if ORDER_KINDS[self.order].needs_model and self.k and not self.spec.labels:
+            raise ConfigError(f"{self.name}: the {self.order} order compares label probabilities, and this prompt "
+                              "has no label set; choose another order.")
         if self.calibrate and self.score_norm != "sum":  # Zhao et al.'s W = diag(p_cf)^-1 acts on probabilities
             raise ConfigError(f"{self.name}: contextual calibration corrects the label words' probabilities, and a "
                               f"score per {self.score_norm} is not one; calibrate summed scores (+cal without +norm) "
@@ -196,6 +204,7 @@ class StrategyName:
     calibrate: bool | None  # True when the name says "+cal", else None (the run's default)
     score_norm: str | None = None  # a SCORE_NORMS value when the name says "+norm..." , else the run's default
     fallback: bool = False  # "+fallback": Auto-CoT keeps a flagged demo for clusters where no candidate passes
+    order: str | None = None  # an orders.ORDERS name when the name says so ("random4+global-entropy"), else the run's
 
 
 def _split_base(part: str) -> tuple[str, str] | None:
@@ -233,6 +242,7 @@ def parse_strategy_name(name: str) -> StrategyName:
     calibrate: bool | None = None
     norm: str | None = None
     fallback = False
+    order: str | None = None
     for mod in parts[1:]:
         if mod in ("score", "gen", "generate"):
             answer = "score" if mod == "score" else "generate"
@@ -245,10 +255,13 @@ def parse_strategy_name(name: str) -> StrategyName:
             answer = answer or "score"
         elif (sc := re.fullmatch(r"sc(\d+)", mod)) and int(sc[1]) >= 2:
             samples = int(sc[1])
+        elif mod in ORDER_KINDS and STRATEGIES[base].takes_k:
+            order = mod
         else:
             raise ConfigError(f"Unknown modifier {mod!r} in {name!r}; use scN, score, gen, cal, norm, norm_token "
-                              "(or fallback after autocot).")
-    return StrategyName(base, k, samples, answer, calibrate, norm, fallback)
+                              f"(or fallback after autocot; an order after a base with demonstrations: "
+                              f"{', '.join(ORDER_KINDS)}).")
+    return StrategyName(base, k, samples, answer, calibrate, norm, fallback, order)
 
 
 def with_direct_trigger(spec: PromptSpec) -> PromptSpec:
@@ -284,13 +297,15 @@ def make_strategy(
     k: int | None = None,
     seed: int = 0,
     score_norm: str = "sum",
+    order: str | None = None,
 ) -> Strategy:
     """The strategy a short name describes, on top of a dataset's base ``spec``.
 
     ``answer``/``calibrate`` are the run's defaults; a name's ``+score``/``+gen``/``+cal``
     overrides them. Chain-of-thought strategies always generate. ``k`` overrides the
     number in the name. ``pool`` supplies Manual-CoT exemplars (its first K rows with a
-    rationale).
+    rationale). ``order`` is the run's order of the demonstrations (``--order``; an order named in the name
+    wins; None: the selector's default).
     """
     parsed = parse_strategy_name(name)
     base, samples = parsed.base, parsed.samples
@@ -318,7 +333,8 @@ def make_strategy(
                               "autocot, or a pool with a rationale column).")
         demos = tuple(ex for ex in pool if (ex.rationale or "").strip())[: n + 1]  # one spare: the query may be one
     return Strategy(
-        name=name.strip(), spec=strat_spec, selector=selector, k=n, order=_default_order(selector),
+        name=name.strip(), spec=strat_spec, selector=selector, k=n,
+        order=parsed.order or (order if selector is not None else None) or _default_order(selector),
         decoding=cfg, answer=mode, label_words=tuple((label_words or {}).items()) if mode == "score" else (),
         calibrate=cal, samples=samples, seed=seed, demos=demos,
         score_norm=(parsed.score_norm or score_norm) if mode == "score" else "sum", fallback=parsed.fallback,
