@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import evaluate as ev
-from ui import imports, shots
+from ui import formats, imports, shots
 from ui.common import page_intro, sidebar_model, user_errors
 from ui.datapick import data_picker
 from ui.fields import keep_widgets
@@ -52,6 +52,8 @@ with order:
             ev.order_section(plan, backend)
         with user_errors("Shots curve"):
             shots.shots_section(plan, backend)  # accuracy against K demonstrations (ui/shots.py)
+        with user_errors("Format spread"):
+            formats.formats_section(plan, backend)  # one prompt in N formats (ui/formats.py)
     else:
         st.info("Choose valid settings on the Setup tab (and a model) to measure order sensitivity.")
 with history, user_errors("Run history"):
