@@ -148,6 +148,24 @@ def test_the_penalty_window_is_sent_to_llama_server_and_said_for_llama_cpp_pytho
     assert "llama-server: the prompt and the output (each request sends repeat_last_n" in penalty_note()
 
 
+def test_llama_cpp_pythons_server_penalises_no_prompt_token_as_the_help_says(backend, smollm):
+    """On the real llama-cpp-python server the penalty reads only what it generates: the first greedy token under
+    a strong penalty is the unpenalised favourite (" cat", a prompt token), where the in-process model avoids it."""
+    from workbench.warpers import apply_repetition_penalty
+
+    prompt = "the cat the cat the cat the"
+    ids = smollm.tokenize(prompt)
+    logits = smollm.next_token_logits(ids)
+    plain, penalised = int(np.argmax(logits)), int(np.argmax(apply_repetition_penalty(logits, ids, 3.0)))
+    assert (smollm.token_text(plain), smollm.token_text(penalised)) == (" cat", " dog") and plain in ids
+    cfg = DecodingConfig(max_new_tokens=1, repetition_penalty=3.0)
+
+    def first(model) -> int:
+        return smollm.tokenize(prompt + model.complete(prompt, cfg).text)[len(ids)]
+
+    assert (first(backend), first(smollm)) == (plain, penalised)
+
+
 def test_vllms_order_is_labelled_as_vllms_own_min_p_before_top_k_and_top_p():
     """vLLM's Sampler.sample (vllm/v1/sample/sampler.py): temperature, then min-p (its argmax-invariant logits
     processor), then top-k and top-p; Hugging Face applies min-p after top-p."""
