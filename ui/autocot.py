@@ -22,9 +22,10 @@ from ui.state import (
 )
 from workbench.autocot.config import REFERENCE_TASKS, AutoCoTConfig, task_for
 from workbench.autocot.demo import Demo, as_examples
+from workbench.autocot.embedding import clustering_texts
 from workbench.autocot.files import demos_from_json, demos_to_json
 from workbench.autocot.filters import question_text
-from workbench.autocot.reasoner import zero_shot_cot_reasoner
+from workbench.autocot.reasoner import REASONING_DECODING, zero_shot_cot_reasoner
 from workbench.autocot.selection import build_demos, redo, with_fallbacks
 from workbench.decoding import DecodingConfig
 from workbench.evaluate.formats import infer_format
@@ -56,7 +57,7 @@ NUMBERS = {
     "words": ("Max question words", 60, 1, 500),
     "tries": ("Rationales tried per cluster", 8, 1, 100),
     "limit": ("Questions used (0 = all)", 0, 0, 100_000),
-    "max": ("max_new_tokens per rationale", 96, 16, 512),
+    "max": ("max_new_tokens per rationale", REASONING_DECODING.max_new_tokens, 16, 512),  # the reference's 256
     "seed": ("k-means++ seed", 0, 0, 10_000),
 }
 #: Which of the four columns each number field takes, in drawing order.
@@ -109,7 +110,7 @@ def build(backend, embedder, examples, cfg: AutoCoTConfig, fmt: str, labels: tup
     """Run Auto-CoT with a progress bar; the result goes to session state."""
     reason = zero_shot_cot_reasoner(backend, fmt, DecodingConfig(max_new_tokens=max_new), labels=labels)
     bar = st.progress(0.0, text="Embedding questions…")
-    vectors = embedder.encode([e.input for e in examples])
+    vectors = embedder.encode(clustering_texts(examples))  # "Q: …\nA:" with the choices, as the reference
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Writing rationales… {done}/{total}")

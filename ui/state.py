@@ -25,6 +25,7 @@ import streamlit as st
 
 from workbench.autocot.config import MAX_TRIES_PER_CLUSTER
 from workbench.autocot.demo import Demo
+from workbench.autocot.reasoner import REASONING_DECODING
 from workbench.data import Example
 from workbench.demos import SpecWithDemos
 from workbench.errors import WorkbenchError
@@ -334,7 +335,7 @@ class AutoCoTSettings:
     words: int = 60  # max question words (the reference's 60)
     tries: int = MAX_TRIES_PER_CLUSTER  # rationales tried per cluster
     limit: int = 0  # questions used from the pool (0 = all)
-    max: int = 96  # max_new_tokens per rationale
+    max: int = REASONING_DECODING.max_new_tokens  # max_new_tokens per rationale (the reference's 256)
     seed: int = 0  # k-means++ seed
     fallback: bool = False  # a cluster with no passing candidate gives its nearest (flagged)
 

@@ -80,3 +80,12 @@ def task_for(name: str) -> str | None:
     key = re.sub(r"[^a-z0-9]", "", Path(name).stem.lower())
     names = {t.replace("_", ""): t for t in REFERENCE_TASKS} | _TASK_ALIASES
     return next((names[n] for n in sorted(names, key=len, reverse=True) if key.startswith(n)), None)
+
+
+def preset_k(dataset_name: str) -> int:
+    """Demonstrations (clusters) the reference builds for a dataset: its task's ``num_clusters``, else 8.
+
+    >>> preset_k("commonsenseqa_dev.jsonl"), preset_k("StrategyQA"), preset_k("last_letters"), preset_k("sst2_dev")
+    (7, 6, 4, 8)
+    """
+    return AutoCoTConfig.for_task(task_for(dataset_name)).k

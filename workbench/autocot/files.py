@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from workbench.autocot.demo import Demo
-from workbench.autocot.filters import question_text
+from workbench.autocot.filters import asked, question_text
 from workbench.errors import DataError
 from workbench.prompts.rendering import choices_text
 from workbench.safeload import Bounds, check_tree, parse_json, validation_error
@@ -30,7 +30,7 @@ def demos_to_json(demos: Sequence[Demo]) -> str:
     plus ``cluster``, ``distance``, ``fallback`` and (multiple choice) ``choices``."""
     rows = []
     for d in demos:
-        row = {"question": f"Q: {question_text(d.question, d.choices)}\nA:",
+        row = {"question": asked(question_text(d.question, d.choices)),
                "rationale": d.rationale, "pred_ans": d.pred_ans, "gold_ans": d.gold_ans,
                "cluster": d.cluster, "distance": d.distance, "fallback": d.fallback}
         if d.choices:

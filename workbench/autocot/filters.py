@@ -20,13 +20,23 @@ def question_text(question: str, choices: Mapping[str, str] | None = None) -> st
     return f"{question} Answer Choices: {text}" if text else question
 
 
+def asked(question: str) -> str:
+    """The question as the reference stores, counts and embeds it: ``Q: {question}\\nA:`` (``run_demo.py`` reads
+    the ``Q: …`` line of the Zero-shot-CoT log and adds ``"\\nA:"``); ``question`` is :func:`question_text`'s.
+
+    >>> asked("Pick one. Answer Choices: (A) red (B) blue")
+    'Q: Pick one. Answer Choices: (A) red (B) blue\\nA:'
+    """
+    return f"Q: {question}\nA:"
+
+
 def question_words(question: str) -> int:
     """Words of the question as the reference counts them: in ``Q: {question}\\nA:``, markers included.
 
     >>> question_words("How many apples?")
     5
     """
-    return len(f"Q: {question}\nA:".split())
+    return len(asked(question).split())
 
 
 def full_rationale(output: str, trigger: str = COT_TRIGGER) -> str:

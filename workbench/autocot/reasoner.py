@@ -19,10 +19,15 @@ if TYPE_CHECKING:
 
 #: Zero-shot-CoT trigger: ends the reasoning prompt and starts every rationale (Kojima et al.).
 COT_TRIGGER = "Let's think step by step."
-#: Stop of the reasoning call: where a base model would begin the next question (the reference, on GPT-3, used none).
-REASONING_STOPS = ("\nQ:",)
-#: Decoding of the reasoning call: greedy, 128 tokens (the reference gives GPT-3 256; a small model rarely needs more).
-REASONING_DECODING = DecodingConfig(max_new_tokens=128)
+#: Rationale budget: the reference's ``--max_length_cot`` (``run_inference.py``, ``api.py``).
+REASONING_MAX_NEW_TOKENS = 256
+#: Decoding of the reasoning call as the reference's: greedy (``temperature=0``), 256 tokens, no stop (``stop=None``
+#: in ``utils.decoder_for_gpt3``); the answer step takes at most 32 of them (``--max_length_direct``).
+REASONING_DECODING = DecodingConfig(max_new_tokens=REASONING_MAX_NEW_TOKENS)
+#: An explicit option, not the reference's: stop a rationale where a base model would begin the next question
+#: (``REASONING_DECODING.replace(stop=NEXT_QUESTION_STOP)``, ``autocot build --stop '\nQ:'``); without it a base
+#: model writes on to the budget.
+NEXT_QUESTION_STOP = ("\nQ:",)
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class ZeroShotCoTReasoner:
         """Zero-shot-CoT: the query ``Q: {question}\nA: Let's think step by step.``, then the answer trigger."""
         trigger = label_trigger(self.labels) if self.answer_format == "label" else None
         return PromptSpec(reasoning=ZERO_SHOT_COT.name, answer_format=self.answer_format, labels=self.labels,
-                          cot_trigger=COT_TRIGGER, answer_trigger=trigger, stop=REASONING_STOPS)
+                          cot_trigger=COT_TRIGGER, answer_trigger=trigger)
 
     def __call__(self, question: str) -> Reasoning:
         return self.many([question])[0]
@@ -96,7 +101,9 @@ def zero_shot_cot_reasoner(
     labels: Sequence[str] = (),
     one_at_a_time: bool = False,
 ) -> ZeroShotCoTReasoner:
-    """The reasoner Auto-CoT uses: the test query ``Q: {question}\\nA: Let's think step by step.``, then the answer."""
+    """The reasoner Auto-CoT uses: the test query ``Q: {question}\\nA: Let's think step by step.``, then the answer;
+    by default decoded as the reference's (:data:`REASONING_DECODING`: 256 tokens, no stop; ``cfg``'s stop strings,
+    e.g. :data:`NEXT_QUESTION_STOP`, end both calls)."""
     return ZeroShotCoTReasoner(backend, answer_format, tuple(labels), cfg, one_at_a_time)
 
 

@@ -50,8 +50,9 @@ def register(sub) -> None:
 
 def run_build(args) -> int:
     from workbench.autocot.config import AutoCoTConfig, task_for
+    from workbench.autocot.embedding import clustering_vectors
     from workbench.autocot.files import save_demos
-    from workbench.autocot.reasoner import zero_shot_cot_reasoner
+    from workbench.autocot.reasoner import REASONING_DECODING, zero_shot_cot_reasoner
     from workbench.autocot.selection import build_demos
     from workbench.evaluate.formats import infer_format
     from workbench.retrieval.embedder import load_embedder
@@ -70,14 +71,14 @@ def run_build(args) -> int:
     elif fmt == "label" and not labels:
         labels = pool.labels()
     decoding = decoding_from_args(args)
-    if args.max_new_tokens is None:
-        decoding = decoding.replace(max_new_tokens=128)
+    if args.max_new_tokens is None:  # the reference's 256 rationale tokens (and no stop unless --stop gives one)
+        decoding = decoding.replace(max_new_tokens=REASONING_DECODING.max_new_tokens)
     reason = zero_shot_cot_reasoner(None, fmt, decoding, labels=labels)  # validated before the model loads
     examples = list(pool)[: args.limit] if args.limit else list(pool)
     print(f"Auto-CoT: task preset {task or 'none'}, k={cfg.k}, max {cfg.max_rationale_steps} steps, answer "
           f"format {fmt}, answer-at-end check {'on' if cfg.checks_answer_at_end(fmt) else 'off'}", file=sys.stderr)
     reason = zero_shot_cot_reasoner(backend_from_args(args), fmt, decoding, labels=labels)
-    vectors = load_embedder().encode([e.input for e in examples])
+    vectors = clustering_vectors(examples, load_embedder(), name=pool.name)  # "Q: …\nA:", as the reference
     progress = tqdm_progress("rationales")
     try:
         result = build_demos(examples, vectors, reason, cfg, progress=progress)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from workbench.autocot.config import preset_k
 from workbench.data import Example, Pool
 from workbench.errors import ConfigError, DataError, ModelError
 from workbench.evaluate.answer_modes import ItemContext, mode_for
@@ -69,28 +70,32 @@ def prepare_strategies(
     strategies: Sequence[Strategy],
     pool: Pool,
     backend: Backend | Callable[[Strategy], Backend],
-    index_fn: Callable[[], PoolIndex],
+    embedder_fn: Callable[[], Embedder],
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     one_at_a_time: bool = False,
+    index_cache_dir: str | None = None,
 ) -> list[Strategy]:
     """Fill in demonstrations that must be built before a run: Auto-CoT writes its rationales here
     (the clusters' candidates in batches, or ``one_at_a_time``), with the strategy's own model (``backend``
-    may be a function of the strategy)."""
+    may be a function of the strategy). It clusters the pool as the reference embeds it ("Q: …\nA:" with the
+    choices; cached beside, not in, the bare-input index retrieval uses)."""
     out = []
     for s in strategies:
         if s.demos_to_build:
             from workbench.autocot.config import AutoCoTConfig, task_for
+            from workbench.autocot.embedding import clustering_vectors
             from workbench.autocot.reasoner import zero_shot_cot_reasoner
             from workbench.autocot.selection import build_demos
 
-            index = index_fn()
+            vectors = clustering_vectors(list(pool), embedder_fn(), index_cache_dir, name=pool.name)
             model = backend if hasattr(backend, "generate") else backend(s)  # type: ignore[operator]
             reason = zero_shot_cot_reasoner(model, s.spec.answer_format, labels=s.spec.labels,
                                             one_at_a_time=one_at_a_time)
-            # The reference's per-task preset (clusters, steps); K from the strategy's name.
+            # The reference's per-task preset (clusters, steps); K from the strategy's name (evaluate gives a
+            # name without one the preset's).
             cfg = AutoCoTConfig.for_task(task_for(pool.name), k=s.k, seed=s.seed, fallback=s.fallback)
-            result = build_demos(list(pool), index.vectors, reason, cfg, progress=progress, should_stop=should_stop)
+            result = build_demos(list(pool), vectors, reason, cfg, progress=progress, should_stop=should_stop)
             s = dataclasses.replace(s, demos=tuple(result.examples()))
         out.append(s)
     return out
@@ -164,18 +169,28 @@ def evaluate(
     if index is not None and index.pool.content_hash != pool.content_hash:
         raise DataError("The index given was built on another pool; index the demonstration pool itself.")
     index_holder: list[PoolIndex] = [] if index is None else [index]
+    embedders: list[Embedder] = [index.embedder] if index is not None else [] if embedder is None else [embedder]
+
+    def embedder_fn() -> Embedder:
+        if not embedders:
+            from workbench.retrieval.embedder import load_embedder
+
+            embedders.append(load_embedder())
+        return embedders[0]
 
     def index_fn() -> PoolIndex:
         if not index_holder:
-            from workbench.retrieval.embedder import load_embedder
             from workbench.retrieval.index import build_index
 
-            index_holder.append(build_index(pool, embedder or load_embedder(), cache_dir=index_cache_dir))
+            index_holder.append(build_index(pool, embedder_fn(), cache_dir=index_cache_dir))
         return index_holder[0]
 
+    # "autocot" without a number takes the reference's K for this pool before the run is stored or compared.
+    strategies = [dataclasses.replace(s, k=preset_k(pool.name)) if s.demos_to_build and not s.k else s
+                  for s in strategies]
     if run_id is None:
-        strategies = prepare_strategies(strategies, pool, run_models.backend, index_fn, should_stop=should_stop,
-                                        one_at_a_time=batch == 1)
+        strategies = prepare_strategies(strategies, pool, run_models.backend, embedder_fn, should_stop=should_stop,
+                                        one_at_a_time=batch == 1, index_cache_dir=index_cache_dir)
         run_id = store.create_run(run_meta(dataset, pool, strategies, backend, limit,
                                            embedder=getattr(embedder, "name", None), store=store, batch=batch))
     else:
@@ -191,8 +206,8 @@ def evaluate(
         # Reuse stored demonstrations (Auto-CoT's, written by the model) instead of building them again.
         strategies = [dataclasses.replace(s, demos=Strategy.from_dict(stored[s.name]).demos)
                       if s.name in stored and not s.demos else s for s in strategies]
-        strategies = prepare_strategies(strategies, pool, run_models.backend, index_fn, should_stop=should_stop,
-                                        one_at_a_time=batch == 1)
+        strategies = prepare_strategies(strategies, pool, run_models.backend, embedder_fn, should_stop=should_stop,
+                                        one_at_a_time=batch == 1, index_cache_dir=index_cache_dir)
 
     index = index_fn() if needs_index(strategies) else None
     if index is not None:

@@ -45,7 +45,8 @@ SCORE_NORMS = ("sum", "token", "byte", "char")
 NORM_MODIFIERS = {"norm": "byte", "norm_byte": "byte", "norm_token": "token", "norm_char": "char", "sum": "sum"}
 #: Demonstrations when a few-shot name gives no number ("knn" = "knn4").
 DEFAULT_K = 4
-#: Chain-of-thought exemplars when "manualcot" / "autocot" gives no number (Wei et al. 2022; Auto-CoT k=8).
+#: Chain-of-thought exemplars when "manualcot" gives no number (Wei et al. 2022's 8). "autocot" without a number
+#: takes the Auto-CoT reference's per-task K (``workbench.autocot.config.preset_k`` of the pool, when a run starts).
 DEFAULT_COT_K = 8
 #: Token budget of a chain of thought (Kojima et al. 2022 give the reasoning call 128 tokens).
 REASONING_MAX_NEW_TOKENS = 128
@@ -198,7 +199,7 @@ class StrategyName:
     """A parsed short name such as ``knn4``, ``bm25_4``, ``manualcot+sc5`` or ``knn4+score+cal``."""
 
     base: str  # a key of BASES
-    k: int  # demonstrations (0 for zero-shot styles)
+    k: int  # demonstrations (0 for zero-shot styles, and for "autocot" without a number: its pool's preset K)
     samples: int  # self-consistency samples
     answer: str | None  # "generate" / "score" when the name says so, else None (the run's default)
     calibrate: bool | None  # True when the name says "+cal", else None (the run's default)
@@ -235,8 +236,8 @@ def parse_strategy_name(name: str) -> StrategyName:
         if n:
             raise ConfigError(f"{name!r}: {base} takes no number; use e.g. knn{n} for {n} demonstrations.")
     else:
-        k = int(n) if n else (DEFAULT_COT_K if base in ("manualcot", "autocot") else DEFAULT_K)
-        if k < 1:
+        k = int(n) if n else {"manualcot": DEFAULT_COT_K, "autocot": 0}.get(base, DEFAULT_K)
+        if n and k < 1:
             raise ConfigError(f"{name!r}: K must be at least 1; use 'zero' for no demonstrations.")
     answer: str | None = None
     calibrate: bool | None = None
@@ -312,7 +313,7 @@ def make_strategy(
     if base == "sc":  # self-consistency over a chain of thought: manual if the pool has rationales
         base = "manualcot" if _has_rationales(pool) else "zscot"
     n = parsed.k if parsed.base != "sc" else (DEFAULT_COT_K if base == "manualcot" else 0)
-    if k is not None and n:
+    if k is not None and (n or base == "autocot"):
         n = k
     reasoning = STRATEGIES[base].reasoning
     reasons = reasoning_mode(reasoning) is not NONE  # a chain of thought before the answer
