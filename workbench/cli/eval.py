@@ -46,6 +46,7 @@ from workbench.cli.judging_args import (
     with_repeat,
 )
 from workbench.cli.judging_args import check_resume as check_resume_judging
+from workbench.cli.plan_args import plan_from_args, plan_models, plan_strategies, run_models
 from workbench.errors import ConfigError, DataError, WorkbenchError
 from workbench.escapes import escape
 from workbench.evaluate.registry import help_text as strategy_help
@@ -295,44 +296,6 @@ def check_flags_apply(strategies: list, given: dict) -> None:
                               f"generate); add --answer score (or a +score strategy), or leave out {_flag(name)}.")
 
 
-def plan_from_args(args, given: dict):
-    """The :class:`~workbench.interop.plan.Plan` of ``--config`` (promptfoo) or ``--task`` (lm-eval), or None;
-    the flags that the file decides instead are refused in one line."""
-    chosen = [(flag, value) for flag, value in (("--config", args.config), ("--task", args.task)) if value]
-    if not chosen:
-        if args.dataset is None:
-            raise ConfigError("Give --dataset (a sample name or a data file), --config (a promptfoo config) or "
-                              "--task (an lm-eval task YAML).")
-        return None
-    if len(chosen) > 1:
-        raise ConfigError("Give --config or --task, not both.")
-    flag, path = chosen[0]
-    clashes = [("--dataset", args.dataset), ("--prompt", args.prompt), ("--strategies", given.get("strategies")),
-               ("--resume", args.resume), ("--pool", args.pool), ("--shape", args.shape)]
-    clash = next((name for name, value in clashes if value), None)
-    if clash is not None:
-        raise ConfigError(f"{flag} {shown(path)} gives the items and prompts itself; leave out {clash}.")
-    if flag == "--config":
-        from workbench.interop.promptfoo import load_plan
-    else:
-        from workbench.interop.lmeval import load_plan
-    return load_plan(path)
-
-
-def run_models(args, strategies: list, backend) -> dict:
-    """The models of the run's strategies by reference: the loaded ``backend`` for the first, a loader for the
-    others (each loads when its first strategy starts)."""
-    from workbench.backends import DEFAULT_CONTEXT_WINDOW, load_backend
-
-    window = args.context_window or DEFAULT_CONTEXT_WINDOW
-    refs = list(dict.fromkeys(s.model for s in strategies if s.model is not None))
-
-    def loader(ref: str):
-        return lambda: load_backend(ref, args.backend, window)
-
-    return {ref: backend if ref == args.model else loader(ref) for ref in refs}
-
-
 def with_extract(strategies: list, style: str | None, resume: int | None = None) -> list:
     """The strategies with their prompts read in extraction ``style`` (None: as they are); a resumed run keeps
     its own style, and another one is refused in one line."""
@@ -371,13 +334,8 @@ def run_eval(args) -> int:
     plan = plan_from_args(args, given)  # a promptfoo config or an lm-eval task: its items, prompts and models
     if plan is not None:
         dataset, pool = plan.dataset, plan.pool
-        if plan.models and model_given:
-            raise ConfigError(f"{shown(plan.source)} names its own models (providers); leave out --model, or drop the "
-                              "providers from the file to run its prompts on --model.")
-        refs = list(plan.models) or refs
+        refs = plan_models(plan, refs, model_given)
         args.model = refs[0]
-        for note in plan.notes:
-            print(f"note: {shown(note)}", file=sys.stderr)
     else:
         mapping = mapping_from_args(args)
         if args.shape is not None:
@@ -386,8 +344,7 @@ def run_eval(args) -> int:
         pool = pool_from_arg(args.pool, mapping_from_args(args, pool=True)) if args.pool else None
     store = open_store()
     if plan is not None:
-        strategies = list(plan.strategies) if plan.models else cross_models(plan.strategies, refs)
-        strategies = with_repeat(strategies, flags, args.temperature is not None)
+        strategies = plan_strategies(plan, refs, flags, given)  # --assert, --threshold, --temperature, --seed
         limit = args.limit
     elif args.resume is not None:
         if args.prompt:

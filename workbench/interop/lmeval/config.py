@@ -15,6 +15,7 @@ line naming it; keys that change nothing here are noted once.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,8 @@ from workbench.safeload import load_document, read_text, validation_error
 
 #: Includes followed at most (lm-eval's tasks nest two or three).
 MAX_INCLUDE_DEPTH = 8
+#: The most files one task reads, itself and its includes together (lm-eval has no bound).
+MAX_INCLUDES = 64
 #: What messages call these files.
 WHAT = "lm-eval task files"
 #: Keys that run here.
@@ -173,10 +176,19 @@ def _function_tag(err: DataError, source: str) -> ConfigError | None:
                        "workbench runs no code from files; write it as a field name or a Jinja template.")
 
 
-def read_task(path: Path, folder: Path | None = None, depth: int = 0) -> dict[str, Any]:
-    """The task file's mapping with its includes merged (lm-eval's order: includes first, the file's keys win);
-    ``folder`` is the task's own folder, which every include must be inside."""
+def read_task(path: Path, folder: Path | None = None, depth: int = 0,
+              seen: dict[Path, tuple[Path, ...]] | None = None) -> dict[str, Any]:
+    """The task file's mapping with its includes merged (lm-eval's order: includes first, the file's keys win).
+
+    As lm-eval's ``load_yaml``: an include is relative to the including file's folder, and each file is read
+    once per task (a second read is an include cycle there; here a loop ``a.yaml -> b.yaml -> a.yaml`` is one
+    line naming it). ``folder`` is the task's own folder, which every include must stay inside; at most
+    ``MAX_INCLUDES`` files are read per task and they nest at most ``MAX_INCLUDE_DEPTH`` deep. ``seen`` maps
+    each file read so far to the chain of files that included it, the task file first."""
     source = path.name
+    seen = {} if seen is None else seen
+    resolved = Path(os.path.realpath(path))
+    seen.setdefault(resolved, (resolved,))
     text = read_text(path, missing="give the path of an lm-eval task YAML" if folder is None else
                      f"the include {source} names no file in the task's folder")
     try:
@@ -191,14 +203,24 @@ def read_task(path: Path, folder: Path | None = None, depth: int = 0) -> dict[st
     root = folder or path.parent
     if depth >= MAX_INCLUDE_DEPTH:
         raise ConfigError(f"{source}: includes nest deeper than {MAX_INCLUDE_DEPTH} files; flatten them.")
+    here = os.path.relpath(resolved.parent, os.path.realpath(root))  # "." or the sub-folder, inside root
     merged: dict[str, Any] = {}
     for inc in includes if isinstance(includes, list) else [includes]:
         if not isinstance(inc, str):
             raise ConfigError(f"{source}: include names a file, not {inc!r}.")
-        target = inside(inc, root, "include")
-        if target == path.resolve():
+        target = inside(inc if Path(inc).is_absolute() else str(Path(here) / inc), root, "include")
+        if target == resolved:
             raise ConfigError(f"{source}: it includes itself.")
-        inner = read_task(target, root, depth + 1)
+        if target in seen:
+            chain = " -> ".join(p.name for p in (*seen[resolved], target))
+            if target in seen[resolved]:
+                raise ConfigError(f"{source}: the includes loop ({chain}); drop one of them.")
+            raise ConfigError(f"{source}: includes {target.name} a second time ({chain}); lm-eval reads each file "
+                              "of a task once, so include it in one place.")
+        if len(seen) >= MAX_INCLUDES:
+            raise ConfigError(f"{source}: the task includes more than {MAX_INCLUDES} files; merge them.")
+        seen[target] = (*seen[resolved], target)
+        inner = read_task(target, root, depth + 1, seen)
         inner.pop("task_list", None)
         merged.update(inner)
     merged.update(data)
