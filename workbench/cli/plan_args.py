@@ -64,7 +64,7 @@ def plan_from_args(args, given: dict):
         return load_plan(path)
     from workbench.interop.lmeval import load_plan
 
-    return load_plan(path)
+    return load_plan(path, limit=args.limit)  # only the documents the run uses are rendered
 
 
 def plan_models(plan, refs: list[str], model_given: bool) -> list[str]:

@@ -17,6 +17,7 @@ template is ``{{ lm_eval_prefix }}`` then ``doc_to_text``, so the text sent is l
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from workbench.data import Example, Pool
@@ -36,6 +37,9 @@ PREFIX_VAR = "lm_eval_prefix"
 TEXT_VAR = "lm_eval_text"
 #: How each multiple_choice metric compares the choices' log-likelihoods (a Strategy.SCORE_NORMS value).
 NORMS = {"acc": "sum", "acc_norm": "char"}
+#: The most seconds of template work (doc_to_text, choices, targets, the description and few-shot examples of
+#: every document a run uses) before a run starts; past it, one line asks for --limit.
+RENDER_BUDGET_S = 30.0
 
 
 def query_template(task: TaskFile, features: frozenset[str]) -> str:
@@ -100,8 +104,9 @@ def _until(task: TaskFile) -> tuple[str, ...]:
     return tuple(u for u in ([until] if isinstance(until, str) else until) if u)
 
 
-def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str]) -> Plan:
-    """The plan of a validated task whose files are in ``folder``."""
+def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str], limit: int | None = None) -> Plan:
+    """The plan of a validated task whose files are in ``folder``, on its first ``limit`` documents (None: all;
+    their few-shot examples are the ones lm-eval draws for them on the whole split)."""
     evaluated, fewshot = splits(task)
     given = task.fewshot_config.samples if task.fewshot_config is not None else None
     if given is not None and task.fewshot_split is None:  # lm-eval: a fewshot_split wins over given samples
@@ -117,8 +122,15 @@ def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str]) -> P
     sampler = first_fewshot if task.fewshot_config is not None and task.fewshot_config.sampler == "first_n" else \
         sample_fewshot
     shots = sampler(pool, docs, task.num_fewshot, exclude=task.fewshot_split == task.test_split)
-    built = [_example(fmt, i, doc, fmt.prefix(doc, shot)) for i, (doc, shot) in enumerate(zip(docs, shots,
-                                                                                             strict=True))]
+    # every document's draw (random only, as lm-eval's sampler draws in document order), then the templates of
+    # the documents the run uses: the first ``limit``, within RENDER_BUDGET_S of template work in all
+    used = docs if limit is None else docs[:limit]
+    start, built = time.monotonic(), []
+    for i, (doc, shot) in enumerate(zip(used, shots, strict=False)):
+        if time.monotonic() - start > RENDER_BUDGET_S:
+            raise ConfigError(f"{source}: rendering the prompts took over {RENDER_BUDGET_S:g} s by document {i + 1} "
+                              f"of {len(used)}; run fewer documents (--limit).")
+        built.append(_example(fmt, i, doc, fmt.prefix(doc, shot)))
     missing = sum(not found for _, found in built)
     if missing:
         notes = [*notes, f"{source}: {missing} of {len(built)} documents have a gold answer that is not among their "
@@ -131,7 +143,8 @@ def build_plan(task: TaskFile, folder: Path, source: str, notes: list[str]) -> P
                 strategies=tuple(_strategies(task, spec)), notes=tuple(notes))
 
 
-def load_plan(path: str | Path) -> Plan:
-    """The :class:`Plan` of the lm-eval task YAML at ``path`` (what ``workbench eval --task`` runs)."""
+def load_plan(path: str | Path, limit: int | None = None) -> Plan:
+    """The :class:`Plan` of the lm-eval task YAML at ``path`` (what ``workbench eval --task`` runs) on its first
+    ``limit`` documents (None: all): only those are rendered."""
     task, notes, folder = load_task(path)
-    return build_plan(task, folder, Path(path).name, notes)
+    return build_plan(task, folder, Path(path).name, notes, limit)
