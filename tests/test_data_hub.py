@@ -171,7 +171,10 @@ def test_a_loading_script_is_refused_and_never_run(hf_home):
         "hf:/path/to/FOLDER:SPLIT")
     local = hf_home / "copy"
     shutil.copytree(snap, local)
-    assert one_line(f"hf:{local}:train").startswith(f"hf:{local}:train: the dataset has a loading script (scripted.py)")
+    assert one_line(f"hf:{local}:train").startswith(f"hf:{local}:train: '{local}' is not a saved dataset (no "
+                                                   "dataset_dict.json or state.json) and holds Python files (scripted.py)")
+    (local / "scripted.py").rename(local / "copy.py")  # a local folder's loading script is named after the folder
+    assert one_line(f"hf:{local}:train").startswith(f"hf:{local}:train: the dataset has a loading script (copy.py)")
 
 
 def test_a_split_over_the_file_loaders_bound_is_refused(glue, imdb):

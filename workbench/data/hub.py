@@ -1,6 +1,5 @@
-"""Hugging Face datasets by id, read offline: ``hf:PATH[:SPLIT]`` or ``hf:PATH:NAME:SPLIT`` from this machine's
-``datasets`` cache, its hub cache, or a ``save_to_disk`` folder; never from the network, never running a loading
-script.
+"""Hugging Face datasets by id, read offline: ``hf:PATH[:SPLIT]`` or ``hf:PATH:NAME:SPLIT`` from the ``datasets``
+cache, the hub cache, or a local folder; never from the network, never running a loading script.
 
 Where the rows come from, tried in order for a hub id (``glue``, ``stanfordnlp/imdb``):
 
@@ -10,24 +9,22 @@ Where the rows come from, tried in order for a hub id (``glue``, ``stanfordnlp/i
    ``load_dataset``) fetched (``datasets--owner--name/snapshots/<rev>/``, ``refs/main``), read by ``datasets``' own
    folder builder (its README's ``configs``); a repository holding a loading script (``name.py``) is refused.
 
-A local folder (``hf:/data/sst2``, ``hf:./saved``, ``hf:~/x``) is a ``save_to_disk`` folder (``dataset_dict.json``
-or ``state.json``) or a folder of data files as a dataset repository holds them.
+A local folder (``hf:/data/sst2``, ``hf:./saved``, ``hf:~/x``; not a filesystem root or the home folder, within
+``MAX_FOLDER_ENTRIES`` entries and ``MAX_FOLDER_DEPTH`` levels) is a ``save_to_disk`` folder or a folder of data files.
 
 How a configuration is told apart from an ``owner/name`` id: ``hf:glue:sst2:validation`` names it (PATH:NAME:SPLIT);
 ``hf:nyu-mll/glue/sst2:validation`` too (a third segment is the configuration); ``hf:glue/sst2:validation`` is the
-repository ``glue/sst2`` when it is cached, else the dataset ``glue`` with configuration ``sst2``. A split may be
-sliced as ``datasets`` slices it: ``hf:stanfordnlp/imdb:test[:200]``.
+repository ``glue/sst2`` when it is cached, else the dataset ``glue`` with configuration ``sst2``; ``[:200]`` slices.
 
-:func:`load_hf_rows` gives the rows as ``datasets`` does (a ClassLabel column as its integers: what lm-eval's
-``doc_to_target`` indexes); :func:`hub_table` gives them as a :class:`~workbench.data.files.RawTable` with each
-ClassLabel value replaced by its name (sst2's 0/1 -> negative/positive), for the same column mapping, shapes and label
-maps as a file (:func:`~workbench.data.files.read_rows` hands ``hf:`` sources here). Every problem is one
-:class:`~workbench.errors.DataError` line; one not cached names the command to run on a connected machine.
+:func:`load_hf_rows` gives the rows as ``datasets`` does (ClassLabel as integers: lm-eval's ``doc_to_target``
+indexes them); :func:`hub_table` as a :class:`~workbench.data.files.RawTable`, each ClassLabel value by its name
+(sst2's 0/1 -> negative/positive), for ``read_rows``' mappings, shapes and label maps. Every problem is one line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +42,9 @@ _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _SPLIT = re.compile(r"^[A-Za-z0-9_.-]{1,64}(\[[0-9%:+-]{0,40}\])?$")
 #: The files of a ``save_to_disk`` folder: a DatasetDict's, a Dataset's.
 _SAVED = ("dataset_dict.json", "state.json")
+#: How many entries (links not followed) and levels a local folder may hold before the datasets library globs it.
+MAX_FOLDER_ENTRIES = 1_000
+MAX_FOLDER_DEPTH = 4
 #: Rows per Arrow batch when the rows are read (each batch counts towards the decoded-bytes bound).
 _BATCH = 1_000
 
@@ -258,6 +258,7 @@ def _from_folder(datasets: Any, ref: HubRef) -> _Found:
     if not folder.is_dir():
         raise DataError(f"{ref}: no folder {str(folder)!r} on this machine (a save_to_disk folder or a folder of "
                         "data files)")
+    _check_folder(ref, folder)
     if any((folder / name).is_file() for name in _SAVED):
         if ref.name is not None:
             raise DataError(f"{ref}: a save_to_disk folder has no configurations; write hf:{ref.path}:SPLIT")
@@ -268,10 +269,33 @@ def _from_folder(datasets: Any, ref: HubRef) -> _Found:
     return _folder_builder(datasets, ref, folder)
 
 
+def _check_folder(ref: HubRef, folder: Path) -> None:
+    """Refuse in one line a folder too big to glob: a filesystem root, the home folder, or past the bounds."""
+    real, seen = folder.resolve(), 0
+    named = {real.anchor: "a filesystem root", str(Path.home().resolve()): "the home folder"}
+    stack, what = [(real, 1)], named.get(str(real))
+    while what is None and stack:
+        here, depth = stack.pop()
+        with contextlib.suppress(OSError), os.scandir(here) as entries:
+            for entry in entries:
+                seen, sub = seen + 1, entry.is_dir(follow_symlinks=False)
+                if seen > MAX_FOLDER_ENTRIES or (sub and depth >= MAX_FOLDER_DEPTH):
+                    what = f"over {MAX_FOLDER_ENTRIES:,} entries or {MAX_FOLDER_DEPTH} levels deep"
+                    break
+                stack.extend([(Path(entry.path), depth + 1)] if sub else [])
+    if what is not None:
+        raise DataError(f"{ref}: {str(folder)!r} is {what}, not a dataset's folder; give the dataset's own folder "
+                        "(a save_to_disk folder or a folder of data files)")
+
+
 def _folder_builder(datasets: Any, ref: HubRef, folder: Path) -> _Found:
     """A folder of data files (a hub snapshot or a local copy), read by ``datasets``' folder builder."""
-    script = folder / f"{Path(ref.path).name}.py"
+    script = folder / f"{Path(ref.path).name if not ref.local else folder.resolve().name}.py"
     scripts = [script] if script.is_file() else sorted(p for p in folder.glob("*.py") if p.is_file())
+    if scripts and ref.local and scripts[0] != script:  # Python files beside the data: not the dataset's script
+        raise DataError(f"{ref}: {str(folder)!r} is not a saved dataset (no {' or '.join(_SAVED)}) and holds Python "
+                        f"files ({scripts[0].name}), which the workbench never runs; give a save_to_disk folder or a "
+                        "folder of data files")
     if scripts:
         raise DataError(f"{ref}: the dataset has a loading script ({scripts[0].name}) and the workbench never runs "
                         "code from a dataset; on a machine that can load it, save it with "
@@ -340,17 +364,19 @@ def _from_snapshot(datasets: Any, ref: HubRef) -> _Found | None:
 
 
 def _not_cached(ref: HubRef) -> str:
-    """One line: the dataset is not here, and the command that fetches it on a connected machine."""
+    """One line: the dataset is not here, and the commands that fetch it (owner/name: also as NAME:CONFIG)."""
     cache, hub_cache = cache_folders()
-    args = ", ".join(repr(a) for a in (ref.path, ref.name) if a)
     split = f", split={_base_split(ref.split)!r}" if ref.split else ""
+    run = "python -c \"import datasets; datasets.load_dataset({}" + split + ")\""
+    fetch = run.format(", ".join(repr(a) for a in (ref.path, ref.name) if a))
     also = ""
     if ref.name is None and ref.path.count("/") == 1:
-        also = f" (nor the dataset {ref.path.split('/')[0]!r} with configuration {ref.path.split('/')[1]!r})"
+        owner, name = ref.path.split("/")
+        also = f" (nor the dataset {owner!r} with configuration {name!r})"
+        fetch += f" for the repository, or {run.format(f'{owner!r}, {name!r}')} for the configuration"
     return (f"{ref}: not in this machine's datasets cache ({cache}) or hub cache ({hub_cache}){also}, and the "
-            f"workbench never downloads; on a connected machine run python -c \"import datasets; "
-            f"datasets.load_dataset({args}{split})\" (or hf download --repo-type dataset {ref.path}), then copy its "
-            "~/.cache/huggingface here or point HF_HOME at the copy")
+            f"workbench never downloads; on a connected machine run {fetch} (or hf download --repo-type dataset "
+            f"{ref.path}), then copy its ~/.cache/huggingface here or point HF_HOME at the copy")
 
 
 def _base_split(split: str | None) -> str | None:
