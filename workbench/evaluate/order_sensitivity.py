@@ -1,4 +1,5 @@
-"""Order sensitivity (Lu et al. 2022): one set of K demonstrations evaluated under P seeded permutations.
+"""Order sensitivity (Lu et al. 2022): one set of K demonstrations evaluated under P seeded permutations, and
+where one order (the entropy orders' choice, :mod:`workbench.retrieval.entropy`) falls in that spread.
 
     >>> seeded_permutations(3, 2, seed=0) == seeded_permutations(3, 2, seed=0)
     True
@@ -81,3 +82,13 @@ def draw_demos(pool: Pool, k: int, seed: int = 0) -> tuple[Example, ...]:
             if by_label[lab] and len(chosen) < k:
                 chosen.append(by_label[lab].pop())
     return tuple(pool[i] for i in chosen)
+
+
+def rank_among(accuracies: Sequence[float], accuracy: float) -> int:
+    """Where ``accuracy`` falls among the orders' ``accuracies``: 1 + how many did better (1 = the best; equal
+    accuracies share a rank).
+
+    >>> rank_among([0.5, 0.7, 0.6, 0.7], 0.6), rank_among([0.5, 0.7, 0.6, 0.7], 0.7)
+    (3, 1)
+    """
+    return 1 + sum(a > accuracy for a in accuracies)
