@@ -12,6 +12,7 @@ import pytest
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError, PromptError
 from workbench.interop.promptfoo import load_plan
+from workbench.interop.promptfoo.cases import read_cases
 from workbench.prompts.rendering import render
 from workbench.prompts.spec import PromptSpec
 
@@ -60,9 +61,9 @@ tests:
     assert all(s.checks == () and s.threshold is None and s.repeat == 1 for s in plan.strategies)
     items = list(plan.dataset)
     assert [(e.id, e.input, e.answer, e.vars, e.checks, e.threshold) for e in items] == [
-        ("test-1", "country=France", "", {"country": "France"}, ({"type": "icontains", "value": "Paris"},), 0.5),
-        ("test-2", "two countries (country=Japan)", "", {"country": "Japan"}, None, None),
-        ("test-3", "two countries (country=Italy)", "", {"country": "Italy"}, None, None)]
+        ("test-a1d3eeb8", "country=France", "", {"country": "France"}, ({"type": "icontains", "value": "Paris"},), 0.5),
+        ("test-2a01a825", "two countries (country=Japan)", "", {"country": "Japan"}, None, None),
+        ("test-5d63f6fd", "two countries (country=Italy)", "", {"country": "Italy"}, None, None)]
     assert plan.notes == ()
 
 
@@ -180,7 +181,7 @@ def test_tests_from_yaml_and_jsonl(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"vars": {"a": "2"}}\n', encoding="utf-8")
     plan = load_plan(write(tmp_path, "prompts: ['{{a}}']\ntests: [file://t.yaml, file://t.jsonl]\n"))
     assert [(e.id, e.vars, e.checks) for e in plan.dataset] == [
-        ("test-1", {"a": "1"}, ({"type": "equals", "value": "1"},)), ("test-2", {"a": "2"}, None)]
+        ("test-7947a7af", {"a": "1"}, ({"type": "equals", "value": "1"},)), ("test-0910b3b8", {"a": "2"}, None)]
 
 
 def test_the_shipped_examples_load():
@@ -262,7 +263,7 @@ def test_default_test_from_a_file_and_the_prompt_map_form(tmp_path):
     (strategy,) = plan.strategies
     assert strategy.name == "greeting" and strategy.spec.query_template == "Hello {{who}}"
     assert [(c.kind.name, c.value) for c in strategy.checks] == [("starts-with", "Hi")]
-    assert [(e.id, e.input, e.vars) for e in plan.dataset] == [("test-1", "who=world", {"who": "world"})]
+    assert [(e.id, e.input, e.vars) for e in plan.dataset] == [("test-72e681f3", "who=world", {"who": "world"})]
     assert render(strategy.spec, [], plan.dataset[0]).text == "Hello world"
 
 
@@ -337,3 +338,16 @@ def test_vars_are_rendered_as_promptfoo_renders_them(tmp_path):
         'Hi ADA\n!|<555555$& and $$ and $ and $ and $ and $ and $>|JSON: {{ "a"|[]|Ada\n|a note Ada\n'
     assert refused(tmp_path, "prompts: ['{{x}}']\ntests: [{vars: {x: '{% if %}'}}]\n").startswith(
         "test 1: var 'x' is rendered as a template by promptfoo, and it fails: ")
+
+
+
+def test_test_ids_come_from_content_so_inserting_a_test_shifts_no_other(tmp_path):
+    """--fail-if-worse pairs items by id: a test inserted first keeps the others' ids; equal tests stay apart."""
+    def ids(tests):
+        return [e.id for e in read_cases(tests, None, None)]
+
+    before = ids([{"vars": {"q": "a"}}, {"description": "b", "vars": {"q": "b"}}, {"vars": {"q": "a"}}])
+    after = ids([{"vars": {"q": "new"}}, {"vars": {"q": "a"}}, {"description": "b", "vars": {"q": "b"}},
+                 {"vars": {"q": "a"}}])
+    assert after[1:] == before and len(set(after)) == 4
+    assert before[2] == before[0] + "-2"

@@ -14,7 +14,9 @@ with no vars. Each test's vars are those promptfoo renders a text prompt with (:
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,25 @@ def summary(case: TestCase, variables: Mapping[str, Any], expanded: bool = False
         text = listed or "(no vars)"
     text = " ".join(text.split())
     return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
+
+
+def content_id(description: str | None, variables: Mapping[str, Any], taken: set[str]) -> str:
+    """A test's stable id from its content (description and vars), so that inserting or removing a test does
+    not shift the others' ids (``--fail-if-worse`` pairs items by id); a repeat of the same content gets
+    ``-2``, ``-3``, ... in order. ``taken`` collects the ids given so far.
+
+    >>> taken: set[str] = set()
+    >>> [content_id(None, {"x": 1}, taken), content_id(None, {"x": 1}, taken), content_id("d", {"x": 1}, taken)]
+    ['test-648c7e9c', 'test-648c7e9c-2', 'test-e9993dbf']
+    """
+    key = json.dumps([(description or "").strip(), variables], sort_keys=True, ensure_ascii=False, default=str)
+    base = "test-" + hashlib.sha256(key.encode()).hexdigest()[:8]
+    out, n = base, 1
+    while out in taken:
+        n += 1
+        out = f"{base}-{n}"
+    taken.add(out)
+    return out
 
 
 def expand(variables: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -141,6 +162,7 @@ def read_cases(tests: Any, default: TestCase | None, folder: Path | None,
     assertions that hold ``{{ var }}`` placeholders, filled per test and put before the test's own."""
     default = default or TestCase()
     examples: list[Example] = []
+    taken: set[str] = set()
     for entry, where in _entries(tests, folder):
         if isinstance(entry, Mapping) and "__row__" in entry:
             case, checks, threshold, answer = _csv_case(entry["__row__"], where)
@@ -153,9 +175,8 @@ def read_cases(tests: Any, default: TestCase | None, folder: Path | None,
                          or (default.options and default.options.disableVarExpansion))
         combos = expand(variables) if expanding else [variables]
         for combo in combos:
-            n = len(examples) + 1
             filled = read_row_checks({"vars": combo, "assert": [*default_checks, *checks]}, where)
-            examples.append(Example(id=f"test-{n}", input=summary(case, combo, len(combos) > 1), answer=answer,
+            examples.append(Example(id=content_id(case.description, combo, taken), input=summary(case, combo, len(combos) > 1), answer=answer,
                                     vars=prompt_vars(combo, where),
                                     checks=filled.checks or None, threshold=threshold))
             if len(examples) > MAX_TESTS:
