@@ -351,3 +351,16 @@ def test_test_ids_come_from_content_so_inserting_a_test_shifts_no_other(tmp_path
                  {"vars": {"q": "a"}}])
     assert after[1:] == before and len(set(after)) == 4
     assert before[2] == before[0] + "-2"
+
+
+def test_a_workbench_model_path_stays_in_the_configs_folder(tmp_path):
+    """workbench:PATH resolves inside the config's folder; registry ids and a model file beside it are kept."""
+    from workbench.interop.promptfoo.providers import read_provider
+
+    (tmp_path / "m.gguf").write_text("x")
+    for name in ("../../../../etc/hostname", "/etc/passwd", "sub/../../x.gguf"):
+        with pytest.raises(ConfigError, match="is outside the config's folder"):
+            read_provider(f"workbench:{name}", None, None, tmp_path)
+    assert read_provider("workbench:gemma-3-270m", None, None, tmp_path).ref == "gemma-3-270m"
+    assert read_provider("workbench:m.gguf", None, None, tmp_path).ref == str((tmp_path / "m.gguf").resolve())
+    assert read_provider("workbench:./m.gguf", None, None, tmp_path).ref == str((tmp_path / "m.gguf").resolve())

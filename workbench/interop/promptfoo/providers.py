@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from workbench.backends.registry import EMBEDDED
 from workbench.decoding import DecodingConfig
 from workbench.errors import ConfigError
+from workbench.interop.paths import inside
 from workbench.interop.promptfoo.schema import ProviderObject, validated
 
 #: Generation budget when a provider's config names none: promptfoo's own defaults where it has one (OpenAI
@@ -156,9 +158,7 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
                           f"{hint}; remove it (supported here: {', '.join(sorted(known))}).")
     decoding = _decoding(provider_id, family, config)
     if family == "workbench":
-        ref = name
-        if folder is not None and not Path(name).is_absolute() and (folder / name).is_file():
-            ref = str(folder / name)  # a model file beside the config
+        ref = model_ref(name, folder, provider_id)
     else:
         ref = f"{_url(provider_id, family, config)}#{name}"
     short = name if family == "workbench" else provider_id
@@ -166,6 +166,24 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
         raise ConfigError(f"provider {provider_id}: prompts must be a list of prompt labels.")
     return Provider(label=label.strip() if label else short, ref=ref, decoding=decoding, key=label or provider_id,
                     prompts=None if prompts is None else tuple(prompts))
+
+
+def model_ref(name: str, folder: Path | None, provider_id: str) -> str:
+    """The model a ``workbench:NAME`` provider runs: a registry id (or a name that is no path) as it is; a
+    path-like name (a folder part, ``.``/``~``, absolute, ``.gguf``, or a file beside the config) resolves inside
+    the config's folder, else one ConfigError line.
+
+    >>> model_ref("gemma-3-270m", Path("/cfg"), "workbench:gemma-3-270m")
+    'gemma-3-270m'
+    >>> model_ref("../m.gguf", Path("/cfg"), "workbench:../m.gguf")
+    Traceback (most recent call last):
+    workbench.errors.ConfigError: provider workbench:../m.gguf ../m.gguf is outside the config's folder /cfg; keep the files a config names in its folder.
+    """
+    if folder is None or name in EMBEDDED:
+        return name
+    path_like = ("/" in name or "\\" in name or name.startswith((".", "~")) or Path(name).is_absolute()
+                 or name.lower().endswith(".gguf") or (folder / name).exists())
+    return str(inside(name, folder, f"provider {provider_id}")) if path_like else name
 
 
 def read_providers(value: Any, folder: Path | None = None) -> tuple[Provider, ...]:
