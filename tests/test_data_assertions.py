@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from workbench.data import ColumnMapping, Example, load_pool
+from workbench.data.rowchecks import read_row_checks
 from workbench.errors import ConfigError, DataError
 from workbench.evaluate.formats import default_spec, gold_warning
 from workbench.evaluate.runner import evaluate
@@ -176,3 +177,17 @@ def test_a_boolean_threshold_in_a_test_case_is_one_line(tmp_path):
     row = {"question": "Where?", "assert": [{"type": "contains", "value": "Paris"}], "threshold": True}
     assert error_of(write(tmp_path, "cases.jsonl", json.dumps(row) + "\n")) == (
         "cases.jsonl line 1: column 'threshold': the pass threshold must be a number from 0 to 1, not True.")
+
+
+def test_an_assertion_value_is_rendered_as_a_template_as_promptfoo_does():
+    """promptfoo renders the whole value with Nunjucks and the vars: filters and blocks too, not only {{ name }}."""
+    row = {"vars": {"city": "Paris", "n": None},
+           "assert": [{"type": "equals", "value": "{{ city | upper }}"},
+                      {"type": "contains", "value": "{% if city %}in {{ city }}{% endif %}"},
+                      {"type": "contains-any", "value": ["Paris", "{{ city|lower }}", "[{{ n }}]"]},
+                      "icontains: {{ city | replace('P', 'p') }}"]}
+    assert read_row_checks(row, "f").checks == (
+        {"type": "equals", "value": "PARIS"}, {"type": "contains", "value": "in Paris"},
+        {"type": "contains-any", "value": ["Paris", "paris", "[]"]}, "icontains: paris")
+    with pytest.raises(DataError, match=r"^f: The assertion tried an unsafe operation: access to attribute '__class__'"):
+        read_row_checks({"vars": {"city": "x"}, "assert": ["contains: {{ city.__class__ }}"]}, "f")

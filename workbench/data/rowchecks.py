@@ -3,8 +3,8 @@
 ``__human``; a JSON/JSONL test case's ``assert`` list (with ``threshold`` and ``human`` beside it) and its
 ``vars`` object, whose keys are the row's columns.
 
-The assertions are kept as written (cell text or objects) but for promptfoo's ``{{ name }}`` placeholders, filled
-from the row's own columns at load (:func:`fill_placeholders`); :mod:`workbench.judging` builds and validates them
+The assertions are kept as written (cell text or objects) but each is rendered as promptfoo renders it (a template over
+the row's own columns) at load (:func:`fill_placeholders`); :mod:`workbench.judging` builds and validates them
 before any model call (``workbench.data`` knows no assertion types). Everything else here is checked at load,
 one line naming the file, the row and the column.
 
@@ -15,7 +15,6 @@ one line naming the file, the row and the column.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +32,6 @@ HUMAN_WORDS = {"true": True, "pass": True, "1": True, "yes": True,
                "false": False, "fail": False, "0": False, "no": False}
 #: Fields of a row that belong to its judging, never an input column.
 FIELDS = ("assert", "threshold", "human", "vars")
-#: promptfoo's (nunjucks) ``{{ name }}`` placeholder in an assertion's value; ``name`` may be dotted (``user.city``).
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*\}\}")
 #: The placeholder kept as written when the row has no column of that name: the judging side reads it as the
 #: item's gold answer.
 GOLD_PLACEHOLDER = "expected"
@@ -117,39 +114,37 @@ def read_row_checks(row: Mapping[str, Any], at: str) -> RowChecks:
 
 
 def fill_placeholders(text: str, row: Mapping[str, Any], at: str) -> str:
-    """``text`` with each ``{{ name }}`` replaced by the row's column ``name`` as cell text (a dotted name walks
-    into an object column), as promptfoo renders an assertion's value with the test's vars. ``{{expected}}`` is
-    kept as written when the row has no such column (the gold answer, read when judging); any other unknown
-    name is one line naming the row and the placeholder and listing the row's columns. A CSV cell is filled
-    whole: its ``type:`` part holds no braces.
+    """``text`` rendered as a template with the row's columns, as promptfoo renders an assertion's value with the
+    test's vars (Nunjucks: filters, blocks, dotted names into an object column), through the one sandbox
+    (:func:`workbench.sandbox.render_text`). ``{{expected}}`` is kept as written when the row has no such column
+    (the gold answer, read when judging); any other unknown name is one line naming the row and the placeholder
+    and listing the row's columns. A CSV cell is rendered whole: its ``type:`` part holds no braces.
 
     >>> row = {"city": "Paris", "place": {"name": "Louvre"}, "n": 3}
-    >>> fill_placeholders("{{ place.name }} is in {{city}} ({{n}}); gold {{expected}}", row, "f line 2")
-    'Louvre is in Paris (3); gold {{expected}}'
+    >>> fill_placeholders("{{ place.name }} is in {{city | upper}} ({{n}}); gold {{expected}}", row, "f line 2")
+    'Louvre is in PARIS (3); gold {{expected}}'
+    >>> fill_placeholders("{% if city %}{{ city|lower }}{% endif %}", row, "f line 2")
+    'paris'
     >>> fill_placeholders("{{town}}", row, "f line 2")
     Traceback (most recent call last):
     workbench.errors.DataError: f line 2: an assertion names {{town}}, which is not a column of this row (columns: city, place, n)
     """
-    from workbench.data.mapping import cell_text  # mapping imports this module
+    from workbench.errors import PromptError
+    from workbench.sandbox import render_text, variables
 
+    if not any(tag in text for tag in ("{{", "{%", "{#")):
+        return text
     columns = [k for k in row if not k.startswith("__") and k not in FIELDS]
-
-    def value_of(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in columns:
-            return cell_text(row[name])
-        head, *path = name.split(".")
-        value: Any = row.get(head) if head in columns else None
-        for part in path:
-            value = value.get(part) if isinstance(value, Mapping) else None
-        if path and value is not None:
-            return cell_text(value)
-        if name == GOLD_PLACEHOLDER:
-            return match.group(0)
-        raise DataError(f"{at}: an assertion names {{{{{name}}}}}, which is not a column of this row (columns: "
-                        f"{', '.join(columns) or 'none'})")
-
-    return PLACEHOLDER.sub(value_of, text)
+    try:
+        unknown = [n for n in variables(text, "assertion") if n not in columns and n != GOLD_PLACEHOLDER]
+        if unknown:
+            raise DataError(f"{at}: an assertion names {{{{{unknown[0]}}}}}, which is not a column of this row "
+                            f"(columns: {', '.join(columns) or 'none'})")
+        values = {c: "" if row[c] is None else row[c] for c in columns}  # a null var renders empty, as in Nunjucks
+        values.setdefault(GOLD_PLACEHOLDER, "{{" + GOLD_PLACEHOLDER + "}}")
+        return render_text(text, values, "assertion")
+    except PromptError as err:
+        raise DataError(f"{at}: {str(err).splitlines()[0]}") from None
 
 
 def _filled(check: Mapping[str, Any], row: Mapping[str, Any], at: str) -> dict[str, Any]:
