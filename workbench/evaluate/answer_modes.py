@@ -77,34 +77,11 @@ class ItemContext:
             return (), None, "zero-shot"
         if self.carried:
             demos = tuple(d for d in s.demos if _key(d.input) != _key(query.input))[: s.k]
-            if s.order == "as_selected" or len(demos) < 2:
-                return demos, None, "fixed demonstrations"
-            from workbench.retrieval.orders import order
-            from workbench.retrieval.selectors.base import Selection
-
-            sel = order(Selection(tuple(range(len(demos))), (0.0,) * len(demos), "fixed demonstrations"), s.order,
-                        seed=s.seed, labels=[d.label for d in demos],
-                        choose=lambda kind, chosen: self.model_orders(kind, [demos[i] for i in chosen.indices]))
-            return tuple(demos[i] for i in sel.indices), None, sel.reason
+            return demos, None, "fixed demonstrations"
         from workbench.retrieval.choose import choose_demos
 
-        demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed,
-                                  model_orders=self.model_orders)
+        demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed)
         return tuple(demos), sel.scores, sel.reason
-
-    @property
-    def model_orders(self):
-        """Model-chosen orders (``global-entropy``) for this strategy: its prompt as label scoring renders it, its
-        label scores; each set of demonstrations probed once (:class:`workbench.retrieval.entropy.ModelOrders`)."""
-        if "model_orders" not in self.memo:
-            from workbench.retrieval.entropy import ModelOrders
-
-            s, model = self.strategy, self.backend
-            self.memo["model_orders"] = ModelOrders(
-                s.spec, model, seed=s.seed, score=lambda prompt: label_scores(self, prompt),
-                prompt_for=lambda demos, text: fit_to_window(s.spec, _verbalize(demos, s.words), text, model,
-                                                             _label_budget(s, model)).text)
-        return self.memo["model_orders"]
 
     def forget_sent(self) -> None:
         """Start counting what reaches the model afresh (before an item or a batch)."""
@@ -156,6 +133,13 @@ class AnswerMode:
         case = Case(output=answer or "", item=query, extracted=answer, fmt=fmt, style=style)
         return format_check(fmt).run(case).passed
 
+    def verdict(self, answer: str | None, query: Example, fmt: str, style: str) -> bool:
+        """:meth:`judge` in the strategy's extraction ``style``; a mode with its own ``judge`` (lm-eval's choices
+        compare keys) decides as it defines, whatever the style."""
+        if type(self).judge is AnswerMode.judge:
+            return self.judge(answer, query, fmt, style)
+        return self.judge(answer, query, fmt)
+
     def run(self, ctx: ItemContext, chunk: Sequence[tuple[int, Example]]) -> list[Outcome]:
         """Records of ``chunk``'s (index, item) pairs, in order: each item alone, timed, cache-marked."""
         out: list[Outcome] = []
@@ -178,13 +162,12 @@ class AnswerMode:
     def record(self, ctx: ItemContext, query: Example, reason: str, *, extracted: str | None,
                raw_extracted: str | None = None, **fields: Any) -> ItemRecord:
         """The item's record: the query's fields, the mode's ``fields``, and the verdicts of :meth:`judge`."""
-        fmt = ctx.strategy.spec.answer_format
+        fmt, style = ctx.strategy.spec.answer_format, ctx.strategy.spec.extract
         return ItemRecord(id=query.id, input=query.input, gold=query.answer, format=fmt, selection=reason,
                           vars=dict(query.vars) if query.vars else None,
-                          extracted=extracted, correct=self.judge(extracted, query, fmt, ctx.strategy.spec.extract),
+                          extracted=extracted, correct=self.verdict(extracted, query, fmt, style),
                           raw_extracted=raw_extracted,
-                          raw_correct=None if raw_extracted is None else self.judge(raw_extracted, query, fmt,
-                                                                                   ctx.strategy.spec.extract),
+                          raw_correct=None if raw_extracted is None else self.verdict(raw_extracted, query, fmt, style),
                           **fields)
 
 

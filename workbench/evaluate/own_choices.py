@@ -37,7 +37,7 @@ class OwnChoicesMode(AnswerMode):
     def fits(self, strategy: Strategy) -> bool:
         return strategy.answer == "choices"
 
-    def judge(self, answer: str | None, query: Example, fmt: str, style: str = "lenient") -> bool:
+    def judge(self, answer: str | None, query: Example, fmt: str) -> bool:
         """The chosen key is the gold key (lm-eval compares indices)."""
         return answer is not None and answer == query.answer
 
