@@ -270,7 +270,8 @@ def check_output(path: str | os.PathLike, flag: str = "--output") -> Path:
     except OSError as err:
         raise ConfigError(f"{flag} {name}: {err.strerror}.") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise ConfigError(f"{flag} {name} is a folder; give a file name (e.g. {name.rstrip('/')}/run.csv).")
+        example = {"--junit": "report.xml"}.get(flag, "run.csv")  # a name of the kind the flag writes
+        raise ConfigError(f"{flag} {name} is a folder; give a file name (e.g. {name.rstrip('/')}/{example}).")
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ConfigError(f"{flag} {name} is not a regular file (a device, pipe or socket); give a file name.")
     folder = p.absolute().parent

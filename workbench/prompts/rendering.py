@@ -70,6 +70,19 @@ def _demo_values(ex: Example) -> dict[str, str | None]:
             "label": ex.label, "choices": choices_text(ex.choices), **(ex.vars or {})}
 
 
+def _for_item(spec: PromptSpec, what: str, query: str | Example) -> str:
+    """What a ``{{ var }}`` template is called in its errors: with the item it renders for (its id and input,
+    which for a promptfoo test is its description or vars), so a var one test lacks names the test.
+
+    >>> _for_item(PromptSpec(query_template="{{ x }}", syntax="jinja"), "query template", Example("test-2", "x=1", ""))
+    'query template (item test-2: x=1)'
+    """
+    if spec.syntax != "jinja" or not isinstance(query, Example):
+        return what
+    text = " ".join(str(query.input).split())
+    return f"{what} (item {query.id}: {text if len(text) <= 60 else text[:57] + '...'})"
+
+
 def _fill(spec: PromptSpec, template: str, values: Mapping[str, object], allowed: Sequence[str], what: str) -> str:
     """A template filled in the spec's syntax: ``{name}`` (only ``allowed`` names) or sandboxed ``{{ var }}``
     (any variable the item gives; one without a value is an error)."""
@@ -129,7 +142,8 @@ def _raw_parts(spec: PromptSpec, demos: Sequence[Example], query: str | Example)
         parts += [("instruction", spec.instruction), ("separator", spec.separator)]
     for ex in demos:
         parts += [("demo", demo_text(spec, ex)), ("separator", spec.separator)]
-    parts.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
+    parts.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS,
+                                 _for_item(spec, "query template", query))))
     return parts + _answer_start(spec, "".join(t for _, t in parts))
 
 
@@ -150,7 +164,8 @@ def _chat_turns(
             asked, answered = _demo_turns(spec, ex)
             turns += [("user", [*user, ("demo", asked)]), ("assistant", [("demo", answered)])]
             user = []
-    user.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS, "query template")))
+    user.append(("query", _fill(spec, spec.query_template, _query_values(query), QUERY_FIELDS,
+                                _for_item(spec, "query template", query))))
     turns.append(("user", user))
     return turns
 
@@ -162,7 +177,8 @@ def _message_turns(spec: PromptSpec, demos: Sequence[Example], query: str | Exam
         raise PromptError("A prompt written as chat messages takes no demonstrations; write them as messages.")
     values = _query_values(query)
     kinds = {"system": "system", "user": "query", "assistant": "demo"}
-    return [(role, [(kinds[role], _fill(spec, content, values, QUERY_FIELDS, f"{role} message"))])
+    return [(role, [(kinds[role], _fill(spec, content, values, QUERY_FIELDS,
+                                                       _for_item(spec, f"{role} message", query)))])
             for role, content in spec.messages]
 
 
