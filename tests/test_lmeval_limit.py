@@ -30,7 +30,7 @@ def test_limit_renders_only_the_documents_the_run_uses(tmp_path):
     (tmp_path / "task.yaml").write_text(TASK, encoding="utf-8")
     plan = load_plan(tmp_path / "task.yaml", limit=2)
     assert [ex.input for ex in plan.dataset] == ["Q: 12", "Q: 6"]
-    with pytest.raises(ConfigError, match=r"^tiny: The doc_to_text template integer division or modulo by zero"):
+    with pytest.raises(ConfigError, match=r"^tiny: The doc_to_text template .*integer division or modulo by zero"):
         load_plan(tmp_path / "task.yaml")  # the third document is rendered only when the run uses it
 
 
