@@ -364,3 +364,11 @@ def test_a_workbench_model_path_stays_in_the_configs_folder(tmp_path):
     assert read_provider("workbench:gemma-3-270m", None, None, tmp_path).ref == "gemma-3-270m"
     assert read_provider("workbench:m.gguf", None, None, tmp_path).ref == str((tmp_path / "m.gguf").resolve())
     assert read_provider("workbench:./m.gguf", None, None, tmp_path).ref == str((tmp_path / "m.gguf").resolve())
+
+
+def test_a_config_may_share_values_with_yaml_anchors(tmp_path):
+    """Real configs share assertions with &name / *name; the expansion is bounded (tests/test_safeload.py)."""
+    plan = load_plan(write(tmp_path, "prompts: ['Q: {{q}}']\nproviders: [workbench:gemma-3-270m]\n"
+                                     "tests:\n  - vars: {q: a}\n    assert: &checks [{type: contains, value: x}]\n"
+                                     "  - vars: {q: b}\n    assert: *checks\n"))
+    assert [e.checks for e in plan.dataset] == [({"type": "contains", "value": "x"},)] * 2

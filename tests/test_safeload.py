@@ -136,3 +136,24 @@ def test_a_stream_is_read_up_to_its_cap_and_no_further():
     with Path("/dev/zero").open("rb") as zero, pytest.raises(DataError) as err:
         read_stream(zero, "stdin", max_bytes=MAX_DOCUMENT_BYTES)
     assert str(err.value) == "stdin is longer than 1,000,000 bytes, the limit; save it to a smaller file."
+
+
+def test_aliases_allowed_on_request_but_a_billion_laughs_is_one_line_quickly():
+    """max_alias_nodes lets anchors and aliases through while the expanded tree stays bounded."""
+    import time
+
+    from workbench.safeload import load_document
+
+    shared = "base: &a {type: contains, value: x}\ntests:\n  - assert: [*a]\n  - assert: [*a, {type: equals, value: y}]\n"
+    assert load_document(shared, "c.yaml", max_alias_nodes=100)["tests"][1]["assert"] == [
+        {"type": "contains", "value": "x"}, {"type": "equals", "value": "y"}]
+    with pytest.raises(DataError, match="anchors and aliases"):
+        load_document(shared, "c.yaml")  # still refused by default
+    lol = ["a: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lol += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    started = time.monotonic()
+    with pytest.raises(DataError) as err:
+        load_document("\n".join(lol) + "\n", "bomb.yaml", what="promptfoo configs", max_alias_nodes=100_000)
+    assert str(err.value) == ("bomb.yaml line 5: with its aliases (*name) expanded the document has more than "
+                              "100,000 values; promptfoo configs are limited to that.")
+    assert time.monotonic() - started < 1

@@ -135,16 +135,21 @@ def _tag_name(tag: str) -> str:
     return "!!" + tag[len(prefix):] if tag.startswith(prefix) else tag
 
 
-def scan_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files") -> None:
+def scan_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files",
+              max_alias_nodes: int = 0) -> None:
     """Walk the YAML event stream (no objects built): refuse tags, aliases, deep nesting and repeated keys.
 
-    ``what`` names the kind of file in messages ("prompt-set files").
+    ``what`` names the kind of file in messages ("prompt-set files"). ``max_alias_nodes`` > 0 allows anchors and
+    aliases while the document, every alias expanded, stays within that many nodes (a "billion laughs" is
+    refused from the sizes of its anchors, before anything is built).
     """
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     # One entry per open collection: [is_mapping, next node is a key, keys seen so far].
     stack: list[list[Any]] = []
+    sizes: dict[str, int] = {}  # an anchor's expanded node count
+    total = 0  # nodes so far, aliases expanded
 
     def node_done() -> None:
         if stack and stack[-1][0]:
@@ -162,7 +167,17 @@ def scan_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: s
                                 f"{what} are plain data and never create Python objects.")
             raise DataError(f"{source} line {line}: the YAML tag {_tag_name(tag)!r} is not allowed; "
                             "write plain values.")
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+        if max_alias_nodes > 0 and isinstance(event, yaml.AliasEvent | yaml.ScalarEvent | yaml.CollectionStartEvent):
+            total += sizes.get(event.anchor, 1) if isinstance(event, yaml.AliasEvent) else 1
+            if total > max_alias_nodes:
+                raise DataError(f"{source} line {line}: with its aliases (*name) expanded the document has more "
+                                f"than {max_alias_nodes:,} values; {what} are limited to that.")
+            if isinstance(event, yaml.AliasEvent):
+                node_done()
+                continue
+            if isinstance(event, yaml.ScalarEvent) and event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise DataError(f"{source} line {line}: YAML anchors and aliases (&name, *name) are not allowed in "
                             f"{what}; write the value out.")
         if isinstance(event, yaml.ScalarEvent):
@@ -178,21 +193,24 @@ def scan_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: s
                 stack[-1][2].add(event.value)
             node_done()
         elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
-            stack.append([isinstance(event, yaml.MappingStartEvent), True, set()])
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, set(), event.anchor, total - 1])
             if len(stack) > max_depth:
                 raise DataError(f"{source} line {line}: nested deeper than {max_depth} levels "
                                 f"(limit max_depth); {what} are shallow.")
         elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
-            stack.pop()
+            _, _, _, anchor, start = stack.pop()
+            if anchor:
+                sizes[anchor] = total - start
             node_done()
 
 
-def load_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files") -> Any:
+def load_yaml(text: str, source: str, max_depth: int = Bounds.max_depth, what: str = "these files",
+              max_alias_nodes: int = 0) -> Any:
     """:func:`scan_yaml`, then the safe loader; every problem is one DataError line (follow with check_tree)."""
     import yaml
 
     try:
-        scan_yaml(text, source, max_depth, what)
+        scan_yaml(text, source, max_depth, what, max_alias_nodes)
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe loader only
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
@@ -367,6 +385,7 @@ def load_document(
     max_bytes: int = MAX_DOCUMENT_BYTES,
     collection_limit: CollectionLimit | None = None,
     holder: str = "a file",
+    max_alias_nodes: int = 0,  # 0: anchors and aliases refused; N: allowed while the expanded tree has <= N nodes
 ) -> Any:
     r"""One YAML or JSON document a person wrote, parsed with every bound: its size, UTF-8, then
     :func:`load_yaml` (``fmt`` "yaml") or :func:`parse_json` ("json"), then :func:`check_tree`.
@@ -375,6 +394,8 @@ def load_document(
     Traceback (most recent call last):
     ...
     workbench.errors.DataError: s.yaml line 1: YAML anchors and aliases (&name, *name) are not allowed in spec files; write the value out.
+    >>> load_document("a: &x [1, 2]\nb: *x\n", "s.yaml", max_alias_nodes=100)
+    {'a': [1, 2], 'b': [1, 2]}
     """
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
@@ -388,6 +409,6 @@ def load_document(
         except json.JSONDecodeError as err:
             raise DataError(f"{source} line {err.lineno}: not valid JSON ({err.msg}).") from None
     else:
-        data = load_yaml(text, source, bounds.max_depth, what)
+        data = load_yaml(text, source, bounds.max_depth, what, max_alias_nodes)
     check_tree(data, source, bounds, collection_limit, holder)
     return data

@@ -29,6 +29,9 @@ from workbench.safeload import MAX_DOCUMENT_BYTES, load_document, read_text
 NO_PROVIDER = DecodingConfig(max_new_tokens=DEFAULT_BUDGET["workbench"])
 #: The config formats read (promptfoo reads YAML and JSON configs).
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+#: The most values a config (or its tests file) may have with its YAML aliases expanded: real configs share
+#: assertions with ``&name`` / ``*name``; a "billion laughs" is refused from its anchors' sizes.
+MAX_ALIAS_NODES = 100_000
 
 
 def _document(path: Path) -> Any:
@@ -37,7 +40,7 @@ def _document(path: Path) -> Any:
         raise ConfigError(f"{path.name}: a promptfoo config is a YAML or JSON file ({', '.join(CONFIG_SUFFIXES)}).")
     text = read_text(path, missing=f"promptfoo config {path} does not exist", max_bytes=MAX_DOCUMENT_BYTES)
     data = load_document(text, path.name, fmt="json" if path.suffix.lower() == ".json" else "yaml",
-                         what="promptfoo configs")
+                         what="promptfoo configs", max_alias_nodes=MAX_ALIAS_NODES)
     if not isinstance(data, dict):
         raise ConfigError(f"{path.name}: a promptfoo config is a mapping (prompts, providers, tests, ...).")
     return data
