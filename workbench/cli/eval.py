@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+from workbench.answers import EXTRACTION_STYLES
 from workbench.cli.common import (
     add_mapping_args,
     add_model_args,
@@ -94,7 +95,7 @@ def register(sub) -> None:
     p.add_argument("--score-norm", choices=("sum", "token", "byte"), default=None,
                    help="label scores: summed log-probabilities (default), or per token / per byte of the label "
                         "word (lm-evaluation-harness acc_norm-style, for label words of different lengths)")
-    p.add_argument("--extract", choices=("lenient", "kojima"), default=None,
+    p.add_argument("--extract", choices=tuple(EXTRACTION_STYLES), default=None,
                    help="answer extraction: lenient (default, the workbench's) or kojima (Kojima et al.'s "
                         "answer_cleansing exactly, to reproduce the paper); recorded in the run's manifest")
     p.add_argument("--label-words", default=None, help='label words to score, e.g. "positive= great,negative= '
