@@ -75,9 +75,13 @@ def test_temperature_on_a_choice_scoring_task_is_refused():
                               "scores its choices; leave out --temperature.")
 
 
-def test_assert_judges_a_config_run_on_the_real_models(capsys):
-    code = main(["eval", "--config", str(CONFIG), "--limit", "1", "--assert", "contains:zzzz", "--no-progress"])
+def test_assert_judges_a_config_run_on_the_real_model(tmp_path, capsys):
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text("prompts: ['The capital of {{country}} is']\n"
+                      "providers: [{id: workbench:gemma-3-270m, config: {max_tokens: 4}}]\n"
+                      "tests: [{vars: {country: France}}]\n", encoding="utf-8")
+    code = main(["eval", "--config", str(config), "--assert", "contains:zzzz", "--no-progress"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    rows = re.findall(r"^(\S+ @ \S+)\s+1\s+(\S+)", out, re.M)
-    assert len(rows) == 4 and all(acc == "0.0%" for _, acc in rows), out  # no output holds "zzzz"
+    assert re.search(r"^The capital of {{country}} is @ gemma-3-270m\s+1\s+0\.0%", out, re.M), out  # no "zzzz"
+    assert "contains:zzzz: 0/1 passed" in out, out
