@@ -243,8 +243,8 @@ def test_sandbox_refuses_attribute_access_when_rendered(tmp_path):
     plan = load_plan(write(tmp_path, "prompts: [\"{{ ''.__class__ }}\"]\ntests: [{vars: {a: b}}]\n"))
     with pytest.raises(PromptError) as err:
         render(plan.strategies[0].spec, [], plan.dataset[0])
-    assert str(err.value) == ("The query template tried an unsafe operation: access to attribute '__class__' of "
-                              "'str' object is unsafe.")
+    assert str(err.value) == ("The query template (item test-d73e859a: a=b) tried an unsafe operation: access "
+                              "to attribute '__class__' of 'str' object is unsafe.")
 
 
 def test_harmless_keys_are_noted_once(tmp_path):
@@ -372,3 +372,14 @@ def test_a_config_may_share_values_with_yaml_anchors(tmp_path):
                                      "tests:\n  - vars: {q: a}\n    assert: &checks [{type: contains, value: x}]\n"
                                      "  - vars: {q: b}\n    assert: *checks\n"))
     assert [e.checks for e in plan.dataset] == [({"type": "contains", "value": "x"},)] * 2
+
+
+def test_non_text_vars_print_as_javascript_in_prompts_and_assertions_alike(tmp_path):
+    """promptfoo prints a var with JavaScript's String(): true, 2, 1,2, [object Object]; a null var empty."""
+    plan = load_plan(write(tmp_path, "prompts: ['flag={{flag}} n={{n}} nums={{nums}} obj={{obj}} nothing=[{{nothing}}]"
+                                     "{% if not nope %} on{% endif %}']\nproviders: [workbench:gemma-3-270m]\n"
+                                     "tests:\n  - vars: {flag: true, nope: false, n: 2.0, nums: [1, 2], obj: {a: 1},"
+                                     " nothing: null}\n    assert: [{type: equals, value: '{{flag}} {{n}} {{nums}}'}]\n"))
+    spec = plan.strategies[0].spec
+    assert render(spec, [], plan.dataset[0]).text == "flag=true n=2 nums=1,2 obj=[object Object] nothing=[] on"
+    assert plan.dataset[0].checks == ({"type": "equals", "value": "true 2 1,2"},)

@@ -26,7 +26,7 @@ from workbench.data.files import read_rows
 from workbench.data.rowchecks import EXPECTED, check_columns, read_row_checks
 from workbench.errors import ConfigError, DataError
 from workbench.interop.paths import inside, is_file_ref, read_inside
-from workbench.interop.promptfoo.prompt_vars import prompt_vars
+from workbench.interop.promptfoo.prompt_vars import js_value, prompt_vars
 from workbench.interop.promptfoo.schema import TestCase
 from workbench.judging.registry import parse_cell
 from workbench.safeload import load_document
@@ -175,7 +175,8 @@ def read_cases(tests: Any, default: TestCase | None, folder: Path | None,
                          or (default.options and default.options.disableVarExpansion))
         combos = expand(variables) if expanding else [variables]
         for combo in combos:
-            filled = read_row_checks({"vars": combo, "assert": [*default_checks, *checks]}, where)
+            shown = {k: js_value(v) for k, v in combo.items()}  # printed as promptfoo prints them
+            filled = read_row_checks({"vars": shown, "assert": [*default_checks, *checks]}, where)
             examples.append(Example(id=content_id(case.description, combo, taken), input=summary(case, combo, len(combos) > 1), answer=answer,
                                     vars=prompt_vars(combo, where),
                                     checks=filled.checks or None, threshold=threshold))

@@ -54,6 +54,56 @@ def js_string(value: Any) -> str:
     return "[object Object]"
 
 
+class JSBool(int):
+    """A boolean var that prints as JavaScript's ``true``/``false`` (and tests as the boolean it is)."""
+
+    def __str__(self) -> str:
+        return "true" if self else "false"
+
+    __repr__ = __str__
+
+
+class JSNumber(float):
+    """A non-integer-typed number var that prints as JavaScript's ``String()`` (``2.0`` -> ``2``)."""
+
+    def __str__(self) -> str:
+        return js_string(float(self))
+
+
+class JSList(list):
+    """A list var that prints as JavaScript's ``String()`` (``1,2``), its items as JS values."""
+
+    def __str__(self) -> str:
+        return js_string(list(self))
+
+
+class JSObject(dict):
+    """An object var that prints as JavaScript's ``String()`` (``[object Object]``), its values as JS values."""
+
+    def __str__(self) -> str:
+        return "[object Object]"
+
+
+def js_value(value: Any) -> Any:
+    """``value`` as it behaves in promptfoo's Nunjucks: printed with JavaScript's ``String()`` (the one conversion
+    for prompts and assertions alike), a null printed empty, filters and tests working on the value itself.
+
+    >>> [str(js_value(v)) for v in (True, 2.0, 2.5, [1, True], {"a": 1}, None, 3, "x")]
+    ['true', '2', '2.5', '1,true', '[object Object]', '', '3', 'x']
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return JSBool(value)
+    if isinstance(value, float):
+        return JSNumber(value)
+    if isinstance(value, list):
+        return JSList(js_value(v) for v in value)
+    if isinstance(value, dict):
+        return JSObject({k: js_value(v) for k, v in value.items()})
+    return value
+
+
 def js_replace_first(text: str, placeholder: str, replacement: str) -> str:
     """``text.replace(placeholder, replacement)`` as JavaScript does it for a string pattern: the first
     occurrence, and ``$$``, ``$&``, ``$```, ``$'`` in ``replacement`` are patterns (no groups: ``$1`` stays).
@@ -110,19 +160,23 @@ def auto_wrap_raw(text: str) -> str:
 
 
 def prompt_vars(values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The vars a text prompt is rendered with (steps 1-3 above); a var whose template fails is one
-    ConfigError line naming ``where`` and the var."""
+    """The vars a text prompt is rendered with (steps 1-3 above), each a :func:`js_value`; a var whose template
+    fails is one ConfigError line naming ``where`` and the var.
+
+    >>> prompt_vars({"flag": True, "n": 2.0, "nums": [1, 2], "none": None, "t": "{{flag}} {{n}} {{nums}}"}, "t")
+    {'flag': true, 'n': 2.0, 'nums': [1, 2], 'none': '', 't': 'true 2 1,2'}
+    """
     stripped = {k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in values.items()}
     resolved = resolve_variables(stripped)
     out: dict[str, Any] = {}
     for key, value in resolved.items():
         if not isinstance(value, str) or not any(s in value for s in ("{{", "{%", "{#")):
-            out[key] = value
+            out[key] = js_value(value)
             continue
         template = auto_wrap_raw(value)
         try:
             names = variables(template, f"var {key!r}")
-            context = {**dict.fromkeys(names, ""), **{k: v for k, v in resolved.items() if v is not None}}
+            context = {**dict.fromkeys(names, ""), **{k: js_value(v) for k, v in resolved.items()}}
             out[key] = render_text(template, context, f"var {key!r}")
         except PromptError as err:
             raise ConfigError(f"{where}: var {key!r} is rendered as a template by promptfoo, and it fails: "
