@@ -2,7 +2,7 @@
 task on several models) names its models by reference, and each loads through the page's cached model factory
 (:func:`ui.common.cached_backend`: once per server, only the models this server allows).
 
-The CLI's counterpart is ``workbench.cli.eval.run_models``: the run's own model is the first one named; every
+The CLI's counterpart is ``workbench.cli.plan_args.run_models``: the run's own model is the first one named; every
 other loads when its first strategy starts.
 """
 
