@@ -383,3 +383,28 @@ def test_non_text_vars_print_as_javascript_in_prompts_and_assertions_alike(tmp_p
     spec = plan.strategies[0].spec
     assert render(spec, [], plan.dataset[0]).text == "flag=true n=2 nums=1,2 obj=[object Object] nothing=[] on"
     assert plan.dataset[0].checks == ({"type": "equals", "value": "true 2 1,2"},)
+
+
+def test_a_completion_provider_sends_raw_text_and_a_chat_provider_messages(tmp_path, smollm):
+    """openai:completion: (and llama) never applies a chat template, even on a chat model; openai:chat: sends the
+    text as one user message; results.json keeps the id the config named."""
+    from workbench.interop.promptfoo.results import provider_id
+
+    plan = load_plan(write(tmp_path, "prompts: ['Capital of {{c}}?']\ntests: [{vars: {c: Peru}}]\nproviders:\n"
+                                     "  - {id: 'openai:completion:smollm', config: {apiBaseUrl: 'http://h:1/v1'}}\n"
+                                     "  - {id: 'openai:chat:smollm', config: {apiBaseUrl: 'http://h:1/v1'}}\n"
+                                     "  - {id: llama, config: {baseUrl: 'http://h:1'}}\n  - workbench:gemma-3-270m\n"))
+    specs = {s.name: s.spec for s in plan.strategies}
+    assert [s.as_chat for s in specs.values()] == [False, True, False, None]
+    item = plan.dataset[0]
+    raw = render(specs["Capital of {{c}}? @ openai:completion:smollm"], [], item, smollm)
+    assert (raw.text, raw.messages) == ("Capital of Peru?", None)
+    chat = render(specs["Capital of {{c}}? @ openai:chat:smollm"], [], item, smollm)
+    assert chat.messages == ({"role": "user", "content": "Capital of Peru?"},)
+    assert chat.text == smollm.format_chat([{"role": "user", "content": "Capital of Peru?"}])
+    ref = plan.strategies[0].model
+    assert [provider_id(ref, label, chat) for label, chat in [
+        ("openai:completion:smollm", False), ("openai:chat:smollm", True), ("ollama:chat:smollm", True),
+        ("my label", True), ("my label", False)]] == [
+        "openai:completion:smollm", "openai:chat:smollm", "ollama:chat:smollm", "openai:chat:smollm",
+        "openai:completion:smollm"]

@@ -208,11 +208,13 @@ def render(
 ) -> RenderedPrompt:
     """The exact prompt for ``query`` after ``demos``.
 
-    ``as_chat`` (default: whether the backend is a chat model) renders chat messages
+    ``as_chat`` (default: the spec's ``as_chat``, else whether the backend is a chat model) renders chat messages
     through the backend's own chat template; otherwise raw completion text, which
     needs no backend. With a backend, ``tokens`` is the prompt's token count.
     """
     demos = tuple(demos)
+    if as_chat is None:
+        as_chat = spec.as_chat
     if as_chat is None:
         as_chat = bool(backend is not None and backend.is_chat)
     if spec.messages and not as_chat:

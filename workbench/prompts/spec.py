@@ -57,6 +57,8 @@ class PromptSpec:
     messages: tuple[tuple[str, str], ...] = ()  # a chat prompt's own (role, template) messages, rendered for chat
     extract: str = "lenient"  # the answer-extraction style (workbench.answers.EXTRACTION_STYLES: lenient, kojima)
     # models in place of the query (promptfoo's JSON chat prompts; "jinja" syntax); () = the query template
+    as_chat: bool | None = None  # None: as the model (its chat template if it has one); False: raw text, never a
+    # chat template (promptfoo's completion providers); True: chat messages (its chat providers)
 
     def __post_init__(self) -> None:
         for name in ("labels", "stop"):
@@ -95,6 +97,8 @@ class PromptSpec:
             del d["syntax"]
         if d["extract"] == "lenient":  # the default is left out, as syntax
             del d["extract"]
+        if d["as_chat"] is None:  # the default is left out, as syntax
+            del d["as_chat"]
         if self.messages:
             d["messages"] = [{"role": role, "content": content} for role, content in self.messages]
         else:  # left out when empty, as syntax: stored runs and files stay equal
@@ -135,7 +139,7 @@ def _messages(value: Any) -> tuple[tuple[str, str], ...]:
 def _validate(s: PromptSpec) -> None:
     for f in dataclasses.fields(s):
         value = getattr(s, f.name)
-        if f.name == "messages":
+        if f.name in ("messages", "as_chat"):  # as_chat: checked below
             continue
         if f.name in ("labels", "stop"):
             if not all(isinstance(v, str) and v for v in value):
@@ -143,6 +147,8 @@ def _validate(s: PromptSpec) -> None:
         elif not (isinstance(value, str) or (value is None and f.name == "answer_trigger")):
             raise PromptError(f"{f.name} must be text, got {value!r}.")
     mode = reasoning_mode(s.reasoning)  # an unknown mode is one line naming the registry's modes
+    if s.as_chat not in (None, True, False):
+        raise PromptError(f"as_chat must be true, false or unset, got {s.as_chat!r}.")
     if s.syntax not in SYNTAXES:
         raise PromptError(f"Unknown template syntax {s.syntax!r}; choose one of {', '.join(SYNTAXES)}.")
     if s.extract not in EXTRACTION_STYLES:

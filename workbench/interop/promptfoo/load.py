@@ -119,7 +119,8 @@ def load_plan(path: str | os.PathLike) -> Plan:
                 continue
             strategies.append(Strategy(
                 name=prompt.label if provider is None else f"{prompt.label} @ {provider.label}",
-                spec=prompt.spec,
+                spec=prompt.spec if provider is None or provider.chat is None else
+                prompt.spec.replace(as_chat=provider.chat),  # the endpoint decides, as in promptfoo
                 decoding=provider.decoding if provider is not None else NO_PROVIDER,
                 checks=checks, threshold=threshold, repeat=repeat,
                 model=None if provider is None else provider.ref))

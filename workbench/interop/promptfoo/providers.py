@@ -68,6 +68,21 @@ class Provider:
     key: str = ""  # promptfoo's name for it in its provider -> prompts map: its label as written, else its id
     prompts: tuple[str, ...] | None = None  # the prompt labels it lists (``prompts``); None: every prompt
     ignored: bool = False  # it lists prompts promptfoo never looks up ({ID: {label, prompts}}: keyed by id)
+    chat: bool | None = None  # True: a chat endpoint (messages); False: a completion one (raw text, no chat
+    # template); None: as the model (workbench:MODEL)
+
+
+def endpoint_chat(provider_id: str) -> bool | None:
+    """Whether a provider id names a chat endpoint (True), a completion one (False: llama.cpp's /completion
+    too), or neither (None: an embedded model, rendered as the model is).
+
+    >>> endpoint_chat("openai:chat:m"), endpoint_chat("ollama:completion:m"), endpoint_chat("llama")
+    (True, False, False)
+    """
+    head, _, rest = provider_id.partition(":")
+    if head in ("openai", "ollama"):
+        return rest.startswith("chat:")
+    return False if head == "llama" else None
 
 
 def _kind(provider_id: str) -> tuple[str, str]:
@@ -165,7 +180,7 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
     if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts)):
         raise ConfigError(f"provider {provider_id}: prompts must be a list of prompt labels.")
     return Provider(label=label.strip() if label else short, ref=ref, decoding=decoding, key=label or provider_id,
-                    prompts=None if prompts is None else tuple(prompts))
+                    prompts=None if prompts is None else tuple(prompts), chat=endpoint_chat(provider_id))
 
 
 def model_ref(name: str, folder: Path | None, provider_id: str) -> str:

@@ -61,15 +61,23 @@ def _split(strategy: Mapping[str, Any], meta: Mapping[str, Any]) -> tuple[str, s
     return name, model_label(ref) if ref else "model", ref
 
 
-def provider_id(ref: str) -> str:
+def provider_id(ref: str, label: str = "", as_chat: bool | None = None) -> str:
     """promptfoo's provider id for a model reference: ``workbench:REF`` (what the promptfoo import reads as that
-    model), or ``openai:completion:NAME`` for a server's model.
+    model); for a server's model the id the config named (a provider's label is its id unless it set one), else
+    ``openai:chat:NAME`` for a chat run and ``openai:completion:NAME`` otherwise.
 
     >>> provider_id("gemma-3-270m"), provider_id("http://127.0.0.1:8080/v1#phi")
     ('workbench:gemma-3-270m', 'openai:completion:phi')
+    >>> provider_id("http://h:11434/v1#phi", "ollama:chat:phi"), provider_id("http://h/v1#phi", "mine", True)
+    ('ollama:chat:phi', 'openai:chat:phi')
     """
+    from workbench.interop.promptfoo.providers import endpoint_chat
+
     if "://" in ref:
-        return "openai:completion:" + ref.partition("#")[2].split("#", 1)[0]
+        name = ref.partition("#")[2].split("#", 1)[0]
+        if endpoint_chat(label) is not None and (label == "llama" or label.endswith(":" + name)):
+            return label
+        return ("openai:chat:" if as_chat else "openai:completion:") + name
     return f"workbench:{ref}"
 
 
@@ -168,7 +176,8 @@ def results_document(report: RunReport) -> dict[str, Any]:
     for idx, name in enumerate(names):
         s = by_name.get(name, {"name": name})
         label, provider_label, ref = _split(s, meta)
-        pid = provider_id(ref) if ref else "workbench:model"
+        spec = s.get("spec") if isinstance(s.get("spec"), Mapping) else {}
+        pid = provider_id(ref, provider_label, spec.get("as_chat")) if ref else "workbench:model"
         prompts.append({"raw": _raw_prompt(s), "label": label, "id": hashlib.sha256(label.encode()).hexdigest(),
                         "provider": provider_label, "metrics": _empty_metrics()})
         threshold = s.get("threshold") if isinstance(s.get("threshold"), int | float) else None
