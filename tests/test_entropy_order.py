@@ -17,6 +17,7 @@ from workbench.evaluate.strategies import Strategy, make_strategy, parse_strateg
 from workbench.prompts.spec import PromptSpec
 from workbench.retrieval.entropy import (
     MAX_PERMUTATIONS,
+    PROBE_DECODING,
     ModelOrders,
     Probe,
     ProbeFormat,
@@ -235,10 +236,13 @@ def test_evaluation_orders_fixed_demonstrations_by_entropy_once_for_every_item(t
 # --------------------------------------------------------------------------- the real model
 
 def test_gemma_chooses_among_six_orders_of_three_demonstrations(gemma):
+    assert (PROBE_DECODING.temperature, PROBE_DECODING.no_repeat_ngram_size, PROBE_DECODING.max_new_tokens) == \
+        (2.0, 3, 128)  # the paper's sampling
     demos = [Example(id="p1", input="A moving, beautifully acted film.", answer="positive"),
              Example(id="n1", input="Dull, slow and far too long.", answer="negative"),
              Example(id="p2", input="Funny from start to finish.", answer="positive")]
-    orders = ModelOrders(SPEC, gemma, max_probes=3)  # a tiny probing set: 6 samples, 6 x 3 scoring calls
+    # a tiny probing set: 6 samples of at most 32 tokens (the paper's 128 in use), 6 x 3 scoring calls
+    orders = ModelOrders(SPEC, gemma, max_probes=3, decoding=PROBE_DECODING.replace(max_new_tokens=32))
     perm, note = orders(ORDER_KINDS["local-entropy"], demos)
     _, result = orders.result_for(demos)
     assert len(result.permutations) == 6 and 1 <= len(result.probes) <= 3

@@ -212,12 +212,14 @@ def probe(
     seed: int = 0,
     progress: ProbeProgress | None = None,
     max_probes: int = MAX_PROBES,
+    decoding: DecodingConfig = PROBE_DECODING,
 ) -> ProbeResult:
     """Sample the probing set from every candidate order of ``demos`` and score each candidate on it.
 
     ``prompt_for`` renders a candidate's prompt for a probing input (default: :func:`render`); ``score`` gives
     one log-likelihood per label after it (default: the backend's label scoring of " " + each label);
-    ``max_probes`` bounds the probing set (:data:`MAX_PROBES`). Raises a DataError when the model wrote no input
+    ``max_probes`` bounds the probing set (:data:`MAX_PROBES`), ``decoding`` samples it (:data:`PROBE_DECODING`;
+    its seed is ``seed``). Raises a DataError when the model wrote no input
     in the prompt's format.
     """
     if not spec.labels:
@@ -233,7 +235,7 @@ def probe(
     if progress is not None:
         progress(0, len(perms), "sampling the probing set")
     prompts = [probing_prompt(spec, [demos[i] for i in p], backend) for p in perms]
-    gens = backend.generate(prompts, PROBE_DECODING.replace(seed=seed))
+    gens = backend.generate(prompts, decoding.replace(seed=seed))
     parsed = [[p.input for p in parse_probes(g[0].text, fmt)] if not g[0].failed else [] for g in gens]
     inputs: list[str] = []
     for rank in range(max((len(p) for p in parsed), default=0)):  # the first of every sequence, then the next
@@ -265,9 +267,9 @@ class ModelOrders:
 
     def __init__(self, spec: PromptSpec, backend: Backend, prompt_for: PromptFor | None = None,
                  score: ScoreFor | None = None, seed: int = 0, progress: ProbeProgress | None = None,
-                 max_probes: int = MAX_PROBES):
+                 max_probes: int = MAX_PROBES, decoding: DecodingConfig = PROBE_DECODING):
         self.spec, self.backend, self.seed, self.progress = spec, backend, seed, progress
-        self.max_probes = max_probes  # the probing set's size at most
+        self.max_probes, self.decoding = max_probes, decoding  # the probing set's size at most; how it is sampled
         self.prompt_for, self.score = prompt_for, score
         self.probed: dict[tuple, tuple[tuple[tuple[str, str, str | None], ...], ProbeResult]] = {}
 
@@ -277,7 +279,7 @@ class ModelOrders:
         key = tuple(sorted(keys, key=repr))  # the set, whatever its order
         if key not in self.probed:
             self.probed[key] = (keys, probe(self.spec, demos, self.backend, self.prompt_for, self.score, self.seed,
-                                            self.progress, self.max_probes))
+                                            self.progress, self.max_probes, self.decoding))
         return self.probed[key]
 
     def __call__(self, kind: Order, demos: Sequence[Example]) -> tuple[list[int], str]:
