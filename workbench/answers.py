@@ -19,7 +19,9 @@ Every :class:`Extraction` names the rule that fired, so a record can show why an
     '8'
     >>> extract_number("The answer is $1,250.50.")
     '1250.5'
-    >>> extract("Because (C) fits", "choice", style="kojima").answer  # the "B" of "Because", as Kojima's regex
+    >>> extract("Because (C) fits", "choice", after_trigger=True, style="kojima").answer  # Kojima's A|B|C|D|E
+    'B'
+    >>> extract("Because (C) fits", "choice", after_trigger=True).answer
     'C'
 """
 

@@ -10,7 +10,8 @@ dataset families read from our answer formats:
   spaces, split on " ", the words "yes" and "no";
 * ``free`` (last letters): ``"`` ``'`` newline ``.`` and whitespace removed, the whole rest is the one candidate;
 * ``label`` (no such family in the reference): the yes/no family's rule with the label set in place of
-  yes/no (a label of several words matches those words in a row); the label is returned as the set spells it.
+  yes/no (a label of several words matches those words in a row); the label is returned as the set spells it;
+  synonyms are not read (the reference has none).
 
 Which candidate (the reference's ``method``): after a prompt that ends with the answer trigger (``zero_shot``,
 ``zero_shot_cot``) the first one; with a few-shot trigger ("The answer is"), the text is split on it
