@@ -408,3 +408,21 @@ def test_a_completion_provider_sends_raw_text_and_a_chat_provider_messages(tmp_p
         ("my label", True), ("my label", False)]] == [
         "openai:completion:smollm", "openai:chat:smollm", "ollama:chat:smollm", "openai:chat:smollm",
         "openai:completion:smollm"]
+
+
+def test_api_key_settings_are_read_and_the_completion_providers_default_stop_is_promptfoos():
+    from workbench.interop.promptfoo.providers import COMPLETION_STOP, read_provider
+
+    p = read_provider("openai:completion:g", {"apiBaseUrl": "http://127.0.0.1:8080/v1", "apiKeyRequired": False,
+                                              "apiKeyEnvar": "MY_KEY"})
+    assert p.ref == "http://127.0.0.1:8080/v1#g#MY_KEY"  # the server reference's key variable
+    assert p.decoding.stop == COMPLETION_STOP == ("<|im_end|>", "<|endoftext|>")
+    assert p.notes == ("provider openai:completion:g: config.apiKeyRequired is not used (the workbench sends a key "
+                       "only from the variable apiKeyEnvar names)",)
+    chat = read_provider("openai:chat:g", {"apiBaseUrl": "http://h:1/v1", "apiKey": "sk-x", "stop": ["\n"]})
+    assert (chat.ref, chat.decoding.stop) == ("http://h:1/v1#g", ("\n",))  # a literal key is never kept
+    assert read_provider("openai:chat:g", {"apiBaseUrl": "http://h:1/v1"}).decoding.stop == ()
+    with pytest.raises(ConfigError, match=r"^provider openai:chat:g: config.apiKeyEnvar must be an environment "):
+        read_provider("openai:chat:g", {"apiBaseUrl": "http://h:1/v1", "apiKeyEnvar": "A B"})
+    with pytest.raises(ConfigError, match=r"config key 'apiKey' is not supported"):
+        read_provider("llama", {"apiKey": "x"})

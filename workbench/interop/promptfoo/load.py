@@ -105,7 +105,8 @@ def load_plan(path: str | os.PathLike) -> Plan:
         raise ConfigError(str(err)) from None
     notes = (*notes, *(f"{source}: provider {p.label}: prompts is not used, as promptfoo keys a {{ID: {{label, "
                        "prompts}} entry's prompts by its id and looks them up by its label: every prompt runs on it "
-                       "(write {id, label, prompts} to limit it)" for p in providers if p.ignored))
+                       "(write {id, label, prompts} to limit it)" for p in providers if p.ignored),
+             *(f"{source}: {note}" for p in providers for note in p.notes))
     for provider in providers:
         unknown = [n for n in provider.prompts or () if not any(allowed(p, (n,)) for p in prompts)]
         if unknown or provider.prompts == ():

@@ -49,6 +49,13 @@ SAMPLING_KEYS = {"workbench": ("temperature", "top_p", "top_k", "stop", "seed"),
                  "llama": ("temperature", "top_p", "top_k", "stop", "seed", "repeat_penalty"),
                  "ollama": ("temperature", "top_p", "top_k", "stop", "seed", "repeat_penalty", "min_p",
                             "typical_p")}
+#: An OpenAI provider's key settings: a local server needs none, but promptfoo itself asks for a key even there,
+#: so configs carry them. ``apiKeyEnvar`` names the variable the workbench sends the key from (the server
+#: reference's ``#API_KEY_ENV``); ``apiKey`` (a literal key) and ``apiKeyRequired`` are read and noted.
+KEY_KEYS = ("apiKey", "apiKeyRequired", "apiKeyEnvar")
+#: The stop strings promptfoo's ``openai:completion`` provider sends when the config gives none (its
+#: ``OPENAI_STOP`` default); its chat, llama and ollama providers send none.
+COMPLETION_STOP = ("<|im_end|>", "<|endoftext|>")
 #: Provider config keys whose DecodingConfig field has another name.
 RENAMED = {"repeat_penalty": "repetition_penalty"}
 #: The provider ids the workbench runs, as promptfoo writes them.
@@ -70,6 +77,7 @@ class Provider:
     ignored: bool = False  # it lists prompts promptfoo never looks up ({ID: {label, prompts}}: keyed by id)
     chat: bool | None = None  # True: a chat endpoint (messages); False: a completion one (raw text, no chat
     # template); None: as the model (workbench:MODEL)
+    notes: tuple[str, ...] = ()  # its config keys read and not used (an API key), one line each
 
 
 def endpoint_chat(provider_id: str) -> bool | None:
@@ -126,6 +134,8 @@ def _decoding(provider_id: str, family: str, config: Mapping[str, Any]) -> Decod
     if config.get("seed") is not None:
         fields["seed"] = int(_number(provider_id, "seed", config["seed"], whole=True))
     stop = config.get("stop")
+    if stop is None and provider_id.startswith("openai:completion:"):
+        fields["stop"] = COMPLETION_STOP  # what promptfoo's completion provider sends when none is given
     if stop is not None:
         stops = [stop] if isinstance(stop, str) else stop
         if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
@@ -165,7 +175,8 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
     if not isinstance(config, Mapping):
         raise ConfigError(f"provider {provider_id}: config must be a mapping of settings.")
     family, name = _kind(provider_id)
-    known = {BUDGET_KEY[family], *SAMPLING_KEYS[family], *((URL_KEY[family],) if family in URL_KEY else ())}
+    known = {BUDGET_KEY[family], *SAMPLING_KEYS[family], *((URL_KEY[family],) if family in URL_KEY else ()),
+             *(KEY_KEYS if family == "openai" else ())}
     unknown = sorted(set(map(str, config)) - known)
     if unknown:
         hint = f"; this provider's budget is {BUDGET_KEY[family]}" if unknown[0] in BUDGET_KEY.values() else ""
@@ -175,12 +186,26 @@ def read_provider(provider_id: Any, config: Any = None, label: Any = None, folde
     if family == "workbench":
         ref = model_ref(name, folder, provider_id)
     else:
-        ref = f"{_url(provider_id, family, config)}#{name}"
+        ref = f"{_url(provider_id, family, config)}#{name}" + _key_env(provider_id, config)
+    notes = tuple(f"provider {provider_id}: config.{k} is not used (the workbench sends a key only from the "
+                  "variable apiKeyEnvar names)" for k in ("apiKey", "apiKeyRequired") if k in config)
     short = name if family == "workbench" else provider_id
     if prompts is not None and (not isinstance(prompts, list) or not all(isinstance(p, str) for p in prompts)):
         raise ConfigError(f"provider {provider_id}: prompts must be a list of prompt labels.")
     return Provider(label=label.strip() if label else short, ref=ref, decoding=decoding, key=label or provider_id,
-                    prompts=None if prompts is None else tuple(prompts), chat=endpoint_chat(provider_id))
+                    prompts=None if prompts is None else tuple(prompts), chat=endpoint_chat(provider_id),
+                    notes=notes)
+
+
+def _key_env(provider_id: str, config: Mapping[str, Any]) -> str:
+    """``#VARIABLE`` for a server reference when ``apiKeyEnvar`` names the variable holding the key."""
+    var = config.get("apiKeyEnvar")
+    if var is None:
+        return ""
+    if not isinstance(var, str) or not var.replace("_", "").isalnum() or var[0].isdigit():
+        raise ConfigError(f"provider {provider_id}: config.apiKeyEnvar must be an environment variable's name "
+                          "such as OPENAI_API_KEY.")
+    return f"#{var}"
 
 
 def model_ref(name: str, folder: Path | None, provider_id: str) -> str:
