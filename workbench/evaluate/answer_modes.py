@@ -77,11 +77,34 @@ class ItemContext:
             return (), None, "zero-shot"
         if self.carried:
             demos = tuple(d for d in s.demos if _key(d.input) != _key(query.input))[: s.k]
-            return demos, None, "fixed demonstrations"
+            if s.order == "as_selected" or len(demos) < 2:
+                return demos, None, "fixed demonstrations"
+            from workbench.retrieval.orders import order
+            from workbench.retrieval.selectors.base import Selection
+
+            sel = order(Selection(tuple(range(len(demos))), (0.0,) * len(demos), "fixed demonstrations"), s.order,
+                        seed=s.seed, labels=[d.label for d in demos],
+                        choose=lambda kind, chosen: self.model_orders(kind, [demos[i] for i in chosen.indices]))
+            return tuple(demos[i] for i in sel.indices), None, sel.reason
         from workbench.retrieval.choose import choose_demos
 
-        demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed)
+        demos, sel = choose_demos(self.index, query.input, s.k, s.selector, s.order, seed=s.seed,
+                                  model_orders=self.model_orders)
         return tuple(demos), sel.scores, sel.reason
+
+    @property
+    def model_orders(self):
+        """Model-chosen orders (``global-entropy``) for this strategy: its prompt as label scoring renders it, its
+        label scores; each set of demonstrations probed once (:class:`workbench.retrieval.entropy.ModelOrders`)."""
+        if "model_orders" not in self.memo:
+            from workbench.retrieval.entropy import ModelOrders
+
+            s, model = self.strategy, self.backend
+            self.memo["model_orders"] = ModelOrders(
+                s.spec, model, seed=s.seed, score=lambda prompt: label_scores(self, prompt),
+                prompt_for=lambda demos, text: fit_to_window(s.spec, _verbalize(demos, s.words), text, model,
+                                                             _label_budget(s, model)).text)
+        return self.memo["model_orders"]
 
     def forget_sent(self) -> None:
         """Start counting what reaches the model afresh (before an item or a batch)."""

@@ -129,15 +129,15 @@ class Strategy:
         if self.calibrate and self.answer != "score":
             raise ConfigError(f"{self.name}: calibration corrects label scores; add +score to its name or answer by "
                               "label scoring.")
+        if self.calibrate and self.score_norm != "sum":  # Zhao et al.'s W = diag(p_cf)^-1 acts on probabilities
+            raise ConfigError(f"{self.name}: contextual calibration corrects the label words' probabilities, and a "
+                              f"score per {self.score_norm} is not one; calibrate summed scores (+cal without +norm) "
+                              "or normalise without +cal.")
         if self.order not in ORDER_KINDS:
             raise ConfigError(f"{self.name}: unknown order {self.order!r}; choose one of {', '.join(ORDER_KINDS)}.")
         if ORDER_KINDS[self.order].needs_model and self.k and not self.spec.labels:
             raise ConfigError(f"{self.name}: the {self.order} order compares label probabilities, and this prompt "
                               "has no label set; choose another order.")
-        if self.calibrate and self.score_norm != "sum":  # Zhao et al.'s W = diag(p_cf)^-1 acts on probabilities
-            raise ConfigError(f"{self.name}: contextual calibration corrects the label words' probabilities, and a "
-                              f"score per {self.score_norm} is not one; calibrate summed scores (+cal without +norm) "
-                              "or normalise without +cal.")
 
     @property
     def _selector_kind(self) -> SelectorKind | None:
