@@ -65,7 +65,7 @@ def test_the_shipped_files_live_in_prompts_and_load_from_there():
     assert not (ROOT / "workbench" / "shipped" / "specs").exists()
     assert sorted(classroom_sets()) == sorted(p.stem for p in (ROOT / "prompts" / "classroom").glob("*.yaml"))
     assert sorted(starter_specs()) == sorted(p.stem for p in (ROOT / "prompts" / "specs").glob("*.yaml"))
-    assert len(classroom_sets()) == 8 and len(starter_specs()) == 6
+    assert len(classroom_sets()) == 9 and len(starter_specs()) == 6
 
 
 def test_the_wheel_carries_prompts_and_the_installed_package_finds_them(tmp_path):
@@ -83,7 +83,7 @@ def test_the_wheel_carries_prompts_and_the_installed_package_finds_them(tmp_path
     names = zipfile.ZipFile(wheel).namelist()
     shipped = sorted(n for n in names if n.startswith("workbench_app/prompts/"))
     expected = sorted(f"workbench_app/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / "prompts").glob("*/*.yaml"))
-    assert shipped == [*expected, "workbench_app/prompts/workbench.schema.json"] and len(shipped) == 15
+    assert shipped == [*expected, "workbench_app/prompts/workbench.schema.json"] and len(shipped) == 16
     assert not any(n.startswith(("workbench/shipped/classroom", "workbench/shipped/specs")) for n in names)
     unpacked = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(unpacked)
@@ -95,7 +95,7 @@ def test_the_wheel_carries_prompts_and_the_installed_package_finds_them(tmp_path
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [str(unpacked / "workbench" / "__init__.py"),
-                                       str(unpacked / "workbench_app" / "prompts"), "8 6"]
+                                       str(unpacked / "workbench_app" / "prompts"), "9 6"]
 
 
 def test_the_folder_is_the_setting_else_the_projects_prompts_else_the_data_folders(tmp_path):
@@ -215,8 +215,8 @@ def test_library_entries_list_the_files_beside_the_classroom_and_saved_sets(stor
     (tmp_path / "broken.yaml").write_text("name: [unclosed\n")
     store.save_set("Saved one", PromptSet("Saved one", (Step("s"),)).to_dict())
     rows = library_entries(store, folder=tmp_path)
-    assert [r["source"] for r in rows] == ["classroom"] * 8 + ["file", "file", "library"]
-    broken, mine = rows[8], rows[9]
+    assert [r["source"] for r in rows] == ["classroom"] * 9 + ["file", "file", "library"]
+    broken, mine = rows[9], rows[10]
     assert mine == {"source": "file", "ref": str(tmp_path / "mine.yaml"), "name": "Mine", "version": 1,
                     "tags": ["sentiment"], "description": "", "deleted": False}
     assert broken["name"] == "broken.yaml" and broken["description"].startswith("unreadable: broken.yaml line")

@@ -165,7 +165,8 @@ def test_order_errors():
         order(SEL, "label_interleaved")
     with pytest.raises(ConfigError, match="similar_last"):
         order(SEL, "sideways")
-    assert set(ORDERS) == {"similar_last", "similar_first", "random", "as_selected", "label_interleaved"}
+    assert set(ORDERS) == {"similar_last", "similar_first", "random", "as_selected", "label_interleaved",
+                           "global-entropy", "local-entropy"}
 
 
 # ---- selectors over an index -----------------------------------------------------------

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.common import app_store
+from ui.fields import number_field
 from workbench.evaluate.format_spread import DEFAULT_N, HINDSIGHT, MAX_N, Spread, format_spread, spread_from_records
 from workbench.reasoning.modes import NONE
 
@@ -20,7 +21,7 @@ from workbench.reasoning.modes import NONE
 SPREAD_KEY = "ev_formats"
 #: What the section says before its controls.
 ABOUT = ("Does the *format* of the prompt matter as much as its content? The same prompt in several plausible "
-         "formats -- the separator after a field name, the casing and choice of field names, the spacing -- on the "
+         "formats (the separator after a field name, the casing and choice of field names, the spacing) on the "
          "same items and demonstrations (Sclar et al. 2023 found spreads of up to 76 accuracy points).")
 
 
@@ -44,11 +45,11 @@ def formats_section(plan, backend) -> None:
     like = c1.selectbox("Prompt and answer like", [s.name for s in usable], key="ev_formats_like",
                         help="Its prompt is rewritten in every format; its answer mode (label scoring or generate) "
                              "is kept.")
-    n = int(c2.number_input("Formats", 2, MAX_N, DEFAULT_N, key="ev_formats_n",
-                            help="The prompt as written first, the others drawn with the page's seed."))
-    k = int(c3.number_input("Demonstrations", 0, 32, 0, key="ev_formats_k",
-                            help="Random demonstrations, the same ones at every format."))
-    if st.button("Run the format spread", key="ev_formats_run"):
+    n, n_problem = number_field(c2, "Formats", DEFAULT_N, key="ev_formats_n", lo=2, hi=MAX_N,
+                                help="The prompt as written first, the others drawn with the page's seed.")
+    k, k_problem = number_field(c3, "Format demonstrations", 0, key="ev_formats_k", lo=0, hi=32,
+                                help="Random demonstrations, the same ones at every format.")
+    if st.button("Run the format spread", key="ev_formats_run", disabled=bool(n_problem or k_problem)):
         strategy = next(s for s in usable if s.name == like)
         bar = st.progress(0.0, text="Formats…")
 

@@ -65,7 +65,7 @@ def test_bad_strategy_name_is_one_line_and_unlabelled_data_generates():
     at = page()
     at.text_input(key="ev_more").set_value("knn2+fancy").run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["Unknown modifier 'fancy' in 'knn2+fancy'; use scN, score, gen, cal, norm, norm_token (or fallback after autocot)."]
+    assert [e.value for e in at.error] == ["Unknown modifier 'fancy' in 'knn2+fancy'; use scN, score, gen, cal, norm, norm_token (or fallback after autocot; an order after a base with demonstrations: similar_last, similar_first, random, as_selected, label_interleaved, global-entropy, local-entropy)."]
     at.text_input(key="ev_more").set_value("")
     at.selectbox(key="ev_data_sample").set_value("arithmetic").run()
     assert not at.exception and not at.error

@@ -130,7 +130,7 @@ def test_the_matrix_and_both_axes_of_paired_comparisons_are_exact(fakes, tmp_pat
     at = typed(page(), tmp_path / "promptfooconfig.yaml")
     assert not at.exception and not errors(at)
     assert [c.value for c in at.caption if c.value.startswith("The exact text")] == \
-        ["The exact text a base model gets for the first test (test-1)"] * 2
+        ["The exact text a base model gets for the first test (test-ba83056a)"] * 2
     assert [c.value for c in at.code][-1] == "The capital of France is"
     at.number_input(key="ev_imp_limit").set_value(0).run()
     at.button(key="ev_run").click().run()

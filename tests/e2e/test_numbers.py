@@ -88,6 +88,9 @@ NOT_HERE = {
     "Temperature of the repeats": "Evaluate: in the Judging box (tests/app/test_evaluate_judging.py)",
     "Tests (0 = all)": "Evaluate: drawn once a promptfoo config or an lm-eval task is read "
                        "(tests/app/test_evaluate_config.py)",
+    "Formats": "Evaluate: the format spread in the Order tab, after a strategy without CoT is chosen "
+               "(tests/app/test_formats.py)",
+    "Format demonstrations": "Evaluate: the format spread in the Order tab (tests/app/test_formats.py)",
 }
 
 

@@ -42,7 +42,7 @@ def record(item: settings.Effective) -> dict[str, Any]:
 def lines(env: Mapping[str, str] | None = None) -> list[str]:
     """The table ``workbench config`` prints: variable, value, (source); every value terminal-safe.
 
-    >>> lines({"WORKBENCH_BATCH": "4", "WORKBENCH_TEACHER_PASSCODE": "s3cret"})[4:6]
+    >>> lines({"WORKBENCH_BATCH": "4", "WORKBENCH_TEACHER_PASSCODE": "s3cret"})[5:7]
     ['WORKBENCH_KERNELS            exact  (default)', 'WORKBENCH_BATCH              4  (environment)']
     """
     items = settings.effective(env)
